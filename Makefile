@@ -1,0 +1,59 @@
+# CareLedger. Every target installs what it needs first (`setup`, idempotent, seconds when done).
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.venv/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
+export CARELEDGER_HOME := $(CURDIR)
+# Hypothesis profile for the suite (fast, fixed seed); `make fuzz` runs the long one.
+HYPOTHESIS_PROFILE ?= ci
+export HYPOTHESIS_PROFILE
+
+.PHONY: help setup build test test-quick lint slither demo up down bench fuzz clean
+
+help:
+	@echo "make demo   - local devnet, deploy, play the stories, print the report"
+	@echo "make test   - lint, static analysis and the whole test suite"
+	@echo "make up     - start the devnet (state in .devnet/), deploy, seed, serve the web client"
+	@echo "make down   - stop what 'make up' started"
+	@echo "make bench  - gas and throughput benchmarks -> bench/results.json"
+	@echo "make lint   - ruff, mypy --strict, Solidity format check"
+
+setup:
+	@tools/setup.sh
+
+build: setup
+	@ape compile -q 2>&1 | grep -v "^$$" || true
+	@test -f .build/__local__.json || (echo "build: compilation failed" >&2; exit 1)
+
+lint: setup
+	ruff check careledger tests scripts bench tools
+	ruff format --check careledger tests scripts bench tools
+	mypy
+	node tools/solfmt-check.js contracts
+
+slither: build
+	.venv/bin/python tools/run_slither.py
+
+test: build lint slither
+	ape test tests -q -p no:cacheprovider
+
+test-quick: build
+	ape test tests -q -x -m "not slow and not browser"
+
+demo: build
+	.venv/bin/python -m careledger.demo
+
+up: build
+	careledger devnet up
+	careledger deploy --seed-devnet
+
+down: setup
+	careledger devnet down
+
+bench: build
+	.venv/bin/python -m bench.run
+
+fuzz: build
+	HYPOTHESIS_PROFILE=long ape test tests -q -m "not browser"
+
+clean:
+	rm -rf .build .devnet .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""``make bench``: gas and throughput benchmarks (never timed unit tests)."""

@@ -1,0 +1,65 @@
+"""What a domain benchmark gets (:class:`BenchEnv`) and gives back (:class:`BenchResult`).
+
+A domain adds ``bench/<domain>.py`` with ``def run(env: BenchEnv) -> BenchResult``. Gas is the
+receipt's ``gasUsed`` (or, for read calls, ``eth_estimateGas`` of the call: the gas its execution
+needs). Throughput compares the fast path with the naive one *in the same run*, since these
+machines are shared and noisy: the ratio is the trustworthy figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+
+from careledger.accounts import dev_account
+from careledger.artifacts import Artifacts
+from careledger.chain import Chain, ErrorDecoder
+from careledger.deployments import Deployment
+
+__all__ = ["BenchEnv", "BenchResult", "Throughput"]
+
+
+@dataclass
+class Throughput:
+    ops_per_s: float
+    naive_ops_per_s: float
+    ops: int
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ops_per_s": round(self.ops_per_s, 1), "naive_ops_per_s": round(self.naive_ops_per_s, 1),
+                "speedup": round(self.ops_per_s / self.naive_ops_per_s, 2) if self.naive_ops_per_s else None,
+                "ops": self.ops, **self.detail}
+
+
+@dataclass
+class BenchResult:
+    gas: dict[str, int] = field(default_factory=dict)
+    floor: dict[str, int] = field(default_factory=dict)
+    budget: dict[str, int] = field(default_factory=dict)
+    throughput: dict[str, Throughput] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BenchEnv:
+    rpc: str
+    w3: Web3
+    deployment: Deployment
+    artifacts: Artifacts
+    workdir: Path
+    quick: bool = False
+
+    def signer(self, name: str) -> Chain:
+        return Chain(self.w3, ErrorDecoder.from_abis(self.artifacts.all_abis())).with_account(dev_account(name).account)
+
+    def exec_gas(self, tx: dict[str, Any]) -> int:
+        """Gas a read call needs to execute (``eth_estimateGas`` minus the 21,000 intrinsic
+        and the calldata cost), i.e. the work the EVM does for it."""
+        est = int(self.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
+        data = bytes.fromhex(str(tx.get("data", "0x"))[2:])
+        calldata = sum(16 if b else 4 for b in data)
+        return est - 21_000 - calldata

@@ -1,0 +1,158 @@
+"""``make bench``: deploy on a fresh anvil, run every landed domain's benchmark, write
+``bench/results.json`` and ``docs/benchmarks.md``.
+
+Usage: python -m bench.run [--quick] [--only DOMAIN]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from careledger.accounts import dev_account
+from careledger.artifacts import load_artifacts
+from careledger.chain import Chain, ErrorDecoder, connect
+from careledger.deploy import SUITE_DOMAINS, deploy_suite
+from careledger.deployments import load_deployment
+from careledger.devnet import Devnet
+from careledger.seed import seed_directory
+
+from bench.harness import BenchEnv, BenchResult
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _bench_modules(only: str | None) -> list[tuple[str, object]]:
+    found = []
+    for domain in SUITE_DOMAINS:
+        if only and domain != only:
+            continue
+        name = f"bench.{domain}"
+        if importlib.util.find_spec(name) is not None:
+            found.append((domain, importlib.import_module(name)))
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run")
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not for the record)")
+    parser.add_argument("--only", choices=SUITE_DOMAINS, help="one domain only (results are merged)")
+    args = parser.parse_args(argv)
+
+    merged: dict[str, object] = json.loads(RESULTS.read_text()) if RESULTS.exists() and args.only else {}
+    gas: dict[str, int] = dict(merged.get("gas", {}))  # type: ignore[arg-type]
+    floor: dict[str, int] = dict(merged.get("floor", {}))  # type: ignore[arg-type]
+    budget: dict[str, int] = dict(merged.get("budget", {}))  # type: ignore[arg-type]
+    throughput: dict[str, object] = dict(merged.get("throughput", {}))  # type: ignore[arg-type]
+    notes: dict[str, list[str]] = dict(merged.get("notes", {}))  # type: ignore[arg-type]
+
+    with tempfile.TemporaryDirectory(prefix="careledger-bench-") as tmp:
+        os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(Path(tmp) / "deployments")
+        net = Devnet(folder=Path(tmp) / "devnet", port=_free_port(), persist=False)
+        net.up()
+        try:
+            artifacts = load_artifacts()
+            w3 = connect(net.rpc_url)
+            admin = Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())).with_account(dev_account("admin").account)
+            deploy_suite(admin, artifacts=artifacts)
+            seed_directory(admin)
+            for domain, module in _bench_modules(args.only):
+                env = BenchEnv(rpc=net.rpc_url, w3=w3, deployment=load_deployment(w3), artifacts=artifacts,
+                               workdir=Path(tmp) / domain, quick=args.quick)
+                env.workdir.mkdir(parents=True, exist_ok=True)
+                t0 = time.perf_counter()
+                print(f"bench: {domain} ...", flush=True)
+                result: BenchResult = module.run(env)  # type: ignore[attr-defined]
+                print(f"bench: {domain} done in {time.perf_counter() - t0:.1f} s", flush=True)
+                gas.update(result.gas)
+                floor.update(result.floor)
+                budget.update(result.budget)
+                throughput.update({k: v.to_json() for k, v in result.throughput.items()})
+                if result.notes:
+                    notes[domain] = result.notes
+        finally:
+            net.down()
+
+    command = "make bench" + (" (--quick)" if args.quick else "") + (f" (--only {args.only})" if args.only else "")
+    results = {
+        "commit": _commit(),
+        "command": command,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "gas": dict(sorted(gas.items())),
+        "floor": dict(sorted(floor.items())),
+        "budget": dict(sorted(budget.items())),
+        "throughput": dict(sorted(throughput.items())),
+        "notes": notes,
+    }
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    DOC.write_text(render_markdown(results))
+    print(f"bench: wrote {RESULTS.relative_to(ROOT)} and {DOC.relative_to(ROOT)}")
+    over = [k for k, b in budget.items() if k in gas and gas[k] > b]
+    if over:
+        print(f"bench: OVER BUDGET: {', '.join(over)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def render_markdown(results: dict[str, object]) -> str:
+    gas: dict[str, int] = results["gas"]  # type: ignore[assignment]
+    floor: dict[str, int] = results["floor"]  # type: ignore[assignment]
+    budget: dict[str, int] = results["budget"]  # type: ignore[assignment]
+    throughput: dict[str, dict[str, object]] = results["throughput"]  # type: ignore[assignment]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Produced by `{results['command']}` at commit `{results['commit']}` on a "
+        f"{results['machine']['cpus']}-core machine (`bench/results.json` holds the raw figures).",  # type: ignore[index]
+        "Gas is the receipt's `gasUsed`; `*_exec` keys are the execution gas of a read call.",
+        "",
+        "## Gas",
+        "",
+        "| operation | gas used | budget | floor | within budget |",
+        "|---|---:|---:|---:|:---:|",
+    ]
+    for key, value in gas.items():
+        b = budget.get(key)
+        f = floor.get(key)
+        ok = "yes" if b is None or value <= b else "**no**"
+        lines.append(f"| `{key}` | {value:,} | {f'{b:,}' if b else ''} | {f'{f:,}' if f else ''} | {ok} |")
+    lines += ["", "## Throughput (same run, fast path beside the naive one)", "",
+              "| name | ops/s | naive ops/s | speed-up | ops |", "|---|---:|---:|---:|---:|"]
+    for key, t in throughput.items():
+        lines.append(f"| `{key}` | {t['ops_per_s']:,} | {t['naive_ops_per_s']:,} | {t.get('speedup')}x | {t['ops']:,} |")
+    notes: dict[str, list[str]] = results.get("notes", {})  # type: ignore[assignment]
+    if notes:
+        lines += ["", "## Notes", ""]
+        for domain, items in notes.items():
+            lines += [f"- **{domain}**: {n}" for n in items]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

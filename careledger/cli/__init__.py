@@ -1,0 +1,1 @@
+"""The ``careledger`` command. Faces stay thin: parse, call a domain client, render."""

@@ -1,0 +1,84 @@
+"""Shared state of one ``careledger`` invocation: where the node is, how to print, who signs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from careledger.chain import Chain
+    from careledger.deployments import Deployment
+
+__all__ = ["AppContext", "pass_app"]
+
+
+@dataclass
+class AppContext:
+    rpc: str
+    json_output: bool
+    account: str | None
+    _chain: Chain | None = field(default=None, repr=False)
+    _deployment: Deployment | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ chain
+
+    def chain(self) -> Chain:
+        if self._chain is None:
+            from careledger.artifacts import load_artifacts
+            from careledger.chain import Chain, ErrorDecoder, connect
+
+            w3 = connect(self.rpc)
+            self._chain = Chain(w3, ErrorDecoder.from_abis(load_artifacts().all_abis()))
+        return self._chain
+
+    def deployment(self) -> Deployment:
+        if self._deployment is None:
+            from careledger.deployments import load_deployment
+
+            self._deployment = load_deployment(self.chain().w3, check_code=False)
+        return self._deployment
+
+    def signer(self, default: str | None = None) -> Chain:
+        """The chain with a signing key: ``--account`` (a devnet cast name or index), else
+        ``$CARELEDGER_PRIVATE_KEY``, else ``default`` (a devnet cast name), on a devnet only."""
+        from careledger.accounts import dev_account
+        from careledger.errors import InvalidInput
+
+        chain = self.chain()
+        key = os.environ.get("CARELEDGER_PRIVATE_KEY")
+        name = self.account or (None if key else default)
+        if name is not None:
+            if name.startswith("0x") and len(name) == 66:
+                return chain.with_account(name)
+            if chain.chain_id not in (31337, 1337):
+                raise InvalidInput(f"devnet account names like {name!r} only work on a local devnet; set CARELEDGER_PRIVATE_KEY")
+            try:
+                return chain.with_account(dev_account(name).account)
+            except KeyError:
+                raise InvalidInput(f"unknown account {name!r}; see 'careledger devnet accounts'") from None
+        if key:
+            try:
+                return chain.with_account(key)
+            except (ValueError, TypeError):
+                raise InvalidInput("CARELEDGER_PRIVATE_KEY is not a valid private key") from None
+        raise InvalidInput("this action needs a signer: pass --account NAME or set CARELEDGER_PRIVATE_KEY")
+
+    # ------------------------------------------------------------------ output
+
+    def emit(self, data: Any, human: Callable[[], None] | None = None) -> None:
+        """Print ``data`` as JSON with --json, else run ``human`` (or print data plainly)."""
+        if self.json_output:
+            sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        elif human is not None:
+            human()
+        else:
+            click.echo(data if isinstance(data, str) else json.dumps(data, indent=2, default=str))
+
+
+pass_app = click.make_pass_decorator(AppContext)

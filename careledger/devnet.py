@@ -1,0 +1,201 @@
+"""The local devnet: anvil from ``node_modules/.bin``, bound to 127.0.0.1, state kept in
+``.devnet/`` so that ``down`` then ``up`` (or a crash) loses nothing.
+
+anvil writes its state on a clean shutdown and every ``STATE_INTERVAL`` seconds, so after a
+``kill -9`` at most that many seconds of blocks are lost.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from careledger._paths import devnet_dir, node_bin
+from careledger.accounts import DEV_MNEMONIC
+from careledger.errors import EnvironmentProblem, NodeUnreachable
+
+__all__ = ["Devnet", "DevnetStatus", "port_in_use"]
+
+STATE_INTERVAL = 2  # seconds between anvil's state snapshots
+DEFAULT_PORT = 8545
+CHAIN_ID = 31337
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+def _rpc(url: str, method: str, params: list[object] | None = None, timeout: float = 2.0) -> object:
+    resp = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=timeout)
+    resp.raise_for_status()
+    return resp.json().get("result")
+
+
+@dataclass
+class DevnetStatus:
+    running: bool
+    pid: int | None
+    rpc_url: str
+    chain_id: int | None
+    block: int | None
+    state_file: Path
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "running": self.running,
+            "pid": self.pid,
+            "rpcUrl": self.rpc_url,
+            "chainId": self.chain_id,
+            "block": self.block,
+            "stateFile": str(self.state_file),
+        }
+
+
+class Devnet:
+    """One anvil process described by a folder (``.devnet/`` by default)."""
+
+    def __init__(self, folder: Path | None = None, port: int = DEFAULT_PORT, host: str = "127.0.0.1",
+                 persist: bool = True) -> None:
+        self.folder = folder or devnet_dir()
+        self.port = port
+        self.host = host
+        self.persist = persist
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.folder / "anvil.pid"
+
+    @property
+    def state_file(self) -> Path:
+        return self.folder / "state.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.folder / "anvil.log"
+
+    # ------------------------------------------------------------------ process
+
+    def _pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        # A zombie or a recycled pid is not our anvil.
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return pid
+        return pid if b"anvil" in cmdline else None
+
+    def status(self) -> DevnetStatus:
+        pid = self._pid()
+        chain_id = block = None
+        if pid is not None:
+            try:
+                chain_id = int(str(_rpc(self.rpc_url, "eth_chainId")), 16)
+                block = int(str(_rpc(self.rpc_url, "eth_blockNumber")), 16)
+            except (requests.RequestException, ValueError):
+                pass
+        return DevnetStatus(pid is not None, pid, self.rpc_url, chain_id, block, self.state_file)
+
+    def up(self, timeout: float = 30.0) -> DevnetStatus:
+        """Start anvil (or report the one already running). Idempotent."""
+        current = self.status()
+        if current.running:
+            return current
+        anvil = node_bin("anvil")
+        if not anvil.exists():
+            raise EnvironmentProblem(f"anvil not found at {anvil}; run 'make setup' (needs Node.js and npm)")
+        if port_in_use(self.host, self.port):
+            raise EnvironmentProblem(
+                f"port {self.port} on {self.host} is already taken by another process; stop it or pass --rpc http://127.0.0.1:OTHER_PORT"
+            )
+        self.folder.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            str(anvil),
+            "--host", self.host,
+            "--port", str(self.port),
+            "--chain-id", str(CHAIN_ID),
+            "--mnemonic", DEV_MNEMONIC,
+            "--accounts", "12",
+            "--balance", "10000",
+            "--silent",
+        ]
+        if self.persist:
+            cmd += ["--state", str(self.state_file), "--state-interval", str(STATE_INTERVAL), "--preserve-historical-states"]
+        log = self.log_file.open("ab")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        self.pid_file.write_text(f"{proc.pid}\n")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
+                tail = self.log_file.read_text(errors="replace")[-300:].strip().splitlines()
+                raise EnvironmentProblem(f"anvil exited at start: {tail[-1] if tail else 'no output'}")
+            try:
+                _rpc(self.rpc_url, "eth_chainId", timeout=0.5)
+                return self.status()
+            except requests.RequestException:
+                time.sleep(0.05)
+        self.down()
+        raise NodeUnreachable(f"anvil did not answer on {self.rpc_url} within {timeout:.0f} s")
+
+    def down(self, timeout: float = 15.0) -> bool:
+        """Stop anvil cleanly (SIGTERM makes it write its state). False if it was not running."""
+        pid = self._pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+                # reap if it is our child
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def snapshot_info(self) -> dict[str, object]:
+        """What is saved: size and age of the state file."""
+        if not self.state_file.exists():
+            return {"stateFile": str(self.state_file), "exists": False}
+        st = self.state_file.stat()
+        return {"stateFile": str(self.state_file), "exists": True, "bytes": st.st_size,
+                "ageSeconds": round(time.time() - st.st_mtime, 1)}
+
+    @staticmethod
+    def describe_accounts() -> list[dict[str, object]]:
+        from careledger.accounts import dev_accounts
+
+        return [{"index": a.index, "name": a.name, "address": a.address, "label": a.label} for a in dev_accounts()]
+
+

@@ -1,0 +1,81 @@
+"""Typed client of the ParticipantDirectory contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_utils import keccak
+from web3.types import TxReceipt
+
+from careledger.artifacts import load_artifacts
+from careledger.chain import Chain, checksum
+from careledger.codes import Role
+from careledger.deployments import Deployment
+
+__all__ = ["DirectoryClient", "ParticipantInfo", "credential_commitment"]
+
+
+def credential_commitment(credential: str, salt: bytes) -> bytes:
+    """Salted commitment to a licence / NPI / GLN: keccak256(salt || utf8(credential)).
+
+    The credential itself stays off chain with the registrar; the salt stops a dictionary
+    attack on the (small) space of NPIs."""
+    return keccak(salt + credential.encode())
+
+
+@dataclass(frozen=True)
+class ParticipantInfo:
+    address: str
+    roles: Role
+    suspended: bool
+    registered_at: int
+    credential_commitment: str
+
+    @property
+    def registered(self) -> bool:
+        return bool(self.roles)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "address": self.address,
+            "roles": [r.name.lower() for r in Role if r in self.roles and r.name],
+            "suspended": self.suspended,
+            "registeredAt": self.registered_at,
+            "credentialCommitment": self.credential_commitment,
+        }
+
+
+class DirectoryClient:
+    NAME = "ParticipantDirectory"
+
+    def __init__(self, chain: Chain, deployment: Deployment) -> None:
+        self.chain = chain
+        self.contract = chain.contract(deployment.address(self.NAME), load_artifacts()[self.NAME].abi)
+
+    def register(self, account: str, roles: Role, credential_commitment: bytes) -> TxReceipt:
+        addr = checksum(account)
+        return self.chain.send(self.contract.functions.register(addr, int(roles), credential_commitment),
+                               f"register {addr}")
+
+    def set_roles(self, account: str, roles: Role) -> TxReceipt:
+        addr = checksum(account)
+        return self.chain.send(self.contract.functions.setRoles(addr, int(roles)), f"set roles of {addr}")
+
+    def suspend(self, account: str, reason: str) -> TxReceipt:
+        addr = checksum(account)
+        code = reason.encode()[:32].ljust(32, b"\0")
+        return self.chain.send(self.contract.functions.suspend(addr, code), f"suspend {addr}")
+
+    def reinstate(self, account: str) -> TxReceipt:
+        addr = checksum(account)
+        return self.chain.send(self.contract.functions.reinstate(addr), f"reinstate {addr}")
+
+    def get(self, account: str) -> ParticipantInfo:
+        addr = checksum(account)
+        roles, suspended, registered_at, commitment = self.chain.call(
+            self.contract.functions.participant(addr), f"read participant {addr}")
+        return ParticipantInfo(addr, Role(roles), bool(suspended), int(registered_at), "0x" + bytes(commitment).hex())
+
+    def is_active(self, account: str, roles: Role) -> bool:
+        addr = checksum(account)
+        return bool(self.chain.call(self.contract.functions.isActive(addr, int(roles)), f"check {addr}"))

@@ -1,0 +1,107 @@
+"""ParticipantDirectory: registration, roles, suspension, and who may call what."""
+
+from __future__ import annotations
+
+import ape
+import pytest
+
+from careledger.codes import Role
+
+CRED = bytes.fromhex("ab" * 32)
+REASON = b"LICENCE-LAPSED".ljust(32, b"\0")
+
+
+def test_register_records_entry_and_emits(directory, admin, outsider):
+    tx = directory.register(outsider, int(Role.PHARMACY), CRED, sender=admin)
+    roles, suspended, registered_at, commitment = directory.participant(outsider)
+    assert (roles, suspended, commitment) == (int(Role.PHARMACY), False, CRED)
+    assert registered_at == ape.chain.blocks[tx.block_number].timestamp
+    assert tx.events == [directory.ParticipantRegistered(account=outsider, roles=int(Role.PHARMACY),
+                                                         credentialCommitment=CRED)]
+
+
+def test_register_twice_refused(directory, admin, clinic):
+    with ape.reverts(directory.ParticipantAlreadyRegistered, account=clinic.address):
+        directory.register(clinic, int(Role.PROVIDER), CRED, sender=admin)
+
+
+@pytest.mark.parametrize("roles", [0, 1 << 7, 0xFF])
+def test_register_invalid_roles_refused(directory, admin, outsider, roles):
+    with ape.reverts(directory.InvalidRoles, roles=roles):
+        directory.register(outsider, roles, CRED, sender=admin)
+
+
+def test_register_zero_address_and_empty_credential_refused(directory, admin, outsider):
+    with ape.reverts(directory.ZeroAddressParticipant):
+        directory.register("0x" + "00" * 20, int(Role.PROVIDER), CRED, sender=admin)
+    with ape.reverts(directory.EmptyCredentialCommitment):
+        directory.register(outsider, int(Role.PROVIDER), b"\0" * 32, sender=admin)
+
+
+@pytest.mark.parametrize("caller", ["clinic", "insurer", "regulator", "outsider"])
+def test_admin_functions_refused_to_non_registrars(directory, request, caller, pharmacy, outsider):
+    who = request.getfixturevalue(caller)
+    role = directory.REGISTRAR_ROLE()
+    for call in (
+        lambda: directory.register(outsider, int(Role.PROVIDER), CRED, sender=who),
+        lambda: directory.setRoles(pharmacy, int(Role.PROVIDER), sender=who),
+        lambda: directory.updateCredential(pharmacy, CRED, sender=who),
+        lambda: directory.suspend(pharmacy, REASON, sender=who),
+        lambda: directory.reinstate(pharmacy, sender=who),
+    ):
+        with ape.reverts(directory.AccessControlUnauthorizedAccount, account=who.address, neededRole=role):
+            call()
+
+
+def test_suspend_blocks_every_role_and_reinstate_restores(directory, admin, pharmacy):
+    assert directory.isActive(pharmacy, int(Role.PHARMACY))
+    tx = directory.suspend(pharmacy, REASON, sender=admin)
+    assert tx.events == [directory.ParticipantSuspended(account=pharmacy, reasonCode=REASON)]
+    assert not directory.isActive(pharmacy, int(Role.PHARMACY))
+    with ape.reverts(directory.ParticipantIsSuspended, account=pharmacy.address):
+        directory.requireActive(pharmacy, int(Role.PHARMACY))
+    tx = directory.reinstate(pharmacy, sender=admin)
+    assert tx.events == [directory.ParticipantReinstated(account=pharmacy)]
+    assert directory.isActive(pharmacy, int(Role.PHARMACY))
+
+
+def test_suspend_twice_and_reinstate_active_refused(directory, admin, pharmacy):
+    with ape.reverts(directory.ParticipantNotSuspended, account=pharmacy.address):
+        directory.reinstate(pharmacy, sender=admin)
+    directory.suspend(pharmacy, REASON, sender=admin)
+    with ape.reverts(directory.ParticipantIsSuspended, account=pharmacy.address):
+        directory.suspend(pharmacy, REASON, sender=admin)
+
+
+def test_unregistered_accounts_refused_in_admin_calls(directory, admin, outsider):
+    for call in (
+        lambda: directory.setRoles(outsider, int(Role.PROVIDER), sender=admin),
+        lambda: directory.updateCredential(outsider, CRED, sender=admin),
+        lambda: directory.suspend(outsider, REASON, sender=admin),
+        lambda: directory.reinstate(outsider, sender=admin),
+    ):
+        with ape.reverts(directory.ParticipantNotRegistered, account=outsider.address):
+            call()
+
+
+def test_require_active_names_missing_role(directory, clinic, outsider):
+    with ape.reverts(directory.ParticipantLacksRole, account=clinic.address, requiredRoles=int(Role.PHARMACY)):
+        directory.requireActive(clinic, int(Role.PHARMACY))
+    with ape.reverts(directory.ParticipantNotRegistered, account=outsider.address):
+        directory.requireActive(outsider, int(Role.PHARMACY))
+    directory.requireActive(clinic, int(Role.PROVIDER | Role.PHARMACY))  # any of the roles suffices
+
+
+def test_set_roles_and_credential_emit(directory, admin, clinic):
+    tx = directory.setRoles(clinic, int(Role.PROVIDER | Role.RELAYER), sender=admin)
+    assert tx.events == [directory.ParticipantRolesChanged(account=clinic, roles=int(Role.PROVIDER | Role.RELAYER))]
+    assert directory.isActive(clinic, int(Role.RELAYER))
+    tx = directory.updateCredential(clinic, CRED, sender=admin)
+    assert tx.events == [directory.CredentialUpdated(account=clinic, credentialCommitment=CRED)]
+    assert directory.participant(clinic).credentialCommitment == CRED
+
+
+def test_admin_can_appoint_registrar(directory, admin, regulator, outsider):
+    directory.grantRole(directory.REGISTRAR_ROLE(), regulator, sender=admin)
+    directory.register(outsider, int(Role.PROVIDER), CRED, sender=regulator)
+    assert directory.isActive(outsider, int(Role.PROVIDER))

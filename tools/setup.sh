@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# make setup: install everything the project needs from its own pinned files, idempotently.
+# A second run checks stamps and returns in seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "setup: $*" >&2; exit 5; }
+
+command -v python3 >/dev/null || die "Python 3.11+ is required (python3 not found)"
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "Python 3.11+ is required (found $(python3 --version))"
+command -v node >/dev/null || die "Node.js 20+ is required (node not found)"
+command -v npm >/dev/null || die "npm is required (npm not found)"
+
+# Python: a project-local virtualenv from requirements.lock.
+if [[ ! -f .venv/.stamp || requirements.lock -nt .venv/.stamp || pyproject.toml -nt .venv/.stamp ]]; then
+  echo "setup: Python virtualenv (.venv) from requirements.lock"
+  [[ -x .venv/bin/python ]] || python3 -m venv .venv
+  .venv/bin/python -m pip install -q -r requirements.lock
+  .venv/bin/python -m pip install -q --no-deps -e . 2>/dev/null
+  touch .venv/.stamp
+fi
+
+# Node: exactly package-lock.json.
+if [[ ! -f node_modules/.stamp || package-lock.json -nt node_modules/.stamp ]]; then
+  echo "setup: npm ci (package-lock.json)"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules/.stamp
+fi
+[[ -x node_modules/.bin/anvil ]] || die "node_modules/.bin/anvil missing after npm ci"
+
+# Solidity compiler.
+SOLCX_BINARY_PATH="$PWD/.solcx" .venv/bin/python tools/solc/install.py
