@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 import socket
 import sys
 import tempfile
@@ -32,7 +33,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_demo(console: Console) -> list[Story]:
+def run_demo(console: Console, inspect: Callable[[str], None] | None = None) -> list[Story]:
+    """Play every story. ``inspect(rpc_url)`` runs after the stories, before an ephemeral devnet
+    is stopped (tests use it to examine what the demo wrote on chain)."""
     persistent = Devnet(port=DEFAULT_PORT)
     started: Devnet | None = None
     with tempfile.TemporaryDirectory(prefix="careledger-demo-") as tmp:
@@ -65,6 +68,8 @@ def run_demo(console: Console) -> list[Story]:
                 module = domain_module(domain, "demo")
                 if module is not None:
                     stories.append(module.story(env))
+            if inspect is not None:
+                inspect(net.rpc_url)
             return stories
         finally:
             if started is not None:
