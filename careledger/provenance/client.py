@@ -8,7 +8,9 @@ from enum import IntEnum
 from typing import Any
 
 import requests
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
 from careledger.artifacts import load_artifacts
@@ -21,6 +23,8 @@ from careledger.provenance.store import BatchFile
 __all__ = ["BatchInfo", "BatchStatus", "Custody", "ProvenanceClient", "Verdict", "VerifyResult", "code32"]
 
 ZERO_ADDRESS = "0x" + "00" * 20
+_VERIFY_TYPES = ["uint256", "bytes32", "uint24", "bytes32", "bytes32[]"]
+_VERIFY_SELECTOR = keccak(text=f"verify({','.join(_VERIFY_TYPES)})")[:4]
 
 
 class BatchStatus(IntEnum):
@@ -51,10 +55,15 @@ class Verdict(IntEnum):
 
 
 _DSCSA = {
-    Verdict.VERIFIED: "Verified", Verdict.NO_MATCH_GTIN_SERIAL: "No_match_GTIN_Serial",
-    Verdict.NO_MATCH_LOT: "No_match_Lot", Verdict.NO_MATCH_EXPIRY: "No_match_Expiry",
-    Verdict.RECALLED: "Recalled", Verdict.EXPIRED: "Expired", Verdict.SUSPECT: "Suspect",
-    Verdict.DISPENSED: "Dispensed", Verdict.UNKNOWN_BATCH: "Unknown_batch",
+    Verdict.VERIFIED: "Verified",
+    Verdict.NO_MATCH_GTIN_SERIAL: "No_match_GTIN_Serial",
+    Verdict.NO_MATCH_LOT: "No_match_Lot",
+    Verdict.NO_MATCH_EXPIRY: "No_match_Expiry",
+    Verdict.RECALLED: "Recalled",
+    Verdict.EXPIRED: "Expired",
+    Verdict.SUSPECT: "Suspect",
+    Verdict.DISPENSED: "Dispensed",
+    Verdict.UNKNOWN_BATCH: "Unknown_batch",
 }
 
 
@@ -85,9 +94,14 @@ class BatchInfo:
     status: BatchStatus
 
     def to_json(self) -> dict[str, Any]:
-        return {"batchId": "0x" + self.batch_id.hex(), "merkleRoot": "0x" + self.merkle_root.hex(),
-                "manufacturer": self.manufacturer, "expiry": f"{self.expiry:06d}", "expiresAt": self.expires_at,
-                "status": self.status.name.lower()}
+        return {
+            "batchId": "0x" + self.batch_id.hex(),
+            "merkleRoot": "0x" + self.merkle_root.hex(),
+            "manufacturer": self.manufacturer,
+            "expiry": f"{self.expiry:06d}",
+            "expiresAt": self.expires_at,
+            "status": self.status.name.lower(),
+        }
 
 
 @dataclass(frozen=True)
@@ -97,8 +111,11 @@ class Custody:
     sender: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"held": self.held, "incoming": self.incoming,
-                "from": None if self.sender == ZERO_ADDRESS else self.sender}
+        return {
+            "held": self.held,
+            "incoming": self.incoming,
+            "from": None if self.sender == ZERO_ADDRESS else self.sender,
+        }
 
 
 @dataclass(frozen=True)
@@ -115,10 +132,17 @@ class VerifyResult:
         return self.verdict is Verdict.VERIFIED
 
     def to_json(self) -> dict[str, Any]:
-        return {"verified": self.verified, "verdict": self.verdict.dscsa, "holder": self.holder,
-                "gtin": f"{self.gtin:014d}", "lot": self.lot, "expiry": f"{self.expiry:06d}", "serial": self.serial,
-                "unitId": "0x" + unit_id(self.gtin, self.serial).hex(),
-                "batchId": "0x" + batch_id(self.gtin, self.lot).hex()}
+        return {
+            "verified": self.verified,
+            "verdict": self.verdict.dscsa,
+            "holder": self.holder,
+            "gtin": f"{self.gtin:014d}",
+            "lot": self.lot,
+            "expiry": f"{self.expiry:06d}",
+            "serial": self.serial,
+            "unitId": "0x" + unit_id(self.gtin, self.serial).hex(),
+            "batchId": "0x" + batch_id(self.gtin, self.lot).hex(),
+        }
 
 
 class ProvenanceClient:
@@ -136,16 +160,19 @@ class ProvenanceClient:
     # ------------------------------------------------------------------ writes
 
     def commission(self, batch: BatchFile) -> TxReceipt:
-        f = self.contract.functions.commission(batch.gtin, text_to_bytes32(batch.lot, "lot"), batch.expiry,
-                                               len(batch.serials), batch.root)
+        f = self.contract.functions.commission(
+            batch.gtin, text_to_bytes32(batch.lot, "lot"), batch.expiry, len(batch.serials), batch.root
+        )
         return self.chain.send(f, f"commission batch {batch.gtin:014d}/{batch.lot}")
 
     def ship(self, bid: bytes, to: str, quantity: int, document: bytes) -> TxReceipt:
         receiver = checksum(to, "receiver")
         if quantity <= 0:
             raise InvalidInput(f"quantity {quantity} must be positive")
-        return self.chain.send(self.contract.functions.ship(bid, receiver, quantity, document),
-                               f"ship {quantity} of batch 0x{bid.hex()} to {receiver}")
+        return self.chain.send(
+            self.contract.functions.ship(bid, receiver, quantity, document),
+            f"ship {quantity} of batch 0x{bid.hex()} to {receiver}",
+        )
 
     def accept(self, bid: bytes) -> TxReceipt:
         return self.chain.send(self.contract.functions.accept(bid), f"accept batch 0x{bid.hex()}")
@@ -161,8 +188,9 @@ class ProvenanceClient:
         return self.chain.send(self.contract.functions.quarantine(bid, reason), f"quarantine batch 0x{bid.hex()}")
 
     def lift_quarantine(self, bid: bytes, reason: bytes) -> TxReceipt:
-        return self.chain.send(self.contract.functions.liftQuarantine(bid, reason),
-                               f"lift quarantine of batch 0x{bid.hex()}")
+        return self.chain.send(
+            self.contract.functions.liftQuarantine(bid, reason), f"lift quarantine of batch 0x{bid.hex()}"
+        )
 
     def recall(self, bid: bytes, reason: bytes) -> TxReceipt:
         return self.chain.send(self.contract.functions.recall(bid, reason), f"recall batch 0x{bid.hex()}")
@@ -176,28 +204,40 @@ class ProvenanceClient:
             verdict, holder = f.call({"from": sender} if sender else {})
         except requests.exceptions.RequestException as exc:
             raise NodeUnreachable(f"node stopped answering during verify: {type(exc).__name__}") from None
-        return VerifyResult(Verdict(verdict), None if holder == ZERO_ADDRESS else str(holder), gtin, lot, expiry,
-                            serial)
+        return VerifyResult(
+            Verdict(verdict), None if holder == ZERO_ADDRESS else str(holder), gtin, lot, expiry, serial
+        )
 
     def _verify_fn(self, gtin: int, lot: str, expiry: int, serial: str, proof: Sequence[bytes]) -> Any:
-        return self.contract.functions.verify(gtin, text_to_bytes32(lot, "lot"), expiry, text_to_bytes32(serial),
-                                              list(proof))
+        return self.contract.functions.verify(
+            gtin, text_to_bytes32(lot, "lot"), expiry, text_to_bytes32(serial), list(proof)
+        )
 
     def verify_calldata(self, gtin: int, lot: str, expiry: int, serial: str, proof: Sequence[bytes]) -> str:
         """The calldata of one verify call, encoded once (for batched JSON-RPC)."""
-        return str(self.contract.encode_abi("verify", [gtin, text_to_bytes32(lot, "lot"), expiry,
-                                                       text_to_bytes32(serial), list(proof)]))
+        args = abi_encode(
+            _VERIFY_TYPES, [gtin, text_to_bytes32(lot, "lot"), expiry, text_to_bytes32(serial), list(proof)]
+        )
+        return "0x" + (_VERIFY_SELECTOR + args).hex()
 
-    def verify_many(self, calldatas: Sequence[str], chunk: int = 500,
-                    session: requests.Session | None = None) -> list[tuple[Verdict, str | None]]:
+    def verify_many(
+        self, calldatas: Sequence[str], chunk: int = 500, session: requests.Session | None = None
+    ) -> list[tuple[Verdict, str | None]]:
         """Many verify calls as JSON-RPC batches of ``chunk`` ``eth_call``s per HTTP POST."""
         url = str(self.chain.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
         http = session or requests.Session()
         out: list[tuple[Verdict, str | None]] = []
         for start in range(0, len(calldatas), chunk):
             part = calldatas[start : start + chunk]
-            payload = [{"jsonrpc": "2.0", "id": i, "method": "eth_call",
-                        "params": [{"to": self.address, "data": data}, "latest"]} for i, data in enumerate(part)]
+            payload = [
+                {
+                    "jsonrpc": "2.0",
+                    "id": i,
+                    "method": "eth_call",
+                    "params": [{"to": self.address, "data": data}, "latest"],
+                }
+                for i, data in enumerate(part)
+            ]
             try:
                 resp = http.post(url, json=payload, timeout=60)
                 resp.raise_for_status()
@@ -213,12 +253,14 @@ class ProvenanceClient:
 
     def batch_info(self, bid: bytes) -> BatchInfo:
         root, manufacturer, expiry, expires_at, status = self.chain.call(
-            self.contract.functions.batchInfo(bid), f"read batch 0x{bid.hex()}")
+            self.contract.functions.batchInfo(bid), f"read batch 0x{bid.hex()}"
+        )
         return BatchInfo(bid, bytes(root), str(manufacturer), int(expiry), int(expires_at), BatchStatus(status))
 
     def custody_of(self, bid: bytes, account: str) -> Custody:
-        held, incoming, sender = self.chain.call(self.contract.functions.custodyOf(bid, checksum(account)),
-                                                 f"read custody of batch 0x{bid.hex()}")
+        held, incoming, sender = self.chain.call(
+            self.contract.functions.custodyOf(bid, checksum(account)), f"read custody of batch 0x{bid.hex()}"
+        )
         return Custody(int(held), int(incoming), str(sender))
 
     def dispense_of(self, uid: bytes) -> tuple[str | None, bytes | None, bool]:

@@ -54,8 +54,14 @@ class Scan:
         return int(self.expiry)
 
     def to_json(self) -> dict[str, Any]:
-        return {"gtin": self.gtin, "lot": self.lot, "expiry": self.expiry,
-                "expiryDate": self.expiry_date.isoformat(), "serial": self.serial, "source": self.source}
+        return {
+            "gtin": self.gtin,
+            "lot": self.lot,
+            "expiry": self.expiry,
+            "expiryDate": self.expiry_date.isoformat(),
+            "serial": self.serial,
+            "source": self.source,
+        }
 
 
 def _short(text: str, n: int = 60) -> str:
@@ -152,7 +158,7 @@ def _biip_message(text: str, *, hri: bool) -> Any:
 def _parse_raw(text: str) -> dict[str, str]:
     # biip reads at most 20 characters for AI (10)/(21) and then looks for another AI, which
     # hides the real fault: report an over-long variable field as such.
-    for segment in text.split(GS)[1:] + [text.split(GS)[0]]:
+    for segment in [*text.split(GS)[1:], text.split(GS)[0]]:
         for ai in ("21", "10"):
             if segment.startswith(ai) and GS not in segment and len(segment) - 2 > 20 and segment is not text:
                 _check_text(segment[2:], ai)
@@ -170,7 +176,9 @@ def _parse_digital_link(text: str) -> dict[str, str]:
 
     path_ai = re.search(r"/21/([^/?#]*)", text)
     if path_ai and len(path_ai.group(1)) > 20:
-        raise InvalidInput(f"serial (21) {path_ai.group(1)!r} has {len(path_ai.group(1))} characters; GS1 allows at most 20")
+        raise InvalidInput(
+            f"serial (21) {path_ai.group(1)!r} has {len(path_ai.group(1))} characters; GS1 allows at most 20"
+        )
     try:
         uri = GS1DigitalLinkURI.parse(text)
     except Exception as exc:  # noqa: BLE001
@@ -210,12 +218,10 @@ def element_string(gtin: str | int, lot: str, expiry: str | int, serial: str) ->
     return f"01{int(gtin):014d}17{int(expiry):06d}10{lot}{GS}21{serial}"
 
 
-def digital_link(gtin: str | int, lot: str, expiry: str | int, serial: str,
-                 domain: str = "https://id.gs1.org") -> str:
+def digital_link(gtin: str | int, lot: str, expiry: str | int, serial: str, domain: str = "https://id.gs1.org") -> str:
     from urllib.parse import quote
 
-    return (f"{domain}/01/{int(gtin):014d}/10/{quote(lot, safe='')}/21/{quote(serial, safe='')}"
-            f"?17={int(expiry):06d}")
+    return f"{domain}/01/{int(gtin):014d}/10/{quote(lot, safe='')}/21/{quote(serial, safe='')}?17={int(expiry):06d}"
 
 
 def write_datamatrix(content: str, path: Path, scale: int = 6) -> Path:
@@ -223,8 +229,7 @@ def write_datamatrix(content: str, path: Path, scale: int = 6) -> Path:
     import zxingcpp
     from PIL import Image
 
-    barcode = zxingcpp.create_barcode(content.replace(GS, "\x1d"), zxingcpp.BarcodeFormat.DataMatrix,
-                                      options="gs1")
+    barcode = zxingcpp.create_barcode(content.replace(GS, "\x1d"), zxingcpp.BarcodeFormat.DataMatrix, options="gs1")
     img = zxingcpp.write_barcode_to_image(barcode, scale=scale)
     Image.fromarray(img).save(path)  # type: ignore[no-untyped-call]
     return path

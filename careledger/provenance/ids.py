@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from careledger.errors import InvalidInput
 

@@ -11,14 +11,15 @@ For a batch of unit serials the values are ``(gtin, serial)`` with types ``["uin
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode as abi_encode
-from eth_utils import keccak
+from eth_abi.abi import encode as abi_encode
+from eth_utils.crypto import keccak
 
 from careledger.errors import InvalidInput
 
@@ -55,7 +56,7 @@ class MerkleTree:
         if not leaves:
             raise InvalidInput("a Merkle tree needs at least one leaf")
         ordered = sorted(leaves)
-        for a, b in zip(ordered, ordered[1:], strict=False):
+        for a, b in itertools.pairwise(ordered):
             if a == b:
                 raise InvalidInput(f"duplicate leaf 0x{a.hex()}: the same value appears twice")
         n = len(ordered)

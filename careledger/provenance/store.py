@@ -86,9 +86,15 @@ class BatchFile:
         return None if index is None else self.tree.proof_at(index)
 
     def to_json(self) -> dict[str, Any]:
-        return {"batchId": "0x" + self.batch_id.hex(), "gtin": f"{self.gtin:014d}", "lot": self.lot,
-                "expiry": f"{self.expiry:06d}", "quantity": len(self.serials), "root": "0x" + self.root.hex(),
-                "serials": self.serials}
+        return {
+            "batchId": "0x" + self.batch_id.hex(),
+            "gtin": f"{self.gtin:014d}",
+            "lot": self.lot,
+            "expiry": f"{self.expiry:06d}",
+            "quantity": len(self.serials),
+            "root": "0x" + self.root.hex(),
+            "serials": self.serials,
+        }
 
 
 def build_batch(gtin: int, lot: str, expiry: int, serials: Iterable[str]) -> BatchFile:
@@ -129,8 +135,11 @@ class ProvenanceStore:
         if not meta.is_file():
             return None
         data = json.loads(meta.read_text())
-        merkle = MerkleTree.load(tree) if tree.is_file() else build_batch(
-            int(data["gtin"]), data["lot"], int(data["expiry"]), data["serials"]).tree
+        merkle = (
+            MerkleTree.load(tree)
+            if tree.is_file()
+            else build_batch(int(data["gtin"]), data["lot"], int(data["expiry"]), data["serials"]).tree
+        )
         return BatchFile(int(data["gtin"]), data["lot"], int(data["expiry"]), list(data["serials"]), merkle)
 
     def find(self, gtin: int, lot: str) -> BatchFile | None:

@@ -28,12 +28,24 @@ def test_commission_records_batch_and_custody(registry, manufacturer, batch):
     tx = registry.commission(batch.gtin, batch.lot32, EXPIRY, 8, batch.tree.root, sender=manufacturer)
     info = registry.batchInfo(batch.id)
     assert (info.merkleRoot, info.manufacturer, info.expiry, info.status) == (
-        batch.tree.root, manufacturer.address, EXPIRY, 1)
+        batch.tree.root,
+        manufacturer.address,
+        EXPIRY,
+        1,
+    )
     assert info.expiresAt == 1924992000  # 2031-01-01T00:00:00Z, the day after 2030-12-31
     assert custody(registry, batch, manufacturer) == (8, 0, ZERO)
-    assert tx.events == [registry.BatchCommissioned(batchId=batch.id, manufacturer=manufacturer, gtin=GTIN,
-                                                    lot=batch.lot32, expiry=EXPIRY, quantity=8,
-                                                    merkleRoot=batch.tree.root)]
+    assert tx.events == [
+        registry.BatchCommissioned(
+            batchId=batch.id,
+            manufacturer=manufacturer,
+            gtin=GTIN,
+            lot=batch.lot32,
+            expiry=EXPIRY,
+            quantity=8,
+            merkleRoot=batch.tree.root,
+        )
+    ]
 
 
 def test_commission_gas_same_for_any_quantity(registry, manufacturer):
@@ -90,8 +102,11 @@ def test_commission_empty_values_refused(registry, manufacturer, batch):
 def test_commission_by_non_manufacturer_refused(registry, directory, request, who, batch):
     acct = request.getfixturevalue(who)
     err = directory.ParticipantNotRegistered if who == "outsider" else directory.ParticipantLacksRole
-    kwargs = {"account": acct.address} if who == "outsider" else {"account": acct.address,
-                                                                   "requiredRoles": int(Role.MANUFACTURER)}
+    kwargs = (
+        {"account": acct.address}
+        if who == "outsider"
+        else {"account": acct.address, "requiredRoles": int(Role.MANUFACTURER)}
+    )
     with ape.reverts(err, **kwargs):
         registry.commission(GTIN, batch.lot32, EXPIRY, 8, batch.tree.root, sender=acct)
 
@@ -108,13 +123,13 @@ def test_commission_by_suspended_manufacturer_refused(registry, directory, admin
 def test_ship_then_accept_moves_custody(registry, manufacturer, distributor, commissioned):
     b = commissioned
     tx = registry.ship(b.id, distributor, 3, DOC, sender=manufacturer)
-    assert tx.events == [registry.ShipmentSent(batchId=b.id, **{"from": manufacturer}, to=distributor, quantity=3,
-                                               document=DOC)]
+    assert tx.events == [
+        registry.ShipmentSent(batchId=b.id, **{"from": manufacturer}, to=distributor, quantity=3, document=DOC)
+    ]
     assert custody(registry, b, manufacturer) == (5, 0, ZERO)
     assert custody(registry, b, distributor) == (0, 3, manufacturer.address)
     tx = registry.accept(b.id, sender=distributor)
-    assert tx.events == [registry.ShipmentAccepted(batchId=b.id, **{"from": manufacturer}, to=distributor,
-                                                   quantity=3)]
+    assert tx.events == [registry.ShipmentAccepted(batchId=b.id, **{"from": manufacturer}, to=distributor, quantity=3)]
     assert custody(registry, b, distributor) == (3, 0, ZERO)
 
 
@@ -122,8 +137,9 @@ def test_reject_returns_units_to_sender(registry, manufacturer, distributor, com
     b = commissioned
     registry.ship(b.id, distributor, 8, DOC, sender=manufacturer)
     tx = registry.reject(b.id, REASON, sender=distributor)
-    assert tx.events == [registry.ShipmentRejected(batchId=b.id, **{"from": manufacturer}, to=distributor,
-                                                   quantity=8, reasonCode=REASON)]
+    assert tx.events == [
+        registry.ShipmentRejected(batchId=b.id, **{"from": manufacturer}, to=distributor, quantity=8, reasonCode=REASON)
+    ]
     assert custody(registry, b, manufacturer) == (8, 0, ZERO)
     assert custody(registry, b, distributor) == (0, 0, ZERO)
 
@@ -147,19 +163,21 @@ def test_units_in_transit_cannot_be_shipped_by_receiver(registry, manufacturer, 
         registry.ship(b.id, pharmacy, 1, DOC, sender=distributor)
 
 
-def test_second_shipment_to_same_receiver_while_in_transit_refused(registry, manufacturer, distributor,
-                                                                    commissioned):
+def test_second_shipment_to_same_receiver_while_in_transit_refused(registry, manufacturer, distributor, commissioned):
     b = commissioned
     registry.ship(b.id, distributor, 2, DOC, sender=manufacturer)
-    with ape.reverts(registry.ShipmentInTransit, batchId=b.id, to=distributor.address, **{"from": manufacturer.address}):
+    with ape.reverts(
+        registry.ShipmentInTransit, batchId=b.id, to=distributor.address, **{"from": manufacturer.address}
+    ):
         registry.ship(b.id, distributor, 2, DOC, sender=manufacturer)
     registry.accept(b.id, sender=distributor)
     registry.ship(b.id, distributor, 2, DOC, sender=manufacturer)  # after acceptance: fine
     assert custody(registry, b, distributor) == (2, 2, manufacturer.address)
 
 
-def test_ship_to_unregistered_or_non_trading_receiver_refused(registry, directory, manufacturer, insurer, outsider,
-                                                              commissioned):
+def test_ship_to_unregistered_or_non_trading_receiver_refused(
+    registry, directory, manufacturer, insurer, outsider, commissioned
+):
     b = commissioned
     with ape.reverts(directory.ParticipantNotRegistered, account=outsider.address):
         registry.ship(b.id, outsider, 1, DOC, sender=manufacturer)
@@ -202,8 +220,9 @@ def test_accept_or_reject_without_shipment_refused(registry, distributor, pharma
         registry.reject(b.id, REASON, sender=distributor)
 
 
-def test_accept_by_suspended_receiver_refused_but_reject_allowed(registry, directory, admin, manufacturer,
-                                                                  distributor, commissioned):
+def test_accept_by_suspended_receiver_refused_but_reject_allowed(
+    registry, directory, admin, manufacturer, distributor, commissioned
+):
     b = commissioned
     registry.ship(b.id, distributor, 4, DOC, sender=manufacturer)
     directory.suspend(distributor, REASON, sender=admin)
@@ -362,8 +381,9 @@ def test_quarantine_blocks_and_lift_restores(registry, regulator, pharmacy, dist
         registry.dispense(b.gtin, b.lot32, S32(b.serials[0]), b.proof(b.serials[0]), sender=pharmacy)
     with ape.reverts(registry.BatchIsQuarantined, batchId=b.id):
         registry.ship(b.id, distributor, 1, DOC, sender=pharmacy)
-    verdict, holder = registry.verify(b.gtin, b.lot32, EXPIRY, S32(b.serials[0]), b.proof(b.serials[0]),
-                                      sender=pharmacy)
+    verdict, holder = registry.verify(
+        b.gtin, b.lot32, EXPIRY, S32(b.serials[0]), b.proof(b.serials[0]), sender=pharmacy
+    )
     assert (Verdict(verdict), holder) == (Verdict.SUSPECT, pharmacy.address)
     with ape.reverts(registry.BatchIsQuarantined, batchId=b.id):
         registry.quarantine(b.id, REASON, sender=regulator)
@@ -416,7 +436,9 @@ def test_verify_verdicts(registry, manufacturer, pharmacy, at_pharmacy):
     s = b.serials[0]
     p = b.proof(s)
 
-    def v(gtin=b.gtin, lot=b.lot32, expiry=EXPIRY, serial=S32(s), proof=p, sender=None):
+    s32 = S32(s)
+
+    def v(gtin=b.gtin, lot=b.lot32, expiry=EXPIRY, serial=s32, proof=p, sender=None):
         verdict, holder = registry.verify(gtin, lot, expiry, serial, proof, **({"sender": sender} if sender else {}))
         return Verdict(verdict), holder
 
