@@ -28,17 +28,43 @@ def net(tmp_path_factory):
     folder = tmp_path_factory.mktemp("drugs-cli")
     dev = Devnet(folder=folder / "devnet", port=_free_port(), persist=False)
     dev.up()
-    env = {"CARELEDGER_DEPLOYMENTS_DIR": str(folder / "deployments"),
-           "CARELEDGER_PROVENANCE_DIR": str(folder / "store"), "CARELEDGER_RPC": dev.rpc_url}
+    env = {
+        "CARELEDGER_DEPLOYMENTS_DIR": str(folder / "deployments"),
+        "CARELEDGER_PROVENANCE_DIR": str(folder / "store"),
+        "CARELEDGER_RPC": dev.rpc_url,
+    }
     try:
         out = _run(env, "deploy", "--seed-devnet")
         assert out.returncode == 0, out.stderr
         serials = folder / "serials.txt"
         serials.write_text("\n".join(f"C{i:05d}" for i in range(200)) + "\n")
-        _ok(env, "drugs", "commission", "--gtin", GTIN, "--lot", "CLI-1", "--expiry", "301231",
-            "--serials", str(serials), account="manufacturer")
-        _ok(env, "drugs", "ship", f"{GTIN}/CLI-1", "--to", "pharmacy", "--quantity", "20",
-            "--document", "0x" + "ab" * 32, account="manufacturer")
+        _ok(
+            env,
+            "drugs",
+            "commission",
+            "--gtin",
+            GTIN,
+            "--lot",
+            "CLI-1",
+            "--expiry",
+            "301231",
+            "--serials",
+            str(serials),
+            account="manufacturer",
+        )
+        _ok(
+            env,
+            "drugs",
+            "ship",
+            f"{GTIN}/CLI-1",
+            "--to",
+            "pharmacy",
+            "--quantity",
+            "20",
+            "--document",
+            "0x" + "ab" * 32,
+            account="manufacturer",
+        )
         _ok(env, "drugs", "accept", f"{GTIN}/CLI-1", account="pharmacy")
         yield env, folder
     finally:
@@ -49,8 +75,13 @@ def _run(env: dict[str, str], *args: str, account: str | None = None) -> subproc
     import os
 
     full = {**os.environ, **env}
-    cmd = [sys.executable, "-c", "from careledger.cli.main import main; main()",
-           *(["--account", account] if account else []), *args]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from careledger.cli.main import main; main()",
+        *(["--account", account] if account else []),
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, env=full, timeout=120)
 
 
@@ -111,19 +142,39 @@ def test_dispense_then_clone_and_history(net, tmp_path):
     hist = _ok(env, "drugs", "history", scan, "--json", "--epcis", str(epcis))
     data = json.loads(hist.stdout)
     assert data["custodyChain"] == [dev_account("manufacturer").address, dev_account("pharmacy").address]
-    assert [e["kind"] for e in data["events"]] == ["BatchCommissioned", "ShipmentSent", "ShipmentAccepted",
-                                                     "UnitDispensed"]
+    assert [e["kind"] for e in data["events"]] == [
+        "BatchCommissioned",
+        "ShipmentSent",
+        "ShipmentAccepted",
+        "UnitDispensed",
+    ]
     doc = json.loads(epcis.read_text())
-    assert [e["bizStep"] for e in doc["epcisBody"]["eventList"]] == ["commissioning", "shipping", "receiving",
-                                                                     "dispensing"]
+    assert [e["bizStep"] for e in doc["epcisBody"]["eventList"]] == [
+        "commissioning",
+        "shipping",
+        "receiving",
+        "dispensing",
+    ]
 
 
 def test_recall_then_verify_reports_recalled(net, tmp_path):
-    env, folder = net
+    env, _ = net
     serials = tmp_path / "r.csv"
     serials.write_text("serial\nR1\nR2\nR3\n")
-    _ok(env, "drugs", "commission", "--gtin", GTIN, "--lot", "CLI-R", "--expiry", "301231", "--serials",
-        str(serials), account="manufacturer")
+    _ok(
+        env,
+        "drugs",
+        "commission",
+        "--gtin",
+        GTIN,
+        "--lot",
+        "CLI-R",
+        "--expiry",
+        "301231",
+        "--serials",
+        str(serials),
+        account="manufacturer",
+    )
     _ok(env, "drugs", "recall", f"{GTIN}/CLI-R", "--reason", "CLASS-I", account="regulator")
     out = _run(env, "drugs", "verify", hri(GTIN, "CLI-R", "301231", "R2"))
     assert out.returncode == 1
@@ -137,7 +188,19 @@ def test_commission_duplicate_serials_refused_off_chain(net, tmp_path):
     env, _ = net
     dup = tmp_path / "dup.txt"
     dup.write_text("C00001\nNEW1\n")
-    out = _run(env, "drugs", "commission", "--gtin", GTIN, "--lot", "CLI-DUP", "--expiry", "301231", "--serials",
-               str(dup), account="manufacturer")
+    out = _run(
+        env,
+        "drugs",
+        "commission",
+        "--gtin",
+        GTIN,
+        "--lot",
+        "CLI-DUP",
+        "--expiry",
+        "301231",
+        "--serials",
+        str(dup),
+        account="manufacturer",
+    )
     assert out.returncode == 2
     assert "C00001" in out.stderr

@@ -33,7 +33,13 @@ GTIN = "09506000134352"
 )
 def test_parse_scan_accepts_every_form(scan):
     s = parse_scan(scan)
-    assert (s.gtin, s.lot, s.expiry, s.serial, s.expiry_date) == (GTIN, "LOT-1", "301231", "SN.42", dt.date(2030, 12, 31))
+    assert (s.gtin, s.lot, s.expiry, s.serial, s.expiry_date) == (
+        GTIN,
+        "LOT-1",
+        "301231",
+        "SN.42",
+        dt.date(2030, 12, 31),
+    )
 
 
 def test_parse_scan_gtin_in_ai01_must_have_14_digits():

@@ -37,8 +37,9 @@ def test_root_and_proofs_match_openzeppelin_js(n):
     sdk_proofs = [["0x" + p.hex() for p in tree.proof(leaf_hash(GTIN, serials[i]))] for i in probe]
     dump = tree.dump(["uint256", "bytes32"], [[GTIN, serial_to_bytes32(s)] for s in serials])
     payload = json.dumps({"values": values, "probe": probe, "sdkProofs": sdk_proofs, "dump": dump})
-    out = subprocess.run(["node", "-e", NODE], input=payload, capture_output=True, text=True, check=True,
-                         cwd=project_root(), timeout=60)
+    out = subprocess.run(
+        ["node", "-e", NODE], input=payload, capture_output=True, text=True, check=True, cwd=project_root(), timeout=60
+    )
     js = json.loads(out.stdout)
     assert js["root"] == "0x" + tree.root.hex()
     assert js["loadedRoot"] == js["root"]
