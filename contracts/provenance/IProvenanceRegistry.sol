@@ -109,13 +109,21 @@ interface IProvenanceRegistry is IDispenseCheck {
     /// @notice `from` shipped `quantity` units to `to`; `document` commits to the DSCSA
     ///         transaction information and transaction statement of this change of ownership.
     event ShipmentSent(
-        bytes32 indexed batchId, address indexed from, address indexed to, uint48 quantity, bytes32 document
+        bytes32 indexed batchId,
+        address indexed from,
+        address indexed to,
+        uint48 quantity,
+        bytes32 document
     );
     /// @notice `to` accepted the shipment from `from` and now holds the units.
     event ShipmentAccepted(bytes32 indexed batchId, address indexed from, address indexed to, uint48 quantity);
     /// @notice `to` rejected the shipment; the units are back with `from`.
     event ShipmentRejected(
-        bytes32 indexed batchId, address indexed from, address indexed to, uint48 quantity, bytes32 reasonCode
+        bytes32 indexed batchId,
+        address indexed from,
+        address indexed to,
+        uint48 quantity,
+        bytes32 reasonCode
     );
     /// @notice `pharmacy` dispensed the unit `serial` of the batch.
     event UnitDispensed(bytes32 indexed unitId, bytes32 indexed batchId, address indexed pharmacy, bytes32 serial);
@@ -140,9 +148,13 @@ interface IProvenanceRegistry is IDispenseCheck {
     /// @dev    Caller must be an active MANUFACTURER. Gas does not depend on `quantity`.
     ///         Reverts {InvalidGtin}, {InvalidExpiry}, {ExpiryInPast}, {EmptyValue},
     ///         {InvalidQuantity}, {BatchAlreadyCommissioned}, directory errors.
-    function commission(uint256 gtin, bytes32 lot, uint24 expiry, uint48 quantity, bytes32 merkleRoot)
-        external
-        returns (bytes32 batchId);
+    function commission(
+        uint256 gtin,
+        bytes32 lot,
+        uint24 expiry,
+        uint48 quantity,
+        bytes32 merkleRoot
+    ) external returns (bytes32 batchId);
 
     // ------------------------------------------------------------------ custody
 
@@ -188,10 +200,13 @@ interface IProvenanceRegistry is IDispenseCheck {
     /// @return holder  the pharmacy that dispensed it when dispensed; otherwise the caller when
     ///                 the caller holds units of the batch (a partner checking its own stock);
     ///                 otherwise zero (custody is per quantity: see {custodyOf} and the events).
-    function verify(uint256 gtin, bytes32 lot, uint24 expiry, bytes32 serial, bytes32[] calldata proof)
-        external
-        view
-        returns (Verdict verdict, address holder);
+    function verify(
+        uint256 gtin,
+        bytes32 lot,
+        uint24 expiry,
+        bytes32 serial,
+        bytes32[] calldata proof
+    ) external view returns (Verdict verdict, address holder);
 
     /// @notice The batch record (all zero when unknown).
     function batchInfo(bytes32 batchId) external view returns (Batch memory);

@@ -49,10 +49,13 @@ contract ProvenanceRegistry is IProvenanceRegistry {
     // ------------------------------------------------------------------ manufacturer
 
     /// @inheritdoc IProvenanceRegistry
-    function commission(uint256 gtin, bytes32 lot, uint24 expiry, uint48 quantity, bytes32 merkleRoot)
-        external
-        returns (bytes32 batchId)
-    {
+    function commission(
+        uint256 gtin,
+        bytes32 lot,
+        uint24 expiry,
+        uint48 quantity,
+        bytes32 merkleRoot
+    ) external returns (bytes32 batchId) {
         if (!_validGtin(gtin)) revert InvalidGtin(gtin);
         if (lot == bytes32(0)) revert EmptyValue("lot");
         if (quantity == 0) revert InvalidQuantity(quantity);
@@ -187,11 +190,13 @@ contract ProvenanceRegistry is IProvenanceRegistry {
     // ------------------------------------------------------------------ reads
 
     /// @inheritdoc IProvenanceRegistry
-    function verify(uint256 gtin, bytes32 lot, uint24 expiry, bytes32 serial, bytes32[] calldata proof)
-        external
-        view
-        returns (Verdict verdict, address holder)
-    {
+    function verify(
+        uint256 gtin,
+        bytes32 lot,
+        uint24 expiry,
+        bytes32 serial,
+        bytes32[] calldata proof
+    ) external view returns (Verdict verdict, address holder) {
         bytes32 batchId = batchIdOf(gtin, lot);
         bytes32 unitId = unitIdOf(gtin, serial);
         Batch storage b = _batches[batchId];
@@ -272,7 +277,7 @@ contract ProvenanceRegistry is IProvenanceRegistry {
         if (gtin == 0 || gtin > _MAX_GTIN) return false;
         uint256 check = gtin % 10;
         uint256 rest = gtin / 10;
-        uint256 sum;
+        uint256 sum = 0;
         for (uint256 i; i < 13; ++i) {
             sum += (rest % 10) * (i % 2 == 0 ? 3 : 1);
             rest /= 10;
