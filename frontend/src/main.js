@@ -1,0 +1,114 @@
+// Entry: hash router (#/pharmacy, #/patient, #/insurer, #/developer), network status line,
+// account picker, and a page-level catch so no error stays in the console only.
+import { config, connect, explain, network, publicClient, nodeDown, usesDevnetKeys, signerFor, short } from './chain.js';
+import { fill, h, note } from './ui.js';
+
+const views = {
+  pharmacy: () => import('./views/pharmacy.js'),
+  patient: () => import('./views/patient.js'),
+  insurer: () => import('./views/insurer.js'),
+  developer: () => import('./views/developer.js'),
+};
+
+const app = document.getElementById('app');
+const problems = document.getElementById('problems');
+const netLine = document.getElementById('network');
+const accountBar = document.getElementById('account');
+
+const chosen = {}; // route -> cast name picked by the user
+let current = { route: null, view: null, token: 0 };
+let connected = false;
+
+function showProblem(text) {
+  fill(problems, text ? note('error', text) : null);
+}
+
+window.addEventListener('error', (e) => showProblem(`Unexpected error: ${explain(e.error || e.message)}`));
+window.addEventListener('unhandledrejection', (e) => showProblem(explain(e.reason)));
+
+function routeName() {
+  const name = (location.hash.match(/^#\/(\w+)/) || [])[1];
+  return views[name] ? name : 'pharmacy';
+}
+
+/** Sub-path after the route, e.g. "#/developer/ParticipantDirectory" -> "ParticipantDirectory". */
+export function routeArg() {
+  return decodeURIComponent((location.hash.match(/^#\/\w+\/(.+)$/) || [])[1] || '');
+}
+
+function renderAccountBar(view) {
+  const route = current.route;
+  if (!connected || network.problem) return fill(accountBar);
+  if (usesDevnetKeys()) {
+    const name = chosen[route] || view.defaultAccount;
+    const select = h('select', {
+      id: 'account-picker', 'aria-label': 'Act as (devnet account)',
+      onchange: (e) => { chosen[route] = e.target.value; render(); },
+    }, config.cast.map((m) => h('option', { value: m.name, selected: m.name === name },
+      `${m.role} — ${m.label} (${short(m.address)})`)));
+    fill(accountBar, h('label', { class: 'picker' }, h('strong', {}, 'Act as '), select),
+      h('span', { class: 'devkeys' }, 'Devnet test account: its key comes from the public test mnemonic. Local devnet only.'));
+  } else if (window.ethereum) {
+    fill(accountBar, h('span', {}, 'Signing with your browser wallet.'));
+  } else {
+    fill(accountBar, note('warn', `Read-only: chain ${network.chainId} is not the local devnet and no browser wallet was found. `
+      + 'Install or unlock an EIP-1193 wallet to sign.'));
+  }
+}
+
+async function render() {
+  const route = routeName();
+  const token = ++current.token;
+  current.route = route;
+  for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.route === route);
+  showProblem(null);
+  if (current.view?.dispose) current.view.dispose();
+  try {
+    if (!connected) {
+      await connect();
+      connected = true;
+    }
+    const view = (await views[route]()).default;
+    if (token !== current.token) return;
+    current.view = view;
+    document.title = `CareLedger — ${view.title}`;
+    renderAccountBar(view);
+    if (network.problem) showProblem(network.problem);
+    const ctx = {
+      account: () => chosen[route] || view.defaultAccount,
+      signer: () => signerFor(chosen[route] || view.defaultAccount),
+      rerender: render,
+      arg: routeArg(),
+      alive: () => token === current.token,
+    };
+    fill(app, h('p', { class: 'muted' }, 'Loading…'));
+    await view.render(app, ctx);
+  } catch (e) {
+    if (token !== current.token) return;
+    fill(app, note('error', explain(e)));
+  }
+}
+
+async function tick() {
+  try {
+    const block = await publicClient.getBlockNumber({ cacheTime: 0 });
+    const fresh = !connected;
+    if (fresh) {
+      await connect();
+      connected = true;
+    }
+    netLine.textContent = `chain ${network.chainId} · block ${block} · ${config.rpcUrl}`;
+    netLine.classList.remove('down');
+    if (fresh) render();
+  } catch {
+    connected = false;
+    netLine.textContent = `node down · ${config.rpcUrl}`;
+    netLine.classList.add('down');
+    showProblem(nodeDown());
+  }
+}
+
+window.addEventListener('hashchange', render);
+render();
+tick();
+setInterval(tick, 2000);
