@@ -6,6 +6,7 @@ Writes ``frontend/src/generated/`` (git-ignored, never hand-edited):
 - ``errors.json``      every custom error of the build (ABI items, de-duplicated) with its NatSpec
                        ``@notice``, so the page can explain a revert raised by any contract
 - ``deployments.json`` ``deployments/<chainId>.json`` of every chain, keyed by chain id
+- ``eip712.json``      EIP-712 domain names and types of signed actions, from the domain SDKs
 - ``config.json``      default RPC and relayer URLs and the devnet cast (names, roles, addresses)
 
 Run with the project's venv python (``source tools/env.sh`` first): ``python frontend/generate.py``.
@@ -25,6 +26,7 @@ from typing import Any
 
 from careledger._paths import build_manifest, deployments_dir
 from careledger.accounts import DEV_MNEMONIC, dev_accounts
+from careledger.deploy import domain_module
 
 OUT = Path(os.environ.get("CARELEDGER_WEB_GENERATED") or Path(__file__).resolve().parent / "src" / "generated")
 DEFAULT_RPC = "http://127.0.0.1:8545"
@@ -95,6 +97,16 @@ def config() -> dict[str, Any]:
     }
 
 
+def typed_data() -> dict[str, Any]:
+    """EIP-712 domains and types of the signed actions, from the domain SDKs that define them
+    (so the page signs exactly what the SDK and the contract hash)."""
+    out: dict[str, Any] = {}
+    consent = domain_module("consent", "eip712")
+    if consent is not None:
+        out["consent"] = {"name": consent.DOMAIN_NAME, "version": consent.DOMAIN_VERSION, "types": consent.TYPES}
+    return out
+
+
 def write(name: str, data: Any) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / name).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
@@ -111,6 +123,7 @@ def main() -> int:
     write("errors.json", errors)
     write("deployments.json", deps)
     write("config.json", config())
+    write("eip712.json", typed_data())
     chains = ", ".join(f"{cid} ({len(d['contracts'])} contracts)" for cid, d in deps.items()) or "none"
     print(f"generate: {len(abis)} ABIs, {len(errors)} custom errors, deployments: {chains} -> {OUT}")
     return 0

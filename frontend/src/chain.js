@@ -16,6 +16,8 @@ const query = new URLSearchParams(location.search);
 export const config = {
   rpcUrl: query.get('rpc') || generated.rpcUrl,
   relayerUrl: (query.get('relayer') || generated.relayerUrl).replace(/\/$/, ''),
+  // Batch serial trees (StandardMerkleTree dumps) the pharmacy proves units against.
+  treesUrl: (query.get('trees') || generated.treesUrl || './trees').replace(/\/$/, ''),
   cast: generated.cast,
   devChainId: generated.devChainId,
 };
