@@ -36,11 +36,15 @@ export function routeArg() {
   return decodeURIComponent((location.hash.match(/^#\/\w+\/(.+)$/) || [])[1] || '');
 }
 
+function defaultAccount(view) {
+  return typeof view.defaultAccount === 'function' ? view.defaultAccount(routeArg()) : view.defaultAccount;
+}
+
 function renderAccountBar(view) {
   const route = current.route;
   if (!connected || network.problem) return fill(accountBar);
   if (usesDevnetKeys()) {
-    const name = chosen[route] || view.defaultAccount;
+    const name = chosen[route] || defaultAccount(view);
     const select = h('select', {
       id: 'account-picker', 'aria-label': 'Act as (devnet account)',
       onchange: (e) => { chosen[route] = e.target.value; render(); },
@@ -75,8 +79,8 @@ async function render() {
     renderAccountBar(view);
     if (network.problem) showProblem(network.problem);
     const ctx = {
-      account: () => chosen[route] || view.defaultAccount,
-      signer: () => signerFor(chosen[route] || view.defaultAccount),
+      account: () => chosen[route] || defaultAccount(view),
+      signer: () => signerFor(chosen[route] || defaultAccount(view)),
       rerender: render,
       arg: routeArg(),
       alive: () => token === current.token,

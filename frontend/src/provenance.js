@@ -2,7 +2,7 @@
 // the batch's serial tree (StandardMerkleTree dump the manufacturer shares with its trading
 // partners), one verify() call for the verdict, the custody timeline rebuilt from events.
 import { bytesToHex, decodeEventLog, encodeAbiParameters, keccak256, pad, stringToHex, zeroAddress } from 'viem';
-import { config, contract, has, network, publicClient, read, who, write, UserError } from './chain.js';
+import { config, contract, has, publicClient, read, who, write, UserError } from './chain.js';
 
 const REGISTRY = 'ProvenanceRegistry';
 // IProvenanceRegistry.Verdict, in enum order, as DSCSA Verification Router words.
@@ -34,14 +34,15 @@ export function batchIdOf(gtin, lot) {
 const trees = new Map(); // batchId -> Promise<{nodes: string[], leafCount} | null>
 
 /**
- * The serial tree of a batch, fetched once per page from `<trees>/<chainId>/<batchId>.tree`:
- * the SDK's file (careledger.provenance.merkle.MerkleTree.save): every node of the
+ * The serial tree of a batch, fetched once per page from `<trees>/<batchId>.tree`: the file the
+ * provenance SDK keeps per batch (careledger.provenance.store, `.careledger/provenance/`, served
+ * read-only by the web server under /trees/): every node of the
  * OpenZeppelin StandardMerkleTree array, 32 bytes each, leaves sorted ascending at the end.
  */
 function loadTree(batchId) {
   if (!trees.has(batchId)) {
     trees.set(batchId, (async () => {
-      const url = `${config.treesUrl}/${network.chainId}/${batchId}.tree`;
+      const url = `${config.treesUrl}/${batchId}.tree`;
       let resp;
       try { resp = await fetch(url); } catch { return null; }
       if (!resp.ok) return null;

@@ -100,7 +100,9 @@ export default {
       button.addEventListener('click', () => act(button, msg, 'Dispensing…', async () => {
         const receipt = await drugs.dispense(signer, unit, result);
         button.remove();
-        return `Dispensed in block ${receipt.blockNumber}. Scan it again: it now reads "already dispensed".`;
+        const scan = `(01)${unit.gtin}(17)${unit.expiry}(10)${unit.lot}(21)${unit.serial}`;
+        return h('div', { class: 'note ok' }, `Dispensed in block ${receipt.blockNumber}. Scan it again: it now reads "already dispensed". `,
+          h('a', { href: `#/insurer/claim-unit/${encodeURIComponent(scan)}`, id: 'claim-unit' }, 'File the pharmacy claim for this unit →'));
       }, explain));
       fill(actions, button, msg);
     }
