@@ -50,7 +50,7 @@ case "${1:-run}" in
         setsid "$VITE" preview --host 127.0.0.1 --port "$PORT" --strictPort >"$LOG_FILE" 2>&1 < /dev/null &
         echo $! > "$PID_FILE"
         for _ in $(seq 1 100); do
-            if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/"; then
+            if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null; then
                 echo "serve: web client on http://127.0.0.1:$PORT/ (pid $(cat "$PID_FILE"))"; exit 0
             fi
             kill -0 "$(cat "$PID_FILE")" 2>/dev/null || break

@@ -53,7 +53,11 @@ function renderAccountBar(view) {
     fill(accountBar, h('label', { class: 'picker' }, h('strong', {}, 'Act as '), select),
       h('span', { class: 'devkeys' }, 'Devnet test account: its key comes from the public test mnemonic. Local devnet only.'));
   } else if (window.ethereum) {
-    fill(accountBar, h('span', {}, 'Signing with your browser wallet.'));
+    fill(accountBar, h('span', {}, 'Connecting to your browser wallet…'));
+    signerFor(defaultAccount(view)).then(
+      (s) => fill(accountBar, h('span', { id: 'wallet' }, `Signing with your browser wallet as ${short(s.address)}.`)),
+      (e) => fill(accountBar, note('error', explain(e))),
+    );
   } else {
     fill(accountBar, note('warn', `Read-only: chain ${network.chainId} is not the local devnet and no browser wallet was found. `
       + 'Install or unlock an EIP-1193 wallet to sign.'));

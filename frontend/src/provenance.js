@@ -7,7 +7,7 @@ import { config, contract, has, publicClient, read, who, write, UserError } from
 const REGISTRY = 'ProvenanceRegistry';
 // IProvenanceRegistry.Verdict, in enum order, as DSCSA Verification Router words.
 export const VERDICTS = ['Verified', 'No_match_GTIN_Serial', 'No_match_Lot', 'No_match_Expiry', 'Recalled',
-  'Expired', 'Suspect', 'Dispensed', 'Unknown'];
+  'Expired', 'Suspect', 'Dispensed', 'Unknown_batch'];
 
 export function available() {
   return has(REGISTRY) ? null : 'Drug provenance is not deployed on this chain yet (no ProvenanceRegistry in the deployments file): scans are parsed but cannot be verified.';

@@ -25,6 +25,7 @@ from careledger.seed import seed_directory
 from careledger.web import WebApp, build_webapp, ensure_chromium, free_port, run_script
 
 SCREENSHOTS = project_root() / "docs" / "screenshots"
+ENV_KEYS = ("CARELEDGER_DEPLOYMENTS_DIR", "CARELEDGER_PROVENANCE_DIR")
 
 
 @dataclass
@@ -48,8 +49,11 @@ def chromium() -> str:
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     """anvil on a free port with the whole landed suite deployed and the cast registered."""
     folder = tmp_path_factory.mktemp("web-suite")
-    old = os.environ.get("CARELEDGER_DEPLOYMENTS_DIR")
+    # Deployments and the provenance store (batch serial trees, served to the page under
+    # /trees/) live in the temp folder; the web server inherits these variables.
+    saved = {k: os.environ.get(k) for k in ENV_KEYS}
     os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(folder / "deployments")
+    os.environ["CARELEDGER_PROVENANCE_DIR"] = str(folder / "provenance")
     devnet = Devnet(folder=folder / "devnet", port=free_port(), persist=False)
     devnet.up()
     try:
@@ -60,10 +64,11 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         yield Suite(devnet.rpc_url, w3, admin, folder)
     finally:
         devnet.down()
-        if old is None:
-            os.environ.pop("CARELEDGER_DEPLOYMENTS_DIR", None)
-        else:
-            os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = old
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +88,16 @@ def browse(webapp: WebApp):  # type: ignore[no-untyped-def]
         return result
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def drugs(suite: Suite) -> dict[str, str]:
+    """Two batches in the provenance registry, scans of their units keyed by what they show.
+
+    Lot LOT-A (1,000 units) went manufacturer -> distributor -> pharmacy; lot LOT-R went to the
+    distributor and was recalled by the regulator. Their serial trees are in the provenance store.
+    """
+    pytest.importorskip("careledger.provenance.store", reason="drug provenance has not landed in this branch")
+    from .seed_web import seed_drugs
+
+    return seed_drugs(suite.admin, suite.folder / "provenance")

@@ -16,7 +16,7 @@ const LOOK = {
   No_match_GTIN_Serial: ['refused', 'UNKNOWN', 'No commissioned unit has this GTIN and serial: possible counterfeit.'],
   No_match_Lot: ['refused', 'NO MATCH — LOT', 'The lot on the label does not match the lot of this serial.'],
   No_match_Expiry: ['refused', 'NO MATCH — EXPIRY', 'The expiry on the label does not match the batch record.'],
-  Unknown: ['refused', 'UNKNOWN', 'No batch with this GTIN and lot is known to the ledger.'],
+  Unknown_batch: ['refused', 'UNKNOWN', 'No batch with this GTIN and lot is known to the ledger.'],
   Unverifiable: ['caution', 'CANNOT VERIFY', 'The batch is known but its serial list is missing here. Hold the unit.'],
 };
 
