@@ -90,8 +90,13 @@ def config() -> dict[str, Any]:
         "devMnemonic": DEV_MNEMONIC,
         "devChainId": 31337,
         "cast": [
-            {"index": a.index, "name": a.name, "label": a.label, "address": a.address,
-             "role": a.role.name.lower() if a.role is not None else ("admin" if a.name == "admin" else "patient")}
+            {
+                "index": a.index,
+                "name": a.name,
+                "label": a.label,
+                "address": a.address,
+                "role": a.role.name.lower() if a.role is not None else ("admin" if a.name == "admin" else "patient"),
+            }
             for a in dev_accounts()
         ],
     }

@@ -79,10 +79,25 @@ class WebApp:
 
     def start(self, timeout: float = 30.0) -> WebApp:
         self.port = self.port or free_port()
-        cmd = [str(node_bin("vite")), "preview", "--outDir", str(self.dist), "--host", "127.0.0.1",
-               "--port", str(self.port), "--strictPort"]
-        self.proc = subprocess.Popen(cmd, cwd=frontend_dir(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        cmd = [
+            str(node_bin("vite")),
+            "preview",
+            "--outDir",
+            str(self.dist),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--strictPort",
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=frontend_dir(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -120,9 +135,10 @@ def run_script(script: str, env: dict[str, str], timeout: float = 180.0) -> dict
     """
     full = {**os.environ, "CHROMIUM": ensure_chromium(), **env}
     path = frontend_dir() / "tests" / script
-    proc = subprocess.run(["node", str(path)], cwd=frontend_dir(), env=full, capture_output=True, text=True,
-                          timeout=timeout, check=False)
-    results = [line[len("RESULT "):] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    proc = subprocess.run(
+        ["node", str(path)], cwd=frontend_dir(), env=full, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    results = [line[len("RESULT ") :] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not results:
         raise AssertionError(f"{script} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     data: dict[str, Any] = json.loads(results[-1])

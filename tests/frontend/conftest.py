@@ -98,6 +98,6 @@ def drugs(suite: Suite) -> dict[str, str]:
     distributor and was recalled by the regulator. Their serial trees are in the provenance store.
     """
     pytest.importorskip("careledger.provenance.store", reason="drug provenance has not landed in this branch")
-    from .seed_web import seed_drugs
+    from careledger.web.seed import seed_drugs
 
     return seed_drugs(suite.admin, suite.folder / "provenance")

@@ -14,7 +14,8 @@ def test_wallet_on_the_wrong_chain_is_told_to_switch(browse):
     result = browse("errors.mjs")
     assert result["wrongChain"] == (
         "Wrong network: your wallet is on chain 1, CareLedger runs on chain 31337. "
-        "Switch networks in your wallet and try again.")
+        "Switch networks in your wallet and try again."
+    )
 
 
 def test_custom_error_revert_is_decoded_into_words(drugs, browse):

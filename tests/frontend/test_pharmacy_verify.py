@@ -25,7 +25,12 @@ def test_pharmacy_verifies_good_recalled_and_counterfeit_units(drugs, browse):
     assert label("pharmacy") in good["holder"]
     assert good["canDispense"] is True
     assert [step.split(" — ")[0] for step in good["custody"]] == [
-        "Commissioning", "Shipping", "Receiving", "Shipping", "Receiving"]
+        "Commissioning",
+        "Shipping",
+        "Receiving",
+        "Shipping",
+        "Receiving",
+    ]
     assert f"{label('manufacturer')}" in good["custody"][0] and "1000 units" in good["custody"][0]
     assert label("pharmacy") in good["custody"][-1]
 

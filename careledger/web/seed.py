@@ -1,4 +1,7 @@
-"""On-chain data the browser tests and the web bench look at, made with the domain SDKs."""
+"""On-chain data the browser tests and the web bench look at, made with the domain SDKs.
+
+Imports a domain only inside the function that needs it, so this module loads before the
+domain has landed."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from pathlib import Path
 from careledger.accounts import dev_account
 from careledger.chain import Chain
 from careledger.deployments import load_deployment
+
+__all__ = ["GTIN", "scan", "seed_drugs"]
 
 GTIN = 9506000134352  # GS1's example GTIN-14 0950600013435-2 (valid check digit)
 
