@@ -10,8 +10,9 @@ Writes ``frontend/src/generated/`` (git-ignored, never hand-edited):
 - ``config.json``      default RPC and relayer URLs and the devnet cast (names, roles, addresses)
 
 Run with the project's venv python (``source tools/env.sh`` first): ``python frontend/generate.py``.
-Environment: ``CARELEDGER_RPC`` / ``CARELEDGER_RELAYER_URL`` change the defaults the page uses
-(a ``?rpc=`` / ``?relayer=`` query string still overrides them in the browser);
+Environment: ``CARELEDGER_RPC`` changes the default RPC URL the page uses (``?rpc=`` in the page
+URL still overrides it; ``?relayer=`` points the page at a relayer directly instead of the web
+server's ``/relayer`` proxy to ``$CARELEDGER_RELAYER_URL``);
 ``CARELEDGER_DEPLOYMENTS_DIR`` moves the deployments folder (as for the SDK);
 ``CARELEDGER_WEB_GENERATED`` moves the output folder (vite.config.js reads the same variable).
 """
@@ -30,7 +31,9 @@ from careledger.deploy import domain_module
 
 OUT = Path(os.environ.get("CARELEDGER_WEB_GENERATED") or Path(__file__).resolve().parent / "src" / "generated")
 DEFAULT_RPC = "http://127.0.0.1:8545"
-DEFAULT_RELAYER = "http://127.0.0.1:8787"
+# The page talks to the relayer through the web server's /relayer proxy (vite.config.js), which
+# forwards to $CARELEDGER_RELAYER_URL (default http://127.0.0.1:8787).
+DEFAULT_RELAYER = "./relayer"
 
 
 def _signature(item: dict[str, Any]) -> str:
@@ -84,7 +87,7 @@ def deployments(folder: Path) -> dict[str, Any]:
 def config() -> dict[str, Any]:
     return {
         "rpcUrl": os.environ.get("CARELEDGER_RPC", DEFAULT_RPC),
-        "relayerUrl": os.environ.get("CARELEDGER_RELAYER_URL", DEFAULT_RELAYER),
+        "relayerUrl": DEFAULT_RELAYER,
         # The public test mnemonic (anvil's and Ape's): keys are derived in the browser, only on
         # the local devnet (chain 31337) and only when no wallet is injected.
         "devMnemonic": DEV_MNEMONIC,

@@ -36,11 +36,16 @@ function batchTrees() {
   };
 }
 
+// The relayer, proxied on the page's own origin (/relayer/...), so the browser needs no CORS
+// permission from it. `?relayer=http://HOST:PORT` in the page URL talks to another one directly.
+const relayer = process.env.CARELEDGER_RELAYER_URL || 'http://127.0.0.1:8787';
+const proxy = { '/relayer': { target: relayer, changeOrigin: true, rewrite: (p) => p.replace(/^\/relayer/, '') } };
+
 export default defineConfig({
   base: './',
   plugins: [batchTrees()],
   resolve: { alias: { '@generated': generated } },
   build: { outDir: process.env.CARELEDGER_WEB_OUT || 'dist', target: 'es2022', emptyOutDir: true, reportCompressedSize: false },
-  preview: { host: '127.0.0.1', port: 5173, strictPort: true },
-  server: { host: '127.0.0.1', port: 5173, strictPort: true },
+  preview: { host: '127.0.0.1', port: 5173, strictPort: true, proxy },
+  server: { host: '127.0.0.1', port: 5173, strictPort: true, proxy },
 });

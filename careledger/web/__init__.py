@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +49,12 @@ def ensure_chromium() -> str:
     return CHROMIUM
 
 
-def build_webapp(out: Path, *, rpc: str, relayer: str | None = None, env: dict[str, str] | None = None) -> Path:
+def build_webapp(out: Path, *, rpc: str, env: dict[str, str] | None = None) -> Path:
     """Generate the data files and build the app into ``out/dist``; returns that folder."""
     full = {**os.environ, **(env or {})}
     full["CARELEDGER_WEB_GENERATED"] = str(out / "generated")
     full["CARELEDGER_WEB_OUT"] = str(out / "dist")
     full["CARELEDGER_RPC"] = rpc
-    if relayer:
-        full["CARELEDGER_RELAYER_URL"] = relayer
     here = frontend_dir()
     for cmd in ([sys.executable, str(here / "generate.py")], [str(node_bin("vite")), "build", "--logLevel", "warn"]):
         proc = subprocess.run(cmd, cwd=here, env=full, capture_output=True, text=True, check=False)
@@ -67,10 +65,14 @@ def build_webapp(out: Path, *, rpc: str, relayer: str | None = None, env: dict[s
 
 @dataclass
 class WebApp:
-    """``vite preview`` of a built app; use as a context manager so the server always stops."""
+    """``vite preview`` of a built app; use as a context manager so the server always stops.
+
+    ``env`` is added to the server's environment: ``CARELEDGER_RELAYER_URL`` (where ``/relayer``
+    is proxied) and ``CARELEDGER_PROVENANCE_DIR`` (where ``/trees/`` reads) are read there."""
 
     dist: Path
     port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -97,6 +99,7 @@ class WebApp:
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env={**os.environ, **self.env},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

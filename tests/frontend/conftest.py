@@ -72,9 +72,15 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
 
 
 @pytest.fixture(scope="session")
-def webapp(suite: Suite, chromium: str) -> Iterator[WebApp]:
+def relayer_url() -> str:
+    """Where the web server proxies /relayer to (the ``relayer`` fixture serves there)."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def webapp(suite: Suite, chromium: str, relayer_url: str) -> Iterator[WebApp]:
     dist = build_webapp(suite.folder / "web", rpc=suite.rpc)
-    with WebApp(dist) as app:
+    with WebApp(dist, env={"CARELEDGER_RELAYER_URL": relayer_url}) as app:
         yield app
 
 
@@ -101,3 +107,43 @@ def drugs(suite: Suite) -> dict[str, str]:
     from careledger.web.seed import seed_drugs
 
     return seed_drugs(suite.admin, suite.folder / "provenance")
+
+
+@pytest.fixture(scope="session")
+def consents(suite: Suite) -> dict[str, Any]:
+    """The patient's history: a consent for the lab and one read under it, then the ER's
+    break-glass window and an emergency read (sent directly by each party with the SDK's Chain)."""
+    pytest.importorskip("careledger.consent.eip712", reason="the consent registry has not landed in this branch")
+    from careledger.artifacts import load_artifacts
+    from careledger.codes import Category, Purpose
+    from careledger.deployments import load_deployment
+
+    abi = load_artifacts()["ConsentRegistry"].abi
+    address = load_deployment(suite.w3).address("ConsentRegistry")
+    patient, lab, er = (dev_account(n).address for n in ("patient", "lab", "er"))
+
+    def send(name: str, fn: str, *args: Any) -> Any:
+        chain = suite.signer(name)
+        contract = chain.contract(address, abi)
+        return chain.send(getattr(contract.functions, fn)(*args), f"{name} {fn}")
+
+    until = suite.w3.eth.get_block("latest")["timestamp"] + 90 * 86400
+    obs, treat = int(Category.OBSERVATION), int(Purpose.TREAT)
+    send("patient", "grant", patient, (lab, 1 << obs, 1 << treat, 0, 0, 0, until, b"\x01" * 32))
+    registry = suite.w3.eth.contract(address=address, abi=abi)
+    consent_id = registry.functions.consentOf(patient, lab).call()[0]
+    send("lab", "recordAccess", patient, consent_id, obs, treat, b"\x02" * 32)
+    send("er", "breakGlass", patient, int(Purpose.ETREAT), b"\x03" * 32)
+    glass_id = registry.functions.breakGlassOf(patient, er).call()[0]
+    send("er", "recordAccess", patient, glass_id, int(Category.ALLERGY), int(Purpose.ETREAT), b"\x04" * 32)
+    return {"registry": registry, "address": address}
+
+
+@pytest.fixture(scope="session")
+def relayer(suite: Suite, relayer_url: str) -> Iterator[str]:
+    """``careledger relay serve`` (the consent domain's relayer) on the proxied port."""
+    pytest.importorskip("careledger.consent.relay_cli", reason="the consent relayer has not landed in this branch")
+    from careledger.web.relay import serve_relayer
+
+    with serve_relayer(suite.rpc, relayer_url) as url:
+        yield url

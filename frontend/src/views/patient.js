@@ -21,7 +21,11 @@ async function relay(action, body) {
     throw new UserError(`The relayer at ${config.relayerUrl} does not answer. Start it with 'careledger relay serve' `
       + 'or open this page with ?relayer=http://HOST:PORT.');
   }
-  const data = await resp.json().catch(() => ({}));
+  const data = await resp.json().catch(() => null);
+  if (!resp.ok && !data) {
+    throw new UserError(`The relayer (${config.relayerUrl}) does not answer (HTTP ${resp.status}). Start it with `
+      + "'careledger relay serve'.");
+  }
   if (!resp.ok) {
     throw new UserError(`The relayer refused: ${data.detail?.message || data.detail || data.error || data.message || resp.statusText}`);
   }
@@ -66,6 +70,12 @@ async function consentsOf(patient) {
   for (const e of [...modified].reverse()) Object.assign(byId.get(e.args.consentId) || {}, e.args);
   for (const e of revoked) if (byId.has(e.args.consentId)) byId.get(e.args.consentId).revoked = true;
   return [...byId.values()].sort((a, b) => Number(b.consentId - a.consentId));
+}
+
+/** Consent ids are per-pair hashes: show them short. */
+function idText(id) {
+  const n = BigInt(id);
+  return n < 1_000_000n ? `#${n}` : `#${short(`0x${n.toString(16).padStart(64, '0')}`)}`;
 }
 
 function status(c, now) {
@@ -127,7 +137,7 @@ async function dryRun(signer, functionName, args) {
 
 function modifyForm(ctx, me, c, out) {
   const form = h('form', { class: 'modify', onsubmit: (e) => e.preventDefault() },
-    h('p', {}, h('strong', {}, `Change consent #${c.consentId} for ${who(c.grantee)}`)),
+    h('p', {}, h('strong', {}, `Change consent ${idText(c.consentId)} for ${who(c.grantee)}`)),
     checkboxes('cat', CATEGORIES, CATEGORIES.length, Number(c.categories)),
     checkboxes('pur', PURPOSES, GRANTABLE_PURPOSES, Number(c.purposes)),
     h('label', {}, 'Valid for ', daysInput('days', 30), ' more days from now'));
@@ -144,7 +154,7 @@ function modifyForm(ctx, me, c, out) {
     const { deadline, signature } = await signAction(signer, 'Modify', { patient: me, grantee: c.grantee, consentId: c.consentId, ...terms });
     await submitted(await relay('modify', { patient: me, grantee: c.grantee, consentId: c.consentId, terms, signer: signer.address, deadline, signature }));
     await ctx.refresh();
-    return `Consent #${c.consentId} changed.`;
+    return `Consent ${idText(c.consentId)} changed.`;
   }, explain));
   form.append(button);
   return form;
@@ -161,13 +171,13 @@ function consentRow(ctx, me, c, now, out) {
       const { deadline, signature } = await signAction(signer, 'Revoke', { patient: me, grantee: c.grantee, consentId: c.consentId });
       await submitted(await relay('revoke', { patient: me, grantee: c.grantee, consentId: c.consentId, signer: signer.address, deadline, signature }));
       await ctx.refresh();
-      return `Consent #${c.consentId} revoked; ${who(c.grantee)} can no longer access your data.`;
+      return `Consent ${idText(c.consentId)} revoked; ${who(c.grantee)} can no longer access your data.`;
     }, explain));
     const change = h('button', { class: 'secondary modify-open', onclick: () => fill(out, modifyForm(ctx, me, c, out)) }, 'Modify');
     actions.append(change, revoke);
   }
   return h('tr', { dataset: { consent: String(c.consentId), status: st } },
-    h('td', {}, `#${c.consentId}`), h('td', {}, who(c.grantee)),
+    h('td', { class: 'mono' }, idText(c.consentId)), h('td', {}, who(c.grantee)),
     h('td', {}, names(c.categories, CATEGORIES), c.denyCategories ? h('div', { class: 'bad' }, `except ${names(c.denyCategories, CATEGORIES)} for ${names(c.denyPurposes, PURPOSES)}`) : null),
     h('td', {}, names(c.purposes, PURPOSES)),
     h('td', {}, `${date(c.validFrom)} → ${date(c.validUntil)}`),
@@ -187,12 +197,12 @@ async function accessLog(me) {
     if (e.eventName === 'BreakGlassOpened') {
       return h('tr', { class: 'breakglass', dataset: { kind: 'breakglass' } }, h('td', {}, when), h('td', {}, who(e.args.provider)),
         h('td', {}, `BREAK-GLASS opened (${PURPOSES[e.args.reason]?.[1] || e.args.reason}) until ${date(e.args.until)} — please review`),
-        h('td', {}, `#${e.args.breakGlassId}`));
+        h('td', {}, idText(e.args.breakGlassId)));
     }
     const emergency = Number(e.args.purpose) >= GRANTABLE_PURPOSES;
     return h('tr', { class: emergency ? 'breakglass' : '', dataset: { kind: emergency ? 'breakglass-access' : 'access' } }, h('td', {}, when), h('td', {}, who(e.args.grantee)),
       h('td', {}, `${emergency ? 'EMERGENCY ' : ''}read ${CATEGORIES[e.args.category]?.[1] || e.args.category} for ${PURPOSES[e.args.purpose]?.[1] || e.args.purpose}`),
-      h('td', {}, `#${e.args.consentId}`));
+      h('td', { class: 'mono' }, idText(e.args.consentId)));
   }));
   return table(['When', 'Who', 'What', 'Under'], rows, { id: 'access-log' });
 }
@@ -219,7 +229,7 @@ export default {
     const grantees = config.cast.filter((m) => !['patient', 'admin'].includes(m.role));
     fill(root,
       h('h1', {}, 'My consents'),
-      h('p', { class: 'muted' }, `Patient ${who(me)}. You sign; the relayer at ${config.relayerUrl} pays the fee.`),
+      h('p', { class: 'muted' }, `Patient ${who(me)}. You sign each change; a relayer submits it and pays the fee.`),
       out, consents, grantForm(ctx, me, out, grantees),
       h('h2', {}, 'Who looked at my records'), log);
   },
