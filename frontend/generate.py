@@ -27,6 +27,7 @@ from typing import Any
 
 from careledger._paths import build_manifest, deployments_dir
 from careledger.accounts import DEV_MNEMONIC, dev_accounts
+from careledger.artifacts import abi_hash
 from careledger.deploy import domain_module
 
 OUT = Path(os.environ.get("CARELEDGER_WEB_GENERATED") or Path(__file__).resolve().parent / "src" / "generated")
@@ -45,7 +46,9 @@ def _signature(item: dict[str, Any]) -> str:
     return f"{item['name']}({','.join(t(p) for p in item.get('inputs', []))})"
 
 
-def contracts_from_build(manifest: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def contracts_from_build(manifest: Path, deployed: set[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """ABIs of the suite's deployable contracts, plus any contract a deployments file names (the
+    devnet's test stablecoin lives in contracts/test/), and every custom error of the build."""
     data = json.loads(manifest.read_text())
     abis: dict[str, Any] = {}
     errors: dict[str, dict[str, Any]] = {}
@@ -62,13 +65,17 @@ def contracts_from_build(manifest: Path) -> tuple[dict[str, Any], list[dict[str,
             if sig not in errors or (doc and not errors[sig].get("notice")):
                 errors[sig] = {**item, "notice": doc or ""}
         bytecode = (ct.get("deploymentBytecode") or {}).get("bytecode") or "0x"
-        if source.startswith("contracts/test/") or bytecode in ("", "0x") or not ct.get("abi"):
-            continue  # test-only contracts, interfaces and constant libraries are never deployed
+        if name not in deployed and (
+            source.startswith("contracts/test/") or bytecode in ("", "0x") or not ct.get("abi")
+        ):
+            continue  # test-only contracts, interfaces and constant libraries are not deployed
         abis[name] = ct.get("abi", [])
     return abis, [errors[k] for k in sorted(errors)]
 
 
-def deployments(folder: Path) -> dict[str, Any]:
+def deployments(folder: Path, by_hash: dict[str, str]) -> dict[str, Any]:
+    """Every deployments file, keyed by chain id. Each contract also names its ``artifact``
+    (found by ABI hash), since a contract may be recorded under a label of its own."""
     out: dict[str, Any] = {}
     if not folder.is_dir():
         return out
@@ -78,7 +85,10 @@ def deployments(folder: Path) -> dict[str, Any]:
         data = json.loads(path.read_text())
         out[str(int(data["chainId"]))] = {
             "genesisHash": data["genesisHash"],
-            "contracts": {n: {"address": r["address"], "block": r["block"]} for n, r in data["contracts"].items()},
+            "contracts": {
+                n: {"address": r["address"], "block": r["block"], "artifact": by_hash.get(r["abiHash"], n)}
+                for n, r in data["contracts"].items()
+            },
             "config": data.get("config", {}),
         }
     return out
@@ -125,8 +135,12 @@ def main() -> int:
     if not manifest.is_file():
         print(f"generate: no build output at {manifest}; run 'ape compile' (make build) first", file=sys.stderr)
         return 1
-    abis, errors = contracts_from_build(manifest)
-    deps = deployments(deployments_dir())
+    types = json.loads(manifest.read_text()).get("contractTypes", {})
+    by_hash = {abi_hash(ct.get("abi", [])): name for name, ct in types.items()}
+    deps = deployments(deployments_dir(), by_hash)
+    abis, errors = contracts_from_build(
+        manifest, {c["artifact"] for d in deps.values() for c in d["contracts"].values()}
+    )
     write("abis.json", abis)
     write("errors.json", errors)
     write("deployments.json", deps)

@@ -84,10 +84,11 @@ export function has(name) {
 }
 
 /** {address, abi, block} of a deployed contract, or a readable UserError. */
-export function contract(name, artifact = name) {
+export function contract(name) {
   if (network.problem) throw new UserError(network.problem);
   const rec = network.deployment?.contracts[name];
   if (!rec) throw new UserError(`${name} is not deployed on chain ${network.chainId}; run 'careledger deploy'.`);
+  const artifact = rec.artifact || name;
   if (!abis[artifact]) throw new UserError(`${artifact} is not in the build this page was made from; rebuild the page.`);
   return { address: rec.address, abi: [...abis[artifact], ...errorAbi], block: BigInt(rec.block), name };
 }

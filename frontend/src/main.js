@@ -89,27 +89,32 @@ async function render() {
       arg: routeArg(),
       alive: () => token === current.token,
     };
+    delete app.dataset.ready;
     fill(app, h('p', { class: 'muted' }, 'Loading…'));
     await view.render(app, ctx);
+    if (token === current.token) app.dataset.ready = String(token); // for tests: this render is done
   } catch (e) {
     if (token !== current.token) return;
     fill(app, note('error', explain(e)));
+    app.dataset.ready = String(token);
   }
 }
+
+let nodeState = 'unknown'; // 'up' | 'down': the view is re-rendered only when the node comes back
 
 async function tick() {
   try {
     const block = await publicClient.getBlockNumber({ cacheTime: 0 });
-    const fresh = !connected;
-    if (fresh) {
-      await connect();
-      connected = true;
+    const cameBack = nodeState === 'down';
+    nodeState = 'up';
+    if (cameBack) {
+      connected = false;
+      render();
     }
-    netLine.textContent = `chain ${network.chainId} · block ${block} · ${config.rpcUrl}`;
+    if (network.chainId !== null) netLine.textContent = `chain ${network.chainId} · block ${block} · ${config.rpcUrl}`;
     netLine.classList.remove('down');
-    if (fresh) render();
   } catch {
-    connected = false;
+    nodeState = 'down';
     netLine.textContent = `node down · ${config.rpcUrl}`;
     netLine.classList.add('down');
     showProblem(nodeDown());

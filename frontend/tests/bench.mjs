@@ -3,7 +3,7 @@
 //  - firstLoadJsBytes: every JavaScript file the first load of #/pharmacy fetched (sizes as served),
 //  - warmMs: scan entered -> verdict painted, for each scan on one page (the pharmacist's counter),
 //  - coldMs: the same for the first scan after a fresh page load (no batch tree cached yet).
-import { run, url } from './lib.mjs';
+import { open, run, url } from './lib.mjs';
 
 const SCANS = JSON.parse(process.env.SCANS || '[]');
 const COLD = Number(process.env.COLD || 5);
@@ -24,8 +24,7 @@ await run(async (page, result) => {
       try { js.set(resp.url(), (await resp.body()).length); } catch { /* redirected or aborted */ }
     }
   });
-  await page.goto(url('#/pharmacy'));
-  await page.locator('#scan').waitFor();
+  await open(page, '#/pharmacy');
   await page.waitForLoadState('networkidle');
   result.firstLoadJsBytes = [...js.values()].reduce((a, b) => a + b, 0);
   result.firstLoadJsFiles = [...js.keys()].map((u) => new URL(u).pathname);
@@ -34,8 +33,7 @@ await run(async (page, result) => {
   for (const s of SCANS) result.warm.push(await scanOnce(page, s));
   result.cold = [];
   for (let i = 0; i < COLD; i++) {
-    await page.goto(url('#/pharmacy', { cold: String(i) }));
-    await page.locator('#scan').waitFor();
+    await open(page, '#/pharmacy', { cold: String(i) });
     result.cold.push(await scanOnce(page, SCANS[i % SCANS.length]));
   }
 });

@@ -1,9 +1,8 @@
 // Developer view: network facts, the deployed contracts, their decoded events; node down.
-import { run, shot, text, url } from './lib.mjs';
+import { actAs, open, run, shot, text, url } from './lib.mjs';
 
 await run(async (page, result) => {
-  await page.goto(url('#/developer'));
-  await page.locator('#contracts tbody tr[data-contract]').first().waitFor();
+  await open(page, '#/developer');
   result.chainId = await text(page, '#chain-id');
   result.contracts = await page.locator('#contracts tbody tr[data-contract]').evaluateAll(
     (rows) => rows.map((r) => ({ name: r.dataset.contract, cells: [...r.cells].map((c) => c.innerText.trim()) })));

@@ -1,14 +1,12 @@
 // Errors a user can cause, each shown in words on the page: a revert with a custom error
 // (acting as the distributor, which holds units but is no pharmacy, and pressing Dispense),
 // and a browser wallet on the wrong chain. Env: SCAN = a scan of a unit the distributor holds.
-import { run, shot, text, url } from './lib.mjs';
+import { actAs, open, run, shot, text, url } from './lib.mjs';
 
 await run(async (page, result) => {
   if (process.env.SCAN) {
-    await page.goto(url('#/pharmacy'));
-    await page.locator('#account-picker').waitFor();
-    await page.selectOption('#account-picker', 'distributor');
-    await page.locator('#scan').waitFor();
+    await open(page, '#/pharmacy');
+    await actAs(page, 'distributor');
     await page.fill('#scan', process.env.SCAN);
     await page.click('#verify');
     await page.locator('#dispense').waitFor();

@@ -28,6 +28,8 @@ export async function run(fn, { viewport = { width: 1200, height: 900 } } = {}) 
   } catch (e) {
     console.log(`FAILED ${e.stack || e}`);
     result.failure = String(e.message || e);
+    // What the page showed when it failed, to read in the test's report.
+    try { result.pageText = (await context.pages()[0].locator('body').innerText()).slice(0, 2000); } catch { /* page gone */ }
     console.log(`RESULT ${JSON.stringify(result)}`);
     process.exitCode = 1;
   } finally {
@@ -53,4 +55,20 @@ export function url(hash, params = {}) {
 /** Text of the first element matching `selector`, trimmed. */
 export async function text(page, selector) {
   return (await page.locator(selector).first().innerText()).trim();
+}
+
+/** Go to a route and wait until its view has finished rendering. */
+export async function open(page, hash, params = {}) {
+  await page.goto(url(hash, params));
+  await page.locator('#app[data-ready]').waitFor();
+}
+
+/** Pick a devnet cast member in the account bar and wait for the view to render again. */
+export async function actAs(page, name) {
+  const before = await page.getAttribute('#app', 'data-ready');
+  await page.selectOption('#account-picker', name);
+  await page.waitForFunction((b) => {
+    const r = document.getElementById('app').dataset.ready;
+    return r !== undefined && r !== b;
+  }, before);
 }

@@ -1,6 +1,6 @@
 // Patient view: grant a consent through the relayer, a refused second grant (decoded before
 // signing), revoke it, and the access log with break-glass highlighted. Env: GRANTEE = address.
-import { run, shot, text, url } from './lib.mjs';
+import { actAs, open, run, shot, text, url } from './lib.mjs';
 
 async function rows(page) {
   return page.locator('#consents tbody tr[data-consent]').evaluateAll((trs) => trs.map((r) => ({
@@ -15,8 +15,7 @@ async function outcome(page) {
 }
 
 await run(async (page, result) => {
-  await page.goto(url('#/patient'));
-  await page.locator('#grant-form').waitFor();
+  await open(page, '#/patient');
   result.log = await page.locator('#access-log tbody tr').evaluateAll((trs) => trs.map((r) => ({
     kind: r.dataset.kind || '', breakglass: r.classList.contains('breakglass'), cells: [...r.cells].map((c) => c.innerText.trim()),
   })));

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bwipjs from 'bwip-js';
-import { run, shot, text, url } from './lib.mjs';
+import { actAs, open, run, shot, text, url } from './lib.mjs';
 
 const SCANS = JSON.parse(process.env.SCANS || '{}');
 
@@ -33,8 +33,7 @@ async function scan(page, value) {
 }
 
 await run(async (page, result) => {
-  await page.goto(url('#/pharmacy'));
-  await page.locator('#scan').waitFor();
+  await open(page, '#/pharmacy');
   result.scans = {};
   for (const [name, value] of Object.entries(SCANS)) {
     result.scans[name] = await scan(page, value);

@@ -147,3 +147,22 @@ def relayer(suite: Suite, relayer_url: str) -> Iterator[str]:
 
     with serve_relayer(suite.rpc, relayer_url) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def claims(suite: Suite, consents: dict[str, Any]) -> dict[str, Any]:
+    """A funded plan with patient2 enrolled and consenting to payment (see careledger.web.seed)."""
+    pytest.importorskip("careledger.claims", reason="claim settlement has not landed in this branch")
+    from careledger.web.seed import seed_claims
+
+    return seed_claims(suite.admin)
+
+
+@pytest.fixture(scope="session")
+def dispensed(suite: Suite, drugs: dict[str, str]) -> str:
+    """A unit of LOT-A the pharmacy dispensed (with the SDK), for its claim."""
+    from careledger.web.seed import dispense_unit, scan
+
+    unit = scan("LOT-A", "SN00010", drugs["expiry"])
+    dispense_unit(suite.admin, suite.folder / "provenance", unit)
+    return unit

@@ -64,7 +64,11 @@ function reviewControls(ctx, claim, lines, out) {
 }
 
 async function queueSection(ctx, out) {
-  const submitted = await events(CLAIMS, { eventName: 'ClaimSubmitted', limit: 100 });
+  const [submitted, paidEvents] = await Promise.all([
+    events(CLAIMS, { eventName: 'ClaimSubmitted', limit: 100 }),
+    events(CLAIMS, { eventName: 'ClaimPaid', limit: 1000 }),
+  ]);
+  const paid = new Map(paidEvents.map((p) => [p.args.claimId, p.args.amount]));
   const rows = await Promise.all(submitted.map(async (e) => {
     const c = await read(CLAIMS, 'claimOf', [e.args.claimId]);
     const billed = e.args.lines.reduce((s, l) => s + BigInt(l.billed), 0n);
@@ -83,9 +87,14 @@ async function queueSection(ctx, out) {
     return h('tr', { dataset: { claim: e.args.claimId, status: String(c.status) } },
       h('td', { class: 'mono' }, short(e.args.claimId)), h('td', {}, who(e.args.member)), h('td', {}, who(e.args.payee)),
       h('td', {}, e.args.lines.map((l) => `${codeText(l.code)} ×${l.units}${l.unitId !== zeroHash ? ' (drug unit)' : ''}`).join(', ')),
-      h('td', {}, money(billed)), h('td', { class: 'status' }, status), h('td', { class: 'amount' }, money(c.amount)), actions);
+      h('td', {}, money(billed)), h('td', { class: 'status' }, status), h('td', { class: 'amount' }, paid.has(e.args.claimId) ? `${money(paid.get(e.args.claimId))} paid` : money(c.amount)), actions);
   }));
-  return table(['Claim', 'Member', 'Payee', 'Lines', 'Billed', 'State', 'Payable', ''], rows, { id: 'claims' });
+  return table(['Claim', 'Member', 'Payee', 'Lines', 'Billed', 'State', 'Payable / paid', ''], rows, { id: 'claims' });
+}
+
+/** The drug's service code for a dispensed unit's scan: its GTIN (a US GTIN embeds the NDC). */
+function drugCode(scan) {
+  try { return scan ? `GTIN:${parseScan(scan).gtin}` : ''; } catch { return ''; }
 }
 
 function submitForm(ctx, out, prefillScan) {
@@ -94,7 +103,7 @@ function submitForm(ctx, out, prefillScan) {
     h('h2', {}, 'Submit a claim'),
     h('div', { class: 'row' },
       h('label', {}, 'Member ', h('select', { name: 'member' }, members.map((m) => h('option', { value: m.address }, `${m.label} (${short(m.address)})`)))),
-      h('label', {}, 'Service code ', h('input', { type: 'text', name: 'code', value: prefillScan ? 'NDC:DISPENSE' : 'CPT:99213', style: 'width:11rem' })),
+      h('label', {}, 'Service code ', h('input', { type: 'text', name: 'code', value: drugCode(prefillScan) || 'CPT:99213', style: 'width:13rem' })),
       h('label', {}, 'Units ', h('input', { type: 'number', name: 'units', value: '1', min: '1', style: 'width:5rem' })),
       h('label', {}, 'Billed ', h('input', { type: 'number', name: 'billed', value: '120', min: '0', step: 'any', style: 'width:7rem' }))),
     h('label', {}, 'Drug unit (pharmacy claims: the dispensed unit\'s GS1 scan) ',
