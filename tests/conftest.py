@@ -94,9 +94,10 @@ def patient2(accounts):
     return accounts[11]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def outsider(accounts):
-    """A fresh account nobody registered (funded, so its calls can reach the contracts)."""
+    """A fresh account nobody registered (funded, so its calls can reach the contracts).
+    Function-scoped: Ape's per-test isolation would undo a session fixture's funding."""
     acct = accounts.generate_test_account()
     accounts[0].transfer(acct, 10**20)
     return acct
