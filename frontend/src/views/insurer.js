@@ -1,8 +1,8 @@
 // Insurer / provider view: pools (balance and what is owed), the claims queue with states and
 // amounts, adjuster review actions, paying approved claims, and submitting a claim (a
 // provider's, or a pharmacy's for a dispensed drug unit).
-import { formatUnits, stringToHex, hexToString, zeroHash } from 'viem';
-import { config, contract, deployedNames, events, explain, has, publicClient, read, short, who, write, UserError } from '../chain.js';
+import { erc20Abi, formatUnits, hexToString, stringToHex, zeroHash } from 'viem';
+import { config, events, explain, has, network, publicClient, read, short, who, write, UserError } from '../chain.js';
 import { ScanError, parseScan } from '../gs1.js';
 import { unitIdOf } from '../provenance.js';
 import { act, fill, h, note, table } from '../ui.js';
@@ -14,15 +14,17 @@ const DECISION = { approve: 0, partial: 1, deny: 2 };
 
 let money = (v) => String(v);
 
-/** The ERC-20 the pools hold: the deployed contract with symbol() and decimals(). */
+/** The ERC-20 the pools hold: `config.paymentToken` of the deployments file (the claims deploy
+ *  plug-in records it: the devnet's test dollar, or the configured stablecoin elsewhere). */
 async function setupMoney() {
-  const name = deployedNames().find((n) => {
-    try { return contract(n).abi.some((x) => x.name === 'decimals') && contract(n).abi.some((x) => x.name === 'symbol'); } catch { return false; }
-  });
-  if (!name) return null;
-  const [symbol, decimals] = await Promise.all([read(name, 'symbol'), read(name, 'decimals')]);
+  const address = network.deployment?.config?.paymentToken;
+  if (!address) return null;
+  const [symbol, decimals] = await Promise.all([
+    publicClient.readContract({ address, abi: erc20Abi, functionName: 'symbol' }),
+    publicClient.readContract({ address, abi: erc20Abi, functionName: 'decimals' }),
+  ]);
   money = (v) => `${formatUnits(BigInt(v), decimals)} ${symbol}`;
-  return { name, symbol, decimals };
+  return { address, symbol, decimals };
 }
 
 const code32 = (text) => stringToHex(text, { size: 32 });
