@@ -40,6 +40,8 @@ def seed_drugs(admin: Chain, store_dir: Path, units: int = 1000) -> dict[str, st
     for batch in (good, recalled):
         store.save(batch)
         client("manufacturer").commission(batch)
+    # A batch whose serial tree this pharmacy never received (not in its store).
+    client("manufacturer").commission(build_batch(GTIN, "LOT-U", int(expiry), ["UN00001", "UN00002"]))
     a, r = good.batch_id, recalled.batch_id
     client("manufacturer").ship(a, distributor, 200, code32("DSCSA-TI-A-0001"))
     client("distributor").accept(a)
@@ -55,6 +57,7 @@ def seed_drugs(admin: Chain, store_dir: Path, units: int = 1000) -> dict[str, st
         "counterfeit": scan("LOT-A", "FAKE0001", expiry),
         "wrong_expiry": scan("LOT-A", "SN00003", "991231" if expiry != "991231" else "981231"),
         "unknown_lot": scan("LOT-Z", "SN00001", expiry),
+        "no_tree": scan("LOT-U", "UN00001", expiry),
         "expiry": expiry,
     }
 

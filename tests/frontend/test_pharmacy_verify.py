@@ -17,7 +17,7 @@ def label(name: str) -> str:
 
 
 def test_pharmacy_verifies_good_recalled_and_counterfeit_units(drugs, browse):
-    scans = {k: drugs[k] for k in ("good", "recalled", "counterfeit", "wrong_expiry", "unknown_lot")}
+    scans = {k: drugs[k] for k in ("good", "recalled", "counterfeit", "wrong_expiry", "unknown_lot", "no_tree")}
     result = browse("pharmacy.mjs", SCANS=json.dumps(scans))["scans"]
 
     good = result["good"]
@@ -42,6 +42,8 @@ def test_pharmacy_verifies_good_recalled_and_counterfeit_units(drugs, browse):
     assert result["counterfeit"]["verdict"] == "No_match_GTIN_Serial"
     assert result["wrong_expiry"]["verdict"] == "No_match_Expiry"
     assert result["unknown_lot"]["verdict"] == "Unknown_batch"
+    # A batch the chain knows but whose serial tree is not here: never called a counterfeit.
+    assert result["no_tree"]["verdict"] == "Unverifiable" and result["no_tree"]["word"] == "CANNOT VERIFY"
 
 
 def test_holding_pharmacy_dispenses_and_a_second_scan_reads_already_dispensed(drugs, browse):

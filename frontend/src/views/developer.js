@@ -33,7 +33,7 @@ async function contractsSection() {
     const c = contract(name);
     const [code, logs] = await Promise.all([
       publicClient.getCode({ address: c.address }),
-      events(name, { limit: 1000 }),
+      events(name, { limit: Infinity }),
     ]);
     const ok = code && code !== '0x';
     return h('tr', { dataset: { contract: name } },
