@@ -95,7 +95,14 @@ async function render() {
     if (token === current.token) app.dataset.ready = String(token); // for tests: this render is done
   } catch (e) {
     if (token !== current.token) return;
-    fill(app, note('error', explain(e)));
+    const text = explain(e);
+    if (text === nodeDown()) {
+      // Said once, in the banner; the view comes back by itself when the node answers.
+      showProblem(text);
+      fill(app, h('p', { class: 'muted', id: 'waiting' }, 'This page loads by itself as soon as the node answers.'));
+    } else {
+      fill(app, note('error', text));
+    }
     app.dataset.ready = String(token);
   }
 }

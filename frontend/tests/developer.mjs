@@ -19,7 +19,8 @@ await run(async (page, result) => {
 
   // Node down: an RPC URL where nothing listens gives a sentence on the page, not a blank screen.
   await page.goto(url('#/developer', { rpc: 'http://127.0.0.1:9' }));
-  await page.locator('#app .note.error').waitFor();
-  result.nodeDown = await text(page, '#app .note.error');
+  await page.locator('#problems .note.error').waitFor();
+  await page.locator('#waiting').waitFor();
+  result.nodeDown = await text(page, '#problems .note.error');
   await shot(page, 'node-down');
 });
