@@ -6,6 +6,7 @@ import {
   createPublicClient, createWalletClient, custom, decodeEventLog, defineChain, http, isAddress,
 } from 'viem';
 import abis from '@generated/abis.json';
+import { roleNames } from './codes.js';
 import errorItems from '@generated/errors.json';
 import deployments from '@generated/deployments.json';
 import generated from '@generated/config.json';
@@ -187,8 +188,9 @@ export async function blockTime(blockNumber, cache = new Map()) {
 
 // ------------------------------------------------------------------ errors, in words
 
-function formatValue(value, type) {
+function formatValue(value, type, name = '') {
   if (typeof value === 'string' && isAddress(value)) return who(value);
+  if (/roles$/i.test(name) && type === 'uint8') return `${value} (${roleNames(value)})`;
   if (typeof value === 'bigint') return value.toString();
   if (type === 'bytes32' && typeof value === 'string') return short(value);
   return String(value);
@@ -196,7 +198,7 @@ function formatValue(value, type) {
 
 /** "ParticipantLacksRole: Corner Pharmacy (0x…) is active but holds none of the roles in 16." */
 export function describeRevert(errorName, args = [], inputs = []) {
-  const values = Object.fromEntries(inputs.map((p, i) => [p.name || `arg${i}`, formatValue(args[i], p.type)]));
+  const values = Object.fromEntries(inputs.map((p, i) => [p.name || `arg${i}`, formatValue(args[i], p.type, p.name)]));
   let text = notices[errorName] || '';
   text = text.replace(/`(\w+)`/g, (m, n) => (n in values ? values[n] : n)).replace(/\{(\w+(?:\.\w+)?)\}/g, '$1');
   const shown = Object.entries(values).map(([k, v]) => `${k}=${v}`).join(', ');

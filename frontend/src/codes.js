@@ -21,3 +21,11 @@ export function names(mask, table) {
 export function maskOf(indexes) {
   return indexes.reduce((m, i) => m | (1 << Number(i)), 0);
 }
+
+// contracts/common/Roles.sol bit flags, in bit order.
+const ROLE_BITS = ['provider', 'insurer', 'manufacturer', 'distributor', 'pharmacy', 'regulator', 'relayer'];
+
+export function roleNames(bits) {
+  const out = ROLE_BITS.filter((_, i) => Number(bits) & (1 << i));
+  return out.length ? out.join(', ') : '—';
+}

@@ -1,13 +1,8 @@
 // Developer view: network, chain id, block, the deployed contracts and their recent events.
 import { config, contract, deployedNames, events, network, publicClient, read, short, who, has } from '../chain.js';
+import { roleNames } from '../codes.js';
 import { date, fill, h, note, table } from '../ui.js';
 
-const ROLE_BITS = ['provider', 'insurer', 'manufacturer', 'distributor', 'pharmacy', 'regulator', 'relayer'];
-
-export function roleNames(bits) {
-  const names = ROLE_BITS.filter((_, i) => Number(bits) & (1 << i));
-  return names.length ? names.join(', ') : '—';
-}
 
 function argText(value) {
   if (typeof value === 'string' && /^0x[0-9a-fA-F]{40}$/.test(value)) return who(value);
