@@ -119,12 +119,21 @@ export function usesDevnetKeys() {
   return !window.ethereum && network.chainId === config.devChainId;
 }
 
+const devKeys = new Map(); // index -> account (deriving from the mnemonic costs a PBKDF2 run)
+
+async function devAccount(index) {
+  if (!devKeys.has(index)) {
+    const { mnemonicToAccount } = await import('viem/accounts');
+    devKeys.set(index, mnemonicToAccount(generated.devMnemonic, { addressIndex: index }));
+  }
+  return devKeys.get(index);
+}
+
 /** A signer for cast member `name` (devnet) or the injected wallet's selected account. */
 export async function signerFor(name) {
   if (usesDevnetKeys()) {
     const member = config.cast.find((m) => m.name === name) || config.cast[0];
-    const { mnemonicToAccount } = await import('viem/accounts');
-    const account = mnemonicToAccount(generated.devMnemonic, { addressIndex: member.index });
+    const account = await devAccount(member.index);
     const wallet = createWalletClient({ account, chain: network.chain, transport: http(config.rpcUrl) });
     return { kind: 'devnet', account, address: account.address, member, wallet };
   }
