@@ -33,7 +33,7 @@ from careledger.deploy import domain_module
 OUT = Path(os.environ.get("CARELEDGER_WEB_GENERATED") or Path(__file__).resolve().parent / "src" / "generated")
 DEFAULT_RPC = "http://127.0.0.1:8545"
 # The page talks to the relayer through the web server's /relayer proxy (vite.config.js), which
-# forwards to $CARELEDGER_RELAYER_URL (default http://127.0.0.1:8787).
+# forwards to $CARELEDGER_RELAYER_URL (default http://127.0.0.1:8600, `careledger relay serve`'s port).
 DEFAULT_RELAYER = "./relayer"
 
 

@@ -38,7 +38,7 @@ function batchTrees() {
 
 // The relayer, proxied on the page's own origin (/relayer/...), so the browser needs no CORS
 // permission from it. `?relayer=http://HOST:PORT` in the page URL talks to another one directly.
-const relayer = process.env.CARELEDGER_RELAYER_URL || 'http://127.0.0.1:8787';
+const relayer = process.env.CARELEDGER_RELAYER_URL || 'http://127.0.0.1:8600'; // careledger relay serve's default
 const proxy = { '/relayer': { target: relayer, changeOrigin: true, rewrite: (p) => p.replace(/^\/relayer/, '') } };
 
 export default defineConfig({

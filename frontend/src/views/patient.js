@@ -2,18 +2,28 @@
 // EIP-712 and submitted through the relayer (the patient needs no ether), and the access log
 // with break-glass highlighted.
 import typed from '@generated/eip712.json';
-import { config, contract, events, has, publicClient, read, UserError, who, explain, short } from '../chain.js';
+import { config, contract, describeRevert, events, has, publicClient, read, UserError, who, explain, short } from '../chain.js';
 import { CATEGORIES, GRANTABLE_PURPOSES, PURPOSES, maskOf, names } from '../codes.js';
 import { act, date, fill, h, note, table } from '../ui.js';
 
 const REGISTRY = 'ConsentRegistry';
 const DAY = 86400;
 
-/** POST a signed action to the relayer; returns its JSON ({txHash, ...}). */
-async function relay(action, body) {
+/**
+ * Sign `primaryType` (EIP-712, bound to the registry) with the dev key or the wallet, send it to
+ * the relayer (`careledger relay serve`: POST /actions) and wait for the relayed transaction.
+ * The patient pays nothing: the relayer submits the *BySig call.
+ */
+async function signAndRelay(signer, action, primaryType, message) {
+  const { full, signature } = await signAction(signer, primaryType, message);
+  return submitted(await relay({ action, signer: signer.address, message: full, signature }));
+}
+
+/** POST a signed action to the relayer; returns its JSON ({tx, block, ...}). */
+async function relay(body) {
   let resp;
   try {
-    resp = await fetch(`${config.relayerUrl}/relay/${action}`, {
+    resp = await fetch(`${config.relayerUrl}/actions`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body, (_, v) => (typeof v === 'bigint' ? v.toString() : v)),
     });
@@ -27,7 +37,10 @@ async function relay(action, body) {
       + "'careledger relay serve'.");
   }
   if (!resp.ok) {
-    throw new UserError(`The relayer refused: ${data.detail?.message || data.detail || data.error || data.message || resp.statusText}`);
+    const why = data.customError
+      ? describeRevert(data.customError, Object.values(data.args || {}), Object.keys(data.args || {}).map((name) => ({ name })))
+      : data.error || data.detail || resp.statusText;
+    throw new UserError(`The relayer refused: ${why}`);
   }
   return data;
 }
@@ -42,19 +55,18 @@ async function signAction(signer, primaryType, message) {
   }
   const nonce = await read(REGISTRY, 'nonces', [signer.address]);
   const block = await publicClient.getBlock();
-  const deadline = block.timestamp + 3600n;
-  const full = { ...message, nonce, deadline };
+  const full = { ...message, nonce, deadline: block.timestamp + 3600n };
   const signature = await signer.wallet.signTypedData({
     account: signer.account, domain: { name, version, chainId: Number(chainId), verifyingContract },
     types: { [primaryType]: typed.consent.types[primaryType] }, primaryType, message: full,
   });
-  return { deadline, signature };
+  return { full, signature };
 }
 
 async function submitted(data) {
-  if (!data.txHash) return data;
-  const receipt = await publicClient.waitForTransactionReceipt({ hash: data.txHash, pollingInterval: 50 });
-  if (receipt.status !== 'success') throw new UserError(`The relayed transaction ${short(data.txHash)} reverted.`);
+  if (!data.tx) throw new UserError('The relayer answered without a transaction hash.');
+  const receipt = await publicClient.waitForTransactionReceipt({ hash: data.tx, pollingInterval: 50 });
+  if (receipt.status !== 'success') throw new UserError(`The relayed transaction ${short(data.tx)} reverted.`);
   return receipt;
 }
 
@@ -118,8 +130,7 @@ function grantForm(ctx, me, out, grantees) {
     if (!terms.categories) throw new UserError('Choose at least one kind of data to share.');
     if (!terms.purposes) throw new UserError('Choose at least one purpose.');
     await dryRun(signer, 'grant', [me, terms]);
-    const { deadline, signature } = await signAction(signer, 'Grant', { patient: me, ...terms });
-    await submitted(await relay('grant', { patient: me, terms, signer: signer.address, deadline, signature }));
+    await signAndRelay(signer, 'grant', 'Grant', { patient: me, ...terms });
     await ctx.refresh();
     return `Access granted to ${who(terms.grantee)}.`;
   }, explain));
@@ -151,8 +162,7 @@ function modifyForm(ctx, me, c, out) {
       validUntil: Number(block.timestamp) + Number(form.days.value || 0) * DAY,
     };
     await dryRun(signer, 'modify', [me, c.grantee, c.consentId, terms]);
-    const { deadline, signature } = await signAction(signer, 'Modify', { patient: me, grantee: c.grantee, consentId: c.consentId, ...terms });
-    await submitted(await relay('modify', { patient: me, grantee: c.grantee, consentId: c.consentId, terms, signer: signer.address, deadline, signature }));
+    await signAndRelay(signer, 'modify', 'Modify', { patient: me, grantee: c.grantee, consentId: c.consentId, ...terms });
     await ctx.refresh();
     return `Consent ${idText(c.consentId)} changed.`;
   }, explain));
@@ -168,8 +178,7 @@ function consentRow(ctx, me, c, now, out) {
     revoke.addEventListener('click', () => act(revoke, out, 'Signing and relaying…', async () => {
       const signer = await ctx.signer();
       await dryRun(signer, 'revoke', [me, c.grantee, c.consentId]);
-      const { deadline, signature } = await signAction(signer, 'Revoke', { patient: me, grantee: c.grantee, consentId: c.consentId });
-      await submitted(await relay('revoke', { patient: me, grantee: c.grantee, consentId: c.consentId, signer: signer.address, deadline, signature }));
+      await signAndRelay(signer, 'revoke', 'Revoke', { patient: me, grantee: c.grantee, consentId: c.consentId });
       await ctx.refresh();
       return `Consent ${idText(c.consentId)} revoked; ${who(c.grantee)} can no longer access your data.`;
     }, explain));
