@@ -238,7 +238,7 @@ export default {
     const grantees = config.cast.filter((m) => !['patient', 'admin'].includes(m.role));
     fill(root,
       h('h1', {}, 'My consents'),
-      h('p', { class: 'muted' }, `Patient ${who(me)}. You sign each change; a relayer submits it and pays the fee.`),
+      h('p', { class: 'muted' }, `Signed in as ${who(me)}. You sign each change; a relayer submits it and pays the fee.`),
       out, consents, grantForm(ctx, me, out, grantees),
       h('h2', {}, 'Who looked at my records'), log);
   },
