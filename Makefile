@@ -39,6 +39,7 @@ slither: build
 	.venv/bin/python tools/run_slither.py
 
 test: build lint slither
+	tools/setup-browser.sh
 	ape test tests -q -p no:cacheprovider
 
 test-quick: build
@@ -50,8 +51,11 @@ demo: build
 up: build
 	careledger devnet up
 	careledger deploy --seed-devnet
+	frontend/serve.sh start
+	@echo "web client: http://127.0.0.1:5173/"
 
 down: setup
+	-frontend/serve.sh stop
 	careledger devnet down
 
 bench: build
