@@ -29,8 +29,9 @@ interface IConsentRegistry is IConsentCheck {
     // ================================================================== TYPES
 
     /// @notice The current consent of one (patient, grantee) pair (one storage slot, plus its id).
-    /// @param id             consent id: keccak256(abi.encode(patient, grantee, seq)); 0 when the
-    ///                       pair never had a consent
+    /// @param id             id of the pair's latest consent, keccak256(abi.encode(patient,
+    ///                       grantee, seq)); 0 when the pair never had one. It is live only
+    ///                       while `validUntil != 0` (a revoked consent keeps just its `seq`)
     /// @param seq            how many consents the pair has had (the current one's number)
     /// @param categories     permitted {Category} bit set
     /// @param purposes       permitted {Purpose} bit set

@@ -58,7 +58,7 @@ def now(chain) -> Callable[[], int]:
 def granted(registry, patient, clinic, now):
     """The patient grants the clinic lab results for treatment for 30 days; returns the id."""
     tx = registry.grant(patient, terms(clinic, until=now() + 30 * DAY).as_tuple(), sender=patient)
-    return tx.return_value
+    return tx.events[0].consentId
 
 
 @pytest.fixture
