@@ -10,6 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
 from careledger.codes import Category, Purpose
 from careledger.errors import InvalidInput
 
@@ -22,7 +25,9 @@ __all__ = [
     "DelegateKind",
     "GrantTerms",
     "ModifyTerms",
+    "break_glass_id",
     "categories_of",
+    "consent_id",
     "mask",
     "parse_categories",
     "parse_purposes",
@@ -41,6 +46,23 @@ class DelegateKind(IntEnum):
 
     GUARDIAN = 1
     PROXY = 2
+
+
+_BREAK_GLASS_TAG = keccak(text="careledger.consent.BREAK_GLASS")
+
+
+def consent_id(patient: str, grantee: str, seq: int) -> int:
+    """Id of consent number ``seq`` of (patient, grantee), as ``ConsentRegistry.consentIdOf``."""
+    encoded = abi_encode(["address", "address", "uint64"], [to_checksum_address(patient), to_checksum_address(grantee),
+                                                           seq])
+    return int.from_bytes(keccak(encoded), "big")
+
+
+def break_glass_id(patient: str, provider: str, seq: int) -> int:
+    """Id of break-glass window number ``seq`` (``ConsentRegistry.breakGlassIdOf``)."""
+    encoded = abi_encode(["bytes32", "address", "address", "uint64"],
+                         [_BREAK_GLASS_TAG, to_checksum_address(patient), to_checksum_address(provider), seq])
+    return int.from_bytes(keccak(encoded), "big")
 
 
 def mask(codes: Iterable[IntEnum]) -> int:

@@ -105,3 +105,11 @@ def test_grant_zero_addresses_refused(registry, patient, now):
 def test_grant_to_unregistered_grantee_is_inert(registry, patient, outsider, now):
     registry.grant(patient, terms(outsider, until=now() + DAY).as_tuple(), sender=patient)
     assert registry.canAccess(patient, outsider, int(Category.OBSERVATION), int(Purpose.TREAT)) == (False, 0)
+
+
+def test_sdk_ids_match_contract(registry, patient, clinic, er):
+    from careledger.consent.terms import break_glass_id, consent_id
+
+    for seq in (1, 2, 2**64 - 1):
+        assert registry.consentIdOf(patient, clinic, seq) == consent_id(patient.address, clinic.address, seq)
+        assert registry.breakGlassIdOf(patient, er, seq) == break_glass_id(patient.address, er.address, seq)
