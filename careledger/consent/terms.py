@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from eth_abi import encode as abi_encode
-from eth_utils import keccak, to_checksum_address
+from eth_abi.abi import encode as abi_encode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from careledger.codes import Category, Purpose
 from careledger.errors import InvalidInput
@@ -175,6 +176,7 @@ class ConsentState:
     """``IConsentRegistry.Consent``: the current consent slot of one (patient, grantee)."""
 
     id: int
+    seq: int
     categories: int
     purposes: int
     deny_categories: int
@@ -196,7 +198,8 @@ class ConsentState:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "consentId": self.id,
+            "consentId": hex(self.id),
+            "seq": self.seq,
             "categories": [c.name.lower() for c in categories_of(self.categories)],
             "purposes": [p.name for p in purposes_of(self.purposes)],
             "denyCategories": [c.name.lower() for c in categories_of(self.deny_categories)],
