@@ -215,8 +215,6 @@ def check_cmd(app: AppContext, patient: str, grantee: str, category: str, purpos
     data = {"allowed": allowed, "consentId": hex(cid), "patient": p, "grantee": g, "category": cat.name,
             "purpose": pur.name}
     if not allowed:
-        if app.json_output:
-            app.emit(data)
         raise NotVerified(f"{g} may NOT access {cat.name} of {p} for {pur.name}")
     app.emit(data, lambda: click.echo(f"allowed under consent {cid:#x}"))
 
