@@ -72,8 +72,8 @@ def _period(valid_from: int, days: float | None, until: int | None, now: int) ->
 def _commitment(document: Path | None) -> bytes:
     if document is None:
         return b"\0" * 32
-    from careledger.consent.records import RecordStore
     from careledger._paths import project_root
+    from careledger.consent.records import RecordStore
 
     # The consent document is kept encrypted off chain; only its salted commitment goes on chain.
     ref = RecordStore(project_root() / ".records").store(document.read_bytes())
@@ -92,10 +92,16 @@ def consent() -> None:
     """Patient consents: grant, modify, revoke, check, list, audit log, FHIR export/import."""
 
 
-_PATIENT = click.option("--patient", default=None, help="Patient to act for (default: the signer; a delegate "
-                                                        "passes the patient here).")
-_RELAY = click.option("--relay", "relay_url", default=None, envvar="CARELEDGER_RELAY",
-                      help="Relay URL: sign an EIP-712 message and let the relayer pay the gas.")
+_PATIENT = click.option(
+    "--patient", default=None, help="Patient to act for (default: the signer; a delegate passes the patient here)."
+)
+_RELAY = click.option(
+    "--relay",
+    "relay_url",
+    default=None,
+    envvar="CARELEDGER_RELAY",
+    help="Relay URL: sign an EIP-712 message and let the relayer pay the gas.",
+)
 
 
 @consent.command("grant")
@@ -107,23 +113,46 @@ _RELAY = click.option("--relay", "relay_url", default=None, envvar="CARELEDGER_R
 @click.option("--from", "valid_from", type=int, default=0, help="Valid from this unix time (default: now).")
 @click.option("--deny-categories", default=None, help="Deny provision: categories (default all if purposes given).")
 @click.option("--deny-purposes", default=None, help="Deny provision: purposes (default all if categories given).")
-@click.option("--document", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Signed consent document: stored encrypted, its salted commitment goes on chain.")
+@click.option(
+    "--document",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Signed consent document: stored encrypted, its salted commitment goes on chain.",
+)
 @click.option("--allow-unvetted", is_flag=True, help="Grant even if the grantee is not (yet) a vetted participant.")
 @_PATIENT
 @_RELAY
 @pass_app
-def grant_cmd(app: AppContext, grantee: str, categories: str, purposes: str, days: float | None,
-              until: int | None, valid_from: int, deny_categories: str | None, deny_purposes: str | None,
-              document: Path | None, allow_unvetted: bool, patient: str | None, relay_url: str | None) -> None:
+def grant_cmd(
+    app: AppContext,
+    grantee: str,
+    categories: str,
+    purposes: str,
+    days: float | None,
+    until: int | None,
+    valid_from: int,
+    deny_categories: str | None,
+    deny_purposes: str | None,
+    document: Path | None,
+    allow_unvetted: bool,
+    patient: str | None,
+    relay_url: str | None,
+) -> None:
     """Grant GRANTEE access to CATEGORIES for PURPOSES for a period."""
     client = _client(app)
     g = _addr(app, grantee, "grantee")
     start, end = _period(valid_from, days, until, client.chain_time())
     dc, dp = _deny(deny_categories, deny_purposes)
-    terms = GrantTerms(grantee=g, categories=parse_categories(categories), purposes=parse_purposes(purposes),
-                       valid_until=end, valid_from=start, deny_categories=dc, deny_purposes=dp,
-                       document=_commitment(document))
+    terms = GrantTerms(
+        grantee=g,
+        categories=parse_categories(categories),
+        purposes=parse_purposes(purposes),
+        valid_until=end,
+        valid_from=start,
+        deny_categories=dc,
+        deny_purposes=dp,
+        document=_commitment(document),
+    )
     terms.check()
     who = _addr(app, patient, "patient") if patient else client.me
     if not allow_unvetted:
@@ -135,10 +164,22 @@ def grant_cmd(app: AppContext, grantee: str, categories: str, purposes: str, day
     else:
         cid, receipt = client.grant(terms, who, require_vetted=False)
         tx, gas = receipt["transactionHash"].to_0x_hex(), int(receipt["gasUsed"])
-    data = {"consentId": hex(cid), "patient": who, "grantee": g, "validUntil": end, "tx": tx, "gasUsed": gas,
-            "relayed": bool(relay_url)}
-    app.emit(data, lambda: click.echo(f"granted consent {cid:#x} to {g} until {end} (tx {tx}, {gas:,} gas"
-                                      f"{' paid by the relayer' if relay_url else ''})"))
+    data = {
+        "consentId": hex(cid),
+        "patient": who,
+        "grantee": g,
+        "validUntil": end,
+        "tx": tx,
+        "gasUsed": gas,
+        "relayed": bool(relay_url),
+    }
+    app.emit(
+        data,
+        lambda: click.echo(
+            f"granted consent {cid:#x} to {g} until {end} (tx {tx}, {gas:,} gas"
+            f"{' paid by the relayer' if relay_url else ''})"
+        ),
+    )
 
 
 @consent.command("modify")
@@ -152,9 +193,18 @@ def grant_cmd(app: AppContext, grantee: str, categories: str, purposes: str, day
 @_PATIENT
 @_RELAY
 @pass_app
-def modify_cmd(app: AppContext, grantee: str, categories: str, purposes: str, days: float | None, until: int | None,
-               deny_categories: str | None, deny_purposes: str | None, patient: str | None,
-               relay_url: str | None) -> None:
+def modify_cmd(
+    app: AppContext,
+    grantee: str,
+    categories: str,
+    purposes: str,
+    days: float | None,
+    until: int | None,
+    deny_categories: str | None,
+    deny_purposes: str | None,
+    patient: str | None,
+    relay_url: str | None,
+) -> None:
     """Change the terms of the current consent to GRANTEE (its id stays)."""
     client = _client(app)
     g = _addr(app, grantee, "grantee")
@@ -166,13 +216,17 @@ def modify_cmd(app: AppContext, grantee: str, categories: str, purposes: str, da
     dc, dp = _deny(deny_categories, deny_purposes)
     terms = ModifyTerms(parse_categories(categories), parse_purposes(purposes), end, dc, dp)
     if relay_url:
-        out = _relay_post(relay_url, client.sign(client.chain.account, "modify", patient=who, grantee=g,
-                                                 consent_id=state.id, terms=terms))
+        out = _relay_post(
+            relay_url,
+            client.sign(client.chain.account, "modify", patient=who, grantee=g, consent_id=state.id, terms=terms),
+        )
         tx = out["tx"]
     else:
         tx = client.modify(g, state.id, terms, who)["transactionHash"].to_0x_hex()
-    app.emit({"consentId": hex(state.id), "validUntil": end, "tx": tx},
-             lambda: click.echo(f"modified consent {state.id:#x} (tx {tx})"))
+    app.emit(
+        {"consentId": hex(state.id), "validUntil": end, "tx": tx},
+        lambda: click.echo(f"modified consent {state.id:#x} (tx {tx})"),
+    )
 
 
 @consent.command("revoke")
@@ -189,12 +243,15 @@ def revoke_cmd(app: AppContext, grantee: str, patient: str | None, relay_url: st
     if state.valid_until == 0:
         raise InvalidInput(f"{who} has no current consent for {g}")
     if relay_url:
-        tx = _relay_post(relay_url, client.sign(client.chain.account, "revoke", patient=who, grantee=g,
-                                                consent_id=state.id))["tx"]
+        tx = _relay_post(
+            relay_url, client.sign(client.chain.account, "revoke", patient=who, grantee=g, consent_id=state.id)
+        )["tx"]
     else:
         tx = client.revoke(g, state.id, who)["transactionHash"].to_0x_hex()
-    app.emit({"consentId": hex(state.id), "revoked": True, "tx": tx},
-             lambda: click.echo(f"revoked consent {state.id:#x} (tx {tx})"))
+    app.emit(
+        {"consentId": hex(state.id), "revoked": True, "tx": tx},
+        lambda: click.echo(f"revoked consent {state.id:#x} (tx {tx})"),
+    )
 
 
 @consent.command("check")
@@ -212,8 +269,14 @@ def check_cmd(app: AppContext, patient: str, grantee: str, category: str, purpos
         raise InvalidInput(f"unknown code {exc.args[0]!r}") from None
     p, g = _addr(app, patient, "patient"), _addr(app, grantee, "grantee")
     allowed, cid = client.can_access(p, g, cat, pur)
-    data = {"allowed": allowed, "consentId": hex(cid), "patient": p, "grantee": g, "category": cat.name,
-            "purpose": pur.name}
+    data = {
+        "allowed": allowed,
+        "consentId": hex(cid),
+        "patient": p,
+        "grantee": g,
+        "category": cat.name,
+        "purpose": pur.name,
+    }
     if not allowed:
         raise NotVerified(f"{g} may NOT access {cat.name} of {p} for {pur.name}")
     app.emit(data, lambda: click.echo(f"allowed under consent {cid:#x}"))
@@ -232,8 +295,10 @@ def list_cmd(app: AppContext, patient: str | None) -> None:
         if not rows:
             click.echo("no consents")
         for r in rows:
-            click.echo(f"{r['status']:9} {r['grantee']}  {','.join(r['categories']) or '-'} for "
-                       f"{','.join(r['purposes']) or '-'} until {r['validUntil']}  id {r['consentId']}")
+            click.echo(
+                f"{r['status']:9} {r['grantee']}  {','.join(r['categories']) or '-'} for "
+                f"{','.join(r['purposes']) or '-'} until {r['validUntil']}  id {r['consentId']}"
+            )
 
     app.emit(rows, human)
 
@@ -307,5 +372,7 @@ def import_cmd(app: AppContext, file: Path, allow_unvetted: bool, relay_url: str
     else:
         cid, receipt = client.grant(terms, patient, require_vetted=False)
         tx = receipt["transactionHash"].to_0x_hex()
-    app.emit({"consentId": hex(cid), "patient": patient, "grantee": terms.grantee, "tx": tx},
-             lambda: click.echo(f"granted consent {cid:#x} from {file.name} (tx {tx})"))
+    app.emit(
+        {"consentId": hex(cid), "patient": patient, "grantee": terms.grantee, "tx": tx},
+        lambda: click.echo(f"granted consent {cid:#x} from {file.name} (tx {tx})"),
+    )

@@ -36,8 +36,16 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "remove_delegate": ("RemoveDelegate", "removeDelegateBySig"),
 }
 
-_EVENTS = ("ConsentGranted", "ConsentModified", "ConsentRevoked", "PatientDenySet", "DelegateAppointed",
-           "DelegateRemoved", "AccessRecorded", "BreakGlassOpened")
+_EVENTS = (
+    "ConsentGranted",
+    "ConsentModified",
+    "ConsentRevoked",
+    "PatientDenySet",
+    "DelegateAppointed",
+    "DelegateRemoved",
+    "AccessRecorded",
+    "BreakGlassOpened",
+)
 
 
 @dataclass(frozen=True)
@@ -112,8 +120,16 @@ class SignedAction:
         """Arguments of the contract's ``*BySig`` function for this action."""
         m, sig = self.message, bytes.fromhex(self.signature[2:])
         if self.action == "grant":
-            terms = (m["grantee"], m["categories"], m["purposes"], m["denyCategories"], m["denyPurposes"],
-                     m["validFrom"], m["validUntil"], m["document"])
+            terms = (
+                m["grantee"],
+                m["categories"],
+                m["purposes"],
+                m["denyCategories"],
+                m["denyPurposes"],
+                m["validFrom"],
+                m["validUntil"],
+                m["document"],
+            )
             return [m["patient"], terms, self.signer, m["deadline"], sig]
         if self.action == "modify":
             mterms = (m["categories"], m["purposes"], m["denyCategories"], m["denyPurposes"], m["validUntil"])
@@ -164,7 +180,9 @@ class ConsentClient:
 
     # ------------------------------------------------------------------ direct patient actions
 
-    def grant(self, terms: GrantTerms, patient: str | None = None, *, require_vetted: bool = True) -> tuple[int, TxReceipt]:
+    def grant(
+        self, terms: GrantTerms, patient: str | None = None, *, require_vetted: bool = True
+    ) -> tuple[int, TxReceipt]:
         """Grant ``terms`` for ``patient`` (default: the signer). Returns (consent id, receipt).
 
         The contract vets grantees at access time; with ``require_vetted`` the SDK also refuses,
@@ -173,15 +191,17 @@ class ConsentClient:
         who = checksum(patient or self.me, "patient")
         if require_vetted:
             self.require_vetted(terms.grantee)
-        receipt = self.chain.send(self.contract.functions.grant(who, terms.as_tuple()),
-                                  f"grant consent to {terms.grantee}")
+        receipt = self.chain.send(
+            self.contract.functions.grant(who, terms.as_tuple()), f"grant consent to {terms.grantee}"
+        )
         return self._granted_id(receipt), receipt
 
     def modify(self, grantee: str, consent_id: int, terms: ModifyTerms, patient: str | None = None) -> TxReceipt:
         terms.check()
         who, g = checksum(patient or self.me, "patient"), checksum(grantee, "grantee")
-        return self.chain.send(self.contract.functions.modify(who, g, consent_id, terms.as_tuple()),
-                               f"modify consent {consent_id:#x}")
+        return self.chain.send(
+            self.contract.functions.modify(who, g, consent_id, terms.as_tuple()), f"modify consent {consent_id:#x}"
+        )
 
     def revoke(self, grantee: str, consent_id: int, patient: str | None = None) -> TxReceipt:
         who, g = checksum(patient or self.me, "patient"), checksum(grantee, "grantee")
@@ -192,20 +212,31 @@ class ConsentClient:
         return self.chain.send(self.contract.functions.setPatientDeny(who, categories, purposes), "set patient deny")
 
     def appoint_delegate(self, delegate: str, kind: int) -> TxReceipt:
-        return self.chain.send(self.contract.functions.appointDelegate(self.me, checksum(delegate, "delegate"), kind),
-                               "appoint delegate")
+        return self.chain.send(
+            self.contract.functions.appointDelegate(self.me, checksum(delegate, "delegate"), kind), "appoint delegate"
+        )
 
     def remove_delegate(self, delegate: str) -> TxReceipt:
-        return self.chain.send(self.contract.functions.removeDelegate(self.me, checksum(delegate, "delegate")),
-                               "remove delegate")
+        return self.chain.send(
+            self.contract.functions.removeDelegate(self.me, checksum(delegate, "delegate")), "remove delegate"
+        )
 
     # ------------------------------------------------------------------ signed (gasless) actions
 
     def nonce(self, signer: str) -> int:
         return int(self.chain.call(self.contract.functions.nonces(checksum(signer, "signer")), "read nonce"))
 
-    def sign(self, account: LocalAccount, action: str, *, patient: str | None = None, deadline: int | None = None,
-             nonce: int | None = None, signer: str | None = None, **fields: Any) -> SignedAction:
+    def sign(
+        self,
+        account: LocalAccount,
+        action: str,
+        *,
+        patient: str | None = None,
+        deadline: int | None = None,
+        nonce: int | None = None,
+        signer: str | None = None,
+        **fields: Any,
+    ) -> SignedAction:
         """Build and sign ``action`` (see :data:`ACTIONS`) with ``account``.
 
         ``fields`` are the action's own fields: ``terms`` (grant), ``grantee``/``consent_id``/
@@ -262,25 +293,28 @@ class ConsentClient:
 
     # ------------------------------------------------------------------ providers, studies
 
-    def record_access(self, patient: str, consent_id: int, category: Category, purpose: Purpose,
-                      record: bytes) -> TxReceipt:
+    def record_access(
+        self, patient: str, consent_id: int, category: Category, purpose: Purpose, record: bytes
+    ) -> TxReceipt:
         return self.chain.send(
-            self.contract.functions.recordAccess(checksum(patient, "patient"), consent_id, int(category),
-                                                 int(purpose), record),
-            f"record access to {category.name} for {purpose.name}")
+            self.contract.functions.recordAccess(
+                checksum(patient, "patient"), consent_id, int(category), int(purpose), record
+            ),
+            f"record access to {category.name} for {purpose.name}",
+        )
 
     def break_glass(self, patient: str, reason: Purpose, justification: bytes) -> tuple[int, TxReceipt]:
         if reason not in (Purpose.ETREAT, Purpose.BTG):
             raise InvalidInput(f"break-glass reason must be ETREAT or BTG, not {reason.name}")
         receipt = self.chain.send(
             self.contract.functions.breakGlass(checksum(patient, "patient"), int(reason), justification),
-            "break the glass")
+            "break the glass",
+        )
         ev = self.contract.events.BreakGlassOpened().process_receipt(receipt)
         return int(ev[0]["args"]["breakGlassId"]), receipt
 
     def register_study(self, study: str, form: bytes) -> TxReceipt:
-        return self.chain.send(self.contract.functions.registerStudy(checksum(study, "study"), form),
-                               "register study")
+        return self.chain.send(self.contract.functions.registerStudy(checksum(study, "study"), form), "register study")
 
     def amend_study(self, study: str, form: bytes) -> TxReceipt:
         return self.chain.send(self.contract.functions.amendStudy(checksum(study, "study"), form), "amend study")
@@ -289,23 +323,32 @@ class ConsentClient:
 
     def can_access(self, patient: str, grantee: str, category: Category, purpose: Purpose) -> tuple[bool, int]:
         allowed, cid = self.chain.call(
-            self.contract.functions.canAccess(checksum(patient, "patient"), checksum(grantee, "grantee"),
-                                              int(category), int(purpose)), "check access")
+            self.contract.functions.canAccess(
+                checksum(patient, "patient"), checksum(grantee, "grantee"), int(category), int(purpose)
+            ),
+            "check access",
+        )
         return bool(allowed), int(cid)
 
     def consent_of(self, patient: str, grantee: str) -> ConsentState:
-        raw = self.chain.call(self.contract.functions.consentOf(checksum(patient, "patient"),
-                                                                checksum(grantee, "grantee")), "read consent")
+        raw = self.chain.call(
+            self.contract.functions.consentOf(checksum(patient, "patient"), checksum(grantee, "grantee")),
+            "read consent",
+        )
         return ConsentState.from_tuple(raw)
 
     def study_of(self, study: str) -> tuple[str, int, bytes]:
-        sponsor, version, form = self.chain.call(self.contract.functions.studyOf(checksum(study, "study")),
-                                                 "read study")
+        sponsor, version, form = self.chain.call(
+            self.contract.functions.studyOf(checksum(study, "study")), "read study"
+        )
         return str(sponsor), int(version), bytes(form)
 
     def delegate_kind(self, patient: str, delegate: str) -> int:
-        return int(self.chain.call(self.contract.functions.delegateKind(checksum(patient), checksum(delegate)),
-                                   "read delegate"))
+        return int(
+            self.chain.call(
+                self.contract.functions.delegateKind(checksum(patient), checksum(delegate)), "read delegate"
+            )
+        )
 
     def chain_time(self) -> int:
         return int(self.chain.w3.eth.get_block("latest")["timestamp"])
@@ -313,12 +356,15 @@ class ConsentClient:
     def require_vetted(self, grantee: str) -> None:
         """:class:`InvalidInput` unless ``grantee`` is an active participant or a registered study."""
         g = checksum(grantee, "grantee")
-        directory = self.chain.contract(self.deployment.address("ParticipantDirectory"),
-                                        load_artifacts()["ParticipantDirectory"].abi)
+        directory = self.chain.contract(
+            self.deployment.address("ParticipantDirectory"), load_artifacts()["ParticipantDirectory"].abi
+        )
         active = self.chain.call(directory.functions.isActive(g, int(Role(127))), "check grantee")
         if not active and self.study_of(g)[1] == 0:
-            raise InvalidInput(f"grantee {g} is neither an active participant of the directory nor a registered "
-                               "study; a consent to it would allow nothing")
+            raise InvalidInput(
+                f"grantee {g} is neither an active participant of the directory nor a registered "
+                "study; a consent to it would allow nothing"
+            )
 
     def history(self, patient: str, events: tuple[str, ...] = _EVENTS) -> list[HistoryEntry]:
         """Every event about ``patient`` (consents, denies, delegates, accesses, break-glass), in
@@ -328,8 +374,15 @@ class ConsentClient:
         for name in events:
             ev = getattr(self.contract.events, name)()
             for log in ev.get_logs(from_block=self.from_block, argument_filters={"patient": who}):
-                out.append(HistoryEntry(name, int(log["blockNumber"]), int(log["logIndex"]),
-                                        log["transactionHash"].to_0x_hex(), dict(log["args"])))
+                out.append(
+                    HistoryEntry(
+                        name,
+                        int(log["blockNumber"]),
+                        int(log["logIndex"]),
+                        log["transactionHash"].to_0x_hex(),
+                        dict(log["args"]),
+                    )
+                )
         out.sort(key=lambda e: (e.block, e.log_index))
         return out
 
@@ -342,10 +395,22 @@ class ConsentClient:
         rows = []
         for grantee, last_id in grantees.items():
             state = self.consent_of(patient, grantee)
-            status = ("active" if state.active_at(now) else "proposed" if state.valid_until > now and
-                      state.valid_from > now else "inactive")
-            rows.append({"grantee": grantee, "lastConsentId": hex(last_id), "status": status, **state.to_json(),
-                         "consentId": hex(state.id)})
+            status = (
+                "active"
+                if state.active_at(now)
+                else "proposed"
+                if state.valid_until > now and state.valid_from > now
+                else "inactive"
+            )
+            rows.append(
+                {
+                    "grantee": grantee,
+                    "lastConsentId": hex(last_id),
+                    "status": status,
+                    **state.to_json(),
+                    "consentId": hex(state.id),
+                }
+            )
         return rows
 
     # ------------------------------------------------------------------ helpers
@@ -359,11 +424,15 @@ class ConsentClient:
         return self._granted_id(receipt)
 
 
-_ERC1271_ABI: list[dict[str, Any]] = [{
-    "type": "function", "name": "isValidSignature", "stateMutability": "view",
-    "inputs": [{"name": "hash", "type": "bytes32"}, {"name": "signature", "type": "bytes"}],
-    "outputs": [{"name": "", "type": "bytes4"}],
-}]
+_ERC1271_ABI: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "isValidSignature",
+        "stateMutability": "view",
+        "inputs": [{"name": "hash", "type": "bytes32"}, {"name": "signature", "type": "bytes"}],
+        "outputs": [{"name": "", "type": "bytes4"}],
+    }
+]
 
 
 def wait_until(client: ConsentClient, timestamp: int, poll: float = 0.2) -> None:

@@ -77,54 +77,134 @@ def _typed(primary: str, message: dict[str, Any], chain_id: int, registry: str) 
     return {
         "types": {"EIP712Domain": _EIP712_DOMAIN, primary: TYPES[primary]},
         "primaryType": primary,
-        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id,
-                   "verifyingContract": to_checksum_address(registry)},
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(registry),
+        },
         "message": message,
     }
 
 
-def grant(patient: str, terms: GrantTerms, nonce: int, deadline: int, *, chain_id: int, registry: str) -> dict[str, Any]:
-    return _typed("Grant", {
-        "patient": to_checksum_address(patient), "grantee": to_checksum_address(terms.grantee),
-        "categories": terms.categories, "purposes": terms.purposes, "denyCategories": terms.deny_categories,
-        "denyPurposes": terms.deny_purposes, "validFrom": terms.valid_from, "validUntil": terms.valid_until,
-        "document": terms.document, "nonce": nonce, "deadline": deadline,
-    }, chain_id, registry)
+def grant(
+    patient: str, terms: GrantTerms, nonce: int, deadline: int, *, chain_id: int, registry: str
+) -> dict[str, Any]:
+    return _typed(
+        "Grant",
+        {
+            "patient": to_checksum_address(patient),
+            "grantee": to_checksum_address(terms.grantee),
+            "categories": terms.categories,
+            "purposes": terms.purposes,
+            "denyCategories": terms.deny_categories,
+            "denyPurposes": terms.deny_purposes,
+            "validFrom": terms.valid_from,
+            "validUntil": terms.valid_until,
+            "document": terms.document,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
 
 
-def modify(patient: str, grantee: str, consent_id: int, terms: ModifyTerms, nonce: int, deadline: int, *,
-           chain_id: int, registry: str) -> dict[str, Any]:
-    return _typed("Modify", {
-        "patient": to_checksum_address(patient), "grantee": to_checksum_address(grantee), "consentId": consent_id,
-        "categories": terms.categories, "purposes": terms.purposes, "denyCategories": terms.deny_categories,
-        "denyPurposes": terms.deny_purposes, "validUntil": terms.valid_until, "nonce": nonce, "deadline": deadline,
-    }, chain_id, registry)
+def modify(
+    patient: str,
+    grantee: str,
+    consent_id: int,
+    terms: ModifyTerms,
+    nonce: int,
+    deadline: int,
+    *,
+    chain_id: int,
+    registry: str,
+) -> dict[str, Any]:
+    return _typed(
+        "Modify",
+        {
+            "patient": to_checksum_address(patient),
+            "grantee": to_checksum_address(grantee),
+            "consentId": consent_id,
+            "categories": terms.categories,
+            "purposes": terms.purposes,
+            "denyCategories": terms.deny_categories,
+            "denyPurposes": terms.deny_purposes,
+            "validUntil": terms.valid_until,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
 
 
-def revoke(patient: str, grantee: str, consent_id: int, nonce: int, deadline: int, *, chain_id: int,
-           registry: str) -> dict[str, Any]:
-    return _typed("Revoke", {"patient": to_checksum_address(patient), "grantee": to_checksum_address(grantee),
-                             "consentId": consent_id, "nonce": nonce, "deadline": deadline}, chain_id, registry)
+def revoke(
+    patient: str, grantee: str, consent_id: int, nonce: int, deadline: int, *, chain_id: int, registry: str
+) -> dict[str, Any]:
+    return _typed(
+        "Revoke",
+        {
+            "patient": to_checksum_address(patient),
+            "grantee": to_checksum_address(grantee),
+            "consentId": consent_id,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
 
 
-def set_patient_deny(patient: str, categories: int, purposes: int, nonce: int, deadline: int, *, chain_id: int,
-                     registry: str) -> dict[str, Any]:
-    return _typed("SetPatientDeny", {"patient": to_checksum_address(patient), "categories": categories,
-                                     "purposes": purposes, "nonce": nonce, "deadline": deadline}, chain_id, registry)
+def set_patient_deny(
+    patient: str, categories: int, purposes: int, nonce: int, deadline: int, *, chain_id: int, registry: str
+) -> dict[str, Any]:
+    return _typed(
+        "SetPatientDeny",
+        {
+            "patient": to_checksum_address(patient),
+            "categories": categories,
+            "purposes": purposes,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
 
 
-def appoint_delegate(patient: str, delegate: str, kind: int, nonce: int, deadline: int, *, chain_id: int,
-                     registry: str) -> dict[str, Any]:
-    return _typed("AppointDelegate", {"patient": to_checksum_address(patient),
-                                      "delegate": to_checksum_address(delegate), "kind": kind, "nonce": nonce,
-                                      "deadline": deadline}, chain_id, registry)
+def appoint_delegate(
+    patient: str, delegate: str, kind: int, nonce: int, deadline: int, *, chain_id: int, registry: str
+) -> dict[str, Any]:
+    return _typed(
+        "AppointDelegate",
+        {
+            "patient": to_checksum_address(patient),
+            "delegate": to_checksum_address(delegate),
+            "kind": kind,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
 
 
-def remove_delegate(patient: str, delegate: str, nonce: int, deadline: int, *, chain_id: int,
-                    registry: str) -> dict[str, Any]:
-    return _typed("RemoveDelegate", {"patient": to_checksum_address(patient),
-                                     "delegate": to_checksum_address(delegate), "nonce": nonce,
-                                     "deadline": deadline}, chain_id, registry)
+def remove_delegate(
+    patient: str, delegate: str, nonce: int, deadline: int, *, chain_id: int, registry: str
+) -> dict[str, Any]:
+    return _typed(
+        "RemoveDelegate",
+        {
+            "patient": to_checksum_address(patient),
+            "delegate": to_checksum_address(delegate),
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
 
 
 def digest(typed: dict[str, Any]) -> bytes:

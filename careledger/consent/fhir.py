@@ -41,18 +41,27 @@ STATUS_ACTIVE, STATUS_INACTIVE, STATUS_PROPOSED = "active", "inactive", "propose
 
 # Category -> (system, code) used in provision.class or provision.securityLabel.
 _CLASS: dict[Category, str] = {
-    Category.PATIENT: "Patient", Category.ENCOUNTER: "Encounter", Category.CONDITION: "Condition",
-    Category.OBSERVATION: "Observation", Category.MEDICATION: "MedicationRequest",
-    Category.IMMUNIZATION: "Immunization", Category.ALLERGY: "AllergyIntolerance", Category.PROCEDURE: "Procedure",
-    Category.DIAGNOSTIC_REPORT: "DiagnosticReport", Category.DOCUMENT: "DocumentReference",
-    Category.IMAGING: "ImagingStudy", Category.FINANCIAL: "Claim",
+    Category.PATIENT: "Patient",
+    Category.ENCOUNTER: "Encounter",
+    Category.CONDITION: "Condition",
+    Category.OBSERVATION: "Observation",
+    Category.MEDICATION: "MedicationRequest",
+    Category.IMMUNIZATION: "Immunization",
+    Category.ALLERGY: "AllergyIntolerance",
+    Category.PROCEDURE: "Procedure",
+    Category.DIAGNOSTIC_REPORT: "DiagnosticReport",
+    Category.DOCUMENT: "DocumentReference",
+    Category.IMAGING: "ImagingStudy",
+    Category.FINANCIAL: "Claim",
 }
-_LABEL: dict[Category, str] = {Category.MENTAL_HEALTH: "PSY", Category.GENOMIC: "GDIS",
-                               Category.SUBSTANCE_USE: "ETH"}
+_LABEL: dict[Category, str] = {Category.MENTAL_HEALTH: "PSY", Category.GENOMIC: "GDIS", Category.SUBSTANCE_USE: "ETH"}
 # Extra resource types accepted on import for a category.
-_CLASS_ALIASES: dict[str, Category] = {"MedicationStatement": Category.MEDICATION,
-                                       "Coverage": Category.FINANCIAL, "ExplanationOfBenefit": Category.FINANCIAL,
-                                       "MolecularSequence": Category.GENOMIC}
+_CLASS_ALIASES: dict[str, Category] = {
+    "MedicationStatement": Category.MEDICATION,
+    "Coverage": Category.FINANCIAL,
+    "ExplanationOfBenefit": Category.FINANCIAL,
+    "MolecularSequence": Category.GENOMIC,
+}
 
 
 def _iso(ts: int) -> str:
@@ -87,20 +96,37 @@ def validate(resource: dict[str, Any]) -> Any:
     return Consent.model_validate(resource)
 
 
-def export_consent(patient: str, grantee: str, state: ConsentState, *, document: bytes | None = None,
-                   now: int | None = None) -> dict[str, Any]:
+def export_consent(
+    patient: str, grantee: str, state: ConsentState, *, document: bytes | None = None, now: int | None = None
+) -> dict[str, Any]:
     """The FHIR R4 ``Consent`` of one on-chain consent, validated before it is returned."""
     if not state.exists:
         raise InvalidInput(f"{patient} never consented to {grantee}")
     at = now if now is not None else int(datetime.now(tz=UTC).timestamp())
-    status = (STATUS_ACTIVE if state.active_at(at) else
-              STATUS_PROPOSED if state.valid_until > at and state.valid_from > at else STATUS_INACTIVE)
+    status = (
+        STATUS_ACTIVE
+        if state.active_at(at)
+        else STATUS_PROPOSED
+        if state.valid_until > at and state.valid_from > at
+        else STATUS_INACTIVE
+    )
     classes, labels = _classes(state.categories)
     provision: dict[str, Any] = {
         "type": "permit",
-        "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-                                        "code": "IRCP", "display": "information recipient"}]},
-                   "reference": _addr_ref(grantee)}],
+        "actor": [
+            {
+                "role": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                            "code": "IRCP",
+                            "display": "information recipient",
+                        }
+                    ]
+                },
+                "reference": _addr_ref(grantee),
+            }
+        ],
         "purpose": _purposes(state.purposes),
     }
     if state.valid_until:
@@ -213,8 +239,15 @@ def import_consent(resource: dict[str, Any]) -> tuple[str, GrantTerms]:
     for ident in resource.get("identifier") or []:
         if ident.get("system") == DOCUMENT_SYSTEM:
             document = bytes.fromhex(str(ident["value"]).removeprefix("0x"))
-    terms = GrantTerms(grantee=grantee, categories=categories, purposes=purposes,
-                       valid_until=_ts(period["end"]), valid_from=_ts(period["start"]) if period.get("start") else 0,
-                       deny_categories=deny_c, deny_purposes=deny_p, document=document)
+    terms = GrantTerms(
+        grantee=grantee,
+        categories=categories,
+        purposes=purposes,
+        valid_until=_ts(period["end"]),
+        valid_from=_ts(period["start"]) if period.get("start") else 0,
+        deny_categories=deny_c,
+        deny_purposes=deny_p,
+        document=document,
+    )
     terms.check()
     return patient, terms

@@ -99,8 +99,12 @@ class RecordStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(blob)
         keys = self._load(self._keys_path)
-        keys[record_id] = {"key": key.hex(), "salt": salt.hex(), "commitment": "0x" + commitment.hex(),
-                           "createdAt": int(time.time())}
+        keys[record_id] = {
+            "key": key.hex(),
+            "salt": salt.hex(),
+            "commitment": "0x" + commitment.hex(),
+            "createdAt": int(time.time()),
+        }
         _write_json(self._keys_path, keys)
         return RecordRef(record_id, commitment)
 
@@ -130,8 +134,9 @@ class RecordStore:
         path = self._blob(record_id)
         tombstones = self._load(self._tombstones_path)
         if record_id in tombstones:
-            raise NotVerified(f"record {record_id} was erased at {tombstones[record_id]['erasedAt']}: "
-                              "its key and salt are destroyed")
+            raise NotVerified(
+                f"record {record_id} was erased at {tombstones[record_id]['erasedAt']}: its key and salt are destroyed"
+            )
         entry = self._load(self._keys_path).get(record_id)
         if entry is None or not path.is_file():
             raise InvalidInput(f"no record {record_id} in {self.folder}")
@@ -153,8 +158,12 @@ class RecordStore:
         entry = self._load(self._keys_path).get(record_id)
         if entry is None:
             raise InvalidInput(f"no record {record_id} in {self.folder}")
-        return {"recordId": record_id, "status": "stored", "commitment": entry["commitment"],
-                "createdAt": entry["createdAt"]}
+        return {
+            "recordId": record_id,
+            "status": "stored",
+            "commitment": entry["commitment"],
+            "createdAt": entry["createdAt"],
+        }
 
     def find(self, commitment: bytes) -> dict[str, Any] | None:
         """Which record an on-chain commitment refers to (None: it links to nothing we hold)."""

@@ -18,8 +18,13 @@ def _store(folder: str | None) -> RecordStore:
     return RecordStore(Path(folder) if folder else project_root() / ".records")
 
 
-_STORE_OPT = click.option("--store", "folder", envvar="CARELEDGER_RECORDS", default=None,
-                          help="Record store folder (default: .records/ in the checkout).")
+_STORE_OPT = click.option(
+    "--store",
+    "folder",
+    envvar="CARELEDGER_RECORDS",
+    default=None,
+    help="Record store folder (default: .records/ in the checkout).",
+)
 
 
 @click.group()
@@ -61,8 +66,13 @@ def erase_cmd(app: AppContext, record_id: str, folder: str | None) -> None:
     """Crypto-shred a record: destroy its key and salt, keep a tombstone (GDPR Art. 17)."""
     store = _store(folder)
     out = store.erase(record_id)
-    app.emit(out, lambda: click.echo(f"erased record {record_id}: key and salt destroyed; the on-chain commitment "
-                                     f"{out['commitment']} now links to nothing"))
+    app.emit(
+        out,
+        lambda: click.echo(
+            f"erased record {record_id}: key and salt destroyed; the on-chain commitment "
+            f"{out['commitment']} now links to nothing"
+        ),
+    )
 
 
 @records.command("find")

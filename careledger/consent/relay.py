@@ -57,8 +57,7 @@ def create_app(client: ConsentClient, limiter: RateLimiter | None = None) -> Fas
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"ok": True, "chainId": client.chain.chain_id, "registry": client.address,
-                "relayer": client.me}
+        return {"ok": True, "chainId": client.chain.chain_id, "registry": client.address, "relayer": client.me}
 
     @app.get("/nonce/{signer}")
     def nonce(signer: str) -> dict[str, Any]:
@@ -75,30 +74,38 @@ def create_app(client: ConsentClient, limiter: RateLimiter | None = None) -> Fas
             return JSONResponse({"error": exc.message}, status_code=400)
         now = client.chain_time()
         if action.deadline < now:
-            return JSONResponse({"error": f"deadline {action.deadline} has passed (chain time {now})"},
-                                status_code=400)
+            return JSONResponse({"error": f"deadline {action.deadline} has passed (chain time {now})"}, status_code=400)
         current = client.nonce(action.signer)
         if action.nonce != current:
-            return JSONResponse({"error": f"nonce {action.nonce} is not the signer's current nonce {current}"},
-                                status_code=400)
+            return JSONResponse(
+                {"error": f"nonce {action.nonce} is not the signer's current nonce {current}"}, status_code=400
+            )
         if not client.verify_signature(action):
-            return JSONResponse({"error": f"signature is not {action.signer}'s for this {action.action}"},
-                                status_code=400)
+            return JSONResponse(
+                {"error": f"signature is not {action.signer}'s for this {action.action}"}, status_code=400
+            )
         allowed, retry = limiter.allow(action.signer)
         if not allowed:
-            return JSONResponse({"error": f"rate limit: {limiter.limit} actions per {limiter.window:.0f} s "
-                                          f"for {action.signer}"},
-                                status_code=429, headers={"Retry-After": str(max(1, round(retry)))})
+            return JSONResponse(
+                {"error": f"rate limit: {limiter.limit} actions per {limiter.window:.0f} s for {action.signer}"},
+                status_code=429,
+                headers={"Retry-After": str(max(1, round(retry)))},
+            )
         try:
             with send_lock:
                 receipt = client.submit(action)
         except ChainRefused as exc:
-            return JSONResponse({"error": exc.message, "customError": exc.error_name, "args": exc.error_args},
-                                status_code=422)
+            return JSONResponse(
+                {"error": exc.message, "customError": exc.error_name, "args": exc.error_args}, status_code=422
+            )
         except CareLedgerError as exc:
             return JSONResponse({"error": exc.message}, status_code=502)
-        out: dict[str, Any] = {"tx": receipt["transactionHash"].to_0x_hex(), "block": int(receipt["blockNumber"]),
-                               "gasUsed": int(receipt["gasUsed"]), "action": action.action}
+        out: dict[str, Any] = {
+            "tx": receipt["transactionHash"].to_0x_hex(),
+            "block": int(receipt["blockNumber"]),
+            "gasUsed": int(receipt["gasUsed"]),
+            "action": action.action,
+        }
         if action.action == "grant":
             out["consentId"] = hex(client.granted_id(receipt))
         return JSONResponse(out)

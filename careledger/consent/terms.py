@@ -54,15 +54,18 @@ _BREAK_GLASS_TAG = keccak(text="careledger.consent.BREAK_GLASS")
 
 def consent_id(patient: str, grantee: str, seq: int) -> int:
     """Id of consent number ``seq`` of (patient, grantee), as ``ConsentRegistry.consentIdOf``."""
-    encoded = abi_encode(["address", "address", "uint64"], [to_checksum_address(patient), to_checksum_address(grantee),
-                                                           seq])
+    encoded = abi_encode(
+        ["address", "address", "uint64"], [to_checksum_address(patient), to_checksum_address(grantee), seq]
+    )
     return int.from_bytes(keccak(encoded), "big")
 
 
 def break_glass_id(patient: str, provider: str, seq: int) -> int:
     """Id of break-glass window number ``seq`` (``ConsentRegistry.breakGlassIdOf``)."""
-    encoded = abi_encode(["bytes32", "address", "address", "uint64"],
-                         [_BREAK_GLASS_TAG, to_checksum_address(patient), to_checksum_address(provider), seq])
+    encoded = abi_encode(
+        ["bytes32", "address", "address", "uint64"],
+        [_BREAK_GLASS_TAG, to_checksum_address(patient), to_checksum_address(provider), seq],
+    )
     return int.from_bytes(keccak(encoded), "big")
 
 
@@ -124,8 +127,16 @@ class GrantTerms:
 
     def as_tuple(self) -> tuple[str, int, int, int, int, int, int, bytes]:
         """ABI order of the Solidity struct."""
-        return (self.grantee, self.categories, self.purposes, self.deny_categories, self.deny_purposes,
-                self.valid_from, self.valid_until, self.document)
+        return (
+            self.grantee,
+            self.categories,
+            self.purposes,
+            self.deny_categories,
+            self.deny_purposes,
+            self.valid_from,
+            self.valid_until,
+            self.document,
+        )
 
     def check(self) -> None:
         """The same shape rules the contract applies, caught before anything is signed or sent."""
@@ -165,8 +176,10 @@ def _check_masks(categories: int, purposes: int, deny_categories: int, deny_purp
             f"purposes mask {purposes:#x} must be non-empty and within TREAT..PUBHLTH ({GRANTABLE_PURPOSES:#x}); "
             "ETREAT/BTG are break-glass only"
         )
-    if (deny_categories == 0) != (deny_purposes == 0) or deny_categories & ~ALL_CATEGORIES or (
-        deny_purposes & ~ALL_PURPOSES
+    if (
+        (deny_categories == 0) != (deny_purposes == 0)
+        or deny_categories & ~ALL_CATEGORIES
+        or (deny_purposes & ~ALL_PURPOSES)
     ):
         raise InvalidInput(f"deny provision {deny_categories:#x} x {deny_purposes:#x} needs both masks (or neither)")
 

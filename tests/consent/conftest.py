@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from consent_helpers import DAY, FORM_V1, terms
 
 from careledger.accounts import dev_account
 from careledger.consent import eip712
-from consent_helpers import DAY, FORM_V1, terms
+
 
 @pytest.fixture(scope="session")
 def registry(project, directory, admin):
@@ -65,8 +66,16 @@ def granted(registry, patient, clinic, now):
 def signer_for(registry, chain):
     """sign(kind, account, *fields, nonce=None, deadline=None, chain_id=None, contract=None) -> bytes."""
 
-    def sign(kind: str, account: Any, *args: Any, nonce: int | None = None, deadline: int | None = None,
-             chain_id: int | None = None, contract: str | None = None, signer: str | None = None) -> bytes:
+    def sign(
+        kind: str,
+        account: Any,
+        *args: Any,
+        nonce: int | None = None,
+        deadline: int | None = None,
+        chain_id: int | None = None,
+        contract: str | None = None,
+        signer: str | None = None,
+    ) -> bytes:
         owner = signer or account.address
         n = registry.nonces(owner) if nonce is None else nonce
         d = int(chain.pending_timestamp) + 3600 if deadline is None else deadline

@@ -17,14 +17,36 @@ TREAT = mask([Purpose.TREAT])
 LABS = mask([Category.OBSERVATION, Category.DIAGNOSTIC_REPORT])
 
 
-def terms(grantee: Any, *, categories: int = LABS, purposes: int = TREAT, until: int, valid_from: int = 0,
-          deny_categories: int = 0, deny_purposes: int = 0, document: bytes = DOC) -> GrantTerms:
-    return GrantTerms(grantee=str(getattr(grantee, "address", grantee)), categories=categories, purposes=purposes,
-                      valid_until=until, valid_from=valid_from, deny_categories=deny_categories,
-                      deny_purposes=deny_purposes, document=document)
+def terms(
+    grantee: Any,
+    *,
+    categories: int = LABS,
+    purposes: int = TREAT,
+    until: int,
+    valid_from: int = 0,
+    deny_categories: int = 0,
+    deny_purposes: int = 0,
+    document: bytes = DOC,
+) -> GrantTerms:
+    return GrantTerms(
+        grantee=str(getattr(grantee, "address", grantee)),
+        categories=categories,
+        purposes=purposes,
+        valid_until=until,
+        valid_from=valid_from,
+        deny_categories=deny_categories,
+        deny_purposes=deny_purposes,
+        document=document,
+    )
 
 
-def modify_terms(*, categories: int = LABS, purposes: int = TREAT, until: int, deny_categories: int = 0,
-                 deny_purposes: int = 0) -> ModifyTerms:
-    return ModifyTerms(categories=categories, purposes=purposes, valid_until=until, deny_categories=deny_categories,
-                       deny_purposes=deny_purposes)
+def modify_terms(
+    *, categories: int = LABS, purposes: int = TREAT, until: int, deny_categories: int = 0, deny_purposes: int = 0
+) -> ModifyTerms:
+    return ModifyTerms(
+        categories=categories,
+        purposes=purposes,
+        valid_until=until,
+        deny_categories=deny_categories,
+        deny_purposes=deny_purposes,
+    )

@@ -18,11 +18,16 @@ def test_can_access_covered_request_returns_consent_id(registry, patient, clinic
     assert registry.canAccess(patient, clinic, int(Category.DIAGNOSTIC_REPORT), TR) == (True, granted)
 
 
-@pytest.mark.parametrize(("category", "purpose"), [
-    (Category.MENTAL_HEALTH, Purpose.TREAT),  # category outside the permit
-    (Category.OBSERVATION, Purpose.HPAYMT),  # purpose outside the permit
-    (15, 0), (0, 7), (255, 255),  # not codes at all
-])
+@pytest.mark.parametrize(
+    ("category", "purpose"),
+    [
+        (Category.MENTAL_HEALTH, Purpose.TREAT),  # category outside the permit
+        (Category.OBSERVATION, Purpose.HPAYMT),  # purpose outside the permit
+        (15, 0),
+        (0, 7),
+        (255, 255),  # not codes at all
+    ],
+)
 def test_can_access_outside_permit_denied(registry, patient, clinic, granted, category, purpose):
     assert registry.canAccess(patient, clinic, int(category), int(purpose)) == (False, 0)
 
@@ -34,8 +39,11 @@ def test_can_access_other_patient_or_grantee_denied(registry, patient, patient2,
 
 def test_record_access_logs_against_consent(registry, patient, clinic, granted):
     tx = registry.recordAccess(patient, granted, OBS, TR, RECORD, sender=clinic)
-    assert tx.events == [registry.AccessRecorded(consentId=granted, patient=patient, grantee=clinic, category=OBS,
-                                                 purpose=TR, record=RECORD)]
+    assert tx.events == [
+        registry.AccessRecorded(
+            consentId=granted, patient=patient, grantee=clinic, category=OBS, purpose=TR, record=RECORD
+        )
+    ]
 
 
 def test_record_access_without_consent_refused(registry, patient, lab):
@@ -75,8 +83,11 @@ def test_expiry_allowed_one_second_before_denied_at_valid_until(registry, patien
 
 def test_valid_from_in_future_denied_until_it_starts(registry, patient, clinic, chain, now):
     start = now() + 500
-    cid = registry.grant(patient, terms(clinic, valid_from=start, until=start + DAY).as_tuple(),
-                         sender=patient).events[0].consentId
+    cid = (
+        registry.grant(patient, terms(clinic, valid_from=start, until=start + DAY).as_tuple(), sender=patient)
+        .events[0]
+        .consentId
+    )
     assert registry.canAccess(patient, clinic, OBS, TR) == (False, 0)
     chain.pending_timestamp = start - 1
     with ape.reverts(registry.ConsentNotYetValid, consentId=cid, validFrom=start):
@@ -89,8 +100,14 @@ def test_valid_from_in_future_denied_until_it_starts(registry, patient, clinic, 
 def test_consent_deny_provision_overrides_its_permit(registry, patient, clinic, now):
     # Permit every category for treatment and payment, except mental health for payment.
     everything = (1 << 15) - 1
-    t = terms(clinic, categories=everything, purposes=mask([Purpose.TREAT, Purpose.HPAYMT]), until=now() + DAY,
-              deny_categories=mask([Category.MENTAL_HEALTH]), deny_purposes=mask([Purpose.HPAYMT]))
+    t = terms(
+        clinic,
+        categories=everything,
+        purposes=mask([Purpose.TREAT, Purpose.HPAYMT]),
+        until=now() + DAY,
+        deny_categories=mask([Category.MENTAL_HEALTH]),
+        deny_purposes=mask([Purpose.HPAYMT]),
+    )
     cid = registry.grant(patient, t.as_tuple(), sender=patient).events[0].consentId
     mh, pay = int(Category.MENTAL_HEALTH), int(Purpose.HPAYMT)
     assert registry.canAccess(patient, clinic, mh, pay) == (False, 0)
@@ -102,8 +119,11 @@ def test_consent_deny_provision_overrides_its_permit(registry, patient, clinic, 
 
 def test_patient_deny_overrides_every_permit_and_clears(registry, patient, clinic, granted):
     tx = registry.setPatientDeny(patient, mask([Category.OBSERVATION]), (1 << 7) - 1, sender=patient)
-    assert tx.events == [registry.PatientDenySet(patient=patient, categories=mask([Category.OBSERVATION]),
-                                                 purposes=(1 << 7) - 1, actor=patient)]
+    assert tx.events == [
+        registry.PatientDenySet(
+            patient=patient, categories=mask([Category.OBSERVATION]), purposes=(1 << 7) - 1, actor=patient
+        )
+    ]
     assert registry.canAccess(patient, clinic, OBS, TR) == (False, 0)
     assert registry.canAccess(patient, clinic, int(Category.DIAGNOSTIC_REPORT), TR) == (True, granted)
     with ape.reverts(registry.AccessDenied, consentId=granted, category=OBS, purpose=TR):

@@ -19,12 +19,18 @@ def test_break_glass_opens_window_and_emits(registry, patient, er, reason):
     tx = registry.breakGlass(patient, int(reason), NOTE, sender=er)
     at = ape.chain.blocks[tx.block_number].timestamp
     bg_id = registry.breakGlassIdOf(patient, er, 1)
-    assert tx.events == [registry.BreakGlassOpened(breakGlassId=bg_id, patient=patient, provider=er,
-                                                   reason=int(reason), until=at + WINDOW, justification=NOTE)]
+    assert tx.events == [
+        registry.BreakGlassOpened(
+            breakGlassId=bg_id, patient=patient, provider=er, reason=int(reason), until=at + WINDOW, justification=NOTE
+        )
+    ]
     assert registry.canAccess(patient, er, MH, int(reason)) == (True, bg_id)
     rec = registry.recordAccess(patient, bg_id, MH, int(reason), RECORD, sender=er)
-    assert rec.events == [registry.AccessRecorded(consentId=bg_id, patient=patient, grantee=er, category=MH,
-                                                  purpose=int(reason), record=RECORD)]
+    assert rec.events == [
+        registry.AccessRecorded(
+            consentId=bg_id, patient=patient, grantee=er, category=MH, purpose=int(reason), record=RECORD
+        )
+    ]
 
 
 @pytest.mark.parametrize("reason", [Purpose.TREAT, Purpose.HPAYMT, Purpose.PUBHLTH, 7, 255])
@@ -73,8 +79,7 @@ def test_break_glass_is_per_provider_and_id(registry, patient, er, clinic):
     registry.breakGlass(patient, ET, NOTE, sender=er)
     bg_id = registry.breakGlassIdOf(patient, er, 1)
     assert registry.canAccess(patient, clinic, MH, ET) == (False, 0)
-    with ape.reverts(registry.BreakGlassNotActive, patient=patient.address, provider=clinic.address,
-                     consentId=bg_id):
+    with ape.reverts(registry.BreakGlassNotActive, patient=patient.address, provider=clinic.address, consentId=bg_id):
         registry.recordAccess(patient, bg_id, MH, ET, RECORD, sender=clinic)
     with ape.reverts(registry.BreakGlassNotActive, consentId=bg_id + 1):
         registry.recordAccess(patient, bg_id + 1, MH, ET, RECORD, sender=er)
@@ -100,8 +105,11 @@ def test_break_glass_listed_for_patient_review(registry, patient, patient2, er, 
     registry.breakGlass(patient, ET, NOTE, sender=er)
     registry.breakGlass(patient2, BTG, NOTE, sender=er)
     registry.breakGlass(patient, BTG, NOTE, sender=clinic)
-    mine = list(registry.BreakGlassOpened.range(start, ape.chain.blocks.head.number + 1,
-                                                search_topics={"patient": patient.address}))
+    mine = list(
+        registry.BreakGlassOpened.range(
+            start, ape.chain.blocks.head.number + 1, search_topics={"patient": patient.address}
+        )
+    )
     # ("provider" is also an attribute of Ape logs: read the event arguments directly)
     assert [(e.event_arguments["provider"], e.reason) for e in mine] == [(er.address, ET), (clinic.address, BTG)]
 

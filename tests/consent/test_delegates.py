@@ -15,7 +15,8 @@ def test_appoint_delegate_emits_and_delegate_can_grant_revoke(registry, patient,
     assert tx.events == [registry.DelegateAppointed(patient=patient, delegate=patient2, kind=GUARDIAN)]
     assert registry.delegateKind(patient, patient2) == GUARDIAN
     g = registry.grant(patient, terms(clinic, until=now() + DAY).as_tuple(), sender=patient2)
-    assert g.events[0].actor == patient2.address and g.events[0].patient == patient.address
+    assert g.events[0].actor == patient2.address
+    assert g.events[0].patient == patient.address
     r = registry.revoke(patient, clinic, g.events[0].consentId, sender=patient2)
     assert r.events[0].actor == patient2.address
 

@@ -47,20 +47,31 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
 def suite(anvil: Chain) -> dict[str, Any]:
     art = load_artifacts()
     admin = anvil.with_account(dev_account("admin").account)
-    d = admin.deploy(art["ParticipantDirectory"].abi, art["ParticipantDirectory"].bytecode, [admin.account.address],
-                     "deploy directory")
+    d = admin.deploy(
+        art["ParticipantDirectory"].abi,
+        art["ParticipantDirectory"].bytecode,
+        [admin.account.address],
+        "deploy directory",
+    )
     directory = anvil.contract(d["contractAddress"], art["ParticipantDirectory"].abi)
     admin.send(directory.functions.register(dev_account("clinic").address, 1, b"\xc0" * 32), "register clinic")
-    r = admin.deploy(art["ConsentRegistry"].abi, art["ConsentRegistry"].bytecode, [directory.address],
-                     "deploy registry")
+    r = admin.deploy(
+        art["ConsentRegistry"].abi, art["ConsentRegistry"].bytecode, [directory.address], "deploy registry"
+    )
     return {"registry": anvil.contract(r["contractAddress"], art["ConsentRegistry"].abi)}
 
 
 def _signed(chain: Chain, acct: LocalAccount, fn: Any, tip: int) -> bytes:
-    tx = fn.build_transaction({
-        "from": acct.address, "nonce": chain.w3.eth.get_transaction_count(acct.address, "pending"),
-        "gas": 300_000, "maxFeePerGas": 100 * GWEI, "maxPriorityFeePerGas": tip * GWEI, "chainId": chain.chain_id,
-    })
+    tx = fn.build_transaction(
+        {
+            "from": acct.address,
+            "nonce": chain.w3.eth.get_transaction_count(acct.address, "pending"),
+            "gas": 300_000,
+            "maxFeePerGas": 100 * GWEI,
+            "maxPriorityFeePerGas": tip * GWEI,
+            "chainId": chain.chain_id,
+        }
+    )
     return bytes(acct.sign_transaction(tx).raw_transaction)
 
 
@@ -84,8 +95,9 @@ def _grant(chain: Chain, registry: Any) -> int:
 
 
 @pytest.mark.parametrize("access_first", [True, False], ids=["access-then-revoke", "revoke-then-access"])
-def test_access_and_revoke_in_one_block_log_shows_real_order(anvil: Chain, suite: dict[str, Any],
-                                                             access_first: bool) -> None:
+def test_access_and_revoke_in_one_block_log_shows_real_order(
+    anvil: Chain, suite: dict[str, Any], access_first: bool
+) -> None:
     registry = suite["registry"]
     cid = _grant(anvil, registry)
     patient, clinic = dev_account("patient"), dev_account("clinic")
@@ -102,8 +114,9 @@ def test_access_and_revoke_in_one_block_log_shows_real_order(anvil: Chain, suite
     assert r_access["blockNumber"] == r_revoke["blockNumber"]
     assert (r_access["transactionIndex"] < r_revoke["transactionIndex"]) == access_first
     assert r_revoke["status"] == 1
-    block_logs = anvil.w3.eth.get_logs({"address": registry.address, "fromBlock": r_access["blockNumber"],
-                                        "toBlock": r_access["blockNumber"]})
+    block_logs = anvil.w3.eth.get_logs(
+        {"address": registry.address, "fromBlock": r_access["blockNumber"], "toBlock": r_access["blockNumber"]}
+    )
     decoded = [(log["logIndex"], log["transactionIndex"]) for log in block_logs]
     assert decoded == sorted(decoded)
     if access_first:

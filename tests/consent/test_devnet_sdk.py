@@ -67,7 +67,8 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 def _client(devnet: dict[str, Any], name: str) -> ConsentClient:
     chain = Chain(devnet["w3"], ErrorDecoder.from_abis(devnet["artifacts"].all_abis())).with_account(
-        dev_account(name).account)
+        dev_account(name).account
+    )
     return ConsentClient(chain, load_deployment(devnet["w3"]))
 
 
@@ -84,8 +85,13 @@ def _cli(devnet: dict[str, Any], capsys: pytest.CaptureFixture[str], *args: str)
 def test_demo_story_holds_and_writes_no_phi_on_chain(devnet: dict[str, Any]) -> None:
     w3 = devnet["w3"]
     first = w3.eth.block_number + 1
-    env = DemoEnv(rpc=devnet["rpc"], w3=w3, deployment=load_deployment(w3), artifacts=devnet["artifacts"],
-                  workdir=devnet["tmp"] / "demo")
+    env = DemoEnv(
+        rpc=devnet["rpc"],
+        w3=w3,
+        deployment=load_deployment(w3),
+        artifacts=devnet["artifacts"],
+        workdir=devnet["tmp"] / "demo",
+    )
     s = story(env)
     assert s.ok, [(st.action, st.outcome) for st in s.steps if not st.ok]
     assert env.shared["consent_payment"]["consentId"] > 0
@@ -107,46 +113,72 @@ def test_demo_story_holds_and_writes_no_phi_on_chain(devnet: dict[str, Any]) -> 
 # ---------------------------------------------------------------------- CLI
 
 
-def test_cli_grant_check_list_log_export_import_revoke(devnet: dict[str, Any], capsys: pytest.CaptureFixture[str],
-                                                       tmp_path: Path) -> None:
-    code, out = _cli(devnet, capsys, "--account", "patient2", "consent", "grant", "lab", "--categories",
-                     "observation,mental-health", "--purposes", "treat,hpaymt", "--days", "2",
-                     "--deny-categories", "mental-health", "--deny-purposes", "hpaymt")
-    assert code == 0 and out["relayed"] is False
+def test_cli_grant_check_list_log_export_import_revoke(
+    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out = _cli(
+        devnet,
+        capsys,
+        "--account",
+        "patient2",
+        "consent",
+        "grant",
+        "lab",
+        "--categories",
+        "observation,mental-health",
+        "--purposes",
+        "treat,hpaymt",
+        "--days",
+        "2",
+        "--deny-categories",
+        "mental-health",
+        "--deny-purposes",
+        "hpaymt",
+    )
+    assert code == 0
+    assert out["relayed"] is False
     cid = out["consentId"]
     code, out = _cli(devnet, capsys, "consent", "check", "patient2", "lab", "observation", "treat")
     assert (code, out["allowed"], out["consentId"]) == (0, True, cid)
     code, out = _cli(devnet, capsys, "consent", "check", "patient2", "lab", "mental-health", "hpaymt")
     assert code == 1  # denied by the deny provision: exit 1 with the verdict
     code, rows = _cli(devnet, capsys, "consent", "list", "--patient", "patient2")
-    assert code == 0 and [(r["grantee"], r["status"]) for r in rows] == [(dev_account("lab").address, "active")]
+    assert code == 0
+    assert [(r["grantee"], r["status"]) for r in rows] == [(dev_account("lab").address, "active")]
     fhir_file = tmp_path / "consent.json"
     code, _ = _cli(devnet, capsys, "--account", "patient2", "consent", "export-fhir", "lab", "-o", str(fhir_file))
     assert code == 0
     resource = json.loads(fhir_file.read_text())
-    assert resource["status"] == "active" and resource["provision"]["provision"][0]["type"] == "deny"
+    assert resource["status"] == "active"
+    assert resource["provision"]["provision"][0]["type"] == "deny"
     code, out = _cli(devnet, capsys, "--account", "patient2", "consent", "revoke", "lab")
     assert (code, out["consentId"]) == (0, cid)
     code, _ = _cli(devnet, capsys, "consent", "check", "patient2", "lab", "observation", "treat")
     assert code == 1
     code, out = _cli(devnet, capsys, "--account", "patient2", "consent", "import-fhir", str(fhir_file))
-    assert code == 0 and out["consentId"] != cid  # a re-grant is a new consent
+    assert code == 0
+    assert out["consentId"] != cid
     code, log = _cli(devnet, capsys, "consent", "log", "--patient", "patient2")
     assert [e["event"] for e in log] == ["ConsentGranted", "ConsentRevoked", "ConsentGranted"]
 
 
-@pytest.mark.parametrize(("args", "exit_code"), [
-    (("consent", "grant", "lab", "--categories", "dreams", "--purposes", "treat", "--days", "1"), 2),
-    (("consent", "grant", "lab", "--categories", "all", "--purposes", "etreat", "--days", "1"), 2),
-    (("consent", "grant", "0x1234", "--categories", "all", "--purposes", "treat", "--days", "1"), 2),
-    (("consent", "grant", "patient2", "--categories", "all", "--purposes", "treat", "--days", "1"), 2),  # unvetted
-    (("consent", "check", "patient", "lab", "observation", "shopping"), 2),
-    (("consent", "revoke", "insurer"), 2),  # nothing to revoke
-])
-def test_cli_bad_input_exit_codes(devnet: dict[str, Any], capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
-                                  exit_code: int) -> None:
+@pytest.mark.parametrize(
+    ("args", "exit_code"),
+    [
+        (("consent", "grant", "lab", "--categories", "dreams", "--purposes", "treat", "--days", "1"), 2),
+        (("consent", "grant", "lab", "--categories", "all", "--purposes", "etreat", "--days", "1"), 2),
+        (("consent", "grant", "0x1234", "--categories", "all", "--purposes", "treat", "--days", "1"), 2),
+        (("consent", "grant", "patient2", "--categories", "all", "--purposes", "treat", "--days", "1"), 2),  # unvetted
+        (("consent", "check", "patient", "lab", "observation", "shopping"), 2),
+        (("consent", "revoke", "insurer"), 2),  # nothing to revoke
+    ],
+)
+def test_cli_bad_input_exit_codes(
+    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str], args: tuple[str, ...], exit_code: int
+) -> None:
     code, out = _cli(devnet, capsys, "--account", "patient", *args)
-    assert code == exit_code and "error" in out
+    assert code == exit_code
+    assert "error" in out
 
 
 def test_cli_chain_refusal_exit_1_with_custom_error(devnet: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,8 +188,9 @@ def test_cli_chain_refusal_exit_1_with_custom_error(devnet: dict[str, Any], caps
     assert (code, out["customError"]) == (1, "ConsentAlreadyActive")
 
 
-def test_cli_records_store_show_erase(devnet: dict[str, Any], capsys: pytest.CaptureFixture[str],
-                                      tmp_path: Path) -> None:
+def test_cli_records_store_show_erase(
+    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     src = tmp_path / "note.txt"
     src.write_text("confidential note")
     store = str(tmp_path / "store")
@@ -166,11 +199,13 @@ def test_cli_records_store_show_erase(devnet: dict[str, Any], capsys: pytest.Cap
     code, info = _cli(devnet, capsys, "records", "show", ref["recordId"], "--store", store)
     assert (code, info["status"], info["commitment"]) == (0, "stored", ref["commitment"])
     code, out = _cli(devnet, capsys, "records", "erase", ref["recordId"], "--store", store)
-    assert code == 0 and out["commitment"] == ref["commitment"]
+    assert code == 0
+    assert out["commitment"] == ref["commitment"]
     code, info = _cli(devnet, capsys, "records", "show", ref["recordId"], "--store", store)
     assert info["status"] == "erased"
     code, out = _cli(devnet, capsys, "records", "show", ref["recordId"], "--decrypt", "--store", store)
-    assert code == 1 and "erased" in out["error"]
+    assert code == 1
+    assert "erased" in out["error"]
     assert _cli(devnet, capsys, "records", "erase", "zz", "--store", store)[0] == 2
 
 
@@ -192,8 +227,12 @@ def relay(devnet: dict[str, Any]) -> Iterator[tuple[TestClient, ConsentClient]]:
 
 
 def _terms(client: ConsentClient, grantee: str, days: int = 1) -> GrantTerms:
-    return GrantTerms(grantee=dev_account(grantee).address, categories=mask([Category.IMAGING]),
-                      purposes=mask([Purpose.TREAT]), valid_until=client.chain_time() + days * 86400)
+    return GrantTerms(
+        grantee=dev_account(grantee).address,
+        categories=mask([Category.IMAGING]),
+        purposes=mask([Purpose.TREAT]),
+        valid_until=client.chain_time() + days * 86400,
+    )
 
 
 def test_relay_forwards_valid_signed_grant(relay: tuple[TestClient, ConsentClient]) -> None:
@@ -204,21 +243,25 @@ def test_relay_forwards_valid_signed_grant(relay: tuple[TestClient, ConsentClien
     resp = http.post("/actions", json=signed.to_json())
     assert resp.status_code == 200, resp.text
     assert client.can_access(key.address, dev_account("pharmacy").address, Category.IMAGING, Purpose.TREAT) == (
-        True, int(resp.json()["consentId"], 16))
+        True,
+        int(resp.json()["consentId"], 16),
+    )
     again = http.post("/actions", json=signed.to_json())  # replay: the nonce is used
-    assert again.status_code == 400 and "nonce" in again.json()["error"]
+    assert again.status_code == 400
+    assert "nonce" in again.json()["error"]
 
 
 def test_relay_refuses_bad_signature_deadline_and_malformed(relay: tuple[TestClient, ConsentClient]) -> None:
     http, client = relay
     key, other = dev_account("patient").account, dev_account("patient2").account
-    forged = client.sign(other, "grant", terms=_terms(client, "regulator"), signer=key.address,
-                         patient=key.address)
+    forged = client.sign(other, "grant", terms=_terms(client, "regulator"), signer=key.address, patient=key.address)
     resp = http.post("/actions", json=forged.to_json())
-    assert resp.status_code == 400 and "signature" in resp.json()["error"]
+    assert resp.status_code == 400
+    assert "signature" in resp.json()["error"]
     late = client.sign(key, "grant", terms=_terms(client, "regulator"), deadline=client.chain_time() - 1)
     resp = http.post("/actions", json=late.to_json())
-    assert resp.status_code == 400 and "deadline" in resp.json()["error"]
+    assert resp.status_code == 400
+    assert "deadline" in resp.json()["error"]
     body = forged.to_json()
     body["message"]["patient"] = "0x1234"
     assert http.post("/actions", json=body).status_code == 400
@@ -231,7 +274,8 @@ def test_relay_reports_chain_refusal_as_422(relay: tuple[TestClient, ConsentClie
     t = _terms(client, "distributor")
     assert http.post("/actions", json=client.sign(key, "grant", terms=t).to_json()).status_code == 200
     resp = http.post("/actions", json=client.sign(key, "grant", terms=t).to_json())
-    assert resp.status_code == 422 and resp.json()["customError"] == "ConsentAlreadyActive"
+    assert resp.status_code == 422
+    assert resp.json()["customError"] == "ConsentAlreadyActive"
 
 
 def test_relay_rate_limits_per_signer(devnet: dict[str, Any]) -> None:
@@ -242,7 +286,8 @@ def test_relay_rate_limits_per_signer(devnet: dict[str, Any]) -> None:
     assert http.post("/actions", json=deny.to_json()).status_code == 200
     second = relayer.sign(key, "set_patient_deny", categories=0, purposes=0)
     resp = http.post("/actions", json=second.to_json())
-    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
+    assert resp.status_code == 429
+    assert int(resp.headers["Retry-After"]) > 0
     other = relayer.sign(dev_account("patient2").account, "set_patient_deny", categories=0, purposes=0)
     assert http.post("/actions", json=other.to_json()).status_code == 200  # another signer has its own budget
 
@@ -250,7 +295,8 @@ def test_relay_rate_limits_per_signer(devnet: dict[str, Any]) -> None:
 def test_rate_limiter_window_slides() -> None:
     now = [0.0]
     limiter = RateLimiter(limit=2, window=10, clock=lambda: now[0])
-    assert limiter.allow("a")[0] and limiter.allow("A")[0]
+    assert limiter.allow("a")[0]
+    assert limiter.allow("A")[0]
     assert limiter.allow("a") == (False, 10.0)
     now[0] = 10.0
     assert limiter.allow("a")[0]

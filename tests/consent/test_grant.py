@@ -16,13 +16,31 @@ def test_grant_stores_packed_consent_and_emits_full_event(registry, patient, cli
     start = ape.chain.blocks[tx.block_number].timestamp
     cid = registry.consentIdOf(patient, clinic, 1)
     assert tx.events == [
-        registry.ConsentGranted(consentId=cid, patient=patient, grantee=clinic, categories=LABS, purposes=TREAT,
-                                denyCategories=0, denyPurposes=0, validFrom=start, validUntil=until, formVersion=0,
-                                document=DOC, actor=patient)
+        registry.ConsentGranted(
+            consentId=cid,
+            patient=patient,
+            grantee=clinic,
+            categories=LABS,
+            purposes=TREAT,
+            denyCategories=0,
+            denyPurposes=0,
+            validFrom=start,
+            validUntil=until,
+            formVersion=0,
+            document=DOC,
+            actor=patient,
+        )
     ]
     c = registry.consentOf(patient, clinic)
     assert (c.id, c.seq, c.categories, c.purposes, c.validFrom, c.validUntil, c.formVersion) == (
-        cid, 1, LABS, TREAT, start, until, 0)
+        cid,
+        1,
+        LABS,
+        TREAT,
+        start,
+        until,
+        0,
+    )
 
 
 def test_grant_consent_ids_differ_per_pair_and_per_grant(registry, patient, patient2, clinic, lab, now):
@@ -30,7 +48,8 @@ def test_grant_consent_ids_differ_per_pair_and_per_grant(registry, patient, pati
     ids = set()
     for p, g in ((patient, clinic), (patient, lab), (patient2, clinic)):
         ids.add(registry.grant(p, terms(g, until=until).as_tuple(), sender=p).events[0].consentId)
-    assert len(ids) == 3 and 0 not in ids
+    assert len(ids) == 3
+    assert 0 not in ids
 
 
 def test_grant_by_other_account_refused(registry, patient, clinic, lab, now):
@@ -41,8 +60,7 @@ def test_grant_by_other_account_refused(registry, patient, clinic, lab, now):
 
 def test_grant_while_active_refused_until_revoked(registry, patient, clinic, now, granted):
     t = terms(clinic, until=now() + DAY).as_tuple()
-    with ape.reverts(registry.ConsentAlreadyActive, patient=patient.address, grantee=clinic.address,
-                     consentId=granted):
+    with ape.reverts(registry.ConsentAlreadyActive, patient=patient.address, grantee=clinic.address, consentId=granted):
         registry.grant(patient, t, sender=patient)
     registry.revoke(patient, clinic, granted, sender=patient)
     tx = registry.grant(patient, t, sender=patient)
@@ -60,8 +78,11 @@ def test_grant_after_expiry_allowed_with_new_id(registry, patient, clinic, chain
 
 def test_grant_pending_start_blocks_second_grant(registry, patient, clinic, now):
     start = now() + DAY
-    cid = registry.grant(patient, terms(clinic, valid_from=start, until=start + DAY).as_tuple(),
-                         sender=patient).events[0].consentId
+    cid = (
+        registry.grant(patient, terms(clinic, valid_from=start, until=start + DAY).as_tuple(), sender=patient)
+        .events[0]
+        .consentId
+    )
     with ape.reverts(registry.ConsentAlreadyActive, consentId=cid):
         registry.grant(patient, terms(clinic, until=now() + DAY).as_tuple(), sender=patient)
 
@@ -81,8 +102,11 @@ def test_grant_invalid_or_break_glass_purposes_refused(registry, patient, clinic
 @pytest.mark.parametrize(("deny_c", "deny_p"), [(1, 0), (0, 1), (1 << 15, 1), (1, 1 << 7)])
 def test_grant_malformed_deny_refused(registry, patient, clinic, now, deny_c, deny_p):
     with ape.reverts(registry.InvalidDeny, categories=deny_c, purposes=deny_p):
-        registry.grant(patient, terms(clinic, until=now() + DAY, deny_categories=deny_c, deny_purposes=deny_p)
-                       .as_tuple(), sender=patient)
+        registry.grant(
+            patient,
+            terms(clinic, until=now() + DAY, deny_categories=deny_c, deny_purposes=deny_p).as_tuple(),
+            sender=patient,
+        )
 
 
 def test_grant_period_must_end_after_start_and_now(registry, patient, clinic, chain, now):

@@ -17,7 +17,8 @@ def test_store_encrypts_and_reads_back(tmp_path):
     ref = store.store(LAB_RESULT)
     assert store.read(ref.record_id) == LAB_RESULT
     blob = (tmp_path / "records" / f"{ref.record_id}.bin").read_bytes()
-    assert b"Jane" not in blob and b"HbA1c" not in blob
+    assert b"Jane" not in blob
+    assert b"HbA1c" not in blob
     salt = bytes.fromhex(json.loads((tmp_path / "keys.json").read_text())[ref.record_id]["salt"])
     assert ref.commitment == commitment_of(salt, LAB_RESULT)
 
@@ -25,7 +26,8 @@ def test_store_encrypts_and_reads_back(tmp_path):
 def test_same_content_gets_unlinkable_commitments_and_keys(tmp_path):
     store = RecordStore(tmp_path)
     a, b = store.store(LAB_RESULT), store.store(LAB_RESULT)
-    assert a.commitment != b.commitment and a.record_id != b.record_id
+    assert a.commitment != b.commitment
+    assert a.record_id != b.record_id
     keys = json.loads((tmp_path / "keys.json").read_text())
     assert keys[a.record_id]["key"] != keys[b.record_id]["key"]
 
@@ -40,8 +42,7 @@ def test_erase_destroys_key_and_salt_and_leaves_tombstone(tmp_path):
     with pytest.raises(NotVerified, match="erased"):
         store.read(ref.record_id)
     assert store.info(ref.record_id)["status"] == "erased"
-    assert store.find(ref.commitment) == {"recordId": ref.record_id, "status": "erased",
-                                          "erasedAt": out["erasedAt"]}
+    assert store.find(ref.commitment) == {"recordId": ref.record_id, "status": "erased", "erasedAt": out["erasedAt"]}
     assert store.read(other.record_id) == b"another record"  # other records unaffected
 
 

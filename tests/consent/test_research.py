@@ -13,8 +13,9 @@ RESEARCH = mask([Purpose.HRESCH])
 
 
 def research_terms(study, now, form=FORM_V1):
-    return terms(study, categories=mask([Category.GENOMIC]), purposes=RESEARCH, until=now() + 365 * DAY,
-                 document=form).as_tuple()
+    return terms(
+        study, categories=mask([Category.GENOMIC]), purposes=RESEARCH, until=now() + 365 * DAY, document=form
+    ).as_tuple()
 
 
 def test_register_study_emits_and_reads_back(registry, study, clinic):
@@ -54,7 +55,8 @@ def test_amended_protocol_requires_reconsent(registry, registered_study, patient
     with ape.reverts(registry.ConsentFormMismatch, study=registered_study.address, form=FORM_V2, given=FORM_V1):
         registry.grant(patient, research_terms(registered_study, now), sender=patient)
     new = registry.grant(patient, research_terms(registered_study, now, FORM_V2), sender=patient).events[0]
-    assert new.formVersion == 2 and new.consentId != old
+    assert new.formVersion == 2
+    assert new.consentId != old
     assert registry.canAccess(patient, registered_study, GEN, RES) == (True, new.consentId)
 
 

@@ -31,8 +31,9 @@ def deadline(now):
     return now() + 3600
 
 
-def test_grant_by_sig_grants_with_patient_as_actor_and_uses_nonce(registry, patient, relayer, keys, signer_for,
-                                                                   grant_terms, deadline):
+def test_grant_by_sig_grants_with_patient_as_actor_and_uses_nonce(
+    registry, patient, relayer, keys, signer_for, grant_terms, deadline
+):
     sig = signer_for("grant", keys("patient"), patient.address, grant_terms, deadline=deadline)
     tx = registry.grantBySig(patient, grant_terms.as_tuple(), patient, deadline, sig, sender=relayer)
     ev = tx.events[0]
@@ -68,14 +69,14 @@ def test_signed_delegate_appoint_and_remove(registry, patient, patient2, relayer
 
 def test_grant_by_sig_wrong_signer_refused(registry, patient, relayer, keys, signer_for, grant_terms, deadline):
     # patient2's key signs, but the message claims the patient signed it.
-    sig = signer_for("grant", keys("patient2"), patient.address, grant_terms, deadline=deadline,
-                     signer=patient.address)
+    sig = signer_for("grant", keys("patient2"), patient.address, grant_terms, deadline=deadline, signer=patient.address)
     with ape.reverts(registry.InvalidSignature, signer=patient.address):
         registry.grantBySig(patient, grant_terms.as_tuple(), patient, deadline, sig, sender=relayer)
 
 
-def test_grant_by_sig_signer_not_patient_or_delegate_refused(registry, patient, patient2, relayer, keys, signer_for,
-                                                             grant_terms, deadline):
+def test_grant_by_sig_signer_not_patient_or_delegate_refused(
+    registry, patient, patient2, relayer, keys, signer_for, grant_terms, deadline
+):
     sig = signer_for("grant", keys("patient2"), patient.address, grant_terms, deadline=deadline)
     with ape.reverts(registry.NotPatientOrDelegate, patient=patient.address, actor=patient2.address):
         registry.grantBySig(patient, grant_terms.as_tuple(), patient2, deadline, sig, sender=relayer)
@@ -87,21 +88,21 @@ def test_grant_by_sig_other_chain_id_refused(registry, patient, relayer, keys, s
         registry.grantBySig(patient, grant_terms.as_tuple(), patient, deadline, sig, sender=relayer)
 
 
-def test_grant_by_sig_other_deployment_refused(project, registry, directory, admin, patient, relayer, keys,
-                                               signer_for, grant_terms, deadline):
+def test_grant_by_sig_other_deployment_refused(
+    project, registry, directory, admin, patient, relayer, keys, signer_for, grant_terms, deadline
+):
     other = project.ConsentRegistry.deploy(directory, sender=admin)
-    sig = signer_for("grant", keys("patient"), patient.address, grant_terms, deadline=deadline,
-                     contract=other.address)
+    sig = signer_for("grant", keys("patient"), patient.address, grant_terms, deadline=deadline, contract=other.address)
     with ape.reverts(registry.InvalidSignature, signer=patient.address):
         registry.grantBySig(patient, grant_terms.as_tuple(), patient, deadline, sig, sender=relayer)
     other.grantBySig(patient, grant_terms.as_tuple(), patient, deadline, sig, sender=relayer)  # where it belongs
 
 
-def test_grant_by_sig_used_nonce_refused(registry, patient, clinic, relayer, keys, signer_for, grant_terms,
-                                         deadline):
+def test_grant_by_sig_used_nonce_refused(registry, patient, clinic, relayer, keys, signer_for, grant_terms, deadline):
     sig = signer_for("grant", keys("patient"), patient.address, grant_terms, deadline=deadline)
-    cid = registry.grantBySig(patient, grant_terms.as_tuple(), patient, deadline, sig,
-                              sender=relayer).events[0].consentId
+    cid = (
+        registry.grantBySig(patient, grant_terms.as_tuple(), patient, deadline, sig, sender=relayer).events[0].consentId
+    )
     registry.revoke(patient, clinic, cid, sender=patient)  # so only the nonce can stop a replay
     with ape.reverts(registry.InvalidSignature, signer=patient.address):
         registry.grantBySig(patient, grant_terms.as_tuple(), patient, deadline, sig, sender=relayer)
@@ -110,8 +111,7 @@ def test_grant_by_sig_used_nonce_refused(registry, patient, clinic, relayer, key
         registry.grantBySig(patient, grant_terms.as_tuple(), patient, deadline, stale, sender=relayer)
 
 
-def test_grant_by_sig_passed_deadline_refused(registry, patient, relayer, keys, signer_for, grant_terms, chain,
-                                              now):
+def test_grant_by_sig_passed_deadline_refused(registry, patient, relayer, keys, signer_for, grant_terms, chain, now):
     deadline = now() + 10
     sig = signer_for("grant", keys("patient"), patient.address, grant_terms, deadline=deadline)
     chain.pending_timestamp = deadline + 1
@@ -133,8 +133,7 @@ def test_grant_by_sig_high_s_refused(registry, patient, relayer, keys, signer_fo
     registry.grantBySig(patient, grant_terms.as_tuple(), patient, deadline, sig, sender=relayer)  # low-s twin
 
 
-def test_grant_by_sig_tampered_terms_refused(registry, patient, lab, relayer, keys, signer_for, grant_terms,
-                                             deadline):
+def test_grant_by_sig_tampered_terms_refused(registry, patient, lab, relayer, keys, signer_for, grant_terms, deadline):
     sig = signer_for("grant", keys("patient"), patient.address, grant_terms, deadline=deadline)
     tampered = terms(lab, until=grant_terms.valid_until)
     with ape.reverts(registry.InvalidSignature, signer=patient.address):
@@ -142,26 +141,32 @@ def test_grant_by_sig_tampered_terms_refused(registry, patient, lab, relayer, ke
 
 
 @pytest.mark.parametrize("who", ["clinic", "insurer", "patient2"])
-def test_signed_action_submitted_by_non_relayer_refused(registry, directory, patient, keys, signer_for, grant_terms,
-                                                        deadline, request, who):
+def test_signed_action_submitted_by_non_relayer_refused(
+    registry, directory, patient, keys, signer_for, grant_terms, deadline, request, who
+):
     sender = request.getfixturevalue(who)
     sig = signer_for("grant", keys("patient"), patient.address, grant_terms, deadline=deadline)
-    expected = (directory.ParticipantNotRegistered, {"account": sender.address}) if who == "patient2" else (
-        directory.ParticipantLacksRole, {"account": sender.address, "requiredRoles": 64})
+    expected = (
+        (directory.ParticipantNotRegistered, {"account": sender.address})
+        if who == "patient2"
+        else (directory.ParticipantLacksRole, {"account": sender.address, "requiredRoles": 64})
+    )
     with ape.reverts(expected[0], **expected[1]):
         registry.grantBySig(patient, grant_terms.as_tuple(), patient, deadline, sig, sender=sender)
 
 
-def test_signed_action_by_suspended_relayer_refused(registry, directory, admin, patient, relayer, keys, signer_for,
-                                                    grant_terms, deadline):
+def test_signed_action_by_suspended_relayer_refused(
+    registry, directory, admin, patient, relayer, keys, signer_for, grant_terms, deadline
+):
     directory.suspend(relayer, b"ABUSE".ljust(32, b"\0"), sender=admin)
     sig = signer_for("grant", keys("patient"), patient.address, grant_terms, deadline=deadline)
     with ape.reverts(directory.ParticipantIsSuspended, account=relayer.address):
         registry.grantBySig(patient, grant_terms.as_tuple(), patient, deadline, sig, sender=relayer)
 
 
-def test_delegate_signature_accepted_then_refused_after_removal(registry, patient, patient2, relayer, keys,
-                                                                signer_for, grant_terms, deadline):
+def test_delegate_signature_accepted_then_refused_after_removal(
+    registry, patient, patient2, relayer, keys, signer_for, grant_terms, deadline
+):
     registry.appointDelegate(patient, patient2, 1, sender=patient)
     sig = signer_for("grant", keys("patient2"), patient.address, grant_terms, deadline=deadline)
     tx = registry.grantBySig(patient, grant_terms.as_tuple(), patient2, deadline, sig, sender=relayer)
@@ -173,43 +178,49 @@ def test_delegate_signature_accepted_then_refused_after_removal(registry, patien
         registry.revokeBySig(patient, grant_terms.grantee, cid, patient2, deadline, sig, sender=relayer)
 
 
-def test_delegate_cannot_sign_delegate_changes(registry, patient, patient2, lab, relayer, keys, signer_for,
-                                               deadline):
+def test_delegate_cannot_sign_delegate_changes(registry, patient, patient2, lab, relayer, keys, signer_for, deadline):
     registry.appointDelegate(patient, patient2, 1, sender=patient)
-    sig = signer_for("appoint_delegate", keys("patient2"), patient.address, lab.address, 2, deadline=deadline,
-                     signer=patient.address)
+    sig = signer_for(
+        "appoint_delegate", keys("patient2"), patient.address, lab.address, 2, deadline=deadline, signer=patient.address
+    )
     with ape.reverts(registry.InvalidSignature, signer=patient.address):
         registry.appointDelegateBySig(patient, lab, 2, deadline, sig, sender=relayer)
 
 
-def test_erc1271_wallet_patient_grants_by_signature(registry, wallet, wallet_owner, relayer, signer_for,
-                                                    grant_terms, deadline):
+def test_erc1271_wallet_patient_grants_by_signature(
+    registry, wallet, wallet_owner, relayer, signer_for, grant_terms, deadline
+):
     sig = signer_for("grant", wallet_owner, wallet.address, grant_terms, deadline=deadline, signer=wallet.address)
     tx = registry.grantBySig(wallet, grant_terms.as_tuple(), wallet, deadline, sig, sender=relayer)
     assert (tx.events[0].patient, tx.events[0].actor) == (wallet.address, wallet.address)
     assert registry.nonces(wallet) == 1
 
 
-def test_erc1271_wallet_refusing_signature_refused(registry, wallet, wallet_owner, patient2, relayer, signer_for,
-                                                   grant_terms, deadline, keys):
+def test_erc1271_wallet_refusing_signature_refused(
+    registry, wallet, wallet_owner, patient2, relayer, signer_for, grant_terms, deadline, keys
+):
     wallet.setAccepting(False, sender=patient2)  # patient2's key is the wallet owner
     sig = signer_for("grant", wallet_owner, wallet.address, grant_terms, deadline=deadline, signer=wallet.address)
     with ape.reverts(registry.InvalidSignature, signer=wallet.address):
         registry.grantBySig(wallet, grant_terms.as_tuple(), wallet, deadline, sig, sender=relayer)
     # and a key that is not the owner's never works
     wallet.setAccepting(True, sender=patient2)
-    other = signer_for("grant", keys("patient"), wallet.address, grant_terms, deadline=deadline,
-                       signer=wallet.address)
+    other = signer_for("grant", keys("patient"), wallet.address, grant_terms, deadline=deadline, signer=wallet.address)
     with ape.reverts(registry.InvalidSignature, signer=wallet.address):
         registry.grantBySig(wallet, grant_terms.as_tuple(), wallet, deadline, other, sender=relayer)
 
 
 def test_sdk_digest_matches_contract_domain(registry, chain):
-    typed = eip712.revoke("0x" + "11" * 20, "0x" + "22" * 20, 5, 0, 99, chain_id=chain.chain_id,
-                          registry=registry.address)
+    typed = eip712.revoke(
+        "0x" + "11" * 20, "0x" + "22" * 20, 5, 0, 99, chain_id=chain.chain_id, registry=registry.address
+    )
     from eth_account.messages import encode_typed_data
 
     assert encode_typed_data(full_message=typed).header == registry.DOMAIN_SEPARATOR()
     domain = registry.eip712Domain()
     assert (domain.name, domain.version, domain.chainId, domain.verifyingContract) == (
-        eip712.DOMAIN_NAME, eip712.DOMAIN_VERSION, chain.chain_id, registry.address)
+        eip712.DOMAIN_NAME,
+        eip712.DOMAIN_VERSION,
+        chain.chain_id,
+        registry.address,
+    )

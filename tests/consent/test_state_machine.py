@@ -81,13 +81,28 @@ class ConsentModel(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ rules
 
-    @rule(p=st.integers(0, 1), g=st.integers(0, 2), cats=cat_masks, purps=purp_masks, deny=deny_masks,
-          delay=st.sampled_from([0, 0, 30]), duration=st.integers(1, 400))
+    @rule(
+        p=st.integers(0, 1),
+        g=st.integers(0, 2),
+        cats=cat_masks,
+        purps=purp_masks,
+        deny=deny_masks,
+        delay=st.sampled_from([0, 0, 30]),
+        duration=st.integers(1, 400),
+    )
     def grant(self, p: int, g: int, cats: int, purps: int, deny: tuple[int, int], delay: int, duration: int) -> None:
         self._tick()
         start = self.t + delay
-        t = (self.grantees[g].address, cats, purps, deny[0], deny[1], start if delay else 0, start + duration,
-             b"\x01" * 32)
+        t = (
+            self.grantees[g].address,
+            cats,
+            purps,
+            deny[0],
+            deny[1],
+            start if delay else 0,
+            start + duration,
+            b"\x01" * 32,
+        )
         current = self.pairs.get((p, g))
         if current is not None and current.live and current.until > self.t:
             with ape.reverts(self.registry.ConsentAlreadyActive):
@@ -118,8 +133,9 @@ class ConsentModel(RuleBasedStateMachine):
             return
         cid = consent_id(self.patients[p].address, self.grantees[g].address, m.seq)
         until = max(self.t, m.start) + extend
-        self.registry.modify(self.patients[p], self.grantees[g], cid, (cats, purps, 0, 0, until),
-                             sender=self.patients[p])
+        self.registry.modify(
+            self.patients[p], self.grantees[g], cid, (cats, purps, 0, 0, until), sender=self.patients[p]
+        )
         m.cats, m.purps, m.dcats, m.dpurps, m.until = cats, purps, 0, 0, until
 
     @rule(p=st.integers(0, 1), deny=deny_masks)
