@@ -4,7 +4,6 @@ pragma solidity ^0.8.24;
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IConsentCheck} from "../common/IConsentCheck.sol";
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
@@ -16,9 +15,9 @@ import {PackedConsent, PackedConsentLib} from "./PackedConsent.sol";
 /// @title ConsentRegistry
 /// @notice See {IConsentRegistry}.
 /// @dev    Storage is laid out for the gas budget (docs/consent.md): the current consent of a
-///         (patient, grantee) pair is ONE packed slot, so a grant writes one new slot plus the
-///         shared id counter, a revoke clears one slot, and a check reads one slot (plus the
-///         patient-wide deny and the directory). Nothing loops over a user-growable list; lists
+///         (patient, grantee) pair is ONE packed slot holding a per-pair sequence number (the id
+///         is derived from it, so there is no global counter): a grant writes one slot, a revoke
+///         rewrites it, a check reads it (plus the patient-wide deny and the directory). Nothing loops over a user-growable list; lists
 ///         (a patient's consents, accesses, break-glass uses) are rebuilt from indexed events.
 contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     // ================================================================== CONSTANTS
