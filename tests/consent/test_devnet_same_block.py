@@ -132,4 +132,4 @@ def test_access_and_revoke_in_one_block_log_shows_real_order(
         with pytest.raises(ChainRefused) as refused:
             anvil.with_account(clinic.account).send(access, "record access after revocation")
         assert refused.value.error_name == "NoActiveConsent"
-        assert refused.value.error_args == {"patient": patient.address.lower(), "grantee": clinic.address.lower()}
+        assert refused.value.error_args == {"patient": patient.address, "grantee": clinic.address}
