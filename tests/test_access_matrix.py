@@ -134,9 +134,9 @@ def _deploy_plugin_contracts(names: set[str]) -> set[str]:
                     continue
                 wanted = {a.name for a in node.names}
                 for stmt in ast.parse(src.read_text()).body:
-                    if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant):
-                        if any(isinstance(t, ast.Name) and t.id in wanted for t in stmt.targets):
-                            strings.add(str(stmt.value.value))
+                    named = isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)
+                    if named and any(isinstance(t, ast.Name) and t.id in wanted for t in stmt.targets):
+                        strings.add(str(stmt.value.value))
         found |= strings & names
     return found
 
