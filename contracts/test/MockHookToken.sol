@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+
+/// @notice What a contract receiving {MockHookToken} is called with.
+interface ITokenReceiverHook {
+    function onTokenReceived(address from, uint256 amount) external;
+}
+
+/// @notice A token that calls the recipient back after each transfer to a contract (as ERC-777
+///         and ERC-1363 tokens do) and fails the transfer if the hook reverts. It gives hostile
+///         payees (contracts/test/Hostile*) a way to re-enter or to refuse a payout.
+contract MockHookToken is ERC20 {
+    constructor() ERC20("Mock Hook Token", "HOOK") {}
+
+    function mint(address to, uint256 amount) external {
+        _mint(to, amount);
+    }
+
+    function _update(address from, address to, uint256 value) internal override {
+        super._update(from, to, value);
+        if (from != address(0) && to.code.length != 0) ITokenReceiverHook(to).onTokenReceived(from, value);
+    }
+}
