@@ -107,3 +107,13 @@ def office(billed=80 * USD, units=1):
 
 
 __all__ = ["USD", "Role", "ZERO32"]
+
+
+def submitted_id(claims, tx) -> bytes:
+    return bytes(tx.events.filter(claims.ClaimSubmitted)[0].claimId)
+
+
+def submit(claims, sender, member, lines, day=None, payee=None, resubmission=0):
+    """Submit a claim; returns (claim id, receipt)."""
+    tx = claims.submit(claim_input(member, payee or sender, lines, day=day, resubmission=resubmission), sender=sender)
+    return submitted_id(claims, tx), tx
