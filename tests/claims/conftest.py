@@ -89,9 +89,10 @@ def setup_plan(claims, token, insurer, patient, consent, submitters, rules=RULES
 
 
 @pytest.fixture(scope="session")
-def claims(project, admin, directory, consent, dispense, token, insurer, patient, clinic, lab, pharmacy):
+def claims(project, admin, directory, consent, dispense, token, insurer, patient, clinic, lab, pharmacy, outsider):
     """ClaimSettlement with plan 1 (RULES, TERMS) funded with POOL and the patient enrolled,
-    consenting to payment claims from clinic, lab, pharmacy and the insurer."""
+    consenting to payment claims from clinic, lab, pharmacy and the insurer. (``outsider`` is
+    requested here so its funding happens at session level, outside any test's snapshot.)"""
     c = make_settlement(project, admin, directory, consent, dispense, token)
     setup_plan(c, token, insurer, patient, consent, [clinic, lab, pharmacy, insurer])
     return c
@@ -117,3 +118,6 @@ def submit(claims, sender, member, lines, day=None, payee=None, resubmission=0):
     """Submit a claim; returns (claim id, receipt)."""
     tx = claims.submit(claim_input(member, payee or sender, lines, day=day, resubmission=resubmission), sender=sender)
     return submitted_id(claims, tx), tx
+
+
+CREDENTIAL_FOR_TESTS = bytes.fromhex("c1" * 32)
