@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from eth_abi import encode as abi_encode
-from eth_utils import keccak, to_checksum_address
+from eth_abi.abi import encode as abi_encode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from careledger.errors import InvalidInput
 
@@ -173,7 +174,9 @@ class Adjudication:
     lines: tuple[LineAdjudication, ...] = field(default_factory=tuple)
 
 
-def adjudicate_line(rule: CoverageRule | None, units: int, billed: int, deductible_left: int, max_left: int) -> LineAdjudication:
+def adjudicate_line(
+    rule: CoverageRule | None, units: int, billed: int, deductible_left: int, max_left: int
+) -> LineAdjudication:
     """The rule table for one line: fee schedule, deductible, copay, coinsurance (member share
     rounded up), annual maximum. Same arithmetic as ``AdjudicationMath.line``."""
     if rule is None or not rule.covered:

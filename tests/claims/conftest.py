@@ -42,9 +42,14 @@ def today() -> int:
 
 
 def claim_input(member, payee, lines, day=None, resubmission=0, fhir=b"\x11" * 32):
-    return (member.address if hasattr(member, "address") else member,
-            payee.address if hasattr(payee, "address") else payee,
-            today() - 1 if day is None else day, resubmission, fhir, [ln.as_tuple() for ln in lines])
+    return (
+        member.address if hasattr(member, "address") else member,
+        payee.address if hasattr(payee, "address") else payee,
+        today() - 1 if day is None else day,
+        resubmission,
+        fhir,
+        [ln.as_tuple() for ln in lines],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +112,7 @@ def office(billed=80 * USD, units=1):
     return Line(OFFICE, units, billed)
 
 
-__all__ = ["USD", "Role", "ZERO32"]
+__all__ = ["USD", "ZERO32", "Role"]
 
 
 def submitted_id(claims, tx) -> bytes:

@@ -13,8 +13,9 @@ from careledger.codes import Category, Purpose, Role
 def test_pay_transfers_once(claims, token, clinic, lab, patient, plan_id):
     cid, _ = submit(claims, clinic, patient, [office(300 * USD)])
     tx = claims.pay(cid, sender=lab)  # anyone may trigger; the payee is fixed
-    assert tx.events.filter(claims.ClaimPaid) == [claims.ClaimPaid(claimId=cid, payee=clinic, planId=plan_id,
-                                                                   amount=144 * USD)]
+    assert tx.events.filter(claims.ClaimPaid) == [
+        claims.ClaimPaid(claimId=cid, payee=clinic, planId=plan_id, amount=144 * USD)
+    ]
     assert token.balanceOf(clinic) == 144 * USD
     assert status_of(claims, cid) == ClaimStatus.PAID
     pool = claims.poolOf(plan_id)
@@ -84,7 +85,8 @@ def test_reentrant_payee_paid_once(hooked, patient, admin):
     cid = hostile_submit(c, reentrant, patient, today() - 1, admin)
     reentrant.setTarget(cid, sender=admin)
     c.pay(cid, sender=admin)
-    assert reentrant.attempts() == 1 and reentrant.successes() == 0
+    assert reentrant.attempts() == 1
+    assert reentrant.successes() == 0
     assert hook.balanceOf(reentrant) == 144 * USD
     assert reentrant.lastError()[:4] == bytes.fromhex("3ee5aeb5")  # ReentrancyGuardReentrantCall()
     assert status_of(c, cid) == ClaimStatus.PAID
@@ -97,7 +99,8 @@ def test_reverting_payee_blocks_nobody_in_batch(hooked, patient, clinic, admin):
     owed_before = c.poolOf(1).owed
     tx = c.payBatch([bad, good], sender=admin)
     assert tx.events.filter(c.PayoutDeferred) == [c.PayoutDeferred(claimId=bad, payee=reverting)]
-    assert status_of(c, good) == ClaimStatus.PAID and hook.balanceOf(clinic) > 0
+    assert status_of(c, good) == ClaimStatus.PAID
+    assert hook.balanceOf(clinic) > 0
     # The failed one is untouched and still owed; it pays once the payee accepts.
     assert status_of(c, bad) == ClaimStatus.APPROVED
     assert c.claimOf(bad).payee == reverting.address

@@ -17,8 +17,12 @@ def test_create_plan_emits_and_stores(bare, insurer):
     # (Ape cannot build an expected event with a struct argument: compare the fields in full.)
     assert len(tx.events) == 1
     ev = tx.events[0]
-    assert (ev.event_name, ev.planId, ev.insurer, tuple(ev.terms)) == ("PlanCreated", 1, insurer.address,
-                                                                        TERMS.as_tuple())
+    assert (ev.event_name, ev.planId, ev.insurer, tuple(ev.terms)) == (
+        "PlanCreated",
+        1,
+        insurer.address,
+        TERMS.as_tuple(),
+    )
     who, terms = bare.planOf(1)
     assert (who, tuple(terms)) == (insurer.address, TERMS.as_tuple())
     assert tuple(bare.poolOf(1)) == (0, 0, 0, 0, 0, 0)
@@ -28,8 +32,11 @@ def test_create_plan_emits_and_stores(bare, insurer):
 def test_create_plan_by_non_insurer_refused(bare, directory, request, who):
     acct = request.getfixturevalue(who)
     err = directory.ParticipantNotRegistered if who == "outsider" else directory.ParticipantLacksRole
-    kwargs = {"account": acct.address} if who == "outsider" else {"account": acct.address,
-                                                                  "requiredRoles": int(Role.INSURER)}
+    kwargs = (
+        {"account": acct.address}
+        if who == "outsider"
+        else {"account": acct.address, "requiredRoles": int(Role.INSURER)}
+    )
     with ape.reverts(err, **kwargs):
         bare.createPlan(TERMS.as_tuple(), sender=acct)
 
@@ -79,8 +86,11 @@ def test_enrol_rules(claims, insurer, clinic, patient2, plan_id):
     with ape.reverts(claims.ZeroAddress):
         claims.enrol(plan_id, ZERO_ADDR, b"\x01" * 32, t, t, sender=insurer)
     tx = claims.enrol(plan_id, patient2, b"\x01" * 32, t, t + 10, sender=insurer)
-    assert tx.events == [claims.MemberEnrolled(planId=plan_id, member=patient2, enrolment=1,
-                                               memberRecord=b"\x01" * 32, startDay=t, endDay=t + 10)]
+    assert tx.events == [
+        claims.MemberEnrolled(
+            planId=plan_id, member=patient2, enrolment=1, memberRecord=b"\x01" * 32, startDay=t, endDay=t + 10
+        )
+    ]
     with ape.reverts(claims.MemberStillEnrolled, member=patient2.address, planId=plan_id, endDay=t + 10):
         claims.enrol(plan_id, patient2, b"\x02" * 32, t + 10, t + 20, sender=insurer)
     claims.enrol(plan_id, patient2, b"\x02" * 32, t + 11, t + 20, sender=insurer)

@@ -27,9 +27,17 @@ def test_review_approve_pays_what_rules_compute(claims, insurer, pending, plan_i
     expected = adjudicate(RULES, TERMS, 0, 0, [BIG])
     tx = claims.review(pending, lines(BIG), APPROVE, 0, 0, sender=insurer)
     la = expected.lines[0]
-    assert tx.events == [claims.ClaimAdjudicated(
-        claimId=pending, status=int(ClaimStatus.APPROVED), amount=expected.benefit, deductible=expected.deductible,
-        reason=0, adjuster=insurer, lines=[(la.eligible, la.deductible, la.copay, la.coinsurance, la.benefit, la.reason)])]
+    assert tx.events == [
+        claims.ClaimAdjudicated(
+            claimId=pending,
+            status=int(ClaimStatus.APPROVED),
+            amount=expected.benefit,
+            deductible=expected.deductible,
+            reason=0,
+            adjuster=insurer,
+            lines=[(la.eligible, la.deductible, la.copay, la.coinsurance, la.benefit, la.reason)],
+        )
+    ]
     assert claims.claimOf(pending).amount == expected.benefit == 704 * USD
     assert claims.poolOf(plan_id).owed == 704 * USD
 
@@ -159,8 +167,10 @@ def denied(claims, insurer, pending):
 
 def test_appeal_once_within_window(claims, clinic, insurer, denied):
     tx = claims.appeal(denied, sender=clinic)
-    assert tx.events == [claims.ClaimAppealed(claimId=denied, by=clinic),
-                         claims.ClaimPendingReview(claimId=denied, preAuth=False, appeal=True)]
+    assert tx.events == [
+        claims.ClaimAppealed(claimId=denied, by=clinic),
+        claims.ClaimPendingReview(claimId=denied, preAuth=False, appeal=True),
+    ]
     assert status_of(claims, denied) == ClaimStatus.PENDING_REVIEW
     claims.review(denied, lines(BIG), DENY, 0, int(Carc.NOT_MEDICALLY_NECESSARY), sender=insurer)
     with ape.reverts(claims.AppealAlreadyUsed, claimId=denied):

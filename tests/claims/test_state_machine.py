@@ -85,8 +85,13 @@ class ClaimsMachine(RuleBasedStateMachine):
     def start(self) -> None:
         assert self.c.poolOf(1).funded == self.m.deposited
 
-    @rule(provider=st.integers(0, 1), code=st.sampled_from(CODES), billed=st.integers(1, 700 * USD),
-          units=st.integers(1, 3), duplicate=st.booleans())
+    @rule(
+        provider=st.integers(0, 1),
+        code=st.sampled_from(CODES),
+        billed=st.integers(1, 700 * USD),
+        units=st.integers(1, 3),
+        duplicate=st.booleans(),
+    )
     def submit(self, provider: int, code: bytes, billed: int, units: int, duplicate: bool) -> None:
         payee = self.providers[provider]
         if not duplicate or not self.m.claims:
@@ -109,8 +114,9 @@ class ClaimsMachine(RuleBasedStateMachine):
         elif a.benefit > self.m.free:
             mc.status = ClaimStatus.SUBMITTED
         else:
-            self._approve(cid, ClaimStatus.PARTIALLY_APPROVED if a.any_denied else ClaimStatus.APPROVED,
-                          a.benefit, a.deductible)
+            self._approve(
+                cid, ClaimStatus.PARTIALLY_APPROVED if a.any_denied else ClaimStatus.APPROVED, a.benefit, a.deductible
+            )
 
     @rule(amount=st.integers(1, 2_000 * USD))
     def fund(self, amount: int) -> None:
@@ -157,8 +163,9 @@ class ClaimsMachine(RuleBasedStateMachine):
             amount, status = a.benefit, ClaimStatus.APPROVED
         if amount > self.m.free:
             with ape.reverts(self.c.InsufficientFreeFunds, planId=1, needed=amount, free=self.m.free):
-                self.c.review(cid, lines, int(decision), amount, 0 if decision == Decision.APPROVE else 50,
-                              sender=self.insurer)
+                self.c.review(
+                    cid, lines, int(decision), amount, 0 if decision == Decision.APPROVE else 50, sender=self.insurer
+                )
             return
         self.c.review(cid, lines, int(decision), amount, 0 if decision == Decision.APPROVE else 50, sender=self.insurer)
         self._approve(cid, status, amount, a.deductible)
@@ -246,9 +253,12 @@ class ClaimsMachine(RuleBasedStateMachine):
         assert self.token.balanceOf(self.c) == v.funded - v.paid  # = owed + free: every unit accounted for
         _, e = self.c.enrolmentOf(self.patient)
         assert (e.deductibleMet, e.benefitPaid) == (m.ded_met, m.benefit_paid)
-        assert e.deductibleMet <= TERMS.deductible and e.benefitPaid <= TERMS.annual_max
+        assert e.deductibleMet <= TERMS.deductible
+        assert e.benefitPaid <= TERMS.annual_max
         # The model's owed is the sum over its payable claims; rounding never pays more than billed.
-        payable = [mc for mc in m.claims.values() if mc.status in (ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)]
+        payable = [
+            mc for mc in m.claims.values() if mc.status in (ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)
+        ]
         assert sum(mc.amount for mc in payable) == m.owed
         assert all(mc.amount <= sum(ln.billed for ln in mc.lines) for mc in m.claims.values())
         # Claims whose state may have changed in this step (reading all of them every step is slow).
@@ -266,4 +276,3 @@ def test_claims_state_machine(project, admin, directory, consent, dispense, toke
     setup_plan(c, token, insurer, patient, consent, [clinic, lab], terms=TERMS, pool=pool)
     CTX.update(claims=c, token=token, insurer=insurer, patient=patient, providers=[clinic, lab], pool=pool)
     run_state_machine_as_test(ClaimsMachine)
-

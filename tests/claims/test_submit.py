@@ -39,15 +39,35 @@ def test_submit_small_claim_auto_approves_with_deductible(claims, clinic, patien
     assert [la.benefit for la in expected.lines] == [48 * USD]
     la = expected.lines[0]
     assert tx.events == [
-        claims.ClaimSubmitted(claimId=cid, member=patient, payee=clinic, planId=plan_id, enrolment=1,
-                              submitter=clinic, serviceDay=day, resubmission=0, fhirClaim=b"\x11" * 32,
-                              lines=[line.as_tuple()]),
-        claims.ClaimAdjudicated(claimId=cid, status=int(ClaimStatus.APPROVED), amount=48 * USD,
-                                deductible=100 * USD, reason=0, adjuster=ZERO_ADDR,
-                                lines=[(la.eligible, la.deductible, la.copay, la.coinsurance, la.benefit, la.reason)]),
+        claims.ClaimSubmitted(
+            claimId=cid,
+            member=patient,
+            payee=clinic,
+            planId=plan_id,
+            enrolment=1,
+            submitter=clinic,
+            serviceDay=day,
+            resubmission=0,
+            fhirClaim=b"\x11" * 32,
+            lines=[line.as_tuple()],
+        ),
+        claims.ClaimAdjudicated(
+            claimId=cid,
+            status=int(ClaimStatus.APPROVED),
+            amount=48 * USD,
+            deductible=100 * USD,
+            reason=0,
+            adjuster=ZERO_ADDR,
+            lines=[(la.eligible, la.deductible, la.copay, la.coinsurance, la.benefit, la.reason)],
+        ),
     ]
     c = claims.claimOf(cid)
-    assert (c.member, c.status, c.payee, c.amount) == (patient.address, int(ClaimStatus.APPROVED), clinic.address, 48 * USD)
+    assert (c.member, c.status, c.payee, c.amount) == (
+        patient.address,
+        int(ClaimStatus.APPROVED),
+        clinic.address,
+        48 * USD,
+    )
     _, e = claims.enrolmentOf(patient)
     assert (e.deductibleMet, e.benefitPaid) == (100 * USD, 48 * USD)
     assert claims.poolOf(plan_id).owed == 48 * USD
@@ -89,8 +109,9 @@ def test_submit_by_non_provider_refused(claims, request, patient, directory, who
         with ape.reverts(directory.ParticipantNotRegistered, account=acct.address):
             claims.submit(claim_input(patient, acct, [office()]), sender=acct)
     else:
-        with ape.reverts(directory.ParticipantLacksRole, account=acct.address,
-                         requiredRoles=int(Role.PROVIDER | Role.PHARMACY)):
+        with ape.reverts(
+            directory.ParticipantLacksRole, account=acct.address, requiredRoles=int(Role.PROVIDER | Role.PHARMACY)
+        ):
             claims.submit(claim_input(patient, acct, [office()]), sender=acct)
 
 
@@ -117,8 +138,9 @@ def test_submit_for_unenrolled_member_refused(claims, clinic, patient2):
 def test_submit_outside_coverage_refused(claims, clinic, patient):
     _, e = claims.enrolmentOf(patient)
     day = e.startDay - 1
-    with ape.reverts(claims.ServiceNotCovered, member=patient.address, serviceDay=day, startDay=e.startDay,
-                     endDay=e.endDay):
+    with ape.reverts(
+        claims.ServiceNotCovered, member=patient.address, serviceDay=day, startDay=e.startDay, endDay=e.endDay
+    ):
         claims.submit(claim_input(patient, clinic, [office()], day=day), sender=clinic)
     # The first day of coverage is covered.
     cid, _ = submit(claims, clinic, patient, [office()], day=e.startDay)
@@ -183,7 +205,9 @@ def test_resubmission_allowed_only_after_withdrawal(claims, clinic, patient):
 
 def test_claim_id_matches_python(claims, clinic, patient):
     codes = [OFFICE, XRAY]
-    assert claims.claimIdOf(patient, clinic, 20_000, 3, codes) == claim_id(patient.address, clinic.address, 20_000, codes, 3)
+    assert claims.claimIdOf(patient, clinic, 20_000, 3, codes) == claim_id(
+        patient.address, clinic.address, 20_000, codes, 3
+    )
 
 
 def test_uncovered_lines_partially_approve_or_deny(claims, clinic, patient):
@@ -282,8 +306,9 @@ def test_unit_lines_refused_without_provenance(project, admin, directory, consen
 # ------------------------------------------------------------------ queue when the pool is short
 
 
-def test_claim_queued_when_pool_short_then_adjudicated(project, admin, directory, consent, dispense, token, insurer,
-                                                       patient, clinic):
+def test_claim_queued_when_pool_short_then_adjudicated(
+    project, admin, directory, consent, dispense, token, insurer, patient, clinic
+):
     from conftest import setup_plan
 
     c = project.ClaimSettlement.deploy(directory, consent, dispense, token, sender=admin)
