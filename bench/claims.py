@@ -64,7 +64,8 @@ def run(env: BenchEnv) -> BenchResult:
     clinic_chain = env.signer("clinic")
     clinic = ClaimsClient(clinic_chain, env.deployment)
     patient = env.signer("patient")
-    assert patient.account is not None and clinic_chain.account is not None
+    assert patient.account is not None
+    assert clinic_chain.account is not None
     member, payee = patient.account.address, clinic_chain.account.address
     now = int(env.w3.eth.get_block("latest")["timestamp"])
     today = day_of(now)
@@ -92,7 +93,7 @@ def run(env: BenchEnv) -> BenchResult:
     payout = clinic.pay(one.claim_id)
     repeat = clinic.pay(first.claim_id) if first.status == ClaimStatus.APPROVED else None
 
-    batch1, r1 = clinic.submit_batch([request()])
+    _batch1, r1 = clinic.submit_batch([request()])
     batch100, r100 = clinic.submit_batch([request() for _ in range(100)])
     assert all(r.status == ClaimStatus.APPROVED for r in batch100)
     per_claim = (int(r100["gasUsed"]) - int(r1["gasUsed"])) // 99
@@ -104,8 +105,10 @@ def run(env: BenchEnv) -> BenchResult:
         f"(marginal = (100 - 1) / 99); payBatch of 100 {int(p100['gasUsed']):,} ({int(p100['gasUsed']) // 100:,}/claim)"
     )
     if repeat is not None:
-        notes.append(f"payout to a payee already holding the token {int(repeat['gasUsed']):,} gas "
-                     f"(the recorded claims.payout is the first payout to a new holder)")
+        notes.append(
+            f"payout to a payee already holding the token {int(repeat['gasUsed']):,} gas "
+            f"(the recorded claims.payout is the first payout to a new holder)"
+        )
 
     # ------------------------------------------------------------------ throughput
     naive_n = 10 if env.quick else 40
@@ -113,7 +116,8 @@ def run(env: BenchEnv) -> BenchResult:
     for _ in range(naive_n):
         res = clinic.submit(request())
         receipt = clinic.pay(res.claim_id)
-        assert res.status == ClaimStatus.APPROVED and receipt["status"] == 1
+        assert res.status == ClaimStatus.APPROVED
+        assert receipt["status"] == 1
     naive_rate = naive_n / (time.perf_counter() - t0)
 
     batches = 5 if env.quick else 30
@@ -121,8 +125,13 @@ def run(env: BenchEnv) -> BenchResult:
     submit_gas = int(int(r100["gasUsed"]) * 1.25)
     pay_gas = int(int(p100["gasUsed"]) * 1.25)
     acct = clinic_chain.account
-    adjudicated_topic = "0x" + keccak(text="ClaimAdjudicated(bytes32,uint8,uint96,uint96,uint16,address,"
-                                             "(uint96,uint96,uint96,uint96,uint96,uint16)[])").hex()
+    adjudicated_topic = (
+        "0x"
+        + keccak(
+            text="ClaimAdjudicated(bytes32,uint8,uint96,uint96,uint16,address,"
+            "(uint96,uint96,uint96,uint96,uint96,uint16)[])"
+        ).hex()
+    )
     paid_topic = "0x" + keccak(text="ClaimPaid(bytes32,address,uint32,uint96)").hex()
     gas_price = int(env.w3.eth.gas_price) * 2
     t0 = time.perf_counter()
@@ -130,10 +139,19 @@ def run(env: BenchEnv) -> BenchResult:
     raws: list[str] = []
     for _ in range(batches):
         reqs = [request() for _ in range(100)]
-        for data, gas in ((clinic.submit_batch_calldata(reqs), submit_gas),
-                          (clinic.pay_batch_calldata([r.claim_id for r in reqs]), pay_gas)):
-            tx = {"to": clinic.contract.address, "data": data, "gas": gas, "gasPrice": gas_price, "nonce": nonce,
-                  "chainId": clinic_chain.chain_id, "value": 0}
+        for data, gas in (
+            (clinic.submit_batch_calldata(reqs), submit_gas),
+            (clinic.pay_batch_calldata([r.claim_id for r in reqs]), pay_gas),
+        ):
+            tx = {
+                "to": clinic.contract.address,
+                "data": data,
+                "gas": gas,
+                "gasPrice": gas_price,
+                "nonce": nonce,
+                "chainId": clinic_chain.chain_id,
+                "value": 0,
+            }
             raws.append("0x" + acct.sign_transaction(tx).raw_transaction.hex())
             nonce += 1
     hashes = _rpc_batch(env.rpc, [("eth_sendRawTransaction", [raw]) for raw in raws])
@@ -167,9 +185,12 @@ def run(env: BenchEnv) -> BenchResult:
         },
         budget=BUDGET,
         throughput={
-            "claims.settle": Throughput(fast_rate, naive_rate, fast_n,
-                                        {"transactions": len(raws), "seconds": round(elapsed, 3),
-                                         "naive_ops": naive_n}),
+            "claims.settle": Throughput(
+                fast_rate,
+                naive_rate,
+                fast_n,
+                {"transactions": len(raws), "seconds": round(elapsed, 3), "naive_ops": naive_n},
+            ),
         },
         notes=notes,
     )
