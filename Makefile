@@ -7,7 +7,7 @@ export CARELEDGER_HOME := $(CURDIR)
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
 
-.PHONY: help setup build test test-quick lint slither demo up down bench fuzz clean
+.PHONY: help setup build test test-quick lint format slither demo up down bench fuzz clean
 
 help:
 	@echo "make demo   - local devnet, deploy, play the stories, print the report"
@@ -21,14 +21,19 @@ setup:
 	@tools/setup.sh
 
 build: setup
-	@ape compile -q 2>&1 | grep -v "^$$" || true
-	@test -f .build/__local__.json || (echo "build: compilation failed" >&2; exit 1)
+	@ape compile -v WARNING
 
 lint: setup
 	ruff check careledger tests scripts bench tools
 	ruff format --check careledger tests scripts bench tools
 	mypy
-	node tools/solfmt-check.js contracts
+	prettier --check --log-level warn "contracts/**/*.sol"
+	solhint --disc "contracts/**/*.sol"
+
+format: setup
+	ruff format careledger tests scripts bench tools
+	ruff check --fix careledger tests scripts bench tools
+	prettier --write --log-level warn "contracts/**/*.sol"
 
 slither: build
 	.venv/bin/python tools/run_slither.py

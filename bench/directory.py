@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from bench.harness import BenchEnv, BenchResult
 from careledger.codes import Role
 from careledger.directory.client import DirectoryClient, credential_commitment
-
-from bench.harness import BenchEnv, BenchResult
 
 
 def run(env: BenchEnv) -> BenchResult:
@@ -17,7 +16,10 @@ def run(env: BenchEnv) -> BenchResult:
     check = directory.contract.functions.requireActive(env.signer("clinic").account.address, int(Role.PROVIDER))  # type: ignore[union-attr]
     exec_gas = env.exec_gas({"to": directory.contract.address, "data": check._encode_transaction_data()})
     return BenchResult(
-        gas={"directory.register": int(r["gasUsed"]), "directory.suspend": int(s["gasUsed"]),
-             "directory.require_active_exec": exec_gas},
+        gas={
+            "directory.register": int(r["gasUsed"]),
+            "directory.suspend": int(s["gasUsed"]),
+            "directory.require_active_exec": exec_gas,
+        },
         notes=["register writes two new slots (role word + credential) and an event"],
     )

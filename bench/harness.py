@@ -30,9 +30,13 @@ class Throughput:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ops_per_s": round(self.ops_per_s, 1), "naive_ops_per_s": round(self.naive_ops_per_s, 1),
-                "speedup": round(self.ops_per_s / self.naive_ops_per_s, 2) if self.naive_ops_per_s else None,
-                "ops": self.ops, **self.detail}
+        return {
+            "ops_per_s": round(self.ops_per_s, 1),
+            "naive_ops_per_s": round(self.naive_ops_per_s, 1),
+            "speedup": round(self.ops_per_s / self.naive_ops_per_s, 2) if self.naive_ops_per_s else None,
+            "ops": self.ops,
+            **self.detail,
+        }
 
 
 @dataclass

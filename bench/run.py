@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.harness import BenchEnv, BenchResult
 from careledger.accounts import dev_account
 from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, ErrorDecoder, connect
@@ -26,8 +27,6 @@ from careledger.deploy import SUITE_DOMAINS, deploy_suite
 from careledger.deployments import load_deployment
 from careledger.devnet import Devnet
 from careledger.seed import seed_directory
-
-from bench.harness import BenchEnv, BenchResult
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
@@ -42,8 +41,9 @@ def _free_port() -> int:
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -83,8 +83,14 @@ def main(argv: list[str] | None = None) -> int:
             deploy_suite(admin, artifacts=artifacts)
             seed_directory(admin)
             for domain, module in _bench_modules(args.only):
-                env = BenchEnv(rpc=net.rpc_url, w3=w3, deployment=load_deployment(w3), artifacts=artifacts,
-                               workdir=Path(tmp) / domain, quick=args.quick)
+                env = BenchEnv(
+                    rpc=net.rpc_url,
+                    w3=w3,
+                    deployment=load_deployment(w3),
+                    artifacts=artifacts,
+                    workdir=Path(tmp) / domain,
+                    quick=args.quick,
+                )
                 env.workdir.mkdir(parents=True, exist_ok=True)
                 t0 = time.perf_counter()
                 print(f"bench: {domain} ...", flush=True)
@@ -142,10 +148,17 @@ def render_markdown(results: dict[str, object]) -> str:
         f = floor.get(key)
         ok = "yes" if b is None or value <= b else "**no**"
         lines.append(f"| `{key}` | {value:,} | {f'{b:,}' if b else ''} | {f'{f:,}' if f else ''} | {ok} |")
-    lines += ["", "## Throughput (same run, fast path beside the naive one)", "",
-              "| name | ops/s | naive ops/s | speed-up | ops |", "|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Throughput (same run, fast path beside the naive one)",
+        "",
+        "| name | ops/s | naive ops/s | speed-up | ops |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for key, t in throughput.items():
-        lines.append(f"| `{key}` | {t['ops_per_s']:,} | {t['naive_ops_per_s']:,} | {t.get('speedup')}x | {t['ops']:,} |")
+        lines.append(
+            f"| `{key}` | {t['ops_per_s']:,} | {t['naive_ops_per_s']:,} | {t.get('speedup')}x | {t['ops']:,} |"
+        )
     notes: dict[str, list[str]] = results.get("notes", {})  # type: ignore[assignment]
     if notes:
         lines += ["", "## Notes", ""]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["project_root", "build_manifest", "deployments_dir", "devnet_dir", "node_bin"]
+__all__ = ["build_manifest", "deployments_dir", "devnet_dir", "node_bin", "project_root"]
 
 
 def project_root() -> Path:

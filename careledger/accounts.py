@@ -11,7 +11,7 @@ from eth_account.signers.local import LocalAccount
 
 from careledger.codes import Role
 
-__all__ = ["DEV_MNEMONIC", "DevAccount", "dev_account", "dev_accounts", "DEMO_CAST"]
+__all__ = ["DEMO_CAST", "DEV_MNEMONIC", "DevAccount", "dev_account", "dev_accounts"]
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
@@ -53,7 +53,8 @@ DEMO_CAST: tuple[DevAccount, ...] = (
 
 @lru_cache(maxsize=64)
 def _derive(index: int) -> LocalAccount:
-    return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    acct: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return acct
 
 
 def dev_accounts() -> tuple[DevAccount, ...]:

@@ -12,12 +12,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from careledger._paths import build_manifest
 from careledger.errors import EnvironmentProblem
 
-__all__ = ["Artifact", "Artifacts", "load_artifacts", "abi_hash"]
+__all__ = ["Artifact", "Artifacts", "abi_hash", "load_artifacts"]
 
 
 def abi_hash(abi: list[dict[str, Any]]) -> str:
@@ -48,9 +48,7 @@ class Artifacts:
         try:
             return self.contracts[name]
         except KeyError:
-            raise EnvironmentProblem(
-                f"contract {name!r} is not in the build output; run 'make build'"
-            ) from None
+            raise EnvironmentProblem(f"contract {name!r} is not in the build output; run 'make build'") from None
 
     def all_abis(self) -> list[list[dict[str, Any]]]:
         return [a.abi for a in self.contracts.values()]

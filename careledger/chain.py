@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_typing import HexStr
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -29,7 +31,7 @@ from web3.types import TxReceipt
 
 from careledger.errors import ChainRefused, InvalidInput, NodeUnreachable
 
-__all__ = ["Chain", "ErrorDecoder", "connect", "checksum"]
+__all__ = ["Chain", "ErrorDecoder", "checksum", "connect"]
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
 
@@ -80,7 +82,10 @@ class ErrorDecoder:
             values = abi_decode(types, raw[4:])
         except Exception:  # noqa: BLE001 - undecodable payload: report the name only
             return name, {}
-        return name, {n: _plain(v) for n, v in zip(names, values, strict=True)}
+        return name, {
+            n: to_checksum_address(v) if t == "address" else _plain(v)
+            for n, t, v in zip(names, types, values, strict=True)
+        }
 
     def refusal(self, data: str | bytes | None, what: str, tx_hash: str | None = None) -> ChainRefused:
         name, args = self.decode(data)
@@ -106,7 +111,9 @@ def connect(rpc: str = DEFAULT_RPC, timeout: float = 10.0) -> Web3:
     try:
         w3.eth.chain_id  # noqa: B018 - the probe
     except requests.exceptions.ConnectionError:
-        raise NodeUnreachable(f"no node answers at {rpc} (connection refused); is the devnet up? try 'make up'") from None
+        raise NodeUnreachable(
+            f"no node answers at {rpc} (connection refused); is the devnet up? try 'make up'"
+        ) from None
     except requests.exceptions.Timeout:
         raise NodeUnreachable(f"the node at {rpc} did not answer within {timeout:.0f} s") from None
     except Exception as exc:  # noqa: BLE001 - anything else means "not an Ethereum node"
@@ -206,7 +213,7 @@ class Chain:
         deadline = time.monotonic() + timeout
         delay = self.receipt_poll
         while True:
-            receipt = self.w3.eth.get_transaction_receipt(tx_hash) if self._has_receipt(tx_hash) else None
+            receipt = self.w3.eth.get_transaction_receipt(HexStr(tx_hash)) if self._has_receipt(tx_hash) else None
             if receipt is not None:
                 return receipt
             if time.monotonic() > deadline:

@@ -53,8 +53,13 @@ class DeployReport:
         return not self.deployed and not self.actions and bool(self.existing)
 
     def to_json(self) -> dict[str, Any]:
-        return {"chainId": self.chain_id, "deploymentsFile": self.path, "deployed": self.deployed,
-                "alreadyPresent": self.existing, "actions": self.actions}
+        return {
+            "chainId": self.chain_id,
+            "deploymentsFile": self.path,
+            "deployed": self.deployed,
+            "alreadyPresent": self.existing,
+            "actions": self.actions,
+        }
 
 
 @dataclass
@@ -110,8 +115,9 @@ def deploy_suite(chain: Chain, *, force: bool = False, artifacts: Artifacts | No
     except SuiteNotDeployed:
         deployment = _fresh_deployment(w3, artifacts)
     # A contract whose ABI changed since it was deployed cannot be wired with the new code.
-    stale = [n for n, r in deployment.contracts.items()
-             if n in artifacts.contracts and artifacts[n].abi_hash != r.abi_hash]
+    stale = [
+        n for n, r in deployment.contracts.items() if n in artifacts.contracts and artifacts[n].abi_hash != r.abi_hash
+    ]
     if stale:
         raise SuiteNotDeployed(
             f"the chain has an older build of {', '.join(sorted(stale))}; redeploy with 'careledger deploy --force'"

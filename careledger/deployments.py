@@ -19,7 +19,7 @@ from web3 import Web3
 from careledger._paths import deployments_dir
 from careledger.errors import SuiteNotDeployed
 
-__all__ = ["Deployment", "ContractRecord", "load_deployment", "genesis_hash"]
+__all__ = ["ContractRecord", "Deployment", "genesis_hash", "load_deployment"]
 
 
 def genesis_hash(w3: Web3) -> str:
@@ -103,7 +103,9 @@ def load_deployment(w3: Web3, *, check_code: bool = True) -> Deployment:
     chain_id = w3.eth.chain_id
     path = Deployment.path_for(chain_id)
     if not path.is_file():
-        raise SuiteNotDeployed(f"no CareLedger deployment for chain {chain_id} ({path} missing); run 'careledger deploy'")
+        raise SuiteNotDeployed(
+            f"no CareLedger deployment for chain {chain_id} ({path} missing); run 'careledger deploy'"
+        )
     try:
         dep = Deployment.from_json(json.loads(path.read_text()))
     except (ValueError, KeyError, TypeError) as exc:
@@ -120,6 +122,7 @@ def load_deployment(w3: Web3, *, check_code: bool = True) -> Deployment:
         for name, rec in dep.contracts.items():
             if len(w3.eth.get_code(Web3.to_checksum_address(rec.address))) == 0:
                 raise SuiteNotDeployed(
-                    f"{name} has no code at {rec.address} on chain {chain_id}; the chain was reset — run 'careledger deploy'"
+                    f"{name} has no code at {rec.address} on chain {chain_id}; "
+                    "the chain was reset — run 'careledger deploy'"
                 )
     return dep

@@ -7,6 +7,7 @@ anvil writes its state on a clean shutdown and every ``STATE_INTERVAL`` seconds,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -21,7 +22,7 @@ from careledger._paths import devnet_dir, node_bin
 from careledger.accounts import DEV_MNEMONIC
 from careledger.errors import EnvironmentProblem, NodeUnreachable
 
-__all__ = ["Devnet", "DevnetStatus", "port_in_use"]
+__all__ = ["Devnet", "DevnetStatus", "anvil_binary", "port_in_use"]
 
 STATE_INTERVAL = 2  # seconds between anvil's state snapshots
 DEFAULT_PORT = 8545
@@ -34,8 +35,21 @@ def port_in_use(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def anvil_binary() -> Path:
+    """The native anvil that ``npm ci`` installed. ``node_modules/.bin/anvil`` is a Node shim that
+    spawns it; running the binary directly means our pid *is* anvil's, so a kill reaches it."""
+    import platform
+
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), platform.machine())
+    system = platform.system().lower()
+    native = node_bin("anvil").parent.parent / "@foundry-rs" / f"anvil-{system}-{arch}" / "bin" / "anvil"
+    return native if native.exists() else node_bin("anvil")
+
+
 def _rpc(url: str, method: str, params: list[object] | None = None, timeout: float = 2.0) -> object:
-    resp = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=timeout)
+    resp = requests.post(
+        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=timeout
+    )
     resp.raise_for_status()
     return resp.json().get("result")
 
@@ -63,8 +77,9 @@ class DevnetStatus:
 class Devnet:
     """One anvil process described by a folder (``.devnet/`` by default)."""
 
-    def __init__(self, folder: Path | None = None, port: int = DEFAULT_PORT, host: str = "127.0.0.1",
-                 persist: bool = True) -> None:
+    def __init__(
+        self, folder: Path | None = None, port: int = DEFAULT_PORT, host: str = "127.0.0.1", persist: bool = True
+    ) -> None:
         self.folder = folder or devnet_dir()
         self.port = port
         self.host = host
@@ -122,9 +137,13 @@ class Devnet:
         current = self.status()
         if current.running:
             return current
-        anvil = node_bin("anvil")
+        anvil = anvil_binary()
         if not anvil.exists():
             raise EnvironmentProblem(f"anvil not found at {anvil}; run 'make setup' (needs Node.js and npm)")
+        # A devnet killed a moment ago may still hold its socket while the kernel tears it down.
+        settle = time.monotonic() + (2.0 if self.pid_file.exists() else 0.0)
+        while port_in_use(self.host, self.port) and time.monotonic() < settle:
+            time.sleep(0.1)
         if port_in_use(self.host, self.port):
             raise EnvironmentProblem(
                 f"port {self.port} on {self.host} is already taken by another process; stop it or pass --rpc http://127.0.0.1:OTHER_PORT"
@@ -132,19 +151,32 @@ class Devnet:
         self.folder.mkdir(parents=True, exist_ok=True)
         cmd = [
             str(anvil),
-            "--host", self.host,
-            "--port", str(self.port),
-            "--chain-id", str(CHAIN_ID),
-            "--mnemonic", DEV_MNEMONIC,
-            "--accounts", "12",
-            "--balance", "10000",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--chain-id",
+            str(CHAIN_ID),
+            "--mnemonic",
+            DEV_MNEMONIC,
+            "--accounts",
+            "12",
+            "--balance",
+            "10000",
             "--silent",
         ]
         if self.persist:
-            cmd += ["--state", str(self.state_file), "--state-interval", str(STATE_INTERVAL), "--preserve-historical-states"]
+            cmd += [
+                "--state",
+                str(self.state_file),
+                "--state-interval",
+                str(STATE_INTERVAL),
+                "--preserve-historical-states",
+            ]
         log = self.log_file.open("ab")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         self.pid_file.write_text(f"{proc.pid}\n")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -172,10 +204,8 @@ class Devnet:
             try:
                 os.kill(pid, 0)
                 # reap if it is our child
-                try:
+                with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
             except ProcessLookupError:
                 break
             time.sleep(0.05)
@@ -189,13 +219,15 @@ class Devnet:
         if not self.state_file.exists():
             return {"stateFile": str(self.state_file), "exists": False}
         st = self.state_file.stat()
-        return {"stateFile": str(self.state_file), "exists": True, "bytes": st.st_size,
-                "ageSeconds": round(time.time() - st.st_mtime, 1)}
+        return {
+            "stateFile": str(self.state_file),
+            "exists": True,
+            "bytes": st.st_size,
+            "ageSeconds": round(time.time() - st.st_mtime, 1),
+        }
 
     @staticmethod
     def describe_accounts() -> list[dict[str, object]]:
         from careledger.accounts import dev_accounts
 
         return [{"index": a.index, "name": a.name, "address": a.address, "label": a.label} for a in dev_accounts()]
-
-

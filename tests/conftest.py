@@ -16,11 +16,19 @@ from careledger.codes import Role
 
 # Fixed-seed, fast profile for `make test`; `make fuzz` selects the long one.
 settings.register_profile(
-    "ci", max_examples=25, stateful_step_count=15, derandomize=True, deadline=None,
+    "ci",
+    max_examples=25,
+    stateful_step_count=15,
+    derandomize=True,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.register_profile(
-    "long", max_examples=400, stateful_step_count=60, derandomize=False, deadline=None,
+    "long",
+    max_examples=400,
+    stateful_step_count=60,
+    derandomize=False,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
@@ -86,9 +94,10 @@ def patient2(accounts):
     return accounts[11]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def outsider(accounts):
-    """A fresh account nobody registered (funded, so its calls can reach the contracts)."""
+    """A fresh account nobody registered (funded, so its calls can reach the contracts).
+    Function-scoped: Ape's per-test isolation would undo a session fixture's funding."""
     acct = accounts.generate_test_account()
     accounts[0].transfer(acct, 10**20)
     return acct
@@ -102,9 +111,15 @@ def directory(project, admin, clinic, lab, er, insurer, manufacturer, distributo
     """The ParticipantDirectory with the cast registered in their roles."""
     d = project.ParticipantDirectory.deploy(admin, sender=admin)
     for acct, role in (
-        (clinic, Role.PROVIDER), (lab, Role.PROVIDER), (er, Role.PROVIDER), (insurer, Role.INSURER),
-        (manufacturer, Role.MANUFACTURER), (distributor, Role.DISTRIBUTOR), (pharmacy, Role.PHARMACY),
-        (regulator, Role.REGULATOR), (relayer, Role.RELAYER),
+        (clinic, Role.PROVIDER),
+        (lab, Role.PROVIDER),
+        (er, Role.PROVIDER),
+        (insurer, Role.INSURER),
+        (manufacturer, Role.MANUFACTURER),
+        (distributor, Role.DISTRIBUTOR),
+        (pharmacy, Role.PHARMACY),
+        (regulator, Role.REGULATOR),
+        (relayer, Role.RELAYER),
     ):
         d.register(acct, int(role), CREDENTIAL, sender=admin)
     return d

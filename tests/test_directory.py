@@ -16,8 +16,9 @@ def test_register_records_entry_and_emits(directory, admin, outsider):
     roles, suspended, registered_at, commitment = directory.participant(outsider)
     assert (roles, suspended, commitment) == (int(Role.PHARMACY), False, CRED)
     assert registered_at == ape.chain.blocks[tx.block_number].timestamp
-    assert tx.events == [directory.ParticipantRegistered(account=outsider, roles=int(Role.PHARMACY),
-                                                         credentialCommitment=CRED)]
+    assert tx.events == [
+        directory.ParticipantRegistered(account=outsider, roles=int(Role.PHARMACY), credentialCommitment=CRED)
+    ]
 
 
 def test_register_twice_refused(directory, admin, clinic):

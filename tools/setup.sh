@@ -15,7 +15,8 @@ command -v npm >/dev/null || die "npm is required (npm not found)"
 if [[ ! -f .venv/.stamp || requirements.lock -nt .venv/.stamp || pyproject.toml -nt .venv/.stamp ]]; then
   echo "setup: Python virtualenv (.venv) from requirements.lock"
   [[ -x .venv/bin/python ]] || python3 -m venv .venv
-  .venv/bin/python -m pip install -q -r requirements.lock
+  # (this machine's pip config lists local mirrors that warn for every package they lack)
+  .venv/bin/python -m pip install -q -r requirements.lock 2>&1 | { grep -v "^WARNING: Location" || true; }
   .venv/bin/python -m pip install -q --no-deps -e . 2>/dev/null
   touch .venv/.stamp
 fi
@@ -23,6 +24,7 @@ fi
 # Node: exactly package-lock.json.
 if [[ ! -f node_modules/.stamp || package-lock.json -nt node_modules/.stamp ]]; then
   echo "setup: npm ci (package-lock.json)"
+  # (after changing package.json: npm install && python3 tools/complete-lockfile.py)
   npm ci --no-audit --no-fund --loglevel=error
   touch node_modules/.stamp
 fi

@@ -57,7 +57,9 @@ class AppContext:
             if name.startswith("0x") and len(name) == 66:
                 return chain.with_account(name)
             if chain.chain_id not in (31337, 1337):
-                raise InvalidInput(f"devnet account names like {name!r} only work on a local devnet; set CARELEDGER_PRIVATE_KEY")
+                raise InvalidInput(
+                    f"devnet account names like {name!r} only work on a local devnet; set CARELEDGER_PRIVATE_KEY"
+                )
             try:
                 return chain.with_account(dev_account(name).account)
             except KeyError:

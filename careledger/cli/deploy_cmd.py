@@ -25,7 +25,9 @@ def deploy(app: AppContext, force: bool, seed_devnet: bool) -> None:
 
     def human() -> None:
         if report.already_deployed:
-            click.echo(f"suite already deployed on chain {report.chain_id}: {', '.join(report.existing)} ({report.path})")
+            click.echo(
+                f"suite already deployed on chain {report.chain_id}: {', '.join(report.existing)} ({report.path})"
+            )
         else:
             click.echo(f"deployed on chain {report.chain_id}: {', '.join(report.deployed) or 'nothing new'}")
             if report.existing:

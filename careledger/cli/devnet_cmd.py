@@ -29,7 +29,8 @@ def up(app: AppContext) -> None:
     net = Devnet(port=_port(app))
     before = net.status().running
     st = net.up()
-    data = {**st.to_json(), "alreadyRunning": before, "accounts": Devnet.describe_accounts()}
+    accounts = Devnet.describe_accounts()
+    data = {**st.to_json(), "alreadyRunning": before, "accounts": accounts}
 
     def human() -> None:
         con = Console()
@@ -37,7 +38,7 @@ def up(app: AppContext) -> None:
         con.print(f"devnet {verb}: [bold]{st.rpc_url}[/] chain {st.chain_id}, block {st.block}, pid {st.pid}")
         con.print(f"state kept in {st.state_file}")
         table = Table("#", "name", "address", "role in the demo")
-        for a in data["accounts"]:  # type: ignore[union-attr]
+        for a in accounts:
             table.add_row(str(a["index"]), str(a["name"]), str(a["address"]), str(a["label"]))
         con.print(table)
         con.print("[dim]dev keys come from the public test mnemonic: never use them with real value[/]")

@@ -54,11 +54,20 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--rpc", envvar="CARELEDGER_RPC", default="http://127.0.0.1:8545", show_default=True,
-              help="JSON-RPC URL of the node (any EVM chain with the suite deployed).")
+@click.option(
+    "--rpc",
+    envvar="CARELEDGER_RPC",
+    default="http://127.0.0.1:8545",
+    show_default=True,
+    help="JSON-RPC URL of the node (any EVM chain with the suite deployed).",
+)
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable JSON on stdout.")
-@click.option("--account", envvar="CARELEDGER_ACCOUNT", default=None,
-              help="Signer: a devnet account name (see 'devnet accounts') or a 0x private key.")
+@click.option(
+    "--account",
+    envvar="CARELEDGER_ACCOUNT",
+    default=None,
+    help="Signer: a devnet account name (see 'devnet accounts') or a 0x private key.",
+)
 @click.version_option(package_name="careledger")
 @click.pass_context
 def cli(ctx: click.Context, rpc: str, json_output: bool, account: str | None) -> None:
@@ -102,11 +111,12 @@ def run(argv: list[str] | None = None) -> int:
         return _report(exc.format_message(), 2, as_json)
     except KeyboardInterrupt:
         return _report("interrupted", 130, as_json)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+    except Exception as exc:
         if os.environ.get("CARELEDGER_DEBUG"):
             raise
-        return _report(f"internal error ({type(exc).__name__}: {exc}); rerun with CARELEDGER_DEBUG=1 and report it",
-                       70, as_json)
+        return _report(
+            f"internal error ({type(exc).__name__}: {exc}); rerun with CARELEDGER_DEBUG=1 and report it", 70, as_json
+        )
     return 0
 
 

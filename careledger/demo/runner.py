@@ -7,6 +7,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -32,7 +33,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_demo(console: Console) -> list[Story]:
+def run_demo(console: Console, inspect: Callable[[str], None] | None = None) -> list[Story]:
+    """Play every story. ``inspect(rpc_url)`` runs after the stories, before an ephemeral devnet
+    is stopped (tests use it to examine what the demo wrote on chain)."""
     persistent = Devnet(port=DEFAULT_PORT)
     started: Devnet | None = None
     with tempfile.TemporaryDirectory(prefix="careledger-demo-") as tmp:
@@ -57,13 +60,16 @@ def run_demo(console: Console) -> list[Story]:
                 f"{'; already there: ' + ', '.join(report.existing) if report.existing else ''}"
                 f" ({time.perf_counter() - t0:.1f} s); registered {len(seeded)} participants"
             )
-            env = DemoEnv(rpc=net.rpc_url, w3=w3, deployment=load_deployment(w3), artifacts=artifacts,
-                          workdir=Path(tmp))
+            env = DemoEnv(
+                rpc=net.rpc_url, w3=w3, deployment=load_deployment(w3), artifacts=artifacts, workdir=Path(tmp)
+            )
             stories: list[Story] = [_directory_story(env)]
             for domain in SUITE_DOMAINS:
                 module = domain_module(domain, "demo")
                 if module is not None:
                     stories.append(module.story(env))
+            if inspect is not None:
+                inspect(net.rpc_url)
             return stories
         finally:
             if started is not None:
@@ -80,11 +86,19 @@ def _directory_story(env: DemoEnv) -> Story:
     for name in ("clinic", "insurer", "manufacturer", "distributor", "pharmacy", "regulator", "relayer"):
         member = env.who(name)
         info = directory.get(member.address)
-        story.check("consortium", f"{member.label} registered as {name}",
-                    ", ".join(r.name.lower() for r in Role if r in info.roles and r.name), info.registered)
+        story.check(
+            "consortium",
+            f"{member.label} registered as {name}",
+            ", ".join(r.name.lower() for r in Role if r in info.roles and r.name),
+            info.registered,
+        )
     outsider = env.who("patient2").address
-    story.refused("consortium", "suspend an unregistered account", "ParticipantNotRegistered",
-                  lambda: directory.suspend(outsider, "NOT-VETTED"))
+    story.refused(
+        "consortium",
+        "suspend an unregistered account",
+        "ParticipantNotRegistered",
+        lambda: directory.suspend(outsider, "NOT-VETTED"),
+    )
     return story
 
 
@@ -97,20 +111,26 @@ def render(console: Console, stories: list[Story]) -> None:
         table.add_column("outcome")
         table.add_column("gas", justify="right")
         for s in story.steps:
-            table.add_row("[green]✓[/]" if s.ok else "[red]✗[/]", s.actor, s.action, s.outcome,
-                          f"{s.gas:,}" if s.gas else "")
+            table.add_row(
+                "[green]✓[/]" if s.ok else "[red]✗[/]", s.actor, s.action, s.outcome, f"{s.gas:,}" if s.gas else ""
+            )
         console.print(table)
         for note in story.notes:
             console.print(f"  [dim]{note}[/]")
     total = sum(len(s.steps) for s in stories)
     failed = [f"{s.title}: {st.action}" for s in stories for st in s.steps if not st.ok]
     if failed:
-        console.print(Panel("\n".join(failed), title=f"{len(failed)} of {total} steps did not behave as expected",
-                            style="red"))
+        console.print(
+            Panel("\n".join(failed), title=f"{len(failed)} of {total} steps did not behave as expected", style="red")
+        )
     else:
-        console.print(Panel(f"{len(stories)} stories, {total} steps, every one as expected. "
-                            "No health data was written on chain: only addresses, commitments and codes.",
-                            style="green"))
+        console.print(
+            Panel(
+                f"{len(stories)} stories, {total} steps, every one as expected. "
+                "No health data was written on chain: only addresses, commitments and codes.",
+                style="green",
+            )
+        )
 
 
 def main() -> int:

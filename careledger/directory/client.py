@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
 from careledger.artifacts import load_artifacts
@@ -54,8 +54,9 @@ class DirectoryClient:
 
     def register(self, account: str, roles: Role, credential_commitment: bytes) -> TxReceipt:
         addr = checksum(account)
-        return self.chain.send(self.contract.functions.register(addr, int(roles), credential_commitment),
-                               f"register {addr}")
+        return self.chain.send(
+            self.contract.functions.register(addr, int(roles), credential_commitment), f"register {addr}"
+        )
 
     def set_roles(self, account: str, roles: Role) -> TxReceipt:
         addr = checksum(account)
@@ -63,7 +64,7 @@ class DirectoryClient:
 
     def suspend(self, account: str, reason: str) -> TxReceipt:
         addr = checksum(account)
-        code = reason.encode()[:32].ljust(32, b"\0")
+        code = reason.encode().ljust(32, b"\0")[:32]
         return self.chain.send(self.contract.functions.suspend(addr, code), f"suspend {addr}")
 
     def reinstate(self, account: str) -> TxReceipt:
@@ -73,7 +74,8 @@ class DirectoryClient:
     def get(self, account: str) -> ParticipantInfo:
         addr = checksum(account)
         roles, suspended, registered_at, commitment = self.chain.call(
-            self.contract.functions.participant(addr), f"read participant {addr}")
+            self.contract.functions.participant(addr), f"read participant {addr}"
+        )
         return ParticipantInfo(addr, Role(roles), bool(suspended), int(registered_at), "0x" + bytes(commitment).hex())
 
     def is_active(self, account: str, roles: Role) -> bool:

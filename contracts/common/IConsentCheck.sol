@@ -10,8 +10,10 @@ interface IConsentCheck {
     /// @return allowed    true when an active, unexpired permit covers the request and no deny
     ///                    provision excludes it;
     /// @return consentId  the consent that allows it (0 when not allowed).
-    function canAccess(address patient, address grantee, uint8 category, uint8 purpose)
-        external
-        view
-        returns (bool allowed, uint256 consentId);
+    function canAccess(
+        address patient,
+        address grantee,
+        uint8 category,
+        uint8 purpose
+    ) external view returns (bool allowed, uint256 consentId);
 }

@@ -23,10 +23,7 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
     // ------------------------------------------------------------------ admin
 
     /// @inheritdoc IParticipantDirectory
-    function register(address account, uint8 roles, bytes32 credentialCommitment)
-        external
-        onlyRole(REGISTRAR_ROLE)
-    {
+    function register(address account, uint8 roles, bytes32 credentialCommitment) external onlyRole(REGISTRAR_ROLE) {
         if (account == address(0)) revert ZeroAddressParticipant();
         _checkRoles(roles);
         if (credentialCommitment == bytes32(0)) revert EmptyCredentialCommitment();

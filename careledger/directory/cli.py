@@ -1,0 +1,133 @@
+"""``careledger directory show|register|set-roles|suspend|reinstate``."""
+
+from __future__ import annotations
+
+import click
+
+from careledger.cli.context import AppContext, pass_app
+
+
+def _client(app: AppContext, signer: str | None = None):  # type: ignore[no-untyped-def]
+    from careledger.directory.client import DirectoryClient
+
+    chain = app.signer(default=signer) if signer else app.chain()
+    return DirectoryClient(chain, app.deployment())
+
+
+def _roles(text: str):  # type: ignore[no-untyped-def]
+    from careledger.codes import parse_role
+    from careledger.errors import InvalidInput
+
+    try:
+        return parse_role(text)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+@click.group()
+def directory() -> None:
+    """The consortium's participant directory."""
+
+
+@directory.command()
+@click.argument("address")
+@pass_app
+def show(app: AppContext, address: str) -> None:
+    """Show the directory entry of ADDRESS."""
+    from careledger.chain import checksum
+
+    addr = checksum(address)  # before any node is contacted
+    info = _client(app).get(addr)
+
+    def human() -> None:
+        if not info.registered:
+            click.echo(f"{info.address}: not registered")
+            return
+        state = "SUSPENDED" if info.suspended else "active"
+        click.echo(
+            f"{info.address}: {', '.join(info.to_json()['roles'])} ({state}), credential {info.credential_commitment}"
+        )  # type: ignore[arg-type]
+
+    app.emit(info.to_json(), human)
+
+
+@directory.command()
+@click.argument("address")
+@click.argument("roles")
+@click.option("--credential", required=True, help="Licence / NPI / GLN (committed with a salt, never stored).")
+@click.option("--salt", default=None, help="Hex salt for the commitment (random when omitted; keep it).")
+@pass_app
+def register(app: AppContext, address: str, roles: str, credential: str, salt: str | None) -> None:
+    """Register ADDRESS with ROLES (e.g. pharmacy or provider,relayer)."""
+    import secrets
+
+    from careledger.chain import checksum
+    from careledger.directory.client import credential_commitment
+    from careledger.errors import InvalidInput
+
+    addr = checksum(address)
+    flags = _roles(roles)
+    try:
+        salt_bytes = bytes.fromhex(salt.removeprefix("0x")) if salt else secrets.token_bytes(32)
+    except ValueError:
+        raise InvalidInput(f"salt {salt!r} is not hex") from None
+    receipt = _client(app, "admin").register(addr, flags, credential_commitment(credential, salt_bytes))
+    data = {
+        "address": addr,
+        "roles": roles,
+        "salt": "0x" + salt_bytes.hex(),
+        "tx": receipt["transactionHash"].to_0x_hex(),
+    }
+    app.emit(
+        data, lambda: click.echo(f"registered {addr} as {roles}; keep the salt {data['salt']} with the credential")
+    )
+
+
+@directory.command("set-roles")
+@click.argument("address")
+@click.argument("roles")
+@pass_app
+def set_roles(app: AppContext, address: str, roles: str) -> None:
+    """Replace the roles of ADDRESS."""
+    from careledger.chain import checksum
+
+    addr = checksum(address)
+    receipt = _client(app, "admin").set_roles(addr, _roles(roles))
+    app.emit(
+        {"address": addr, "roles": roles, "tx": receipt["transactionHash"].to_0x_hex()},
+        lambda: click.echo(f"{addr} now holds {roles}"),
+    )
+
+
+@directory.command()
+@click.argument("address")
+@click.option("--reason", required=True, help="A short reason code (max 32 bytes), e.g. LICENCE-LAPSED.")
+@pass_app
+def suspend(app: AppContext, address: str, reason: str) -> None:
+    """Suspend ADDRESS in every role."""
+    from careledger.chain import checksum
+    from careledger.errors import InvalidInput
+
+    if len(reason.encode()) > 32:
+        raise InvalidInput(f"reason code {reason!r} is longer than 32 bytes; use a short code")
+    addr = checksum(address)
+    receipt = _client(app, "admin").suspend(addr, reason)
+    app.emit(
+        {"address": addr, "suspended": True, "tx": receipt["transactionHash"].to_0x_hex()},
+        lambda: click.echo(f"{addr} suspended ({reason})"),
+    )
+
+
+@directory.command()
+@click.argument("address")
+@pass_app
+def reinstate(app: AppContext, address: str) -> None:
+    """Lift the suspension of ADDRESS."""
+    from careledger.chain import checksum
+
+    addr = checksum(address)
+    receipt = _client(app, "admin").reinstate(addr)
+    app.emit(
+        {"address": addr, "suspended": False, "tx": receipt["transactionHash"].to_0x_hex()},
+        lambda: click.echo(f"{addr} reinstated"),
+    )

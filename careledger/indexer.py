@@ -1,0 +1,145 @@
+"""Event replay: rebuild the state of every suite contract from its logs alone.
+
+The audit trail HIPAA 164.312(b) asks for is the event log; this module proves it is complete.
+Each domain that has landed contributes ``careledger/<domain>/replay.py`` with:
+
+- ``CONTRACTS``: the deployment names whose logs it reduces;
+- ``def reduce(state: dict, event: DecodedEvent) -> None``: apply one event to its state;
+- ``def verify(state: dict, reads: Reads) -> list[str]``: compare the rebuilt state with on-chain
+  reads and return the differences (empty when they agree).
+
+:func:`replay` fetches every log of every suite contract from its deployment block, decodes it
+with the build's ABIs, reduces them in chain order, and :func:`check` runs every domain's verify.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_abi.abi import decode as abi_decode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from web3 import Web3
+
+from careledger.artifacts import Artifacts
+from careledger.chain import Chain, ErrorDecoder
+from careledger.deploy import SUITE_DOMAINS, domain_module
+from careledger.deployments import Deployment
+from careledger.rpc import RpcClient
+
+__all__ = ["DecodedEvent", "Reads", "check", "replay"]
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    contract: str
+    name: str
+    args: dict[str, Any]
+    block: int
+    log_index: int
+    tx_hash: str
+    timestamp: int | None = None
+
+
+@dataclass
+class Reads:
+    """What a domain's ``verify`` needs to read the chain: a chain and the suite's contracts."""
+
+    chain: Chain
+    deployment: Deployment
+    artifacts: Artifacts
+
+    def contract(self, name: str, artifact: str | None = None) -> Any:
+        return self.chain.contract(self.deployment.address(name), self.artifacts[artifact or name].abi)
+
+
+@dataclass
+class _EventAbi:
+    name: str
+    indexed: list[tuple[str, str]] = field(default_factory=list)
+    plain: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _event_table(abi: list[dict[str, Any]]) -> dict[bytes, _EventAbi]:
+    from careledger.chain import _type_string
+
+    table: dict[bytes, _EventAbi] = {}
+    for item in abi:
+        if item.get("type") != "event" or item.get("anonymous"):
+            continue
+        types = [_type_string(p) for p in item["inputs"]]
+        topic = keccak(text=f"{item['name']}({','.join(types)})")
+        ev = _EventAbi(item["name"])
+        for p, t in zip(item["inputs"], types, strict=True):
+            (ev.indexed if p.get("indexed") else ev.plain).append((p["name"], t))
+        table[topic] = ev
+    return table
+
+
+def _decode(ev: _EventAbi, log: dict[str, Any]) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    for (name, typ), topic in zip(ev.indexed, log["topics"][1:], strict=True):
+        raw = bytes.fromhex(topic[2:])
+        if typ in ("string", "bytes") or typ.endswith("]") or typ.startswith("("):
+            args[name] = "0x" + raw.hex()  # indexed dynamic values are hashed
+        else:
+            (args[name],) = abi_decode([typ], raw)
+    if ev.plain:
+        values = abi_decode([t for _, t in ev.plain], bytes.fromhex(log["data"][2:]))
+        args.update({n: v for (n, _), v in zip(ev.plain, values, strict=True)})
+    return {
+        k: to_checksum_address(v) if isinstance(v, str) and Web3.is_address(v) and len(v) == 42 else v
+        for k, v in args.items()
+    }
+
+
+Reducer = Callable[[dict[str, Any], DecodedEvent], None]
+
+
+def replay(rpc: RpcClient, deployment: Deployment, artifacts: Artifacts) -> dict[str, dict[str, Any]]:
+    """Rebuild each landed domain's state from logs alone: ``{domain: state}``."""
+    states: dict[str, dict[str, Any]] = {}
+    for domain in SUITE_DOMAINS:
+        module = domain_module(domain, "replay")
+        if module is None:
+            continue
+        names: list[str] = list(module.CONTRACTS)
+        events: list[DecodedEvent] = []
+        for name in names:
+            rec = deployment.contracts[name]
+            table = _event_table(artifacts[name].abi)
+            logs = rpc.call("eth_getLogs", [{"address": rec.address, "fromBlock": hex(rec.block), "toBlock": "latest"}])
+            for log in logs:
+                topic0 = bytes.fromhex(log["topics"][0][2:]) if log["topics"] else b""
+                ev = table.get(topic0)
+                if ev is None:
+                    continue
+                events.append(
+                    DecodedEvent(
+                        name,
+                        ev.name,
+                        _decode(ev, log),
+                        int(log["blockNumber"], 16),
+                        int(log["logIndex"], 16),
+                        log["transactionHash"],
+                    )
+                )
+        events.sort(key=lambda e: (e.block, e.log_index))
+        state: dict[str, Any] = {}
+        for event in events:
+            module.reduce(state, event)
+        states[domain] = state
+    return states
+
+
+def check(w3: Web3, rpc: RpcClient, deployment: Deployment, artifacts: Artifacts) -> dict[str, list[str]]:
+    """Replay, then let each domain compare its rebuilt state with on-chain reads."""
+    reads = Reads(Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())), deployment, artifacts)
+    diffs: dict[str, list[str]] = {}
+    for domain, state in replay(rpc, deployment, artifacts).items():
+        module = domain_module(domain, "replay")
+        assert module is not None
+        diffs[domain] = list(module.verify(state, reads))
+    return diffs

@@ -1,0 +1,328 @@
+"""``careledger drugs ...``: commission, ship, accept, reject, verify, dispense, recall, quarantine,
+history. Imports stay inside the commands so ``drugs verify`` starts fast; a malformed scan is
+rejected (exit 2) before any node is contacted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from careledger.cli.context import AppContext, pass_app
+
+if TYPE_CHECKING:
+    from careledger.provenance.client import ProvenanceClient
+    from careledger.provenance.gs1 import Scan
+
+
+def _client(app: AppContext, signer: str | None = None) -> ProvenanceClient:
+    from careledger.provenance.client import ProvenanceClient
+
+    chain = app.signer(default=signer) if signer else app.chain()
+    return ProvenanceClient(chain, app.deployment())
+
+
+def _batch_ref(text: str) -> bytes:
+    """A batch as ``0x`` + 64 hex digits, or ``GTIN/LOT``."""
+    from careledger.errors import InvalidInput
+    from careledger.provenance.gs1 import _check_gtin
+    from careledger.provenance.ids import batch_id
+
+    if text.startswith("0x") and len(text) == 66:
+        try:
+            return bytes.fromhex(text[2:])
+        except ValueError:
+            pass
+    if "/" in text:
+        gtin, _, lot = text.partition("/")
+        return batch_id(int(_check_gtin(gtin)), lot)
+    raise InvalidInput(f"batch {text!r} must be a batch id (0x + 64 hex digits) or GTIN/LOT")
+
+
+def _address(text: str) -> str:
+    from careledger.accounts import dev_account
+    from careledger.chain import checksum
+
+    if text.startswith("0x"):
+        return checksum(text, "receiver")
+    try:
+        return dev_account(text).address
+    except KeyError:
+        return checksum(text, "receiver")
+
+
+def _document(value: str | None, file: Path | None) -> bytes:
+    from eth_utils.crypto import keccak
+
+    from careledger.errors import InvalidInput
+    from careledger.provenance.client import code32
+
+    if file is not None:
+        try:
+            return keccak(file.read_bytes())
+        except OSError as exc:
+            raise InvalidInput(f"cannot read document {str(file)!r}: {exc.strerror}") from None
+    if value is None:
+        raise InvalidInput("a change of ownership needs the DSCSA TI/TS document: --document 0x... or --document-file")
+    return code32(value, "document commitment")
+
+
+def _scan(scan: str | None, image: Path | None) -> Scan:
+    from careledger.errors import InvalidInput
+    from careledger.provenance.gs1 import decode_image, parse_scan
+
+    if image is not None:
+        return parse_scan(decode_image(image))
+    if not scan:
+        raise InvalidInput("give the scan (element string or Digital Link) or --image FILE")
+    return parse_scan(scan)
+
+
+def _proof(s: Scan, serials: Path | None) -> list[bytes]:
+    from careledger.errors import InvalidInput
+    from careledger.provenance.store import ProvenanceStore, build_batch, read_serials
+
+    if serials is not None:
+        batch = build_batch(s.gtin_int, s.lot, s.expiry_int, read_serials(serials))
+        return batch.proof(s.serial) or []
+    proof = ProvenanceStore().proof_only(s.gtin_int, s.lot, s.serial)
+    if proof is None:
+        raise InvalidInput(f"no serial list for batch {s.gtin}/{s.lot} in the local store; pass --serials FILE")
+    return proof
+
+
+@click.group()
+def drugs() -> None:
+    """Drug provenance: serialised batches, custody, one-scan verification, recalls."""
+
+
+@drugs.command()
+@click.option("--gtin", required=True, help="GTIN-14 (or 8/12/13 digits), check digit validated.")
+@click.option("--lot", required=True, help="Lot / batch number, GS1 AI (10).")
+@click.option("--expiry", required=True, help="Expiry YYMMDD, GS1 AI (17); day 00 = end of month.")
+@click.option(
+    "--serials",
+    "serials_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Unit serials: one per line, or CSV (first column or a 'serial' column).",
+)
+@pass_app
+def commission(app: AppContext, gtin: str, lot: str, expiry: str, serials_file: Path) -> None:
+    """Commission a batch: one Merkle root over its serials goes on chain; the tree stays local."""
+    from rich.progress import Progress
+
+    from careledger.errors import InvalidInput
+    from careledger.provenance.gs1 import _check_gtin, _check_text, _expiry_date
+    from careledger.provenance.store import ProvenanceStore, build_batch, read_serials
+
+    gtin14 = int(_check_gtin(gtin))
+    _check_text(lot, "10")
+    _expiry_date(expiry)
+    with Progress(transient=True, disable=app.json_output) as progress:
+        task = progress.add_task("reading serials", total=None)
+        items = read_serials(serials_file, progress=lambda n: progress.advance(task, n))
+        progress.update(task, description=f"hashing {len(items):,} serials")
+        batch = build_batch(gtin14, lot, int(expiry), items)
+    store = ProvenanceStore()
+    clash = store.duplicates(gtin14, items, exclude=batch.batch_id)
+    if clash:
+        raise InvalidInput(
+            f"{len(clash)} serial(s) of GTIN {gtin14:014d} are already in another batch, e.g. {clash[0]!r}"
+        )
+    receipt = _client(app, "manufacturer").commission(batch)
+    store.save(batch)
+    data = {
+        "batchId": "0x" + batch.batch_id.hex(),
+        "gtin": f"{gtin14:014d}",
+        "lot": lot,
+        "expiry": expiry,
+        "quantity": len(items),
+        "merkleRoot": "0x" + batch.root.hex(),
+        "gasUsed": receipt["gasUsed"],
+        "tx": receipt["transactionHash"].to_0x_hex(),
+        "store": str(store.folder),
+    }
+    app.emit(
+        data,
+        lambda: click.echo(
+            f"commissioned batch {data['batchId']} ({len(items):,} units), "
+            f"root {data['merkleRoot']}, gas {receipt['gasUsed']:,}"
+        ),
+    )
+
+
+@drugs.command()
+@click.argument("batch")
+@click.option("--to", "to", required=True, help="Receiver: address or devnet name.")
+@click.option("--quantity", type=int, required=True)
+@click.option("--document", default=None, help="DSCSA TI/TS commitment (0x + 64 hex).")
+@click.option("--document-file", type=click.Path(path_type=Path), default=None, help="Hash this TI/TS file.")
+@pass_app
+def ship(app: AppContext, batch: str, to: str, quantity: int, document: str | None, document_file: Path | None) -> None:
+    """Ship QUANTITY held units of BATCH (id or GTIN/LOT) to a registered receiver."""
+    bid, receiver, doc = _batch_ref(batch), _address(to), _document(document, document_file)
+    receipt = _client(app, "manufacturer").ship(bid, receiver, quantity, doc)
+    app.emit(
+        {
+            "batchId": "0x" + bid.hex(),
+            "to": receiver,
+            "quantity": quantity,
+            "document": "0x" + doc.hex(),
+            "gasUsed": receipt["gasUsed"],
+        },
+        lambda: click.echo(f"shipped {quantity} units to {receiver} (in transit until accepted)"),
+    )
+
+
+@drugs.command()
+@click.argument("batch")
+@pass_app
+def accept(app: AppContext, batch: str) -> None:
+    """Accept the shipment of BATCH in transit to you."""
+    bid = _batch_ref(batch)
+    client = _client(app, "distributor")
+    receipt = client.accept(bid)
+    assert client.chain.account is not None
+    held = client.custody_of(bid, client.chain.account.address).held
+    app.emit(
+        {"batchId": "0x" + bid.hex(), "held": held, "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"accepted; you now hold {held} units of 0x{bid.hex()}"),
+    )
+
+
+@drugs.command()
+@click.argument("batch")
+@click.option("--reason", required=True, help="Reason code (short ASCII, e.g. DAMAGED).")
+@pass_app
+def reject(app: AppContext, batch: str, reason: str) -> None:
+    """Reject the shipment of BATCH in transit to you; the units go back to the sender."""
+    from careledger.provenance.client import code32
+
+    bid = _batch_ref(batch)
+    receipt = _client(app, "distributor").reject(bid, code32(reason))
+    app.emit(
+        {"batchId": "0x" + bid.hex(), "rejected": True, "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo("rejected; the units are back with the sender"),
+    )
+
+
+@drugs.command()
+@click.argument("scan", required=False)
+@click.option("--image", type=click.Path(path_type=Path), default=None, help="A DataMatrix image to decode.")
+@click.option(
+    "--serials",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The batch's serial list (default: the local store).",
+)
+@pass_app
+def verify(app: AppContext, scan: str | None, image: Path | None, serials: Path | None) -> None:
+    """Verify a scanned unit: exit 0 verified, 1 not (reason printed), 2 malformed scan."""
+    from careledger.errors import NotVerified
+
+    s = _scan(scan, image)  # malformed scans stop here, before any node is contacted
+    proof = _proof(s, serials)
+    chain = app.chain()
+    if app.account is not None:
+        chain = app.signer()
+    from careledger.provenance.client import ProvenanceClient
+
+    result = ProvenanceClient(chain, app.deployment()).verify(s.gtin_int, s.lot, s.expiry_int, s.serial, proof)
+    data = result.to_json()
+    if app.json_output:
+        app.emit(data)
+    else:
+        click.echo(
+            f"{result.verdict.dscsa}: {s.gtin} lot {s.lot} serial {s.serial} exp {s.expiry}"
+            + (f" (holder {result.holder})" if result.holder else "")
+        )
+    if not result.verified:
+        exc = NotVerified(f"not verified: {result.verdict.dscsa}")
+        raise exc
+
+
+@drugs.command()
+@click.argument("scan", required=False)
+@click.option("--image", type=click.Path(path_type=Path), default=None)
+@click.option("--serials", type=click.Path(path_type=Path), default=None)
+@pass_app
+def dispense(app: AppContext, scan: str | None, image: Path | None, serials: Path | None) -> None:
+    """Dispense a scanned unit (pharmacy holding units of its batch)."""
+    from careledger.provenance.ids import unit_id
+
+    s = _scan(scan, image)
+    proof = _proof(s, serials)
+    receipt = _client(app, "pharmacy").dispense(s.gtin_int, s.lot, s.serial, proof)
+    uid = "0x" + unit_id(s.gtin_int, s.serial).hex()
+    app.emit(
+        {"unitId": uid, **s.to_json(), "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"dispensed {s.gtin}/{s.serial} (unit {uid})"),
+    )
+
+
+@drugs.command()
+@click.argument("batch")
+@click.option("--reason", required=True)
+@pass_app
+def recall(app: AppContext, batch: str, reason: str) -> None:
+    """Recall BATCH (manufacturer or regulator). Final."""
+    from careledger.provenance.client import code32
+
+    bid = _batch_ref(batch)
+    receipt = _client(app, "regulator").recall(bid, code32(reason))
+    app.emit(
+        {"batchId": "0x" + bid.hex(), "status": "recalled", "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"batch 0x{bid.hex()} recalled"),
+    )
+
+
+@drugs.command()
+@click.argument("batch")
+@click.option("--reason", required=True)
+@click.option("--lift", is_flag=True, help="Lift the quarantine instead.")
+@pass_app
+def quarantine(app: AppContext, batch: str, reason: str, lift: bool) -> None:
+    """Quarantine BATCH as suspect product (or --lift it)."""
+    from careledger.provenance.client import code32
+
+    bid = _batch_ref(batch)
+    client = _client(app, "regulator")
+    receipt = client.lift_quarantine(bid, code32(reason)) if lift else client.quarantine(bid, code32(reason))
+    status = "active" if lift else "quarantined"
+    app.emit(
+        {"batchId": "0x" + bid.hex(), "status": status, "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"batch 0x{bid.hex()} {status}"),
+    )
+
+
+@drugs.command()
+@click.argument("scan", required=False)
+@click.option("--image", type=click.Path(path_type=Path), default=None)
+@click.option("--epcis", type=click.Path(path_type=Path), default=None, help="Write GS1 EPCIS 2.0 JSON-LD here.")
+@pass_app
+def history(app: AppContext, scan: str | None, image: Path | None, epcis: Path | None) -> None:
+    """The custody timeline of a scanned unit, rebuilt from chain events."""
+    import json
+
+    from careledger.provenance.history import load_history, to_epcis
+
+    s = _scan(scan, image)
+    client = _client(app)
+    h = load_history(client, s.gtin_int, s.lot, s.serial)
+    if epcis is not None:
+        epcis.write_text(json.dumps(to_epcis(h, client.chain.chain_id), indent=2))
+    data: dict[str, Any] = h.to_json()
+
+    def human() -> None:
+        click.echo(f"{s.gtin} lot {s.lot} serial {s.serial}: {' -> '.join(h.chain) or 'unknown batch'}")
+        for e in h.events:
+            extra = f" {e.quantity} units" if e.quantity and e.kind != "UnitDispensed" else ""
+            other = f" <-> {e.counterparty}" if e.counterparty else ""
+            click.echo(
+                f"  {e.to_json()['time']}  {e.kind:<17} {e.actor}{other}{extra}"
+                + (f" reason {e.reason}" if e.reason else "")
+            )
+
+    app.emit(data, human)

@@ -1,0 +1,135 @@
+"""Demo story: a batch from the manufacturer to a pharmacy, a counterfeit and a clone caught,
+a recall stopping a second batch mid-route. Leaves ``dispensed_unit`` and ``recalled_unit`` in
+``env.shared`` for the claims story."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from careledger.demo.framework import DemoEnv, Story
+from careledger.provenance.client import ProvenanceClient, Verdict, code32
+from careledger.provenance.ids import unit_id
+from careledger.provenance.store import BatchFile, ProvenanceStore, build_batch
+
+GTIN = 9506000134352
+EXPIRY = 301231
+TI_TS = code32("0x" + "a1" * 32, "document")  # commitment to the TI/TS document kept off chain
+
+
+def _unit(b: BatchFile, serial: str, pharmacy: str) -> dict[str, Any]:
+    return {
+        "unitId": "0x" + unit_id(b.gtin, serial).hex(),
+        "gtin": f"{b.gtin:014d}",
+        "serial": serial,
+        "lot": b.lot,
+        "pharmacy": pharmacy,
+        "batchId": "0x" + b.batch_id.hex(),
+    }
+
+
+def story(env: DemoEnv) -> Story:
+    st = Story("Drug provenance: from the manufacturer to the patient's pharmacy")
+    mfr = ProvenanceClient(env.signer("manufacturer"), env.deployment)
+    dist = ProvenanceClient(env.signer("distributor"), env.deployment)
+    pharm = ProvenanceClient(env.signer("pharmacy"), env.deployment)
+    reg = ProvenanceClient(env.signer("regulator"), env.deployment)
+    d_addr, p_addr = env.who("distributor").address, env.who("pharmacy").address
+    store = ProvenanceStore(env.workdir / "provenance")
+
+    a = build_batch(GTIN, "DEMO-A", EXPIRY, (f"A{i:07d}" for i in range(10_000)))
+    store.save(a)
+    st.done("manufacturer", "commission 10,000 units (one Merkle root on chain)", mfr.commission(a))
+    st.done(
+        "manufacturer",
+        "ship the whole batch to the distributor (TI/TS committed)",
+        mfr.ship(a.batch_id, d_addr, 10_000, TI_TS),
+    )
+    st.refused(
+        "distributor",
+        "ship units still in transit",
+        "InsufficientCustody",
+        lambda: dist.ship(a.batch_id, p_addr, 1, TI_TS),
+    )
+    st.done("distributor", "accept the shipment", dist.accept(a.batch_id))
+    st.done("distributor", "ship 100 units on to the pharmacy", dist.ship(a.batch_id, p_addr, 100, TI_TS))
+    st.done("pharmacy", "accept the shipment", pharm.accept(a.batch_id))
+
+    unit, second = a.serials[42], a.serials[43]
+    r = pharm.verify(GTIN, a.lot, EXPIRY, unit, a.proof(unit) or [])
+    st.check(
+        "pharmacy",
+        f"scan and verify unit {unit}",
+        f"{r.verdict.dscsa}, holder {r.holder}",
+        r.verified and r.holder == p_addr,
+    )
+    st.done("pharmacy", f"dispense unit {unit}", pharm.dispense(GTIN, a.lot, unit, a.proof(unit) or []))
+
+    fake = "FAKE0000001"
+    r = pharm.verify(GTIN, a.lot, EXPIRY, fake, [])
+    st.check(
+        "pharmacy",
+        f"verify a counterfeit (unknown serial {fake})",
+        r.verdict.dscsa,
+        r.verdict is Verdict.NO_MATCH_GTIN_SERIAL,
+    )
+    st.refused(
+        "pharmacy",
+        "dispense the counterfeit",
+        "SerialNotInBatch",
+        lambda: pharm.dispense(GTIN, a.lot, fake, a.proof(unit) or []),
+    )
+    st.refused(
+        "pharmacy",
+        f"dispense a clone of {unit} (second dispense)",
+        "UnitAlreadyDispensed",
+        lambda: pharm.dispense(GTIN, a.lot, unit, a.proof(unit) or []),
+    )
+    r = pharm.verify(GTIN, a.lot, EXPIRY, unit, a.proof(unit) or [])
+    st.check("pharmacy", "verify the clone", r.verdict.dscsa, r.verdict is Verdict.DISPENSED)
+    st.done(
+        "pharmacy",
+        f"dispense unit {second} for a patient's prescription",
+        pharm.dispense(GTIN, a.lot, second, a.proof(second) or []),
+    )
+    env.shared["dispensed_unit"] = _unit(a, second, p_addr)
+
+    b = build_batch(GTIN, "DEMO-B", EXPIRY, (f"B{i:07d}" for i in range(1_000)))
+    store.save(b)
+    st.done("manufacturer", "commission a second batch of 1,000 units", mfr.commission(b))
+    mfr.ship(b.batch_id, d_addr, 1_000, TI_TS)
+    dist.accept(b.batch_id)
+    dist.ship(b.batch_id, p_addr, 10, TI_TS)
+    pharm.accept(b.batch_id)
+    early = b.serials[5]
+    st.done(
+        "pharmacy",
+        f"dispense unit {early} of the second batch",
+        pharm.dispense(GTIN, b.lot, early, b.proof(early) or []),
+    )
+    st.done("distributor", "ship 50 more units of it to the pharmacy", dist.ship(b.batch_id, p_addr, 50, TI_TS))
+    st.done(
+        "regulator",
+        "recall the second batch while 50 units are on the road",
+        reg.recall(b.batch_id, code32("CLASS-I-CONTAMINATION")),
+    )
+    st.refused("pharmacy", "accept the recalled shipment", "BatchIsRecalled", lambda: pharm.accept(b.batch_id))
+    probe = b.serials[6]
+    st.refused(
+        "pharmacy",
+        "dispense a unit of the recalled batch",
+        "BatchIsRecalled",
+        lambda: pharm.dispense(GTIN, b.lot, probe, b.proof(probe) or []),
+    )
+    r = pharm.verify(GTIN, b.lot, EXPIRY, probe, b.proof(probe) or [])
+    st.check("pharmacy", "verify a unit of the recalled batch", r.verdict.dscsa, r.verdict is Verdict.RECALLED)
+    pharmacy, _bid, recalled = pharm.dispense_of(unit_id(GTIN, early))
+    st.check(
+        "claims (reads)",
+        "dispenseOf the unit dispensed before the recall",
+        f"recalled={recalled}",
+        recalled and pharmacy == p_addr,
+    )
+    st.done("pharmacy", "reject the recalled shipment: the units go back", pharm.reject(b.batch_id, code32("RECALL")))
+    env.shared["recalled_unit"] = _unit(b, early, p_addr)
+    st.notes.append("serials and Merkle trees stay off chain; the chain holds one root per batch")
+    return st

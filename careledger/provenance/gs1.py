@@ -1,0 +1,254 @@
+"""Parsing what a pharmacy scanner yields into the GS1 product identifier of one unit.
+
+Accepted inputs (GS1 General Specifications 7.8, 7.9; GS1 Digital Link 1.2):
+
+- an element string in human-readable form: ``(01)09506000134352(17)260630(10)LOT1(21)SN1``;
+- the raw data of a GS1 DataMatrix: FNC1 transmitted as ``\\x1d`` (GS) between variable-length
+  fields, optionally preceded by the symbology identifier ``]d2`` (or ``]C1``, ``]Q3``, ``]e0``);
+- a GS1 Digital Link URI: ``https://id.example/01/09506000134352/10/LOT1/21/SN1?17=260630``;
+- a DataMatrix image file (PNG, JPEG, ...) through :func:`decode_image` (zxing-cpp).
+
+Element strings and Digital Links are interpreted with ``biip``; every failure becomes
+:class:`careledger.errors.InvalidInput` quoting the part that is wrong.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from careledger.errors import InvalidInput
+from careledger.provenance.ids import GS1_CHARS
+
+__all__ = ["Scan", "decode_image", "digital_link", "element_string", "hri", "parse_scan", "write_datamatrix"]
+
+GS = "\x1d"
+_HRI_PART = re.compile(r"\((\d{2,4})\)([^()]*)")
+_SYMBOLOGY = re.compile(r"^\](d2|C1|Q3|e0|J1)")
+_LIMITS = {"01": 14, "10": 20, "17": 6, "21": 20}
+_NAMES = {"01": "GTIN (01)", "10": "lot (10)", "17": "expiry (17)", "21": "serial (21)"}
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One unit's GS1 identifiers. ``expiry`` is YYMMDD as printed (day 00 allowed);
+    ``expiry_date`` the calendar date it stands for (day 00 = last day of the month)."""
+
+    gtin: str
+    lot: str
+    expiry: str
+    serial: str
+    expiry_date: dt.date
+    source: str
+
+    @property
+    def gtin_int(self) -> int:
+        return int(self.gtin)
+
+    @property
+    def expiry_int(self) -> int:
+        return int(self.expiry)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "gtin": self.gtin,
+            "lot": self.lot,
+            "expiry": self.expiry,
+            "expiryDate": self.expiry_date.isoformat(),
+            "serial": self.serial,
+            "source": self.source,
+        }
+
+
+def _short(text: str, n: int = 60) -> str:
+    shown = text.replace(GS, "<GS>")
+    return shown if len(shown) <= n else shown[: n - 3] + "..."
+
+
+def _check_gtin(value: str) -> str:
+    from biip.gtin import Gtin
+
+    if not value.isdigit() or len(value) not in (8, 12, 13, 14):
+        raise InvalidInput(f"GTIN {value!r} must be 8, 12, 13 or 14 digits")
+    try:
+        gtin = Gtin.parse(value)
+    except Exception as exc:  # noqa: BLE001 - biip raises ParseError with a readable message
+        raise InvalidInput(f"GTIN {value!r}: {exc}") from None
+    return str(gtin.as_gtin_14())
+
+
+def _check_text(value: str, ai: str) -> str:
+    name = _NAMES[ai]
+    if not value:
+        raise InvalidInput(f"{name} is empty")
+    if len(value) > 20:
+        raise InvalidInput(f"{name} {value!r} has {len(value)} characters; GS1 allows at most 20")
+    bad = [c for c in value if c not in GS1_CHARS]
+    if bad:
+        raise InvalidInput(f"{name} {value!r} has a character outside the GS1 set: {bad[0]!r}")
+    return value
+
+
+def _expiry_date(value: str) -> dt.date:
+    """YYMMDD per GS1 7.12: century by the 50-year window around today; DD 00 = last day."""
+    if not re.fullmatch(r"\d{6}", value):
+        raise InvalidInput(f"expiry (17) {value!r} must be 6 digits YYMMDD")
+    yy, mm, dd = int(value[:2]), int(value[2:4]), int(value[4:])
+    this = dt.date.today().year
+    diff = yy - this % 100
+    century = this // 100 * 100
+    if diff >= 51:
+        century -= 100
+    elif diff <= -50:
+        century += 100
+    year = century + yy
+    if not 1 <= mm <= 12:
+        raise InvalidInput(f"expiry (17) {value!r} has month {mm:02d}; months run 01-12")
+    last = calendar.monthrange(year, mm)[1]
+    if dd > last:
+        raise InvalidInput(f"expiry (17) {value!r}: {year}-{mm:02d} has {last} days, not {dd}")
+    return dt.date(year, mm, dd or last)
+
+
+def _finish(fields: dict[str, str], source: str, raw: str) -> Scan:
+    missing = [_NAMES[ai] for ai in ("01", "17", "10", "21") if ai not in fields]
+    if missing:
+        raise InvalidInput(f"scan {_short(raw)!r} lacks {', '.join(missing)}: a unit needs GTIN, expiry, lot, serial")
+    gtin = _check_gtin(fields["01"])
+    expiry = fields["17"]
+    date = _expiry_date(expiry)
+    lot = _check_text(fields["10"], "10")
+    serial = _check_text(fields["21"], "21")
+    return Scan(gtin, lot, expiry, serial, date, source)
+
+
+def _parse_hri(text: str) -> dict[str, str]:
+    parts = _HRI_PART.findall(text)
+    rebuilt = "".join(f"({ai}){v}" for ai, v in parts)
+    if not parts or rebuilt != text:
+        raise InvalidInput(f"scan {_short(text)!r} is not a GS1 element string of (AI)value parts")
+    fields: dict[str, str] = {}
+    for ai, value in parts:
+        if ai in fields:
+            raise InvalidInput(f"AI ({ai}) appears twice in {_short(text)!r}")
+        if ai in _LIMITS and ai not in ("10", "21") and len(value) != _LIMITS[ai]:
+            raise InvalidInput(f"{_NAMES[ai]} {value!r} must be {_LIMITS[ai]} digits")
+        fields[ai] = value
+    # Let biip check every AI it knows (formats, dates) for what we did not check ourselves.
+    for ai in ("10", "21"):
+        if ai in fields:
+            _check_text(fields[ai], ai)
+    _biip_message(text, hri=True)
+    return fields
+
+
+def _biip_message(text: str, *, hri: bool) -> Any:
+    from biip.gs1_messages import GS1Message
+
+    try:
+        return GS1Message.parse_hri(text) if hri else GS1Message.parse(text)
+    except Exception as exc:  # noqa: BLE001 - biip ParseError / ValueError, message quotes the part
+        raise InvalidInput(f"scan {_short(text)!r} is not a valid GS1 element string: {exc}") from None
+
+
+def _parse_raw(text: str) -> dict[str, str]:
+    # biip reads at most 20 characters for AI (10)/(21) and then looks for another AI, which
+    # hides the real fault: report an over-long variable field as such.
+    for segment in [*text.split(GS)[1:], text.split(GS)[0]]:
+        for ai in ("21", "10"):
+            if segment.startswith(ai) and GS not in segment and len(segment) - 2 > 20 and segment is not text:
+                _check_text(segment[2:], ai)
+    msg = _biip_message(text, hri=False)
+    fields: dict[str, str] = {}
+    for es in msg.element_strings:
+        fields[es.ai.ai] = es.value
+    # biip takes up to 20 characters for AI 21/10 and then reads on: a 21st character shows up
+    # as an unknown AI. Report that as the long field it is.
+    return fields
+
+
+def _parse_digital_link(text: str) -> dict[str, str]:
+    from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+
+    path_ai = re.search(r"/21/([^/?#]*)", text)
+    if path_ai and len(path_ai.group(1)) > 20:
+        raise InvalidInput(
+            f"serial (21) {path_ai.group(1)!r} has {len(path_ai.group(1))} characters; GS1 allows at most 20"
+        )
+    try:
+        uri = GS1DigitalLinkURI.parse(text)
+    except Exception as exc:  # noqa: BLE001
+        raise InvalidInput(f"Digital Link {_short(text, 90)!r} is not valid: {exc}") from None
+    return {es.ai.ai: es.value for es in uri.element_strings}
+
+
+def parse_scan(text: str) -> Scan:
+    """Parse a scanner string or Digital Link into a :class:`Scan`; :class:`InvalidInput` if not."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("the scan is empty")
+    raw = text.strip("\r\n ")
+    # Scanners configured to show FNC1 visibly send "<GS>" or "\x1d" literally.
+    raw = raw.replace("<GS>", GS).replace("\\x1d", GS).replace("\\u001d", GS)
+    if raw.lower().startswith(("http://", "https://")):
+        return _finish(_parse_digital_link(raw), "digital-link", raw)
+    raw = _SYMBOLOGY.sub("", raw)
+    if raw.startswith(GS):  # FNC1 in first position
+        raw = raw[1:]
+    if raw.startswith("("):
+        return _finish(_parse_hri(raw), "element-string", raw)
+    if not raw[:2].isdigit():
+        raise InvalidInput(f"scan {_short(raw)!r} is neither a GS1 element string nor a Digital Link URI")
+    return _finish(_parse_raw(raw), "element-string", raw)
+
+
+# ---------------------------------------------------------------------------- building
+
+
+def hri(gtin: str | int, lot: str, expiry: str | int, serial: str) -> str:
+    """The human-readable element string ``(01)...(17)...(10)...(21)...``."""
+    return f"(01){int(gtin):014d}(17){int(expiry):06d}(10){lot}(21){serial}"
+
+
+def element_string(gtin: str | int, lot: str, expiry: str | int, serial: str) -> str:
+    """The DataMatrix data: fixed-length AIs first, GS after the variable-length lot."""
+    return f"01{int(gtin):014d}17{int(expiry):06d}10{lot}{GS}21{serial}"
+
+
+def digital_link(gtin: str | int, lot: str, expiry: str | int, serial: str, domain: str = "https://id.gs1.org") -> str:
+    from urllib.parse import quote
+
+    return f"{domain}/01/{int(gtin):014d}/10/{quote(lot, safe='')}/21/{quote(serial, safe='')}?17={int(expiry):06d}"
+
+
+def write_datamatrix(content: str, path: Path, scale: int = 6) -> Path:
+    """Write a GS1 DataMatrix image of ``content`` (an element string with GS separators)."""
+    import zxingcpp
+    from PIL import Image
+
+    barcode = zxingcpp.create_barcode(content.replace(GS, "\x1d"), zxingcpp.BarcodeFormat.DataMatrix, options="gs1")
+    img = zxingcpp.write_barcode_to_image(barcode, scale=scale)
+    Image.fromarray(img).save(path)  # type: ignore[no-untyped-call]
+    return path
+
+
+def decode_image(path: Path) -> str:
+    """The data of the first DataMatrix (or other GS1 2D code) in an image, as a scanner sends it."""
+    import zxingcpp
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        img = Image.open(path)
+    except FileNotFoundError:
+        raise InvalidInput(f"image {str(path)!r} does not exist") from None
+    except (UnidentifiedImageError, OSError):
+        raise InvalidInput(f"{str(path)!r} is not an image file") from None
+    results = zxingcpp.read_barcodes(img)
+    if not results:
+        raise InvalidInput(f"no barcode found in {str(path)!r}")
+    res = results[0]
+    # zxing-cpp shows FNC1 separators of GS1 symbols as "<GS>"; give the raw GS a scanner sends.
+    return str(res.text).replace("<GS>", GS)

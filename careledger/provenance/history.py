@@ -1,0 +1,269 @@
+"""A unit's custody chain rebuilt from the registry's events alone, and its GS1 EPCIS 2.0 export.
+
+The events carry everything: ``BatchCommissioned`` (GTIN, lot, expiry, quantity, root),
+``ShipmentSent`` (with the DSCSA transaction information/statement commitment),
+``ShipmentAccepted`` / ``ShipmentRejected``, ``UnitDispensed``, ``BatchQuarantined``,
+``QuarantineLifted``, ``BatchRecalled``. Custody is per quantity, so the chain of a unit is the
+batch's chain of custody that ends at the pharmacy that dispensed it (or, for a unit not yet
+dispensed, every branch the batch took).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from web3 import Web3
+
+from careledger.provenance.client import ProvenanceClient
+from careledger.provenance.ids import batch_id, bytes32_to_text, unit_id
+
+__all__ = ["HistoryEvent", "UnitHistory", "load_history", "to_epcis"]
+
+_EVENTS = (
+    "BatchCommissioned",
+    "ShipmentSent",
+    "ShipmentAccepted",
+    "ShipmentRejected",
+    "UnitDispensed",
+    "BatchQuarantined",
+    "QuarantineLifted",
+    "BatchRecalled",
+)
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    kind: str
+    block: int
+    timestamp: int
+    tx: str
+    actor: str
+    counterparty: str | None = None
+    quantity: int | None = None
+    document: str | None = None
+    reason: str | None = None
+    serial: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "kind": self.kind,
+            "block": self.block,
+            "time": _iso(self.timestamp),
+            "tx": self.tx,
+            "actor": self.actor,
+            "counterparty": self.counterparty,
+            "quantity": self.quantity,
+            "document": self.document,
+            "reason": self.reason,
+            "serial": self.serial,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+
+@dataclass
+class UnitHistory:
+    gtin: int
+    lot: str
+    serial: str | None
+    expiry: int | None = None
+    manufacturer: str | None = None
+    quantity: int | None = None
+    events: list[HistoryEvent] = field(default_factory=list)
+
+    @property
+    def batch_id(self) -> bytes:
+        return batch_id(self.gtin, self.lot)
+
+    @property
+    def chain(self) -> list[str]:
+        """Owners in order: manufacturer, then each accepted receiver on the way to the unit's
+        dispenser (for a dispensed unit only the branch that reached that pharmacy)."""
+        if self.manufacturer is None:
+            return []
+        accepted = [(e.counterparty, e.actor) for e in self.events if e.kind == "ShipmentAccepted"]
+        dispensed = next((e for e in self.events if e.kind == "UnitDispensed"), None)
+        if dispensed is None:
+            owners = [self.manufacturer]
+            for _frm, to in accepted:
+                if to not in owners:
+                    owners.append(to)
+            return owners
+        # Walk back from the dispensing pharmacy along accepted shipments.
+        path = [dispensed.actor]
+        current = dispensed.actor
+        for frm, to in reversed(accepted):
+            if to == current and frm is not None and frm not in path:
+                path.append(frm)
+                current = frm
+        if path[-1] != self.manufacturer:
+            path.append(self.manufacturer)
+        return list(reversed(path))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "gtin": f"{self.gtin:014d}",
+            "lot": self.lot,
+            "serial": self.serial,
+            "batchId": "0x" + self.batch_id.hex(),
+            "manufacturer": self.manufacturer,
+            "quantity": self.quantity,
+            "expiry": None if self.expiry is None else f"{self.expiry:06d}",
+            "custodyChain": self.chain,
+            "events": [e.to_json() for e in self.events],
+        }
+
+
+def _iso(ts: int) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _hex(v: Any) -> str:
+    return "0x" + bytes(v).hex()
+
+
+def load_history(
+    client: ProvenanceClient, gtin: int, lot: str, serial: str | None = None, from_block: int = 0
+) -> UnitHistory:
+    """Every event of the batch (and the unit's dispensing), oldest first, from ``eth_getLogs``."""
+    w3: Web3 = client.chain.w3
+    bid = batch_id(gtin, lot)
+    topic = "0x" + bid.hex()
+    logs = w3.eth.get_logs(
+        {"address": client.address, "fromBlock": from_block, "toBlock": "latest", "topics": [None, topic]}
+    )  # type: ignore[typeddict-item]
+    logs += w3.eth.get_logs(
+        {"address": client.address, "fromBlock": from_block, "toBlock": "latest", "topics": [None, None, topic]}
+    )  # type: ignore[typeddict-item]
+    events = client.contract.events
+    by_topic = {}
+    for name in _EVENTS:
+        ev = getattr(events, name)
+        by_topic[_hex(Web3.keccak(text=ev.abi_signature if hasattr(ev, "abi_signature") else _sig(ev)))] = ev
+    history = UnitHistory(gtin, lot, serial)
+    wanted_unit = unit_id(gtin, serial) if serial else None
+    stamps: dict[int, int] = {}
+    for log in sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"])):
+        ev = by_topic.get(_hex(log["topics"][0]))
+        if ev is None:
+            continue
+        decoded = ev().process_log(log)
+        name, a = decoded["event"], decoded["args"]
+        block = int(log["blockNumber"])
+        if block not in stamps:
+            stamps[block] = int(w3.eth.get_block(block)["timestamp"])
+        base: dict[str, Any] = {"block": block, "timestamp": stamps[block], "tx": _hex(log["transactionHash"])}
+        if name == "BatchCommissioned":
+            history.manufacturer, history.quantity, history.expiry = a["manufacturer"], a["quantity"], a["expiry"]
+            history.events.append(HistoryEvent(name, actor=a["manufacturer"], quantity=a["quantity"], **base))
+        elif name == "ShipmentSent":
+            history.events.append(
+                HistoryEvent(
+                    name,
+                    actor=a["from"],
+                    counterparty=a["to"],
+                    quantity=a["quantity"],
+                    document=_hex(a["document"]),
+                    **base,
+                )
+            )
+        elif name == "ShipmentAccepted":
+            history.events.append(
+                HistoryEvent(name, actor=a["to"], counterparty=a["from"], quantity=a["quantity"], **base)
+            )
+        elif name == "ShipmentRejected":
+            history.events.append(
+                HistoryEvent(
+                    name,
+                    actor=a["to"],
+                    counterparty=a["from"],
+                    quantity=a["quantity"],
+                    reason=bytes32_to_text(a["reasonCode"]),
+                    **base,
+                )
+            )
+        elif name == "UnitDispensed":
+            if wanted_unit is not None and bytes(a["unitId"]) != wanted_unit:
+                continue
+            history.events.append(
+                HistoryEvent(name, actor=a["pharmacy"], serial=bytes32_to_text(a["serial"]), quantity=1, **base)
+            )
+        else:
+            history.events.append(HistoryEvent(name, actor=a["by"], reason=bytes32_to_text(a["reasonCode"]), **base))
+    return history
+
+
+def _sig(ev: Any) -> str:
+    abi = ev.abi
+    return f"{abi['name']}({','.join(i['type'] for i in abi['inputs'])})"
+
+
+# ---------------------------------------------------------------------------- EPCIS 2.0
+
+_STEPS = {
+    "BatchCommissioned": ("ADD", "commissioning", "active"),
+    "ShipmentSent": ("OBSERVE", "shipping", "in_transit"),
+    "ShipmentAccepted": ("OBSERVE", "receiving", "in_progress"),
+    "ShipmentRejected": ("OBSERVE", "receiving", "returned"),
+    "UnitDispensed": ("DELETE", "dispensing", "dispensed"),
+    "BatchQuarantined": ("OBSERVE", "holding", "non_sellable_other"),
+    "QuarantineLifted": ("OBSERVE", "holding", "active"),
+    "BatchRecalled": ("OBSERVE", "holding", "recalled"),
+}
+
+
+def to_epcis(history: UnitHistory, chain_id: int) -> dict[str, Any]:
+    """The history as a GS1 EPCIS 2.0 JSON-LD ``EPCISDocument`` of ObjectEvents (CBV 2.0 business
+    steps and dispositions). Parties are identified by ``urn:careledger:<chainId>:<address>``
+    (a GLN mapping lives with the directory's credentials, off chain)."""
+    lot_uri = f"https://id.gs1.org/01/{history.gtin:014d}/10/{history.lot}"
+    unit_uri = f"https://id.gs1.org/01/{history.gtin:014d}/21/{history.serial}" if history.serial else None
+    events: list[dict[str, Any]] = []
+    for e in history.events:
+        action, step, disposition = _STEPS[e.kind]
+        ev: dict[str, Any] = {
+            "type": "ObjectEvent",
+            "eventTime": _iso(e.timestamp),
+            "eventTimeZoneOffset": "+00:00",
+            "eventID": f"ni:///sha-256;{e.tx[2:]}?ver=CBV2.0&log={e.kind}",
+            "action": action,
+            "bizStep": step,
+            "disposition": disposition,
+            "readPoint": {"id": f"urn:careledger:{chain_id}:{e.actor}"},
+        }
+        if unit_uri and e.kind in ("BatchCommissioned", "UnitDispensed"):
+            ev["epcList"] = [unit_uri]
+        if e.quantity is not None and e.kind != "UnitDispensed":
+            ev["quantityList"] = [{"epcClass": lot_uri, "quantity": e.quantity}]
+        elif unit_uri is None:
+            ev["quantityList"] = [{"epcClass": lot_uri, "quantity": e.quantity or 0}]
+        if e.kind == "BatchCommissioned" and history.expiry is not None:
+            ev["ilmd"] = {"cbvmda:lotNumber": history.lot, "cbvmda:itemExpirationDate": _expiry_iso(history.expiry)}
+        if e.counterparty:
+            src, dst = (e.actor, e.counterparty) if e.kind == "ShipmentSent" else (e.counterparty, e.actor)
+            ev["sourceList"] = [{"type": "owning_party", "source": f"urn:careledger:{chain_id}:{src}"}]
+            ev["destinationList"] = [{"type": "owning_party", "destination": f"urn:careledger:{chain_id}:{dst}"}]
+        if e.document:
+            ev["bizTransactionList"] = [
+                {"type": "desadv", "bizTransaction": f"urn:careledger:dscsa-ti-ts:{e.document}"}
+            ]
+        if e.reason:
+            ev["careledger:reasonCode"] = e.reason
+        events.append(ev)
+    return {
+        "@context": [
+            "https://ref.gs1.org/standards/epcis/epcis-context.jsonld",
+            {"careledger": "https://careledger.example/epcis/", "cbvmda": "urn:epcglobal:cbv:mda:"},
+        ],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": _iso(int(dt.datetime.now(dt.UTC).timestamp())),
+        "epcisBody": {"eventList": events},
+    }
+
+
+def _expiry_iso(yymmdd: int) -> str:
+    from careledger.provenance.gs1 import _expiry_date
+
+    return _expiry_date(f"{yymmdd:06d}").isoformat()

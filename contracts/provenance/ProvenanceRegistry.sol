@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {IDispenseCheck} from "../common/IDispenseCheck.sol";
+import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
+import {Roles} from "../common/Roles.sol";
+import {IProvenanceRegistry} from "./IProvenanceRegistry.sol";
+
+/// @title ProvenanceRegistry
+/// @notice See {IProvenanceRegistry}. Storage per batch: 2 slots (root; manufacturer, expiry,
+///         status), 1 slot per (batch, holder) custody, 1 slot per dispensed unit.
+contract ProvenanceRegistry is IProvenanceRegistry {
+    /// @dev Roles that may hold, ship and receive drug product.
+    uint8 private constant _TRADING = Roles.MANUFACTURER | Roles.DISTRIBUTOR | Roles.PHARMACY;
+    uint256 private constant _MAX_GTIN = 99_999_999_999_999;
+
+    /// @dev A dispensed unit: who dispensed it, and the batch (96-bit id) it came from.
+    struct Unit {
+        address pharmacy;
+        uint96 batchId;
+    }
+
+    IParticipantDirectory private immutable _directory;
+
+    // ------------------------------------------------------------------ storage
+
+    mapping(bytes32 batchId => Batch) private _batches;
+    mapping(bytes32 batchId => mapping(address holder => Custody)) private _custody;
+    mapping(bytes32 unitId => Unit) private _units;
+
+    constructor(address directory_) {
+        if (directory_ == address(0)) revert EmptyValue("directory");
+        _directory = IParticipantDirectory(directory_);
+    }
+
+    // ------------------------------------------------------------------ ids
+
+    /// @inheritdoc IProvenanceRegistry
+    function unitIdOf(uint256 gtin, bytes32 serial) public pure returns (bytes32) {
+        return keccak256(abi.encode(gtin, serial));
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function batchIdOf(uint256 gtin, bytes32 lot) public pure returns (bytes32) {
+        return bytes32(uint256(keccak256(abi.encode(gtin, lot))) >> 160);
+    }
+
+    // ------------------------------------------------------------------ manufacturer
+
+    /// @inheritdoc IProvenanceRegistry
+    function commission(
+        uint256 gtin,
+        bytes32 lot,
+        uint24 expiry,
+        uint48 quantity,
+        bytes32 merkleRoot
+    ) external returns (bytes32 batchId) {
+        if (!_validGtin(gtin)) revert InvalidGtin(gtin);
+        if (lot == bytes32(0)) revert EmptyValue("lot");
+        if (quantity == 0) revert InvalidQuantity(quantity);
+        if (merkleRoot == bytes32(0)) revert EmptyValue("merkleRoot");
+        uint256 expiresAt = _expiresAt(expiry);
+        // An expired batch would never verify: refuse it rather than record dead stock.
+        if (expiresAt <= block.timestamp) revert ExpiryInPast(expiry, expiresAt);
+        _directory.requireActive(msg.sender, Roles.MANUFACTURER);
+
+        batchId = batchIdOf(gtin, lot);
+        Batch storage b = _batches[batchId];
+        // Same GTIN + lot twice is the same batch: refused (also the <2^-30 chance of two ids colliding).
+        if (b.status != BatchStatus.None) revert BatchAlreadyCommissioned(batchId);
+        b.merkleRoot = merkleRoot;
+        b.manufacturer = msg.sender;
+        b.expiry = expiry;
+        b.expiresAt = uint40(expiresAt);
+        b.status = BatchStatus.Active;
+        _custody[batchId][msg.sender].held = quantity;
+        emit BatchCommissioned(batchId, msg.sender, gtin, lot, expiry, quantity, merkleRoot);
+    }
+
+    // ------------------------------------------------------------------ custody
+
+    /// @inheritdoc IProvenanceRegistry
+    function ship(bytes32 batchId, address to, uint48 quantity, bytes32 document) external {
+        if (quantity == 0) revert InvalidQuantity(quantity);
+        if (document == bytes32(0)) revert EmptyValue("document");
+        if (to == msg.sender) revert ShipToSelf(to);
+        _requireMovable(batchId);
+        _directory.requireActive(msg.sender, _TRADING);
+        _directory.requireActive(to, _TRADING);
+
+        Custody storage sender = _custody[batchId][msg.sender];
+        uint48 held = sender.held;
+        // Only the holder ships, and only what it holds (units in transit to it are not held).
+        if (held < quantity) revert InsufficientCustody(batchId, msg.sender, held, quantity);
+        Custody storage receiver = _custody[batchId][to];
+        if (receiver.incoming != 0) revert ShipmentInTransit(batchId, to, receiver.sender);
+        unchecked {
+            sender.held = held - quantity; // held >= quantity checked above
+        }
+        receiver.incoming = quantity;
+        receiver.sender = msg.sender;
+        emit ShipmentSent(batchId, msg.sender, to, quantity, document);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function accept(bytes32 batchId) external {
+        Custody storage c = _custody[batchId][msg.sender];
+        uint48 quantity = c.incoming;
+        if (quantity == 0) revert NoShipmentInTransit(batchId, msg.sender);
+        _requireMovable(batchId);
+        _directory.requireActive(msg.sender, _TRADING);
+        address from = c.sender;
+        c.held += quantity;
+        c.incoming = 0;
+        c.sender = address(0);
+        emit ShipmentAccepted(batchId, from, msg.sender, quantity);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function reject(bytes32 batchId, bytes32 reasonCode) external {
+        if (reasonCode == bytes32(0)) revert EmptyValue("reasonCode");
+        Custody storage c = _custody[batchId][msg.sender];
+        uint48 quantity = c.incoming;
+        if (quantity == 0) revert NoShipmentInTransit(batchId, msg.sender);
+        address from = c.sender;
+        c.incoming = 0;
+        c.sender = address(0);
+        _custody[batchId][from].held += quantity;
+        emit ShipmentRejected(batchId, from, msg.sender, quantity, reasonCode);
+    }
+
+    // ------------------------------------------------------------------ pharmacy
+
+    /// @inheritdoc IProvenanceRegistry
+    function dispense(uint256 gtin, bytes32 lot, bytes32 serial, bytes32[] calldata proof) external {
+        bytes32 batchId = batchIdOf(gtin, lot);
+        Batch storage b = _batches[batchId];
+        BatchStatus status = b.status;
+        if (status == BatchStatus.None) revert UnknownBatch(batchId);
+        if (status == BatchStatus.Recalled) revert BatchIsRecalled(batchId);
+        if (status == BatchStatus.Quarantined) revert BatchIsQuarantined(batchId);
+        if (block.timestamp >= b.expiresAt) revert BatchExpired(batchId, b.expiresAt);
+        _directory.requireActive(msg.sender, Roles.PHARMACY);
+
+        Custody storage c = _custody[batchId][msg.sender];
+        uint48 held = c.held;
+        if (held == 0) revert InsufficientCustody(batchId, msg.sender, 0, 1);
+        bytes32 unitId = unitIdOf(gtin, serial);
+        Unit storage u = _units[unitId];
+        // The unit record is keyed by GTIN+serial across all batches: a clone is caught here.
+        if (u.pharmacy != address(0)) revert UnitAlreadyDispensed(unitId, u.pharmacy, bytes32(uint256(u.batchId)));
+        if (!MerkleProof.verifyCalldata(proof, b.merkleRoot, _leaf(unitId))) revert SerialNotInBatch(batchId, serial);
+        unchecked {
+            c.held = held - 1; // held != 0 checked above
+        }
+        u.pharmacy = msg.sender;
+        u.batchId = uint96(uint256(batchId));
+        emit UnitDispensed(unitId, batchId, msg.sender, serial);
+    }
+
+    // ------------------------------------------------------------------ authority
+
+    /// @inheritdoc IProvenanceRegistry
+    function quarantine(bytes32 batchId, bytes32 reasonCode) external {
+        Batch storage b = _authorised(batchId, reasonCode);
+        if (b.status == BatchStatus.Recalled) revert BatchIsRecalled(batchId);
+        if (b.status == BatchStatus.Quarantined) revert BatchIsQuarantined(batchId);
+        b.status = BatchStatus.Quarantined;
+        emit BatchQuarantined(batchId, msg.sender, reasonCode);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function liftQuarantine(bytes32 batchId, bytes32 reasonCode) external {
+        Batch storage b = _authorised(batchId, reasonCode);
+        if (b.status == BatchStatus.Recalled) revert BatchIsRecalled(batchId);
+        if (b.status != BatchStatus.Quarantined) revert BatchNotQuarantined(batchId);
+        b.status = BatchStatus.Active;
+        emit QuarantineLifted(batchId, msg.sender, reasonCode);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function recall(bytes32 batchId, bytes32 reasonCode) external {
+        Batch storage b = _authorised(batchId, reasonCode);
+        if (b.status == BatchStatus.Recalled) revert BatchIsRecalled(batchId);
+        b.status = BatchStatus.Recalled;
+        emit BatchRecalled(batchId, msg.sender, reasonCode);
+    }
+
+    // ------------------------------------------------------------------ reads
+
+    /// @inheritdoc IProvenanceRegistry
+    function verify(
+        uint256 gtin,
+        bytes32 lot,
+        uint24 expiry,
+        bytes32 serial,
+        bytes32[] calldata proof
+    ) external view returns (Verdict verdict, address holder) {
+        bytes32 batchId = batchIdOf(gtin, lot);
+        bytes32 unitId = unitIdOf(gtin, serial);
+        Batch storage b = _batches[batchId];
+        Unit storage u = _units[unitId];
+        address pharmacy = u.pharmacy;
+        bytes32 unitBatch = bytes32(uint256(u.batchId));
+        holder = pharmacy;
+        if (holder == address(0) && _custody[batchId][msg.sender].held != 0) holder = msg.sender;
+
+        BatchStatus status = b.status;
+        if (status == BatchStatus.None) {
+            // The GTIN+serial is on record under another lot: the lot on the pack is wrong.
+            return (pharmacy != address(0) ? Verdict.NoMatchLot : Verdict.UnknownBatch, holder);
+        }
+        if (!MerkleProof.verifyCalldata(proof, b.merkleRoot, _leaf(unitId))) {
+            bool elsewhere = pharmacy != address(0) && unitBatch != batchId;
+            return (elsewhere ? Verdict.NoMatchLot : Verdict.NoMatchGtinSerial, holder);
+        }
+        if (expiry != b.expiry) return (Verdict.NoMatchExpiry, holder);
+        if (status == BatchStatus.Recalled) return (Verdict.Recalled, holder);
+        if (status == BatchStatus.Quarantined) return (Verdict.Suspect, holder);
+        if (pharmacy != address(0)) return (Verdict.Dispensed, holder);
+        if (block.timestamp >= b.expiresAt) return (Verdict.Expired, holder);
+        return (Verdict.Verified, holder);
+    }
+
+    /// @inheritdoc IDispenseCheck
+    function dispenseOf(bytes32 unitId) external view returns (address pharmacy, bytes32 batchId, bool recalled) {
+        Unit storage u = _units[unitId];
+        pharmacy = u.pharmacy;
+        if (pharmacy == address(0)) return (address(0), bytes32(0), false);
+        batchId = bytes32(uint256(u.batchId));
+        recalled = _batches[batchId].status == BatchStatus.Recalled;
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function batchInfo(bytes32 batchId) external view returns (Batch memory) {
+        return _batches[batchId];
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function custodyOf(bytes32 batchId, address account) external view returns (Custody memory) {
+        return _custody[batchId][account];
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function directory() external view returns (address) {
+        return address(_directory);
+    }
+
+    // ------------------------------------------------------------------ internal
+
+    /// @dev OpenZeppelin StandardMerkleTree leaf of `(gtin, serial)`: its inner hash is the unit id.
+    function _leaf(bytes32 unitId) private pure returns (bytes32) {
+        return keccak256(bytes.concat(unitId));
+    }
+
+    /// @dev Ship and accept need an existing batch that is neither recalled nor quarantined.
+    function _requireMovable(bytes32 batchId) private view {
+        BatchStatus status = _batches[batchId].status;
+        if (status == BatchStatus.Active) return;
+        if (status == BatchStatus.None) revert UnknownBatch(batchId);
+        if (status == BatchStatus.Recalled) revert BatchIsRecalled(batchId);
+        revert BatchIsQuarantined(batchId);
+    }
+
+    /// @dev The batch's (active) manufacturer, or an active regulator, with a reason code.
+    function _authorised(bytes32 batchId, bytes32 reasonCode) private view returns (Batch storage b) {
+        if (reasonCode == bytes32(0)) revert EmptyValue("reasonCode");
+        b = _batches[batchId];
+        if (b.status == BatchStatus.None) revert UnknownBatch(batchId);
+        _directory.requireActive(msg.sender, msg.sender == b.manufacturer ? Roles.MANUFACTURER : Roles.REGULATOR);
+    }
+
+    /// @dev GTIN-14 check digit (GS1 General Specifications 7.9.1): weights 3,1,3,... from the
+    ///      digit left of the check digit. Fixed 13 iterations.
+    function _validGtin(uint256 gtin) private pure returns (bool) {
+        if (gtin == 0 || gtin > _MAX_GTIN) return false;
+        uint256 check = gtin % 10;
+        uint256 rest = gtin / 10;
+        uint256 sum = 0;
+        for (uint256 i; i < 13; ++i) {
+            sum += (rest % 10) * (i % 2 == 0 ? 3 : 1);
+            rest /= 10;
+        }
+        return (10 - (sum % 10)) % 10 == check;
+    }
+
+    /// @dev YYMMDD (years 2000-2099; DD = 00 means the last day of the month, per GS1) to the
+    ///      unix time at which the product is expired: 00:00 UTC the day after the expiry date.
+    function _expiresAt(uint256 yymmdd) private pure returns (uint256) {
+        uint256 year = 2000 + yymmdd / 10_000;
+        uint256 month = (yymmdd / 100) % 100;
+        uint256 day = yymmdd % 100;
+        if (yymmdd > 999_999 || month == 0 || month > 12) revert InvalidExpiry(yymmdd);
+        uint256 last = _daysInMonth(year, month);
+        if (day == 0) day = last;
+        if (day > last) revert InvalidExpiry(yymmdd);
+        return (_daysFromCivil(year, month, day) + 1) * 1 days;
+    }
+
+    function _daysInMonth(uint256 year, uint256 month) private pure returns (uint256) {
+        if (month == 2) return (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28;
+        if (month == 4 || month == 6 || month == 9 || month == 11) return 30;
+        return 31;
+    }
+
+    /// @dev Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil),
+    ///      for years >= 2000 so every intermediate value stays non-negative.
+    function _daysFromCivil(uint256 y, uint256 m, uint256 d) private pure returns (uint256) {
+        if (m <= 2) y -= 1;
+        uint256 era = y / 400;
+        uint256 yoe = y - era * 400;
+        uint256 mp = m > 2 ? m - 3 : m + 9;
+        uint256 doy = (153 * mp + 2) / 5 + d - 1;
+        uint256 doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146_097 + doe - 719_468;
+    }
+}

@@ -1,0 +1,33 @@
+"""``ape run deploy [--network ...]``: deploy the CareLedger suite with Ape's provider.
+
+The work is done by the SDK (``careledger.deploy.deploy_suite``), the same code
+``careledger deploy`` runs, so both write the same ``deployments/<chainId>.json`` and both skip
+contracts the chain already has. On a local network the deployer is Ape's first test account
+(the devnet admin); elsewhere set CARELEDGER_DEPLOYER_KEY.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+from ape import accounts, networks
+
+from careledger.deploy import deploy_suite, suite_chain
+
+
+def main() -> None:
+    provider = networks.provider
+    if provider.network.name == "local":
+        key = accounts.test_accounts[0].private_key
+    else:
+        key = os.environ.get("CARELEDGER_DEPLOYER_KEY", "")
+        if not key:
+            raise click.ClickException("set CARELEDGER_DEPLOYER_KEY to deploy on a non-local network")
+    chain = suite_chain(provider.web3, key)
+    report = deploy_suite(chain)
+    if report.already_deployed:
+        click.echo(f"suite already deployed on chain {report.chain_id}: {', '.join(report.existing)}")
+    else:
+        click.echo(f"deployed on chain {report.chain_id}: {', '.join(report.deployed)}")
+    click.echo(f"addresses in {report.path}")

@@ -1,0 +1,206 @@
+"""``careledger drugs ...`` against a devnet started for this module: exit codes 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from careledger.accounts import dev_account
+from careledger.devnet import Devnet
+from careledger.provenance.gs1 import digital_link, element_string, hri, write_datamatrix
+
+pytestmark = pytest.mark.devnet
+GTIN = "09506000134352"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("drugs-cli")
+    dev = Devnet(folder=folder / "devnet", port=_free_port(), persist=False)
+    dev.up()
+    env = {
+        "CARELEDGER_DEPLOYMENTS_DIR": str(folder / "deployments"),
+        "CARELEDGER_PROVENANCE_DIR": str(folder / "store"),
+        "CARELEDGER_RPC": dev.rpc_url,
+    }
+    try:
+        out = _run(env, "deploy", "--seed-devnet")
+        assert out.returncode == 0, out.stderr
+        serials = folder / "serials.txt"
+        serials.write_text("\n".join(f"C{i:05d}" for i in range(200)) + "\n")
+        _ok(
+            env,
+            "drugs",
+            "commission",
+            "--gtin",
+            GTIN,
+            "--lot",
+            "CLI-1",
+            "--expiry",
+            "301231",
+            "--serials",
+            str(serials),
+            account="manufacturer",
+        )
+        _ok(
+            env,
+            "drugs",
+            "ship",
+            f"{GTIN}/CLI-1",
+            "--to",
+            "pharmacy",
+            "--quantity",
+            "20",
+            "--document",
+            "0x" + "ab" * 32,
+            account="manufacturer",
+        )
+        _ok(env, "drugs", "accept", f"{GTIN}/CLI-1", account="pharmacy")
+        yield env, folder
+    finally:
+        dev.down()
+
+
+def _run(env: dict[str, str], *args: str, account: str | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    full = {**os.environ, **env}
+    cmd = [
+        sys.executable,
+        "-c",
+        "from careledger.cli.main import main; main()",
+        *(["--account", account] if account else []),
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, env=full, timeout=120)
+
+
+def _ok(env, *args, account=None):
+    out = _run(env, *args, account=account)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out
+
+
+def test_verify_authentic_unit_exits_0(net):
+    env, _ = net
+    out = _run(env, "drugs", "verify", hri(GTIN, "CLI-1", "301231", "C00007"), "--json", account="pharmacy")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert (data["verdict"], data["verified"], data["holder"]) == ("Verified", True, dev_account("pharmacy").address)
+
+
+def test_verify_digital_link_and_raw_and_image_exit_0(net, tmp_path):
+    env, _ = net
+    assert _run(env, "drugs", "verify", digital_link(GTIN, "CLI-1", "301231", "C00008")).returncode == 0
+    assert _run(env, "drugs", "verify", element_string(GTIN, "CLI-1", "301231", "C00009")).returncode == 0
+    img = write_datamatrix(element_string(GTIN, "CLI-1", "301231", "C00010"), tmp_path / "u.png")
+    out = _run(env, "drugs", "verify", "--image", str(img))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Verified")
+
+
+def test_verify_counterfeit_exits_1_with_reason(net):
+    env, _ = net
+    out = _run(env, "drugs", "verify", hri(GTIN, "CLI-1", "301231", "NOTREAL1"), "--json")
+    assert out.returncode == 1
+    decoder = json.JSONDecoder()
+    verdict, end = decoder.raw_decode(out.stdout)
+    error = json.loads(out.stdout[end:].strip())
+    assert verdict["verdict"] == "No_match_GTIN_Serial"
+    assert (error["kind"], error["exitCode"]) == ("NotVerified", 1)
+
+
+def test_verify_malformed_scan_exits_2_without_node(net):
+    env, _ = net
+    dead = {**env, "CARELEDGER_RPC": "http://127.0.0.1:9"}  # nothing listens: exit 2 proves no contact
+    out = _run(dead, "drugs", "verify", "(01)09506000134353(17)301231(10)CLI-1(21)C00001")
+    assert out.returncode == 2
+    assert "check digit" in out.stderr
+
+
+def test_dispense_then_clone_and_history(net, tmp_path):
+    env, _ = net
+    scan = hri(GTIN, "CLI-1", "301231", "C00011")
+    _ok(env, "drugs", "dispense", scan, account="pharmacy")
+    again = _run(env, "drugs", "dispense", scan, account="pharmacy")
+    assert again.returncode == 1
+    assert "UnitAlreadyDispensed" in again.stderr
+    out = _run(env, "drugs", "verify", scan)
+    assert out.returncode == 1
+    assert out.stdout.startswith("Dispensed")
+    epcis = tmp_path / "epcis.json"
+    hist = _ok(env, "drugs", "history", scan, "--json", "--epcis", str(epcis))
+    data = json.loads(hist.stdout)
+    assert data["custodyChain"] == [dev_account("manufacturer").address, dev_account("pharmacy").address]
+    assert [e["kind"] for e in data["events"]] == [
+        "BatchCommissioned",
+        "ShipmentSent",
+        "ShipmentAccepted",
+        "UnitDispensed",
+    ]
+    doc = json.loads(epcis.read_text())
+    assert [e["bizStep"] for e in doc["epcisBody"]["eventList"]] == [
+        "commissioning",
+        "shipping",
+        "receiving",
+        "dispensing",
+    ]
+
+
+def test_recall_then_verify_reports_recalled(net, tmp_path):
+    env, _ = net
+    serials = tmp_path / "r.csv"
+    serials.write_text("serial\nR1\nR2\nR3\n")
+    _ok(
+        env,
+        "drugs",
+        "commission",
+        "--gtin",
+        GTIN,
+        "--lot",
+        "CLI-R",
+        "--expiry",
+        "301231",
+        "--serials",
+        str(serials),
+        account="manufacturer",
+    )
+    _ok(env, "drugs", "recall", f"{GTIN}/CLI-R", "--reason", "CLASS-I", account="regulator")
+    out = _run(env, "drugs", "verify", hri(GTIN, "CLI-R", "301231", "R2"))
+    assert out.returncode == 1
+    assert out.stdout.startswith("Recalled")
+    again = _run(env, "drugs", "recall", f"{GTIN}/CLI-R", "--reason", "X", account="regulator")
+    assert again.returncode == 1
+    assert "BatchIsRecalled" in again.stderr
+
+
+def test_commission_duplicate_serials_refused_off_chain(net, tmp_path):
+    env, _ = net
+    dup = tmp_path / "dup.txt"
+    dup.write_text("C00001\nNEW1\n")
+    out = _run(
+        env,
+        "drugs",
+        "commission",
+        "--gtin",
+        GTIN,
+        "--lot",
+        "CLI-DUP",
+        "--expiry",
+        "301231",
+        "--serials",
+        str(dup),
+        account="manufacturer",
+    )
+    assert out.returncode == 2
+    assert "C00001" in out.stderr

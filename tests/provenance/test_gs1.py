@@ -1,0 +1,98 @@
+"""GS1 scans: element strings (parentheses, FNC1/GS), Digital Links, DataMatrix images."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from careledger.errors import InvalidInput
+from careledger.provenance.gs1 import (
+    decode_image,
+    digital_link,
+    element_string,
+    hri,
+    parse_scan,
+    write_datamatrix,
+)
+
+GTIN = "09506000134352"
+
+
+@pytest.mark.parametrize(
+    "scan",
+    [
+        "(01)09506000134352(17)301231(10)LOT-1(21)SN.42",
+        "01095060001343521730123110LOT-1\x1d21SN.42",
+        "]d201095060001343521730123110LOT-1\x1d21SN.42",
+        "\x1d01095060001343521730123110LOT-1\x1d21SN.42",
+        "01095060001343521730123110LOT-1<GS>21SN.42",
+        "0109506000134352172SN".replace("172SN", "17301231") + "21SN.42\x1d10LOT-1",
+        "https://id.gs1.org/01/09506000134352/10/LOT-1/21/SN.42?17=301231",
+    ],
+)
+def test_parse_scan_accepts_every_form(scan):
+    s = parse_scan(scan)
+    assert (s.gtin, s.lot, s.expiry, s.serial, s.expiry_date) == (
+        GTIN,
+        "LOT-1",
+        "301231",
+        "SN.42",
+        dt.date(2030, 12, 31),
+    )
+
+
+def test_parse_scan_gtin_in_ai01_must_have_14_digits():
+    with pytest.raises(InvalidInput, match="must be 14 digits"):
+        parse_scan("(01)9506000134352(17)301231(10)L(21)S")
+
+
+def test_parse_scan_day_00_is_last_day_of_month():
+    assert parse_scan(hri(GTIN, "L", "280200", "S")).expiry_date == dt.date(2028, 2, 29)
+    assert parse_scan(hri(GTIN, "L", "270200", "S")).expiry_date == dt.date(2027, 2, 28)
+
+
+def test_parse_scan_source_recorded():
+    assert parse_scan(digital_link(GTIN, "L", "301231", "S")).source == "digital-link"
+    assert parse_scan(element_string(GTIN, "L", "301231", "S")).source == "element-string"
+
+
+@pytest.mark.parametrize(
+    ("scan", "quoted"),
+    [
+        ("(01)09506000134353(17)301231(10)L(21)S", "09506000134353"),  # bad check digit
+        ("(01)09506000134352(17)301231(10)L", "serial (21)"),  # missing AI
+        ("(01)09506000134352(10)L(21)S", "expiry (17)"),  # missing AI
+        ("(01)09506000134352(17)301231(10)L(21)" + "X" * 21, "X" * 21),  # serial of 21
+        ("01095060001343521730123110L\x1d21" + "X" * 21, "X" * 21),  # serial of 21, raw
+        ("https://id.gs1.org/01/09506000134352/10/L/21/" + "X" * 21 + "?17=301231", "X" * 21),
+        ("(01)09506000134352(17)301301(10)L(21)S", "301301"),  # month 13
+        ("(01)09506000134352(17)300231(10)L(21)S", "300231"),  # 31 February
+        ("(01)09506000134352(17)301231(10)L(21)S~", "~"),  # outside GS1 set 82
+        ("junk", "junk"),
+        ("(01)0950600013435", "0950600013435"),
+        ("https://id.gs1.org/01/09506000134353/10/L/21/S?17=301231", "09506000134353"),
+        ("", "empty"),
+    ],
+)
+def test_parse_scan_malformed_refused_with_quote(scan, quoted):
+    with pytest.raises(InvalidInput) as err:
+        parse_scan(scan)
+    assert quoted in str(err.value)
+
+
+def test_datamatrix_image_round_trip(tmp_path):
+    data = element_string(GTIN, "LOT-9", "301231", "SERIAL-77")
+    path = write_datamatrix(data, tmp_path / "unit.png")
+    assert decode_image(path) == data
+    s = parse_scan(decode_image(path))
+    assert (s.lot, s.serial) == ("LOT-9", "SERIAL-77")
+
+
+def test_decode_image_not_an_image_refused(tmp_path):
+    bad = tmp_path / "x.png"
+    bad.write_text("not an image")
+    with pytest.raises(InvalidInput, match="not an image"):
+        decode_image(bad)
+    with pytest.raises(InvalidInput, match="does not exist"):
+        decode_image(tmp_path / "missing.png")
