@@ -159,6 +159,7 @@ class ClaimInfo:
     payee: str = ""
     plan_id: int = 0
     submitter: str = ""
+    consent_id: int = 0
     service_day: int = 0
     fhir_claim: bytes = ZERO32
     lines: tuple[Line, ...] = ()
@@ -180,6 +181,7 @@ class ClaimInfo:
             "payee": self.payee,
             "planId": self.plan_id,
             "submitter": self.submitter,
+            "consentId": self.consent_id,
             "serviceDay": self.service_day,
             "lines": [
                 {
@@ -415,6 +417,7 @@ class ClaimsClient:
             if name == "ClaimSubmitted":
                 info.member, info.payee = str(args["member"]), str(args["payee"])
                 info.plan_id, info.submitter = int(args["planId"]), str(args["submitter"])
+                info.consent_id = int(args["consentId"])
                 info.service_day, info.fhir_claim = int(args["serviceDay"]), bytes(args["fhirClaim"])
                 info.lines = tuple(_line(t) for t in args["lines"])
             elif name == "ClaimAdjudicated":

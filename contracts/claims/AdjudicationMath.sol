@@ -19,11 +19,13 @@ library AdjudicationMath {
     /// @param billed        amount billed for the line.
     /// @param deductibleLeft what remains of the member's deductible.
     /// @param maxLeft        what remains of the member's annual maximum.
-    function line(CoverageRule memory rule, uint256 units, uint256 billed, uint256 deductibleLeft, uint256 maxLeft)
-        internal
-        pure
-        returns (LineAdjudication memory a)
-    {
+    function line(
+        CoverageRule memory rule,
+        uint256 units,
+        uint256 billed,
+        uint256 deductibleLeft,
+        uint256 maxLeft
+    ) internal pure returns (LineAdjudication memory a) {
         if (!rule.covered) {
             a.reason = Carc.NOT_COVERED;
             return a;

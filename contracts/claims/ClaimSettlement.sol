@@ -142,10 +142,13 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IClaimSettlement
-    function enrol(PlanId planId, address member, bytes32 memberRecord, uint32 startDay, uint32 endDay)
-        external
-        returns (uint32 enrolment)
-    {
+    function enrol(
+        PlanId planId,
+        address member,
+        bytes32 memberRecord,
+        uint32 startDay,
+        uint32 endDay
+    ) external returns (uint32 enrolment) {
         _onlyActiveInsurer(planId);
         if (member == address(0)) revert ZeroAddress();
         if (memberRecord == bytes32(0)) revert EmptyCommitment();
@@ -210,7 +213,7 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         if (n == 0 || n > MAX_BATCH) revert InvalidBatchSize(n, MAX_BATCH);
         claimIds = new ClaimId[](n);
         for (uint256 i; i < n; ++i) {
-            (claimIds[i],) = _submit(claims[i]);
+            (claimIds[i], ) = _submit(claims[i]);
         }
     }
 
@@ -227,10 +230,13 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IClaimSettlement
-    function review(ClaimId claimId, Line[] calldata lines, Decision decision, uint96 amount, uint16 reason)
-        external
-        returns (ClaimStatus status)
-    {
+    function review(
+        ClaimId claimId,
+        Line[] calldata lines,
+        Decision decision,
+        uint96 amount,
+        uint16 reason
+    ) external returns (ClaimStatus status) {
         Claim storage cl = _claims[claimId];
         if (cl.status != ClaimStatus.PendingReview) revert InvalidClaimStatus(claimId, cl.status);
         PlanId planId = cl.planId;
@@ -247,8 +253,8 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         Enrolment storage e = _enrolments[cl.member][cl.enrolment];
         Adjudication memory a = _compute(planId, p, e, lines);
 
-        uint96 pays;
-        uint256 deductible;
+        uint96 pays = 0;
+        uint256 deductible = 0;
         if (decision == Decision.Deny || !a.anyCovered) {
             status = ClaimStatus.Denied;
             if (reason == 0) reason = Carc.NOT_COVERED;
@@ -279,7 +285,8 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         Claim storage cl = _claims[claimId];
         ClaimStatus s = cl.status;
         if (s != ClaimStatus.Submitted && s != ClaimStatus.PendingReview) revert InvalidClaimStatus(claimId, s);
-        if (msg.sender != cl.payee && msg.sender != _plans[cl.planId].insurer) revert NotClaimParty(claimId, msg.sender);
+        if (msg.sender != cl.payee && msg.sender != _plans[cl.planId].insurer)
+            revert NotClaimParty(claimId, msg.sender);
         cl.status = ClaimStatus.Withdrawn;
         emit ClaimWithdrawn(claimId, msg.sender);
     }
@@ -301,7 +308,7 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
     /// @inheritdoc IClaimSettlement
     function pay(ClaimId claimId) external nonReentrant {
         Claim storage cl = _claims[claimId];
-        (address payee, uint96 amount, PlanId planId,) = _markPaid(claimId, cl);
+        (address payee, uint96 amount, PlanId planId, ) = _markPaid(claimId, cl);
         // State is final before the transfer (checks-effects-interactions, plus the guard).
         if (!_token.trySafeTransfer(payee, amount)) revert PayoutTransferFailed(claimId, payee);
         emit ClaimPaid(claimId, payee, planId, amount);
@@ -343,11 +350,13 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IClaimSettlement
-    function claimIdOf(address member, address payee, uint32 serviceDay, uint16 resubmission, bytes32[] calldata codes)
-        external
-        pure
-        returns (ClaimId)
-    {
+    function claimIdOf(
+        address member,
+        address payee,
+        uint32 serviceDay,
+        uint16 resubmission,
+        bytes32[] calldata codes
+    ) external pure returns (ClaimId) {
         return _claimId(member, payee, serviceDay, resubmission, keccak256(abi.encodePacked(codes)));
     }
 
@@ -408,8 +417,8 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
     // ================================================================== internal: submission
 
     function _submit(ClaimInput calldata c) private returns (ClaimId claimId, ClaimStatus status) {
-        (uint32 idx, PlanId planId) = _checkSubmission(c);
-        claimId = _record(c, idx, planId);
+        (uint32 idx, PlanId planId, uint256 consentId) = _checkSubmission(c);
+        claimId = _record(c, idx, planId, consentId);
         Claim storage cl = _claims[claimId];
         Enrolment storage e = _enrolments[c.member][idx];
         Adjudication memory a = _compute(planId, _plans[planId], e, c.lines);
@@ -423,7 +432,9 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
 
     /// @dev Who may submit, for which member and day, with which consent. Returns the member's
     ///      enrolment number and plan.
-    function _checkSubmission(ClaimInput calldata c) private view returns (uint32 idx, PlanId planId) {
+    function _checkSubmission(
+        ClaimInput calldata c
+    ) private view returns (uint32 idx, PlanId planId, uint256 consentId) {
         address member = c.member;
         address payee = c.payee;
         idx = _enrolmentCount[member];
@@ -446,13 +457,19 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         if (day < e.startDay || day > e.endDay) revert ServiceNotCovered(member, day, e.startDay, e.endDay);
 
         // The member's consent to share financial data for payment, with this submitter.
-        (bool allowed,) = _consent.canAccess(member, msg.sender, Category.FINANCIAL, Purpose.HPAYMT);
+        bool allowed;
+        (allowed, consentId) = _consent.canAccess(member, msg.sender, Category.FINANCIAL, Purpose.HPAYMT);
         if (!allowed) revert NoPaymentConsent(member, msg.sender);
     }
 
     /// @dev Derives the id (duplicates refused by it), checks drug units, stores the claim as
     ///      {ClaimStatus.Submitted} and emits {ClaimSubmitted}.
-    function _record(ClaimInput calldata c, uint32 idx, PlanId planId) private returns (ClaimId claimId) {
+    function _record(
+        ClaimInput calldata c,
+        uint32 idx,
+        PlanId planId,
+        uint256 consentId
+    ) private returns (ClaimId claimId) {
         Line[] calldata lines = c.lines;
         bytes32 codesHash = _validateLines(planId, lines);
         claimId = _claimId(c.member, c.payee, c.serviceDay, c.resubmission, codesHash);
@@ -469,12 +486,28 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         cl.enrolment = idx;
         cl.status = ClaimStatus.Submitted;
         cl.payee = c.payee;
-        _emitSubmitted(claimId, c, planId, idx);
+        _emitSubmitted(claimId, c, planId, idx, consentId);
     }
 
-    function _emitSubmitted(ClaimId claimId, ClaimInput calldata c, PlanId planId, uint32 idx) private {
+    function _emitSubmitted(
+        ClaimId claimId,
+        ClaimInput calldata c,
+        PlanId planId,
+        uint32 idx,
+        uint256 consentId
+    ) private {
         emit ClaimSubmitted(
-            claimId, c.member, c.payee, planId, idx, msg.sender, c.serviceDay, c.resubmission, c.fhirClaim, c.lines
+            claimId,
+            c.member,
+            c.payee,
+            planId,
+            idx,
+            msg.sender,
+            consentId,
+            c.serviceDay,
+            c.resubmission,
+            c.fhirClaim,
+            c.lines
         );
     }
 
@@ -482,14 +515,14 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
     function _validateLines(PlanId planId, Line[] calldata lines) private view returns (bytes32 codesHash) {
         uint256 n = lines.length;
         if (n == 0 || n > MAX_LINES) revert InvalidLineCount(n, MAX_LINES);
-        bytes32 prevCode;
+        bytes32 prevCode = bytes32(0);
         for (uint256 i; i < n; ++i) {
-            Line calldata l = lines[i];
-            if (l.units == 0 || l.billed == 0) revert InvalidLine(i);
+            Line calldata ln = lines[i];
+            if (ln.units == 0 || ln.billed == 0) revert InvalidLine(i);
             // Sorted codes make the fingerprint independent of line order: no duplicate by shuffling.
-            if (l.code < prevCode) revert LinesNotSorted(i);
-            prevCode = l.code;
-            if (l.unitId == bytes32(0) && _rules[planId][l.code].requiresUnit) revert DrugUnitRequired(i, l.code);
+            if (ln.code < prevCode) revert LinesNotSorted(i);
+            prevCode = ln.code;
+            if (ln.unitId == bytes32(0) && _rules[planId][ln.code].requiresUnit) revert DrugUnitRequired(i, ln.code);
         }
         codesHash = _codesHash(lines);
     }
@@ -522,11 +555,13 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         h = keccak256(abi.encodePacked(codes));
     }
 
-    function _claimId(address member, address payee, uint32 day, uint16 resubmission, bytes32 codesHash)
-        private
-        pure
-        returns (ClaimId)
-    {
+    function _claimId(
+        address member,
+        address payee,
+        uint32 day,
+        uint16 resubmission,
+        bytes32 codesHash
+    ) private pure returns (ClaimId) {
         return ClaimId.wrap(keccak256(abi.encode(member, payee, day, resubmission, codesHash)));
     }
 
@@ -538,22 +573,23 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
     // ================================================================== internal: adjudication
 
     /// @dev The rule table over the lines, from the enrolment's accumulators now. View only.
-    function _compute(PlanId planId, Plan storage p, Enrolment storage e, Line[] calldata lines)
-        private
-        view
-        returns (Adjudication memory a)
-    {
+    function _compute(
+        PlanId planId,
+        Plan storage p,
+        Enrolment storage e,
+        Line[] calldata lines
+    ) private view returns (Adjudication memory a) {
         (uint256 dedLeft, uint256 maxLeft) = _remaining(p, e);
         uint256 n = lines.length;
         a.lines = new LineAdjudication[](n);
         for (uint256 i; i < n; ++i) {
-            Line calldata l = lines[i];
-            CoverageRule memory rule = _rules[planId][l.code];
-            LineAdjudication memory la = AdjudicationMath.line(rule, l.units, l.billed, dedLeft, maxLeft);
+            Line calldata ln = lines[i];
+            CoverageRule memory rule = _rules[planId][ln.code];
+            LineAdjudication memory la = AdjudicationMath.line(rule, ln.units, ln.billed, dedLeft, maxLeft);
             a.lines[i] = la;
             dedLeft -= la.deductible;
             maxLeft -= la.benefit;
-            a.billed += l.billed;
+            a.billed += ln.billed;
             a.deductible += la.deductible;
             a.benefit += la.benefit;
             if (rule.covered) {
@@ -609,7 +645,13 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         status = a.anyDenied ? ClaimStatus.PartiallyApproved : ClaimStatus.Approved;
         _approve(claimId, cl, planId, e, status, pays, a.deductible, !queueIfShort);
         emit ClaimAdjudicated(
-            claimId, status, pays, uint96(a.deductible), a.anyDenied ? Carc.NOT_COVERED : 0, address(0), a.lines
+            claimId,
+            status,
+            pays,
+            uint96(a.deductible),
+            a.anyDenied ? Carc.NOT_COVERED : 0,
+            address(0),
+            a.lines
         );
         if (pays == 0) _closeZero(claimId, cl, planId);
     }
@@ -646,12 +688,13 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
 
     // ================================================================== internal: payout and access
 
-    function _markPaid(ClaimId claimId, Claim storage cl)
-        private
-        returns (address payee, uint96 amount, PlanId planId, ClaimStatus was)
-    {
+    function _markPaid(
+        ClaimId claimId,
+        Claim storage cl
+    ) private returns (address payee, uint96 amount, PlanId planId, ClaimStatus was) {
         was = cl.status;
-        if (was != ClaimStatus.Approved && was != ClaimStatus.PartiallyApproved) revert InvalidClaimStatus(claimId, was);
+        if (was != ClaimStatus.Approved && was != ClaimStatus.PartiallyApproved)
+            revert InvalidClaimStatus(claimId, was);
         planId = cl.planId;
         payee = cl.payee;
         amount = cl.amount;

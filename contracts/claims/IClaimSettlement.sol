@@ -137,7 +137,8 @@ interface IClaimSettlement {
     event PoolFunded(PlanId indexed planId, address indexed from, uint256 amount);
     /// @notice The insurer took `amount` of free funds of `planId` to `to`.
     event PoolWithdrawn(PlanId indexed planId, address indexed to, uint256 amount);
-    /// @notice A claim was accepted (status {ClaimStatus.Submitted}); its lines are here.
+    /// @notice A claim was accepted (status {ClaimStatus.Submitted}); its lines are here, and
+    ///         `consentId` is the member's consent (in the consent registry) that allowed it.
     event ClaimSubmitted(
         ClaimId indexed claimId,
         address indexed member,
@@ -145,6 +146,7 @@ interface IClaimSettlement {
         PlanId planId,
         uint32 enrolment,
         address submitter,
+        uint256 consentId,
         uint32 serviceDay,
         uint16 resubmission,
         bytes32 fhirClaim,
@@ -192,9 +194,13 @@ interface IClaimSettlement {
     /// @notice Enrols `member` in `planId` for the days `[startDay, endDay]` with fresh
     ///         accumulators. A member has one enrolment at a time (its claims use the latest).
     /// @dev    Plan insurer only. Reverts {MemberStillEnrolled} while an earlier enrolment lasts.
-    function enrol(PlanId planId, address member, bytes32 memberRecord, uint32 startDay, uint32 endDay)
-        external
-        returns (uint32 enrolment);
+    function enrol(
+        PlanId planId,
+        address member,
+        bytes32 memberRecord,
+        uint32 startDay,
+        uint32 endDay
+    ) external returns (uint32 enrolment);
 
     // ================================================================== pool
 
@@ -227,9 +233,13 @@ interface IClaimSettlement {
     ///         {Decision.PartiallyApprove} only (0 < amount < what the rules compute).
     /// @dev    Caller: the plan's insurer or its adjuster, never the payee. `lines` must be the
     ///         claim's lines (from its {ClaimSubmitted} event).
-    function review(ClaimId claimId, Line[] calldata lines, Decision decision, uint96 amount, uint16 reason)
-        external
-        returns (ClaimStatus status);
+    function review(
+        ClaimId claimId,
+        Line[] calldata lines,
+        Decision decision,
+        uint96 amount,
+        uint16 reason
+    ) external returns (ClaimStatus status);
 
     /// @notice Withdraws a claim before a decision (payee or the plan's insurer).
     function withdraw(ClaimId claimId) external;
@@ -251,10 +261,13 @@ interface IClaimSettlement {
 
     /// @notice The deterministic id of a claim: keccak256(abi.encode(member, payee, serviceDay,
     ///         resubmission, keccak256(abi.encodePacked(codes)))).
-    function claimIdOf(address member, address payee, uint32 serviceDay, uint16 resubmission, bytes32[] calldata codes)
-        external
-        pure
-        returns (ClaimId);
+    function claimIdOf(
+        address member,
+        address payee,
+        uint32 serviceDay,
+        uint16 resubmission,
+        bytes32[] calldata codes
+    ) external pure returns (ClaimId);
 
     /// @notice The stored state of a claim.
     function claimOf(ClaimId claimId) external view returns (Claim memory);

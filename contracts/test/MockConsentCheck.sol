@@ -12,11 +12,12 @@ contract MockConsentCheck is IConsentCheck {
         _answers[keccak256(abi.encode(patient, grantee, category, purpose))] = consentId;
     }
 
-    function canAccess(address patient, address grantee, uint8 category, uint8 purpose)
-        external
-        view
-        returns (bool allowed, uint256 consentId)
-    {
+    function canAccess(
+        address patient,
+        address grantee,
+        uint8 category,
+        uint8 purpose
+    ) external view returns (bool allowed, uint256 consentId) {
         consentId = _answers[keccak256(abi.encode(patient, grantee, category, purpose))];
         allowed = consentId != 0;
     }

@@ -4,6 +4,9 @@ pragma solidity ^0.8.24;
 /// @notice A token whose transfer/transferFrom/approve return nothing (like USDT on mainnet) and
 ///         revert on failure. Calling it through the IERC20 interface would fail to decode.
 contract MockNoReturnToken {
+    error InsufficientAllowance(uint256 allowed, uint256 amount);
+    error InsufficientBalance(uint256 balance, uint256 amount);
+
     mapping(address account => uint256) public balanceOf;
     mapping(address owner => mapping(address spender => uint256)) public allowance;
     uint256 public totalSupply;
@@ -23,13 +26,13 @@ contract MockNoReturnToken {
 
     function transferFrom(address from, address to, uint256 amount) external {
         uint256 allowed = allowance[from][msg.sender];
-        require(allowed >= amount, "allowance");
+        if (allowed < amount) revert InsufficientAllowance(allowed, amount);
         allowance[from][msg.sender] = allowed - amount;
         _move(from, to, amount);
     }
 
     function _move(address from, address to, uint256 amount) private {
-        require(balanceOf[from] >= amount, "balance");
+        if (balanceOf[from] < amount) revert InsufficientBalance(balanceOf[from], amount);
         balanceOf[from] -= amount;
         balanceOf[to] += amount;
     }

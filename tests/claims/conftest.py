@@ -94,10 +94,9 @@ def setup_plan(claims, token, insurer, patient, consent, submitters, rules=RULES
 
 
 @pytest.fixture(scope="session")
-def claims(project, admin, directory, consent, dispense, token, insurer, patient, clinic, lab, pharmacy, outsider):
+def claims(project, admin, directory, consent, dispense, token, insurer, patient, clinic, lab, pharmacy):
     """ClaimSettlement with plan 1 (RULES, TERMS) funded with POOL and the patient enrolled,
-    consenting to payment claims from clinic, lab, pharmacy and the insurer. (``outsider`` is
-    requested here so its funding happens at session level, outside any test's snapshot.)"""
+    consenting to payment claims from clinic, lab, pharmacy and the insurer."""
     c = make_settlement(project, admin, directory, consent, dispense, token)
     setup_plan(c, token, insurer, patient, consent, [clinic, lab, pharmacy, insurer])
     return c

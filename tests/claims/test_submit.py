@@ -46,6 +46,7 @@ def test_submit_small_claim_auto_approves_with_deductible(claims, clinic, patien
             planId=plan_id,
             enrolment=1,
             submitter=clinic,
+            consentId=7,
             serviceDay=day,
             resubmission=0,
             fhirClaim=b"\x11" * 32,
