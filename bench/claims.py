@@ -122,8 +122,10 @@ def run(env: BenchEnv) -> BenchResult:
 
     batches = 5 if env.quick else 30
     fast_n = batches * 100
-    submit_gas = int(int(r100["gasUsed"]) * 1.25)
-    pay_gas = int(int(p100["gasUsed"]) * 1.25)
+    # Gas limits for pre-signed transactions: gasUsed is net of refunds (payouts clear a slot per
+    # claim, refunded up to 1/5 of the gas used), so the limit needs headroom above it.
+    submit_gas = int(int(r100["gasUsed"]) * 1.3)
+    pay_gas = int(int(p100["gasUsed"]) * 1.5)
     acct = clinic_chain.account
     adjudicated_topic = (
         "0x"
@@ -156,7 +158,10 @@ def run(env: BenchEnv) -> BenchResult:
             nonce += 1
     hashes = _rpc_batch(env.rpc, [("eth_sendRawTransaction", [raw]) for raw in raws])
     receipts: list[Any] = [None] * len(hashes)
+    deadline = time.monotonic() + 120
     while any(r is None for r in receipts):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fast path: {sum(r is None for r in receipts)} receipts missing after 120 s")
         missing = [i for i, r in enumerate(receipts) if r is None]
         got = _rpc_batch(env.rpc, [("eth_getTransactionReceipt", [hashes[i]]) for i in missing])
         for i, r in zip(missing, got, strict=True):
