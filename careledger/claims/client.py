@@ -8,7 +8,7 @@ holds only a hash of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,8 +210,22 @@ def _type_string(param: dict[str, Any]) -> str:
     return str(param["type"])
 
 
-def _line(t: Sequence[Any]) -> Line:
-    return Line(bytes(t[0]), int(t[1]), int(t[2]), bytes(t[3]))
+def _values(t: Any, names: Sequence[str]) -> list[Any]:
+    """A decoded struct's fields in order, whether web3 gave a tuple or a named mapping."""
+    if isinstance(t, Mapping):
+        return [t[n] for n in names]
+    return list(t)
+
+
+def _line(t: Any) -> Line:
+    v = _values(t, ("code", "units", "billed", "unitId"))
+    return Line(bytes(v[0]), int(v[1]), int(v[2]), bytes(v[3]))
+
+
+def _line_adjudication(t: Any) -> LineAdjudication:
+    return LineAdjudication.from_tuple(
+        _values(t, ("eligible", "deductible", "copay", "coinsurance", "benefit", "reason"))
+    )
 
 
 class ClaimsClient:
@@ -387,7 +401,7 @@ class ClaimsClient:
             bool(a[4]),
             bool(a[5]),
             bool(a[6]),
-            tuple(LineAdjudication.from_tuple(x) for x in a[7]),
+            tuple(_line_adjudication(x) for x in a[7]),
         )
 
     def plan(self, plan_id: int) -> tuple[str, PlanTerms]:
@@ -426,7 +440,7 @@ class ClaimsClient:
                 info.reason = int(args["reason"])
                 adjuster = str(args["adjuster"])
                 info.adjuster = None if int(adjuster, 16) == 0 else adjuster
-                info.line_adjudications = tuple(LineAdjudication.from_tuple(x) for x in args["lines"])
+                info.line_adjudications = tuple(_line_adjudication(x) for x in args["lines"])
             elif name == "ClaimPaid":
                 info.paid = int(args["amount"])
             elif name == "ClaimAppealed":
