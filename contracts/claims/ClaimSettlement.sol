@@ -682,8 +682,10 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
 
     /// @dev An approval worth nothing (all to the deductible, say) is settled at once.
     function _closeZero(ClaimId claimId, Claim storage cl, PlanId planId) private {
+        address payee = cl.payee;
         cl.status = ClaimStatus.Paid;
-        emit ClaimPaid(claimId, cl.payee, planId, 0);
+        cl.payee = address(0); // as after any payout: the payee lives in the ClaimPaid event
+        emit ClaimPaid(claimId, payee, planId, 0);
     }
 
     // ================================================================== internal: payout and access

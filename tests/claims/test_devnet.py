@@ -272,3 +272,16 @@ def test_real_consent_registry_gates_submission(net):
         patient.address,
         clinic.address,
     )
+
+
+def test_events_alone_rebuild_claims_state(net):
+    """After everything above (approvals, a partial approval, payouts, a batch, a revoked consent),
+    replaying the claims contract's log gives exactly what the contract reports."""
+    from careledger.indexer import check, replay
+    from careledger.rpc import RpcClient
+
+    env, _, chain, deployment = net
+    rpc = RpcClient(env["CARELEDGER_RPC"])
+    state = replay(rpc, deployment, load_artifacts())["claims"]
+    assert len(state["claims"]) >= 5
+    assert check(chain.w3, rpc, deployment, load_artifacts())["claims"] == []

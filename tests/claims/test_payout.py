@@ -110,3 +110,13 @@ def test_reverting_payee_blocks_nobody_in_batch(hooked, patient, clinic, admin):
     reverting.setRefusing(False, sender=admin)
     c.pay(bad, sender=admin)
     assert hook.balanceOf(reverting) == 144 * USD
+
+
+def test_paid_claim_keeps_status_and_clears_payee(claims, clinic, patient):
+    cid, _ = submit(claims, clinic, patient, [office(300 * USD)])
+    claims.pay(cid, sender=clinic)
+    c = claims.claimOf(cid)
+    assert (c.status, c.payee, c.amount) == (int(ClaimStatus.PAID), "0x" + "00" * 20, 0)
+    zero, _ = submit(claims, clinic, patient, [office(10 * USD)], day=today() - 2)  # all to the deductible
+    z = claims.claimOf(zero)
+    assert (z.status, z.payee, z.amount) == (int(ClaimStatus.PAID), "0x" + "00" * 20, 0)
