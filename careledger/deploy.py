@@ -19,7 +19,7 @@ from web3.contract import Contract
 
 from careledger.artifacts import Artifacts, load_artifacts
 from careledger.chain import Chain, ErrorDecoder
-from careledger.deployments import ContractRecord, Deployment, genesis_hash, load_deployment
+from careledger.deployments import ContractRecord, Deployment, code_hash, genesis_hash, load_deployment
 from careledger.errors import SuiteNotDeployed
 
 __all__ = ["SUITE_DOMAINS", "DeployContext", "DeployReport", "deploy_suite", "domain_module"]
@@ -79,7 +79,10 @@ class DeployContext:
             return rec.address
         receipt = self.chain.deploy(art.abi, art.bytecode, args, f"deploy {key}")
         address = str(receipt["contractAddress"])
-        self.deployment.contracts[key] = ContractRecord(address, int(receipt["blockNumber"]), art.abi_hash)
+        code = bytes(self.chain.w3.eth.get_code(address))  # type: ignore[arg-type]
+        self.deployment.contracts[key] = ContractRecord(
+            address, int(receipt["blockNumber"]), art.abi_hash, code_hash(code)
+        )
         self.deployment.save()
         self.report.deployed.append(key)
         return address

@@ -1,8 +1,12 @@
 """The deployments registry: ``deployments/<chainId>.json``.
 
 The SDK and the web client take contract addresses from this file only. It records, per contract,
-the address, the deployment block and a hash of the ABI, plus the chain's genesis hash so a file
-written for one chain is never used against another chain with the same id (two anvils, say).
+the address, the deployment block, a hash of the ABI and the keccak256 of the runtime code found
+at the address right after deployment. Before the file is trusted, the code at every address is
+compared with that hash: a file written for another chain with the same id (another anvil, a
+reset devnet) is refused, while the same chain restarted from its saved state is accepted. (The
+genesis hash is recorded for information only: anvil re-creates its genesis block when it
+reloads saved state, so it does not identify a chain across restarts.)
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eth_utils.crypto import keccak
 from web3 import Web3
 
 from careledger._paths import deployments_dir
@@ -31,9 +36,13 @@ class ContractRecord:
     address: str
     block: int
     abi_hash: str
+    code_hash: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"address": self.address, "block": self.block, "abiHash": self.abi_hash}
+        out: dict[str, Any] = {"address": self.address, "block": self.block, "abiHash": self.abi_hash}
+        if self.code_hash:
+            out["codeHash"] = self.code_hash
+        return out
 
 
 @dataclass
@@ -87,18 +96,33 @@ class Deployment:
             genesis=str(data["genesisHash"]),
             compiler=str(data.get("compiler", "unknown")),
             contracts={
-                n: ContractRecord(address=r["address"], block=int(r["block"]), abi_hash=r["abiHash"])
+                n: ContractRecord(
+                    address=r["address"], block=int(r["block"]), abi_hash=r["abiHash"], code_hash=r.get("codeHash")
+                )
                 for n, r in data.get("contracts", {}).items()
             },
             config=dict(data.get("config", {})),
         )
 
 
+def code_hash(code: bytes) -> str:
+    return "0x" + keccak(code).hex()
+
+
+def code_problem(name: str, rec: ContractRecord, code: bytes, chain_id: int) -> str | None:
+    """Why the code found at ``rec.address`` is not the recorded contract (None when it is)."""
+    if not code:
+        return f"{name} has no code at {rec.address} on chain {chain_id}: the file was written for another chain"
+    if rec.code_hash and code_hash(code) != rec.code_hash:
+        return f"{name} at {rec.address} on chain {chain_id} is not the contract this file recorded (another chain)"
+    return None
+
+
 def load_deployment(w3: Web3, *, check_code: bool = True) -> Deployment:
     """The deployment of the chain ``w3`` is connected to, checked against that chain.
 
-    Raises :class:`SuiteNotDeployed` when there is no file, the file belongs to another chain
-    (genesis differs), or a recorded address holds no code.
+    Raises :class:`SuiteNotDeployed` when there is no file, or the code at a recorded address is
+    missing or not the recorded contract (the file belongs to another chain with this id).
     """
     chain_id = w3.eth.chain_id
     path = Deployment.path_for(chain_id)
@@ -112,17 +136,10 @@ def load_deployment(w3: Web3, *, check_code: bool = True) -> Deployment:
         raise SuiteNotDeployed(f"{path} is not a valid deployments file: {exc}") from None
     if dep.chain_id != chain_id:
         raise SuiteNotDeployed(f"{path} is for chain {dep.chain_id}, but the node is chain {chain_id}")
-    actual = genesis_hash(w3)
-    if dep.genesis != actual:
-        raise SuiteNotDeployed(
-            f"{path} was written for another chain with id {chain_id} (genesis {dep.genesis[:12]}..., "
-            f"node has {actual[:12]}...); run 'careledger deploy' to deploy the suite here"
-        )
     if check_code:
         for name, rec in dep.contracts.items():
-            if len(w3.eth.get_code(Web3.to_checksum_address(rec.address))) == 0:
-                raise SuiteNotDeployed(
-                    f"{name} has no code at {rec.address} on chain {chain_id}; "
-                    "the chain was reset — run 'careledger deploy'"
-                )
+            code = bytes(w3.eth.get_code(Web3.to_checksum_address(rec.address)))
+            problem = code_problem(name, rec, code, chain_id)
+            if problem:
+                raise SuiteNotDeployed(f"{problem} ({path}); run 'careledger deploy' to deploy the suite here")
     return dep

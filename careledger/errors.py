@@ -65,9 +65,14 @@ class ChainRefused(CareLedgerError):
 
 
 class NotVerified(CareLedgerError):
-    """A check answered "no": not a fault, but the CLI exits 1 with the reason."""
+    """A check answered "no": not a fault, but the CLI exits 1 with the reason. ``reported``
+    is set when the command already printed the full answer (with --json, one document only)."""
 
     exit_code = 1
+
+    def __init__(self, message: str, *, reported: bool = False) -> None:
+        super().__init__(message)
+        self.reported = reported
 
 
 class InvalidInput(CareLedgerError):

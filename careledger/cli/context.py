@@ -41,7 +41,7 @@ class AppContext:
         if self._deployment is None:
             from careledger.deployments import load_deployment
 
-            self._deployment = load_deployment(self.chain().w3, check_code=False)
+            self._deployment = load_deployment(self.chain().w3)
         return self._deployment
 
     def signer(self, default: str | None = None) -> Chain:

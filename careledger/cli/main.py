@@ -85,7 +85,7 @@ def _report(message: str, code: int, as_json: bool, extra: dict[str, Any] | None
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never raises, never prints a traceback)."""
-    from careledger.errors import CareLedgerError, ChainRefused
+    from careledger.errors import CareLedgerError, ChainRefused, NotVerified
 
     args = list(sys.argv[1:] if argv is None else argv)
     # --json is global but users put it anywhere ("careledger drugs verify X --json"): hoist it.
@@ -95,6 +95,10 @@ def run(argv: list[str] | None = None) -> int:
         args = ["--json", *[a for a in args[:cut] if a != "--json"], *args[cut:]]
     try:
         cli.main(args=args, prog_name="careledger", standalone_mode=False)
+    except NotVerified as exc:
+        if exc.reported and as_json:
+            return exc.exit_code  # the answer (verified: false, with the reason) is already on stdout
+        return _report(exc.message, exc.exit_code, as_json, {"kind": "NotVerified"})
     except CareLedgerError as exc:
         extra: dict[str, Any] = {"kind": type(exc).__name__}
         if isinstance(exc, ChainRefused) and exc.error_name:

@@ -17,8 +17,9 @@ from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, checksum
 from careledger.deployments import Deployment
 from careledger.errors import InvalidInput, NodeUnreachable
-from careledger.provenance.ids import batch_id, bytes32_to_text, text_to_bytes32, unit_id
+from careledger.provenance.ids import bytes32_to_text, text_to_bytes32
 from careledger.provenance.store import BatchFile
+from careledger.provenance.verdict import Verdict, VerifyResult
 
 __all__ = ["BatchInfo", "BatchStatus", "Custody", "ProvenanceClient", "Verdict", "VerifyResult", "code32"]
 
@@ -34,37 +35,6 @@ class BatchStatus(IntEnum):
     ACTIVE = 1
     QUARANTINED = 2
     RECALLED = 3
-
-
-class Verdict(IntEnum):
-    """``IProvenanceRegistry.Verdict``, named as the DSCSA Verification Router answers."""
-
-    VERIFIED = 0
-    NO_MATCH_GTIN_SERIAL = 1
-    NO_MATCH_LOT = 2
-    NO_MATCH_EXPIRY = 3
-    RECALLED = 4
-    EXPIRED = 5
-    SUSPECT = 6
-    DISPENSED = 7
-    UNKNOWN_BATCH = 8
-
-    @property
-    def dscsa(self) -> str:
-        return _DSCSA[self]
-
-
-_DSCSA = {
-    Verdict.VERIFIED: "Verified",
-    Verdict.NO_MATCH_GTIN_SERIAL: "No_match_GTIN_Serial",
-    Verdict.NO_MATCH_LOT: "No_match_Lot",
-    Verdict.NO_MATCH_EXPIRY: "No_match_Expiry",
-    Verdict.RECALLED: "Recalled",
-    Verdict.EXPIRED: "Expired",
-    Verdict.SUSPECT: "Suspect",
-    Verdict.DISPENSED: "Dispensed",
-    Verdict.UNKNOWN_BATCH: "Unknown_batch",
-}
 
 
 def code32(text: str | bytes, what: str = "reason code") -> bytes:
@@ -115,33 +85,6 @@ class Custody:
             "held": self.held,
             "incoming": self.incoming,
             "from": None if self.sender == ZERO_ADDRESS else self.sender,
-        }
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    verdict: Verdict
-    holder: str | None
-    gtin: int
-    lot: str
-    expiry: int
-    serial: str
-
-    @property
-    def verified(self) -> bool:
-        return self.verdict is Verdict.VERIFIED
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "verified": self.verified,
-            "verdict": self.verdict.dscsa,
-            "holder": self.holder,
-            "gtin": f"{self.gtin:014d}",
-            "lot": self.lot,
-            "expiry": f"{self.expiry:06d}",
-            "serial": self.serial,
-            "unitId": "0x" + unit_id(self.gtin, self.serial).hex(),
-            "batchId": "0x" + batch_id(self.gtin, self.lot).hex(),
         }
 
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import re
 
-from eth_utils.crypto import keccak
-
+from careledger._hash import keccak256 as keccak
 from careledger.errors import InvalidInput
 
 __all__ = [

@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_abi.abi import encode as abi_encode
-from eth_utils.crypto import keccak
-
+from careledger._hash import keccak256 as keccak
 from careledger.errors import InvalidInput
 
 __all__ = ["MerkleTree", "hash_pair", "process_proof", "standard_leaf"]
@@ -28,6 +26,8 @@ __all__ = ["MerkleTree", "hash_pair", "process_proof", "standard_leaf"]
 
 def standard_leaf(types: Sequence[str], values: Sequence[Any]) -> bytes:
     """``keccak256(bytes.concat(keccak256(abi.encode(values))))``."""
+    from eth_abi.abi import encode as abi_encode  # only for generic leaf types (slow to import)
+
     return keccak(keccak(abi_encode(list(types), list(values))))
 
 
