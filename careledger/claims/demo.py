@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from careledger.claims._consent import CONSENT_REGISTRY, grant_payment_consent
+from careledger.claims._consent import CONSENT_REGISTRY, grant_payment_consent, payment_consent
 from careledger.claims.client import ClaimRequest, ClaimsClient, fhir_commitment
 from careledger.claims.fhir import claim_response, validate
 from careledger.claims.types import (
@@ -72,7 +72,17 @@ def story(env: DemoEnv) -> Story:
         st.check("patient", "grant payment consent", "consent registry not deployed", False)
         return st
     member = env.signer("patient")
+    shared: dict[str, Any] = env.shared.get("consent_payment") or {}
     for name, addr in (("clinic", c_addr), ("pharmacy", p_addr)):
+        if payment_consent(env.reader(), env.deployment, patient, addr):
+            # The consent story already had the patient grant it (signed, relayed, gasless).
+            st.check(
+                "patient",
+                f"payment consent for the {name} (FINANCIAL, HPAYMT)",
+                f"granted in the consent story (consent {int(shared.get('consentId', 0)):#x})",
+                True,
+            )
+            continue
         st.done(
             "patient",
             f"consent: {name} may see FINANCIAL data for HPAYMT (payment)",
