@@ -45,6 +45,7 @@ class BenchResult:
     floor: dict[str, int] = field(default_factory=dict)
     budget: dict[str, int] = field(default_factory=dict)
     throughput: dict[str, Throughput] = field(default_factory=dict)
+    timing: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 

@@ -48,9 +48,13 @@ def _commit() -> str:
         return "unknown"
 
 
+# Benchmarks beyond the domains: the client's send path and CLI start-up (bench/client.py).
+EXTRA_BENCHES: tuple[str, ...] = ("client",)
+
+
 def _bench_modules(only: str | None) -> list[tuple[str, object]]:
     found = []
-    for domain in SUITE_DOMAINS:
+    for domain in (*SUITE_DOMAINS, *EXTRA_BENCHES):
         if only and domain != only:
             continue
         name = f"bench.{domain}"
@@ -62,7 +66,7 @@ def _bench_modules(only: str | None) -> list[tuple[str, object]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not for the record)")
-    parser.add_argument("--only", choices=SUITE_DOMAINS, help="one domain only (results are merged)")
+    parser.add_argument("--only", choices=(*SUITE_DOMAINS, *EXTRA_BENCHES), help="one domain only (results are merged)")
     args = parser.parse_args(argv)
 
     merged: dict[str, object] = json.loads(RESULTS.read_text()) if RESULTS.exists() and args.only else {}
@@ -70,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     floor: dict[str, int] = dict(merged.get("floor", {}))  # type: ignore[arg-type]
     budget: dict[str, int] = dict(merged.get("budget", {}))  # type: ignore[arg-type]
     throughput: dict[str, object] = dict(merged.get("throughput", {}))  # type: ignore[arg-type]
+    timing: dict[str, object] = dict(merged.get("timing", {}))  # type: ignore[arg-type]
     notes: dict[str, list[str]] = dict(merged.get("notes", {}))  # type: ignore[arg-type]
 
     with tempfile.TemporaryDirectory(prefix="careledger-bench-") as tmp:
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 floor.update(result.floor)
                 budget.update(result.budget)
                 throughput.update({k: v.to_json() for k, v in result.throughput.items()})
+                timing.update(result.timing)
                 if result.notes:
                     notes[domain] = result.notes
         finally:
@@ -114,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "floor": dict(sorted(floor.items())),
         "budget": dict(sorted(budget.items())),
         "throughput": dict(sorted(throughput.items())),
+        "timing": dict(sorted(timing.items())),
         "notes": notes,
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
@@ -159,6 +166,11 @@ def render_markdown(results: dict[str, object]) -> str:
         lines.append(
             f"| `{key}` | {t['ops_per_s']:,} | {t['naive_ops_per_s']:,} | {t.get('speedup')}x | {t['ops']:,} |"
         )
+    timing: dict[str, dict[str, object]] = results.get("timing", {})  # type: ignore[assignment]
+    if timing:
+        lines += ["", "## Timings", "", "| name | median s | max s | budget s | runs |", "|---|---:|---:|---:|---:|"]
+        for key, t in timing.items():
+            lines.append(f"| `{key}` | {t['median']} | {t['max']} | {t.get('budget', '')} | {t['runs']} |")
     notes: dict[str, list[str]] = results.get("notes", {})  # type: ignore[assignment]
     if notes:
         lines += ["", "## Notes", ""]

@@ -1,0 +1,135 @@
+"""On-chain data the browser tests and the web bench look at, made with the domain SDKs.
+
+Imports a domain only inside the function that needs it, so this module loads before the
+domain has landed."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from careledger.accounts import dev_account
+from careledger.chain import Chain
+from careledger.deployments import load_deployment
+
+__all__ = ["GTIN", "dispense_unit", "scan", "seed_claims", "seed_drugs"]
+
+GTIN = 9506000134352  # GS1's example GTIN-14 0950600013435-2 (valid check digit)
+
+
+def scan(lot: str, serial: str, expiry: str) -> str:
+    return f"(01){GTIN:014d}(17){expiry}(10){lot}(21){serial}"
+
+
+def seed_drugs(admin: Chain, store_dir: Path, units: int = 1000) -> dict[str, str]:
+    """Commission LOT-A (shipped to the pharmacy) and LOT-R (recalled); return scans by name."""
+    from careledger.provenance.client import ProvenanceClient, code32
+    from careledger.provenance.store import ProvenanceStore, build_batch
+
+    deployment = load_deployment(admin.w3)
+    store = ProvenanceStore(store_dir)
+
+    def client(name: str) -> ProvenanceClient:
+        return ProvenanceClient(admin.with_account(dev_account(name).account), deployment)
+
+    expiry = (date.today() + timedelta(days=730)).strftime("%y%m%d")
+    distributor, pharmacy = dev_account("distributor").address, dev_account("pharmacy").address
+    good = build_batch(GTIN, "LOT-A", int(expiry), [f"SN{i:05d}" for i in range(1, units + 1)])
+    recalled = build_batch(GTIN, "LOT-R", int(expiry), [f"RC{i:05d}" for i in range(1, 101)])
+    for batch in (good, recalled):
+        store.save(batch)
+        client("manufacturer").commission(batch)
+    # A batch whose serial tree this pharmacy never received (not in its store).
+    client("manufacturer").commission(build_batch(GTIN, "LOT-U", int(expiry), ["UN00001", "UN00002"]))
+    a, r = good.batch_id, recalled.batch_id
+    client("manufacturer").ship(a, distributor, 200, code32("DSCSA-TI-A-0001"))
+    client("distributor").accept(a)
+    client("distributor").ship(a, pharmacy, 50, code32("DSCSA-TI-A-0002"))
+    client("pharmacy").accept(a)
+    client("manufacturer").ship(r, distributor, 100, code32("DSCSA-TI-R-0001"))
+    client("distributor").accept(r)
+    client("regulator").recall(r, code32("CONTAMINATION"))
+    return {
+        "good": scan("LOT-A", "SN00001", expiry),
+        "to_dispense": scan("LOT-A", "SN00002", expiry),
+        "recalled": scan("LOT-R", "RC00001", expiry),
+        "counterfeit": scan("LOT-A", "FAKE0001", expiry),
+        "wrong_expiry": scan("LOT-A", "SN00003", "991231" if expiry != "991231" else "981231"),
+        "unknown_lot": scan("LOT-Z", "SN00001", expiry),
+        "no_tree": scan("LOT-U", "UN00001", expiry),
+        "expiry": expiry,
+    }
+
+
+DAY = 86_400
+USD = 10**6  # DevnetTestUSD has 6 decimals, like USDC
+OFFICE_VISIT, MRI, DRUG = "CPT:99213", "CPT:70551", f"GTIN:{GTIN:014d}"
+
+
+def _code(text: str) -> bytes:
+    return text.encode().ljust(32, b"\0")
+
+
+def seed_claims(admin: Chain) -> dict[str, Any]:
+    """A plan of the insurer with a funded pool; patient2 enrolled and consenting to payment by
+    the clinic and the pharmacy. Office visits settle by the rules, MRIs need an adjuster, the
+    drug line needs a dispensed unit. Calls go straight to the contracts (as any client would)."""
+    from careledger.artifacts import load_artifacts
+    from careledger.codes import Category, Purpose
+
+    artifacts = load_artifacts()
+    deployment = load_deployment(admin.w3)
+    by_hash = {a.abi_hash: a for a in artifacts.contracts.values()}
+
+    def contract(label: str) -> Any:
+        rec = deployment.contracts[label]
+        return admin.contract(rec.address, by_hash[rec.abi_hash].abi)
+
+    # The devnet stablecoin: whichever deployed contract mints and has decimals.
+    token_label = next(
+        n
+        for n, r in deployment.contracts.items()
+        if r.abi_hash in by_hash and {"mint", "decimals"} <= {i.get("name") for i in by_hash[r.abi_hash].abi}
+    )
+
+    def send(name: str, label: str, fn: str, *args: Any) -> Any:
+        chain = admin.with_account(dev_account(name).account)
+        c = chain.contract(contract(label).address, contract(label).abi)
+        return chain.send(getattr(c.functions, fn)(*args), f"{name} {fn}")
+
+    insurer = dev_account("insurer").address
+    member = dev_account("patient2").address
+    claims = deployment.address("ClaimSettlement")
+    send("insurer", "ClaimSettlement", "createPlan", (20 * USD, 5_000 * USD, 500 * USD, 30 * DAY))
+    plan = 1
+    rules = [
+        (True, False, False, 2_000, 10 * USD, 0),  # office visit: 20 % coinsurance, 10 copay
+        (True, True, False, 1_000, 0, 0),  # MRI: prior authorisation -> adjuster
+        (True, False, True, 0, 5 * USD, 0),  # the drug: copay 5, needs the dispensed unit
+    ]
+    send("insurer", "ClaimSettlement", "setCoverage", plan, [_code(c) for c in (OFFICE_VISIT, MRI, DRUG)], rules)
+    today = admin.w3.eth.get_block("latest")["timestamp"] // DAY
+    send("insurer", "ClaimSettlement", "enrol", plan, member, b"\x05" * 32, today - 30, today + 335)
+    send("insurer", token_label, "mint", insurer, 100_000 * USD)
+    send("insurer", token_label, "approve", claims, 50_000 * USD)
+    send("insurer", "ClaimSettlement", "fund", plan, 50_000 * USD)
+    until = admin.w3.eth.get_block("latest")["timestamp"] + 365 * DAY
+    fin, pay = 1 << int(Category.FINANCIAL), 1 << int(Purpose.HPAYMT)
+    for grantee in ("clinic", "pharmacy"):
+        terms = (dev_account(grantee).address, fin, pay, 0, 0, 0, until, b"\x06" * 32)
+        send("patient2", "ConsentRegistry", "grant", member, terms)
+    return {"plan": plan, "member": member, "token": token_label, "usd": USD}
+
+
+def dispense_unit(admin: Chain, store_dir: Path, scan_text: str) -> None:
+    """The pharmacy dispenses the unit of ``scan_text`` (LOT-A), with the proof from the store."""
+    from careledger.provenance.client import ProvenanceClient
+    from careledger.provenance.store import ProvenanceStore
+
+    lot = scan_text.split("(10)")[1].split("(21)")[0]
+    serial = scan_text.split("(21)")[1]
+    proof = ProvenanceStore(store_dir).proof_only(GTIN, lot, serial)
+    assert proof, f"{serial} is not in the stored tree of {lot}"
+    pharmacy = ProvenanceClient(admin.with_account(dev_account("pharmacy").account), load_deployment(admin.w3))
+    pharmacy.dispense(GTIN, lot, serial, proof)

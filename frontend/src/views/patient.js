@@ -1,0 +1,245 @@
+// Patient view: my consents (who, what data, why, until when), grant / modify / revoke signed as
+// EIP-712 and submitted through the relayer (the patient needs no ether), and the access log
+// with break-glass highlighted.
+import typed from '@generated/eip712.json';
+import { config, contract, describeRevert, events, has, publicClient, read, UserError, who, explain, short } from '../chain.js';
+import { CATEGORIES, GRANTABLE_PURPOSES, PURPOSES, maskOf, names } from '../codes.js';
+import { act, date, fill, h, note, table } from '../ui.js';
+
+const REGISTRY = 'ConsentRegistry';
+const DAY = 86400;
+
+/**
+ * Sign `primaryType` (EIP-712, bound to the registry) with the dev key or the wallet, send it to
+ * the relayer (`careledger relay serve`: POST /actions) and wait for the relayed transaction.
+ * The patient pays nothing: the relayer submits the *BySig call.
+ */
+async function signAndRelay(signer, action, primaryType, message) {
+  const { full, signature } = await signAction(signer, primaryType, message);
+  return submitted(await relay({ action, signer: signer.address, message: full, signature }));
+}
+
+/** POST a signed action to the relayer; returns its JSON ({tx, block, ...}). */
+async function relay(body) {
+  let resp;
+  try {
+    resp = await fetch(`${config.relayerUrl}/actions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body, (_, v) => (typeof v === 'bigint' ? v.toString() : v)),
+    });
+  } catch {
+    throw new UserError(`The relayer at ${config.relayerUrl} does not answer. Start it with 'careledger relay serve' `
+      + 'or open this page with ?relayer=http://HOST:PORT.');
+  }
+  const data = await resp.json().catch(() => null);
+  if (!resp.ok && !data) {
+    throw new UserError(`The relayer (${config.relayerUrl}) does not answer (HTTP ${resp.status}). Start it with `
+      + "'careledger relay serve'.");
+  }
+  if (!resp.ok) {
+    const why = data.customError
+      ? describeRevert(data.customError, Object.values(data.args || {}), Object.keys(data.args || {}).map((name) => ({ name })))
+      : data.error || data.detail || resp.statusText;
+    throw new UserError(`The relayer refused: ${why}`);
+  }
+  return data;
+}
+
+/** Sign `primaryType` with the signer's key (devnet) or wallet (EIP-1193), bound to the registry. */
+async function signAction(signer, primaryType, message) {
+  if (!typed.consent) throw new UserError('This page was built without the consent SDK; rebuild it after the consent domain lands.');
+  const c = contract(REGISTRY);
+  const [, name, version, chainId, verifyingContract] = await publicClient.readContract({ ...c, functionName: 'eip712Domain' });
+  if (name !== typed.consent.name || version !== typed.consent.version) {
+    throw new UserError(`The registry signs as "${name}" v${version}, this page as "${typed.consent.name}" v${typed.consent.version}: rebuild the page.`);
+  }
+  const nonce = await read(REGISTRY, 'nonces', [signer.address]);
+  const block = await publicClient.getBlock();
+  const full = { ...message, nonce, deadline: block.timestamp + 3600n };
+  const signature = await signer.wallet.signTypedData({
+    account: signer.account, domain: { name, version, chainId: Number(chainId), verifyingContract },
+    types: { [primaryType]: typed.consent.types[primaryType] }, primaryType, message: full,
+  });
+  return { full, signature };
+}
+
+async function submitted(data) {
+  if (!data.tx) throw new UserError('The relayer answered without a transaction hash.');
+  const receipt = await publicClient.waitForTransactionReceipt({ hash: data.tx, pollingInterval: 50 });
+  if (receipt.status !== 'success') throw new UserError(`The relayed transaction ${short(data.tx)} reverted.`);
+  return receipt;
+}
+
+/** Rebuild every consent of `patient` from the registry's events. */
+async function consentsOf(patient) {
+  const [granted, modified, revoked] = await Promise.all([
+    events(REGISTRY, { eventName: 'ConsentGranted', args: { patient }, limit: 1e6 }),
+    events(REGISTRY, { eventName: 'ConsentModified', args: { patient }, limit: 1e6 }),
+    events(REGISTRY, { eventName: 'ConsentRevoked', args: { patient }, limit: 1e6 }),
+  ]);
+  const byId = new Map();
+  for (const e of [...granted].reverse()) byId.set(e.args.consentId, { ...e.args, revoked: false });
+  for (const e of [...modified].reverse()) Object.assign(byId.get(e.args.consentId) || {}, e.args);
+  for (const e of revoked) if (byId.has(e.args.consentId)) byId.get(e.args.consentId).revoked = true;
+  return [...byId.values()].sort((a, b) => Number(b.consentId - a.consentId));
+}
+
+/** Consent ids are per-pair hashes: show them short. */
+function idText(id) {
+  const n = BigInt(id);
+  return n < 1_000_000n ? `#${n}` : `#${short(`0x${n.toString(16).padStart(64, '0')}`)}`;
+}
+
+function status(c, now) {
+  if (c.revoked) return 'revoked';
+  if (now >= Number(c.validUntil)) return 'expired';
+  if (now < Number(c.validFrom)) return 'not yet valid';
+  return 'active';
+}
+
+function checkboxes(name, tableOf, count, checkedMask = 0) {
+  return h('div', { class: 'chips', role: 'group', 'aria-label': name },
+    tableOf.slice(0, count).map(([code, label], i) => h('label', {},
+      h('input', { type: 'checkbox', name, value: String(i), checked: Boolean(checkedMask & (1 << i)) }), label, h('span', { class: 'muted' }, ` ${code}`))));
+}
+
+function picked(form, name) {
+  return maskOf([...form.querySelectorAll(`input[name=${name}]:checked`)].map((x) => x.value));
+}
+
+function daysInput(name, value) {
+  return h('input', { type: 'number', name, min: '1', max: '3650', value: String(value), style: 'width:6rem' });
+}
+
+function grantForm(ctx, me, out, grantees) {
+  const form = h('form', { id: 'grant-form', onsubmit: (e) => e.preventDefault() },
+    h('h2', {}, 'Grant access'),
+    h('label', {}, 'Who ', h('select', { name: 'grantee' }, grantees.map((m) => h('option', { value: m.address }, `${m.label} (${m.role})`)))),
+    h('p', {}, h('strong', {}, 'What data')), checkboxes('cat', CATEGORIES, CATEGORIES.length, 1 << 3),
+    h('p', {}, h('strong', {}, 'Why')), checkboxes('pur', PURPOSES, GRANTABLE_PURPOSES, 1),
+    h('label', {}, 'For ', daysInput('days', 30), ' days'));
+  const button = h('button', { type: 'submit', id: 'grant' }, 'Sign and grant');
+  button.addEventListener('click', () => act(button, out, 'Signing and relaying…', async () => {
+    const signer = await ctx.signer();
+    const block = await publicClient.getBlock();
+    const terms = {
+      grantee: form.grantee.value, categories: picked(form, 'cat'), purposes: picked(form, 'pur'),
+      denyCategories: 0, denyPurposes: 0, validFrom: 0,
+      validUntil: Number(block.timestamp) + Number(form.days.value || 0) * DAY, document: `0x${'0'.repeat(64)}`,
+    };
+    if (!terms.categories) throw new UserError('Choose at least one kind of data to share.');
+    if (!terms.purposes) throw new UserError('Choose at least one purpose.');
+    await dryRun(signer, 'grant', [me, terms]);
+    await signAndRelay(signer, 'grant', 'Grant', { patient: me, ...terms });
+    await ctx.refresh();
+    return `Access granted to ${who(terms.grantee)}.`;
+  }, explain));
+  form.append(button);
+  return form;
+}
+
+/**
+ * Before signing, dry-run the plain action as the patient (eth_call, no gas needed) so a refusal
+ * (ConsentAlreadyActive, InvalidPeriod, ...) is shown in words before the patient signs anything.
+ */
+async function dryRun(signer, functionName, args) {
+  await publicClient.simulateContract({ ...contract(REGISTRY), functionName, args, account: signer.address });
+}
+
+function modifyForm(ctx, me, c, out) {
+  const form = h('form', { class: 'modify', onsubmit: (e) => e.preventDefault() },
+    h('p', {}, h('strong', {}, `Change consent ${idText(c.consentId)} for ${who(c.grantee)}`)),
+    checkboxes('cat', CATEGORIES, CATEGORIES.length, Number(c.categories)),
+    checkboxes('pur', PURPOSES, GRANTABLE_PURPOSES, Number(c.purposes)),
+    h('label', {}, 'Valid for ', daysInput('days', 30), ' more days from now'));
+  const button = h('button', { type: 'submit', class: 'save' }, 'Sign and save');
+  button.addEventListener('click', () => act(button, out, 'Signing and relaying…', async () => {
+    const signer = await ctx.signer();
+    const block = await publicClient.getBlock();
+    const terms = {
+      categories: picked(form, 'cat'), purposes: picked(form, 'pur'),
+      denyCategories: Number(c.denyCategories), denyPurposes: Number(c.denyPurposes),
+      validUntil: Number(block.timestamp) + Number(form.days.value || 0) * DAY,
+    };
+    await dryRun(signer, 'modify', [me, c.grantee, c.consentId, terms]);
+    await signAndRelay(signer, 'modify', 'Modify', { patient: me, grantee: c.grantee, consentId: c.consentId, ...terms });
+    await ctx.refresh();
+    return `Consent ${idText(c.consentId)} changed.`;
+  }, explain));
+  form.append(button);
+  return form;
+}
+
+function consentRow(ctx, me, c, now, out) {
+  const st = status(c, now);
+  const actions = h('td', {});
+  if (st === 'active' || st === 'not yet valid') {
+    const revoke = h('button', { class: 'danger revoke' }, 'Revoke');
+    revoke.addEventListener('click', () => act(revoke, out, 'Signing and relaying…', async () => {
+      const signer = await ctx.signer();
+      await dryRun(signer, 'revoke', [me, c.grantee, c.consentId]);
+      await signAndRelay(signer, 'revoke', 'Revoke', { patient: me, grantee: c.grantee, consentId: c.consentId });
+      await ctx.refresh();
+      return `Consent ${idText(c.consentId)} revoked; ${who(c.grantee)} can no longer access your data.`;
+    }, explain));
+    const change = h('button', { class: 'secondary modify-open', onclick: () => fill(out, modifyForm(ctx, me, c, out)) }, 'Modify');
+    actions.append(change, revoke);
+  }
+  return h('tr', { dataset: { consent: String(c.consentId), status: st } },
+    h('td', { class: 'mono' }, idText(c.consentId)), h('td', {}, who(c.grantee)),
+    h('td', {}, names(c.categories, CATEGORIES), c.denyCategories ? h('div', { class: 'bad' }, `except ${names(c.denyCategories, CATEGORIES)} for ${names(c.denyPurposes, PURPOSES)}`) : null),
+    h('td', {}, names(c.purposes, PURPOSES)),
+    h('td', {}, `${date(c.validFrom)} → ${date(c.validUntil)}`),
+    h('td', { class: st === 'active' ? '' : 'muted' }, st), actions);
+}
+
+async function accessLog(me) {
+  const [accesses, glass] = await Promise.all([
+    events(REGISTRY, { eventName: 'AccessRecorded', args: { patient: me }, limit: 200 }),
+    events(REGISTRY, { eventName: 'BreakGlassOpened', args: { patient: me }, limit: 200 }),
+  ]);
+  const times = new Map();
+  const all = [...accesses, ...glass].sort((a, b) => Number(b.blockNumber - a.blockNumber) || b.logIndex - a.logIndex);
+  const rows = await Promise.all(all.map(async (e) => {
+    if (!times.has(e.blockNumber)) times.set(e.blockNumber, publicClient.getBlock({ blockNumber: e.blockNumber }));
+    const when = date((await times.get(e.blockNumber)).timestamp);
+    if (e.eventName === 'BreakGlassOpened') {
+      return h('tr', { class: 'breakglass', dataset: { kind: 'breakglass' } }, h('td', {}, when), h('td', {}, who(e.args.provider)),
+        h('td', {}, `BREAK-GLASS opened (${PURPOSES[e.args.reason]?.[1] || e.args.reason}) until ${date(e.args.until)} — please review`),
+        h('td', {}, idText(e.args.breakGlassId)));
+    }
+    const emergency = Number(e.args.purpose) >= GRANTABLE_PURPOSES;
+    return h('tr', { class: emergency ? 'breakglass' : '', dataset: { kind: emergency ? 'breakglass-access' : 'access' } }, h('td', {}, when), h('td', {}, who(e.args.grantee)),
+      h('td', {}, `${emergency ? 'EMERGENCY ' : ''}read ${CATEGORIES[e.args.category]?.[1] || e.args.category} for ${PURPOSES[e.args.purpose]?.[1] || e.args.purpose}`),
+      h('td', { class: 'mono' }, idText(e.args.consentId)));
+  }));
+  return table(['When', 'Who', 'What', 'Under'], rows, { id: 'access-log' });
+}
+
+export default {
+  title: 'Patient',
+  defaultAccount: 'patient',
+  async render(root, ctx) {
+    if (!has(REGISTRY)) {
+      return fill(root, h('h1', {}, 'My consents'), note('warn', 'The consent registry is not deployed on this chain yet (no ConsentRegistry in the deployments file).'));
+    }
+    const signer = await ctx.signer();
+    const me = signer.address;
+    const out = h('div', { id: 'patient-out', 'aria-live': 'polite' });
+    const consents = h('div', {});
+    const log = h('div', {});
+    ctx.refresh = async () => {
+      const [list, block] = await Promise.all([consentsOf(me), publicClient.getBlock()]);
+      const now = Number(block.timestamp);
+      fill(consents, table(['#', 'Who', 'What data', 'Why', 'Valid', 'Status', ''], list.map((c) => consentRow(ctx, me, c, now, out)), { id: 'consents' }));
+      fill(log, await accessLog(me));
+    };
+    await ctx.refresh();
+    const grantees = config.cast.filter((m) => !['patient', 'admin'].includes(m.role));
+    fill(root,
+      h('h1', {}, 'My consents'),
+      h('p', { class: 'muted' }, `Signed in as ${who(me)}. You sign each change; a relayer submits it and pays the fee.`),
+      out, consents, grantForm(ctx, me, out, grantees),
+      h('h2', {}, 'Who looked at my records'), log);
+  },
+};

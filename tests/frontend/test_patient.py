@@ -1,0 +1,52 @@
+"""Patient view: grant and revoke a consent through the relayer (the patient signs EIP-712 and
+pays nothing), a refused grant explained before signing, the access log with break-glass."""
+
+from __future__ import annotations
+
+import pytest
+
+from careledger.accounts import dev_account
+
+pytestmark = pytest.mark.browser
+
+
+def test_patient_grants_and_revokes_through_the_relayer(consents, relayer, browse, suite):
+    patient, clinic = dev_account("patient"), dev_account("clinic")
+    balance_before = suite.w3.eth.get_balance(patient.address)
+    result = browse("patient.mjs", GRANTEE=clinic.address, GRANTEE_LABEL=clinic.label)
+
+    assert result["grant"] == {
+        "ok": True,
+        "text": f"Access granted to {clinic.label} ({clinic.address[:6]}…{clinic.address[-4:]}).",
+    }
+    granted = [r for r in result["afterGrant"] if clinic.label in r["cells"][1]]
+    assert len(granted) == 1 and granted[0]["status"] == "active"
+    assert granted[0]["cells"][2] == "Conditions, Vitals & lab results"
+    assert granted[0]["cells"][3] == "Treatment"
+    # The second grant to the same clinic is refused by the dry run, in words, before signing.
+    assert not result["again"]["ok"]
+    assert result["again"]["text"].startswith("Refused by the contract — ConsentAlreadyActive: ")
+    # Modify keeps the id and narrows the data to Observations.
+    assert result["modify"]["ok"] and result["modify"]["text"].endswith("changed.")
+    modified = [r for r in result["afterModify"] if r["id"] == granted[0]["id"]]
+    assert modified[0]["status"] == "active" and modified[0]["cells"][2] == "Vitals & lab results"
+    assert result["revoke"]["ok"] and "revoked" in result["revoke"]["text"]
+    revoked = [r for r in result["afterRevoke"] if r["id"] == granted[0]["id"]]
+    assert revoked[0]["status"] == "revoked"
+    # On chain: the consent is gone and the patient paid no gas (the relayer did).
+    allowed, _ = consents["registry"].functions.canAccess(patient.address, clinic.address, 3, 0).call()
+    assert allowed is False
+    assert suite.w3.eth.get_balance(patient.address) == balance_before
+
+
+def test_access_log_highlights_break_glass(consents, relayer, browse):
+    result = browse("patient.mjs", GRANTEE=dev_account("clinic").address, GRANTEE_LABEL=dev_account("clinic").label)
+    log = result["log"]
+    er, lab = dev_account("er").label, dev_account("lab").label
+    glass = [row for row in log if row["kind"] == "breakglass"]
+    assert len(glass) == 1 and glass[0]["breakglass"] and er in glass[0]["cells"][1]
+    assert glass[0]["cells"][2].startswith("BREAK-GLASS opened (Emergency treatment)")
+    emergency = [row for row in log if row["kind"] == "breakglass-access"]
+    assert len(emergency) == 1 and emergency[0]["breakglass"] and "EMERGENCY read" in emergency[0]["cells"][2]
+    routine = [row for row in log if row["kind"] == "access"]
+    assert len(routine) == 1 and not routine[0]["breakglass"] and lab in routine[0]["cells"][1]
