@@ -39,6 +39,7 @@ slither: build
 	.venv/bin/python tools/run_slither.py
 
 test: build lint slither
+	tools/setup-browser.sh
 	ape test tests -q -p no:cacheprovider
 
 test-quick: build
@@ -50,8 +51,15 @@ demo: build
 up: build
 	careledger devnet up
 	careledger deploy --seed-devnet
+	@if [ -f .devnet/relay.pid ] && kill -0 $$(cat .devnet/relay.pid) 2>/dev/null; then echo "relayer already running"; \
+	else nohup careledger relay serve > .devnet/relay.log 2>&1 & echo $$! > .devnet/relay.pid; \
+	echo "relayer: http://127.0.0.1:8600 (log .devnet/relay.log)"; fi
+	frontend/serve.sh start
+	@echo "web client: http://127.0.0.1:5173/"
 
 down: setup
+	-frontend/serve.sh stop
+	-@if [ -f .devnet/relay.pid ]; then kill $$(cat .devnet/relay.pid) 2>/dev/null; rm -f .devnet/relay.pid; echo "relayer stopped"; fi
 	careledger devnet down
 
 bench: build

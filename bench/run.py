@@ -49,7 +49,7 @@ def _commit() -> str:
 
 
 # Benchmarks beyond the domains: the client's send path and CLI start-up (bench/client.py).
-EXTRA_BENCHES: tuple[str, ...] = ("client",)
+EXTRA_BENCHES: tuple[str, ...] = ("client", "frontend")
 
 
 def _bench_modules(only: str | None) -> list[tuple[str, object]]:

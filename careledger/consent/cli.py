@@ -1,0 +1,378 @@
+"""``careledger consent grant|modify|revoke|check|list|log|export-fhir|import-fhir``.
+
+Patient commands sign with ``--account`` (default on a devnet: ``patient``). With ``--relay URL``
+they are signed as EIP-712 messages and sent to a relayer (``careledger relay serve``) instead,
+so the patient spends no gas. Parties can be given as 0x addresses or, on a devnet, cast names.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from careledger.cli.context import AppContext, pass_app
+from careledger.codes import Category, Purpose
+from careledger.consent.terms import GrantTerms, ModifyTerms, parse_categories, parse_purposes
+from careledger.errors import InvalidInput, NotVerified
+
+__all__ = ["consent"]
+
+DAY = 86_400
+
+
+def _addr(app: AppContext, value: str, what: str) -> str:
+    """A 0x address, or a devnet cast name (``clinic``) on a local devnet."""
+    from careledger.accounts import dev_account
+    from careledger.chain import checksum
+
+    if value.startswith("0x"):
+        return checksum(value, what)
+    if app.chain().chain_id not in (31337, 1337):
+        raise InvalidInput(f"{what} {value!r}: names only work on a local devnet; give a 0x address")
+    try:
+        return dev_account(value).address
+    except KeyError:
+        raise InvalidInput(f"{what} {value!r} is neither a 0x address nor a devnet account name") from None
+
+
+def _client(app: AppContext, signer_default: str | None = "patient") -> Any:
+    from careledger.consent.client import ConsentClient
+
+    chain = app.signer(default=signer_default) if signer_default else app.chain()
+    return ConsentClient(chain, app.deployment())
+
+
+def _relay_post(url: str, signed: Any) -> dict[str, Any]:
+    import requests
+
+    from careledger.errors import ChainRefused, NodeUnreachable
+
+    try:
+        resp = requests.post(url.rstrip("/") + "/actions", json=signed.to_json(), timeout=60)
+    except requests.RequestException as exc:
+        raise NodeUnreachable(f"relay {url} did not answer: {type(exc).__name__}") from None
+    body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+    if resp.status_code == 422:
+        raise ChainRefused(str(body.get("error")), error_name=body.get("customError"), error_args=body.get("args"))
+    if resp.status_code != 200:
+        raise InvalidInput(f"relay refused the action ({resp.status_code}): {body.get('error', resp.text)}")
+    return dict(body)
+
+
+def _period(valid_from: int, days: float | None, until: int | None, now: int) -> tuple[int, int]:
+    if (days is None) == (until is None):
+        raise InvalidInput("give exactly one of --days or --until")
+    end = until if until is not None else max(valid_from, now) + round((days or 0) * DAY)
+    return valid_from, end
+
+
+def _commitment(document: Path | None) -> bytes:
+    if document is None:
+        return b"\0" * 32
+    from careledger._paths import project_root
+    from careledger.consent.records import RecordStore
+
+    # The consent document is kept encrypted off chain; only its salted commitment goes on chain.
+    ref = RecordStore(project_root() / ".records").store(document.read_bytes())
+    click.echo(f"consent document stored as record {ref.record_id}", err=True)
+    return ref.commitment
+
+
+def _deny(deny_categories: str | None, deny_purposes: str | None) -> tuple[int, int]:
+    if deny_categories is None and deny_purposes is None:
+        return 0, 0
+    return (parse_categories(deny_categories or "all"), parse_purposes(deny_purposes or "all"))
+
+
+@click.group()
+def consent() -> None:
+    """Patient consents: grant, modify, revoke, check, list, audit log, FHIR export/import."""
+
+
+_PATIENT = click.option(
+    "--patient", default=None, help="Patient to act for (default: the signer; a delegate passes the patient here)."
+)
+_RELAY = click.option(
+    "--relay",
+    "relay_url",
+    default=None,
+    envvar="CARELEDGER_RELAY",
+    help="Relay URL: sign an EIP-712 message and let the relayer pay the gas.",
+)
+
+
+@consent.command("grant")
+@click.argument("grantee")
+@click.option("--categories", required=True, help="Comma-separated data categories, or 'all'.")
+@click.option("--purposes", required=True, help="Comma-separated purposes (treat, hpaymt, hoperat, hresch, pubhlth).")
+@click.option("--days", type=float, default=None, help="Valid for this many days from now (or from --from).")
+@click.option("--until", type=int, default=None, help="Valid until this unix time (exclusive).")
+@click.option("--from", "valid_from", type=int, default=0, help="Valid from this unix time (default: now).")
+@click.option("--deny-categories", default=None, help="Deny provision: categories (default all if purposes given).")
+@click.option("--deny-purposes", default=None, help="Deny provision: purposes (default all if categories given).")
+@click.option(
+    "--document",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Signed consent document: stored encrypted, its salted commitment goes on chain.",
+)
+@click.option("--allow-unvetted", is_flag=True, help="Grant even if the grantee is not (yet) a vetted participant.")
+@_PATIENT
+@_RELAY
+@pass_app
+def grant_cmd(
+    app: AppContext,
+    grantee: str,
+    categories: str,
+    purposes: str,
+    days: float | None,
+    until: int | None,
+    valid_from: int,
+    deny_categories: str | None,
+    deny_purposes: str | None,
+    document: Path | None,
+    allow_unvetted: bool,
+    patient: str | None,
+    relay_url: str | None,
+) -> None:
+    """Grant GRANTEE access to CATEGORIES for PURPOSES for a period."""
+    client = _client(app)
+    g = _addr(app, grantee, "grantee")
+    start, end = _period(valid_from, days, until, client.chain_time())
+    dc, dp = _deny(deny_categories, deny_purposes)
+    terms = GrantTerms(
+        grantee=g,
+        categories=parse_categories(categories),
+        purposes=parse_purposes(purposes),
+        valid_until=end,
+        valid_from=start,
+        deny_categories=dc,
+        deny_purposes=dp,
+        document=_commitment(document),
+    )
+    terms.check()
+    who = _addr(app, patient, "patient") if patient else client.me
+    if not allow_unvetted:
+        client.require_vetted(g)
+    if relay_url:
+        signed = client.sign(client.chain.account, "grant", patient=who, terms=terms)
+        out = _relay_post(relay_url, signed)
+        cid, tx, gas = int(out["consentId"], 16), out["tx"], out["gasUsed"]
+    else:
+        cid, receipt = client.grant(terms, who, require_vetted=False)
+        tx, gas = receipt["transactionHash"].to_0x_hex(), int(receipt["gasUsed"])
+    data = {
+        "consentId": hex(cid),
+        "patient": who,
+        "grantee": g,
+        "validUntil": end,
+        "tx": tx,
+        "gasUsed": gas,
+        "relayed": bool(relay_url),
+    }
+    app.emit(
+        data,
+        lambda: click.echo(
+            f"granted consent {cid:#x} to {g} until {end} (tx {tx}, {gas:,} gas"
+            f"{' paid by the relayer' if relay_url else ''})"
+        ),
+    )
+
+
+@consent.command("modify")
+@click.argument("grantee")
+@click.option("--categories", required=True)
+@click.option("--purposes", required=True)
+@click.option("--days", type=float, default=None)
+@click.option("--until", type=int, default=None)
+@click.option("--deny-categories", default=None)
+@click.option("--deny-purposes", default=None)
+@_PATIENT
+@_RELAY
+@pass_app
+def modify_cmd(
+    app: AppContext,
+    grantee: str,
+    categories: str,
+    purposes: str,
+    days: float | None,
+    until: int | None,
+    deny_categories: str | None,
+    deny_purposes: str | None,
+    patient: str | None,
+    relay_url: str | None,
+) -> None:
+    """Change the terms of the current consent to GRANTEE (its id stays)."""
+    client = _client(app)
+    g = _addr(app, grantee, "grantee")
+    who = _addr(app, patient, "patient") if patient else client.me
+    state = client.consent_of(who, g)
+    if state.valid_until == 0:
+        raise InvalidInput(f"{who} has no current consent for {g}")
+    _, end = _period(0, days, until, client.chain_time())
+    dc, dp = _deny(deny_categories, deny_purposes)
+    terms = ModifyTerms(parse_categories(categories), parse_purposes(purposes), end, dc, dp)
+    if relay_url:
+        out = _relay_post(
+            relay_url,
+            client.sign(client.chain.account, "modify", patient=who, grantee=g, consent_id=state.id, terms=terms),
+        )
+        tx = out["tx"]
+    else:
+        tx = client.modify(g, state.id, terms, who)["transactionHash"].to_0x_hex()
+    app.emit(
+        {"consentId": hex(state.id), "validUntil": end, "tx": tx},
+        lambda: click.echo(f"modified consent {state.id:#x} (tx {tx})"),
+    )
+
+
+@consent.command("revoke")
+@click.argument("grantee")
+@_PATIENT
+@_RELAY
+@pass_app
+def revoke_cmd(app: AppContext, grantee: str, patient: str | None, relay_url: str | None) -> None:
+    """Revoke the current consent to GRANTEE now (accesses already logged stay logged)."""
+    client = _client(app)
+    g = _addr(app, grantee, "grantee")
+    who = _addr(app, patient, "patient") if patient else client.me
+    state = client.consent_of(who, g)
+    if state.valid_until == 0:
+        raise InvalidInput(f"{who} has no current consent for {g}")
+    if relay_url:
+        tx = _relay_post(
+            relay_url, client.sign(client.chain.account, "revoke", patient=who, grantee=g, consent_id=state.id)
+        )["tx"]
+    else:
+        tx = client.revoke(g, state.id, who)["transactionHash"].to_0x_hex()
+    app.emit(
+        {"consentId": hex(state.id), "revoked": True, "tx": tx},
+        lambda: click.echo(f"revoked consent {state.id:#x} (tx {tx})"),
+    )
+
+
+@consent.command("check")
+@click.argument("patient")
+@click.argument("grantee")
+@click.argument("category")
+@click.argument("purpose")
+@pass_app
+def check_cmd(app: AppContext, patient: str, grantee: str, category: str, purpose: str) -> None:
+    """May GRANTEE access CATEGORY of PATIENT for PURPOSE now? Exit 0 yes, 1 no."""
+    client = _client(app, signer_default=None)
+    try:
+        cat, pur = Category[category.upper().replace("-", "_")], Purpose[purpose.upper()]
+    except KeyError as exc:
+        raise InvalidInput(f"unknown code {exc.args[0]!r}") from None
+    p, g = _addr(app, patient, "patient"), _addr(app, grantee, "grantee")
+    allowed, cid = client.can_access(p, g, cat, pur)
+    data = {
+        "allowed": allowed,
+        "consentId": hex(cid),
+        "patient": p,
+        "grantee": g,
+        "category": cat.name,
+        "purpose": pur.name,
+    }
+    if not allowed:
+        raise NotVerified(f"{g} may NOT access {cat.name} of {p} for {pur.name}")
+    app.emit(data, lambda: click.echo(f"allowed under consent {cid:#x}"))
+
+
+@consent.command("list")
+@click.option("--patient", default=None, help="Patient (default: the signer).")
+@pass_app
+def list_cmd(app: AppContext, patient: str | None) -> None:
+    """The patient's consents (one per grantee), rebuilt from events, with their state now."""
+    client = _client(app, signer_default=None if patient else "patient")
+    who = _addr(app, patient, "patient") if patient else client.me
+    rows = client.consents(who)
+
+    def human() -> None:
+        if not rows:
+            click.echo("no consents")
+        for r in rows:
+            click.echo(
+                f"{r['status']:9} {r['grantee']}  {','.join(r['categories']) or '-'} for "
+                f"{','.join(r['purposes']) or '-'} until {r['validUntil']}  id {r['consentId']}"
+            )
+
+    app.emit(rows, human)
+
+
+@consent.command("log")
+@click.option("--patient", default=None, help="Patient (default: the signer).")
+@pass_app
+def log_cmd(app: AppContext, patient: str | None) -> None:
+    """The patient's audit log: grants, changes, accesses and break-glass uses, in chain order."""
+    client = _client(app, signer_default=None if patient else "patient")
+    who = _addr(app, patient, "patient") if patient else client.me
+    entries = [e.to_json() for e in client.history(who)]
+
+    def human() -> None:
+        for e in entries:
+            mark = "!! " if e["event"] == "BreakGlassOpened" else "   "
+            extra = {k: v for k, v in e.items() if k not in ("event", "block", "logIndex", "tx", "patient")}
+            click.echo(f"{mark}block {e['block']:>6}  {e['event']:<18} {json.dumps(extra, default=str)}")
+
+    app.emit(entries, human)
+
+
+@consent.command("export-fhir")
+@click.argument("grantee")
+@click.option("--patient", default=None, help="Patient (default: the signer).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@pass_app
+def export_cmd(app: AppContext, grantee: str, patient: str | None, output: Path | None) -> None:
+    """Write the consent to GRANTEE as a FHIR R4 Consent resource (validated)."""
+    from careledger.consent import fhir
+
+    client = _client(app, signer_default=None if patient else "patient")
+    who = _addr(app, patient, "patient") if patient else client.me
+    g = _addr(app, grantee, "grantee")
+    state = client.consent_of(who, g)
+    document = None
+    for e in client.history(who, ("ConsentGranted",)):
+        if e.args["grantee"] == g and int(e.args["consentId"]) == state.id:
+            document = bytes(e.args["document"])
+    resource = fhir.export_consent(who, g, state, document=document, now=client.chain_time())
+    text = json.dumps(resource, indent=2)
+    if output:
+        output.write_text(text + "\n")
+        click.echo(f"wrote FHIR R4 Consent {resource['id'][:12]}... ({resource['status']}) to {output}", err=True)
+    else:
+        click.echo(text)
+
+
+@consent.command("import-fhir")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--allow-unvetted", is_flag=True)
+@_RELAY
+@pass_app
+def import_cmd(app: AppContext, file: Path, allow_unvetted: bool, relay_url: str | None) -> None:
+    """Grant the consent a FHIR R4 Consent resource describes (the signer must be its patient or a delegate)."""
+    from careledger.consent import fhir
+
+    try:
+        resource = json.loads(file.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{file} is not JSON: {exc}") from None
+    if not isinstance(resource, dict):
+        raise InvalidInput(f"{file} does not hold a FHIR resource object")
+    patient, terms = fhir.import_consent(resource)
+    client = _client(app)
+    if not allow_unvetted:
+        client.require_vetted(terms.grantee)
+    if relay_url:
+        out = _relay_post(relay_url, client.sign(client.chain.account, "grant", patient=patient, terms=terms))
+        cid, tx = int(out["consentId"], 16), out["tx"]
+    else:
+        cid, receipt = client.grant(terms, patient, require_vetted=False)
+        tx = receipt["transactionHash"].to_0x_hex()
+    app.emit(
+        {"consentId": hex(cid), "patient": patient, "grantee": terms.grantee, "tx": tx},
+        lambda: click.echo(f"granted consent {cid:#x} from {file.name} (tx {tx})"),
+    )

@@ -1,0 +1,441 @@
+"""Typed client of the ConsentRegistry over :class:`careledger.chain.Chain`.
+
+Patient actions go either straight to the chain (the patient pays gas) or as EIP-712 signed
+actions (:class:`SignedAction`) that an active relayer submits (``submit``), so the patient
+needs no ether. Reads answer the access question, the current consent of a pair, and the audit
+history rebuilt from the contract's events.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+from web3.types import TxReceipt
+
+from careledger.artifacts import load_artifacts
+from careledger.chain import Chain, checksum
+from careledger.codes import Category, Purpose, Role
+from careledger.consent import eip712
+from careledger.consent.terms import ConsentState, GrantTerms, ModifyTerms
+from careledger.deployments import Deployment
+from careledger.errors import InvalidInput
+
+__all__ = ["ACTIONS", "ConsentClient", "HistoryEntry", "SignedAction"]
+
+# action name -> (EIP-712 primary type, contract function)
+ACTIONS: dict[str, tuple[str, str]] = {
+    "grant": ("Grant", "grantBySig"),
+    "modify": ("Modify", "modifyBySig"),
+    "revoke": ("Revoke", "revokeBySig"),
+    "set_patient_deny": ("SetPatientDeny", "setPatientDenyBySig"),
+    "appoint_delegate": ("AppointDelegate", "appointDelegateBySig"),
+    "remove_delegate": ("RemoveDelegate", "removeDelegateBySig"),
+}
+
+_EVENTS = (
+    "ConsentGranted",
+    "ConsentModified",
+    "ConsentRevoked",
+    "PatientDenySet",
+    "DelegateAppointed",
+    "DelegateRemoved",
+    "AccessRecorded",
+    "BreakGlassOpened",
+)
+
+
+@dataclass(frozen=True)
+class SignedAction:
+    """One signed patient action, as the relayer receives it (JSON-friendly).
+
+    ``message`` is the EIP-712 message exactly as signed (including ``nonce`` and ``deadline``).
+    """
+
+    action: str
+    signer: str
+    message: dict[str, Any]
+    signature: str
+
+    def to_json(self) -> dict[str, Any]:
+        msg = {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in self.message.items()}
+        return {"action": self.action, "signer": self.signer, "message": msg, "signature": self.signature}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SignedAction:
+        try:
+            action = str(data["action"])
+            if action not in ACTIONS:
+                raise InvalidInput(f"unknown action {action!r} (known: {', '.join(ACTIONS)})")
+            primary = ACTIONS[action][0]
+            raw = dict(data["message"])
+            fields = {f["name"]: f["type"] for f in eip712.TYPES[primary]}
+            if set(raw) != set(fields):
+                raise InvalidInput(f"{action} message needs exactly the fields {', '.join(fields)}")
+            message: dict[str, Any] = {}
+            for name, typ in fields.items():
+                value = raw[name]
+                if typ == "address":
+                    message[name] = checksum(str(value), name)
+                elif typ == "bytes32":
+                    text = str(value)
+                    body = bytes.fromhex(text[2:] if text.startswith("0x") else text)
+                    if len(body) != 32:
+                        raise InvalidInput(f"{name} must be 32 bytes")
+                    message[name] = body
+                else:
+                    message[name] = int(value)
+                    if message[name] < 0:
+                        raise InvalidInput(f"{name} must not be negative")
+            sig = str(data["signature"])
+            if not sig.startswith("0x") or len(bytes.fromhex(sig[2:])) not in (64, 65):
+                raise InvalidInput("signature must be 0x + 65 bytes (or a 64-byte compact one)")
+            return cls(action, checksum(str(data["signer"]), "signer"), message, sig)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"malformed signed action: {exc}") from None
+
+    @property
+    def primary_type(self) -> str:
+        return ACTIONS[self.action][0]
+
+    @property
+    def patient(self) -> str:
+        return str(self.message["patient"])
+
+    @property
+    def nonce(self) -> int:
+        return int(self.message["nonce"])
+
+    @property
+    def deadline(self) -> int:
+        return int(self.message["deadline"])
+
+    def typed_data(self, chain_id: int, registry: str) -> dict[str, Any]:
+        return eip712._typed(self.primary_type, self.message, chain_id, registry)
+
+    def call_args(self) -> list[Any]:
+        """Arguments of the contract's ``*BySig`` function for this action."""
+        m, sig = self.message, bytes.fromhex(self.signature[2:])
+        if self.action == "grant":
+            terms = (
+                m["grantee"],
+                m["categories"],
+                m["purposes"],
+                m["denyCategories"],
+                m["denyPurposes"],
+                m["validFrom"],
+                m["validUntil"],
+                m["document"],
+            )
+            return [m["patient"], terms, self.signer, m["deadline"], sig]
+        if self.action == "modify":
+            mterms = (m["categories"], m["purposes"], m["denyCategories"], m["denyPurposes"], m["validUntil"])
+            return [m["patient"], m["grantee"], m["consentId"], mterms, self.signer, m["deadline"], sig]
+        if self.action == "revoke":
+            return [m["patient"], m["grantee"], m["consentId"], self.signer, m["deadline"], sig]
+        if self.action == "set_patient_deny":
+            return [m["patient"], m["categories"], m["purposes"], self.signer, m["deadline"], sig]
+        if self.action == "appoint_delegate":
+            return [m["patient"], m["delegate"], m["kind"], m["deadline"], sig]
+        return [m["patient"], m["delegate"], m["deadline"], sig]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event of a patient's audit history."""
+
+    event: str
+    block: int
+    log_index: int
+    tx: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        args = {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in self.args.items()}
+        return {"event": self.event, "block": self.block, "logIndex": self.log_index, "tx": self.tx, **args}
+
+
+class ConsentClient:
+    NAME = "ConsentRegistry"
+
+    def __init__(self, chain: Chain, deployment: Deployment) -> None:
+        self.chain = chain
+        self.deployment = deployment
+        self.address = deployment.address(self.NAME)
+        self.contract = chain.contract(self.address, load_artifacts()[self.NAME].abi)
+        self.from_block = deployment.contracts[self.NAME].block
+
+    def with_chain(self, chain: Chain) -> ConsentClient:
+        """The same registry, acting through another signer."""
+        return ConsentClient(chain, self.deployment)
+
+    @property
+    def me(self) -> str:
+        if self.chain.account is None:
+            raise InvalidInput("this action needs a signing account (--account or CARELEDGER_PRIVATE_KEY)")
+        return str(self.chain.account.address)
+
+    # ------------------------------------------------------------------ direct patient actions
+
+    def grant(
+        self, terms: GrantTerms, patient: str | None = None, *, require_vetted: bool = True
+    ) -> tuple[int, TxReceipt]:
+        """Grant ``terms`` for ``patient`` (default: the signer). Returns (consent id, receipt).
+
+        The contract vets grantees at access time; with ``require_vetted`` the SDK also refuses,
+        before sending, a grantee that is neither an active participant nor a registered study."""
+        terms.check()
+        who = checksum(patient or self.me, "patient")
+        if require_vetted:
+            self.require_vetted(terms.grantee)
+        receipt = self.chain.send(
+            self.contract.functions.grant(who, terms.as_tuple()), f"grant consent to {terms.grantee}"
+        )
+        return self._granted_id(receipt), receipt
+
+    def modify(self, grantee: str, consent_id: int, terms: ModifyTerms, patient: str | None = None) -> TxReceipt:
+        terms.check()
+        who, g = checksum(patient or self.me, "patient"), checksum(grantee, "grantee")
+        return self.chain.send(
+            self.contract.functions.modify(who, g, consent_id, terms.as_tuple()), f"modify consent {consent_id:#x}"
+        )
+
+    def revoke(self, grantee: str, consent_id: int, patient: str | None = None) -> TxReceipt:
+        who, g = checksum(patient or self.me, "patient"), checksum(grantee, "grantee")
+        return self.chain.send(self.contract.functions.revoke(who, g, consent_id), f"revoke consent {consent_id:#x}")
+
+    def set_patient_deny(self, categories: int, purposes: int, patient: str | None = None) -> TxReceipt:
+        who = checksum(patient or self.me, "patient")
+        return self.chain.send(self.contract.functions.setPatientDeny(who, categories, purposes), "set patient deny")
+
+    def appoint_delegate(self, delegate: str, kind: int) -> TxReceipt:
+        return self.chain.send(
+            self.contract.functions.appointDelegate(self.me, checksum(delegate, "delegate"), kind), "appoint delegate"
+        )
+
+    def remove_delegate(self, delegate: str) -> TxReceipt:
+        return self.chain.send(
+            self.contract.functions.removeDelegate(self.me, checksum(delegate, "delegate")), "remove delegate"
+        )
+
+    # ------------------------------------------------------------------ signed (gasless) actions
+
+    def nonce(self, signer: str) -> int:
+        return int(self.chain.call(self.contract.functions.nonces(checksum(signer, "signer")), "read nonce"))
+
+    def sign(
+        self,
+        account: LocalAccount,
+        action: str,
+        *,
+        patient: str | None = None,
+        deadline: int | None = None,
+        nonce: int | None = None,
+        signer: str | None = None,
+        **fields: Any,
+    ) -> SignedAction:
+        """Build and sign ``action`` (see :data:`ACTIONS`) with ``account``.
+
+        ``fields`` are the action's own fields: ``terms`` (grant), ``grantee``/``consent_id``/
+        ``terms`` (modify), ``grantee``/``consent_id`` (revoke), ``categories``/``purposes``
+        (set_patient_deny), ``delegate``/``kind`` (delegates). ``signer`` differs from the key's
+        address only for an ERC-1271 wallet whose owner key signs."""
+        if action not in ACTIONS:
+            raise InvalidInput(f"unknown action {action!r}")
+        who = checksum(patient or account.address, "patient")
+        owner = checksum(signer or account.address, "signer")
+        n = self.nonce(owner) if nonce is None else nonce
+        d = deadline if deadline is not None else self.chain_time() + 3600
+        kw: dict[str, Any] = {"chain_id": self.chain.chain_id, "registry": self.address}
+        if action == "grant":
+            terms: GrantTerms = fields["terms"]
+            terms.check()
+            typed = eip712.grant(who, terms, n, d, **kw)
+        elif action == "modify":
+            mterms: ModifyTerms = fields["terms"]
+            mterms.check()
+            typed = eip712.modify(who, fields["grantee"], int(fields["consent_id"]), mterms, n, d, **kw)
+        elif action == "revoke":
+            typed = eip712.revoke(who, fields["grantee"], int(fields["consent_id"]), n, d, **kw)
+        elif action == "set_patient_deny":
+            typed = eip712.set_patient_deny(who, int(fields["categories"]), int(fields["purposes"]), n, d, **kw)
+        elif action == "appoint_delegate":
+            typed = eip712.appoint_delegate(who, fields["delegate"], int(fields["kind"]), n, d, **kw)
+        else:
+            typed = eip712.remove_delegate(who, fields["delegate"], n, d, **kw)
+        signature = eip712.sign(account, typed)
+        return SignedAction(action, owner, dict(typed["message"]), "0x" + signature.hex())
+
+    def submit(self, signed: SignedAction) -> TxReceipt:
+        """Send a signed action (this client's chain must sign as an active relayer)."""
+        fn = getattr(self.contract.functions, ACTIONS[signed.action][1])(*signed.call_args())
+        return self.chain.send(fn, f"relay {signed.action} signed by {signed.signer}")
+
+    def verify_signature(self, signed: SignedAction) -> bool:
+        """Off-chain check before spending gas: an EOA signer must be the recovered address; a
+        contract signer (ERC-1271) is asked ``isValidSignature`` by a read call."""
+        typed = signed.typed_data(self.chain.chain_id, self.address)
+        sig = bytes.fromhex(signed.signature[2:])
+        if len(self.chain.w3.eth.get_code(to_checksum_address(signed.signer))) == 0:
+            try:
+                return eip712.recover(typed, sig) == signed.signer
+            except Exception:  # noqa: BLE001 - malformed or high-s signatures do not recover
+                return False
+        wallet = self.chain.w3.eth.contract(address=to_checksum_address(signed.signer), abi=_ERC1271_ABI)
+        try:
+            magic = wallet.functions.isValidSignature(eip712.digest(typed), sig).call()
+        except Exception:  # noqa: BLE001 - a wallet that reverts says no
+            return False
+        return bytes(magic) == bytes.fromhex("1626ba7e")
+
+    # ------------------------------------------------------------------ providers, studies
+
+    def record_access(
+        self, patient: str, consent_id: int, category: Category, purpose: Purpose, record: bytes
+    ) -> TxReceipt:
+        return self.chain.send(
+            self.contract.functions.recordAccess(
+                checksum(patient, "patient"), consent_id, int(category), int(purpose), record
+            ),
+            f"record access to {category.name} for {purpose.name}",
+        )
+
+    def break_glass(self, patient: str, reason: Purpose, justification: bytes) -> tuple[int, TxReceipt]:
+        if reason not in (Purpose.ETREAT, Purpose.BTG):
+            raise InvalidInput(f"break-glass reason must be ETREAT or BTG, not {reason.name}")
+        receipt = self.chain.send(
+            self.contract.functions.breakGlass(checksum(patient, "patient"), int(reason), justification),
+            "break the glass",
+        )
+        ev = self.contract.events.BreakGlassOpened().process_receipt(receipt)
+        return int(ev[0]["args"]["breakGlassId"]), receipt
+
+    def register_study(self, study: str, form: bytes) -> TxReceipt:
+        return self.chain.send(self.contract.functions.registerStudy(checksum(study, "study"), form), "register study")
+
+    def amend_study(self, study: str, form: bytes) -> TxReceipt:
+        return self.chain.send(self.contract.functions.amendStudy(checksum(study, "study"), form), "amend study")
+
+    # ------------------------------------------------------------------ reads
+
+    def can_access(self, patient: str, grantee: str, category: Category, purpose: Purpose) -> tuple[bool, int]:
+        allowed, cid = self.chain.call(
+            self.contract.functions.canAccess(
+                checksum(patient, "patient"), checksum(grantee, "grantee"), int(category), int(purpose)
+            ),
+            "check access",
+        )
+        return bool(allowed), int(cid)
+
+    def consent_of(self, patient: str, grantee: str) -> ConsentState:
+        raw = self.chain.call(
+            self.contract.functions.consentOf(checksum(patient, "patient"), checksum(grantee, "grantee")),
+            "read consent",
+        )
+        return ConsentState.from_tuple(raw)
+
+    def study_of(self, study: str) -> tuple[str, int, bytes]:
+        sponsor, version, form = self.chain.call(
+            self.contract.functions.studyOf(checksum(study, "study")), "read study"
+        )
+        return str(sponsor), int(version), bytes(form)
+
+    def delegate_kind(self, patient: str, delegate: str) -> int:
+        return int(
+            self.chain.call(
+                self.contract.functions.delegateKind(checksum(patient), checksum(delegate)), "read delegate"
+            )
+        )
+
+    def chain_time(self) -> int:
+        return int(self.chain.w3.eth.get_block("latest")["timestamp"])
+
+    def require_vetted(self, grantee: str) -> None:
+        """:class:`InvalidInput` unless ``grantee`` is an active participant or a registered study."""
+        g = checksum(grantee, "grantee")
+        directory = self.chain.contract(
+            self.deployment.address("ParticipantDirectory"), load_artifacts()["ParticipantDirectory"].abi
+        )
+        active = self.chain.call(directory.functions.isActive(g, int(Role(127))), "check grantee")
+        if not active and self.study_of(g)[1] == 0:
+            raise InvalidInput(
+                f"grantee {g} is neither an active participant of the directory nor a registered "
+                "study; a consent to it would allow nothing"
+            )
+
+    def history(self, patient: str, events: tuple[str, ...] = _EVENTS) -> list[HistoryEntry]:
+        """Every event about ``patient`` (consents, denies, delegates, accesses, break-glass), in
+        chain order: the audit log, rebuilt from the contract's indexed events."""
+        who = checksum(patient, "patient")
+        out: list[HistoryEntry] = []
+        for name in events:
+            ev = getattr(self.contract.events, name)()
+            for log in ev.get_logs(from_block=self.from_block, argument_filters={"patient": who}):
+                out.append(
+                    HistoryEntry(
+                        name,
+                        int(log["blockNumber"]),
+                        int(log["logIndex"]),
+                        log["transactionHash"].to_0x_hex(),
+                        dict(log["args"]),
+                    )
+                )
+        out.sort(key=lambda e: (e.block, e.log_index))
+        return out
+
+    def consents(self, patient: str) -> list[dict[str, Any]]:
+        """The patient's consents, one per grantee, rebuilt from events, with their state now."""
+        now = self.chain_time()
+        grantees: dict[str, int] = {}
+        for entry in self.history(patient, ("ConsentGranted",)):
+            grantees[str(entry.args["grantee"])] = int(entry.args["consentId"])
+        rows = []
+        for grantee, last_id in grantees.items():
+            state = self.consent_of(patient, grantee)
+            status = (
+                "active"
+                if state.active_at(now)
+                else "proposed"
+                if state.valid_until > now and state.valid_from > now
+                else "inactive"
+            )
+            rows.append(
+                {
+                    "grantee": grantee,
+                    "lastConsentId": hex(last_id),
+                    "status": status,
+                    **state.to_json(),
+                    "consentId": hex(state.id),
+                }
+            )
+        return rows
+
+    # ------------------------------------------------------------------ helpers
+
+    def _granted_id(self, receipt: TxReceipt) -> int:
+        events = self.contract.events.ConsentGranted().process_receipt(receipt)
+        return int(events[0]["args"]["consentId"])
+
+    def granted_id(self, receipt: TxReceipt) -> int:
+        """The consent id a grant (direct or relayed) created."""
+        return self._granted_id(receipt)
+
+
+_ERC1271_ABI: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "isValidSignature",
+        "stateMutability": "view",
+        "inputs": [{"name": "hash", "type": "bytes32"}, {"name": "signature", "type": "bytes"}],
+        "outputs": [{"name": "", "type": "bytes4"}],
+    }
+]
+
+
+def wait_until(client: ConsentClient, timestamp: int, poll: float = 0.2) -> None:
+    """Block until the chain's time reaches ``timestamp`` (for scripts on a live chain)."""
+    while client.chain_time() < timestamp:
+        time.sleep(poll)

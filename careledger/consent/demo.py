@@ -1,0 +1,201 @@
+"""Consent story for ``make demo``: gasless grant, logged read, refused lab, revocation,
+break-glass, the patient's review, a payment consent for the claims story, and erasure.
+
+The demo's health data (``DEMO_PHI``) lives only in the encrypted off-chain record store; the
+test suite scans every event and calldata of this story for those strings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from web3 import Web3
+
+from careledger.codes import Category, Purpose
+from careledger.consent.client import ConsentClient, SignedAction
+from careledger.consent.records import RecordStore
+from careledger.consent.relay import RateLimiter, create_app
+from careledger.consent.terms import GrantTerms, mask
+from careledger.demo.framework import DemoEnv, Story
+
+__all__ = ["DEMO_PHI", "story"]
+
+# Health data of the demo patient. None of these strings may ever reach the chain.
+DEMO_PHI: tuple[str, ...] = (
+    "Jane Q. Doe",
+    "1984-03-12",
+    "MRN-0048213",
+    "HbA1c 6.1 %",
+    "Type 2 diabetes mellitus",
+    "metformin 500 mg",
+)
+DAY = 86_400
+
+_CONSENT_DOC = (
+    "Consent to share records. Patient: Jane Q. Doe (DOB 1984-03-12, MRN-0048213). I allow Riverside "
+    "Clinic to use my laboratory results, conditions and medications for my treatment for 30 days."
+)
+_LAB_RESULT = "Patient Jane Q. Doe, MRN-0048213. HbA1c 6.1 % (2026-11-02). Dx: Type 2 diabetes mellitus."
+_ER_NOTE = "Unconscious on arrival; family reports Type 2 diabetes mellitus, metformin 500 mg. Jane Q. Doe."
+
+
+def _relay(env: DemoEnv, client: ConsentClient) -> Any:
+    """The relay app, in process (same code as 'careledger relay serve'), signing as the relayer."""
+    return TestClient(create_app(client.with_chain(env.signer("relayer")), RateLimiter(limit=10, window=60)))
+
+
+def _post(relay: Any, signed: SignedAction) -> dict[str, Any]:
+    resp = relay.post("/actions", json=signed.to_json())
+    body: dict[str, Any] = resp.json()
+    if resp.status_code != 200:
+        raise RuntimeError(f"relay refused: {body}")
+    return body
+
+
+def story(env: DemoEnv) -> Story:
+    s = Story("Consent registry: patient-controlled, time-bound, audited access")
+    patient_key = env.who("patient").account
+    patient, clinic, lab, er = (env.who(n).address for n in ("patient", "clinic", "lab", "er"))
+    as_clinic = ConsentClient(env.signer("clinic"), env.deployment)
+    as_lab = as_clinic.with_chain(env.signer("lab"))
+    as_er = as_clinic.with_chain(env.signer("er"))
+    relay = _relay(env, as_clinic)
+    store = RecordStore(env.workdir / "records")
+    patient_cs = Web3.to_checksum_address(patient)
+    balance_before = env.w3.eth.get_balance(patient_cs)
+
+    # 1. Gasless grant: the patient signs, the relay validates and pays.
+    doc = store.store(_CONSENT_DOC.encode())
+    now = as_clinic.chain_time()
+    treatment = GrantTerms(
+        grantee=clinic,
+        valid_until=now + 30 * DAY,
+        document=doc.commitment,
+        categories=mask([Category.OBSERVATION, Category.CONDITION, Category.MEDICATION, Category.DIAGNOSTIC_REPORT]),
+        purposes=mask([Purpose.TREAT]),
+    )
+    out = _post(relay, as_clinic.sign(patient_key, "grant", terms=treatment))
+    treat_id = int(out["consentId"], 16)
+    s.check(
+        "patient",
+        "signs a 30-day treatment consent for Riverside Clinic; the relay submits it",
+        f"consent {treat_id:#x}, {out['gasUsed']:,} gas paid by the relayer",
+        True,
+    )
+
+    # 2. The clinic checks and reads; the read is logged against the consent.
+    allowed, cid = as_clinic.can_access(patient, clinic, Category.OBSERVATION, Purpose.TREAT)
+    s.check(
+        "clinic", "asks: may I read the lab results for treatment?", f"allowed={allowed}", allowed and cid == treat_id
+    )
+    lab_record = store.store(_LAB_RESULT.encode())
+    env.shared["consent_demo_record"] = lab_record.record_id
+    s.check(
+        "clinic",
+        "decrypts the lab result from the off-chain store",
+        "content matches its commitment",
+        store.read(lab_record.record_id) == _LAB_RESULT.encode(),
+    )
+    s.done(
+        "clinic",
+        "records the read (record commitment only)",
+        as_clinic.record_access(patient, treat_id, Category.OBSERVATION, Purpose.TREAT, lab_record.commitment),
+    )
+
+    # 3. A lab without consent is refused.
+    s.check(
+        "lab",
+        "asks the same question without a consent",
+        "not allowed",
+        not as_lab.can_access(patient, lab, Category.OBSERVATION, Purpose.TREAT)[0],
+    )
+    s.refused(
+        "lab",
+        "tries to record an access anyway",
+        "NoActiveConsent",
+        lambda: as_lab.record_access(patient, treat_id, Category.OBSERVATION, Purpose.TREAT, lab_record.commitment),
+    )
+
+    # 4. The patient revokes (gasless again); the clinic is refused from then on.
+    out = _post(relay, as_clinic.sign(patient_key, "revoke", grantee=clinic, consent_id=treat_id))
+    s.check(
+        "patient", "revokes the clinic's consent (signed, relayed)", f"{out['gasUsed']:,} gas paid by the relayer", True
+    )
+    s.refused(
+        "clinic",
+        "reads again after the revocation",
+        "NoActiveConsent",
+        lambda: as_clinic.record_access(patient, treat_id, Category.OBSERVATION, Purpose.TREAT, lab_record.commitment),
+    )
+
+    # 5. Emergency: the ER breaks the glass.
+    note = store.store(_ER_NOTE.encode())
+    bg_id, receipt = as_er.break_glass(patient, Purpose.ETREAT, note.commitment)
+    s.done("er", "breaks the glass (ETREAT) for an unconscious patient: a 4-hour window", receipt)
+    s.done(
+        "er",
+        "records the emergency read of the medication list",
+        as_er.record_access(patient, bg_id, Category.MEDICATION, Purpose.ETREAT, lab_record.commitment),
+    )
+
+    # 6. The patient reviews the log.
+    log = as_clinic.history(patient)
+    kinds = [e.event for e in log]
+    accesses = [e for e in log if e.event == "AccessRecorded"]
+    glass = [e for e in log if e.event == "BreakGlassOpened"]
+    s.check(
+        "patient",
+        "reviews the audit log",
+        f"{len(log)} entries: {len(accesses)} accesses, "
+        f"{len(glass)} break-glass by {glass[0].args['provider'] if glass else '-'}",
+        kinds == ["ConsentGranted", "AccessRecorded", "ConsentRevoked", "BreakGlassOpened", "AccessRecorded"]
+        and [a.args["grantee"] for a in accesses] == [clinic, er]
+        and glass[0].args["reason"] == Purpose.ETREAT,
+    )
+
+    # 7. Payment consent for the claims story: the clinic may bill with the financial data.
+    payment = GrantTerms(
+        grantee=clinic,
+        valid_until=as_clinic.chain_time() + 365 * DAY,
+        categories=mask([Category.FINANCIAL]),
+        purposes=mask([Purpose.HPAYMT]),
+    )
+    out = _post(relay, as_clinic.sign(patient_key, "grant", terms=payment))
+    pay_id = int(out["consentId"], 16)
+    ok, got = as_clinic.can_access(patient, clinic, Category.FINANCIAL, Purpose.HPAYMT)
+    s.check(
+        "patient",
+        "lets the clinic bill the insurer (FINANCIAL for HPAYMT, one year)",
+        f"consent {pay_id:#x}",
+        ok and got == pay_id,
+    )
+    env.shared["consent_registry"] = as_clinic.address
+    env.shared["consent_payment"] = {
+        "registry": as_clinic.address,
+        "patient": patient,
+        "grantee": clinic,
+        "consentId": pay_id,
+        "category": int(Category.FINANCIAL),
+        "purpose": int(Purpose.HPAYMT),
+    }
+
+    # 8. Gasless really means gasless; and erasure leaves the chain pointing at nothing.
+    s.check(
+        "patient",
+        "holds the same ether as before the story",
+        "paid no gas",
+        env.w3.eth.get_balance(patient_cs) == balance_before,
+    )
+    tomb = store.erase(lab_record.record_id)
+    s.check(
+        "patient",
+        "has the lab result erased (key and salt destroyed)",
+        f"tombstone; commitment {tomb['commitment'][:12]}... links to nothing",
+        (store.find(lab_record.commitment) or {}).get("status") == "erased",
+    )
+    s.notes.append(
+        "On chain: pseudonymous addresses, codes, periods and salted commitments only; the consent "
+        "document and the records stay encrypted off chain."
+    )
+    return s

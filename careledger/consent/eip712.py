@@ -1,0 +1,224 @@
+"""EIP-712 typed data of the consent registry's signed patient actions, built and signed with
+eth-account. The types mirror the ``*_TYPEHASH`` constants of ``ConsentRegistry.sol`` field for
+field; the domain is ``("CareLedger Consent", "1", chainId, registry address)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from careledger.consent.terms import GrantTerms, ModifyTerms
+
+__all__ = [
+    "DOMAIN_NAME",
+    "DOMAIN_VERSION",
+    "TYPES",
+    "appoint_delegate",
+    "digest",
+    "grant",
+    "modify",
+    "recover",
+    "remove_delegate",
+    "revoke",
+    "set_patient_deny",
+    "sign",
+    "type_string",
+]
+
+DOMAIN_NAME = "CareLedger Consent"
+DOMAIN_VERSION = "1"
+
+_EIP712_DOMAIN = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
+def _fields(spec: str) -> list[dict[str, str]]:
+    out = []
+    for item in spec.split(","):
+        typ, name = item.strip().split(" ")
+        out.append({"name": name, "type": typ})
+    return out
+
+
+_TAIL = "uint256 nonce,uint256 deadline"
+TYPES: dict[str, list[dict[str, str]]] = {
+    "Grant": _fields(
+        "address patient,address grantee,uint32 categories,uint16 purposes,uint32 denyCategories,"
+        f"uint16 denyPurposes,uint40 validFrom,uint40 validUntil,bytes32 document,{_TAIL}"
+    ),
+    "Modify": _fields(
+        "address patient,address grantee,uint256 consentId,uint32 categories,uint16 purposes,"
+        f"uint32 denyCategories,uint16 denyPurposes,uint40 validUntil,{_TAIL}"
+    ),
+    "Revoke": _fields(f"address patient,address grantee,uint256 consentId,{_TAIL}"),
+    "SetPatientDeny": _fields(f"address patient,uint32 categories,uint16 purposes,{_TAIL}"),
+    "AppointDelegate": _fields(f"address patient,address delegate,uint8 kind,{_TAIL}"),
+    "RemoveDelegate": _fields(f"address patient,address delegate,{_TAIL}"),
+}
+
+
+def type_string(primary: str) -> str:
+    """``Grant(address patient,...)`` exactly as hashed by the contract."""
+    fields = ",".join(f"{f['type']} {f['name']}" for f in TYPES[primary])
+    return f"{primary}({fields})"
+
+
+def _typed(primary: str, message: dict[str, Any], chain_id: int, registry: str) -> dict[str, Any]:
+    return {
+        "types": {"EIP712Domain": _EIP712_DOMAIN, primary: TYPES[primary]},
+        "primaryType": primary,
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(registry),
+        },
+        "message": message,
+    }
+
+
+def grant(
+    patient: str, terms: GrantTerms, nonce: int, deadline: int, *, chain_id: int, registry: str
+) -> dict[str, Any]:
+    return _typed(
+        "Grant",
+        {
+            "patient": to_checksum_address(patient),
+            "grantee": to_checksum_address(terms.grantee),
+            "categories": terms.categories,
+            "purposes": terms.purposes,
+            "denyCategories": terms.deny_categories,
+            "denyPurposes": terms.deny_purposes,
+            "validFrom": terms.valid_from,
+            "validUntil": terms.valid_until,
+            "document": terms.document,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
+
+
+def modify(
+    patient: str,
+    grantee: str,
+    consent_id: int,
+    terms: ModifyTerms,
+    nonce: int,
+    deadline: int,
+    *,
+    chain_id: int,
+    registry: str,
+) -> dict[str, Any]:
+    return _typed(
+        "Modify",
+        {
+            "patient": to_checksum_address(patient),
+            "grantee": to_checksum_address(grantee),
+            "consentId": consent_id,
+            "categories": terms.categories,
+            "purposes": terms.purposes,
+            "denyCategories": terms.deny_categories,
+            "denyPurposes": terms.deny_purposes,
+            "validUntil": terms.valid_until,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
+
+
+def revoke(
+    patient: str, grantee: str, consent_id: int, nonce: int, deadline: int, *, chain_id: int, registry: str
+) -> dict[str, Any]:
+    return _typed(
+        "Revoke",
+        {
+            "patient": to_checksum_address(patient),
+            "grantee": to_checksum_address(grantee),
+            "consentId": consent_id,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
+
+
+def set_patient_deny(
+    patient: str, categories: int, purposes: int, nonce: int, deadline: int, *, chain_id: int, registry: str
+) -> dict[str, Any]:
+    return _typed(
+        "SetPatientDeny",
+        {
+            "patient": to_checksum_address(patient),
+            "categories": categories,
+            "purposes": purposes,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
+
+
+def appoint_delegate(
+    patient: str, delegate: str, kind: int, nonce: int, deadline: int, *, chain_id: int, registry: str
+) -> dict[str, Any]:
+    return _typed(
+        "AppointDelegate",
+        {
+            "patient": to_checksum_address(patient),
+            "delegate": to_checksum_address(delegate),
+            "kind": kind,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
+
+
+def remove_delegate(
+    patient: str, delegate: str, nonce: int, deadline: int, *, chain_id: int, registry: str
+) -> dict[str, Any]:
+    return _typed(
+        "RemoveDelegate",
+        {
+            "patient": to_checksum_address(patient),
+            "delegate": to_checksum_address(delegate),
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
+
+
+def digest(typed: dict[str, Any]) -> bytes:
+    """The 32-byte EIP-712 digest (``\\x19\\x01 || domainSeparator || structHash``) the contract checks."""
+    signable = encode_typed_data(full_message=typed)
+    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
+def sign(account: LocalAccount, typed: dict[str, Any]) -> bytes:
+    """65-byte ``r || s || v`` signature (low-s, as eth-account always produces)."""
+    signed = account.sign_message(encode_typed_data(full_message=typed))
+    return bytes(signed.signature)
+
+
+def recover(typed: dict[str, Any], signature: bytes) -> str:
+    """The EOA that signed ``typed`` (for relay-side validation; ERC-1271 wallets are checked on chain)."""
+    return str(Account.recover_message(encode_typed_data(full_message=typed), signature=signature))

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IConsentCheck} from "../common/IConsentCheck.sol";
+
+/// @title IConsentRegistry
+/// @notice Patient-controlled, time-bound, audited access to health data, on chain only as codes,
+///         pseudonymous addresses and salted commitments (FHIR R4 `Consent`, HL7 PurposeOfUse).
+///
+///         A patient (or a guardian / proxy the patient appointed) grants one grantee access to a
+///         bit set of data {Category}s for a bit set of {Purpose}s within `[validFrom, validUntil)`,
+///         optionally minus a deny provision (categories x purposes the consent excludes). At most
+///         one consent is current per (patient, grantee); modify keeps its id, revoke ends it (not
+///         retroactively: recorded accesses stay), and a re-grant gets a new id. A patient-wide
+///         deny overrides every permit. Expiry is enforced by {canAccess} itself, so no job runs
+///         to expire anything.
+///
+///         Providers record each access against the consent that allowed it; an access without a
+///         valid consent is refused. Break-glass (reason ETREAT or BTG) opens a time-boxed
+///         emergency window for one provider and is logged loudly for the patient to review.
+///         Research studies publish a versioned consent-form commitment; when the protocol is
+///         amended, participants must re-consent to the new form before further access.
+///
+///         Every patient action also exists as an EIP-712 signed message (nonce, deadline, bound
+///         to chain id and this contract; high-s signatures refused; ERC-1271 wallets accepted)
+///         that an active relayer of the {ParticipantDirectory} submits, so patients need no ether.
+/// @dev    Events alone rebuild the state: see docs/consent.md.
+interface IConsentRegistry is IConsentCheck {
+    // ================================================================== TYPES
+
+    /// @notice The current consent of one (patient, grantee) pair (one storage slot, plus its id).
+    /// @param id             id of the pair's latest consent, keccak256(abi.encode(patient,
+    ///                       grantee, seq)); 0 when the pair never had one. It is live only
+    ///                       while `validUntil != 0` (a revoked consent keeps just its `seq`)
+    /// @param seq            how many consents the pair has had (the current one's number)
+    /// @param categories     permitted {Category} bit set
+    /// @param purposes       permitted {Purpose} bit set
+    /// @param denyCategories with `denyPurposes`: the deny provision (category in it AND purpose
+    ///                       in `denyPurposes` is refused even if permitted)
+    /// @param denyPurposes   see `denyCategories`
+    /// @param validFrom      first second the consent is valid
+    /// @param validUntil     first second the consent is no longer valid (0: revoked / none)
+    /// @param formVersion    research consent: the study's form version consented to (0: not research)
+    struct Consent {
+        uint256 id;
+        uint64 seq;
+        uint32 categories;
+        uint16 purposes;
+        uint32 denyCategories;
+        uint16 denyPurposes;
+        uint40 validFrom;
+        uint40 validUntil;
+        uint16 formVersion;
+    }
+
+    /// @notice What a patient grants. `validFrom == 0` means "from this block".
+    /// @param document commitment to the signed consent document (for a study: its current form).
+    struct GrantTerms {
+        address grantee;
+        uint32 categories;
+        uint16 purposes;
+        uint32 denyCategories;
+        uint16 denyPurposes;
+        uint40 validFrom;
+        uint40 validUntil;
+        bytes32 document;
+    }
+
+    /// @notice What a patient may change in a current consent (its id and start stay).
+    struct ModifyTerms {
+        uint32 categories;
+        uint16 purposes;
+        uint32 denyCategories;
+        uint16 denyPurposes;
+        uint40 validUntil;
+    }
+
+    /// @notice A research study: its sponsor (an active provider) and current consent form.
+    struct Study {
+        address sponsor;
+        uint16 version;
+        bytes32 form;
+    }
+
+    /// @notice One provider's break-glass window on one patient (`id` is derived from `seq`).
+    struct BreakGlass {
+        uint256 id;
+        uint64 seq;
+        uint40 until;
+        uint8 reason;
+    }
+
+    // ================================================================== ERRORS
+
+    /// @notice `actor` is neither `patient` nor (where allowed) a delegate the patient appointed.
+    error NotPatientOrDelegate(address patient, address actor);
+    /// @notice The zero address cannot be a patient, grantee, delegate or study.
+    error ZeroAddress();
+    /// @notice A permit needs at least one category in {Category.COUNT} bits.
+    error InvalidCategories(uint32 categories);
+    /// @notice Purposes must be non-empty, within TREAT..PUBHLTH (break-glass codes are not
+    ///         grantable), and exactly HRESCH for a study.
+    error InvalidPurposes(uint16 purposes);
+    /// @notice A deny provision has bits outside the code tables, or only one of its two masks.
+    error InvalidDeny(uint32 categories, uint16 purposes);
+    /// @notice `validUntil` must be after both `validFrom` and now.
+    error InvalidPeriod(uint40 validFrom, uint40 validUntil);
+    /// @notice The pair already has a current consent: modify or revoke it first.
+    error ConsentAlreadyActive(address patient, address grantee, uint256 consentId);
+    /// @notice `consentId` is not the current consent of (patient, grantee); `currentId` is.
+    error ConsentNotCurrent(address patient, address grantee, uint256 consentId, uint256 currentId);
+    /// @notice No consent of `patient` covers `grantee`.
+    error NoActiveConsent(address patient, address grantee);
+    /// @notice The consent starts at `validFrom`, later than now.
+    error ConsentNotYetValid(uint256 consentId, uint40 validFrom);
+    /// @notice The consent ended at `validUntil` (at or before now).
+    error ConsentExpired(uint256 consentId, uint40 validUntil);
+    /// @notice The consent does not permit `category` for `purpose`.
+    error AccessNotPermitted(uint256 consentId, uint8 category, uint8 purpose);
+    /// @notice A deny provision (of the consent, or the patient's own) excludes the request.
+    error AccessDenied(uint256 consentId, uint8 category, uint8 purpose);
+    /// @notice The study amended its protocol: the participant consented to `consentedVersion`,
+    ///         the study is at `currentVersion`; re-consent is needed.
+    error ConsentFormOutdated(uint256 consentId, uint16 consentedVersion, uint16 currentVersion);
+    /// @notice A study grant must commit to the study's current form `form`.
+    error ConsentFormMismatch(address study, bytes32 form, bytes32 given);
+    /// @notice The access names consent `consentId`, but the allowing consent is `currentId`.
+    error ConsentMismatch(uint256 consentId, uint256 currentId);
+    /// @notice `category` or `purpose` is not a code of the tables.
+    error InvalidCode(uint8 category, uint8 purpose);
+    /// @notice Break-glass needs reason ETREAT or BTG.
+    error InvalidBreakGlassReason(uint8 reason);
+    /// @notice `provider` has no open break-glass window on `patient` for `consentId`.
+    error BreakGlassNotActive(address patient, address provider, uint256 consentId);
+    /// @notice A record or justification commitment must not be zero.
+    error EmptyCommitment();
+    /// @notice Delegate kinds are GUARDIAN (1) and PROXY (2).
+    error InvalidDelegateKind(uint8 kind);
+    /// @notice `delegate` is not a delegate of `patient`.
+    error NotADelegate(address patient, address delegate);
+    /// @notice `study` is already registered.
+    error StudyAlreadyRegistered(address study);
+    /// @notice `study` is not registered.
+    error StudyNotRegistered(address study);
+    /// @notice Only the study's `sponsor` may amend it.
+    error NotStudySponsor(address study, address caller);
+    /// @notice The signed message's `deadline` has passed.
+    error SignatureExpired(uint256 deadline);
+    /// @notice The signature is not `signer`'s over this message (wrong key, chain, contract,
+    ///         nonce or fields; malformed or high-s; or the ERC-1271 wallet said no).
+    error InvalidSignature(address signer);
+
+    // ================================================================== EVENTS
+
+    /// @notice A new consent `consentId` of `patient` for `grantee`; `actor` is the patient or delegate.
+    event ConsentGranted(
+        uint256 indexed consentId,
+        address indexed patient,
+        address indexed grantee,
+        uint32 categories,
+        uint16 purposes,
+        uint32 denyCategories,
+        uint16 denyPurposes,
+        uint40 validFrom,
+        uint40 validUntil,
+        uint16 formVersion,
+        bytes32 document,
+        address actor
+    );
+    /// @notice Consent `consentId` now has these terms (same id, same start).
+    event ConsentModified(
+        uint256 indexed consentId,
+        address indexed patient,
+        address indexed grantee,
+        uint32 categories,
+        uint16 purposes,
+        uint32 denyCategories,
+        uint16 denyPurposes,
+        uint40 validUntil,
+        address actor
+    );
+    /// @notice Consent `consentId` ended now; accesses recorded before stay valid.
+    event ConsentRevoked(uint256 indexed consentId, address indexed patient, address indexed grantee, address actor);
+    /// @notice The patient-wide deny of `patient` is now categories x purposes (0, 0: none).
+    event PatientDenySet(address indexed patient, uint32 categories, uint16 purposes, address actor);
+    /// @notice `patient` appointed `delegate` as `kind` (1 guardian, 2 proxy).
+    event DelegateAppointed(address indexed patient, address indexed delegate, uint8 kind);
+    /// @notice `patient` removed `delegate`; from now on its actions are refused.
+    event DelegateRemoved(address indexed patient, address indexed delegate);
+    /// @notice `grantee` accessed `category` of `patient` for `purpose` under `consentId`
+    ///         (a consent or a break-glass id); `record` commits to the record read.
+    event AccessRecorded(
+        uint256 indexed consentId,
+        address indexed patient,
+        address indexed grantee,
+        uint8 category,
+        uint8 purpose,
+        bytes32 record
+    );
+    /// @notice Emergency access: `provider` opened break-glass window `breakGlassId` on
+    ///         `patient` for `reason` (ETREAT or BTG) until `until`; `justification` commits to
+    ///         the off-chain note. Shown to the patient for review.
+    event BreakGlassOpened(
+        uint256 indexed breakGlassId,
+        address indexed patient,
+        address indexed provider,
+        uint8 reason,
+        uint40 until,
+        bytes32 justification
+    );
+    /// @notice `sponsor` registered research `study` with consent form version 1.
+    event StudyRegistered(address indexed study, address indexed sponsor, uint16 version, bytes32 form);
+    /// @notice `study` amended its protocol: form `version` is now current; consents to older
+    ///         versions no longer allow access.
+    event StudyAmended(address indexed study, uint16 version, bytes32 form);
+
+    // ================================================================== PATIENT ACTIONS
+
+    /// @notice Grants `terms` as a new consent of `patient`. Caller: the patient or a delegate.
+    /// @dev    A grantee that is a registered study gets a research consent: purposes must be
+    ///         exactly HRESCH and `document` the study's current form. Any other grantee must be an
+    ///         active directory participant *when it accesses* ({canAccess}, {recordAccess}): a
+    ///         consent to an unvetted or suspended organisation stays inert (see docs/consent.md
+    ///         for why this is not checked here). Reverts {ConsentAlreadyActive} while the pair's
+    ///         consent is valid or not yet started.
+    /// @return consentId the new consent's id.
+    function grant(address patient, GrantTerms calldata terms) external returns (uint256 consentId);
+
+    /// @notice Changes the current consent `consentId` of (patient, grantee); keeps its id.
+    function modify(address patient, address grantee, uint256 consentId, ModifyTerms calldata terms) external;
+
+    /// @notice Ends the current consent `consentId` of (patient, grantee) now.
+    function revoke(address patient, address grantee, uint256 consentId) external;
+
+    /// @notice Sets the patient-wide deny provision (overrides every permit; 0, 0 clears it).
+    function setPatientDeny(address patient, uint32 categories, uint16 purposes) external;
+
+    /// @notice Appoints (or changes the kind of) `delegate`. Caller: the patient only.
+    function appointDelegate(address patient, address delegate, uint8 kind) external;
+
+    /// @notice Removes `delegate`. Caller: the patient only.
+    function removeDelegate(address patient, address delegate) external;
+
+    // ================================================================== SIGNED PATIENT ACTIONS
+    // Submitted by an active relayer; `signer` is the patient (or delegate) whose nonce is used.
+
+    /// @notice {grant} signed as EIP-712 `Grant` by `signer`.
+    function grantBySig(
+        address patient,
+        GrantTerms calldata terms,
+        address signer,
+        uint256 deadline,
+        bytes calldata signature
+    ) external returns (uint256 consentId);
+
+    /// @notice {modify} signed as EIP-712 `Modify` by `signer`.
+    function modifyBySig(
+        address patient,
+        address grantee,
+        uint256 consentId,
+        ModifyTerms calldata terms,
+        address signer,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice {revoke} signed as EIP-712 `Revoke` by `signer`.
+    function revokeBySig(
+        address patient,
+        address grantee,
+        uint256 consentId,
+        address signer,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice {setPatientDeny} signed as EIP-712 `SetPatientDeny` by `signer`.
+    function setPatientDenyBySig(
+        address patient,
+        uint32 categories,
+        uint16 purposes,
+        address signer,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice {appointDelegate} signed as EIP-712 `AppointDelegate` by the patient.
+    function appointDelegateBySig(
+        address patient,
+        address delegate,
+        uint8 kind,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice {removeDelegate} signed as EIP-712 `RemoveDelegate` by the patient.
+    function removeDelegateBySig(
+        address patient,
+        address delegate,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    // ================================================================== PROVIDERS, STUDIES
+
+    /// @notice Records that the caller accessed `category` of `patient` for `purpose` under
+    ///         `consentId` (a consent, or for ETREAT/BTG a break-glass id). Reverts with the
+    ///         precise reason when no valid consent allows it.
+    function recordAccess(address patient, uint256 consentId, uint8 category, uint8 purpose, bytes32 record) external;
+
+    /// @notice Opens a break-glass window (ETREAT or BTG) for the caller, an active provider, on
+    ///         `patient` for {BREAK_GLASS_WINDOW} seconds. Overrides deny provisions; logged loudly.
+    /// @return breakGlassId the id accesses in the window are recorded against.
+    function breakGlass(address patient, uint8 reason, bytes32 justification) external returns (uint256 breakGlassId);
+
+    /// @notice Registers research `study` (caller: an active provider, its sponsor) with `form`.
+    function registerStudy(address study, bytes32 form) external;
+
+    /// @notice Publishes a new consent form version of `study` (caller: its sponsor).
+    function amendStudy(address study, bytes32 form) external returns (uint16 version);
+
+    // ================================================================== READS
+
+    /// @notice The current consent slot of (patient, grantee) (all zero when none).
+    function consentOf(address patient, address grantee) external view returns (Consent memory);
+
+    /// @notice The patient-wide deny provision.
+    function patientDenyOf(address patient) external view returns (uint32 categories, uint16 purposes);
+
+    /// @notice The kind of `delegate` for `patient` (0: not a delegate).
+    function delegateKind(address patient, address delegate) external view returns (uint8);
+
+    /// @notice The registered study (zero sponsor: none).
+    function studyOf(address study) external view returns (Study memory);
+
+    /// @notice The break-glass window of `provider` on `patient`.
+    function breakGlassOf(address patient, address provider) external view returns (BreakGlass memory);
+
+    /// @notice The id of consent number `seq` of (patient, grantee).
+    function consentIdOf(address patient, address grantee, uint64 seq) external pure returns (uint256);
+
+    /// @notice The id of break-glass window number `seq` of `provider` on `patient`.
+    function breakGlassIdOf(address patient, address provider, uint64 seq) external pure returns (uint256);
+}

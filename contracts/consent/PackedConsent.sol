@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IConsentRegistry} from "./IConsentRegistry.sol";
+
+/// @notice The current consent of one (patient, grantee) pair in one storage word.
+/// @dev    Bits, low to high: seq (64) | categories (32) | purposes (16) | denyCategories (32) |
+///         denyPurposes (16) | validFrom (40) | validUntil (40) | formVersion (16) = 256.
+///         Packing by hand writes the word with one SSTORE and reads it with one SLOAD, without
+///         the per-field masking the compiler emits for a storage struct (about 2,000 gas saved
+///         per grant: see docs/consent.md).
+type PackedConsent is uint256;
+
+using PackedConsentLib for PackedConsent global;
+
+library PackedConsentLib {
+    function pack(
+        uint64 seq_,
+        uint32 categories_,
+        uint16 purposes_,
+        uint32 denyCategories_,
+        uint16 denyPurposes_,
+        uint40 validFrom_,
+        uint40 validUntil_,
+        uint16 formVersion_
+    ) internal pure returns (PackedConsent) {
+        return
+            PackedConsent.wrap(
+                uint256(seq_) |
+                    (uint256(categories_) << 64) |
+                    (uint256(purposes_) << 96) |
+                    (uint256(denyCategories_) << 112) |
+                    (uint256(denyPurposes_) << 144) |
+                    (uint256(validFrom_) << 160) |
+                    (uint256(validUntil_) << 200) |
+                    (uint256(formVersion_) << 240)
+            );
+    }
+
+    function seq(PackedConsent c) internal pure returns (uint64) {
+        return uint64(PackedConsent.unwrap(c));
+    }
+
+    function categories(PackedConsent c) internal pure returns (uint32) {
+        return uint32(PackedConsent.unwrap(c) >> 64);
+    }
+
+    function purposes(PackedConsent c) internal pure returns (uint16) {
+        return uint16(PackedConsent.unwrap(c) >> 96);
+    }
+
+    function denyCategories(PackedConsent c) internal pure returns (uint32) {
+        return uint32(PackedConsent.unwrap(c) >> 112);
+    }
+
+    function denyPurposes(PackedConsent c) internal pure returns (uint16) {
+        return uint16(PackedConsent.unwrap(c) >> 144);
+    }
+
+    function validFrom(PackedConsent c) internal pure returns (uint40) {
+        return uint40(PackedConsent.unwrap(c) >> 160);
+    }
+
+    function validUntil(PackedConsent c) internal pure returns (uint40) {
+        return uint40(PackedConsent.unwrap(c) >> 200);
+    }
+
+    function formVersion(PackedConsent c) internal pure returns (uint16) {
+        return uint16(PackedConsent.unwrap(c) >> 240);
+    }
+
+    /// @dev A granted consent always has `validUntil > 0`; a revoked one keeps only its `seq`.
+    function live(PackedConsent c) internal pure returns (bool) {
+        return c.validUntil() != 0;
+    }
+
+    function unpack(PackedConsent c, uint256 id_) internal pure returns (IConsentRegistry.Consent memory) {
+        return
+            IConsentRegistry.Consent({
+                id: id_,
+                seq: c.seq(),
+                categories: c.categories(),
+                purposes: c.purposes(),
+                denyCategories: c.denyCategories(),
+                denyPurposes: c.denyPurposes(),
+                validFrom: c.validFrom(),
+                validUntil: c.validUntil(),
+                formVersion: c.formVersion()
+            });
+    }
+}

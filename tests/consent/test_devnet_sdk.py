@@ -1,0 +1,302 @@
+"""The SDK, CLI, relay and demo story against a real anvil (careledger.devnet), including the
+scan proving no demo PHI string appears in any calldata or event of the story."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from careledger.accounts import dev_account
+from careledger.artifacts import load_artifacts
+from careledger.chain import Chain, ErrorDecoder, connect
+from careledger.cli.main import run
+from careledger.codes import Category, Purpose
+from careledger.consent import deploy as consent_deploy
+from careledger.consent.client import ConsentClient
+from careledger.consent.demo import DEMO_PHI, story
+from careledger.consent.relay import RateLimiter, create_app
+from careledger.consent.terms import GrantTerms, mask
+from careledger.demo.framework import DemoEnv
+from careledger.deploy import DeployContext, DeployReport
+from careledger.deployments import Deployment, genesis_hash, load_deployment
+from careledger.devnet import Devnet
+from careledger.directory import deploy as directory_deploy
+from careledger.seed import seed_directory
+
+pytestmark = pytest.mark.devnet
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    tmp = Path(tmp_path_factory.mktemp("consent-devnet"))
+    old = os.environ.get("CARELEDGER_DEPLOYMENTS_DIR")
+    os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(tmp / "deployments")
+    net = Devnet(folder=tmp / "anvil", port=_free_port(), persist=False)
+    net.up()
+    try:
+        artifacts = load_artifacts()
+        w3 = connect(net.rpc_url)
+        admin = Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())).with_account(dev_account("admin").account)
+        # Only the domains this test needs (directory, then consent), through their deploy plug-ins.
+        dep = Deployment(chain_id=w3.eth.chain_id, genesis=genesis_hash(w3), compiler=artifacts.compiler_version)
+        ctx = DeployContext(admin, artifacts, dep, DeployReport(dep.chain_id, str(dep.path)))
+        directory_deploy.deploy(ctx)
+        consent_deploy.deploy(ctx)
+        seed_directory(admin)
+        yield {"rpc": net.rpc_url, "w3": w3, "artifacts": artifacts, "tmp": tmp}
+    finally:
+        net.down()
+        if old is None:
+            os.environ.pop("CARELEDGER_DEPLOYMENTS_DIR", None)
+        else:
+            os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = old
+
+
+def _client(devnet: dict[str, Any], name: str) -> ConsentClient:
+    chain = Chain(devnet["w3"], ErrorDecoder.from_abis(devnet["artifacts"].all_abis())).with_account(
+        dev_account(name).account
+    )
+    return ConsentClient(chain, load_deployment(devnet["w3"]))
+
+
+def _cli(devnet: dict[str, Any], capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
+    capsys.readouterr()
+    code = run(["--rpc", devnet["rpc"], "--json", *args])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out.strip() else None
+
+
+# ---------------------------------------------------------------------- demo + no-PHI scan
+
+
+def test_demo_story_holds_and_writes_no_phi_on_chain(devnet: dict[str, Any]) -> None:
+    w3 = devnet["w3"]
+    first = w3.eth.block_number + 1
+    env = DemoEnv(
+        rpc=devnet["rpc"],
+        w3=w3,
+        deployment=load_deployment(w3),
+        artifacts=devnet["artifacts"],
+        workdir=devnet["tmp"] / "demo",
+    )
+    s = story(env)
+    assert s.ok, [(st.action, st.outcome) for st in s.steps if not st.ok]
+    assert env.shared["consent_payment"]["consentId"] > 0
+    blobs: list[bytes] = []
+    for n in range(first, w3.eth.block_number + 1):
+        block = w3.eth.get_block(n, full_transactions=True)
+        for tx in block["transactions"]:
+            blobs.append(bytes(tx["input"]))  # type: ignore[index]
+            for log in w3.eth.get_transaction_receipt(tx["hash"])["logs"]:  # type: ignore[index]
+                blobs.append(bytes(log["data"]) + b"".join(bytes(t) for t in log["topics"]))
+    assert len(blobs) > 10
+    haystack = b"\n".join(blobs).lower()
+    for phi in DEMO_PHI:
+        assert phi.lower().encode() not in haystack, phi
+    # and, as a control, the scan does see what the story did put on chain (the patient's address)
+    assert bytes.fromhex(dev_account("patient").address[2:]).lower() in haystack
+
+
+# ---------------------------------------------------------------------- CLI
+
+
+def test_cli_grant_check_list_log_export_import_revoke(
+    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out = _cli(
+        devnet,
+        capsys,
+        "--account",
+        "patient2",
+        "consent",
+        "grant",
+        "lab",
+        "--categories",
+        "observation,mental-health",
+        "--purposes",
+        "treat,hpaymt",
+        "--days",
+        "2",
+        "--deny-categories",
+        "mental-health",
+        "--deny-purposes",
+        "hpaymt",
+    )
+    assert code == 0
+    assert out["relayed"] is False
+    cid = out["consentId"]
+    code, out = _cli(devnet, capsys, "consent", "check", "patient2", "lab", "observation", "treat")
+    assert (code, out["allowed"], out["consentId"]) == (0, True, cid)
+    code, out = _cli(devnet, capsys, "consent", "check", "patient2", "lab", "mental-health", "hpaymt")
+    assert code == 1  # denied by the deny provision: exit 1 with the verdict
+    code, rows = _cli(devnet, capsys, "consent", "list", "--patient", "patient2")
+    assert code == 0
+    assert [(r["grantee"], r["status"]) for r in rows] == [(dev_account("lab").address, "active")]
+    fhir_file = tmp_path / "consent.json"
+    code, _ = _cli(devnet, capsys, "--account", "patient2", "consent", "export-fhir", "lab", "-o", str(fhir_file))
+    assert code == 0
+    resource = json.loads(fhir_file.read_text())
+    assert resource["status"] == "active"
+    assert resource["provision"]["provision"][0]["type"] == "deny"
+    code, out = _cli(devnet, capsys, "--account", "patient2", "consent", "revoke", "lab")
+    assert (code, out["consentId"]) == (0, cid)
+    code, _ = _cli(devnet, capsys, "consent", "check", "patient2", "lab", "observation", "treat")
+    assert code == 1
+    code, out = _cli(devnet, capsys, "--account", "patient2", "consent", "import-fhir", str(fhir_file))
+    assert code == 0
+    assert out["consentId"] != cid
+    code, log = _cli(devnet, capsys, "consent", "log", "--patient", "patient2")
+    assert [e["event"] for e in log] == ["ConsentGranted", "ConsentRevoked", "ConsentGranted"]
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code"),
+    [
+        (("consent", "grant", "lab", "--categories", "dreams", "--purposes", "treat", "--days", "1"), 2),
+        (("consent", "grant", "lab", "--categories", "all", "--purposes", "etreat", "--days", "1"), 2),
+        (("consent", "grant", "0x1234", "--categories", "all", "--purposes", "treat", "--days", "1"), 2),
+        (("consent", "grant", "patient2", "--categories", "all", "--purposes", "treat", "--days", "1"), 2),  # unvetted
+        (("consent", "check", "patient", "lab", "observation", "shopping"), 2),
+        (("consent", "revoke", "insurer"), 2),  # nothing to revoke
+    ],
+)
+def test_cli_bad_input_exit_codes(
+    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str], args: tuple[str, ...], exit_code: int
+) -> None:
+    code, out = _cli(devnet, capsys, "--account", "patient", *args)
+    assert code == exit_code
+    assert "error" in out
+
+
+def test_cli_chain_refusal_exit_1_with_custom_error(devnet: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    grant = ("consent", "grant", "er", "--categories", "all", "--purposes", "treat", "--days", "1")
+    assert _cli(devnet, capsys, "--account", "patient2", *grant)[0] == 0
+    code, out = _cli(devnet, capsys, "--account", "patient2", *grant)
+    assert (code, out["customError"]) == (1, "ConsentAlreadyActive")
+
+
+def test_cli_records_store_show_erase(
+    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    src = tmp_path / "note.txt"
+    src.write_text("confidential note")
+    store = str(tmp_path / "store")
+    code, ref = _cli(devnet, capsys, "records", "store", str(src), "--store", store)
+    assert code == 0
+    code, info = _cli(devnet, capsys, "records", "show", ref["recordId"], "--store", store)
+    assert (code, info["status"], info["commitment"]) == (0, "stored", ref["commitment"])
+    code, out = _cli(devnet, capsys, "records", "erase", ref["recordId"], "--store", store)
+    assert code == 0
+    assert out["commitment"] == ref["commitment"]
+    code, info = _cli(devnet, capsys, "records", "show", ref["recordId"], "--store", store)
+    assert info["status"] == "erased"
+    code, out = _cli(devnet, capsys, "records", "show", ref["recordId"], "--decrypt", "--store", store)
+    assert code == 1
+    assert "erased" in out["error"]
+    assert _cli(devnet, capsys, "records", "erase", "zz", "--store", store)[0] == 2
+
+
+def test_relay_serve_binds_loopback_by_default() -> None:
+    from careledger.consent.relay_cli import serve
+
+    host = next(p for p in serve.params if p.name == "host")
+    assert host.default == "127.0.0.1"
+
+
+# ---------------------------------------------------------------------- relay
+
+
+@pytest.fixture
+def relay(devnet: dict[str, Any]) -> Iterator[tuple[TestClient, ConsentClient]]:
+    relayer = _client(devnet, "relayer")
+    with TestClient(create_app(relayer, RateLimiter(limit=3, window=60))) as http:
+        yield http, relayer
+
+
+def _terms(client: ConsentClient, grantee: str, days: int = 1) -> GrantTerms:
+    return GrantTerms(
+        grantee=dev_account(grantee).address,
+        categories=mask([Category.IMAGING]),
+        purposes=mask([Purpose.TREAT]),
+        valid_until=client.chain_time() + days * 86400,
+    )
+
+
+def test_relay_forwards_valid_signed_grant(relay: tuple[TestClient, ConsentClient]) -> None:
+    http, client = relay
+    assert http.get("/health").json()["relayer"] == dev_account("relayer").address
+    key = dev_account("patient").account
+    signed = client.sign(key, "grant", terms=_terms(client, "pharmacy"))
+    resp = http.post("/actions", json=signed.to_json())
+    assert resp.status_code == 200, resp.text
+    assert client.can_access(key.address, dev_account("pharmacy").address, Category.IMAGING, Purpose.TREAT) == (
+        True,
+        int(resp.json()["consentId"], 16),
+    )
+    again = http.post("/actions", json=signed.to_json())  # replay: the nonce is used
+    assert again.status_code == 400
+    assert "nonce" in again.json()["error"]
+
+
+def test_relay_refuses_bad_signature_deadline_and_malformed(relay: tuple[TestClient, ConsentClient]) -> None:
+    http, client = relay
+    key, other = dev_account("patient").account, dev_account("patient2").account
+    forged = client.sign(other, "grant", terms=_terms(client, "regulator"), signer=key.address, patient=key.address)
+    resp = http.post("/actions", json=forged.to_json())
+    assert resp.status_code == 400
+    assert "signature" in resp.json()["error"]
+    late = client.sign(key, "grant", terms=_terms(client, "regulator"), deadline=client.chain_time() - 1)
+    resp = http.post("/actions", json=late.to_json())
+    assert resp.status_code == 400
+    assert "deadline" in resp.json()["error"]
+    body = forged.to_json()
+    body["message"]["patient"] = "0x1234"
+    assert http.post("/actions", json=body).status_code == 400
+    assert http.post("/actions", json={"action": "steal"}).status_code == 400
+
+
+def test_relay_reports_chain_refusal_as_422(relay: tuple[TestClient, ConsentClient]) -> None:
+    http, client = relay
+    key = dev_account("patient2").account
+    t = _terms(client, "distributor")
+    assert http.post("/actions", json=client.sign(key, "grant", terms=t).to_json()).status_code == 200
+    resp = http.post("/actions", json=client.sign(key, "grant", terms=t).to_json())
+    assert resp.status_code == 422
+    assert resp.json()["customError"] == "ConsentAlreadyActive"
+
+
+def test_relay_rate_limits_per_signer(devnet: dict[str, Any]) -> None:
+    relayer = _client(devnet, "relayer")
+    http = TestClient(create_app(relayer, RateLimiter(limit=1, window=3600)))
+    key = dev_account("patient").account
+    deny = relayer.sign(key, "set_patient_deny", categories=mask([Category.GENOMIC]), purposes=(1 << 7) - 1)
+    assert http.post("/actions", json=deny.to_json()).status_code == 200
+    second = relayer.sign(key, "set_patient_deny", categories=0, purposes=0)
+    resp = http.post("/actions", json=second.to_json())
+    assert resp.status_code == 429
+    assert int(resp.headers["Retry-After"]) > 0
+    other = relayer.sign(dev_account("patient2").account, "set_patient_deny", categories=0, purposes=0)
+    assert http.post("/actions", json=other.to_json()).status_code == 200  # another signer has its own budget
+
+
+def test_rate_limiter_window_slides() -> None:
+    now = [0.0]
+    limiter = RateLimiter(limit=2, window=10, clock=lambda: now[0])
+    assert limiter.allow("a")[0]
+    assert limiter.allow("A")[0]
+    assert limiter.allow("a") == (False, 10.0)
+    now[0] = 10.0
+    assert limiter.allow("a")[0]

@@ -1,0 +1,145 @@
+"""Events alone rebuild the state: replay the registry's log into dictionaries and compare them
+with every storage read the contract offers."""
+
+from __future__ import annotations
+
+import ape
+from consent_helpers import DAY, FORM_V1, FORM_V2, RECORD, modify_terms, terms
+
+from careledger.codes import Category, Purpose
+from careledger.consent.terms import mask
+
+EVENTS = (
+    "ConsentGranted",
+    "ConsentModified",
+    "ConsentRevoked",
+    "PatientDenySet",
+    "DelegateAppointed",
+    "DelegateRemoved",
+    "BreakGlassOpened",
+    "StudyRegistered",
+    "StudyAmended",
+    "AccessRecorded",
+)
+
+
+def _replay(registry, start: int) -> dict:
+    logs = []
+    stop = ape.chain.blocks.head.number + 1
+    for name in EVENTS:
+        for log in getattr(registry, name).range(start, stop):
+            logs.append((log.block_number, log.log_index, name, dict(log.event_arguments)))
+    logs.sort(key=lambda x: (x[0], x[1]))
+    consents: dict = {}
+    seqs: dict = {}
+    deny: dict = {}
+    delegates: dict = {}
+    glass: dict = {}
+    studies: dict = {}
+    for _, _, name, a in logs:
+        if name == "ConsentGranted":
+            key = (a["patient"], a["grantee"])
+            seqs[key] = seqs.get(key, 0) + 1
+            consents[key] = {
+                "id": a["consentId"],
+                "seq": seqs[key],
+                "categories": a["categories"],
+                "purposes": a["purposes"],
+                "denyCategories": a["denyCategories"],
+                "denyPurposes": a["denyPurposes"],
+                "validFrom": a["validFrom"],
+                "validUntil": a["validUntil"],
+                "formVersion": a["formVersion"],
+            }
+        elif name == "ConsentModified":
+            c = consents[(a["patient"], a["grantee"])]
+            assert c["id"] == a["consentId"]
+            c.update({k: a[k] for k in ("categories", "purposes", "denyCategories", "denyPurposes", "validUntil")})
+        elif name == "ConsentRevoked":
+            c = consents[(a["patient"], a["grantee"])]
+            c.update(
+                categories=0, purposes=0, denyCategories=0, denyPurposes=0, validFrom=0, validUntil=0, formVersion=0
+            )
+        elif name == "PatientDenySet":
+            deny[a["patient"]] = (a["categories"], a["purposes"])
+        elif name == "DelegateAppointed":
+            delegates[(a["patient"], a["delegate"])] = a["kind"]
+        elif name == "DelegateRemoved":
+            delegates[(a["patient"], a["delegate"])] = 0
+        elif name == "BreakGlassOpened":
+            key = (a["patient"], a["provider"])
+            seq = glass.get(key, {"seq": 0})["seq"] + 1
+            glass[key] = {"id": a["breakGlassId"], "seq": seq, "until": a["until"], "reason": a["reason"]}
+        elif name == "StudyRegistered":
+            studies[a["study"]] = (a["sponsor"], a["version"], a["form"])
+        elif name == "StudyAmended":
+            studies[a["study"]] = (studies[a["study"]][0], a["version"], a["form"])
+    return {"consents": consents, "deny": deny, "delegates": delegates, "glass": glass, "studies": studies}
+
+
+def test_events_rebuild_every_mapping(registry, study, patient, patient2, clinic, lab, er, insurer, now):
+    start = ape.chain.blocks.head.number
+    registry.appointDelegate(patient, patient2, 1, sender=patient)
+    a = registry.grant(patient, terms(clinic, until=now() + DAY).as_tuple(), sender=patient).events[0].consentId
+    registry.grant(
+        patient, terms(lab, until=now() + 2 * DAY, deny_categories=1, deny_purposes=1).as_tuple(), sender=patient2
+    )
+    registry.modify(
+        patient,
+        clinic,
+        a,
+        modify_terms(categories=mask([Category.IMAGING]), until=now() + 9 * DAY).as_tuple(),
+        sender=patient,
+    )
+    registry.recordAccess(patient, a, int(Category.IMAGING), int(Purpose.TREAT), RECORD, sender=clinic)
+    registry.revoke(patient, clinic, a, sender=patient2)
+    registry.grant(patient, terms(clinic, until=now() + 3 * DAY).as_tuple(), sender=patient)
+    registry.grant(
+        patient2,
+        terms(insurer, categories=mask([Category.FINANCIAL]), purposes=2, until=now() + DAY).as_tuple(),
+        sender=patient2,
+    )
+    registry.setPatientDeny(patient, mask([Category.GENOMIC]), (1 << 7) - 1, sender=patient)
+    registry.removeDelegate(patient, patient2, sender=patient)
+    registry.breakGlass(patient, int(Purpose.ETREAT), RECORD, sender=er)
+    registry.breakGlass(patient, int(Purpose.BTG), RECORD, sender=er)
+    registry.registerStudy(study, FORM_V1, sender=clinic)
+    registry.grant(
+        patient2,
+        terms(
+            study,
+            categories=mask([Category.GENOMIC]),
+            purposes=mask([Purpose.HRESCH]),
+            until=now() + DAY,
+            document=FORM_V1,
+        ).as_tuple(),
+        sender=patient2,
+    )
+    registry.amendStudy(study, FORM_V2, sender=clinic)
+
+    model = _replay(registry, start)
+    fields = (
+        "id",
+        "seq",
+        "categories",
+        "purposes",
+        "denyCategories",
+        "denyPurposes",
+        "validFrom",
+        "validUntil",
+        "formVersion",
+    )
+    assert len(model["consents"]) == 4
+    for (p, g), want in model["consents"].items():
+        assert tuple(registry.consentOf(p, g)) == tuple(want[f] for f in fields)
+    assert model["delegates"] == {(patient.address, patient2.address): 0}
+    assert len(model["glass"]) == 1
+    assert len(model["studies"]) == 1
+    for p, (c, u) in model["deny"].items():
+        assert tuple(registry.patientDenyOf(p)) == (c, u)
+    for (p, d), kind in model["delegates"].items():
+        assert registry.delegateKind(p, d) == kind
+    for (p, prov), want in model["glass"].items():
+        assert tuple(registry.breakGlassOf(p, prov)) == (want["id"], want["seq"], want["until"], want["reason"])
+    for s, want in model["studies"].items():
+        assert tuple(registry.studyOf(s)) == want
