@@ -1,22 +1,22 @@
-"""The member's side of a claim: granting the HPAYMT consent claims require, through the
-ConsentRegistry contract (the consent domain's own client may replace this later).
+"""The member's side of a claim: the HPAYMT consent that submissions require, granted and read
+through the consent domain's SDK (:class:`careledger.consent.client.ConsentClient`).
 
-Claims depend on consent (never the reverse), so this module may import from the consent
-domain's deployment; it uses only the registry's ABI from the build output.
+Claims depends on consent (as its contract does on chain), never the reverse.
 """
 
 from __future__ import annotations
 
 from web3.types import TxReceipt
 
-from careledger.artifacts import load_artifacts
-from careledger.chain import Chain, checksum
-from careledger.codes import Category, Purpose
+from careledger.chain import Chain
+from careledger.codes import Category, Purpose, mask_of
+from careledger.consent.client import ConsentClient
+from careledger.consent.terms import GrantTerms
 from careledger.deployments import Deployment
 
 __all__ = ["CONSENT_REGISTRY", "grant_payment_consent", "payment_consent"]
 
-CONSENT_REGISTRY = "ConsentRegistry"
+CONSENT_REGISTRY = ConsentClient.NAME
 
 
 def grant_payment_consent(
@@ -24,17 +24,17 @@ def grant_payment_consent(
 ) -> TxReceipt:
     """``member`` (signing) grants ``grantee`` access to FINANCIAL data for HPAYMT until
     ``valid_until`` (unix time): what a claim from ``grantee`` needs."""
-    registry = member.contract(deployment.address(CONSENT_REGISTRY), load_artifacts()[CONSENT_REGISTRY].abi)
-    account = member._require_account()
-    terms = (checksum(grantee), 1 << int(Category.FINANCIAL), 1 << int(Purpose.HPAYMT), 0, 0, 0, valid_until, document)
-    return member.send(registry.functions.grant(account.address, terms), f"grant payment consent to {grantee}")
-
-
-def payment_consent(reader: Chain, deployment: Deployment, member: str, grantee: str) -> bool:
-    """Whether the registry would let ``grantee`` submit a claim for ``member`` now."""
-    registry = reader.contract(deployment.address(CONSENT_REGISTRY), load_artifacts()[CONSENT_REGISTRY].abi)
-    allowed, _ = reader.call(
-        registry.functions.canAccess(checksum(member), checksum(grantee), int(Category.FINANCIAL), int(Purpose.HPAYMT)),
-        "check payment consent",
+    terms = GrantTerms(
+        grantee=grantee,
+        categories=mask_of(Category.FINANCIAL),
+        purposes=mask_of(Purpose.HPAYMT),
+        valid_until=valid_until,
+        document=document,
     )
-    return bool(allowed)
+    _, receipt = ConsentClient(member, deployment).grant(terms)
+    return receipt
+
+
+def payment_consent(reader: Chain, deployment: Deployment, member: str, grantee: str) -> tuple[bool, int]:
+    """Whether the registry lets ``grantee`` submit a claim for ``member`` now, and the consent id."""
+    return ConsentClient(reader, deployment).can_access(member, grantee, Category.FINANCIAL, Purpose.HPAYMT)

@@ -74,13 +74,14 @@ def story(env: DemoEnv) -> Story:
     member = env.signer("patient")
     shared: dict[str, Any] = env.shared.get("consent_payment") or {}
     for name, addr in (("clinic", c_addr), ("pharmacy", p_addr)):
-        if payment_consent(env.reader(), env.deployment, patient, addr):
+        allowed, consent_id = payment_consent(env.reader(), env.deployment, patient, addr)
+        if allowed:
             # The consent story already had the patient grant it (signed, relayed, gasless).
             st.check(
                 "patient",
                 f"payment consent for the {name} (FINANCIAL, HPAYMT)",
-                f"granted in the consent story (consent {int(shared.get('consentId', 0)):#x})",
-                True,
+                f"granted in the consent story (consent {consent_id:#x})",
+                consent_id == int(shared.get("consentId", consent_id)),
             )
             continue
         st.done(

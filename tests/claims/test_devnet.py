@@ -219,7 +219,7 @@ def test_cli_exit_codes(net):
 def test_real_consent_registry_gates_submission(net):
     env, _, chain, deployment = net
     patient, clinic = dev_account("patient"), dev_account("clinic")
-    assert payment_consent(chain, deployment, patient.address, clinic.address)
+    assert payment_consent(chain, deployment, patient.address, clinic.address)[0]
     registry = chain.contract(deployment.address(CONSENT_REGISTRY), load_artifacts()[CONSENT_REGISTRY].abi)
     allowed, consent_id = registry.functions.canAccess(
         patient.address, clinic.address, int(Category.FINANCIAL), int(Purpose.HPAYMT)
