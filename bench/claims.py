@@ -172,9 +172,14 @@ def run(env: BenchEnv) -> BenchResult:
     while any(r is None for r in receipts):
         if time.monotonic() > deadline:
             first = next(i for i, r in enumerate(receipts) if r is None)
-            tx, latest, pending = _rpc_batch(env.rpc, [("eth_getTransactionByHash", [hashes[first]]),
-                                                       ("eth_getTransactionCount", [acct.address, "latest"]),
-                                                       ("eth_getTransactionCount", [acct.address, "pending"])])
+            tx, latest, pending = _rpc_batch(
+                env.rpc,
+                [
+                    ("eth_getTransactionByHash", [hashes[first]]),
+                    ("eth_getTransactionCount", [acct.address, "latest"]),
+                    ("eth_getTransactionCount", [acct.address, "pending"]),
+                ],
+            )
             raise RuntimeError(
                 f"fast path: {sum(r is None for r in receipts)} receipts missing after 120 s; first missing #{first} "
                 f"{str(tx)[:200]}; nonce latest {latest} pending {pending}"
