@@ -26,7 +26,7 @@ from typing import Any
 
 from careledger.chain import checksum
 from careledger.claims.client import MAX_BATCH, ClaimRequest, ClaimsClient
-from careledger.claims.types import Line, service_code
+from careledger.claims.types import ClaimStatus, Line, service_code
 from careledger.errors import CareLedgerError, ChainRefused, InvalidInput
 
 __all__ = ["RowResult", "load_rows", "parse_amount", "parse_day", "run_batch_file", "write_results"]
@@ -104,6 +104,7 @@ class RowResult:
     amount: int | None = None
     error: str | None = None
     tx: str | None = None
+    resumed: bool = False  # already on chain from an earlier (interrupted) run: not sent again
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,6 +114,7 @@ class RowResult:
             "amount": self.amount,
             "error": self.error,
             "tx": self.tx,
+            "resumed": self.resumed,
         }
 
 
@@ -211,6 +213,13 @@ def run_batch_file(
             _tick(progress)
             continue
         seen[cid] = line
+        # Resume after Ctrl-C or a crash: a claim id is derived from the claim's content, so a
+        # row already on chain (and not withdrawn) is reported as it stands, never sent twice.
+        on_chain = client.status(cid)
+        if on_chain not in (ClaimStatus.NONE, ClaimStatus.WITHDRAWN):
+            results[line] = RowResult(line, "0x" + cid.hex(), on_chain.name, resumed=True)
+            _tick(progress)
+            continue
         try:
             client.check_submit(item)
         except ChainRefused as exc:
@@ -247,7 +256,7 @@ def write_results(path: Path, results: Sequence[RowResult]) -> None:
         path.write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n")
         return
     with path.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["line", "claimId", "status", "amount", "error", "tx"])
+        w = csv.DictWriter(fh, fieldnames=["line", "claimId", "status", "amount", "error", "tx", "resumed"])
         w.writeheader()
         for r in results:
             w.writerow(r.to_json())

@@ -235,17 +235,21 @@ def submit_batch(app: AppContext, file: Path, out: Path | None, batch_size: int)
         results = run_batch_file(client, rows, batch_size=batch_size, progress=lambda n: bar.advance(task, n))
     target = out or file.with_name(file.name + ".results.csv")
     write_results(target, results)
-    ok = sum(1 for r in results if r.error is None)
+    resumed = sum(1 for r in results if r.resumed)
+    ok = sum(1 for r in results if r.error is None and not r.resumed)
     summary = {
         "rows": len(results),
         "submitted": ok,
-        "refused": len(results) - ok,
+        "alreadyOnChain": resumed,
+        "refused": len(results) - ok - resumed,
         "results": str(target),
         "errors": [{"line": r.line, "error": r.error} for r in results if r.error],
     }
 
     def human() -> None:
         click.echo(f"{ok} of {len(results)} rows submitted; results in {target}")
+        if resumed:
+            click.echo(f"{resumed} rows were already on chain from an earlier run (not sent again)")
         for r in results:
             if r.error:
                 click.echo(f"  line {r.line}: {r.error}")

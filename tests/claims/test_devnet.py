@@ -205,6 +205,9 @@ def test_submit_batch_reports_bad_rows_and_sends_good_ones(net, tmp_path):
         ("5", "error"),
         ("6", "APPROVED"),
     ]
+    # Interrupted and run again (Ctrl-C, crash): nothing is sent twice, the rows on chain are reported.
+    again = _json(env, "claims", "submit-batch", str(f), account="clinic")
+    assert (again["submitted"], again["alreadyOnChain"], again["refused"]) == (0, 2, 3)
 
 
 def test_cli_exit_codes(net):
