@@ -1,0 +1,464 @@
+"""Typed client of the ClaimSettlement contract (plans, enrolment, pool, claims, payouts).
+
+Every write goes through :meth:`careledger.chain.Chain.send`, so a refusal arrives as
+:class:`careledger.errors.ChainRefused` carrying the decoded custom error. Reads that need a
+claim's lines (review, adjudicate, FHIR export) take them from the claim's events: the chain
+holds only a hash of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from web3.contract import Contract
+from web3.types import TxReceipt
+
+from careledger.artifacts import load_artifacts
+from careledger.chain import Chain, checksum
+from careledger.claims.types import (
+    Adjudication,
+    ClaimStatus,
+    CoverageRule,
+    Decision,
+    Line,
+    LineAdjudication,
+    PlanTerms,
+    claim_id,
+)
+from careledger.deployments import Deployment
+from careledger.errors import InvalidInput
+
+__all__ = [
+    "ClaimInfo",
+    "ClaimRequest",
+    "ClaimsClient",
+    "PoolState",
+    "SubmitResult",
+    "fhir_commitment",
+    "payment_token_name",
+]
+
+CONTRACT = "ClaimSettlement"
+DEVNET_TOKEN = "DevnetTestUSD"
+ZERO32 = b"\0" * 32
+MAX_BATCH = 100
+CLAIM_INPUT_ABI = "(address,address,uint32,uint16,bytes32,(bytes32,uint32,uint96,bytes32)[])"
+
+
+def payment_token_name() -> str:
+    """The deployments key of the payment token (the devnet test token's artifact name)."""
+    return DEVNET_TOKEN
+
+
+def fhir_commitment(document: bytes, salt: bytes) -> bytes:
+    """Salted commitment to an off-chain FHIR document: keccak256(salt || document bytes).
+
+    The salt (>= 16 random bytes, kept with the document) stops anyone from confirming a guess
+    of the document's content."""
+    if len(salt) < 16:
+        raise InvalidInput("a commitment salt must be at least 16 bytes")
+    return keccak(salt + document)
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """A claim to submit (``ClaimInput``)."""
+
+    member: str
+    payee: str
+    service_day: int
+    lines: tuple[Line, ...]
+    fhir_claim: bytes
+    resubmission: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.lines:
+            raise InvalidInput("a claim needs at least one line")
+        if len(self.fhir_claim) != 32:
+            raise InvalidInput("the FHIR Claim commitment must be 32 bytes")
+        if self.service_day < 0 or self.service_day >= 2**32:
+            raise InvalidInput(f"service day {self.service_day} is out of range")
+
+    @property
+    def sorted_lines(self) -> tuple[Line, ...]:
+        """Lines in code order, as the contract requires (stable for equal codes)."""
+        return tuple(sorted(self.lines, key=lambda ln: ln.code))
+
+    @property
+    def claim_id(self) -> bytes:
+        return claim_id(
+            self.member, self.payee, self.service_day, [ln.code for ln in self.sorted_lines], self.resubmission
+        )
+
+    def as_tuple(self) -> tuple[str, str, int, int, bytes, list[tuple[bytes, int, int, bytes]]]:
+        return (
+            to_checksum_address(self.member),
+            to_checksum_address(self.payee),
+            self.service_day,
+            self.resubmission,
+            self.fhir_claim,
+            [ln.as_tuple() for ln in self.sorted_lines],
+        )
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    claim_id: bytes
+    status: ClaimStatus
+    amount: int
+    tx: str
+    gas_used: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "claimId": "0x" + self.claim_id.hex(),
+            "status": self.status.name,
+            "amount": self.amount,
+            "tx": self.tx,
+            "gasUsed": self.gas_used,
+        }
+
+
+@dataclass(frozen=True)
+class PoolState:
+    deposited: int
+    withdrawn: int
+    funded: int
+    paid: int
+    owed: int
+    free: int
+
+    @property
+    def balanced(self) -> bool:
+        return self.funded == self.paid + self.owed + self.free
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "deposited": self.deposited,
+            "withdrawn": self.withdrawn,
+            "funded": self.funded,
+            "paid": self.paid,
+            "owed": self.owed,
+            "free": self.free,
+            "identityHolds": self.balanced,
+        }
+
+
+@dataclass
+class ClaimInfo:
+    """A claim rebuilt from its events (what the chain stores, plus lines and decisions)."""
+
+    claim_id: bytes
+    status: ClaimStatus
+    member: str = ""
+    payee: str = ""
+    plan_id: int = 0
+    submitter: str = ""
+    consent_id: int = 0
+    service_day: int = 0
+    fhir_claim: bytes = ZERO32
+    lines: tuple[Line, ...] = ()
+    amount: int = 0
+    deductible: int = 0
+    reason: int = 0
+    adjuster: str | None = None
+    line_adjudications: tuple[LineAdjudication, ...] = ()
+    paid: int | None = None
+    decision: ClaimStatus | None = None  # the last decision (kept when the claim is then paid)
+    appealed: bool = False
+    history: list[tuple[str, int]] = field(default_factory=list)  # (event, block)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "claimId": "0x" + self.claim_id.hex(),
+            "status": self.status.name,
+            "member": self.member,
+            "payee": self.payee,
+            "planId": self.plan_id,
+            "submitter": self.submitter,
+            "consentId": self.consent_id,
+            "serviceDay": self.service_day,
+            "lines": [
+                {
+                    "code": "0x" + ln.code.hex(),
+                    "units": ln.units,
+                    "billed": ln.billed,
+                    "unitId": "0x" + ln.unit_id.hex(),
+                }
+                for ln in self.lines
+            ],
+            "amount": self.amount,
+            "deductible": self.deductible,
+            "reason": self.reason,
+            "adjuster": self.adjuster,
+            "paid": self.paid,
+            "decision": self.decision.name if self.decision is not None else None,
+            "appealed": self.appealed,
+            "history": [{"event": e, "block": b} for e, b in self.history],
+        }
+
+
+def _type_string(param: dict[str, Any]) -> str:
+    if param["type"].startswith("tuple"):
+        inner = ",".join(_type_string(c) for c in param.get("components", []))
+        return f"({inner}){param['type'][5:]}"
+    return str(param["type"])
+
+
+def _values(t: Any, names: Sequence[str]) -> list[Any]:
+    """A decoded struct's fields in order, whether web3 gave a tuple or a named mapping."""
+    if isinstance(t, Mapping):
+        return [t[n] for n in names]
+    return list(t)
+
+
+def _line(t: Any) -> Line:
+    v = _values(t, ("code", "units", "billed", "unitId"))
+    return Line(bytes(v[0]), int(v[1]), int(v[2]), bytes(v[3]))
+
+
+def _line_adjudication(t: Any) -> LineAdjudication:
+    return LineAdjudication.from_tuple(
+        _values(t, ("eligible", "deductible", "copay", "coinsurance", "benefit", "reason"))
+    )
+
+
+class ClaimsClient:
+    """Calls of one ClaimSettlement deployment, signed by ``chain``'s account."""
+
+    NAME = CONTRACT
+
+    def __init__(self, chain: Chain, deployment: Deployment) -> None:
+        self.chain = chain
+        self.deployment = deployment
+        artifacts = load_artifacts()
+        self.contract: Contract = chain.contract(deployment.address(self.NAME), artifacts[self.NAME].abi)
+        self.deploy_block = deployment.contracts[self.NAME].block
+        token_address = self.chain.call(self.contract.functions.wiring(), "read wiring")[3]
+        self.token: Contract = chain.contract(token_address, artifacts[DEVNET_TOKEN].abi)
+        self._topics: dict[bytes, str] = {}
+        for item in artifacts[self.NAME].abi:
+            if item.get("type") == "event":
+                sig = f"{item['name']}({','.join(_type_string(p) for p in item['inputs'])})"
+                self._topics[keccak(text=sig)] = str(item["name"])
+
+    # ------------------------------------------------------------------ helpers
+
+    def _events(self, receipt: TxReceipt, name: str) -> list[Any]:
+        event = self.contract.events[name]()
+        out = []
+        address = self.contract.address.lower()
+        for log in receipt["logs"]:
+            if str(log["address"]).lower() != address or not log["topics"]:
+                continue
+            if self._topics.get(bytes(log["topics"][0])) == name:
+                out.append(event.process_log(log)["args"])
+        return out
+
+    # ------------------------------------------------------------------ plans
+
+    def create_plan(self, terms: PlanTerms) -> tuple[int, TxReceipt]:
+        receipt = self.chain.send(self.contract.functions.createPlan(terms.as_tuple()), "create plan")
+        return int(self._events(receipt, "PlanCreated")[0]["planId"]), receipt
+
+    def set_coverage(self, plan_id: int, rules: dict[bytes, CoverageRule]) -> TxReceipt:
+        if not rules or len(rules) > MAX_BATCH:
+            raise InvalidInput(f"a coverage table holds 1..{MAX_BATCH} codes (got {len(rules)})")
+        codes = list(rules)
+        return self.chain.send(
+            self.contract.functions.setCoverage(plan_id, codes, [rules[c].as_tuple() for c in codes]),
+            f"set coverage of plan {plan_id}",
+        )
+
+    def set_adjuster(self, adjuster: str, allowed: bool = True) -> TxReceipt:
+        return self.chain.send(self.contract.functions.setAdjuster(checksum(adjuster), allowed), "set adjuster")
+
+    def enrol(
+        self, plan_id: int, member: str, member_record: bytes, start_day: int, end_day: int
+    ) -> tuple[int, TxReceipt]:
+        receipt = self.chain.send(
+            self.contract.functions.enrol(plan_id, checksum(member, "member"), member_record, start_day, end_day),
+            f"enrol {member} in plan {plan_id}",
+        )
+        return int(self._events(receipt, "MemberEnrolled")[0]["enrolment"]), receipt
+
+    # ------------------------------------------------------------------ pool
+
+    def fund(self, plan_id: int, amount: int) -> TxReceipt:
+        """Approve (when needed) and fund; raises ChainRefused with TokenFeeOnTransfer etc."""
+        owner = self.chain._require_account().address
+        allowance = int(self.chain.call(self.token.functions.allowance(owner, self.contract.address), "allowance"))
+        if allowance < amount:
+            self.chain.send(self.token.functions.approve(self.contract.address, amount), "approve pool funding")
+        return self.chain.send(self.contract.functions.fund(plan_id, amount), f"fund plan {plan_id}")
+
+    def withdraw_free(self, plan_id: int, amount: int, to: str) -> TxReceipt:
+        return self.chain.send(
+            self.contract.functions.withdrawFree(plan_id, amount, checksum(to)),
+            f"withdraw {amount} from plan {plan_id}",
+        )
+
+    def pool(self, plan_id: int) -> PoolState:
+        v = self.chain.call(self.contract.functions.poolOf(plan_id), f"read pool of plan {plan_id}")
+        return PoolState(*(int(x) for x in v))
+
+    def mint_test_tokens(self, to: str, amount: int) -> TxReceipt:
+        """Devnet only: DevnetTestUSD's open faucet."""
+        if self.chain.chain_id not in (31337, 1337):
+            raise InvalidInput("test tokens can only be minted on a local devnet")
+        return self.chain.send(self.token.functions.mint(checksum(to), amount), "mint devnet test tokens")
+
+    def balance_of(self, account: str) -> int:
+        return int(self.chain.call(self.token.functions.balanceOf(checksum(account)), "token balance"))
+
+    # ------------------------------------------------------------------ claims
+
+    def submit(self, request: ClaimRequest) -> SubmitResult:
+        receipt = self.chain.send(self.contract.functions.submit(request.as_tuple()), "submit claim")
+        return self._result(request.claim_id, receipt)
+
+    def submit_batch(self, requests: Sequence[ClaimRequest]) -> tuple[list[SubmitResult], TxReceipt]:
+        if not requests or len(requests) > MAX_BATCH:
+            raise InvalidInput(f"a batch holds 1..{MAX_BATCH} claims (got {len(requests)})")
+        receipt = self.chain.send(
+            self.contract.functions.submitBatch([r.as_tuple() for r in requests]), f"submit {len(requests)} claims"
+        )
+        return [self._result(r.claim_id, receipt) for r in requests], receipt
+
+    def check_submit(self, request: ClaimRequest) -> None:
+        """Dry-run a submission as the signer (eth_call); raises ChainRefused with the reason."""
+        acct = self.chain._require_account()
+        fn = self.contract.functions.submit(request.as_tuple())
+        try:
+            fn.call({"from": acct.address})
+        except Exception as exc:  # noqa: BLE001 - decoded below into ChainRefused
+            from careledger.chain import _revert_data
+
+            raise self.chain.decoder.refusal(_revert_data(exc), "submit claim") from None
+
+    def _result(self, cid: bytes, receipt: TxReceipt) -> SubmitResult:
+        status = ClaimStatus.SUBMITTED
+        amount = 0
+        for name in ("ClaimPendingReview", "ClaimAdjudicated", "ClaimPaid"):
+            for ev in self._events(receipt, name):
+                if bytes(ev["claimId"]) != cid:
+                    continue
+                if name == "ClaimPendingReview":
+                    status = ClaimStatus.PENDING_REVIEW
+                elif name == "ClaimAdjudicated":
+                    status, amount = ClaimStatus(int(ev["status"])), int(ev["amount"])
+                else:
+                    status = ClaimStatus.PAID
+        return SubmitResult(cid, status, amount, receipt["transactionHash"].to_0x_hex(), int(receipt["gasUsed"]))
+
+    def adjudicate(self, cid: bytes) -> TxReceipt:
+        lines = [ln.as_tuple() for ln in self.info(cid).lines]
+        return self.chain.send(self.contract.functions.adjudicate(cid, lines), "adjudicate claim")
+
+    def review(self, cid: bytes, decision: Decision, amount: int = 0, reason: int = 0) -> TxReceipt:
+        lines = [ln.as_tuple() for ln in self.info(cid).lines]
+        return self.chain.send(
+            self.contract.functions.review(cid, lines, int(decision), amount, reason),
+            f"review claim ({decision.name.lower()})",
+        )
+
+    def withdraw(self, cid: bytes) -> TxReceipt:
+        return self.chain.send(self.contract.functions.withdraw(cid), "withdraw claim")
+
+    def appeal(self, cid: bytes) -> TxReceipt:
+        return self.chain.send(self.contract.functions.appeal(cid), "appeal claim")
+
+    def pay(self, cid: bytes) -> TxReceipt:
+        return self.chain.send(self.contract.functions.pay(cid), "pay claim")
+
+    def pay_batch(self, cids: Sequence[bytes]) -> tuple[int, TxReceipt]:
+        if not cids or len(cids) > MAX_BATCH:
+            raise InvalidInput(f"a payout batch holds 1..{MAX_BATCH} claims (got {len(cids)})")
+        receipt = self.chain.send(self.contract.functions.payBatch(list(cids)), f"pay {len(cids)} claims")
+        return len(self._events(receipt, "ClaimPaid")), receipt
+
+    # ------------------------------------------------------------------ reads
+
+    def status(self, cid: bytes) -> ClaimStatus:
+        c = self.chain.call(self.contract.functions.claimOf(cid), "read claim")
+        return ClaimStatus(int(c[1]))
+
+    def quote(self, member: str, lines: Iterable[Line]) -> Adjudication:
+        ordered = sorted(lines, key=lambda ln: ln.code)
+        a = self.chain.call(
+            self.contract.functions.quote(checksum(member), [ln.as_tuple() for ln in ordered]), "quote claim"
+        )
+        return Adjudication(
+            int(a[0]),
+            int(a[1]),
+            int(a[2]),
+            bool(a[3]),
+            bool(a[4]),
+            bool(a[5]),
+            bool(a[6]),
+            tuple(_line_adjudication(x) for x in a[7]),
+        )
+
+    def plan(self, plan_id: int) -> tuple[str, PlanTerms]:
+        insurer, t = self.chain.call(self.contract.functions.planOf(plan_id), f"read plan {plan_id}")
+        return str(insurer), PlanTerms(int(t[0]), int(t[1]), int(t[2]), int(t[3]))
+
+    def info(self, cid: bytes) -> ClaimInfo:
+        """The claim rebuilt from its events (raises InvalidInput for an unknown id)."""
+        status = self.status(cid)
+        if status == ClaimStatus.NONE:
+            raise InvalidInput(f"no claim 0x{cid.hex()} on this deployment")
+        info = ClaimInfo(cid, status)
+        logs = self.chain.w3.eth.get_logs(
+            {
+                "address": self.contract.address,
+                "fromBlock": self.deploy_block,
+                "toBlock": "latest",
+                "topics": [None, "0x" + cid.hex()],
+            }
+        )
+        for log in logs:
+            name = self._topics.get(bytes(log["topics"][0]))
+            if name is None:
+                continue
+            args = self.contract.events[name]().process_log(log)["args"]
+            info.history.append((name, int(log["blockNumber"])))
+            if name == "ClaimSubmitted":
+                info.member, info.payee = str(args["member"]), str(args["payee"])
+                info.plan_id, info.submitter = int(args["planId"]), str(args["submitter"])
+                info.consent_id = int(args["consentId"])
+                info.service_day, info.fhir_claim = int(args["serviceDay"]), bytes(args["fhirClaim"])
+                info.lines = tuple(_line(t) for t in args["lines"])
+            elif name == "ClaimAdjudicated":
+                info.decision = ClaimStatus(int(args["status"]))
+                info.amount, info.deductible = int(args["amount"]), int(args["deductible"])
+                info.reason = int(args["reason"])
+                adjuster = str(args["adjuster"])
+                info.adjuster = None if int(adjuster, 16) == 0 else adjuster
+                info.line_adjudications = tuple(_line_adjudication(x) for x in args["lines"])
+            elif name == "ClaimPaid":
+                info.paid = int(args["amount"])
+            elif name == "ClaimAppealed":
+                info.appealed = True
+        return info
+
+    # ------------------------------------------------------------------ raw calldata (bench fast path)
+
+    def submit_batch_calldata(self, requests: Sequence[ClaimRequest]) -> bytes:
+        """ABI-encoded ``submitBatch`` call, built without a node round trip."""
+        selector = keccak(
+            text="submitBatch((address,address,uint32,uint16,bytes32,(bytes32,uint32,uint96,bytes32)[])[])"
+        )[:4]
+        return selector + abi_encode(
+            [f"{CLAIM_INPUT_ABI}[]"],
+            [[r.as_tuple() for r in requests]],
+        )
+
+    def pay_batch_calldata(self, cids: Sequence[bytes]) -> bytes:
+        selector = keccak(text="payBatch(bytes32[])")[:4]
+        return selector + abi_encode(["bytes32[]"], [list(cids)])

@@ -1,0 +1,188 @@
+"""Demo story: an insurer's plan, a member who consented to payment, claims that settle by the
+rules, one that an adjuster partially approves, refusals (duplicate, no consent, recalled drug),
+and a pharmacy claim citing the unit the provenance story dispensed."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from careledger.claims._consent import CONSENT_REGISTRY, grant_payment_consent, payment_consent
+from careledger.claims.client import ClaimRequest, ClaimsClient, fhir_commitment
+from careledger.claims.fhir import claim_response, validate
+from careledger.claims.types import (
+    Carc,
+    ClaimStatus,
+    CoverageRule,
+    Decision,
+    Line,
+    PlanTerms,
+    day_of,
+    service_code,
+)
+from careledger.demo.framework import DemoEnv, Story
+
+__all__ = ["DEMO_RULES", "DEMO_TERMS", "USD", "story"]
+
+USD = 1_000_000  # dtUSD has 6 decimals
+OFFICE = service_code("CPT:99213")
+MRI = service_code("CPT:70551")
+DRUG = service_code("NDC:0002-1433-80")
+DEMO_TERMS = PlanTerms(
+    deductible=100 * USD, annual_max=10_000 * USD, auto_approve_limit=500 * USD, appeal_window=30 * 86_400
+)
+DEMO_RULES = {
+    OFFICE: CoverageRule(covered=True, coinsurance_bps=2_000, copay=20 * USD),
+    MRI: CoverageRule(covered=True, pre_auth=True, coinsurance_bps=2_000),
+    DRUG: CoverageRule(covered=True, requires_unit=True, copay=10 * USD),
+}
+
+
+def _commit(kind: str) -> bytes:
+    # The FHIR Claim itself stays with the provider; the chain gets a salted commitment.
+    return fhir_commitment(f'{{"resourceType":"Claim","id":"{kind}"}}'.encode(), secrets.token_bytes(16))
+
+
+def story(env: DemoEnv) -> Story:
+    st = Story("Insurance claims: plan, consent, rule adjudication, review, payouts")
+    insurer = ClaimsClient(env.signer("insurer"), env.deployment)
+    clinic = ClaimsClient(env.signer("clinic"), env.deployment)
+    lab = ClaimsClient(env.signer("lab"), env.deployment)
+    pharmacy = ClaimsClient(env.signer("pharmacy"), env.deployment)
+    patient = env.who("patient").address
+    c_addr, l_addr, p_addr = env.who("clinic").address, env.who("lab").address, env.who("pharmacy").address
+    now = int(env.w3.eth.get_block("latest")["timestamp"])
+    today = day_of(now)
+
+    plan_id, r = insurer.create_plan(DEMO_TERMS)
+    st.done("insurer", f"create plan {plan_id}: deductible 100, annual max 10,000, auto-approve up to 500 dtUSD", r)
+    st.done(
+        "insurer",
+        "set coverage: office visit, MRI (pre-auth), a drug (needs a dispensed unit)",
+        insurer.set_coverage(plan_id, DEMO_RULES),
+    )
+    insurer.mint_test_tokens(env.who("insurer").address, 50_000 * USD)
+    st.done(
+        "insurer", "fund the plan's pool with 50,000 dtUSD (devnet test token)", insurer.fund(plan_id, 50_000 * USD)
+    )
+    _, r = insurer.enrol(plan_id, patient, _commit("member-record"), today - 10, today + 355)
+    st.done("insurer", "enrol the member (pseudonymous address + record commitment) for a year", r)
+
+    if env.deployment.contracts.get(CONSENT_REGISTRY) is None:
+        st.check("patient", "grant payment consent", "consent registry not deployed", False)
+        return st
+    member = env.signer("patient")
+    shared: dict[str, Any] = env.shared.get("consent_payment") or {}
+    for name, addr in (("clinic", c_addr), ("pharmacy", p_addr)):
+        allowed, consent_id = payment_consent(env.reader(), env.deployment, patient, addr)
+        if allowed:
+            # The consent story already had the patient grant it (signed, relayed, gasless).
+            st.check(
+                "patient",
+                f"payment consent for the {name} (FINANCIAL, HPAYMT)",
+                f"granted in the consent story (consent {consent_id:#x})",
+                consent_id == int(shared.get("consentId", consent_id)),
+            )
+            continue
+        st.done(
+            "patient",
+            f"consent: {name} may see FINANCIAL data for HPAYMT (payment)",
+            grant_payment_consent(member, env.deployment, addr, now + 365 * 86_400),
+        )
+
+    small = ClaimRequest(patient, c_addr, today - 1, (Line(OFFICE, 1, 180 * USD),), _commit("small"))
+    res = clinic.submit(small)
+    st.check(
+        "clinic",
+        "submit a 180 dtUSD office visit",
+        f"{res.status.name}, pays {res.amount / USD:g} (gas {res.gas_used:,})",
+        res.status == ClaimStatus.APPROVED and res.amount == 48 * USD,
+    )
+    info = clinic.info(small.claim_id)
+    st.check(
+        "rules",
+        "deductible applied first: 100, then copay 20, then 20 % coinsurance of 60",
+        f"deductible {info.deductible / USD:g}, benefit {info.amount / USD:g}",
+        info.deductible == 100 * USD,
+    )
+    r = clinic.pay(small.claim_id)
+    st.check(
+        "clinic",
+        "collect the payout from the pool",
+        f"balance {clinic.balance_of(c_addr) / USD:g} dtUSD",
+        clinic.balance_of(c_addr) >= 48 * USD and r["status"] == 1,
+    )
+
+    large = ClaimRequest(patient, c_addr, today - 1, (Line(MRI, 1, 1_200 * USD),), _commit("large"))
+    res = clinic.submit(large)
+    st.check(
+        "clinic",
+        "submit a 1,200 dtUSD MRI (pre-auth, above the auto limit)",
+        res.status.name,
+        res.status == ClaimStatus.PENDING_REVIEW,
+    )
+    rules_say = insurer.quote(patient, large.lines).benefit
+    r = insurer.review(large.claim_id, Decision.PARTIALLY_APPROVE, 700 * USD, int(Carc.NOT_MEDICALLY_NECESSARY))
+    st.done("insurer (adjuster)", f"partially approve: 700 of the {rules_say / USD:g} the rules allow (CARC 50)", r)
+    st.check(
+        "insurer",
+        "the large claim's status",
+        insurer.status(large.claim_id).name,
+        insurer.status(large.claim_id) == ClaimStatus.PARTIALLY_APPROVED,
+    )
+
+    st.refused(
+        "clinic",
+        "submit the office visit again (same member, provider, day, codes)",
+        "DuplicateClaim",
+        lambda: clinic.submit(ClaimRequest(patient, c_addr, today - 1, (Line(OFFICE, 1, 90 * USD),), _commit("dup"))),
+    )
+    st.refused(
+        "lab",
+        "submit a claim the member never consented to",
+        "NoPaymentConsent",
+        lambda: lab.submit(ClaimRequest(patient, l_addr, today - 1, (Line(OFFICE, 1, 50 * USD),), _commit("lab"))),
+    )
+
+    dispensed: dict[str, Any] | None = env.shared.get("dispensed_unit")
+    if dispensed is not None and dispensed.get("pharmacy") == p_addr:
+        unit = bytes.fromhex(dispensed["unitId"][2:])
+        rx = ClaimRequest(patient, p_addr, today, (Line(DRUG, 1, 35 * USD, unit),), _commit("rx"))
+        res = pharmacy.submit(rx)
+        st.check(
+            "pharmacy",
+            f"claim for dispensed unit {dispensed['serial']} (provenance checked on chain)",
+            f"{res.status.name}, pays {res.amount / USD:g}",
+            res.status == ClaimStatus.APPROVED,
+        )
+        st.done("pharmacy", "collect the payout", pharmacy.pay(rx.claim_id))
+    else:
+        st.notes.append("no dispensed unit from the provenance story: pharmacy claim skipped")
+    recalled: dict[str, Any] | None = env.shared.get("recalled_unit")
+    if recalled is not None:
+        unit = bytes.fromhex(recalled["unitId"][2:])
+        bad = ClaimRequest(patient, p_addr, today - 2, (Line(DRUG, 1, 35 * USD, unit),), _commit("recalled"))
+        st.refused("pharmacy", "claim for a unit of the recalled batch", "UnitRecalled", lambda: pharmacy.submit(bad))
+    else:
+        st.notes.append("no recalled unit from the provenance story: recall refusal skipped")
+
+    r = insurer.pay(large.claim_id)
+    pool = insurer.pool(plan_id)
+    st.check(
+        "insurer",
+        "pool accounting after payouts: funded = paid + owed + free",
+        f"funded {pool.funded / USD:g} = paid {pool.paid / USD:g} + owed {pool.owed / USD:g} "
+        f"+ free {pool.free / USD:g}",
+        pool.balanced and r["status"] == 1,
+    )
+    resource = claim_response(insurer.info(large.claim_id), insurer=env.who("insurer").address)
+    validate(resource)
+    st.check(
+        "insurer",
+        "export the decision as a FHIR R4 ClaimResponse",
+        f"outcome {resource['outcome']}, validated",
+        resource["outcome"] == "partial",
+    )
+    env.shared["claims_plan"] = plan_id
+    st.notes.append("claims hold codes, amounts and commitments only; the FHIR Claim stays with the provider")
+    return st

@@ -1,0 +1,117 @@
+"""Rebuilds the claims contract from its events alone (see :mod:`careledger.indexer`): plans,
+rules, enrolments with their accumulators, pools and every claim's state, then compares them
+with the contract's reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from careledger.claims.types import ClaimStatus
+from careledger.indexer import DecodedEvent, Reads
+
+CONTRACTS = ("ClaimSettlement",)
+
+_PAYABLE = (int(ClaimStatus.APPROVED), int(ClaimStatus.PARTIALLY_APPROVED))
+
+
+def _pool() -> dict[str, int]:
+    return {"deposited": 0, "withdrawn": 0, "paid": 0, "owed": 0}
+
+
+def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
+    plans: dict[int, dict[str, Any]] = state.setdefault("plans", {})
+    rules: dict[tuple[int, bytes], tuple[Any, ...]] = state.setdefault("rules", {})
+    enrolments: dict[tuple[str, int], dict[str, Any]] = state.setdefault("enrolments", {})
+    latest: dict[str, int] = state.setdefault("latest", {})
+    claims: dict[bytes, dict[str, Any]] = state.setdefault("claims", {})
+    adjusters: dict[tuple[str, str], bool] = state.setdefault("adjusters", {})
+    a = event.args
+    name = event.name
+    if name == "PlanCreated":
+        plans[a["planId"]] = {"insurer": a["insurer"], "terms": tuple(a["terms"]), "pool": _pool()}
+    elif name == "CoverageSet":
+        rules[(a["planId"], bytes(a["code"]))] = tuple(a["rule"])
+    elif name == "AdjusterSet":
+        adjusters[(a["insurer"], a["adjuster"])] = bool(a["allowed"])
+    elif name == "MemberEnrolled":
+        enrolments[(a["member"], a["enrolment"])] = {
+            "planId": a["planId"],
+            "start": a["startDay"],
+            "end": a["endDay"],
+            "deductibleMet": 0,
+            "benefitPaid": 0,
+            "record": bytes(a["memberRecord"]),
+        }
+        latest[a["member"]] = a["enrolment"]
+    elif name == "PoolFunded":
+        plans[a["planId"]]["pool"]["deposited"] += a["amount"]
+    elif name == "PoolWithdrawn":
+        plans[a["planId"]]["pool"]["withdrawn"] += a["amount"]
+    elif name == "ClaimSubmitted":
+        claims[bytes(a["claimId"])] = {
+            "member": a["member"],
+            "payee": a["payee"],
+            "planId": a["planId"],
+            "enrolment": a["enrolment"],
+            "status": int(ClaimStatus.SUBMITTED),
+            "amount": 0,
+            "appealed": False,
+        }
+    elif name == "ClaimPendingReview":
+        claims[bytes(a["claimId"])]["status"] = int(ClaimStatus.PENDING_REVIEW)
+    elif name == "ClaimAdjudicated":
+        c = claims[bytes(a["claimId"])]
+        c["status"] = int(a["status"])
+        if c["status"] in _PAYABLE:
+            c["amount"] = a["amount"]
+            e = enrolments[(c["member"], c["enrolment"])]
+            e["deductibleMet"] += a["deductible"]
+            e["benefitPaid"] += a["amount"]
+            plans[c["planId"]]["pool"]["owed"] += a["amount"]
+    elif name == "ClaimWithdrawn":
+        claims[bytes(a["claimId"])]["status"] = int(ClaimStatus.WITHDRAWN)
+    elif name == "ClaimAppealed":
+        claims[bytes(a["claimId"])]["appealed"] = True
+    elif name == "ClaimPaid":
+        c = claims[bytes(a["claimId"])]
+        pool = plans[c["planId"]]["pool"]
+        pool["owed"] -= a["amount"]
+        pool["paid"] += a["amount"]
+        c["status"] = int(ClaimStatus.PAID)
+        c["amount"] = 0  # the contract clears payee and amount once paid
+        c["payee"] = "0x" + "00" * 20
+
+
+def verify(state: dict[str, Any], reads: Reads) -> list[str]:
+    contract = reads.contract("ClaimSettlement")
+    fn = contract.functions
+    diffs: list[str] = []
+    for plan_id, want in state.get("plans", {}).items():
+        insurer, terms = fn.planOf(plan_id).call()
+        if (insurer, tuple(terms)) != (want["insurer"], want["terms"]):
+            diffs.append(f"plan {plan_id}: log says {want['insurer']} {want['terms']}, chain says {insurer} {terms}")
+        v = fn.poolOf(plan_id).call()
+        p = want["pool"]
+        got = {"deposited": v[0], "withdrawn": v[1], "paid": v[3], "owed": v[4]}
+        if got != p or v[2] != v[3] + v[4] + v[5]:
+            diffs.append(f"pool {plan_id}: log says {p}, chain says {got} (free {v[5]})")
+    for (plan_id, code), rule in state.get("rules", {}).items():
+        got_rule = tuple(fn.coverageOf(plan_id, code).call())
+        if got_rule != rule:
+            diffs.append(f"rule {plan_id}/{code.hex()}: log says {rule}, chain says {got_rule}")
+    for (insurer, adjuster), allowed in state.get("adjusters", {}).items():
+        if fn.isAdjuster(insurer, adjuster).call() != allowed:
+            diffs.append(f"adjuster {adjuster} of {insurer}: log says {allowed}")
+    for member, n in state.get("latest", {}).items():
+        e = state["enrolments"][(member, n)]
+        got_n, got = fn.enrolmentOf(member).call()
+        want_e = (e["planId"], e["start"], e["end"], e["deductibleMet"], e["benefitPaid"], e["record"])
+        if (got_n, tuple(got)) != (n, want_e):
+            diffs.append(f"enrolment of {member}: log says #{n} {want_e}, chain says #{got_n} {tuple(got)}")
+    for cid, c in state.get("claims", {}).items():
+        got_c = fn.claimOf(cid).call()
+        got_t = (got_c[0], got_c[1], got_c[2], got_c[3], got_c[4], got_c[5], got_c[6])
+        want_t = (c["member"], c["status"], c["appealed"], c["planId"], c["enrolment"], c["payee"], c["amount"])
+        if got_t != want_t:
+            diffs.append(f"claim 0x{cid.hex()}: log says {want_t}, chain says {got_t}")
+    return diffs

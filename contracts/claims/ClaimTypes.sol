@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @notice Id of a claim: keccak256 of its fingerprint and resubmission number (see
+///         {IClaimSettlement-claimIdOf}). Clients compute it before sending, so a batch of
+///         payouts can be signed before the claims it pays are mined.
+type ClaimId is bytes32;
+
+/// @notice Id of an insurer's plan (1, 2, ... in creation order; 0 is "no plan").
+type PlanId is uint32;
+
+/// @notice Where a claim is. Values only move forward, except the one appeal that takes a
+///         {Denied} claim back to {PendingReview}. Mirrored by `careledger.claims.ClaimStatus`.
+enum ClaimStatus {
+    None, //              never submitted
+    Submitted, //         accepted, queued: the pool could not cover it when it arrived
+    PendingReview, //     waits for an adjuster (above the auto-approve limit, pre-auth, appeal)
+    Approved, //          payable as the rules computed it
+    PartiallyApproved, // payable, less than the rules computed (adjuster) or some lines denied
+    Denied, //            nothing payable; may be appealed once within the plan's window
+    Withdrawn, //         withdrawn by the payee (or the plan's insurer) before any decision
+    Paid //               paid out from the pool (final)
+}
+
+/// @notice An adjuster's decision on a claim in {ClaimStatus.PendingReview}.
+enum Decision {
+    Approve, //          pay what the rules compute
+    PartiallyApprove, // pay less than the rules compute (a reason code is required)
+    Deny //              pay nothing (a reason code is required)
+}
+
+/// @notice The rule of a plan for one service code.
+/// @param covered        false (or never set) = not covered: the line pays nothing (CARC 96).
+/// @param preAuth        the service needs prior authorisation: the claim goes to review.
+/// @param requiresUnit   a drug code: the line must cite a dispensed drug unit.
+/// @param coinsuranceBps the member's share after deductible and copay, in basis points.
+/// @param copay          fixed member amount per line (token units), after the deductible.
+/// @param maxPerUnit     fee schedule: most the plan recognises per unit (0 = no cap) (CARC 45).
+struct CoverageRule {
+    bool covered;
+    bool preAuth;
+    bool requiresUnit;
+    uint16 coinsuranceBps;
+    uint96 copay;
+    uint96 maxPerUnit;
+}
+
+/// @notice A plan's terms, fixed when it is created.
+/// @param deductible        per member and coverage period, paid by the member first.
+/// @param annualMax         most the plan pays per member and coverage period.
+/// @param autoApproveLimit  claims billing at most this much settle with no person.
+/// @param appealWindow      seconds after a denial during which it may be appealed (once).
+struct PlanTerms {
+    uint96 deductible;
+    uint96 annualMax;
+    uint96 autoApproveLimit;
+    uint32 appealWindow;
+}
+
+/// @notice One line of a claim.
+/// @param code    service code (CPT/HCPCS/NDC) as a compact id, e.g. bytes32("CPT:99213").
+/// @param units   number of units (>= 1).
+/// @param billed  amount billed for the whole line, in token units (>= 1).
+/// @param unitId  the provenance registry's id of the drug unit dispensed (0 if none).
+struct Line {
+    bytes32 code;
+    uint32 units;
+    uint96 billed;
+    bytes32 unitId;
+}
+
+/// @notice A claim as submitted.
+/// @param member        the member's pseudonymous address.
+/// @param payee         who is paid: the submitting provider or pharmacy; when the insurer
+///                      submits on the member's behalf, a provider/pharmacy or the member.
+/// @param serviceDay    day of service, in days since 1970-01-01 (UTC).
+/// @param resubmission  0 for a first submission; n+1 to resubmit after claim n was withdrawn.
+/// @param fhirClaim     salted keccak commitment to the off-chain FHIR `Claim`.
+/// @param lines         1..MAX_LINES lines, codes in non-decreasing order.
+struct ClaimInput {
+    address member;
+    address payee;
+    uint32 serviceDay;
+    uint16 resubmission;
+    bytes32 fhirClaim;
+    Line[] lines;
+}
+
+/// @notice What the rules compute for one line. Every amount is in token units and
+///         `eligible = deductible + copay + coinsurance + benefit + overMax`, `eligible <= billed`.
+/// @param reason CARC of the main adjustment: 96 not covered, 119 annual maximum reached,
+///               45 over the fee schedule, 0 none.
+struct LineAdjudication {
+    uint96 eligible;
+    uint96 deductible;
+    uint96 copay;
+    uint96 coinsurance;
+    uint96 benefit;
+    uint16 reason;
+}
+
+/// @notice What the rules compute for a whole claim, from the member's accumulators now.
+/// @param billed      sum of the lines' billed amounts.
+/// @param deductible  sum applied to the deductible (never above what remains of it).
+/// @param benefit     sum the plan pays (never above billed, nor above what remains of the
+///                    annual maximum).
+/// @param needsReview above the auto-approve limit, or a covered line needs prior authorisation.
+/// @param preAuth     a covered line needs prior authorisation.
+/// @param anyCovered  at least one line is covered; @param anyDenied at least one is not.
+struct Adjudication {
+    uint256 billed;
+    uint256 deductible;
+    uint256 benefit;
+    bool needsReview;
+    bool preAuth;
+    bool anyCovered;
+    bool anyDenied;
+    LineAdjudication[] lines;
+}
+
+/// @notice A claim's stored state (the lines and amounts per line live in the events). Once a
+///         claim is {ClaimStatus.Paid}, `payee` and `amount` are cleared (they are in the
+///         {IClaimSettlement-ClaimPaid} event); the status stays.
+struct Claim {
+    address member;
+    ClaimStatus status;
+    bool appealed;
+    PlanId planId;
+    uint32 enrolment;
+    address payee;
+    uint96 amount;
+    bytes32 linesHash;
+    uint40 deniedAt;
+}
+
+/// @notice A member's enrolment in a plan for a coverage period, with its accumulators. The
+///         accumulators share the first slot with the plan and period (one read, and never a
+///         zero-to-nonzero write); plan limits are capped at 2^80 - 1 so they always fit.
+struct Enrolment {
+    PlanId planId;
+    uint32 startDay;
+    uint32 endDay;
+    uint80 deductibleMet;
+    uint80 benefitPaid;
+    bytes32 memberRecord;
+}
+
+/// @notice The pool of one plan. `funded = paid + owed + free` always holds, where
+///         `funded = deposited - withdrawn` and `owed` is what approved, unpaid claims are due.
+struct PoolView {
+    uint256 deposited;
+    uint256 withdrawn;
+    uint256 funded;
+    uint256 paid;
+    uint256 owed;
+    uint256 free;
+}
+
+/// @title Carc
+/// @notice X12 835 Claim Adjustment Reason Codes used by the adjudication rules. Adjusters may
+///         give any other CARC (1..999) when they partially approve or deny.
+library Carc {
+    uint16 internal constant DEDUCTIBLE = 1;
+    uint16 internal constant COINSURANCE = 2;
+    uint16 internal constant COPAY = 3;
+    uint16 internal constant DUPLICATE = 18;
+    uint16 internal constant FEE_SCHEDULE = 45;
+    uint16 internal constant NOT_MEDICALLY_NECESSARY = 50;
+    uint16 internal constant NOT_COVERED = 96;
+    uint16 internal constant BENEFIT_MAXIMUM = 119;
+    uint16 internal constant AUTHORIZATION_ABSENT = 197;
+    uint16 internal constant MAX = 999;
+}

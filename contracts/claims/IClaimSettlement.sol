@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {
+    Adjudication,
+    Claim,
+    ClaimId,
+    ClaimInput,
+    ClaimStatus,
+    CoverageRule,
+    Decision,
+    Enrolment,
+    Line,
+    LineAdjudication,
+    PlanId,
+    PlanTerms,
+    PoolView
+} from "./ClaimTypes.sol";
+
+/// @title IClaimSettlement
+/// @notice Insurance claim settlement by rule table: insurers define plans (coverage per service
+///         code, deductible, annual maximum, auto-approve limit, appeal window), enrol members
+///         (pseudonymous address + commitment to the member record) and fund a pool per plan in
+///         one ERC-20 token. Providers and pharmacies submit claims (codes, units, amounts and a
+///         commitment to the off-chain FHIR `Claim`; never health data); the contract asks the
+///         consent registry for the member's HPAYMT consent and, for drug lines, the provenance
+///         registry for the dispensed unit; the rules adjudicate; adjusters review what the
+///         rules may not settle alone; approved claims are paid from the pool.
+/// @dev    Accounting per plan: `funded = paid + owed + free` at all times, where
+///         `funded = deposited - withdrawn`, `owed` is the sum of approved unpaid claims, and the
+///         insurer may withdraw only `free`. Amounts are token units (no decimals implied).
+///         Claim ids are deterministic (see {claimIdOf}): the fingerprint (member, payee,
+///         service day, codes) plus a resubmission number, so a duplicate is refused by the id
+///         itself and a client knows a claim's id before it is mined.
+interface IClaimSettlement {
+    // ================================================================== errors
+
+    /// @notice `caller` is not the insurer that owns plan `planId`.
+    error NotPlanInsurer(PlanId planId, address caller);
+    /// @notice Plan `planId` does not exist.
+    error UnknownPlan(PlanId planId);
+    /// @notice Plan terms are unusable: annual maximum 0, or a limit above 2^80 - 1.
+    error InvalidPlanTerms(uint96 deductible, uint96 annualMax);
+    /// @notice Coinsurance above 100 % (10,000 bps).
+    error InvalidCoinsurance(bytes32 code, uint16 coinsuranceBps);
+    /// @notice A code of zero cannot carry a rule.
+    error InvalidCode(bytes32 code);
+    /// @notice `codes` and `rules` differ in length (or are empty / above {MAX_BATCH}).
+    error InvalidRuleTable(uint256 codes, uint256 rules);
+    /// @notice An address that must be set is zero.
+    error ZeroAddress();
+    /// @notice A commitment that must be set is zero.
+    error EmptyCommitment();
+    /// @notice Coverage must start no later than it ends.
+    error InvalidCoveragePeriod(uint32 startDay, uint32 endDay);
+    /// @notice `member` is still covered (until `endDay`): a new enrolment must start after it.
+    error MemberStillEnrolled(address member, PlanId planId, uint32 endDay);
+    /// @notice `member` was never enrolled.
+    error NotEnrolled(address member);
+    /// @notice `serviceDay` lies outside the member's coverage `[startDay, endDay]`.
+    error ServiceNotCovered(address member, uint32 serviceDay, uint32 startDay, uint32 endDay);
+    /// @notice A claim cannot be for a service after today (`today` in days since 1970-01-01).
+    error ServiceDayInFuture(uint32 serviceDay, uint32 today);
+    /// @notice A provider or pharmacy may only claim for itself.
+    error PayeeNotSubmitter(address payee, address submitter);
+    /// @notice The consent registry reports no active HPAYMT consent of `member` for `submitter`.
+    error NoPaymentConsent(address member, address submitter);
+    /// @notice A claim has 1..{MAX_LINES} lines.
+    error InvalidLineCount(uint256 count, uint256 max);
+    /// @notice Line `index` has zero units or a zero billed amount.
+    error InvalidLine(uint256 index);
+    /// @notice Line codes must be in non-decreasing order (line `index` is out of order).
+    error LinesNotSorted(uint256 index);
+    /// @notice Line `index` bills a drug code without citing the dispensed unit.
+    error DrugUnitRequired(uint256 index, bytes32 code);
+    /// @notice No provenance registry is configured, so a drug unit cannot be checked.
+    error DrugUnitsUnsupported(bytes32 unitId);
+    /// @notice The provenance registry says `unitId` was dispensed by `dispensedBy`, not `payee`.
+    error UnitNotDispensedByPayee(bytes32 unitId, address dispensedBy, address payee);
+    /// @notice The batch of `unitId` is recalled: the claim is refused.
+    error UnitRecalled(bytes32 unitId, bytes32 batchId);
+    /// @notice `unitId` is already cited by claim `claimId` (which is not withdrawn).
+    error UnitAlreadyClaimed(bytes32 unitId, ClaimId claimId);
+    /// @notice A claim with the same fingerprint (member, payee, day, codes) exists.
+    error DuplicateClaim(ClaimId claimId);
+    /// @notice A resubmission is allowed only after the previous submission was withdrawn.
+    error ResubmissionNotAllowed(ClaimId previous, ClaimStatus status);
+    /// @notice A batch holds 1..{MAX_BATCH} items.
+    error InvalidBatchSize(uint256 size, uint256 max);
+    /// @notice Claim `claimId` is in `status`, where this action is not allowed.
+    error InvalidClaimStatus(ClaimId claimId, ClaimStatus status);
+    /// @notice Only the payee, the member or (withdrawal) the plan's insurer may do this.
+    error NotClaimParty(ClaimId claimId, address caller);
+    /// @notice A claim may be appealed once.
+    error AppealAlreadyUsed(ClaimId claimId);
+    /// @notice The appeal window closed at `deadline` (a unix time; the deadline itself is late).
+    error AppealWindowClosed(ClaimId claimId, uint256 deadline);
+    /// @notice `caller` is neither the plan's insurer nor one of its adjusters.
+    error NotAdjuster(PlanId planId, address caller);
+    /// @notice The adjuster would decide on a claim that pays itself.
+    error AdjusterIsPayee(ClaimId claimId, address adjuster);
+    /// @notice The lines given do not hash to the lines the claim was submitted with.
+    error LinesMismatch(ClaimId claimId, bytes32 expected, bytes32 given);
+    /// @notice A partial approval or a denial needs a CARC in 1..999; an approval takes none.
+    error InvalidReason(Decision decision, uint16 reason);
+    /// @notice A partial approval pays more than 0 and less than the rules compute.
+    error InvalidPartialAmount(ClaimId claimId, uint96 amount, uint96 rulesBenefit);
+    /// @notice Plan `planId` has `free` unowed funds, less than the `needed` amount.
+    error InsufficientFreeFunds(PlanId planId, uint256 needed, uint256 free);
+    /// @notice Amounts must be above zero.
+    error ZeroAmount();
+    /// @notice The token delivered `received` instead of `expected`: fee-on-transfer tokens are
+    ///         refused (a provider must receive what was approved).
+    error TokenFeeOnTransfer(uint256 expected, uint256 received);
+    /// @notice The token transfer to `payee` failed (in {pay}; {payBatch} defers instead).
+    error PayoutTransferFailed(ClaimId claimId, address payee);
+
+    // ================================================================== events
+
+    /// @notice `insurer` created plan `planId` with `terms`.
+    event PlanCreated(PlanId indexed planId, address indexed insurer, PlanTerms terms);
+    /// @notice The rule of plan `planId` for service `code` is now `rule`.
+    event CoverageSet(PlanId indexed planId, bytes32 indexed code, CoverageRule rule);
+    /// @notice `insurer` appointed (`allowed`) or removed `adjuster`.
+    event AdjusterSet(address indexed insurer, address indexed adjuster, bool allowed);
+    /// @notice `member` was enrolled (enrolment number `enrolment`) in `planId` for the coverage
+    ///         days `[startDay, endDay]`; accumulators start at zero.
+    event MemberEnrolled(
+        PlanId indexed planId,
+        address indexed member,
+        uint32 enrolment,
+        bytes32 memberRecord,
+        uint32 startDay,
+        uint32 endDay
+    );
+    /// @notice `from` added `amount` (as received) to the pool of `planId`.
+    event PoolFunded(PlanId indexed planId, address indexed from, uint256 amount);
+    /// @notice The insurer took `amount` of free funds of `planId` to `to`.
+    event PoolWithdrawn(PlanId indexed planId, address indexed to, uint256 amount);
+    /// @notice A claim was accepted (status {ClaimStatus.Submitted}); its lines are here, and
+    ///         `consentId` is the member's consent (in the consent registry) that allowed it.
+    event ClaimSubmitted(
+        ClaimId indexed claimId,
+        address indexed member,
+        address indexed payee,
+        PlanId planId,
+        uint32 enrolment,
+        address submitter,
+        uint256 consentId,
+        uint32 serviceDay,
+        uint16 resubmission,
+        bytes32 fhirClaim,
+        Line[] lines
+    );
+    /// @notice A claim was decided: by the rules (`adjuster == 0`) or by `adjuster`. `amount` is
+    ///         payable, `deductible` was added to the member's accumulator, `reason` a CARC.
+    event ClaimAdjudicated(
+        ClaimId indexed claimId,
+        ClaimStatus status,
+        uint96 amount,
+        uint96 deductible,
+        uint16 reason,
+        address adjuster,
+        LineAdjudication[] lines
+    );
+    /// @notice The claim waits for an adjuster: it needs prior authorisation (`preAuth`), bills
+    ///         above the auto-approve limit, or was appealed (`appeal`).
+    event ClaimPendingReview(ClaimId indexed claimId, bool preAuth, bool appeal);
+    /// @notice The claim stays {ClaimStatus.Submitted}: the pool's free funds (`free`) did not
+    ///         cover `amount`; anyone may {adjudicate} it once the pool is funded.
+    event ClaimQueued(ClaimId indexed claimId, uint96 amount, uint256 free);
+    /// @notice `by` withdrew the claim before any decision.
+    event ClaimWithdrawn(ClaimId indexed claimId, address indexed by);
+    /// @notice `by` appealed the denied claim (it is back in review).
+    event ClaimAppealed(ClaimId indexed claimId, address indexed by);
+    /// @notice `amount` was paid to `payee` from the pool of `planId`.
+    event ClaimPaid(ClaimId indexed claimId, address indexed payee, PlanId planId, uint96 amount);
+    /// @notice In a batch, the transfer to `payee` failed; the claim stays payable.
+    event PayoutDeferred(ClaimId indexed claimId, address indexed payee);
+
+    // ================================================================== plans
+
+    /// @notice Creates a plan owned by the caller (an active insurer of the directory).
+    /// @dev    Reverts {InvalidPlanTerms} when `annualMax` is 0; directory errors otherwise.
+    function createPlan(PlanTerms calldata terms) external returns (PlanId planId);
+
+    /// @notice Sets the rules of `planId` for each of `codes` (a code never set is not covered).
+    /// @dev    Plan insurer only; 1..{MAX_BATCH} codes; coinsurance <= 10,000 bps.
+    function setCoverage(PlanId planId, bytes32[] calldata codes, CoverageRule[] calldata rules) external;
+
+    /// @notice Appoints or removes an adjuster who may review claims on the caller's plans.
+    function setAdjuster(address adjuster, bool allowed) external;
+
+    /// @notice Enrols `member` in `planId` for the days `[startDay, endDay]` with fresh
+    ///         accumulators. A member has one enrolment at a time (its claims use the latest).
+    /// @dev    Plan insurer only. Reverts {MemberStillEnrolled} while an earlier enrolment lasts.
+    function enrol(
+        PlanId planId,
+        address member,
+        bytes32 memberRecord,
+        uint32 startDay,
+        uint32 endDay
+    ) external returns (uint32 enrolment);
+
+    // ================================================================== pool
+
+    /// @notice Moves `amount` tokens from the caller (the plan's insurer) into the plan's pool.
+    /// @dev    The balance change is measured; a token that delivers less is refused
+    ///         ({TokenFeeOnTransfer}). Tokens that return nothing are handled by SafeERC20.
+    function fund(PlanId planId, uint256 amount) external;
+
+    /// @notice Sends `amount` of the plan's free funds (never what is owed) to `to`.
+    function withdrawFree(PlanId planId, uint256 amount, address to) external;
+
+    // ================================================================== claims
+
+    /// @notice Submits a claim and, when the rules can decide alone, adjudicates it at once.
+    /// @dev    Caller: an active provider or pharmacy claiming for itself, or the plan's insurer
+    ///         on the member's behalf (payee: an active provider/pharmacy, or the member).
+    ///         Refused without the member's HPAYMT consent for the caller, for a drug line whose
+    ///         unit was not dispensed by the payee or is recalled, and for a duplicate.
+    /// @return claimId the claim's id ({claimIdOf}); @return status where it landed.
+    function submit(ClaimInput calldata claim) external returns (ClaimId claimId, ClaimStatus status);
+
+    /// @notice {submit} for 1..{MAX_BATCH} claims in one transaction; all or none.
+    function submitBatch(ClaimInput[] calldata claims) external returns (ClaimId[] memory claimIds);
+
+    /// @notice Adjudicates a queued ({ClaimStatus.Submitted}) claim once the pool can cover it.
+    ///         Anyone may call it: the rules, not the caller, decide.
+    function adjudicate(ClaimId claimId, Line[] calldata lines) external returns (ClaimStatus status);
+
+    /// @notice An adjuster's decision on a claim in review. `amount` is read for
+    ///         {Decision.PartiallyApprove} only (0 < amount < what the rules compute).
+    /// @dev    Caller: the plan's insurer or its adjuster, never the payee. `lines` must be the
+    ///         claim's lines (from its {ClaimSubmitted} event).
+    function review(
+        ClaimId claimId,
+        Line[] calldata lines,
+        Decision decision,
+        uint96 amount,
+        uint16 reason
+    ) external returns (ClaimStatus status);
+
+    /// @notice Withdraws a claim before a decision (payee or the plan's insurer).
+    function withdraw(ClaimId claimId) external;
+
+    /// @notice Appeals a denied claim once, before the plan's appeal window closes (payee or member).
+    function appeal(ClaimId claimId) external;
+
+    /// @notice Pays an approved claim to its payee from the pool (anyone may trigger it).
+    function pay(ClaimId claimId) external;
+
+    /// @notice Pays 1..{MAX_BATCH} approved claims; a payee whose transfer fails is skipped
+    ///         ({PayoutDeferred}) and blocks nobody. Returns how many were paid.
+    function payBatch(ClaimId[] calldata claimIds) external returns (uint256 paidCount);
+
+    // ================================================================== reads
+
+    /// @notice What the rules would decide for `lines` of `member` now (nothing is written).
+    function quote(address member, Line[] calldata lines) external view returns (Adjudication memory);
+
+    /// @notice The deterministic id of a claim: keccak256(abi.encode(member, payee, serviceDay,
+    ///         resubmission, keccak256(abi.encodePacked(codes)))).
+    function claimIdOf(
+        address member,
+        address payee,
+        uint32 serviceDay,
+        uint16 resubmission,
+        bytes32[] calldata codes
+    ) external pure returns (ClaimId);
+
+    /// @notice The stored state of a claim.
+    function claimOf(ClaimId claimId) external view returns (Claim memory);
+
+    /// @notice The insurer and terms of a plan.
+    function planOf(PlanId planId) external view returns (address insurer, PlanTerms memory terms);
+
+    /// @notice The rule of `planId` for `code`.
+    function coverageOf(PlanId planId, bytes32 code) external view returns (CoverageRule memory);
+
+    /// @notice The latest enrolment of `member` (number 0 = never enrolled).
+    function enrolmentOf(address member) external view returns (uint32 enrolment, Enrolment memory);
+
+    /// @notice The pool of `planId`; `funded == paid + owed + free` always.
+    function poolOf(PlanId planId) external view returns (PoolView memory);
+
+    /// @notice Whether `account` may review claims on `insurer`'s plans (besides the insurer).
+    function isAdjuster(address insurer, address account) external view returns (bool);
+}

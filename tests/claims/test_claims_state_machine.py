@@ -1,0 +1,278 @@
+"""A Hypothesis state machine: insurer, two providers and a member act in random order; a Python
+model of the pool, the accumulators and every claim's state runs beside the contract, and after
+every step the contract must agree with it, with `funded = paid + owed + free` and the token
+balance covering exactly what the pool holds. (Profile `ci`: fixed seed, short runs.)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import ape
+from conftest import COSMETIC, MRI, OFFICE, RULES, USD, XRAY, Line, claim_input, setup_plan, today
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from careledger.claims.types import ClaimStatus, Decision, PlanTerms, adjudicate, claim_id
+
+TERMS = PlanTerms(deductible=50 * USD, annual_max=800 * USD, auto_approve_limit=400 * USD, appeal_window=3_600)
+CODES = [OFFICE, XRAY, MRI, COSMETIC]
+
+
+@dataclass
+class ModelClaim:
+    member: str
+    payee: str
+    lines: list[Line]
+    status: ClaimStatus
+    amount: int = 0
+    appealed: bool = False
+
+
+@dataclass
+class Model:
+    deposited: int = 0
+    withdrawn: int = 0
+    paid: int = 0
+    owed: int = 0
+    ded_met: int = 0
+    benefit_paid: int = 0
+    claims: dict[bytes, ModelClaim] = field(default_factory=dict)
+
+    @property
+    def free(self) -> int:
+        return self.deposited - self.withdrawn - self.paid - self.owed
+
+
+CTX: dict[str, object] = {}
+
+
+class ClaimsMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.snapshot = ape.chain.snapshot()
+        self.c = CTX["claims"]
+        self.token = CTX["token"]
+        self.insurer = CTX["insurer"]
+        self.patient = CTX["patient"]
+        self.providers = CTX["providers"]
+        self.m = Model(deposited=int(CTX["pool"]))
+        self.day = today() - 1
+        self.touched: set[bytes] = set()
+
+    def teardown(self) -> None:
+        ape.chain.restore(self.snapshot)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _approve(self, cid: bytes, status: ClaimStatus, amount: int, deductible: int) -> None:
+        self.touched.add(cid)
+        mc = self.m.claims[cid]
+        self.m.ded_met += deductible
+        self.m.benefit_paid += amount
+        mc.amount = amount
+        if amount == 0:
+            mc.status = ClaimStatus.PAID
+        else:
+            mc.status = status
+            self.m.owed += amount
+
+    def _by_status(self, *statuses: ClaimStatus) -> list[bytes]:
+        return [cid for cid, mc in self.m.claims.items() if mc.status in statuses]
+
+    # ------------------------------------------------------------------ rules
+
+    @initialize()
+    def start(self) -> None:
+        assert self.c.poolOf(1).funded == self.m.deposited
+
+    @rule(
+        provider=st.integers(0, 1),
+        code=st.sampled_from(CODES),
+        billed=st.integers(1, 700 * USD),
+        units=st.integers(1, 3),
+        duplicate=st.booleans(),
+    )
+    def submit(self, provider: int, code: bytes, billed: int, units: int, duplicate: bool) -> None:
+        payee = self.providers[provider]
+        if not duplicate or not self.m.claims:
+            self.day -= 1
+        line = Line(code, units, billed)
+        cid = claim_id(self.patient.address, payee.address, self.day, [code])
+        if cid in self.m.claims:
+            with ape.reverts(self.c.DuplicateClaim, claimId=cid):
+                self.c.submit(claim_input(self.patient, payee, [line], day=self.day), sender=payee)
+            return
+        self.c.submit(claim_input(self.patient, payee, [line], day=self.day), sender=payee)
+        a = adjudicate(RULES, TERMS, self.m.ded_met, self.m.benefit_paid, [line])
+        mc = ModelClaim(self.patient.address, payee.address, [line], ClaimStatus.SUBMITTED)
+        self.m.claims[cid] = mc
+        self.touched.add(cid)
+        if a.needs_review:
+            mc.status = ClaimStatus.PENDING_REVIEW
+        elif not a.any_covered:
+            mc.status = ClaimStatus.DENIED
+        elif a.benefit > self.m.free:
+            mc.status = ClaimStatus.SUBMITTED
+        else:
+            self._approve(
+                cid, ClaimStatus.PARTIALLY_APPROVED if a.any_denied else ClaimStatus.APPROVED, a.benefit, a.deductible
+            )
+
+    @rule(amount=st.integers(1, 2_000 * USD))
+    def fund(self, amount: int) -> None:
+        self.token.mint(self.insurer, amount, sender=self.insurer)
+        self.token.approve(self.c, amount, sender=self.insurer)
+        self.c.fund(1, amount, sender=self.insurer)
+        self.m.deposited += amount
+
+    @rule(extra=st.integers(0, 3), frac=st.floats(0, 1))
+    def withdraw_free(self, extra: int, frac: float) -> None:
+        free = self.m.free
+        amount = int(free * frac) + extra
+        if amount == 0:
+            return
+        if amount > free:
+            with ape.reverts(self.c.InsufficientFreeFunds, planId=1, needed=amount, free=free):
+                self.c.withdrawFree(1, amount, self.insurer, sender=self.insurer)
+            return
+        self.c.withdrawFree(1, amount, self.insurer, sender=self.insurer)
+        self.m.withdrawn += amount
+
+    @rule(data=st.data(), decision=st.sampled_from(list(Decision)), frac=st.floats(0.01, 0.99))
+    def review(self, data: st.DataObject, decision: Decision, frac: float) -> None:
+        ids = self._by_status(ClaimStatus.PENDING_REVIEW)
+        if not ids:
+            return
+        cid = data.draw(st.sampled_from(ids))
+        mc = self.m.claims[cid]
+        self.touched.add(cid)
+        a = adjudicate(RULES, TERMS, self.m.ded_met, self.m.benefit_paid, mc.lines)
+        lines = [ln.as_tuple() for ln in mc.lines]
+        if decision == Decision.DENY or not a.any_covered:
+            self.c.review(cid, lines, int(decision), 0, 0 if decision == Decision.APPROVE else 50, sender=self.insurer)
+            mc.status = ClaimStatus.DENIED
+            return
+        if decision == Decision.PARTIALLY_APPROVE:
+            amount = int(a.benefit * frac)
+            if amount == 0 or amount >= a.benefit:
+                with ape.reverts(self.c.InvalidPartialAmount, claimId=cid, amount=amount, rulesBenefit=a.benefit):
+                    self.c.review(cid, lines, int(decision), amount, 50, sender=self.insurer)
+                return
+            status = ClaimStatus.PARTIALLY_APPROVED
+        else:
+            amount, status = a.benefit, ClaimStatus.APPROVED
+        if amount > self.m.free:
+            with ape.reverts(self.c.InsufficientFreeFunds, planId=1, needed=amount, free=self.m.free):
+                self.c.review(
+                    cid, lines, int(decision), amount, 0 if decision == Decision.APPROVE else 50, sender=self.insurer
+                )
+            return
+        self.c.review(cid, lines, int(decision), amount, 0 if decision == Decision.APPROVE else 50, sender=self.insurer)
+        self._approve(cid, status, amount, a.deductible)
+
+    @rule(data=st.data())
+    def adjudicate_queued(self, data: st.DataObject) -> None:
+        ids = self._by_status(ClaimStatus.SUBMITTED)
+        if not ids:
+            return
+        cid = data.draw(st.sampled_from(ids))
+        mc = self.m.claims[cid]
+        self.touched.add(cid)
+        a = adjudicate(RULES, TERMS, self.m.ded_met, self.m.benefit_paid, mc.lines)
+        lines = [ln.as_tuple() for ln in mc.lines]
+        if a.benefit > self.m.free:
+            with ape.reverts(self.c.InsufficientFreeFunds, planId=1, needed=a.benefit, free=self.m.free):
+                self.c.adjudicate(cid, lines, sender=self.insurer)
+            return
+        self.c.adjudicate(cid, lines, sender=self.insurer)
+        self._approve(cid, ClaimStatus.APPROVED, a.benefit, a.deductible)
+
+    @rule(data=st.data(), batch=st.booleans())
+    def pay(self, data: st.DataObject, batch: bool) -> None:
+        ids = self._by_status(ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)
+        if not ids:
+            # Nothing payable: any claim (or none) is refused with its status.
+            if self.m.claims:
+                cid = data.draw(st.sampled_from(list(self.m.claims)))
+                with ape.reverts(self.c.InvalidClaimStatus, claimId=cid, status=int(self.m.claims[cid].status)):
+                    self.c.pay(cid, sender=self.insurer)
+            return
+        chosen = data.draw(st.lists(st.sampled_from(ids), min_size=1, max_size=3, unique=True))
+        if batch:
+            self.c.payBatch(chosen, sender=self.insurer)
+        else:
+            for cid in chosen:
+                self.c.pay(cid, sender=self.insurer)
+        for cid in chosen:
+            self.touched.add(cid)
+            mc = self.m.claims[cid]
+            self.m.owed -= mc.amount
+            self.m.paid += mc.amount
+            mc.status = ClaimStatus.PAID
+
+    @rule(data=st.data())
+    def withdraw_claim(self, data: st.DataObject) -> None:
+        if not self.m.claims:
+            return
+        cid = data.draw(st.sampled_from(list(self.m.claims)))
+        mc = self.m.claims[cid]
+        self.touched.add(cid)
+        payee = next(p for p in self.providers if p.address == mc.payee)
+        if mc.status in (ClaimStatus.SUBMITTED, ClaimStatus.PENDING_REVIEW):
+            self.c.withdraw(cid, sender=payee)
+            mc.status = ClaimStatus.WITHDRAWN
+        else:
+            with ape.reverts(self.c.InvalidClaimStatus, claimId=cid, status=int(mc.status)):
+                self.c.withdraw(cid, sender=payee)
+
+    @rule(data=st.data())
+    def appeal(self, data: st.DataObject) -> None:
+        ids = self._by_status(ClaimStatus.DENIED)
+        if not ids:
+            return
+        cid = data.draw(st.sampled_from(ids))
+        mc = self.m.claims[cid]
+        self.touched.add(cid)
+        payee = next(p for p in self.providers if p.address == mc.payee)
+        if mc.appealed:
+            with ape.reverts(self.c.AppealAlreadyUsed, claimId=cid):
+                self.c.appeal(cid, sender=payee)
+            return
+        self.c.appeal(cid, sender=payee)
+        mc.appealed = True
+        mc.status = ClaimStatus.PENDING_REVIEW
+
+    # ------------------------------------------------------------------ invariant
+
+    @invariant()
+    def contract_agrees_with_model(self) -> None:
+        v = self.c.poolOf(1)
+        m = self.m
+        assert (v.deposited, v.withdrawn, v.paid, v.owed, v.free) == (m.deposited, m.withdrawn, m.paid, m.owed, m.free)
+        assert v.funded == v.paid + v.owed + v.free
+        assert self.token.balanceOf(self.c) == v.funded - v.paid  # = owed + free: every unit accounted for
+        _, e = self.c.enrolmentOf(self.patient)
+        assert (e.deductibleMet, e.benefitPaid) == (m.ded_met, m.benefit_paid)
+        assert e.deductibleMet <= TERMS.deductible
+        assert e.benefitPaid <= TERMS.annual_max
+        # The model's owed is the sum over its payable claims; rounding never pays more than billed.
+        payable = [
+            mc for mc in m.claims.values() if mc.status in (ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)
+        ]
+        assert sum(mc.amount for mc in payable) == m.owed
+        assert all(mc.amount <= sum(ln.billed for ln in mc.lines) for mc in m.claims.values())
+        # Claims whose state may have changed in this step (reading all of them every step is slow).
+        for cid in self.touched:
+            c = self.c.claimOf(cid)
+            assert ClaimStatus(c.status) == m.claims[cid].status, cid.hex()
+            if m.claims[cid].status in (ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED):
+                assert c.amount == m.claims[cid].amount
+        self.touched = set()
+
+
+def test_claims_state_machine(project, admin, directory, consent, dispense, token, insurer, patient, clinic, lab):
+    c = project.ClaimSettlement.deploy(directory, consent, dispense, token, sender=admin)
+    pool = 1_500 * USD
+    setup_plan(c, token, insurer, patient, consent, [clinic, lab], terms=TERMS, pool=pool)
+    CTX.update(claims=c, token=token, insurer=insurer, patient=patient, providers=[clinic, lab], pool=pool)
+    run_state_machine_as_test(ClaimsMachine)

@@ -1,0 +1,98 @@
+"""Claims wired to the REAL ConsentRegistry and ProvenanceRegistry (no test doubles): the
+member's consent in the registry gates submission, and a pharmacy line is accepted for a unit
+the provenance registry saw this pharmacy dispense, refused once its batch is recalled."""
+
+from __future__ import annotations
+
+import ape
+import pytest
+from conftest import DRUG, USD, Line, claim_input, office, setup_plan, status_of, today
+
+from careledger.claims.types import ClaimStatus
+from careledger.codes import Category, Purpose, mask_of
+from careledger.provenance.ids import batch_id, leaf_hash, text_to_bytes32, unit_id
+from careledger.provenance.merkle import MerkleTree
+
+GTIN = 9506000134352
+EXPIRY = 301231
+DOC = b"\xd0" * 32
+SERIALS = [f"SN{i:06d}" for i in range(8)]
+
+
+class _NoConsent:
+    """setup_plan's consent step, skipped: the real registry is granted by the patient below."""
+
+    def setAllowed(self, *args, **kwargs):
+        raise AssertionError("not used with the real registry")
+
+
+@pytest.fixture
+def wired(project, admin, directory, token, insurer, patient, pharmacy, clinic, manufacturer, distributor):
+    consent = project.ConsentRegistry.deploy(directory, sender=admin)
+    provenance = project.ProvenanceRegistry.deploy(directory, sender=admin)
+    claims = project.ClaimSettlement.deploy(directory, consent, provenance, token, sender=admin)
+    setup_plan(claims, token, insurer, patient, _NoConsent(), [])
+    until = ape.chain.pending_timestamp + 365 * 86_400
+    grants = {}
+    for grantee in (clinic, pharmacy):
+        terms = (grantee.address, mask_of(Category.FINANCIAL), mask_of(Purpose.HPAYMT), 0, 0, 0, until, b"\0" * 32)
+        consent.grant(patient, terms, sender=patient)
+        grants[grantee.address] = consent.canAccess(patient, grantee, int(Category.FINANCIAL), int(Purpose.HPAYMT))[1]
+    # A batch of 8 units: manufacturer -> distributor -> pharmacy, one unit dispensed.
+    lot = text_to_bytes32("LOT-C1", "lot")
+    tree = MerkleTree.from_leaves([leaf_hash(GTIN, s) for s in SERIALS])
+    bid = batch_id(GTIN, "LOT-C1")
+    provenance.commission(GTIN, lot, EXPIRY, len(SERIALS), tree.root, sender=manufacturer)
+    provenance.ship(bid, distributor, 8, DOC, sender=manufacturer)
+    provenance.accept(bid, sender=distributor)
+    provenance.ship(bid, pharmacy, 5, DOC, sender=distributor)
+    provenance.accept(bid, sender=pharmacy)
+    for s in SERIALS[:2]:
+        provenance.dispense(GTIN, lot, text_to_bytes32(s), tree.proof(leaf_hash(GTIN, s)), sender=pharmacy)
+    return claims, consent, provenance, bid, grants
+
+
+def test_consent_from_registry_allows_and_is_recorded(wired, clinic, patient):
+    claims, _, _, _, grants = wired
+    tx = claims.submit(claim_input(patient, clinic, [office(200 * USD)]), sender=clinic)
+    ev = tx.events.filter(claims.ClaimSubmitted)[0]
+    assert ev.consentId == grants[clinic.address] != 0
+    assert status_of(claims, ev.claimId) == ClaimStatus.APPROVED
+
+
+def test_revoked_consent_refuses_claims(wired, clinic, patient):
+    claims, consent, _, _, grants = wired
+    consent.revoke(patient, clinic, grants[clinic.address], sender=patient)
+    with ape.reverts(claims.NoPaymentConsent, member=patient.address, submitter=clinic.address):
+        claims.submit(claim_input(patient, clinic, [office()]), sender=clinic)
+
+
+def test_consent_one_second_before_expiry_allowed_at_expiry_refused(wired, clinic, patient):
+    claims, consent, _, _, _ = wired
+    until = consent.consentOf(patient, clinic).validUntil
+    _, e = claims.enrolmentOf(patient)  # coverage ended before the consent does: bill its last day
+    ape.chain.pending_timestamp = until - 1
+    claims.submit(claim_input(patient, clinic, [office()], day=e.endDay), sender=clinic)
+    ape.chain.pending_timestamp = until
+    with ape.reverts(claims.NoPaymentConsent, member=patient.address, submitter=clinic.address):
+        claims.submit(claim_input(patient, clinic, [office()], day=e.endDay - 1), sender=clinic)
+
+
+def test_unit_dispensed_by_pharmacy_settles_then_recall_refuses(wired, pharmacy, regulator, patient):
+    claims, _, provenance, bid, _ = wired
+    first, second = unit_id(GTIN, SERIALS[0]), unit_id(GTIN, SERIALS[1])
+    tx = claims.submit(claim_input(patient, pharmacy, [Line(DRUG, 1, 40 * USD, first)]), sender=pharmacy)
+    cid = tx.events.filter(claims.ClaimSubmitted)[0].claimId
+    assert status_of(claims, cid) in (ClaimStatus.APPROVED, ClaimStatus.PAID)
+    provenance.recall(bid, b"CLASS-I".ljust(32, b"\0"), sender=regulator)
+    with ape.reverts(claims.UnitRecalled, unitId=second, batchId=bid):
+        claims.submit(
+            claim_input(patient, pharmacy, [Line(DRUG, 1, 40 * USD, second)], day=today() - 2), sender=pharmacy
+        )
+
+
+def test_unit_never_dispensed_refused(wired, pharmacy, patient):
+    claims, _, _, _, _ = wired
+    unit = unit_id(GTIN, SERIALS[5])  # at the pharmacy, but not dispensed
+    with ape.reverts(claims.UnitNotDispensedByPayee, unitId=unit, dispensedBy="0x" + "00" * 20, payee=pharmacy.address):
+        claims.submit(claim_input(patient, pharmacy, [Line(DRUG, 1, 40 * USD, unit)]), sender=pharmacy)
