@@ -40,6 +40,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, ContractPan
 
 from careledger.accounts import dev_account
 from careledger.chain import ErrorDecoder
+from careledger.claims.types import CoverageRule, Line, PlanTerms, day_of, service_code
 from careledger.codes import Category, Purpose, Role
 from careledger.consent import eip712
 from careledger.consent.terms import GrantTerms, ModifyTerms, consent_id, mask
@@ -93,6 +94,26 @@ ACCESS_ERRORS = {
     "InsufficientCustody",
     # ProvenanceRegistry.accept/reject: nothing is in transit to the caller: not the receiver.
     "NoShipmentInTransit",
+    # ConsentRegistry.recordAccess: the caller's consent does not cover this category/purpose.
+    "AccessNotPermitted",
+    # ConsentRegistry.recordAccess: a deny provision (the consent's or the patient's) excludes it.
+    "AccessDenied",
+    # ClaimSettlement: the caller is not the plan's insurer (plan, coverage, enrolment, pool).
+    "NotPlanInsurer",
+    # ClaimSettlement.review: the caller is neither the plan's insurer nor one of its adjusters.
+    "NotAdjuster",
+    # ClaimSettlement.review: the adjuster would be paid by its own decision.
+    "AdjusterIsPayee",
+    # ClaimSettlement.withdraw/appeal: the caller is not a party to the claim.
+    "NotClaimParty",
+    # ClaimSettlement.submit: a provider/pharmacy may only claim for itself.
+    "PayeeNotSubmitter",
+    # ClaimSettlement.submit: the member has not consented to payment claims by the caller.
+    "NoPaymentConsent",
+    # ClaimSettlement.submit: a drug line for a unit the payee did not dispense.
+    "UnitNotDispensedByPayee",
+    # ERC-20 transferFrom: the owner has not approved the caller for that much.
+    "ERC20InsufficientAllowance",
 }
 
 # (row, role) cells allowed to be `allow` through a domain error rather than a success, with the
@@ -113,6 +134,18 @@ DAY = 24 * 3600
 LABS = mask([Category.OBSERVATION, Category.DIAGNOSTIC_REPORT])
 TREAT = mask([Purpose.TREAT])
 REGISTRAR_ROLE = keccak(text="careledger.directory.REGISTRAR")
+USD = 1_000_000  # dtUSD has 6 decimals
+OFFICE = service_code("CPT:99213")  # covered, 20% coinsurance, $20 copay
+MRI = service_code("CPT:70551")  # covered with pre-authorisation: always reviewed
+COSMETIC = service_code("CPT:15780")  # not covered: denied by the rules
+RULES = {
+    OFFICE: CoverageRule(covered=True, coinsurance_bps=2_000, copay=20 * USD),
+    MRI: CoverageRule(covered=True, pre_auth=True, coinsurance_bps=2_000),
+    COSMETIC: CoverageRule(covered=False),
+}
+PLAN_TERMS = PlanTerms(deductible=0, annual_max=5_000 * USD, auto_approve_limit=500 * USD, appeal_window=7 * DAY)
+PAYMENT_AND_LABS = LABS | mask([Category.FINANCIAL])
+TREAT_AND_PAYMENT = TREAT | mask([Purpose.HPAYMT])
 GUARDIAN = 1
 
 
@@ -223,6 +256,28 @@ class World:
     consent_clinic: int = 0
     studies: dict[str, str] = field(default_factory=dict)
     fresh: str = ""
+    plan: int = 0
+    plans: dict[str, int] = field(default_factory=dict)  # insurer role -> its plan
+    today: int = 0
+    claims: dict[str, bytes] = field(default_factory=dict)  # "<status>:<payee role>" -> claim id
+    claim_lines: dict[bytes, list[tuple[Any, ...]]] = field(default_factory=dict)
+
+    def claim_input(self, payee: str, day: int, code: bytes = OFFICE, billed: int = 80 * USD) -> tuple[Any, ...]:
+        return (self.addr["patient"], self.addr[payee], day, 0, DOC, [Line(code, 1, billed).as_tuple()])
+
+    def new_claim(self, caller: str) -> tuple[Any, ...]:
+        """A claim the caller may submit: a provider or pharmacy for itself, the plan's insurer
+        for the member (payee the member); a day no fixture claim used."""
+        payee = "patient" if caller == "insurer" else caller
+        return self.claim_input(payee, self.today - 1)
+
+    def plan_of(self, caller: str) -> int:
+        """The caller's own plan when it is an insurer with one, else the insurer's plan."""
+        return self.plans.get(caller, self.plan)
+
+    def claim(self, kind: str, caller: str) -> bytes:
+        """The fixture claim of that kind whose payee is the caller, else the clinic's."""
+        return self.claims.get(f"{kind}:{caller}", self.claims[f"{kind}:provider"])
 
     def consent_of(self, grantee: str) -> int:
         return consent_id(self.addr["patient"], self.addr[grantee], 1)
@@ -366,6 +421,50 @@ ARGS: dict[str, Args] = {
     "ProvenanceRegistry.quarantine(bytes32,bytes32)": lambda w, c: (w.batch_a, REASON),
     "ProvenanceRegistry.liftQuarantine(bytes32,bytes32)": lambda w, c: (w.batch_q, REASON),
     "ProvenanceRegistry.recall(bytes32,bytes32)": lambda w, c: (w.batch_a, REASON),
+    # -- ClaimSettlement: plans and pool (plan 1 belongs to the insurer)
+    "ClaimSettlement.createPlan((uint96,uint96,uint96,uint32))": lambda w, c: (PLAN_TERMS.as_tuple(),),
+    "ClaimSettlement.setCoverage(uint32,bytes32[],(bool,bool,bool,uint16,uint96,uint96)[])": lambda w, c: (
+        w.plan_of(c),
+        [OFFICE],
+        [RULES[OFFICE].as_tuple()],
+    ),
+    "ClaimSettlement.setAdjuster(address,bool)": lambda w, c: (w.addr["er"], True),
+    "ClaimSettlement.enrol(uint32,address,bytes32,uint32,uint32)": lambda w, c: (
+        w.plan_of(c),
+        w.addr["patient2"],
+        CRED,
+        w.today - 10,
+        w.today + 300,
+    ),
+    "ClaimSettlement.fund(uint32,uint256)": lambda w, c: (w.plan_of(c), 100 * USD),
+    "ClaimSettlement.withdrawFree(uint32,uint256,address)": lambda w, c: (w.plan_of(c), 1 * USD, w.addr[c]),
+    # -- ClaimSettlement: claims
+    "ClaimSettlement.submit((address,address,uint32,uint16,bytes32,(bytes32,uint32,uint96,bytes32)[]))": (
+        lambda w, c: (w.new_claim(c),)
+    ),
+    "ClaimSettlement.submitBatch((address,address,uint32,uint16,bytes32,(bytes32,uint32,uint96,bytes32)[])[])": (
+        lambda w, c: ([w.new_claim(c)],)
+    ),
+    "ClaimSettlement.adjudicate(bytes32,(bytes32,uint32,uint96,bytes32)[])": lambda w, c: (
+        w.claims["queued:provider"],
+        w.claim_lines[w.claims["queued:provider"]],
+    ),
+    "ClaimSettlement.review(bytes32,(bytes32,uint32,uint96,bytes32)[],uint8,uint96,uint16)": lambda w, c: (
+        w.claims["pending:provider"],
+        w.claim_lines[w.claims["pending:provider"]],
+        0,  # Decision.Approve
+        0,
+        0,
+    ),
+    "ClaimSettlement.withdraw(bytes32)": lambda w, c: (w.claim("pending", c),),
+    "ClaimSettlement.appeal(bytes32)": lambda w, c: (w.claim("denied", c),),
+    "ClaimSettlement.pay(bytes32)": lambda w, c: (w.claims["approved:provider"],),
+    "ClaimSettlement.payBatch(bytes32[])": lambda w, c: ([w.claims["approved:provider"]],),
+    # -- DevnetTestUSD (the devnet payment token; every caller holds some and is approved by admin)
+    "DevnetTestUSD.approve(address,uint256)": lambda w, c: (w.addr["admin"], USD),
+    "DevnetTestUSD.mint(address,uint256)": lambda w, c: (w.addr[c], USD),
+    "DevnetTestUSD.transfer(address,uint256)": lambda w, c: (w.addr["admin"], USD),
+    "DevnetTestUSD.transferFrom(address,address,uint256)": lambda w, c: (w.addr["admin"], w.addr[c], USD),
 }
 
 
@@ -413,8 +512,11 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
 
     # Consent: the clinic and the (soon suspended) participant each hold a consent of the patient;
     # patient2 is the patient's guardian; the clinic and the suspended participant sponsor a study.
-    for grantee in ("provider", "suspended"):
-        t = GrantTerms(grantee=addr[grantee], categories=LABS, purposes=TREAT, valid_until=now + 30 * DAY)
+    # They, the pharmacy and the insurer may also see financial data for payment (claims).
+    for grantee in ("provider", "suspended", "pharmacy", "insurer"):
+        cats, purps = (PAYMENT_AND_LABS, TREAT_AND_PAYMENT) if grantee in ("provider", "suspended") else (0, 0)
+        cats, purps = cats or mask([Category.FINANCIAL]), purps or mask([Purpose.HPAYMT])
+        t = GrantTerms(grantee=addr[grantee], categories=cats, purposes=purps, valid_until=now + 30 * DAY)
         consent.grant(patient, t.as_tuple(), sender=patient)
     w.consent_clinic = w.consent_of("provider")
     consent.appointDelegate(patient, addr["patient2"], GUARDIAN, sender=patient)
@@ -438,6 +540,43 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
     provenance.ship(w.batch_b, addr["suspended"], 1, DOC, sender=manufacturer)
     w.batch_q, _, _ = _batch(provenance, "LOT-Q", 2, manufacturer)
     provenance.quarantine(w.batch_q, REASON, sender=regulator)
+
+    # Claims: plan 1 of the insurer, the patient enrolled; a claim queued while the pool was
+    # short, then (pool funded) one approved and unpaid, one pending review and one denied for the
+    # clinic, and one pending and one denied for the soon suspended participant, also an adjuster.
+    token = project.DevnetTestUSD.deploy(sender=admin)
+    claims = project.ClaimSettlement.deploy(directory, consent, provenance, token, sender=admin)
+    w.contracts |= {"ClaimSettlement": claims, "DevnetTestUSD": token}
+    insurer = cast["insurer"]
+    tx = claims.createPlan(PLAN_TERMS.as_tuple(), sender=insurer)
+    w.plan = int(tx.events.filter(claims.PlanCreated)[0].planId)
+    claims.setCoverage(w.plan, list(RULES), [r.as_tuple() for r in RULES.values()], sender=insurer)
+    w.today = day_of(int(chain.pending_timestamp))
+    claims.enrol(w.plan, patient, CRED, w.today - 30, w.today + 334, sender=insurer)
+    for acct in cast.values():
+        token.mint(acct, 100_000 * USD, sender=admin)
+        token.approve(acct, 100 * USD, sender=admin)
+    token.approve(claims, 100_000 * USD, sender=insurer)
+    claims.fund(w.plan, 10 * USD, sender=insurer)
+
+    def submit(kind: str, payee: str, day: int, code: bytes) -> None:
+        claim = w.claim_input(payee, day, code, 600 * USD if code == MRI else 80 * USD)
+        tx = claims.submit(claim, sender=cast[payee])
+        cid = bytes(tx.events.filter(claims.ClaimSubmitted)[0].claimId)
+        w.claims[f"{kind}:{payee}"], w.claim_lines[cid] = cid, claim[5]
+
+    submit("queued", "provider", w.today - 2, OFFICE)  # benefit $48 > $10 free: queued
+    claims.fund(w.plan, 10_000 * USD, sender=insurer)
+    submit("approved", "provider", w.today - 3, OFFICE)
+    for payee in ("provider", "suspended"):
+        submit("pending", payee, w.today - 4, MRI)
+        submit("denied", payee, w.today - 5, COSMETIC)
+    claims.setAdjuster(suspended, True, sender=insurer)
+    # The suspended participant (an insurer too) has its own funded plan.
+    tx = claims.createPlan(PLAN_TERMS.as_tuple(), sender=suspended)
+    w.plans = {"insurer": w.plan, "suspended": int(tx.events.filter(claims.PlanCreated)[0].planId)}
+    token.approve(claims, 100_000 * USD, sender=suspended)
+    claims.fund(w.plans["suspended"], 10 * USD, sender=suspended)
 
     directory.suspend(suspended, REASON, sender=admin)
     w.now = int(chain.pending_timestamp)
