@@ -1,14 +1,18 @@
 """One Hypothesis state machine across the suite: patients grant and revoke consents that expire,
 providers record accesses, a batch is commissioned, shipped, accepted, rejected, dispensed,
-quarantined and recalled, participants are suspended mid-flow and reinstated, and time passes past
-consent and batch expiries. A Python model says what every action must do (succeed, or be refused;
-a suspended actor refused *because* it is suspended) and, after every step, what every read must
-answer: canAccess for every (patient, provider, purpose), the verify verdict of every unit, the
-custody of every party, and who is active.
+quarantined and recalled, providers and the pharmacy submit claims (office visits, dispensed drug
+units) that are approved, queued while the pool is short, adjudicated and paid, participants are
+suspended mid-flow and reinstated, and time passes past consent and batch expiries. A Python model
+says what every action must do (succeed, or be refused; a suspended actor refused *because* it is
+suspended) and, after every step, what every read must answer: canAccess for every (patient,
+grantee, purpose), the verify verdict of every unit, the custody of every party, who is active,
+each claim's status, and the pool (funded == paid + owed + free, the token balance behind it).
 
-Each example deploys a fresh directory and registries (time only moves forward; no snapshot
-restore between examples), like tests/consent/test_state_machine.py, and reuses the consent and
-provenance test helpers (grant terms, batches with their Merkle trees).
+Each example deploys a fresh directory, registries, token and settlement (time only moves
+forward; no snapshot restore between examples), like tests/consent/test_consent_state_machine.py,
+and reuses the consent and provenance test helpers and the claims SDK's adjudication arithmetic.
+`test_named_interleavings_agree_with_model` steps the same machine through the stories the random
+runs reach only sometimes under the fast `ci` profile.
 """
 
 from __future__ import annotations
@@ -25,8 +29,16 @@ import pytest
 from ape.exceptions import ContractLogicError
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
+from careledger.claims.types import ClaimStatus, CoverageRule, Line, PlanTerms, adjudicate_line, day_of, service_code
 from careledger.codes import Category, Purpose, Role
 from careledger.consent.terms import consent_id, mask
 from careledger.provenance.ids import text_to_bytes32
@@ -56,12 +68,25 @@ CRED = bytes.fromhex("c0" * 32)
 RECORD = bytes.fromhex("5a" * 32)
 SUSPEND = b"MODEL".ljust(32, b"\0")
 DOC, REASON = provenance_fixtures.DOC, provenance_fixtures.REASON
+ZERO32 = b"\0" * 32
 
 PATIENTS = (0, 1)
-PROVIDERS = ("clinic", "lab")
+PROVIDERS = ("clinic", "lab", "pharmacy")  # consent grantees; the pharmacy for payment claims
 TRADERS = ("manufacturer", "distributor", "pharmacy")
-SUSPENDABLE = ("clinic", "lab", "distributor", "pharmacy")
+SUSPENDABLE = ("clinic", "lab", "distributor", "pharmacy", "insurer")
+CATEGORIES = mask([Category.OBSERVATION, Category.FINANCIAL])
+USD = 1_000_000
+OFFICE = service_code("CPT:99213")
+DRUG = service_code("NDC:0002-1433-80")
+RULES = {
+    OFFICE: CoverageRule(covered=True, coinsurance_bps=2_000, copay=20 * USD),
+    DRUG: CoverageRule(covered=True, requires_unit=True, copay=10 * USD),
+}
+TERMS = PlanTerms(deductible=0, annual_max=50_000 * USD, auto_approve_limit=500 * USD, appeal_window=7 * 86_400)
+OFFICE_BILLED, DRUG_BILLED = 80 * USD, 30 * USD
+FUND = 60 * USD  # a bit more than one office claim: claims queue when the pool runs short
 ROLE = {
+    "insurer": Role.INSURER,
     "clinic": Role.PROVIDER,
     "lab": Role.PROVIDER,
     "manufacturer": Role.MANUFACTURER,
@@ -119,15 +144,41 @@ class SuiteModel(RuleBasedStateMachine):
         self.incoming: dict[str, tuple[int, str]] = {}
         self.dispensed: set[str] = set()
         self.status = "active"
+        # claims model
+        self.token = self.project.DevnetTestUSD.deploy(sender=a["admin"])
+        self.claims = self.project.ClaimSettlement.deploy(
+            self.directory, self.consent, self.provenance, self.token, sender=a["admin"]
+        )
+        self.today0 = day_of(self.t)
+        self.funded = self.paid = self.owed = 0
+        self.claim_state: dict[bytes, list[Any]] = {}  # id -> [status, amount, payee, lines]
+        self.claimed_units: dict[str, bytes] = {}
 
     @initialize()
     def start(self) -> None:
-        """The batch is commissioned, and the first patient consents to the clinic for three days
-        (so suspensions and revocations meet a live consent early)."""
-        self.grant(0, "clinic", (1 << PURPOSES[0]) | (1 << PURPOSES[1]), 3 * 24 * 3600)
+        """A flow already under way, so short runs reach the interesting interleavings: both
+        patients consent to the clinic and the pharmacy (treatment and payment, three days), and
+        the batch is commissioned and moved manufacturer -> distributor (3) -> pharmacy (2)."""
+        both = (1 << PURPOSES[0]) | (1 << PURPOSES[1])
+        for p in PATIENTS:
+            for g in ("clinic", "pharmacy"):
+                self.grant(p, g, both, 3 * 24 * 3600)
         b = self.batch
         self._tick()
         self.provenance.commission(b.gtin, b.lot32, b.expiry, N_UNITS, b.tree.root, sender=self.acct["manufacturer"])
+        self.ship("manufacturer", "distributor", 3)
+        self.accept("distributor")
+        self.ship("distributor", "pharmacy", 2)
+        self.accept("pharmacy")
+        insurer = self.acct["insurer"]
+        self.claims.createPlan(TERMS.as_tuple(), sender=insurer)
+        self.claims.setCoverage(1, list(RULES), [r.as_tuple() for r in RULES.values()], sender=insurer)
+        for p in self.patients:
+            self.claims.enrol(1, p, CRED, self.today0 - 30, self.today0 + 300, sender=insurer)
+        self.token.mint(insurer, 10**6 * USD, sender=insurer)
+        self.token.approve(self.claims, 10**6 * USD, sender=insurer)
+        self.claims.fund(1, FUND, sender=insurer)
+        self.funded = FUND
 
     # ------------------------------------------------------------------ helpers
 
@@ -174,7 +225,7 @@ class SuiteModel(RuleBasedStateMachine):
         c = self.consents.get((p, g))
         ok = c is None or not c[3] or c[2] <= self.t + 1
         terms = consent_helpers.terms(
-            self.acct[g], categories=mask([Category.OBSERVATION]), purposes=purposes, until=self.t + 1 + duration
+            self.acct[g], categories=CATEGORIES, purposes=purposes, until=self.t + 1 + duration
         )
         patient = self.patients[p]
         self._attempt(ok, None, lambda: self.consent.grant(patient, terms.as_tuple(), sender=patient))
@@ -297,7 +348,130 @@ class SuiteModel(RuleBasedStateMachine):
         if ok:
             self.status = {"quarantine": "quarantined", "lift": "active", "recall": "recalled"}[action]
 
+    # ------------------------------------------------------------------ claims
+
+    def _free(self) -> int:
+        return self.funded - self.paid - self.owed
+
+    def _submit(self, p: int, payee: str, day: int, line: Line, ok: bool) -> None:
+        """Submit a one-line claim of ``payee`` for patient ``p``; ``ok`` is the model's answer
+        for an active payee. An accepted claim is approved when the pool can pay it at once, or
+        queued (Submitted) when it cannot."""
+        member = self.patients[p].address
+        claim = (member, self.acct[payee].address, day, 0, DOC, [line.as_tuple()])
+        benefit = adjudicate_line(RULES[line.code], line.units, line.billed, 0, 10**30).benefit
+        before = len(self.claim_state)
+        holder: dict[str, bytes] = {}
+
+        def send() -> None:
+            tx = self.claims.submit(claim, sender=self.acct[payee])
+            holder["id"] = bytes(tx.events.filter(self.claims.ClaimSubmitted)[0].claimId)
+
+        self._attempt(ok, payee, send)
+        if "id" not in holder:
+            assert len(self.claim_state) == before
+            return
+        status = ClaimStatus.APPROVED if benefit <= self._free() else ClaimStatus.SUBMITTED
+        if status is ClaimStatus.APPROVED:
+            self.owed += benefit
+        self.claim_state[holder["id"]] = [status, benefit, payee, [line.as_tuple()]]
+        if line.unit_id != ZERO32:
+            self.claimed_units[line.unit_id.hex()] = holder["id"]
+
+    def _payment_consent(self, p: int, g: str) -> bool:
+        suspended = g in self.suspended
+        self.suspended.discard(g)
+        ok = self._allowed(p, g, int(Purpose.HPAYMT), self.t + 1) != 0
+        if suspended:
+            self.suspended.add(g)
+        return ok
+
+    def _duplicate(self, p: int, payee: str, day: int, code: bytes) -> bool:
+        from careledger.claims.types import claim_id
+
+        return claim_id(self.patients[p].address, self.acct[payee].address, day, [code]) in self.claim_state
+
+    @rule(p=st.sampled_from(PATIENTS), g=st.sampled_from(("clinic", "lab")), k=st.integers(0, 2))
+    def submit_office_claim(self, p: int, g: str, k: int) -> None:
+        day = self.today0 - 1 - k
+        ok = self._payment_consent(p, g) and not self._duplicate(p, g, day, OFFICE)
+        self._submit(p, g, day, Line(OFFICE, 1, OFFICE_BILLED), ok)
+
+    @rule(p=st.sampled_from(PATIENTS), i=st.integers(0, N_UNITS - 1))
+    def submit_drug_claim(self, p: int, i: int) -> None:
+        """The pharmacy claims a unit it dispensed: refused for a unit it did not dispense, a unit
+        of a recalled batch, a unit another live claim cites, or without the member's consent."""
+        serial = self.batch.serials[i]
+        unit = self.batch.unit(serial)
+        day = self.today0 - 1 - i
+        ok = (
+            serial in self.dispensed
+            and self.status != "recalled"
+            and unit.hex() not in self.claimed_units
+            and self._payment_consent(p, "pharmacy")
+            and not self._duplicate(p, "pharmacy", day, DRUG)
+        )
+        if serial in self.dispensed and self.status == "recalled" and self._active("pharmacy"):
+            self._tick()
+            batch = bytes(self.batch.id)
+            claim = (self.patients[p].address, self.acct["pharmacy"].address, day, 0, DOC, [])
+            line = Line(DRUG, 1, DRUG_BILLED, unit).as_tuple()
+            with ape.reverts(self.claims.UnitRecalled, unitId=unit, batchId=batch):
+                self.claims.submit((*claim[:5], [line]), sender=self.acct["pharmacy"])
+            return
+        self._submit(p, "pharmacy", day, Line(DRUG, 1, DRUG_BILLED, unit), ok)
+
+    def _claim_ids(self) -> list[bytes]:
+        return sorted(self.claim_state)
+
+    @precondition(lambda self: bool(self.claim_state))
+    @rule(data=st.data())
+    def pay(self, data: st.DataObject) -> None:
+        """Anyone may pay an approved claim, once; consent revoked since submission changes nothing."""
+        self.pay_claim(data.draw(st.sampled_from(self._claim_ids())))
+
+    def pay_claim(self, cid: bytes) -> None:
+        c = self.claim_state[cid]
+        ok = c[0] is ClaimStatus.APPROVED
+        payee = self.acct[c[2]]
+        balance = int(self.token.balanceOf(payee))
+        self._attempt(ok, None, lambda: self.claims.pay(cid, sender=self.acct["regulator"]))
+        if ok:
+            assert int(self.token.balanceOf(payee)) == balance + c[1]
+            c[0] = ClaimStatus.PAID
+            self.owed -= c[1]
+            self.paid += c[1]
+
+    @precondition(lambda self: any(c[0] is ClaimStatus.SUBMITTED for c in self.claim_state.values()))
+    @rule(data=st.data())
+    def adjudicate_queued(self, data: st.DataObject) -> None:
+        ids = [i for i in self._claim_ids() if self.claim_state[i][0] is ClaimStatus.SUBMITTED]
+        self.adjudicate_claim(data.draw(st.sampled_from(ids)))
+
+    def adjudicate_claim(self, cid: bytes) -> None:
+        c = self.claim_state[cid]
+        ok = c[1] <= self._free()
+        self._attempt(ok, None, lambda: self.claims.adjudicate(cid, c[3], sender=self.acct["regulator"]))
+        if ok:
+            c[0] = ClaimStatus.APPROVED
+            self.owed += c[1]
+
+    @rule()
+    def fund(self) -> None:
+        self._attempt(True, "insurer", lambda: self.claims.fund(1, FUND, sender=self.acct["insurer"]))
+        if self._active("insurer"):
+            self.funded += FUND
+
     # ------------------------------------------------------------------ invariants
+
+    @invariant()
+    def pool_identity_and_claims_match_model(self) -> None:
+        pool = self.claims.poolOf(1)
+        assert int(pool.funded) == int(pool.paid) + int(pool.owed) + int(pool.free)
+        assert (int(pool.funded), int(pool.paid), int(pool.owed)) == (self.funded, self.paid, self.owed)
+        assert int(self.token.balanceOf(self.claims)) == self.funded - self.paid
+        for cid, (status, _, _, _) in self.claim_state.items():
+            assert ClaimStatus(self.claims.claimOf(cid).status) is status
 
     @invariant()
     def can_access_matches_model(self) -> None:
@@ -345,13 +519,26 @@ class SuiteModel(RuleBasedStateMachine):
             assert self.directory.isActive(self.acct[who], int(role)) is (who not in self.suspended), who
 
 
-@pytest.mark.slow
-def test_suite_state_machine_agrees_with_model(
-    project, admin, clinic, lab, manufacturer, distributor, pharmacy, regulator, patient, patient2
-):
+INVARIANTS = (
+    "can_access_matches_model",
+    "verdict_of_every_unit_matches_model",
+    "custody_matches_model",
+    "suspended_participants_are_inactive",
+    "pool_identity_and_claims_match_model",
+)
+
+
+def _attach(project, admin, acct, patients) -> None:
     SuiteModel.project = project
-    SuiteModel.acct = {
-        "admin": admin,
+    SuiteModel.acct = {"admin": admin, **acct}
+    SuiteModel.patients = patients
+    SuiteModel.probe = project.MockConsentProbe.deploy(sender=admin)
+
+
+@pytest.fixture
+def cast(insurer, clinic, lab, manufacturer, distributor, pharmacy, regulator):
+    return {
+        "insurer": insurer,
         "clinic": clinic,
         "lab": lab,
         "manufacturer": manufacturer,
@@ -359,8 +546,57 @@ def test_suite_state_machine_agrees_with_model(
         "pharmacy": pharmacy,
         "regulator": regulator,
     }
-    SuiteModel.patients = [patient, patient2]
-    SuiteModel.probe = project.MockConsentProbe.deploy(sender=admin)
+
+
+def test_named_interleavings_agree_with_model(project, admin, cast, patient, patient2):
+    """The stories the random runs may take long to reach, stepped through the same machine
+    (every step checked by the model, every invariant after each step): consent revoked between
+    a claim's submission and its payout; a batch recalled after a pharmacy claim, and a claim
+    citing a recalled unit refused; a participant suspended mid-flow and reinstated; time past a
+    consent's and the batch's expiry; a queued claim approved once the pool is funded."""
+    _attach(project, admin, cast, [patient, patient2])
+    m = SuiteModel()
+
+    def step(name: str, *args: Any) -> None:
+        getattr(m, name)(*args)
+        for inv in INVARIANTS:
+            getattr(m, inv)()
+
+    step("start")
+    step("submit_office_claim", 0, "clinic", 0)  # approved: $48 of the $60 pool
+    office = next(iter(m.claim_state))
+    step("revoke", 0, "clinic")  # consent revoked between submission and payout...
+    step("submit_office_claim", 0, "clinic", 1)  # ...so a new claim is refused (NoPaymentConsent)
+    step("pay_claim", office)  # ...but the approved claim is still paid, once
+    step("pay_claim", office)  # a second payout is refused
+    step("dispense", 0, "pharmacy")
+    step("dispense", 1, "pharmacy")
+    step("submit_drug_claim", 1, 0)  # the pharmacy claims unit 0: queued ($20 > $12 free)
+    drug = next(c for c in m.claim_state if c != office)
+    assert m.claim_state[drug][0] is ClaimStatus.SUBMITTED
+    step("submit_drug_claim", 0, 0)  # the same unit again: refused (UnitAlreadyClaimed)
+    step("authority", "recall")  # the batch is recalled after the pharmacy's claim
+    step("submit_drug_claim", 0, 1)  # a claim citing a recalled unit: refused (UnitRecalled)
+    step("fund")
+    step("adjudicate_claim", drug)  # the claim made before the recall is still honoured
+    step("pay_claim", drug)
+    step("toggle_suspension", "clinic")  # suspended mid-flow: refused, with ParticipantIsSuspended
+    step("submit_office_claim", 1, "clinic", 0)
+    step("record_access", 1, "clinic", int(Purpose.TREAT))
+    step("toggle_suspension", "clinic")  # reinstated: allowed again
+    step("submit_office_claim", 1, "clinic", 0)
+    step("grant", 1, "lab", 1 << int(Purpose.HPAYMT), 600)
+    step("submit_office_claim", 1, "lab", 2)
+    for _ in range(3):  # past the lab's consent (10 minutes) and the batch's expiry (< 24 h)
+        step("wait", 11 * 3600)
+    step("submit_office_claim", 1, "lab", 1)  # the consent expired: refused
+    assert m.t >= m.expires_at
+    assert [c[0] for c in m.claim_state.values()].count(ClaimStatus.PAID) == 2
+
+
+@pytest.mark.slow
+def test_suite_state_machine_agrees_with_model(project, admin, cast, patient, patient2):
+    _attach(project, admin, cast, [patient, patient2])
     # Every step is a transaction plus about a dozen reads on the embedded EVM: `make test` (ci
     # profile, fixed seed) runs a fifth of the profile's examples with twice its steps, so time
     # can pass the expiries; `make fuzz` (long profile) runs 80 examples of up to 120 steps.
