@@ -159,11 +159,18 @@ def test_refused_connections_give_clear_error_then_resume(proxy, rpc, oplog, key
 
 
 def _process_sender(url: str, journal: str, oplog: str, prefix: str) -> None:
+    import pathlib
+    import traceback
+
     from careledger.accounts import dev_account
 
-    Sender(RpcClient(url), dev_account("relayer").account, journal=__import__("pathlib").Path(journal)).submit(
-        record_ops(oplog, prefix, 25)
-    )
+    try:
+        Sender(RpcClient(url), dev_account("relayer").account, journal=pathlib.Path(journal)).submit(
+            record_ops(oplog, prefix, 25)
+        )
+    except BaseException:
+        pathlib.Path(journal).with_name(f"{prefix}.error").write_text(traceback.format_exc())
+        raise
 
 
 def test_concurrent_senders_from_one_key_never_collide(devnet, rpc, oplog, key, tmp_path):
@@ -179,10 +186,11 @@ def test_concurrent_senders_from_one_key_never_collide(devnet, rpc, oplog, key, 
     for w in [*threads, *procs]:
         w.start()
     for t in threads:
-        t.join(60)
+        t.join(180)
     for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+        p.join(180)
+        errors = sorted(journal.parent.glob("*.error"))
+        assert p.exitcode == 0, errors[0].read_text() if errors else f"exit code {p.exitcode}"
     all_ops = [op for p in ("t0", "t1", "t2", "t3", "p0", "p1") for op in record_ops(oplog, p, 25)]
     _assert_exactly_once(rpc, oplog, all_ops)
     outcomes = Sender(rpc, key, journal=journal).submit(all_ops)  # nothing left to do, nothing resent
