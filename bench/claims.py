@@ -14,9 +14,12 @@ import time
 from typing import Any
 
 import requests
+from eth_account import Account
 from eth_utils.crypto import keccak
 
 from bench.harness import BenchEnv, BenchResult, Throughput
+from careledger.accounts import DEV_MNEMONIC
+from careledger.chain import Chain
 from careledger.claims._consent import grant_payment_consent
 from careledger.claims.client import ClaimRequest, ClaimsClient
 from careledger.claims.types import ClaimStatus, CoverageRule, Line, PlanTerms, day_of, service_code
@@ -67,7 +70,9 @@ def run(env: BenchEnv) -> BenchResult:
     insurer = ClaimsClient(env.signer("insurer"), env.deployment)
     clinic_chain = env.signer("clinic")
     clinic = ClaimsClient(clinic_chain, env.deployment)
-    patient = env.signer("patient")
+    # A member of its own (the consent bench, run on the same chain, already holds patient's
+    # consents): a devnet-mnemonic account outside the cast, funded by the admin for its one grant.
+    patient = _fresh_member(env)
     assert patient.account is not None
     assert clinic_chain.account is not None
     member, payee = patient.account.address, clinic_chain.account.address
@@ -221,3 +226,22 @@ def run(env: BenchEnv) -> BenchResult:
         },
         notes=notes,
     )
+
+
+def _fresh_member(env: BenchEnv) -> Chain:
+    member = Account.from_mnemonic(DEV_MNEMONIC, account_path="m/44'/60'/0'/0/20")
+    admin = env.signer("admin")
+    assert admin.account is not None
+    tx = admin.account.sign_transaction(
+        {
+            "to": member.address,
+            "value": 10**18,
+            "gas": 21_000,
+            "maxFeePerGas": 100 * 10**9,
+            "maxPriorityFeePerGas": 10**9,
+            "nonce": env.w3.eth.get_transaction_count(admin.account.address, "pending"),
+            "chainId": env.w3.eth.chain_id,
+        }
+    )
+    env.w3.eth.wait_for_transaction_receipt(env.w3.eth.send_raw_transaction(tx.raw_transaction))
+    return admin.with_account(member)

@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,18 +24,12 @@ from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.deploy import SUITE_DOMAINS, deploy_suite
 from careledger.deployments import load_deployment
-from careledger.devnet import Devnet
+from careledger.devnet import Devnet, free_port
 from careledger.seed import seed_directory
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "benchmarks.md"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _commit() -> str:
@@ -79,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="careledger-bench-") as tmp:
         os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(Path(tmp) / "deployments")
-        net = Devnet(folder=Path(tmp) / "devnet", port=_free_port(), persist=False)
+        net = Devnet(folder=Path(tmp) / "devnet", port=free_port(), persist=False)
         net.up()
         try:
             artifacts = load_artifacts()

@@ -22,11 +22,18 @@ from careledger._paths import devnet_dir, node_bin
 from careledger.accounts import DEV_MNEMONIC
 from careledger.errors import EnvironmentProblem, NodeUnreachable
 
-__all__ = ["Devnet", "DevnetStatus", "anvil_binary", "port_in_use"]
+__all__ = ["Devnet", "DevnetStatus", "anvil_binary", "free_port", "port_in_use"]
 
 STATE_INTERVAL = 2  # seconds between anvil's state snapshots
 DEFAULT_PORT = 8545
 CHAIN_ID = 31337
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on now (for ephemeral devnets and servers)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -5,7 +5,6 @@ event log alone rebuilds every contract's state."""
 from __future__ import annotations
 
 import io
-import socket
 from pathlib import Path
 
 import pytest
@@ -18,21 +17,15 @@ from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.demo.phi import DEMO_PHI
 from careledger.demo.runner import run_demo
 from careledger.deployments import load_deployment
-from careledger.devnet import Devnet
+from careledger.devnet import Devnet, free_port
 from careledger.indexer import check, replay
 from careledger.rpc import RpcClient
 
 pytestmark = pytest.mark.devnet
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_scanner_finds_planted_phi_in_calldata_event_and_storage(tmp_path: Path):
-    net = Devnet(folder=tmp_path, port=_free_port(), persist=False)
+    net = Devnet(folder=tmp_path, port=free_port(), persist=False)
     net.up()
     try:
         art = load_artifacts()["ToolchainProbe"]

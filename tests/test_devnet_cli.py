@@ -17,15 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from careledger.devnet import free_port
+
 pytestmark = pytest.mark.devnet
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Cli:
@@ -54,7 +50,7 @@ class Cli:
 
 @pytest.fixture
 def cli(tmp_path):
-    c = Cli(tmp_path, _free_port())
+    c = Cli(tmp_path, free_port())
     yield c
     c("devnet", "down")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -20,17 +19,11 @@ from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.demo.framework import DemoEnv, Story
 from careledger.deploy import SUITE_DOMAINS, deploy_suite, domain_module
 from careledger.deployments import load_deployment
-from careledger.devnet import DEFAULT_PORT, Devnet
+from careledger.devnet import DEFAULT_PORT, Devnet, free_port
 from careledger.errors import CareLedgerError
 from careledger.seed import seed_directory
 
 __all__ = ["main", "run_demo"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run_demo(console: Console, inspect: Callable[[str], None] | None = None) -> list[Story]:
@@ -44,7 +37,7 @@ def run_demo(console: Console, inspect: Callable[[str], None] | None = None) -> 
             console.print(f"using the devnet 'make up' started at {net.rpc_url}")
         else:
             # An ephemeral chain with its own deployments folder: nothing of it outlives the demo.
-            net = started = Devnet(folder=Path(tmp) / "devnet", port=_free_port(), persist=False)
+            net = started = Devnet(folder=Path(tmp) / "devnet", port=free_port(), persist=False)
             os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(Path(tmp) / "deployments")
             net.up()
             console.print(f"started an ephemeral devnet at {net.rpc_url}")

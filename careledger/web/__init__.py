@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,17 +21,12 @@ from typing import Any
 import requests
 
 from careledger._paths import node_bin, project_root
+from careledger.devnet import free_port
 from careledger.errors import EnvironmentProblem
 
 __all__ = ["CHROMIUM", "WebApp", "build_webapp", "ensure_chromium", "free_port", "run_script"]
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def frontend_dir() -> Path:

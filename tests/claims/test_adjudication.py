@@ -4,7 +4,7 @@ properties hold for any amounts (never pays more than billed, never passes a lim
 from __future__ import annotations
 
 import ape
-from conftest import USD, setup_plan
+from claims_fixtures import USD, setup_plan
 from hypothesis import given
 from hypothesis import strategies as st
 

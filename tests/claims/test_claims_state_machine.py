@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import ape
-from conftest import COSMETIC, MRI, OFFICE, RULES, USD, XRAY, Line, claim_input, setup_plan, today
+from claims_fixtures import COSMETIC, MRI, OFFICE, RULES, USD, XRAY, Line, claim_input, setup_plan, today
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 

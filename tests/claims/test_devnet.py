@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -21,16 +20,10 @@ from careledger.claims._consent import CONSENT_REGISTRY, grant_payment_consent, 
 from careledger.claims.fhir import validate
 from careledger.codes import Category, Purpose
 from careledger.deployments import load_deployment
-from careledger.devnet import Devnet
+from careledger.devnet import Devnet, free_port
 
 pytestmark = pytest.mark.devnet
 FHIR = "0x" + "11" * 32
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _run(env: dict[str, str], *args: str, account: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -57,7 +50,7 @@ def _date(days_ago: int) -> str:
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     folder = tmp_path_factory.mktemp("claims-devnet")
-    dev = Devnet(folder=folder / "devnet", port=_free_port(), persist=False)
+    dev = Devnet(folder=folder / "devnet", port=free_port(), persist=False)
     dev.up()
     env = {"CARELEDGER_DEPLOYMENTS_DIR": str(folder / "deployments"), "CARELEDGER_RPC": dev.rpc_url}
     old = os.environ.get("CARELEDGER_DEPLOYMENTS_DIR")

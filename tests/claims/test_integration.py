@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ape
 import pytest
-from conftest import DRUG, USD, Line, claim_input, office, setup_plan, status_of, today
+from claims_fixtures import DRUG, USD, Line, claim_input, office, setup_plan, status_of, today
 
 from careledger.claims.types import ClaimStatus
 from careledger.codes import Category, Purpose, mask_of

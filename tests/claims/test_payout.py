@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ape
 import pytest
-from conftest import CREDENTIAL_FOR_TESTS, USD, claim_input, office, setup_plan, status_of, submit, today
+from claims_fixtures import CREDENTIAL_FOR_TESTS, USD, claim_input, office, setup_plan, status_of, submit, today
 
 from careledger.claims.types import ClaimStatus, Decision
 from careledger.codes import Category, Purpose, Role

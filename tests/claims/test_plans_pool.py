@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ape
 import pytest
-from conftest import OFFICE, POOL, RULES, TERMS, USD, office, setup_plan, status_of, submit, today
+from claims_fixtures import OFFICE, POOL, RULES, TERMS, USD, office, setup_plan, status_of, submit, today
 
 from careledger.claims.types import ClaimStatus, CoverageRule, PlanTerms
 from careledger.codes import Role

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ape
 import pytest
-from conftest import MRI, RULES, TERMS, USD, Line, claim_input, office, status_of, submit, today
+from claims_fixtures import MRI, RULES, TERMS, USD, Line, claim_input, office, status_of, submit, today
 
 from careledger.claims.types import Carc, ClaimStatus, Decision, adjudicate
 
@@ -100,7 +100,7 @@ def test_review_with_other_lines_refused(claims, insurer, pending):
 
 
 def test_review_when_pool_short_refused(project, admin, directory, consent, dispense, token, insurer, patient, clinic):
-    from conftest import setup_plan
+    from claims_fixtures import setup_plan
 
     c = project.ClaimSettlement.deploy(directory, consent, dispense, token, sender=admin)
     pid = setup_plan(c, token, insurer, patient, consent, [clinic], pool=100 * USD)
@@ -203,7 +203,7 @@ def test_appeal_of_approved_claim_refused(claims, clinic, patient):
 
 
 def test_auto_denied_claim_can_be_appealed_and_approved(claims, clinic, insurer, patient):
-    from conftest import COSMETIC
+    from claims_fixtures import COSMETIC
 
     line = Line(COSMETIC, 1, 200 * USD)
     cid, _ = submit(claims, clinic, patient, [line])

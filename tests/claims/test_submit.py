@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ape
 import pytest
-from conftest import (
+from claims_fixtures import (
     COSMETIC,
     DRUG,
     MRI,
@@ -296,7 +296,7 @@ def test_unit_of_withdrawn_claim_can_be_cited_again(claims, dispense, pharmacy, 
 
 
 def test_unit_lines_refused_without_provenance(project, admin, directory, consent, token, pharmacy, patient, insurer):
-    from conftest import setup_plan
+    from claims_fixtures import setup_plan
 
     c = project.ClaimSettlement.deploy(directory, consent, ZERO_ADDR, token, sender=admin)
     setup_plan(c, token, insurer, patient, consent, [pharmacy])
@@ -310,7 +310,7 @@ def test_unit_lines_refused_without_provenance(project, admin, directory, consen
 def test_claim_queued_when_pool_short_then_adjudicated(
     project, admin, directory, consent, dispense, token, insurer, patient, clinic
 ):
-    from conftest import setup_plan
+    from claims_fixtures import setup_plan
 
     c = project.ClaimSettlement.deploy(directory, consent, dispense, token, sender=admin)
     pid = setup_plan(c, token, insurer, patient, consent, [clinic], pool=10 * USD)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -11,14 +10,8 @@ from faultproxy import FaultProxy
 from careledger.accounts import dev_account
 from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, ErrorDecoder, connect
-from careledger.devnet import Devnet
+from careledger.devnet import Devnet, free_port
 from careledger.rpc import RpcClient
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

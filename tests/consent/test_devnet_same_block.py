@@ -3,7 +3,6 @@ shows the real order, and an access ordered after the revocation is refused."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.codes import Category, Purpose
 from careledger.consent.terms import GrantTerms, mask
-from careledger.devnet import Devnet
+from careledger.devnet import Devnet, free_port
 from careledger.errors import ChainRefused
 
 pytestmark = pytest.mark.devnet
@@ -26,15 +25,9 @@ RECORD = bytes.fromhex("ab" * 32)
 GWEI = 10**9
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
-    net = Devnet(folder=Path(tmp_path_factory.mktemp("anvil")), port=_free_port(), persist=False)
+    net = Devnet(folder=Path(tmp_path_factory.mktemp("anvil")), port=free_port(), persist=False)
     net.up()
     try:
         artifacts = load_artifacts()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,17 +25,11 @@ from careledger.consent.terms import GrantTerms, mask
 from careledger.demo.framework import DemoEnv
 from careledger.deploy import DeployContext, DeployReport
 from careledger.deployments import Deployment, genesis_hash, load_deployment
-from careledger.devnet import Devnet
+from careledger.devnet import Devnet, free_port
 from careledger.directory import deploy as directory_deploy
 from careledger.seed import seed_directory
 
 pytestmark = pytest.mark.devnet
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +37,7 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     tmp = Path(tmp_path_factory.mktemp("consent-devnet"))
     old = os.environ.get("CARELEDGER_DEPLOYMENTS_DIR")
     os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(tmp / "deployments")
-    net = Devnet(folder=tmp / "anvil", port=_free_port(), persist=False)
+    net = Devnet(folder=tmp / "anvil", port=free_port(), persist=False)
     net.up()
     try:
         artifacts = load_artifacts()

@@ -103,7 +103,6 @@ def drugs(suite: Suite) -> dict[str, str]:
     Lot LOT-A (1,000 units) went manufacturer -> distributor -> pharmacy; lot LOT-R went to the
     distributor and was recalled by the regulator. Their serial trees are in the provenance store.
     """
-    pytest.importorskip("careledger.provenance.store", reason="drug provenance has not landed in this branch")
     from careledger.web.seed import seed_drugs
 
     return seed_drugs(suite.admin, suite.folder / "provenance")
@@ -113,7 +112,6 @@ def drugs(suite: Suite) -> dict[str, str]:
 def consents(suite: Suite) -> dict[str, Any]:
     """The patient's history: a consent for the lab and one read under it, then the ER's
     break-glass window and an emergency read (sent directly by each party with the SDK's Chain)."""
-    pytest.importorskip("careledger.consent.eip712", reason="the consent registry has not landed in this branch")
     from careledger.artifacts import load_artifacts
     from careledger.codes import Category, Purpose
     from careledger.deployments import load_deployment
@@ -142,7 +140,6 @@ def consents(suite: Suite) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def relayer(suite: Suite, relayer_url: str) -> Iterator[str]:
     """``careledger relay serve`` (the consent domain's relayer) on the proxied port."""
-    pytest.importorskip("careledger.consent.relay_cli", reason="the consent relayer has not landed in this branch")
     from careledger.web.relay import serve_relayer
 
     with serve_relayer(suite.rpc, relayer_url) as url:
@@ -152,7 +149,6 @@ def relayer(suite: Suite, relayer_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def claims(suite: Suite, consents: dict[str, Any]) -> dict[str, Any]:
     """A funded plan with patient2 enrolled and consenting to payment (see careledger.web.seed)."""
-    pytest.importorskip("careledger.claims", reason="claim settlement has not landed in this branch")
     from careledger.web.seed import seed_claims
 
     return seed_claims(suite.admin)

@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 
 import pytest
 
 from careledger.accounts import dev_account
-from careledger.devnet import Devnet
+from careledger.devnet import Devnet, free_port
 from careledger.provenance.gs1 import digital_link, element_string, hri, write_datamatrix
 
 pytestmark = pytest.mark.devnet
 GTIN = "09506000134352"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     folder = tmp_path_factory.mktemp("drugs-cli")
-    dev = Devnet(folder=folder / "devnet", port=_free_port(), persist=False)
+    dev = Devnet(folder=folder / "devnet", port=free_port(), persist=False)
     dev.up()
     env = {
         "CARELEDGER_DEPLOYMENTS_DIR": str(folder / "deployments"),
@@ -222,7 +215,7 @@ def test_fast_counter_path_agrees_with_web3_client(net, serial, verdict):
 
 
 def test_fast_path_refuses_chain_without_suite(tmp_path):
-    dev = Devnet(folder=tmp_path / "devnet", port=_free_port(), persist=False)
+    dev = Devnet(folder=tmp_path / "devnet", port=free_port(), persist=False)
     dev.up()
     try:
         env = {

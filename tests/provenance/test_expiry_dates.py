@@ -8,7 +8,7 @@ import calendar
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import make_batch
+from provenance_fixtures import make_batch
 
 DATES = [
     "270101",

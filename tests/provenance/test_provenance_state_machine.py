@@ -7,10 +7,10 @@ from __future__ import annotations
 import ape
 import pytest
 from ape.exceptions import ContractLogicError
-from conftest import DOC, EXPIRY, REASON, make_batch
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from provenance_fixtures import DOC, EXPIRY, REASON, make_batch
 
 from careledger.provenance.client import Verdict
 from careledger.provenance.ids import text_to_bytes32

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ape
 import pytest
-from conftest import DOC, EXPIRY, GTIN, GTIN2, REASON, ZERO, custody, make_batch
+from provenance_fixtures import DOC, EXPIRY, GTIN, GTIN2, REASON, ZERO, custody, make_batch
 
 from careledger.codes import Role
 from careledger.provenance.client import Verdict
