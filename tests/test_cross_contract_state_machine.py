@@ -48,8 +48,10 @@ TESTS = Path(__file__).resolve().parent
 
 
 def _load(name: str, path: Path) -> ModuleType:
-    """Import a helper module of another test folder under its own name (both folders have a
-    `conftest.py`, so `from conftest import ...` would be ambiguous from here)."""
+    """Import a helper module of another test folder (not on sys.path from here) by its file,
+    or reuse it when pytest already imported it under that name."""
+    if name in sys.modules:
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -59,7 +61,7 @@ def _load(name: str, path: Path) -> ModuleType:
 
 
 consent_helpers = _load("consent_helpers", TESTS / "consent" / "consent_helpers.py")
-provenance_fixtures = _load("provenance_fixtures", TESTS / "provenance" / "conftest.py")
+provenance_fixtures = _load("provenance_fixtures", TESTS / "provenance" / "provenance_fixtures.py")
 
 N_UNITS = 4
 CATEGORY = int(Category.OBSERVATION)
