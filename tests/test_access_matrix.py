@@ -1,0 +1,676 @@
+"""Access-control matrix: every state-changing function of every suite contract, called by every
+role, compared with the committed expectation table ``docs/access-matrix.md``.
+
+The rows are generated from the ABIs in ``.build/__local__.json``: every non-view, non-pure
+function of every contract the deploy plug-ins put on chain (``careledger/<domain>/deploy.py``)
+and of every other concrete contract outside ``contracts/test/``. A function without a row in the
+table fails the test, and so does a row for a function that no longer exists.
+
+Each cell is one ``eth_call`` of the function from that role's account against a world prepared
+so that the authorised caller really gets past every access check (it holds custody, is the
+receiver of a shipment in transit, is the grantee of a consent, the sponsor of a study, the
+relayer of a valid patient signature...). A call changes nothing, so no cell depends on another
+and none needs a snapshot: the same code runs as in a transaction, only nothing is mined.
+
+A cell is ``deny`` when the call reverts with one of the access errors listed in
+:data:`ACCESS_ERRORS`, and ``allow`` when it succeeds (or reverts with any other, domain, error:
+it got past the access checks). The argument table below is built so that every ``allow`` cell
+is an outright success; a domain error in an ``allow`` cell fails the test too, because it means
+the arguments stopped the call before it could show its access rule.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+from ast import literal_eval
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_abi import encode as abi_encode
+from eth_tester.exceptions import TransactionFailed
+from eth_utils import keccak
+from eth_utils.abi import collapse_if_tuple, function_abi_to_4byte_selector
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+
+from careledger.accounts import dev_account
+from careledger.chain import ErrorDecoder
+from careledger.claims.types import CoverageRule, Line, PlanTerms, day_of, service_code
+from careledger.codes import Category, Purpose, Role
+from careledger.consent import eip712
+from careledger.consent.terms import GrantTerms, ModifyTerms, consent_id, mask
+from careledger.provenance.ids import leaf_hash, text_to_bytes32
+from careledger.provenance.merkle import MerkleTree
+
+_DUMP = os.environ.get("DUMP_MATRIX")
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / ".build" / "__local__.json"
+MATRIX_DOC = ROOT / "docs" / "access-matrix.md"
+
+# The columns of docs/access-matrix.md, in order. "provider" is the clinic; "unregistered" a fresh
+# funded account nobody registered; "suspended" a participant holding EVERY role, prepared like an
+# authorised caller everywhere (it holds custody, has a consent, sponsors a study...), then
+# suspended: so each of its refusals is due to the suspension alone.
+ROLES = (
+    "admin",
+    "provider",
+    "insurer",
+    "manufacturer",
+    "distributor",
+    "pharmacy",
+    "regulator",
+    "relayer",
+    "patient",
+    "unregistered",
+    "suspended",
+)
+
+# Reverts that mean "this caller may not do this": a cell reverting with one of these is `deny`.
+ACCESS_ERRORS = {
+    # OpenZeppelin AccessControl: the caller lacks the admin/registrar role the function requires.
+    "AccessControlUnauthorizedAccount",
+    # OpenZeppelin AccessControl: renounceRole for an account other than the caller.
+    "AccessControlBadConfirmation",
+    # ParticipantDirectory.requireActive: the caller is not in the consortium directory.
+    "ParticipantNotRegistered",
+    # ParticipantDirectory.requireActive: the caller is registered but suspended.
+    "ParticipantIsSuspended",
+    # ParticipantDirectory.requireActive: the caller is active but holds none of the needed roles.
+    "ParticipantLacksRole",
+    # ConsentRegistry: the caller (or signer) is not the patient nor a delegate allowed to act.
+    "NotPatientOrDelegate",
+    # ConsentRegistry.amendStudy: the caller is not the study's sponsor.
+    "NotStudySponsor",
+    # ConsentRegistry.recordAccess: the caller holds no consent of the patient (not a grantee).
+    "NoActiveConsent",
+    # ConsentRegistry.recordAccess (ETREAT/BTG): the caller has no open break-glass window.
+    "BreakGlassNotActive",
+    # ProvenanceRegistry.ship/dispense: the caller holds no (or too few) units: not the holder.
+    "InsufficientCustody",
+    # ProvenanceRegistry.accept/reject: nothing is in transit to the caller: not the receiver.
+    "NoShipmentInTransit",
+    # ConsentRegistry.recordAccess: the caller's consent does not cover this category/purpose.
+    "AccessNotPermitted",
+    # ConsentRegistry.recordAccess: a deny provision (the consent's or the patient's) excludes it.
+    "AccessDenied",
+    # ClaimSettlement: the caller is not the plan's insurer (plan, coverage, enrolment, pool).
+    "NotPlanInsurer",
+    # ClaimSettlement.review: the caller is neither the plan's insurer nor one of its adjusters.
+    "NotAdjuster",
+    # ClaimSettlement.review: the adjuster would be paid by its own decision.
+    "AdjusterIsPayee",
+    # ClaimSettlement.withdraw/appeal: the caller is not a party to the claim.
+    "NotClaimParty",
+    # ClaimSettlement.submit: a provider/pharmacy may only claim for itself.
+    "PayeeNotSubmitter",
+    # ClaimSettlement.submit: the member has not consented to payment claims by the caller.
+    "NoPaymentConsent",
+    # ClaimSettlement.submit: a drug line for a unit the payee did not dispense.
+    "UnitNotDispensedByPayee",
+    # ERC-20 transferFrom: the owner has not approved the caller for that much.
+    "ERC20InsufficientAllowance",
+}
+
+# (row, role) cells allowed to be `allow` through a domain error rather than a success, with the
+# reason. Empty: the argument table makes every authorised call succeed.
+DOMAIN_ERROR_CELLS: dict[tuple[str, str], str] = {}
+
+DOC = bytes.fromhex("d0" * 32)
+REASON = b"ACCESS-MATRIX".ljust(32, b"\0")
+CRED = bytes.fromhex("c0" * 32)
+CRED2 = bytes.fromhex("c2" * 32)
+FORM_1 = bytes.fromhex("f1" * 32)
+FORM_2 = bytes.fromhex("f2" * 32)
+JUSTIFICATION = bytes.fromhex("b7" * 32)
+RECORD = bytes.fromhex("7e" * 32)
+GTIN = 9506000134352
+EXPIRY = 301231  # 31 Dec 2030
+DAY = 24 * 3600
+LABS = mask([Category.OBSERVATION, Category.DIAGNOSTIC_REPORT])
+TREAT = mask([Purpose.TREAT])
+REGISTRAR_ROLE = keccak(text="careledger.directory.REGISTRAR")
+USD = 1_000_000  # dtUSD has 6 decimals
+OFFICE = service_code("CPT:99213")  # covered, 20% coinsurance, $20 copay
+MRI = service_code("CPT:70551")  # covered with pre-authorisation: always reviewed
+COSMETIC = service_code("CPT:15780")  # not covered: denied by the rules
+RULES = {
+    OFFICE: CoverageRule(covered=True, coinsurance_bps=2_000, copay=20 * USD),
+    MRI: CoverageRule(covered=True, pre_auth=True, coinsurance_bps=2_000),
+    COSMETIC: CoverageRule(covered=False),
+}
+PLAN_TERMS = PlanTerms(deductible=0, annual_max=5_000 * USD, auto_approve_limit=500 * USD, appeal_window=7 * DAY)
+PAYMENT_AND_LABS = LABS | mask([Category.FINANCIAL])
+TREAT_AND_PAYMENT = TREAT | mask([Purpose.HPAYMT])
+GUARDIAN = 1
+
+
+# ---------------------------------------------------------------------------- the ABIs
+
+
+def _deploy_plugin_contracts(names: set[str]) -> set[str]:
+    """Contract names the deploy plug-ins deploy: string constants of each
+    ``careledger/<domain>/deploy.py`` (and the module-level constants it imports from the
+    package) that name a contract of the build."""
+    found: set[str] = set()
+    for path in sorted((ROOT / "careledger").glob("*/deploy.py")):
+        tree = ast.parse(path.read_text())
+        strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("careledger."):
+                src = ROOT.joinpath(*node.module.split(".")).with_suffix(".py")
+                if not src.exists():
+                    continue
+                wanted = {a.name for a in node.names}
+                for stmt in ast.parse(src.read_text()).body:
+                    named = isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)
+                    if named and any(isinstance(t, ast.Name) and t.id in wanted for t in stmt.targets):
+                        strings.add(str(stmt.value.value))
+        found |= strings & names
+    return found
+
+
+def suite_abis() -> dict[str, list[dict[str, Any]]]:
+    """ABI of every suite contract: concrete contracts outside contracts/test/, plus whatever a
+    deploy plug-in deploys (the devnet payment token lives in contracts/test/)."""
+    types = json.loads(BUILD.read_text())["contractTypes"]
+
+    def concrete(ct: dict[str, Any]) -> bool:
+        code = (ct.get("deploymentBytecode") or {}).get("bytecode") or "0x"
+        return len(code) > 2
+
+    own = {n for n, ct in types.items() if concrete(ct) and not ct["sourceId"].startswith("contracts/test/")}
+    deployed = _deploy_plugin_contracts(set(types))
+    return {n: types[n]["abi"] for n in sorted(own | deployed)}
+
+
+def signature(fn: dict[str, Any]) -> str:
+    return f"{fn['name']}({','.join(collapse_if_tuple(i) for i in fn['inputs'])})"
+
+
+def state_changing_rows(abis: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """``"Contract.fn(types)" -> function ABI`` for every non-view, non-pure function."""
+    return {
+        f"{name}.{signature(item)}": item
+        for name, abi in abis.items()
+        for item in abi
+        if item.get("type") == "function" and item.get("stateMutability") not in ("view", "pure")
+    }
+
+
+# ---------------------------------------------------------------------------- the committed table
+
+ROW = re.compile(r"^\|\s*`(?P<fn>[^`]+)`\s*\|(?P<cells>.*)\|\s*$")
+
+
+def read_expectations(path: Path = MATRIX_DOC) -> dict[str, dict[str, str]]:
+    """Parse the markdown table: ``"Contract.fn(types)" -> {role: "allow" | "deny"}``."""
+    header: list[str] | None = None
+    rows: dict[str, dict[str, str]] = {}
+    for line in path.read_text().splitlines():
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cols[0].lower() == "function":
+            header = [c.lower() for c in cols[1:]]
+            assert tuple(header[: len(ROLES)]) == ROLES, f"matrix columns {header} are not {ROLES} (+ who and why)"
+            continue
+        m = ROW.match(line.strip())
+        if not m:
+            continue
+        assert header is not None, f"row before the header: {line}"
+        cells = [c.strip() for c in m["cells"].split("|")]
+        assert m["fn"] not in rows, f"duplicate row {m['fn']}"
+        values = cells[: len(ROLES)]
+        bad = [v for v in values if v not in ("allow", "deny")]
+        assert not bad and len(values) == len(ROLES), f"row {m['fn']}: cells must be allow/deny: {values}"
+        assert len(cells) > len(ROLES) and cells[len(ROLES)], f"row {m['fn']}: the who-and-why column is empty"
+        rows[m["fn"]] = dict(zip(ROLES, values, strict=True))
+    return rows
+
+
+# ---------------------------------------------------------------------------- the world
+
+
+def _ship_target(w: World, caller: str) -> str:
+    # Any active trading partner other than the caller with nothing of batch A in transit to it.
+    return w.addr["pharmacy"] if caller == "distributor" else w.addr["distributor"]
+
+
+@dataclass
+class World:
+    """Deployed suite, the callers' addresses, and the objects the argument table refers to."""
+
+    addr: dict[str, str]
+    contracts: dict[str, Any]
+    patient_key: Any
+    chain_id: int
+    now: int
+    batch_a: Any = None
+    batch_b: Any = None
+    batch_q: Any = None
+    tree_a: MerkleTree | None = None
+    serials_a: list[str] = field(default_factory=list)
+    consent_clinic: int = 0
+    studies: dict[str, str] = field(default_factory=dict)
+    fresh: str = ""
+    plan: int = 0
+    plans: dict[str, int] = field(default_factory=dict)  # insurer role -> its plan
+    today: int = 0
+    claims: dict[str, bytes] = field(default_factory=dict)  # "<status>:<payee role>" -> claim id
+    claim_lines: dict[bytes, list[tuple[Any, ...]]] = field(default_factory=dict)
+
+    def claim_input(self, payee: str, day: int, code: bytes = OFFICE, billed: int = 80 * USD) -> tuple[Any, ...]:
+        return (self.addr["patient"], self.addr[payee], day, 0, DOC, [Line(code, 1, billed).as_tuple()])
+
+    def new_claim(self, caller: str) -> tuple[Any, ...]:
+        """A claim the caller may submit: a provider or pharmacy for itself, the plan's insurer
+        for the member (payee the member); a day no fixture claim used."""
+        payee = "patient" if caller == "insurer" else caller
+        return self.claim_input(payee, self.today - 1)
+
+    def plan_of(self, caller: str) -> int:
+        """The caller's own plan when it is an insurer with one, else the insurer's plan."""
+        return self.plans.get(caller, self.plan)
+
+    def claim(self, kind: str, caller: str) -> bytes:
+        """The fixture claim of that kind whose payee is the caller, else the clinic's."""
+        return self.claims.get(f"{kind}:{caller}", self.claims[f"{kind}:provider"])
+
+    def consent_of(self, grantee: str) -> int:
+        return consent_id(self.addr["patient"], self.addr[grantee], 1)
+
+    def sign(self, builder: Callable[..., dict[str, Any]], *fields: Any) -> tuple[int, bytes]:
+        registry = self.contracts["ConsentRegistry"]
+        deadline = self.now + DAY
+        typed = builder(
+            *fields,
+            registry.nonces(self.addr["patient"]),
+            deadline,
+            chain_id=self.chain_id,
+            registry=registry.address,
+        )
+        return deadline, eip712.sign(self.patient_key, typed)
+
+    def grant_terms(self) -> GrantTerms:
+        return GrantTerms(grantee=self.addr["er"], categories=LABS, purposes=TREAT, valid_until=self.now + 30 * DAY)
+
+    def modify_terms(self) -> ModifyTerms:
+        return ModifyTerms(categories=LABS, purposes=TREAT, valid_until=self.now + 60 * DAY)
+
+
+Args = Callable[[World, str], tuple[Any, ...]]
+
+
+def _grant_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
+    t = w.grant_terms()
+    deadline, sig = w.sign(eip712.grant, w.addr["patient"], t)
+    return (w.addr["patient"], t.as_tuple(), w.addr["patient"], deadline, sig)
+
+
+def _modify_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
+    t = w.modify_terms()
+    p, g, cid = w.addr["patient"], w.addr["provider"], w.consent_clinic
+    deadline, sig = w.sign(eip712.modify, p, g, cid, t)
+    return (p, g, cid, t.as_tuple(), p, deadline, sig)
+
+
+def _revoke_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
+    p, g, cid = w.addr["patient"], w.addr["provider"], w.consent_clinic
+    deadline, sig = w.sign(eip712.revoke, p, g, cid)
+    return (p, g, cid, p, deadline, sig)
+
+
+def _deny_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
+    p = w.addr["patient"]
+    deadline, sig = w.sign(eip712.set_patient_deny, p, 0, 0)
+    return (p, 0, 0, p, deadline, sig)
+
+
+def _appoint_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
+    p = w.addr["patient"]
+    deadline, sig = w.sign(eip712.appoint_delegate, p, w.addr["er"], GUARDIAN)
+    return (p, w.addr["er"], GUARDIAN, deadline, sig)
+
+
+def _remove_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
+    p = w.addr["patient"]
+    deadline, sig = w.sign(eip712.remove_delegate, p, w.addr["patient2"])
+    return (p, w.addr["patient2"], deadline, sig)
+
+
+# Arguments per function signature, as a function of (world, calling role). Where the function
+# acts on the caller itself (renounceRole, recordAccess under the caller's consent, amendStudy of
+# the caller's study, ship to a partner other than the caller) the caller's own data is used.
+ARGS: dict[str, Args] = {
+    # -- ParticipantDirectory (OpenZeppelin AccessControl + registrar functions)
+    "ParticipantDirectory.register(address,uint8,bytes32)": lambda w, c: (w.fresh, int(Role.PROVIDER), CRED),
+    "ParticipantDirectory.setRoles(address,uint8)": lambda w, c: (w.addr["lab"], int(Role.PROVIDER | Role.RELAYER)),
+    "ParticipantDirectory.updateCredential(address,bytes32)": lambda w, c: (w.addr["lab"], CRED2),
+    "ParticipantDirectory.suspend(address,bytes32)": lambda w, c: (w.addr["lab"], REASON),
+    "ParticipantDirectory.reinstate(address)": lambda w, c: (w.addr["suspended"],),
+    "ParticipantDirectory.grantRole(bytes32,address)": lambda w, c: (REGISTRAR_ROLE, w.fresh),
+    "ParticipantDirectory.revokeRole(bytes32,address)": lambda w, c: (REGISTRAR_ROLE, w.addr["admin"]),
+    "ParticipantDirectory.renounceRole(bytes32,address)": lambda w, c: (REGISTRAR_ROLE, w.addr[c]),
+    # -- ConsentRegistry: the patient's own actions on the patient's consents
+    "ConsentRegistry.grant(address,(address,uint32,uint16,uint32,uint16,uint40,uint40,bytes32))": lambda w, c: (
+        w.addr["patient"],
+        w.grant_terms().as_tuple(),
+    ),
+    "ConsentRegistry.modify(address,address,uint256,(uint32,uint16,uint32,uint16,uint40))": lambda w, c: (
+        w.addr["patient"],
+        w.addr["provider"],
+        w.consent_clinic,
+        w.modify_terms().as_tuple(),
+    ),
+    "ConsentRegistry.revoke(address,address,uint256)": lambda w, c: (
+        w.addr["patient"],
+        w.addr["provider"],
+        w.consent_clinic,
+    ),
+    "ConsentRegistry.setPatientDeny(address,uint32,uint16)": lambda w, c: (
+        w.addr["patient"],
+        mask([Category.MENTAL_HEALTH]),
+        mask([Purpose.HPAYMT]),
+    ),
+    "ConsentRegistry.appointDelegate(address,address,uint8)": lambda w, c: (w.addr["patient"], w.addr["er"], GUARDIAN),
+    "ConsentRegistry.removeDelegate(address,address)": lambda w, c: (w.addr["patient"], w.addr["patient2"]),
+    # -- ConsentRegistry: the same, signed by the patient and submitted by the caller
+    "ConsentRegistry.grantBySig(address,(address,uint32,uint16,uint32,uint16,uint40,uint40,bytes32),"
+    "address,uint256,bytes)": _grant_by_sig,
+    "ConsentRegistry.modifyBySig(address,address,uint256,(uint32,uint16,uint32,uint16,uint40),"
+    "address,uint256,bytes)": _modify_by_sig,
+    "ConsentRegistry.revokeBySig(address,address,uint256,address,uint256,bytes)": _revoke_by_sig,
+    "ConsentRegistry.setPatientDenyBySig(address,uint32,uint16,address,uint256,bytes)": _deny_by_sig,
+    "ConsentRegistry.appointDelegateBySig(address,address,uint8,uint256,bytes)": _appoint_by_sig,
+    "ConsentRegistry.removeDelegateBySig(address,address,uint256,bytes)": _remove_by_sig,
+    # -- ConsentRegistry: providers and studies
+    "ConsentRegistry.recordAccess(address,uint256,uint8,uint8,bytes32)": lambda w, c: (
+        w.addr["patient"],
+        w.consent_of(c),
+        int(Category.OBSERVATION),
+        int(Purpose.TREAT),
+        RECORD,
+    ),
+    "ConsentRegistry.breakGlass(address,uint8,bytes32)": lambda w, c: (
+        w.addr["patient"],
+        int(Purpose.ETREAT),
+        JUSTIFICATION,
+    ),
+    "ConsentRegistry.registerStudy(address,bytes32)": lambda w, c: (w.fresh, FORM_1),
+    "ConsentRegistry.amendStudy(address,bytes32)": lambda w, c: (w.studies.get(c, w.studies["provider"]), FORM_2),
+    # -- ProvenanceRegistry
+    "ProvenanceRegistry.commission(uint256,bytes32,uint24,uint48,bytes32)": lambda w, c: (
+        GTIN,
+        text_to_bytes32("LOT-NEW", "lot"),
+        EXPIRY,
+        4,
+        DOC,
+    ),
+    "ProvenanceRegistry.ship(bytes32,address,uint48,bytes32)": lambda w, c: (w.batch_a, _ship_target(w, c), 1, DOC),
+    "ProvenanceRegistry.accept(bytes32)": lambda w, c: (w.batch_b,),
+    "ProvenanceRegistry.reject(bytes32,bytes32)": lambda w, c: (w.batch_b, REASON),
+    "ProvenanceRegistry.dispense(uint256,bytes32,bytes32,bytes32[])": lambda w, c: (
+        GTIN,
+        text_to_bytes32("LOT-A", "lot"),
+        text_to_bytes32(w.serials_a[0]),
+        w.tree_a.proof(leaf_hash(GTIN, w.serials_a[0])) if w.tree_a else [],
+    ),
+    "ProvenanceRegistry.quarantine(bytes32,bytes32)": lambda w, c: (w.batch_a, REASON),
+    "ProvenanceRegistry.liftQuarantine(bytes32,bytes32)": lambda w, c: (w.batch_q, REASON),
+    "ProvenanceRegistry.recall(bytes32,bytes32)": lambda w, c: (w.batch_a, REASON),
+    # -- ClaimSettlement: plans and pool (plan 1 belongs to the insurer)
+    "ClaimSettlement.createPlan((uint96,uint96,uint96,uint32))": lambda w, c: (PLAN_TERMS.as_tuple(),),
+    "ClaimSettlement.setCoverage(uint32,bytes32[],(bool,bool,bool,uint16,uint96,uint96)[])": lambda w, c: (
+        w.plan_of(c),
+        [OFFICE],
+        [RULES[OFFICE].as_tuple()],
+    ),
+    "ClaimSettlement.setAdjuster(address,bool)": lambda w, c: (w.addr["er"], True),
+    "ClaimSettlement.enrol(uint32,address,bytes32,uint32,uint32)": lambda w, c: (
+        w.plan_of(c),
+        w.addr["patient2"],
+        CRED,
+        w.today - 10,
+        w.today + 300,
+    ),
+    "ClaimSettlement.fund(uint32,uint256)": lambda w, c: (w.plan_of(c), 100 * USD),
+    "ClaimSettlement.withdrawFree(uint32,uint256,address)": lambda w, c: (w.plan_of(c), 1 * USD, w.addr[c]),
+    # -- ClaimSettlement: claims
+    "ClaimSettlement.submit((address,address,uint32,uint16,bytes32,(bytes32,uint32,uint96,bytes32)[]))": (
+        lambda w, c: (w.new_claim(c),)
+    ),
+    "ClaimSettlement.submitBatch((address,address,uint32,uint16,bytes32,(bytes32,uint32,uint96,bytes32)[])[])": (
+        lambda w, c: ([w.new_claim(c)],)
+    ),
+    "ClaimSettlement.adjudicate(bytes32,(bytes32,uint32,uint96,bytes32)[])": lambda w, c: (
+        w.claims["queued:provider"],
+        w.claim_lines[w.claims["queued:provider"]],
+    ),
+    "ClaimSettlement.review(bytes32,(bytes32,uint32,uint96,bytes32)[],uint8,uint96,uint16)": lambda w, c: (
+        w.claims["pending:provider"],
+        w.claim_lines[w.claims["pending:provider"]],
+        0,  # Decision.Approve
+        0,
+        0,
+    ),
+    "ClaimSettlement.withdraw(bytes32)": lambda w, c: (w.claim("pending", c),),
+    "ClaimSettlement.appeal(bytes32)": lambda w, c: (w.claim("denied", c),),
+    "ClaimSettlement.pay(bytes32)": lambda w, c: (w.claims["approved:provider"],),
+    "ClaimSettlement.payBatch(bytes32[])": lambda w, c: ([w.claims["approved:provider"]],),
+    # -- DevnetTestUSD (the devnet payment token; every caller holds some and is approved by admin)
+    "DevnetTestUSD.approve(address,uint256)": lambda w, c: (w.addr["admin"], USD),
+    "DevnetTestUSD.mint(address,uint256)": lambda w, c: (w.addr[c], USD),
+    "DevnetTestUSD.transfer(address,uint256)": lambda w, c: (w.addr["admin"], USD),
+    "DevnetTestUSD.transferFrom(address,address,uint256)": lambda w, c: (w.addr["admin"], w.addr[c], USD),
+}
+
+
+def _batch(registry: Any, lot: str, n: int, sender: Any) -> tuple[bytes, MerkleTree, list[str]]:
+    serials = [f"{lot}-{i:04d}" for i in range(n)]
+    tree = MerkleTree.from_leaves([leaf_hash(GTIN, s) for s in serials])
+    tx = registry.commission(GTIN, text_to_bytes32(lot, "lot"), EXPIRY, n, tree.root, sender=sender)
+    return bytes(tx.events[0].batchId), tree, serials
+
+
+@pytest.fixture(scope="module")
+def world(project, chain, accounts, directory, admin, clinic, lab, er, manufacturer, distributor, pharmacy, regulator):
+    cast = {
+        "admin": admin,
+        "provider": clinic,
+        "insurer": accounts[4],
+        "manufacturer": manufacturer,
+        "distributor": distributor,
+        "pharmacy": pharmacy,
+        "regulator": regulator,
+        "relayer": accounts[9],
+        "patient": accounts[10],
+    }
+    unregistered = accounts.generate_test_account()
+    suspended = accounts.generate_test_account()
+    for acct in (unregistered, suspended):
+        admin.transfer(acct, 10**20)
+    directory.register(suspended, int(Role(0x7F)), CRED, sender=admin)  # every role
+    cast |= {"unregistered": unregistered, "suspended": suspended}
+    addr = {name: str(a.address) for name, a in cast.items()}
+    addr |= {"lab": str(lab.address), "er": str(er.address), "patient2": str(accounts[11].address)}
+    patient = cast["patient"]
+
+    consent = project.ConsentRegistry.deploy(directory, sender=admin)
+    provenance = project.ProvenanceRegistry.deploy(directory, sender=admin)
+    now = int(chain.pending_timestamp)
+    w = World(
+        addr=addr,
+        contracts={"ParticipantDirectory": directory, "ConsentRegistry": consent, "ProvenanceRegistry": provenance},
+        patient_key=dev_account("patient").account,
+        chain_id=chain.chain_id,
+        now=now,
+        fresh=str(accounts.generate_test_account().address),
+    )
+
+    # Consent: the clinic and the (soon suspended) participant each hold a consent of the patient;
+    # patient2 is the patient's guardian; the clinic and the suspended participant sponsor a study.
+    # They, the pharmacy and the insurer may also see financial data for payment (claims).
+    for grantee in ("provider", "suspended", "pharmacy", "insurer"):
+        cats, purps = (PAYMENT_AND_LABS, TREAT_AND_PAYMENT) if grantee in ("provider", "suspended") else (0, 0)
+        cats, purps = cats or mask([Category.FINANCIAL]), purps or mask([Purpose.HPAYMT])
+        t = GrantTerms(grantee=addr[grantee], categories=cats, purposes=purps, valid_until=now + 30 * DAY)
+        consent.grant(patient, t.as_tuple(), sender=patient)
+    w.consent_clinic = w.consent_of("provider")
+    consent.appointDelegate(patient, addr["patient2"], GUARDIAN, sender=patient)
+    for sponsor in ("provider", "suspended"):
+        study = str(accounts.generate_test_account().address)
+        consent.registerStudy(study, FORM_1, sender=cast[sponsor])
+        w.studies[sponsor] = study
+
+    # Provenance: batch A held by manufacturer, distributor, pharmacy and the suspended participant;
+    # batch B in transit to the distributor and to the suspended participant; batch Q quarantined.
+    w.batch_a, w.tree_a, w.serials_a = _batch(provenance, "LOT-A", 8, manufacturer)
+    for src, dst, q in (
+        ("manufacturer", "distributor", 5),
+        ("distributor", "pharmacy", 2),
+        ("manufacturer", "suspended", 1),
+    ):
+        provenance.ship(w.batch_a, addr[dst], q, DOC, sender=cast[src])
+        provenance.accept(w.batch_a, sender=cast[dst])
+    w.batch_b, _, _ = _batch(provenance, "LOT-B", 4, manufacturer)
+    provenance.ship(w.batch_b, addr["distributor"], 2, DOC, sender=manufacturer)
+    provenance.ship(w.batch_b, addr["suspended"], 1, DOC, sender=manufacturer)
+    w.batch_q, _, _ = _batch(provenance, "LOT-Q", 2, manufacturer)
+    provenance.quarantine(w.batch_q, REASON, sender=regulator)
+
+    # Claims: plan 1 of the insurer, the patient enrolled; a claim queued while the pool was
+    # short, then (pool funded) one approved and unpaid, one pending review and one denied for the
+    # clinic, and one pending and one denied for the soon suspended participant, also an adjuster.
+    token = project.DevnetTestUSD.deploy(sender=admin)
+    claims = project.ClaimSettlement.deploy(directory, consent, provenance, token, sender=admin)
+    w.contracts |= {"ClaimSettlement": claims, "DevnetTestUSD": token}
+    insurer = cast["insurer"]
+    tx = claims.createPlan(PLAN_TERMS.as_tuple(), sender=insurer)
+    w.plan = int(tx.events.filter(claims.PlanCreated)[0].planId)
+    claims.setCoverage(w.plan, list(RULES), [r.as_tuple() for r in RULES.values()], sender=insurer)
+    w.today = day_of(int(chain.pending_timestamp))
+    claims.enrol(w.plan, patient, CRED, w.today - 30, w.today + 334, sender=insurer)
+    for acct in cast.values():
+        token.mint(acct, 100_000 * USD, sender=admin)
+        token.approve(acct, 100 * USD, sender=admin)
+    token.approve(claims, 100_000 * USD, sender=insurer)
+    claims.fund(w.plan, 10 * USD, sender=insurer)
+
+    def submit(kind: str, payee: str, day: int, code: bytes) -> None:
+        claim = w.claim_input(payee, day, code, 600 * USD if code == MRI else 80 * USD)
+        tx = claims.submit(claim, sender=cast[payee])
+        cid = bytes(tx.events.filter(claims.ClaimSubmitted)[0].claimId)
+        w.claims[f"{kind}:{payee}"], w.claim_lines[cid] = cid, claim[5]
+
+    submit("queued", "provider", w.today - 2, OFFICE)  # benefit $48 > $10 free: queued
+    claims.fund(w.plan, 10_000 * USD, sender=insurer)
+    submit("approved", "provider", w.today - 3, OFFICE)
+    for payee in ("provider", "suspended"):
+        submit("pending", payee, w.today - 4, MRI)
+        submit("denied", payee, w.today - 5, COSMETIC)
+    claims.setAdjuster(suspended, True, sender=insurer)
+    # The suspended participant (an insurer too) has its own funded plan.
+    tx = claims.createPlan(PLAN_TERMS.as_tuple(), sender=suspended)
+    w.plans = {"insurer": w.plan, "suspended": int(tx.events.filter(claims.PlanCreated)[0].planId)}
+    token.approve(claims, 100_000 * USD, sender=suspended)
+    claims.fund(w.plans["suspended"], 10 * USD, sender=suspended)
+
+    directory.suspend(suspended, REASON, sender=admin)
+    w.now = int(chain.pending_timestamp)
+    return w
+
+
+# ---------------------------------------------------------------------------- calling
+
+
+def _calldata(fn: dict[str, Any], args: tuple[Any, ...]) -> bytes:
+    types = [collapse_if_tuple(i) for i in fn["inputs"]]
+    return function_abi_to_4byte_selector(fn) + abi_encode(types, list(args))
+
+
+def _revert_data(exc: Exception) -> str | None:
+    if isinstance(exc, TransactionFailed):  # Ape's embedded chain: "execution reverted: b'...'"
+        text = str(exc).split("execution reverted: ")[-1]
+        return "0x" + literal_eval(text).hex() if text.startswith(("b'", 'b"')) else None
+    data = getattr(exc, "data", None)
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict):  # some backends wrap it: {"data": "0x..."}
+        inner = data.get("data")
+        return inner if isinstance(inner, str) else None
+    return None
+
+
+def observe(chain: Any, w: World, rows: dict[str, dict[str, Any]], decoder: ErrorDecoder) -> dict[str, dict[str, str]]:
+    """``row -> role -> "ok" | error name`` for every row and role."""
+    web3 = chain.provider.web3
+    out: dict[str, dict[str, str]] = {}
+    for row, fn in rows.items():
+        contract = w.contracts[row.split(".", 1)[0]]
+        out[row] = {}
+        for role in ROLES:
+            data = _calldata(fn, ARGS[row](w, role))
+            try:
+                web3.eth.call({"from": w.addr[role], "to": contract.address, "data": data})
+                out[row][role] = "ok"
+            except (TransactionFailed, ContractCustomError, ContractPanicError, ContractLogicError) as exc:
+                name, _ = decoder.decode(_revert_data(exc))
+                out[row][role] = name or f"undecoded revert ({exc})"
+    return out
+
+
+def classify(outcome: str) -> str:
+    return "deny" if outcome in ACCESS_ERRORS else "allow"
+
+
+# ---------------------------------------------------------------------------- tests
+
+
+def test_matrix_doc_has_a_row_for_every_state_changing_function():
+    rows = state_changing_rows(suite_abis())
+    doc = read_expectations()
+    missing = sorted(set(rows) - set(doc))
+    stale = sorted(set(doc) - set(rows))
+    assert not missing, f"state-changing functions without a row in {MATRIX_DOC.name}: {missing}"
+    assert not stale, f"rows in {MATRIX_DOC.name} for functions that no longer exist: {stale}"
+
+
+def test_argument_table_covers_every_state_changing_function():
+    rows = state_changing_rows(suite_abis())
+    assert not sorted(set(rows) - set(ARGS)), f"no arguments for {sorted(set(rows) - set(ARGS))}"
+    assert not sorted(set(ARGS) - set(rows)), f"arguments for unknown functions {sorted(set(ARGS) - set(rows))}"
+
+
+def test_suite_includes_every_deployed_contract():
+    types = json.loads(BUILD.read_text())["contractTypes"]
+    suite = set(suite_abis())
+    deployed = _deploy_plugin_contracts(set(types))
+    assert {"ParticipantDirectory", "ConsentRegistry", "ProvenanceRegistry"} <= deployed
+    assert deployed <= suite
+
+
+def test_access_matrix_matches_doc(chain, world):
+    abis = suite_abis()
+    rows = state_changing_rows(abis)
+    undeployed = {r.split(".", 1)[0] for r in rows} - set(world.contracts)
+    assert not undeployed, f"deploy these in the `world` fixture: {sorted(undeployed)}"
+    decoder = ErrorDecoder.from_abis(abis.values())
+    observed = observe(chain, world, rows, decoder)
+    expected = read_expectations()
+
+    problems: list[str] = []
+    for row, outcomes in observed.items():
+        for role, outcome in outcomes.items():
+            got = classify(outcome)
+            want = expected.get(row, {}).get(role)
+            if got != want:
+                problems.append(f"{row} as {role}: expected {want}, observed {got} ({outcome})")
+            elif got == "allow" and outcome != "ok" and (row, role) not in DOMAIN_ERROR_CELLS:
+                problems.append(f"{row} as {role}: allowed, but reverted with the domain error {outcome}: fix ARGS")
+    if _DUMP:
+        for row, outcomes in observed.items():
+            print("| `" + row + "` | " + " | ".join(f"{classify(o)} {o}" for o in outcomes.values()) + " |")
+    assert not problems, "access matrix differs from docs/access-matrix.md:\n" + "\n".join(problems)
