@@ -70,17 +70,21 @@ def main(argv: list[str] | None = None) -> int:
     timing: dict[str, object] = dict(merged.get("timing", {}))  # type: ignore[arg-type]
     notes: dict[str, list[str]] = dict(merged.get("notes", {}))  # type: ignore[arg-type]
 
-    with tempfile.TemporaryDirectory(prefix="careledger-bench-") as tmp:
-        os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(Path(tmp) / "deployments")
-        net = Devnet(folder=Path(tmp) / "devnet", port=free_port(), persist=False)
-        net.up()
-        try:
-            artifacts = load_artifacts()
-            w3 = connect(net.rpc_url)
-            admin = Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())).with_account(dev_account("admin").account)
-            deploy_suite(admin, artifacts=artifacts)
-            seed_directory(admin)
-            for domain, module in _bench_modules(args.only):
+    artifacts = load_artifacts()
+    for domain, module in _bench_modules(args.only):
+        # Each benchmark gets a fresh chain with the suite deployed: no benchmark sees another's
+        # consents, nonces or raised base fee, so each figure stands on its own.
+        with tempfile.TemporaryDirectory(prefix=f"careledger-bench-{domain}-") as tmp:
+            os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(Path(tmp) / "deployments")
+            net = Devnet(folder=Path(tmp) / "devnet", port=free_port(), persist=False)
+            net.up()
+            try:
+                w3 = connect(net.rpc_url)
+                admin = Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())).with_account(
+                    dev_account("admin").account
+                )
+                deploy_suite(admin, artifacts=artifacts)
+                seed_directory(admin)
                 env = BenchEnv(
                     rpc=net.rpc_url,
                     w3=w3,
@@ -94,15 +98,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"bench: {domain} ...", flush=True)
                 result: BenchResult = module.run(env)  # type: ignore[attr-defined]
                 print(f"bench: {domain} done in {time.perf_counter() - t0:.1f} s", flush=True)
-                gas.update(result.gas)
-                floor.update(result.floor)
-                budget.update(result.budget)
-                throughput.update({k: v.to_json() for k, v in result.throughput.items()})
-                timing.update(result.timing)
-                if result.notes:
-                    notes[domain] = result.notes
-        finally:
-            net.down()
+            finally:
+                net.down()
+        gas.update(result.gas)
+        floor.update(result.floor)
+        budget.update(result.budget)
+        throughput.update({k: v.to_json() for k, v in result.throughput.items()})
+        timing.update(result.timing)
+        if result.notes:
+            notes[domain] = result.notes
 
     command = "make bench" + (" (--quick)" if args.quick else "") + (f" (--only {args.only})" if args.only else "")
     results = {
