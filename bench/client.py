@@ -133,7 +133,7 @@ def _cli_startup(env: BenchEnv, runs: int = 5) -> list[float]:
 
 def run(env: BenchEnv) -> BenchResult:
     oplog = _deploy_oplog(env)
-    total = 600 if env.quick else 3000
+    total = 600 if env.quick else 1000
     naive = _naive(env, oplog, 50 if env.quick else 200)
     sizes = [1, 10, 50, 100, 250, 500]
     curve = _curve(env, oplog, sizes, total)

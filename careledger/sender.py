@@ -259,14 +259,23 @@ class Sender:
 
     # ------------------------------------------------------------------ steps
 
-    def _fees(self) -> tuple[int, int]:
+    def _fees(self, total_gas: int) -> tuple[int, int]:
+        """(maxFeePerGas, maxPriorityFeePerGas) for a submission of ``total_gas``.
+
+        Every full block raises the base fee by 12.5 % (EIP-1559), and a large submission fills
+        blocks itself: a cap of twice today's base fee strands the tail of a big batch. The cap
+        here covers the base fee after every block the submission can fill, plus one, times two.
+        It is only a cap: a transaction pays the base fee of its block plus the tip."""
         block = self.rpc.call("eth_getBlockByNumber", ["latest", False])
         base = int(block.get("baseFeePerGas", "0x0"), 16)
+        gas_limit = max(int(block.get("gasLimit", "0x1c9c380"), 16), 1)
         try:
             tip = int(self.rpc.call("eth_maxPriorityFeePerGas"), 16)
         except RpcError:
             tip = 1_000_000_000
-        return base * 2 + tip, tip
+        full_blocks = -(-total_gas // gas_limit) + 1
+        headroom = 1.125**full_blocks
+        return int(base * headroom * 2) + tip, tip
 
     def _sign_missing(self, ops: Sequence[Operation]) -> dict[str, _Row]:
         with self._exclusive(), self._db() as db:
@@ -279,7 +288,6 @@ class Sender:
                 "SELECT MAX(nonce) FROM ops WHERE chain_id=? AND sender=?", [self.chain_id, self.address]
             ).fetchone()[0]
             nonce = max(chain_next, (top + 1) if top is not None else 0)
-            max_fee, tip = self._fees()
             need_gas = [op for op in new if op.gas is None]
             gas_for: dict[str, int] = {}
             if need_gas:
@@ -296,6 +304,7 @@ class Sender:
                     if isinstance(est, RpcError):
                         raise est
                     gas_for[op.op_id] = int(est, 16) * 12 // 10
+            max_fee, tip = self._fees(sum(op.gas or gas_for[op.op_id] for op in new))
             db.execute("BEGIN IMMEDIATE")
             try:
                 for op in new:
