@@ -30,6 +30,7 @@ from web3.exceptions import (
 from web3.types import TxReceipt
 
 from careledger.errors import ChainRefused, InvalidInput, NodeUnreachable
+from careledger.rpc import nudge_devnet
 
 __all__ = ["Chain", "ErrorDecoder", "checksum", "connect"]
 
@@ -212,14 +213,21 @@ class Chain:
         """Wait for a receipt, polling fast at first and backing off (no fixed 0.1 s sleep)."""
         deadline = time.monotonic() + timeout
         delay = self.receipt_poll
+        nudge_at = time.monotonic() + 2.0
         while True:
             receipt = self.w3.eth.get_transaction_receipt(HexStr(tx_hash)) if self._has_receipt(tx_hash) else None
             if receipt is not None:
                 return receipt
             if time.monotonic() > deadline:
                 raise TimeExhausted(f"{what}: no receipt for {tx_hash} after {timeout:.0f} s")
+            if time.monotonic() > nudge_at:  # a stalled local automine (see rpc.nudge_devnet)
+                nudge_devnet(self._raw_call, self.chain_id)
+                nudge_at = time.monotonic() + 2.0
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
+
+    def _raw_call(self, method: str, params: list[Any]) -> Any:
+        return self.w3.provider.make_request(method, params).get("result")  # type: ignore[arg-type]
 
     def _has_receipt(self, tx_hash: str) -> bool:
         resp = self.w3.provider.make_request("eth_getTransactionReceipt", [tx_hash])  # type: ignore[arg-type]

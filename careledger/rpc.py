@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import requests
 
 from careledger.errors import CareLedgerError, NodeUnreachable
 
-__all__ = ["RpcClient", "RpcError"]
+__all__ = ["DEV_CHAIN_IDS", "RpcClient", "RpcError", "nudge_devnet"]
+
+# Local development chains (anvil, Ape's embedded chain): only here does the client mine.
+DEV_CHAIN_IDS = frozenset({31337, 1337})
 
 
 class RpcError(CareLedgerError):
@@ -95,3 +98,24 @@ class RpcClient:
 
     def close(self) -> None:
         self._session.close()
+
+
+def nudge_devnet(call: Callable[[str, list[Any]], Any], chain_id: int) -> bool:
+    """Mine one block on a local dev chain whose automine has left transactions pending.
+
+    anvil's automine normally mines each transaction as it arrives, but after a burst larger than
+    a block it was seen leaving transactions pending under an empty head (1,356 of 3,000) until
+    someone mined. Never on a real network, never when automine is off (a test or a script owns
+    mining then). ``call(method, params)`` returns the JSON-RPC result. True when it mined."""
+    if chain_id not in DEV_CHAIN_IDS:
+        return False
+    try:
+        if not call("anvil_getAutomine", []):
+            return False
+        status = call("txpool_status", [])
+        if not isinstance(status, dict) or int(str(status.get("pending", "0x0")), 16) == 0:
+            return False
+        call("evm_mine", [])
+    except (RpcError, NodeUnreachable, ValueError):
+        return False
+    return True

@@ -33,7 +33,7 @@ from eth_account.signers.local import LocalAccount
 
 from careledger._paths import project_root
 from careledger.errors import CareLedgerError, NodeUnreachable
-from careledger.rpc import RpcClient, RpcError
+from careledger.rpc import RpcClient, RpcError, nudge_devnet
 
 __all__ = ["Operation", "Outcome", "SendIncomplete", "Sender", "batch_call", "safe_block"]
 
@@ -393,6 +393,7 @@ class Sender:
                 return
             if time.monotonic() - last_drop_check > self.drop_check_after:
                 self._rebroadcast_dropped(still, chunk)
+                nudge_devnet(self.rpc.call, self.chain_id)
                 last_drop_check = time.monotonic()
             if time.monotonic() > deadline:
                 raise NodeUnreachable(
