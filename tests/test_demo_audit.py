@@ -77,4 +77,7 @@ def test_event_log_rebuilds_every_contract_state(audited_demo):
     _, found = audited_demo
     states = found["states"]
     assert "directory" in states and len(states["directory"]["participants"]) >= 9
+    assert {"consent", "provenance", "claims"} <= set(states)
+    assert len(states["provenance"]["batches"]) >= 2 and len(states["provenance"]["units"]) >= 3
+    assert len(states["consent"]["consents"]) >= 2 and states["consent"]["accesses"] >= 2
     assert found["diffs"] == {domain: [] for domain in states}

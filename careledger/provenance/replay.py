@@ -1,0 +1,85 @@
+"""Rebuilds the provenance registry from its events alone (see :mod:`careledger.indexer`):
+every batch (root, manufacturer, expiry, status), every party's custody of it (held, in
+transit, from whom) and every dispensed unit, then compares them with the registry's reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from careledger.indexer import DecodedEvent, Reads
+from careledger.provenance.client import BatchStatus
+
+CONTRACTS = ("ProvenanceRegistry",)
+ZERO = "0x" + "00" * 20
+
+
+def _key(value: Any) -> bytes:
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+
+
+def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
+    batches: dict[bytes, dict[str, Any]] = state.setdefault("batches", {})
+    custody: dict[tuple[bytes, str], dict[str, Any]] = state.setdefault("custody", {})
+    units: dict[bytes, tuple[str, bytes]] = state.setdefault("units", {})
+    a, name = event.args, event.name
+
+    def slot(batch: bytes, who: str) -> dict[str, Any]:
+        return custody.setdefault((batch, who), {"held": 0, "incoming": 0, "sender": ZERO})
+
+    if name == "UnitDispensed":
+        batch = _key(a["batchId"])
+        units[_key(a["unitId"])] = (a["pharmacy"], batch)
+        slot(batch, a["pharmacy"])["held"] -= 1
+        return
+    batch = _key(a["batchId"])
+    if name == "BatchCommissioned":
+        batches[batch] = {
+            "root": _key(a["merkleRoot"]),
+            "manufacturer": a["manufacturer"],
+            "expiry": a["expiry"],
+            "status": int(BatchStatus.ACTIVE),
+        }
+        slot(batch, a["manufacturer"])["held"] += a["quantity"]
+    elif name == "ShipmentSent":
+        slot(batch, a["from"])["held"] -= a["quantity"]
+        slot(batch, a["to"]).update(incoming=a["quantity"], sender=a["from"])
+    elif name == "ShipmentAccepted":
+        to = slot(batch, a["to"])
+        to.update(held=to["held"] + a["quantity"], incoming=0, sender=ZERO)
+    elif name == "ShipmentRejected":
+        slot(batch, a["to"]).update(incoming=0, sender=ZERO)
+        slot(batch, a["from"])["held"] += a["quantity"]
+    elif name == "BatchQuarantined":
+        batches[batch]["status"] = int(BatchStatus.QUARANTINED)
+    elif name == "QuarantineLifted":
+        batches[batch]["status"] = int(BatchStatus.ACTIVE)
+    elif name == "BatchRecalled":
+        batches[batch]["status"] = int(BatchStatus.RECALLED)
+
+
+def verify(state: dict[str, Any], reads: Reads) -> list[str]:
+    registry = reads.contract("ProvenanceRegistry").functions
+    diffs: list[str] = []
+
+    def compare(what: str, want: Any, got: Any) -> None:
+        if want != got:
+            diffs.append(f"ProvenanceRegistry {what}: log says {want}, chain says {got}")
+
+    for batch, want in state.get("batches", {}).items():
+        root, manufacturer, expiry, _expires_at, status = registry.batchInfo(batch).call()
+        compare(
+            f"batchInfo(0x{batch.hex()})",
+            (want["root"], want["manufacturer"], want["expiry"], want["status"]),
+            (bytes(root), manufacturer, expiry, status),
+        )
+    for (batch, who), want in state.get("custody", {}).items():
+        held, incoming, sender = registry.custodyOf(batch, who).call()
+        compare(
+            f"custodyOf(0x{batch.hex()}, {who})",
+            (want["held"], want["incoming"], want["sender"]),
+            (held, incoming, sender),
+        )
+    for unit, (pharmacy, batch) in state.get("units", {}).items():
+        got_pharmacy, got_batch, _recalled = registry.dispenseOf(unit).call()
+        compare(f"dispenseOf(0x{unit.hex()})", (pharmacy, batch), (got_pharmacy, bytes(got_batch)))
+    return diffs
