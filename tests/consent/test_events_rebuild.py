@@ -7,7 +7,9 @@ import ape
 from consent_helpers import DAY, FORM_V1, FORM_V2, RECORD, modify_terms, terms
 
 from careledger.codes import Category, Purpose
+from careledger.consent import replay
 from careledger.consent.terms import mask
+from careledger.indexer import DecodedEvent
 
 EVENTS = (
     "ConsentGranted",
@@ -24,57 +26,20 @@ EVENTS = (
 
 
 def _replay(registry, start: int) -> dict:
+    """The registry's log from ``start``, in chain order, through the SDK's reducer
+    (careledger.consent.replay, the one the indexer uses)."""
     logs = []
     stop = ape.chain.blocks.head.number + 1
     for name in EVENTS:
         for log in getattr(registry, name).range(start, stop):
-            logs.append((log.block_number, log.log_index, name, dict(log.event_arguments)))
-    logs.sort(key=lambda x: (x[0], x[1]))
-    consents: dict = {}
-    seqs: dict = {}
-    deny: dict = {}
-    delegates: dict = {}
-    glass: dict = {}
-    studies: dict = {}
-    for _, _, name, a in logs:
-        if name == "ConsentGranted":
-            key = (a["patient"], a["grantee"])
-            seqs[key] = seqs.get(key, 0) + 1
-            consents[key] = {
-                "id": a["consentId"],
-                "seq": seqs[key],
-                "categories": a["categories"],
-                "purposes": a["purposes"],
-                "denyCategories": a["denyCategories"],
-                "denyPurposes": a["denyPurposes"],
-                "validFrom": a["validFrom"],
-                "validUntil": a["validUntil"],
-                "formVersion": a["formVersion"],
-            }
-        elif name == "ConsentModified":
-            c = consents[(a["patient"], a["grantee"])]
-            assert c["id"] == a["consentId"]
-            c.update({k: a[k] for k in ("categories", "purposes", "denyCategories", "denyPurposes", "validUntil")})
-        elif name == "ConsentRevoked":
-            c = consents[(a["patient"], a["grantee"])]
-            c.update(
-                categories=0, purposes=0, denyCategories=0, denyPurposes=0, validFrom=0, validUntil=0, formVersion=0
+            logs.append(
+                DecodedEvent("ConsentRegistry", name, dict(log.event_arguments), log.block_number, log.log_index, "")
             )
-        elif name == "PatientDenySet":
-            deny[a["patient"]] = (a["categories"], a["purposes"])
-        elif name == "DelegateAppointed":
-            delegates[(a["patient"], a["delegate"])] = a["kind"]
-        elif name == "DelegateRemoved":
-            delegates[(a["patient"], a["delegate"])] = 0
-        elif name == "BreakGlassOpened":
-            key = (a["patient"], a["provider"])
-            seq = glass.get(key, {"seq": 0})["seq"] + 1
-            glass[key] = {"id": a["breakGlassId"], "seq": seq, "until": a["until"], "reason": a["reason"]}
-        elif name == "StudyRegistered":
-            studies[a["study"]] = (a["sponsor"], a["version"], a["form"])
-        elif name == "StudyAmended":
-            studies[a["study"]] = (studies[a["study"]][0], a["version"], a["form"])
-    return {"consents": consents, "deny": deny, "delegates": delegates, "glass": glass, "studies": studies}
+    logs.sort(key=lambda e: (e.block, e.log_index))
+    state: dict = {}
+    for event in logs:
+        replay.reduce(state, event)
+    return state
 
 
 def test_events_rebuild_every_mapping(registry, study, patient, patient2, clinic, lab, er, insurer, now):
