@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -172,6 +173,8 @@ class Devnet:
             "10000",
             "--silent",
         ]
+        # Extra anvil flags for diagnostics, e.g. "--steps-tracing" for opcode-level traces.
+        cmd += shlex.split(os.environ.get("CARELEDGER_ANVIL_ARGS", ""))
         if self.persist:
             cmd += [
                 "--state",
