@@ -7,7 +7,7 @@ export CARELEDGER_HOME := $(CURDIR)
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
 
-.PHONY: help setup build test test-quick lint format slither demo up down bench fuzz clean
+.PHONY: help setup build test test-quick lint format slither demo up down bench gasprofile fuzz clean
 
 help:
 	@echo "make demo   - local devnet, deploy, play the stories, print the report"
@@ -15,6 +15,7 @@ help:
 	@echo "make up     - start the devnet (state in .devnet/), deploy, seed, serve the web client"
 	@echo "make down   - stop what 'make up' started"
 	@echo "make bench  - gas and throughput benchmarks -> bench/results.json"
+	@echo "make gasprofile - where the gas of ship/accept/dispense goes (anvil step traces)"
 	@echo "make lint   - ruff, mypy --strict, Solidity format check"
 
 setup:
@@ -64,6 +65,9 @@ down: setup
 
 bench: build
 	.venv/bin/python -m bench.run
+
+gasprofile: build
+	.venv/bin/python -m bench.gasprofile
 
 fuzz: build
 	HYPOTHESIS_PROFILE=long ape test tests -q -m "not browser"

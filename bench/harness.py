@@ -8,6 +8,9 @@ machines are shared and noisy: the ratio is the trustworthy figure.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,11 +18,14 @@ from typing import Any
 from web3 import Web3
 
 from careledger.accounts import dev_account
-from careledger.artifacts import Artifacts
-from careledger.chain import Chain, ErrorDecoder
-from careledger.deployments import Deployment
+from careledger.artifacts import Artifacts, load_artifacts
+from careledger.chain import Chain, ErrorDecoder, connect
+from careledger.deploy import deploy_suite
+from careledger.deployments import Deployment, load_deployment
+from careledger.devnet import Devnet, free_port
+from careledger.seed import seed_directory
 
-__all__ = ["BenchEnv", "BenchResult", "Throughput"]
+__all__ = ["BenchEnv", "BenchResult", "Throughput", "fresh_suite"]
 
 
 @dataclass
@@ -68,3 +74,39 @@ class BenchEnv:
         data = bytes.fromhex(str(tx.get("data", "0x"))[2:])
         calldata = sum(16 if b else 4 for b in data)
         return est - 21_000 - calldata
+
+
+@contextlib.contextmanager
+def fresh_suite(
+    workdir: Path, *, quick: bool = False, artifacts: Artifacts | None = None, anvil_args: str = ""
+) -> Iterator[BenchEnv]:
+    """A fresh anvil (no state kept) in ``workdir`` with the suite deployed and the directory
+    seeded, so that no benchmark sees another's consents, nonces or raised base fee."""
+    artifacts = artifacts or load_artifacts()
+    saved = {k: os.environ.get(k) for k in ("CARELEDGER_DEPLOYMENTS_DIR", "CARELEDGER_ANVIL_ARGS")}
+    os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(workdir / "deployments")
+    os.environ["CARELEDGER_ANVIL_ARGS"] = anvil_args
+    net = Devnet(folder=workdir / "devnet", port=free_port(), persist=False)
+    try:
+        net.up()
+        w3 = connect(net.rpc_url)
+        admin = Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())).with_account(dev_account("admin").account)
+        deploy_suite(admin, artifacts=artifacts)
+        seed_directory(admin)
+        env = BenchEnv(
+            rpc=net.rpc_url,
+            w3=w3,
+            deployment=load_deployment(w3),
+            artifacts=artifacts,
+            workdir=workdir / "work",
+            quick=quick,
+        )
+        env.workdir.mkdir(parents=True, exist_ok=True)
+        yield env
+    finally:
+        net.down()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -18,14 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import BenchEnv, BenchResult
-from careledger.accounts import dev_account
+from bench.harness import BenchResult, fresh_suite
 from careledger.artifacts import load_artifacts
-from careledger.chain import Chain, ErrorDecoder, connect
-from careledger.deploy import SUITE_DOMAINS, deploy_suite
-from careledger.deployments import load_deployment
-from careledger.devnet import Devnet, free_port
-from careledger.seed import seed_directory
+from careledger.deploy import SUITE_DOMAINS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
@@ -74,32 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     for domain, module in _bench_modules(args.only):
         # Each benchmark gets a fresh chain with the suite deployed: no benchmark sees another's
         # consents, nonces or raised base fee, so each figure stands on its own.
-        with tempfile.TemporaryDirectory(prefix=f"careledger-bench-{domain}-") as tmp:
-            os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(Path(tmp) / "deployments")
-            net = Devnet(folder=Path(tmp) / "devnet", port=free_port(), persist=False)
-            net.up()
-            try:
-                w3 = connect(net.rpc_url)
-                admin = Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())).with_account(
-                    dev_account("admin").account
-                )
-                deploy_suite(admin, artifacts=artifacts)
-                seed_directory(admin)
-                env = BenchEnv(
-                    rpc=net.rpc_url,
-                    w3=w3,
-                    deployment=load_deployment(w3),
-                    artifacts=artifacts,
-                    workdir=Path(tmp) / domain,
-                    quick=args.quick,
-                )
-                env.workdir.mkdir(parents=True, exist_ok=True)
-                t0 = time.perf_counter()
-                print(f"bench: {domain} ...", flush=True)
-                result: BenchResult = module.run(env)  # type: ignore[attr-defined]
-                print(f"bench: {domain} done in {time.perf_counter() - t0:.1f} s", flush=True)
-            finally:
-                net.down()
+        with (
+            tempfile.TemporaryDirectory(prefix=f"careledger-bench-{domain}-") as tmp,
+            fresh_suite(Path(tmp), quick=args.quick, artifacts=artifacts) as env,
+        ):
+            t0 = time.perf_counter()
+            print(f"bench: {domain} ...", flush=True)
+            result: BenchResult = module.run(env)  # type: ignore[attr-defined]
+            print(f"bench: {domain} done in {time.perf_counter() - t0:.1f} s", flush=True)
         gas.update(result.gas)
         floor.update(result.floor)
         budget.update(result.budget)
@@ -141,6 +118,8 @@ def render_markdown(results: dict[str, object]) -> str:
         f"Produced by `{results['command']}` at commit `{results['commit']}` on a "
         f"{results['machine']['cpus']}-core machine (`bench/results.json` holds the raw figures).",  # type: ignore[index]
         "Gas is the receipt's `gasUsed`; `*_exec` keys are the execution gas of a read call.",
+        "Where the gas of the custody operations goes, opcode by opcode: "
+        "[benchmarks/gas-breakdown.md](benchmarks/gas-breakdown.md) (`make gasprofile`).",
         "",
         "## Gas",
         "",
