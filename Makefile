@@ -7,7 +7,7 @@ export CARELEDGER_HOME := $(CURDIR)
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
 
-.PHONY: help setup build test test-quick lint format slither demo up down bench gasprofile fuzz clean
+.PHONY: help setup build test test-quick lint format slither demo up down bench gasprofile screenshots fuzz clean
 
 help:
 	@echo "make demo   - local devnet, deploy, play the stories, print the report"
@@ -16,6 +16,7 @@ help:
 	@echo "make down   - stop what 'make up' started"
 	@echo "make bench  - gas and throughput benchmarks -> bench/results.json"
 	@echo "make gasprofile - where the gas of ship/accept/dispense goes (anvil step traces)"
+	@echo "make screenshots - refresh docs/screenshots/ from the browser tests"
 	@echo "make lint   - ruff, mypy --strict, Solidity format check"
 
 setup:
@@ -65,6 +66,10 @@ down: setup
 
 bench: build
 	.venv/bin/python -m bench.run
+
+screenshots: build
+	tools/setup-browser.sh
+	CARELEDGER_SCREENSHOTS=1 ape test tests/frontend -q -p no:cacheprovider
 
 gasprofile: build
 	.venv/bin/python -m bench.gasprofile

@@ -2,7 +2,9 @@
 nothing persisted), the suite deployed and seeded, the app built into a temp folder and served by
 ``vite preview``, driven by the Node Playwright scripts in ``frontend/tests/``.
 
-Screenshots go to ``docs/screenshots/`` (linked from the README and docs/frontend.md).
+Screenshots go to ``docs/screenshots/`` (linked from the README and docs/frontend.md) when
+``CARELEDGER_SCREENSHOTS=1`` (``make screenshots``); otherwise to a temp folder, so that a test
+run leaves the working tree as it found it.
 """
 
 from __future__ import annotations
@@ -85,11 +87,18 @@ def webapp(suite: Suite, chromium: str, relayer_url: str) -> Iterator[WebApp]:
 
 
 @pytest.fixture(scope="session")
-def browse(webapp: WebApp):  # type: ignore[no-untyped-def]
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("CARELEDGER_SCREENSHOTS") == "1":
+        return SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="session")
+def browse(webapp: WebApp, screenshot_dir: Path):  # type: ignore[no-untyped-def]
     """``browse("script.mjs", KEY=value)`` runs a Playwright script against the served app."""
 
     def _run(script: str, **env: str) -> dict[str, Any]:
-        result = run_script(script, {"BASE_URL": webapp.url, "SCREENSHOT_DIR": str(SCREENSHOTS), **env})
+        result = run_script(script, {"BASE_URL": webapp.url, "SCREENSHOT_DIR": str(screenshot_dir), **env})
         assert result["pageErrors"] == [], f"uncaught errors on the page: {result['pageErrors']}"
         return result
 
