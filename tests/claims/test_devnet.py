@@ -177,9 +177,11 @@ def test_submit_batch_reports_bad_rows_and_sends_good_ones(net, tmp_path):
     with f.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["member", "payee", "service_date", "code", "units", "billed", "unit_id", "fhir_claim"])
-        w.writerow([patient, "", _date(10), "CPT:99213", 1, "90.00", "", FHIR])  # line 2: good
+        # Line 2 bills more than the plan's 100 deductible, so it is payable (APPROVED) whether or
+        # not an earlier test of this module has already met the deductible.
+        w.writerow([patient, "", _date(10), "CPT:99213", 1, "150.00", "", FHIR])  # line 2: good
         w.writerow([patient, "", "not-a-date", "CPT:99213", 1, "90.00", "", FHIR])  # line 3: malformed
-        w.writerow([patient, "", _date(10), "CPT:99213", 1, "95.00", "", FHIR])  # line 4: duplicate of line 2
+        w.writerow([patient, "", _date(10), "CPT:99213", 1, "155.00", "", FHIR])  # line 4: duplicate of line 2
         w.writerow([stranger, "", _date(10), "CPT:99213", 1, "90.00", "", FHIR])  # line 5: not enrolled
         w.writerow([patient, "", _date(11), "CPT:99213", 1, "90.00", "", FHIR])  # line 6: good
     summary = _json(env, "claims", "submit-batch", str(f), account="clinic")
