@@ -43,12 +43,17 @@ def test_break_glass_category_outside_table_refused(registry, patient, er):
         registry.recordAccess(patient, bg_id, COUNT, ET, RECORD, sender=er)
 
 
-def test_study_arguments_checked(registry, registered_study, clinic):
+# These register the study inside the test: the session fixture `registered_study` would leave it
+# registered for test_research.py, which runs later and expects it not to be.
+
+
+def test_study_arguments_checked(registry, study, clinic):
     with ape.reverts(registry.ZeroAddress):
         registry.registerStudy(ZERO_ADDR, FORM_V1, sender=clinic)
+    registry.registerStudy(study, FORM_V1, sender=clinic)
     with ape.reverts(registry.EmptyCommitment):
-        registry.amendStudy(registered_study, b"\0" * 32, sender=clinic)
-    assert registry.studyOf(registered_study).version == 1
+        registry.amendStudy(study, b"\0" * 32, sender=clinic)
+    assert registry.studyOf(study).version == 1
 
 
 def test_modify_without_consent_refused(registry, patient, clinic, now):
@@ -59,7 +64,9 @@ def test_modify_without_consent_refused(registry, patient, clinic, now):
         registry.modify(patient, clinic, claimed, modify_terms(until=now() + DAY).as_tuple(), sender=patient)
 
 
-def test_modify_research_consent_keeps_research_purpose(registry, registered_study, patient, now):
+def test_modify_research_consent_keeps_research_purpose(registry, study, clinic, patient, now):
+    registry.registerStudy(study, FORM_V1, sender=clinic)
+    registered_study = study
     t = terms(registered_study, categories=GENOMIC, purposes=RESEARCH, until=now() + 30 * DAY, document=FORM_V1)
     cid = registry.grant(patient, t.as_tuple(), sender=patient).events[0].consentId
     treat = modify_terms(categories=GENOMIC, purposes=mask([Purpose.TREAT]), until=now() + 60 * DAY)
