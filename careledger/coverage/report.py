@@ -57,6 +57,7 @@ class ContractCoverage:
     contract: str
     lines: Ratio = field(default_factory=Ratio)
     branches: Ratio = field(default_factory=Ratio)
+    decisions: int = 0  # source-level decisions with a JUMPI (two branch outcomes each)
     uncovered_lines: list[tuple[int, str]] = field(default_factory=list)
     uncovered_branches: list[BranchOutcome] = field(default_factory=list)
     decisions_without_jumpi: list[tuple[int, str, str]] = field(default_factory=list)
@@ -141,6 +142,7 @@ def summarize(result: CoverageResult) -> list[ContractCoverage]:
         if not decision.jumpis:
             r.decisions_without_jumpi.append((decision.line, decision.kind, decision.snippet))
             continue
+        r.decisions += 1
         for index, pc in sorted(decision.jumpis):
             for taken in (True, False):
                 r.branches.total += 1
@@ -188,6 +190,7 @@ def to_json(
                 "contract": r.contract,
                 "lines": r.lines.as_dict(),
                 "branches": r.branches.as_dict(),
+                "decisions": r.decisions,
                 "uncovered_lines": [
                     {"line": n, "code": text, "note": notes.get(f"{r.file}:{n}")} for n, text in r.uncovered_lines
                 ],
@@ -238,12 +241,13 @@ def to_markdown(
         "in all).",
         f"- **Total: lines {_pct(lines)}, branches {_pct(branches)}.** Targets: lines >= 95%, branches >= 90%.",
         "",
-        "| File | Contract | Lines | Branches |",
-        "| --- | --- | ---: | ---: |",
+        "| File | Contract | Lines | Branch outcomes | Decisions |",
+        "| --- | --- | ---: | ---: | ---: |",
     ]
     for r in rows:
-        out.append(f"| {r.file} | {r.contract} | {_pct(r.lines)} | {_pct(r.branches)} |")
-    out.append(f"| **total** | | **{_pct(lines)}** | **{_pct(branches)}** |")
+        out.append(f"| {r.file} | {r.contract} | {_pct(r.lines)} | {_pct(r.branches)} | {r.decisions} |")
+    decisions = sum(r.decisions for r in rows)
+    out.append(f"| **total** | | **{_pct(lines)}** | **{_pct(branches)}** | {decisions} |")
     out += [
         "",
         "## How it is measured",
@@ -267,18 +271,29 @@ def to_markdown(
         "",
         "**Lines.** A line is executable when at least one instruction is attributed to a",
         "statement (or header) starting on it; covered when one of those instructions ran.",
-        "Statements the optimizer left without code of their own are not counted.",
+        "Statements the optimizer left without code of their own are not counted. A one-line",
+        "`if (c) revert E();` is a covered line once `c` was evaluated; whether the revert ran",
+        "shows in that `if`'s branch outcomes.",
         "",
         "**Branches.** Every `JUMPI` whose source range is exactly an `if`, `?:`, `&&`/`||`,",
         "`require`/`assert` or loop condition: two outcomes each (jump, fall-through), covered",
         "when observed. A decision compiled into several `JUMPI`s (optimizer duplication)",
-        "counts each. Compiler-inserted checks (dispatch, callvalue, ABI decoding, checked",
-        "arithmetic, enum range, array bounds, external-call success) are not branches here.",
+        "counts each (here every decision has exactly one). Compiler-inserted checks (dispatch,",
+        "callvalue, ABI decoding, checked arithmetic, enum range, array bounds, external-call",
+        "success) are not branches here.",
         "",
         "**Counted code.** Contracts under `contracts/common`, `contracts/consent`,",
         "`contracts/provenance` and `contracts/claims` (libraries they inline included);",
         "`contracts/test/` (mocks), OpenZeppelin and compiler-generated helpers are excluded.",
         f"{result.unmatched_codes} executed bytecodes were not counted (mocks, test tokens, ...).",
+        "",
+        "`tests/test_coverage_tool.py` checks the tool itself (a deployment and one reverted call",
+        "map to exactly the lines and branch outcome that ran); it is skipped inside the traced",
+        "run, where its own recorder would displace the session's.",
+        "",
+        "A line or branch outcome that cannot be reached can be explained in",
+        '`docs/coverage-notes.toml` (`"contracts/x.sol:LINE" = "why"`); the note is printed',
+        "next to it below. It still counts as not covered.",
         "",
     ]
     gaps = [r for r in rows if r.uncovered_lines or r.uncovered_branches]
