@@ -7,7 +7,7 @@ export CARELEDGER_HOME := $(CURDIR)
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
 
-.PHONY: help setup build test test-quick lint format slither demo up down bench gasprofile screenshots fuzz clean
+.PHONY: help setup build test test-quick lint format slither demo up down bench gasprofile screenshots fuzz coverage clean
 
 help:
 	@echo "make demo   - local devnet, deploy, play the stories, print the report"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - gas and throughput benchmarks -> bench/results.json"
 	@echo "make gasprofile - where the gas of ship/accept/dispense goes (anvil step traces)"
 	@echo "make screenshots - refresh docs/screenshots/ from the browser tests"
+	@echo "make coverage - contract line/branch coverage -> docs/coverage.md, docs/coverage.json"
 	@echo "make lint   - ruff, mypy --strict, Solidity format check"
 
 setup:
@@ -73,6 +74,11 @@ screenshots: build
 
 gasprofile: build
 	.venv/bin/python -m bench.gasprofile
+
+# Contract line and branch coverage, traced on py-evm while the suite runs (~3 min, so not part of
+# `make test`). Fails when the tests fail or the totals drop below 95% lines / 90% branches.
+coverage: build
+	.venv/bin/python -m careledger.coverage --check
 
 fuzz: build
 	HYPOTHESIS_PROFILE=long ape test tests -q -m "not browser"

@@ -32,6 +32,18 @@ def test_register_invalid_roles_refused(directory, admin, outsider, roles):
         directory.register(outsider, roles, CRED, sender=admin)
 
 
+def test_constructor_refuses_zero_admin(project, admin):
+    with ape.reverts(project.ParticipantDirectory.ZeroAddressParticipant):
+        project.ParticipantDirectory.deploy("0x" + "00" * 20, sender=admin)
+
+
+def test_update_credential_to_empty_refused(directory, admin, clinic):
+    before = directory.participant(clinic).credentialCommitment
+    with ape.reverts(directory.EmptyCredentialCommitment):
+        directory.updateCredential(clinic, b"\0" * 32, sender=admin)
+    assert directory.participant(clinic).credentialCommitment == before != b"\0" * 32
+
+
 def test_register_zero_address_and_empty_credential_refused(directory, admin, outsider):
     with ape.reverts(directory.ZeroAddressParticipant):
         directory.register("0x" + "00" * 20, int(Role.PROVIDER), CRED, sender=admin)
