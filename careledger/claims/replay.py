@@ -13,11 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_abi.abi import encode as abi_encode
-from eth_utils.crypto import keccak
-
 from careledger.claims.client import DEVNET_TOKEN
-from careledger.claims.types import ClaimStatus
+from careledger.claims.types import ClaimStatus, Line, lines_hash
 from careledger.indexer import DecodedEvent, Reads
 
 CONTRACTS = ("ClaimSettlement", DEVNET_TOKEN)
@@ -26,7 +23,6 @@ OPTIONAL_CONTRACTS = (DEVNET_TOKEN,)
 ZERO = "0x" + "00" * 20
 ZERO32 = b"\0" * 32
 MAX_UINT = 2**256 - 1
-LINES_ABI = "(bytes32,uint32,uint96,bytes32)[]"
 _PAYABLE = (int(ClaimStatus.APPROVED), int(ClaimStatus.PARTIALLY_APPROVED))
 # The contract keeps the lines' hash of a claim that leaves its submission in one of these.
 _UNDECIDED = (int(ClaimStatus.SUBMITTED), int(ClaimStatus.PENDING_REVIEW), int(ClaimStatus.DENIED))
@@ -89,7 +85,7 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
     elif name == "PoolWithdrawn":
         plans[a["planId"]]["pool"]["withdrawn"] += a["amount"]
     elif name == "ClaimSubmitted":
-        lines = [tuple(ln) for ln in a["lines"]]
+        lines = [Line(bytes(ln[0]), int(ln[1]), int(ln[2]), bytes(ln[3])) for ln in a["lines"]]
         claims[bytes(a["claimId"])] = {
             "member": a["member"],
             "payee": a["payee"],
@@ -101,7 +97,7 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
             "linesHash": ZERO32,
             "deniedAt": 0,
             "submittedIn": event.tx_hash,
-            "hashOfLines": keccak(abi_encode([LINES_ABI], [lines])),
+            "hashOfLines": lines_hash(lines),
         }
     elif name == "ClaimPendingReview":
         claims[bytes(a["claimId"])]["status"] = int(ClaimStatus.PENDING_REVIEW)
