@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +43,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from fastapi.testclient import TestClient
+from fhir.resources.R4B.claim import Claim
+from fhir.resources.R4B.coverage import Coverage
 from test_cross_contract_state_machine import RULES as PLAN2_RULES
 from test_cross_contract_state_machine import TERMS as PLAN2_TERMS
 from test_cross_contract_state_machine import batch_expiry
@@ -54,6 +57,7 @@ from careledger.chain import Chain, ErrorDecoder, _type_string
 from careledger.claims.batchfile import load_rows, run_batch_file
 from careledger.claims.client import ClaimRequest, ClaimsClient, fhir_commitment
 from careledger.claims.demo import DEMO_RULES, DEMO_TERMS, DRUG, MRI, OFFICE, USD
+from careledger.claims.fhir import describe_code
 from careledger.claims.types import ClaimStatus, Decision, Line, day_of, service_code
 from careledger.codes import Category, Purpose, Role
 from careledger.consent.client import ConsentClient, SignedAction
@@ -90,6 +94,7 @@ CATEGORY_CLASS = {
     Category.MEDICATION: "MedicationRequest",
     Category.FINANCIAL: "Claim",
 }
+CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 WAITS = ((30, 3), (600, 3), (3 * 3600, 3), (11 * 3600, 2), (2 * 86_400, 1), (8 * 86_400, 1))
 
 
@@ -264,6 +269,20 @@ class RandomRun:
         self.relay = TestClient(create_app(self.client("consent", "relayer"), RateLimiter(limit=10_000, window=60.0)))
 
     # ------------------------------------------------------------------ plumbing
+
+    def summary(self) -> str:
+        """What the run did, in a few lines (printed by the test; ``pytest -rP`` shows it)."""
+        ok = sum(o.ok for o in self.outcomes)
+        mined = sum(bool(o.tx) for o in self.outcomes)
+        kinds = {family(o.action) for o in self.outcomes}
+        domains = Counter(o.action.split(".")[0] for o in self.outcomes)
+        reasons = {o.error for o in self.outcomes if not o.ok}
+        return (
+            f"seed {self.seed}: {len(self.outcomes)} actions ({ok} succeeded, {len(self.outcomes) - ok} refused, "
+            f"{mined} of them mined as reverted transactions), {len(kinds)} kinds, by "
+            f"{len({o.actor for o in self.outcomes} - {'-'})} actors; per domain {dict(sorted(domains.items()))}; "
+            f"{len(reasons)} distinct refusal reasons"
+        )
 
     def client(self, kind: str, who: str) -> Any:
         key = (kind, who)
@@ -450,20 +469,33 @@ class RandomRun:
                     "address": [{"text": ident.address}],
                 }
             ],
+            "type": {"coding": [{"system": CLAIM_TYPE, "code": "pharmacy" if payee == "pharmacy" else "professional"}]},
             "patient": {"reference": "#p"},
+            "created": service.isoformat(),
             "provider": {"display": dev_label(payee)},
-            "insurance": [{"sequence": 1, "focal": True, "identifier": {"value": ident.member_number}}],
+            "priority": {
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]
+            },
+            "insurance": [
+                {
+                    "sequence": 1,
+                    "focal": True,
+                    "coverage": {"display": f"{dev_label('insurer')} member {ident.member_number}"},
+                }
+            ],
             "diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": {"text": ident.diagnosis}}],
             "supportingInfo": [{"sequence": 1, "category": {"text": "note"}, "valueString": ident.record_text}],
             "item": [
                 {
                     "sequence": i + 1,
+                    "productOrService": {"coding": [describe_code(ln.code)]},
                     "servicedDate": service.isoformat(),
                     "net": {"value": ln.billed / USD, "currency": "USD"},
                 }
                 for i, ln in enumerate(lines)
             ],
         }
+        Claim.model_validate(resource)  # a real FHIR R4 Claim
         return fhir_commitment(json.dumps(resource).encode(), self.rng.randbytes(16))
 
     def coverage(self, member: str) -> bytes:
@@ -475,6 +507,7 @@ class RandomRun:
             "beneficiary": {"display": f"{ident.name}, born {ident.birth_date}"},
             "payor": [{"display": dev_label("insurer")}],
         }
+        Coverage.model_validate(resource)
         return fhir_commitment(json.dumps(resource).encode(), self.rng.randbytes(16))
 
     # ------------------------------------------------------------------ directory
@@ -524,7 +557,7 @@ class RandomRun:
                     error=("ParticipantAlreadyRegistered",),
                 )
                 return
-            # a patient is a person, not an organisation: the registrar refuses no one, so do not try
+            # patients are people, never registered: suspending one is refused
             self.do(
                 "directory.suspend",
                 "admin",

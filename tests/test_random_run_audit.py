@@ -81,6 +81,7 @@ def test_random_run_reaches_every_action_and_refusal(audited_run):
     succeeded at least once, time passed consent, batch and signature expiries, and every domain
     had refusals mined on chain."""
     run, _ = audited_run
+    print(run.summary())
     assert missing_coverage(run.outcomes) == [], f"seed {SEED}, {STEPS} steps"
     mined = Counter(o.action.split(".")[0] for o in run.outcomes if o.tx)
     assert {"directory", "consent", "claims", "provenance"} <= set(mined), mined
@@ -102,6 +103,10 @@ def test_random_run_refusals_are_mined_and_leave_no_log(audited_run):
 def test_random_run_writes_no_phi_anywhere_on_chain(audited_run):
     run, found = audited_run
     report = found["phi"]
+    print(
+        f"scanned {report.blocks} blocks, {report.transactions} transactions, {report.logs} events, "
+        f"{report.storage_slots} storage slots ({report.bytes_scanned:,} bytes) for {len(phi_to_scan())} PHI values"
+    )
     sent = [o for o in run.outcomes if o.tx or (o.ok and not o.action.startswith(("time.", "claims.submit_file")))]
     assert report.transactions >= len(sent), "the scan missed transactions of the run"
     assert report.logs > 0 and report.storage_slots > 0
@@ -112,5 +117,8 @@ def test_random_run_event_log_rebuilds_every_contract_state(audited_run):
     """The rebuilt state equals the chain's reads for every entity (each domain's verify), and
     holds exactly the entities the successful actions made."""
     run, found = audited_run
-    assert found["diffs"] == {domain: [] for domain in found["states"]}
-    assert run.expected.differences(found["states"]) == []
+    assert set(found["diffs"]) == {"directory", "consent", "provenance", "claims"}
+    diffs = [d for domain in found["diffs"].values() for d in domain]
+    assert diffs == [], "rebuilt state differs from the chain's reads:\n" + "\n".join(diffs)
+    missing = run.expected.differences(found["states"])
+    assert missing == [], "rebuilt entities differ from what the run made:\n" + "\n".join(missing)

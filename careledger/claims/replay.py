@@ -171,10 +171,14 @@ def verify(state: dict[str, Any], reads: Reads) -> list[str]:
             c["deniedAt"],
         )
         if got_t != want_t:
-            diffs.append(f"claim 0x{cid.hex()}: log says {want_t}, chain says {got_t}")
+            diffs.append(f"claim 0x{cid.hex()}: log says {_show(want_t)}, chain says {_show(got_t)}")
     if "token" in state:
         diffs += _verify_token(state["token"], reads)
     return diffs
+
+
+def _show(values: tuple[Any, ...]) -> str:
+    return "(" + ", ".join("0x" + v.hex() if isinstance(v, bytes) else str(v) for v in values) + ")"
 
 
 def _verify_token(want: dict[str, Any], reads: Reads) -> list[str]:
