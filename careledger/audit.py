@@ -2,18 +2,32 @@
 
 :func:`scan_chain` reads everything a chain holds (every transaction's calldata, every event's
 topics and data, every contract's storage via ``anvil_dumpState``) and looks for each sensitive
-string in the encodings it could take there: UTF-8 bytes (as in ABI-encoded strings and packed
-bytes), upper-case UTF-8, UTF-16, and the unsalted keccak256 of the string (an unsalted hash of a
-name or a date of birth is reversible by dictionary, so a commitment must be salted).
+string in the encodings it could take there:
+
+- plain: UTF-8 bytes (as in packed bytes and left-aligned ``bytes32``), upper and lower case,
+  UTF-16;
+- hex: the UTF-8 bytes written out as hexadecimal text (lower and upper case), as a careless
+  client passing ``"0x4d61..."`` in a string field would put them;
+- ABI-encoded: the ``string`` encoding (length word, then the bytes padded to 32), the
+  ``bytes32`` encoding of a short value, and, for a date (``YYYY-MM-DD``), the ``uint256`` words
+  of its day number, its unix time and ``YYYYMMDD``;
+- the unsalted keccak256 of the string (an unsalted hash of a name or a date of birth is
+  reversible by dictionary, so a commitment must be salted; an indexed ``string`` topic is one).
+
+Storage is scanned slot by slot and, per contract, over each run of consecutive slots joined
+together, so a long string (a ``bytes``/``string`` value or an array, laid out over consecutive
+slots) is found as a whole.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
 from careledger.rpc import RpcClient, RpcError
@@ -27,6 +41,9 @@ class PhiHit:
     encoding: str
     where: str
 
+    def __str__(self) -> str:
+        return f"{self.label} ({self.encoding}) in {self.where}"
+
 
 @dataclass
 class ScanReport:
@@ -38,15 +55,44 @@ class ScanReport:
     hits: list[PhiHit]
 
 
+def _word(n: int) -> bytes:
+    return n.to_bytes(32, "big")
+
+
 def needles(label: str, value: str) -> list[tuple[str, str, bytes]]:
     """(label, encoding, bytes) to look for, for one sensitive value."""
     raw = value.encode()
-    return [
+    out = [
         (label, "utf8", raw),
         (label, "utf8-upper", value.upper().encode()),
+        (label, "utf8-lower", value.lower().encode()),
         (label, "utf16le", value.encode("utf-16-le")),
+        (label, "hex", raw.hex().encode()),
+        (label, "hex-upper", raw.hex().upper().encode()),
+        # abi.encode(value) less its head (the offset word, which depends on the other arguments)
+        (label, "abi-string", abi_encode(["string"], [value])[32:]),
         (label, "keccak-unsalted", keccak(raw)),
     ]
+    if len(raw) <= 32:
+        out.append((label, "abi-bytes32", raw.ljust(32, b"\0")))
+    try:
+        day = dt.date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is not None:
+        days = day.toordinal() - dt.date(1970, 1, 1).toordinal()
+        out += [
+            (label, "abi-uint-days", _word(days % 2**256)),
+            (label, "abi-uint-unix", _word((days * 86_400) % 2**256)),
+            (label, "abi-uint-yyyymmdd", _word(day.year * 10_000 + day.month * 100 + day.day)),
+        ]
+    seen: set[bytes] = set()
+    unique = []
+    for item in out:  # "1984-03-12" is its own upper case: report each match once
+        if item[2] not in seen:
+            seen.add(item[2])
+            unique.append(item)
+    return unique
 
 
 def _hexbytes(value: str | None) -> bytes:
@@ -67,10 +113,24 @@ def _storage_blobs(rpc: RpcClient) -> tuple[int, list[tuple[str, bytes]]]:
     blobs: list[tuple[str, bytes]] = []
     slots = 0
     for address, account in (state.get("accounts") or {}).items():
-        for slot, value in (account.get("storage") or {}).items():
-            slots += 1
-            blobs.append((f"storage {address}[{slot}]", _hexbytes(value)))
+        raw = account.get("storage") or {}
+        storage = {int(slot, 16): _hexbytes(value).rjust(32, b"\0") for slot, value in raw.items()}
+        slots += len(storage)
+        # One blob per run of consecutive slots: a value laid out over several slots is whole.
+        run: list[int] = []
+        for slot in sorted(storage):
+            if run and slot != run[-1] + 1:
+                blobs.append(_run_blob(address, run, storage))
+                run = []
+            run.append(slot)
+        if run:
+            blobs.append(_run_blob(address, run, storage))
     return slots, blobs
+
+
+def _run_blob(address: str, run: list[int], storage: dict[int, bytes]) -> tuple[str, bytes]:
+    where = f"storage {address}[{run[0]:#x}]" if len(run) == 1 else f"storage {address}[{run[0]:#x}..{run[-1]:#x}]"
+    return where, b"".join(storage[s] for s in run)
 
 
 def scan_chain(rpc: RpcClient, sensitive: dict[str, str]) -> ScanReport:

@@ -3,19 +3,21 @@
 The audit trail HIPAA 164.312(b) asks for is the event log; this module proves it is complete.
 Each domain that has landed contributes ``careledger/<domain>/replay.py`` with:
 
-- ``CONTRACTS``: the deployment names whose logs it reduces;
+- ``CONTRACTS``: the deployment names whose logs it reduces (optionally ``OPTIONAL_CONTRACTS``,
+  those of them a deployment may lack, e.g. the devnet-only payment token);
 - ``def reduce(state: dict, event: DecodedEvent) -> None``: apply one event to its state;
 - ``def verify(state: dict, reads: Reads) -> list[str]``: compare the rebuilt state with on-chain
   reads and return the differences (empty when they agree).
 
 :func:`replay` fetches every log of every suite contract from its deployment block, decodes it
-with the build's ABIs, reduces them in chain order, and :func:`check` runs every domain's verify.
+with the build's ABIs, reduces them in chain order (each event carries its block's timestamp, for
+state the contracts stamp with ``block.timestamp``), and :func:`check` runs every domain's verify.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
@@ -27,7 +29,7 @@ from careledger.artifacts import Artifacts
 from careledger.chain import Chain, ErrorDecoder
 from careledger.deploy import SUITE_DOMAINS, domain_module
 from careledger.deployments import Deployment
-from careledger.rpc import RpcClient
+from careledger.rpc import RpcClient, RpcError
 
 __all__ = ["DecodedEvent", "Reads", "check", "replay"]
 
@@ -41,6 +43,7 @@ class DecodedEvent:
     log_index: int
     tx_hash: str
     timestamp: int | None = None
+    address: str = ""  # the emitting contract (checksummed)
 
 
 @dataclass
@@ -105,7 +108,8 @@ def replay(rpc: RpcClient, deployment: Deployment, artifacts: Artifacts) -> dict
         module = domain_module(domain, "replay")
         if module is None:
             continue
-        names: list[str] = list(module.CONTRACTS)
+        optional = set(getattr(module, "OPTIONAL_CONTRACTS", ()))
+        names = [n for n in module.CONTRACTS if n in deployment.contracts or n not in optional]
         events: list[DecodedEvent] = []
         for name in names:
             rec = deployment.contracts[name]
@@ -124,14 +128,27 @@ def replay(rpc: RpcClient, deployment: Deployment, artifacts: Artifacts) -> dict
                         int(log["blockNumber"], 16),
                         int(log["logIndex"], 16),
                         log["transactionHash"],
+                        address=to_checksum_address(log["address"]),
                     )
                 )
         events.sort(key=lambda e: (e.block, e.log_index))
+        times = _timestamps(rpc, sorted({e.block for e in events}))
+        events = [replace(e, timestamp=times[e.block]) for e in events]
         state: dict[str, Any] = {}
         for event in events:
             module.reduce(state, event)
         states[domain] = state
     return states
+
+
+def _timestamps(rpc: RpcClient, blocks: list[int]) -> dict[int, int]:
+    replies = rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in blocks], chunk=200)
+    out: dict[int, int] = {}
+    for n, block in zip(blocks, replies, strict=True):
+        if not isinstance(block, dict):
+            raise RpcError(f"block {n} (needed for its timestamp): {block}")
+        out[n] = int(block["timestamp"], 16)
+    return out
 
 
 def check(w3: Web3, rpc: RpcClient, deployment: Deployment, artifacts: Artifacts) -> dict[str, list[str]]:

@@ -1,20 +1,23 @@
 """The whole demo, audited: it behaves as every story expects, writes no health data anywhere on
-chain (the scanner is first shown to find planted PHI in calldata, events and storage), and the
-event log alone rebuilds every contract's state."""
+chain (the scanner is first shown to find planted PHI in calldata, events and storage, in each
+form it looks for), and the event log alone rebuilds every contract's state.
+tests/test_random_run_audit.py audits a random run the same way."""
 
 from __future__ import annotations
 
 import io
+from datetime import date
 from pathlib import Path
 
 import pytest
+from eth_abi.abi import encode as abi_encode
 from rich.console import Console
 
 from careledger.accounts import dev_account
 from careledger.artifacts import load_artifacts
 from careledger.audit import scan_chain
 from careledger.chain import Chain, ErrorDecoder, connect
-from careledger.demo.phi import DEMO_PHI
+from careledger.demo.phi import DEMO_PHI, all_demo_phi
 from careledger.demo.runner import run_demo
 from careledger.deployments import load_deployment
 from careledger.devnet import Devnet, free_port
@@ -43,6 +46,59 @@ def test_scanner_finds_planted_phi_in_calldata_event_and_storage(tmp_path: Path)
     assert {hit.label for hit in report.hits} == {"date_of_birth"}
 
 
+# A contract that logs its calldata (LOG0) and stores it word by word from slot 0: a stand-in for a
+# careless contract that keeps whatever it is given, to plant a value in calldata, an event and
+# storage at once. Runtime, 31 bytes:
+#   00 CALLDATASIZE PUSH0 PUSH0 CALLDATACOPY          memory[0:size] = calldata
+#   04 CALLDATASIZE PUSH0 LOG0                        log0(memory[0:size])
+#   07 PUSH0                                          i = 0
+#   08 JUMPDEST DUP1 CALLDATASIZE GT ISZERO           while size > i:
+#   0d PUSH1 0x1d JUMPI
+#   10 DUP1 CALLDATALOAD DUP2 PUSH1 5 SHR SSTORE          sstore(i / 32, calldataload(i))
+#   17 PUSH1 32 ADD PUSH1 0x08 JUMP                       i += 32
+#   1d JUMPDEST STOP
+# The init code copies it (CODECOPY from offset 9) and returns it.
+ECHO_RUNTIME = "365f5f37365fa05f5b80361115601d5780358160051c556020016008565b00"
+ECHO_INIT = "0x601f8060095f395ff3" + ECHO_RUNTIME
+_DOB_DAYS = (date.fromisoformat(DEMO_PHI["date_of_birth"]) - date(1970, 1, 1)).days
+# (form, PHI label, the scanner's encoding name, what a careless contract would be sent)
+PLANTED = [
+    ("plain", "patient_name", "utf8", DEMO_PHI["patient_name"].encode()),
+    ("hex", "mrn", "hex", DEMO_PHI["mrn"].encode().hex().encode()),
+    ("abi-string", "record_text", "abi-string", abi_encode(["string"], [DEMO_PHI["record_text"]])),
+    ("abi-bytes32", "member_number", "abi-bytes32", abi_encode(["bytes32"], [DEMO_PHI["member_number"].encode()])),
+    ("abi-date", "date_of_birth", "abi-uint-days", abi_encode(["uint256"], [_DOB_DAYS])),
+]
+
+
+@pytest.fixture(scope="module")
+def planted_scan(tmp_path_factory):
+    """Each form of :data:`PLANTED` sent to its own echo contract, then the chain scanned."""
+    net = Devnet(folder=tmp_path_factory.mktemp("planted"), port=free_port(), persist=False)
+    net.up()
+    try:
+        w3 = connect(net.rpc_url)
+        sender = dev_account("admin").address
+        for _, _, _, payload in PLANTED:
+            deployed = w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": sender, "data": ECHO_INIT}))
+            echo = deployed["contractAddress"]
+            assert w3.eth.get_code(echo).hex() == ECHO_RUNTIME
+            tx = {"from": sender, "to": echo, "data": "0x" + payload.hex(), "gas": 1_000_000}
+            assert w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction(tx))["status"] == 1
+        return scan_chain(RpcClient(net.rpc_url), DEMO_PHI)
+    finally:
+        net.down()
+
+
+@pytest.mark.parametrize(("form", "label", "encoding"), [p[:3] for p in PLANTED], ids=[p[0] for p in PLANTED])
+def test_scanner_finds_planted_phi_in_each_form(planted_scan, form, label, encoding):
+    """A value planted in the given form is reported, under that form, in the calldata that
+    carried it, the event that logged it and the storage that kept it."""
+    places = {hit.where.split()[0] for hit in planted_scan.hits if (hit.label, hit.encoding) == (label, encoding)}
+    assert places == {"calldata", "event", "storage"}, form
+    assert {hit.label for hit in planted_scan.hits} == {p[1] for p in PLANTED}
+
+
 @pytest.fixture(scope="module")
 def audited_demo():
     """Run the demo once; before its devnet stops, scan it for PHI and replay its logs."""
@@ -52,7 +108,7 @@ def audited_demo():
         rpc = RpcClient(url)
         w3 = connect(url)
         deployment = load_deployment(w3)
-        found["phi"] = scan_chain(rpc, DEMO_PHI)
+        found["phi"] = scan_chain(rpc, all_demo_phi())
         found["states"] = replay(rpc, deployment, load_artifacts())
         found["diffs"] = check(w3, rpc, deployment, load_artifacts())
 
@@ -70,7 +126,7 @@ def test_demo_writes_no_phi_anywhere_on_chain(audited_demo):
     report = found["phi"]
     assert report.transactions >= 10 and report.logs >= 10
     assert report.storage_slots >= 10
-    assert report.hits == []
+    assert report.hits == [], "health data on chain:\n" + "\n".join(str(h) for h in report.hits)
 
 
 def test_event_log_rebuilds_every_contract_state(audited_demo):

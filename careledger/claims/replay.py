@@ -1,24 +1,57 @@
 """Rebuilds the claims contract from its events alone (see :mod:`careledger.indexer`): plans,
-rules, enrolments with their accumulators, pools and every claim's state, then compares them
-with the contract's reads."""
+rules, adjusters, enrolments with their accumulators, pools and every claim's stored state
+(including the hash of its lines, kept while a person must still decide, and the time of its
+denial), then compares them with the contract's reads.
+
+On a devnet the payment token (``DevnetTestUSD``) is part of the suite and is rebuilt too:
+balances and total supply from ``Transfer``, allowances from ``Approval`` less what each
+``fund`` drew (OpenZeppelin's ERC-20 emits no event when ``transferFrom`` spends an allowance;
+in the suite only ``fund`` does, and its ``PoolFunded`` says how much).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from careledger.claims.types import ClaimStatus
+from careledger.claims.client import DEVNET_TOKEN
+from careledger.claims.types import ClaimStatus, Line, lines_hash
 from careledger.indexer import DecodedEvent, Reads
 
-CONTRACTS = ("ClaimSettlement",)
+CONTRACTS = ("ClaimSettlement", DEVNET_TOKEN)
+OPTIONAL_CONTRACTS = (DEVNET_TOKEN,)
 
+ZERO = "0x" + "00" * 20
+ZERO32 = b"\0" * 32
+MAX_UINT = 2**256 - 1
 _PAYABLE = (int(ClaimStatus.APPROVED), int(ClaimStatus.PARTIALLY_APPROVED))
+# The contract keeps the lines' hash of a claim that leaves its submission in one of these.
+_UNDECIDED = (int(ClaimStatus.SUBMITTED), int(ClaimStatus.PENDING_REVIEW), int(ClaimStatus.DENIED))
 
 
 def _pool() -> dict[str, int]:
     return {"deposited": 0, "withdrawn": 0, "paid": 0, "owed": 0}
 
 
+def _reduce_token(state: dict[str, Any], event: DecodedEvent) -> None:
+    token: dict[str, Any] = state.setdefault("token", {"balances": {}, "allowances": {}, "supply": 0})
+    a = event.args
+    if event.name == "Transfer":
+        if a["from"] == ZERO:
+            token["supply"] += a["value"]
+        else:
+            token["balances"][a["from"]] = token["balances"].get(a["from"], 0) - a["value"]
+        if a["to"] == ZERO:
+            token["supply"] -= a["value"]
+        else:
+            token["balances"][a["to"]] = token["balances"].get(a["to"], 0) + a["value"]
+    elif event.name == "Approval":
+        token["allowances"][(a["owner"], a["spender"])] = a["value"]
+
+
 def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
+    if event.contract == DEVNET_TOKEN:
+        _reduce_token(state, event)
+        return
     plans: dict[int, dict[str, Any]] = state.setdefault("plans", {})
     rules: dict[tuple[int, bytes], tuple[Any, ...]] = state.setdefault("rules", {})
     enrolments: dict[tuple[str, int], dict[str, Any]] = state.setdefault("enrolments", {})
@@ -45,9 +78,14 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
         latest[a["member"]] = a["enrolment"]
     elif name == "PoolFunded":
         plans[a["planId"]]["pool"]["deposited"] += a["amount"]
+        allowances = state.get("token", {}).get("allowances", {})
+        key = (a["from"], event.address)
+        if key in allowances and allowances[key] != MAX_UINT:
+            allowances[key] -= a["amount"]
     elif name == "PoolWithdrawn":
         plans[a["planId"]]["pool"]["withdrawn"] += a["amount"]
     elif name == "ClaimSubmitted":
+        lines = [Line(bytes(ln[0]), int(ln[1]), int(ln[2]), bytes(ln[3])) for ln in a["lines"]]
         claims[bytes(a["claimId"])] = {
             "member": a["member"],
             "payee": a["payee"],
@@ -56,12 +94,18 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
             "status": int(ClaimStatus.SUBMITTED),
             "amount": 0,
             "appealed": False,
+            "linesHash": ZERO32,
+            "deniedAt": 0,
+            "submittedIn": event.tx_hash,
+            "hashOfLines": lines_hash(lines),
         }
     elif name == "ClaimPendingReview":
         claims[bytes(a["claimId"])]["status"] = int(ClaimStatus.PENDING_REVIEW)
     elif name == "ClaimAdjudicated":
         c = claims[bytes(a["claimId"])]
         c["status"] = int(a["status"])
+        if c["status"] == int(ClaimStatus.DENIED):
+            c["deniedAt"] = event.timestamp
         if c["status"] in _PAYABLE:
             c["amount"] = a["amount"]
             e = enrolments[(c["member"], c["enrolment"])]
@@ -79,7 +123,11 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
         pool["paid"] += a["amount"]
         c["status"] = int(ClaimStatus.PAID)
         c["amount"] = 0  # the contract clears payee and amount once paid
-        c["payee"] = "0x" + "00" * 20
+        c["payee"] = ZERO
+    if name.startswith("Claim") and "claimId" in a:
+        c = claims[bytes(a["claimId"])]
+        if c["submittedIn"] == event.tx_hash:  # still the submission: where it ends decides
+            c["linesHash"] = c["hashOfLines"] if c["status"] in _UNDECIDED else ZERO32
 
 
 def verify(state: dict[str, Any], reads: Reads) -> list[str]:
@@ -110,8 +158,41 @@ def verify(state: dict[str, Any], reads: Reads) -> list[str]:
             diffs.append(f"enrolment of {member}: log says #{n} {want_e}, chain says #{got_n} {tuple(got)}")
     for cid, c in state.get("claims", {}).items():
         got_c = fn.claimOf(cid).call()
-        got_t = (got_c[0], got_c[1], got_c[2], got_c[3], got_c[4], got_c[5], got_c[6])
-        want_t = (c["member"], c["status"], c["appealed"], c["planId"], c["enrolment"], c["payee"], c["amount"])
+        got_t = (*got_c[:7], bytes(got_c[7]), got_c[8])
+        want_t = (
+            c["member"],
+            c["status"],
+            c["appealed"],
+            c["planId"],
+            c["enrolment"],
+            c["payee"],
+            c["amount"],
+            c["linesHash"],
+            c["deniedAt"],
+        )
         if got_t != want_t:
-            diffs.append(f"claim 0x{cid.hex()}: log says {want_t}, chain says {got_t}")
+            diffs.append(f"claim 0x{cid.hex()}: log says {_show(want_t)}, chain says {_show(got_t)}")
+    if "token" in state:
+        diffs += _verify_token(state["token"], reads)
+    return diffs
+
+
+def _show(values: tuple[Any, ...]) -> str:
+    return "(" + ", ".join("0x" + v.hex() if isinstance(v, bytes) else str(v) for v in values) + ")"
+
+
+def _verify_token(want: dict[str, Any], reads: Reads) -> list[str]:
+    fn = reads.contract(DEVNET_TOKEN).functions
+    diffs: list[str] = []
+    supply = fn.totalSupply().call()
+    if supply != want["supply"]:
+        diffs.append(f"{DEVNET_TOKEN} totalSupply: log says {want['supply']}, chain says {supply}")
+    for holder, balance in want["balances"].items():
+        got = fn.balanceOf(holder).call()
+        if got != balance:
+            diffs.append(f"{DEVNET_TOKEN} balanceOf({holder}): log says {balance}, chain says {got}")
+    for (owner, spender), allowance in want["allowances"].items():
+        got = fn.allowance(owner, spender).call()
+        if got != allowance:
+            diffs.append(f"{DEVNET_TOKEN} allowance({owner}, {spender}): log says {allowance}, chain says {got}")
     return diffs

@@ -18,18 +18,12 @@ from careledger.consent.records import RecordStore
 from careledger.consent.relay import RateLimiter, create_app
 from careledger.consent.terms import GrantTerms, mask
 from careledger.demo.framework import DemoEnv, Story
+from careledger.demo.phi import CONSENT_STORY_PHI
 
 __all__ = ["DEMO_PHI", "story"]
 
 # Health data of the demo patient. None of these strings may ever reach the chain.
-DEMO_PHI: tuple[str, ...] = (
-    "Jane Q. Doe",
-    "1984-03-12",
-    "MRN-0048213",
-    "HbA1c 6.1 %",
-    "Type 2 diabetes mellitus",
-    "metformin 500 mg",
-)
+DEMO_PHI: tuple[str, ...] = tuple(CONSENT_STORY_PHI.values())
 DAY = 86_400
 
 _CONSENT_DOC = (

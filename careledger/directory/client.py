@@ -12,7 +12,9 @@ from careledger.chain import Chain, checksum
 from careledger.codes import Role
 from careledger.deployments import Deployment
 
-__all__ = ["DirectoryClient", "ParticipantInfo", "credential_commitment"]
+__all__ = ["REGISTRAR_ROLE", "DirectoryClient", "ParticipantInfo", "credential_commitment"]
+
+REGISTRAR_ROLE = keccak(text="careledger.directory.REGISTRAR")
 
 
 def credential_commitment(credential: str, salt: bytes) -> bytes:
@@ -61,6 +63,25 @@ class DirectoryClient:
     def set_roles(self, account: str, roles: Role) -> TxReceipt:
         addr = checksum(account)
         return self.chain.send(self.contract.functions.setRoles(addr, int(roles)), f"set roles of {addr}")
+
+    def update_credential(self, account: str, credential_commitment: bytes) -> TxReceipt:
+        addr = checksum(account)
+        return self.chain.send(
+            self.contract.functions.updateCredential(addr, credential_commitment), f"update credential of {addr}"
+        )
+
+    def grant_registrar(self, account: str) -> TxReceipt:
+        """Let ``account`` register, suspend and reinstate participants (caller: the admin)."""
+        addr = checksum(account)
+        return self.chain.send(self.contract.functions.grantRole(REGISTRAR_ROLE, addr), f"make {addr} a registrar")
+
+    def revoke_registrar(self, account: str) -> TxReceipt:
+        addr = checksum(account)
+        return self.chain.send(self.contract.functions.revokeRole(REGISTRAR_ROLE, addr), f"revoke registrar {addr}")
+
+    def is_registrar(self, account: str) -> bool:
+        addr = checksum(account)
+        return bool(self.chain.call(self.contract.functions.hasRole(REGISTRAR_ROLE, addr), f"check registrar {addr}"))
 
     def suspend(self, account: str, reason: str) -> TxReceipt:
         addr = checksum(account)

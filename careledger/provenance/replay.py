@@ -1,9 +1,12 @@
 """Rebuilds the provenance registry from its events alone (see :mod:`careledger.indexer`):
-every batch (root, manufacturer, expiry, status), every party's custody of it (held, in
-transit, from whom) and every dispensed unit, then compares them with the registry's reads."""
+every batch (root, manufacturer, expiry and the time it expires at, status), every party's
+custody of it (held, in transit, from whom) and every dispensed unit (who dispensed it, from
+which batch, whether that batch is now recalled), then compares them with the registry's reads."""
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 from typing import Any
 
 from careledger.indexer import DecodedEvent, Reads
@@ -15,6 +18,14 @@ ZERO = "0x" + "00" * 20
 
 def _key(value: Any) -> bytes:
     return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+
+
+def expires_at(yymmdd: int) -> int:
+    """The unix time a batch with GS1 expiry ``yymmdd`` expires at, as the registry computes it:
+    00:00 UTC on the day after the expiry date (years 2000-2099; day 00 = the month's last)."""
+    year, month, day = 2000 + yymmdd // 10_000, (yymmdd // 100) % 100, yymmdd % 100
+    day = day or calendar.monthrange(year, month)[1]
+    return int(dt.datetime(year, month, day, tzinfo=dt.UTC).timestamp()) + 86_400
 
 
 def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
@@ -65,12 +76,13 @@ def verify(state: dict[str, Any], reads: Reads) -> list[str]:
         if want != got:
             diffs.append(f"ProvenanceRegistry {what}: log says {want}, chain says {got}")
 
-    for batch, want in state.get("batches", {}).items():
-        root, manufacturer, expiry, _expires_at, status = registry.batchInfo(batch).call()
+    batches: dict[bytes, dict[str, Any]] = state.get("batches", {})
+    for batch, want in batches.items():
+        root, manufacturer, expiry, expiry_time, status = registry.batchInfo(batch).call()
         compare(
             f"batchInfo(0x{batch.hex()})",
-            (want["root"], want["manufacturer"], want["expiry"], want["status"]),
-            (bytes(root), manufacturer, expiry, status),
+            (want["root"], want["manufacturer"], want["expiry"], expires_at(want["expiry"]), want["status"]),
+            (bytes(root), manufacturer, expiry, expiry_time, status),
         )
     for (batch, who), want in state.get("custody", {}).items():
         held, incoming, sender = registry.custodyOf(batch, who).call()
@@ -80,6 +92,9 @@ def verify(state: dict[str, Any], reads: Reads) -> list[str]:
             (held, incoming, sender),
         )
     for unit, (pharmacy, batch) in state.get("units", {}).items():
-        got_pharmacy, got_batch, _recalled = registry.dispenseOf(unit).call()
-        compare(f"dispenseOf(0x{unit.hex()})", (pharmacy, batch), (got_pharmacy, bytes(got_batch)))
+        got_pharmacy, got_batch, recalled = registry.dispenseOf(unit).call()
+        was_recalled = batches[batch]["status"] == int(BatchStatus.RECALLED)
+        compare(
+            f"dispenseOf(0x{unit.hex()})", (pharmacy, batch, was_recalled), (got_pharmacy, bytes(got_batch), recalled)
+        )
     return diffs
