@@ -16,10 +16,10 @@ from web3 import Web3
 
 from careledger.accounts import dev_account
 from careledger.artifacts import Artifacts
-from careledger.chain import Chain, ErrorDecoder
-from careledger.deployments import Deployment
+from careledger.chain import Chain, ErrorDecoder, connect
+from careledger.deployments import Deployment, load_deployment
 
-__all__ = ["BenchEnv", "BenchResult", "Throughput"]
+__all__ = ["BenchEnv", "BenchResult", "Throughput", "suite_env"]
 
 
 @dataclass
@@ -68,3 +68,21 @@ class BenchEnv:
         data = bytes.fromhex(str(tx.get("data", "0x"))[2:])
         calldata = sum(16 if b else 4 for b in data)
         return est - 21_000 - calldata
+
+
+def suite_env(rpc: str, workdir: Path, *, quick: bool = False, deploy: bool = True) -> BenchEnv:
+    """A :class:`BenchEnv` on the node at ``rpc``: with ``deploy``, the suite is deployed and the
+    directory seeded first (a fresh chain); without, the chain's existing deployment is used.
+    ``$CARELEDGER_DEPLOYMENTS_DIR`` says where the deployments file lives."""
+    from careledger.artifacts import load_artifacts
+    from careledger.deploy import deploy_suite
+    from careledger.seed import seed_directory
+
+    artifacts = load_artifacts()
+    w3 = connect(rpc)
+    if deploy:
+        admin = Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())).with_account(dev_account("admin").account)
+        deploy_suite(admin, artifacts=artifacts)
+        seed_directory(admin)
+    workdir.mkdir(parents=True, exist_ok=True)
+    return BenchEnv(rpc=rpc, w3=w3, deployment=load_deployment(w3), artifacts=artifacts, workdir=workdir, quick=quick)
