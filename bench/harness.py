@@ -8,6 +8,9 @@ machines are shared and noisy: the ratio is the trustworthy figure.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ from careledger.artifacts import Artifacts
 from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.deployments import Deployment, load_deployment
 
-__all__ = ["BenchEnv", "BenchResult", "Throughput", "suite_env"]
+__all__ = ["BenchEnv", "BenchResult", "Throughput", "fresh_suite", "suite_env"]
 
 
 @dataclass
@@ -86,3 +89,24 @@ def suite_env(rpc: str, workdir: Path, *, quick: bool = False, deploy: bool = Tr
         seed_directory(admin)
     workdir.mkdir(parents=True, exist_ok=True)
     return BenchEnv(rpc=rpc, w3=w3, deployment=load_deployment(w3), artifacts=artifacts, workdir=workdir, quick=quick)
+
+
+@contextmanager
+def fresh_suite(folder: Path, *, quick: bool = False) -> Iterator[BenchEnv]:
+    """A fresh anvil under ``folder`` with the suite deployed and the directory seeded; stopped on
+    exit. Its deployments file lives in ``folder`` too (``$CARELEDGER_DEPLOYMENTS_DIR`` is set
+    for the duration and restored after)."""
+    from careledger.devnet import Devnet, free_port
+
+    saved = os.environ.get("CARELEDGER_DEPLOYMENTS_DIR")
+    os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(folder / "deployments")
+    net = Devnet(folder=folder / "devnet", port=free_port(), persist=False)
+    net.up()
+    try:
+        yield suite_env(net.rpc_url, folder / "work", quick=quick)
+    finally:
+        net.down()
+        if saved is None:
+            os.environ.pop("CARELEDGER_DEPLOYMENTS_DIR", None)
+        else:
+            os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = saved

@@ -20,9 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import BenchResult, suite_env
+from bench.harness import BenchResult, fresh_suite
 from careledger.deploy import SUITE_DOMAINS
-from careledger.devnet import Devnet, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
@@ -71,18 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     for domain, module in _bench_modules(args.only):
         # Each benchmark gets a fresh chain with the suite deployed: no benchmark sees another's
         # consents, nonces or raised base fee, so each figure stands on its own.
-        with tempfile.TemporaryDirectory(prefix=f"careledger-bench-{domain}-") as tmp:
-            os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(Path(tmp) / "deployments")
-            net = Devnet(folder=Path(tmp) / "devnet", port=free_port(), persist=False)
-            net.up()
-            try:
-                env = suite_env(net.rpc_url, Path(tmp) / domain, quick=args.quick)
-                t0 = time.perf_counter()
-                print(f"bench: {domain} ...", flush=True)
-                result: BenchResult = module.run(env)  # type: ignore[attr-defined]
-                print(f"bench: {domain} done in {time.perf_counter() - t0:.1f} s", flush=True)
-            finally:
-                net.down()
+        with (
+            tempfile.TemporaryDirectory(prefix=f"careledger-bench-{domain}-") as tmp,
+            fresh_suite(Path(tmp), quick=args.quick) as env,
+        ):
+            t0 = time.perf_counter()
+            print(f"bench: {domain} ...", flush=True)
+            result: BenchResult = module.run(env)  # type: ignore[attr-defined]
+            print(f"bench: {domain} done in {time.perf_counter() - t0:.1f} s", flush=True)
         gas.update(result.gas)
         floor.update(result.floor)
         budget.update(result.budget)

@@ -24,7 +24,7 @@ transaction was journalled before it was broadcast, and the journal's signed-but
 are re-broadcast with their original nonce and bytes before anything new is signed.
 ``--fresh`` discards an unfinished run (and stops its devnet).
 
-Usage: python -m bench.soak [--claims N] [--batch B] [--sample-every K] [--fresh]
+Usage: python -m bench.soak [--claims N] [--batch B] [--sample-every K] [--fresh | --discard]
 """
 
 from __future__ import annotations
@@ -225,7 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc", action=argparse.BooleanOptionalAction, default=True, help="refresh docs/benchmarks.md")
     parser.add_argument("--fresh", action="store_true", help="discard an unfinished run and start again")
     parser.add_argument("--keep", action="store_true", help="leave the devnet running and the state folder when done")
+    parser.add_argument("--discard", action="store_true", help="stop an unfinished run's devnet, delete its state")
     args = parser.parse_args(argv)
+    if args.discard:
+        _discard(args.state.resolve())
+        print(f"discarded {args.state}")
+        return 0
     if not 1 <= args.batch <= 100 or args.claims < 1 or args.sample_every < 1:
         parser.error("--batch must be 1..100, --claims and --sample-every positive")
     # Ctrl-C must raise KeyboardInterrupt even when started with SIGINT ignored (a background job).
