@@ -20,6 +20,7 @@ key and a journal never collide.
 from __future__ import annotations
 
 import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -70,14 +71,17 @@ CREATE INDEX IF NOT EXISTS ops_open ON ops (chain_id, sender, status);
 
 
 def default_journal(rpc: RpcClient, chain_id: int) -> Path:
-    """``.careledger/journal-<chain id>-<genesis hash prefix>.sqlite``: one journal per chain.
+    """``journal-<chain id>-<genesis hash prefix>.sqlite`` in ``.careledger/`` (or
+    ``$CARELEDGER_JOURNAL_DIR``): one journal per chain.
 
     Keyed by the chain id alone, a journal would outlive a wiped local devnet (same id, new
     chain, nonces from 0 again) and :meth:`Sender.repair` would re-broadcast the old chain's
     transactions onto the new one."""
     genesis = rpc.call("eth_getBlockByNumber", ["0x0", False]) or {}
     tag = str(genesis.get("hash") or "0x")[2:10] or "unknown"
-    return project_root() / ".careledger" / f"journal-{chain_id}-{tag}.sqlite"
+    env = os.environ.get("CARELEDGER_JOURNAL_DIR")
+    folder = Path(env) if env else project_root() / ".careledger"
+    return folder / f"journal-{chain_id}-{tag}.sqlite"
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,11 @@ def net(tmp_path_factory):
     folder = tmp_path_factory.mktemp("claims-devnet")
     dev = Devnet(folder=folder / "devnet", port=free_port(), persist=False)
     dev.up()
-    env = {"CARELEDGER_DEPLOYMENTS_DIR": str(folder / "deployments"), "CARELEDGER_RPC": dev.rpc_url}
+    env = {
+        "CARELEDGER_DEPLOYMENTS_DIR": str(folder / "deployments"),
+        "CARELEDGER_JOURNAL_DIR": str(folder / "journals"),
+        "CARELEDGER_RPC": dev.rpc_url,
+    }
     old = os.environ.get("CARELEDGER_DEPLOYMENTS_DIR")
     os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = env["CARELEDGER_DEPLOYMENTS_DIR"]
     try:
