@@ -12,6 +12,8 @@ a warm-up (the first 20 % of the claims), over the rest of the run
   rises by less than 2 MiB.
 
 A leak of 100 bytes per claim would show as ~3.8 MiB of traced growth over the last 40,000.
+Samples are taken after a full garbage collection. A resumed run judges the claims it settled
+itself (its own warm-up first): the memory of the interrupted process is gone with it.
 
 The work is streamed: claim ``i`` is a function of ``i`` (:mod:`bench.claimload`), a window of
 batches is built, sent, checked and dropped; nothing is kept per claim (the sender's journal is
