@@ -34,7 +34,7 @@ from eth_account.signers.local import LocalAccount
 
 from careledger._paths import project_root
 from careledger.errors import CareLedgerError, NodeUnreachable
-from careledger.rpc import RpcClient, RpcError, nudge_devnet
+from careledger.rpc import RpcClient, RpcError, nudge_devnet, unwedge_devnet
 
 __all__ = ["Operation", "Outcome", "SendIncomplete", "Sender", "batch_call", "default_journal", "safe_block"]
 
@@ -433,6 +433,8 @@ class Sender:
                 return
             if time.monotonic() - last_drop_check > self.drop_check_after:
                 self._rebroadcast_dropped(still, chunk)
+                if unwedge_devnet(self.rpc.call, self.chain_id, self.address):
+                    self._rebroadcast_open(chunk)
                 nudge_devnet(self.rpc.call, self.chain_id)
                 last_drop_check = time.monotonic()
             if time.monotonic() > deadline:
@@ -441,6 +443,22 @@ class Sender:
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+
+    def _rebroadcast_open(self, chunk: int) -> None:
+        """Every journalled transaction the chain has not mined, sent again in nonce order (after
+        a local dev chain's pool let go of them: :func:`careledger.rpc.unwedge_devnet`)."""
+        mined = int(self.rpc.call("eth_getTransactionCount", [self.address, "latest"]), 16)
+        with self._db() as db:
+            rows = [
+                _Row(*r)
+                for r in db.execute(
+                    "SELECT op_id, nonce, tx_hash, raw_tx, status, block, block_hash, gas_used, resent, reorged "
+                    "FROM ops WHERE chain_id=? AND sender=? AND nonce>=? AND status IN ('signed','sent') "
+                    "ORDER BY nonce",
+                    [self.chain_id, self.address, mined],
+                ).fetchall()
+            ]
+        self._broadcast(rows, chunk, resend=True)
 
     def _rebroadcast_dropped(self, rows: Sequence[_Row], chunk: int) -> None:
         """A transaction the node no longer knows (dropped from its pool) is sent again, same bytes."""
