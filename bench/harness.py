@@ -8,9 +8,9 @@ machines are shared and noisy: the ratio is the trustworthy figure.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,14 +18,11 @@ from typing import Any
 from web3 import Web3
 
 from careledger.accounts import dev_account
-from careledger.artifacts import Artifacts, load_artifacts
+from careledger.artifacts import Artifacts
 from careledger.chain import Chain, ErrorDecoder, connect
-from careledger.deploy import deploy_suite
 from careledger.deployments import Deployment, load_deployment
-from careledger.devnet import Devnet, free_port
-from careledger.seed import seed_directory
 
-__all__ = ["BenchEnv", "BenchResult", "Throughput", "fresh_suite"]
+__all__ = ["BenchEnv", "BenchResult", "Throughput", "fresh_suite", "suite_env"]
 
 
 @dataclass
@@ -76,33 +73,43 @@ class BenchEnv:
         return est - 21_000 - calldata
 
 
-@contextlib.contextmanager
-def fresh_suite(
-    workdir: Path, *, quick: bool = False, artifacts: Artifacts | None = None, anvil_args: str = ""
-) -> Iterator[BenchEnv]:
-    """A fresh anvil (no state kept) in ``workdir`` with the suite deployed and the directory
-    seeded, so that no benchmark sees another's consents, nonces or raised base fee."""
+def suite_env(
+    rpc: str, workdir: Path, *, quick: bool = False, deploy: bool = True, artifacts: Artifacts | None = None
+) -> BenchEnv:
+    """A :class:`BenchEnv` on the node at ``rpc``: with ``deploy``, the suite is deployed and the
+    directory seeded first (a fresh chain); without, the chain's existing deployment is used.
+    ``$CARELEDGER_DEPLOYMENTS_DIR`` says where the deployments file lives."""
+    from careledger.artifacts import load_artifacts
+    from careledger.deploy import deploy_suite
+    from careledger.seed import seed_directory
+
     artifacts = artifacts or load_artifacts()
-    saved = {k: os.environ.get(k) for k in ("CARELEDGER_DEPLOYMENTS_DIR", "CARELEDGER_ANVIL_ARGS")}
-    os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(workdir / "deployments")
-    os.environ["CARELEDGER_ANVIL_ARGS"] = anvil_args
-    net = Devnet(folder=workdir / "devnet", port=free_port(), persist=False)
-    try:
-        net.up()
-        w3 = connect(net.rpc_url)
+    w3 = connect(rpc)
+    if deploy:
         admin = Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())).with_account(dev_account("admin").account)
         deploy_suite(admin, artifacts=artifacts)
         seed_directory(admin)
-        env = BenchEnv(
-            rpc=net.rpc_url,
-            w3=w3,
-            deployment=load_deployment(w3),
-            artifacts=artifacts,
-            workdir=workdir / "work",
-            quick=quick,
-        )
-        env.workdir.mkdir(parents=True, exist_ok=True)
-        yield env
+    workdir.mkdir(parents=True, exist_ok=True)
+    return BenchEnv(rpc=rpc, w3=w3, deployment=load_deployment(w3), artifacts=artifacts, workdir=workdir, quick=quick)
+
+
+@contextmanager
+def fresh_suite(folder: Path, *, quick: bool = False, anvil_args: str = "") -> Iterator[BenchEnv]:
+    """A fresh anvil under ``folder`` with the suite deployed and the directory seeded; stopped on
+    exit, so no benchmark sees another's consents, nonces or raised base fee. Its deployments file
+    lives in ``folder`` too (``$CARELEDGER_DEPLOYMENTS_DIR`` is set for the duration and restored
+    after); ``anvil_args`` are extra anvil flags (``$CARELEDGER_ANVIL_ARGS``), e.g.
+    ``--steps-tracing`` for opcode traces."""
+    from careledger.devnet import Devnet, free_port
+
+    keys = ("CARELEDGER_DEPLOYMENTS_DIR", "CARELEDGER_ANVIL_ARGS")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(folder / "deployments")
+    os.environ["CARELEDGER_ANVIL_ARGS"] = anvil_args
+    net = Devnet(folder=folder / "devnet", port=free_port(), persist=False)
+    try:
+        net.up()
+        yield suite_env(net.rpc_url, folder / "work", quick=quick)
     finally:
         net.down()
         for key, value in saved.items():

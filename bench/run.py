@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -17,13 +18,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.harness import BenchResult, fresh_suite
-from careledger.artifacts import load_artifacts
 from careledger.deploy import SUITE_DOMAINS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
+SOAK = ROOT / "bench" / "soak.json"
 DOC = ROOT / "docs" / "benchmarks.md"
 
 
@@ -65,13 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     timing: dict[str, object] = dict(merged.get("timing", {}))  # type: ignore[arg-type]
     notes: dict[str, list[str]] = dict(merged.get("notes", {}))  # type: ignore[arg-type]
 
-    artifacts = load_artifacts()
     for domain, module in _bench_modules(args.only):
         # Each benchmark gets a fresh chain with the suite deployed: no benchmark sees another's
         # consents, nonces or raised base fee, so each figure stands on its own.
         with (
             tempfile.TemporaryDirectory(prefix=f"careledger-bench-{domain}-") as tmp,
-            fresh_suite(Path(tmp), quick=args.quick, artifacts=artifacts) as env,
+            fresh_suite(Path(tmp), quick=args.quick) as env,
         ):
             t0 = time.perf_counter()
             print(f"bench: {domain} ...", flush=True)
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "notes": notes,
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    DOC.write_text(render_markdown(results))
+    write_doc(results)
     print(f"bench: wrote {RESULTS.relative_to(ROOT)} and {DOC.relative_to(ROOT)}")
     over = [k for k, b in budget.items() if k in gas and gas[k] > b]
     if over:
@@ -107,7 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def render_markdown(results: dict[str, object]) -> str:
+def write_doc(results: dict[str, object] | None = None, soak: dict[str, object] | None = None) -> None:
+    """``docs/benchmarks.md`` from ``bench/results.json`` and ``bench/soak.json`` (either may be
+    given instead of read)."""
+    if results is None:
+        results = json.loads(RESULTS.read_text())
+    if soak is None and SOAK.exists():
+        soak = json.loads(SOAK.read_text())
+    DOC.write_text(render_markdown(results, soak))
+
+
+def render_markdown(results: dict[str, object], soak: dict[str, object] | None = None) -> str:
     gas: dict[str, int] = results["gas"]  # type: ignore[assignment]
     floor: dict[str, int] = results["floor"]  # type: ignore[assignment]
     budget: dict[str, int] = results["budget"]  # type: ignore[assignment]
@@ -152,7 +163,84 @@ def render_markdown(results: dict[str, object]) -> str:
         lines += ["", "## Notes", ""]
         for domain, items in notes.items():
             lines += [f"- **{domain}**: {n}" for n in items]
+    if soak is not None:
+        lines += render_soak(soak)
     return "\n".join(lines) + "\n"
+
+
+def render_soak(soak: dict[str, Any]) -> list[str]:
+    """The Soak section, from ``bench/soak.json`` (written by ``make soak``, bench/soak.py)."""
+    mem, flat = soak["memory"], soak["flat"]
+    measured = flat.get("measured", {})
+    samples = mem["samples"]
+    rate = [
+        (b["claims"] - a["claims"]) / (b["elapsed_s"] - a["elapsed_s"])
+        for a, b in itertools.pairwise(samples)
+        if b["elapsed_s"] > a["elapsed_s"]
+    ]
+    tenth = max(1, len(rate) // 10)
+    lines = [
+        "",
+        "## Soak",
+        "",
+        f"`{soak['command']}` at commit `{soak['commit']}` ({soak['machine']['cpus']} cores, "
+        f"{soak['machine'].get('cpu_model') or 'unknown CPU'}): {soak['claims']:,} claims submitted and settled end "
+        f"to end on a fresh anvil through the SDK send path ({soak['send_path']}), {soak['batch']} claims per "
+        f"submitBatch and payBatch, {soak['transactions']:,} transactions ({soak['resent']} re-sent), every receipt "
+        "checked (each claim adjudicated APPROVED and paid). Raw figures in `bench/soak.json`, memory plotted in "
+        "`docs/benchmarks/soak_memory.png`.",
+        "",
+        "| figure | value |",
+        "|---|---:|",
+        f"| claims/s (whole run, {soak['elapsed_s']:,.1f} s) | {soak['claims_per_s']:,.0f} |",
+    ]
+    if rate:
+        lines.append(
+            f"| claims/s, first / last tenth of the run | {sum(rate[:tenth]) / tenth:,.0f} / "
+            f"{sum(rate[-tenth:]) / tenth:,.0f} |"
+        )
+    if len(samples) > 2 * tenth and "node_cpu_s" in samples[0]:
+
+        def per_claim(a: dict[str, Any], b: dict[str, Any], key: str) -> float:
+            return 1000 * (b[key] - a[key]) / max(1, b["claims"] - a["claims"])
+
+        head, tail = (samples[0], samples[tenth]), (samples[-1 - tenth], samples[-1])
+        lines.append(
+            "| CPU ms per claim, this process / anvil: first tenth, last tenth | "
+            f"{per_claim(*head, 'client_cpu_s'):.2f} / {per_claim(*head, 'node_cpu_s'):.2f}, "
+            f"{per_claim(*tail, 'client_cpu_s'):.2f} / {per_claim(*tail, 'node_cpu_s'):.2f} |"
+        )
+    lines += [
+        f"| RSS start / end / peak (MiB) | {mem['rss_start_mib']:.1f} / {mem['rss_end_mib']:.1f} / "
+        f"{mem['rss_peak_mib']:.1f} |",
+        f"| RSS growth, first half / second half (MiB) | {mem['first_half_rss_growth_mib']:+.2f} / "
+        f"{mem['second_half_rss_growth_mib']:+.2f} |",
+        f"| tracemalloc growth, first half / second half (MiB) | {mem['first_half_traced_growth_mib']:+.3f} / "
+        f"{mem['second_half_traced_growth_mib']:+.3f} |",
+    ]
+    for key, label in (
+        ("rss_growth_mib", "RSS growth after warm-up (MiB)"),
+        ("rss_trend_mib", "fitted RSS rise after warm-up (MiB)"),
+        ("traced_growth_mib", "tracemalloc growth after warm-up (MiB)"),
+        ("traced_trend_mib", "fitted tracemalloc rise after warm-up (MiB)"),
+    ):
+        if key in measured:
+            lines.append(f"| {label} | {measured[key]:+.3f} (limit {flat['thresholds'][key]:g}) |")
+    lines += [
+        "",
+        f"Memory flat: **{'yes' if flat['verdict'] else 'no'}** ({flat['reason']}). Flat means: {flat['definition']}. "
+        "Samples are taken after a full garbage collection (what is measured is what is still referenced).",
+        "",
+        "`make soak` exits non-zero when memory is not flat. Ctrl-C stops it; the same command resumes without "
+        "sending any "
+        "claim twice (tests/client/test_soak_resume.py interrupts and resumes a small soak and checks every claim "
+        "is on chain exactly once).",
+        "",
+        "The rate falls as the chain grows: anvil's CPU time per claim rises with it while this process's stays "
+        "about level (CPU row above). The soak also runs with tracemalloc tracing every allocation, which slows "
+        "the client; `claims.settle` above is the same send path without it, on a fresh chain per point.",
+    ]
+    return lines
 
 
 if __name__ == "__main__":

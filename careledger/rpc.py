@@ -16,7 +16,7 @@ import requests
 
 from careledger.errors import CareLedgerError, NodeUnreachable
 
-__all__ = ["DEV_CHAIN_IDS", "RpcClient", "RpcError", "nudge_devnet"]
+__all__ = ["DEV_CHAIN_IDS", "RpcClient", "RpcError", "nudge_devnet", "unwedge_devnet"]
 
 # Local development chains (anvil, Ape's embedded chain): only here does the client mine.
 DEV_CHAIN_IDS = frozenset({31337, 1337})
@@ -116,6 +116,36 @@ def nudge_devnet(call: Callable[[str, list[Any]], Any], chain_id: int) -> bool:
         if not isinstance(status, dict) or int(str(status.get("pending", "0x0")), 16) == 0:
             return False
         call("evm_mine", [])
+    except (RpcError, NodeUnreachable, ValueError):
+        return False
+    return True
+
+
+def unwedge_devnet(call: Callable[[str, list[Any]], Any], chain_id: int, address: str) -> bool:
+    """Free an account's transactions that a local dev chain's pool holds as "queued" although
+    the chain has reached their nonce.
+
+    anvil (1.x), sent a burst of one account's transactions in JSON-RPC batches, was seen leaving
+    the rest of the burst queued behind a predecessor it had already mined (38 of 74, for good):
+    no block takes them, and the same bytes are refused as "already imported". The sign is
+    unambiguous: nothing of the account's is pending (ready) and its lowest queued nonce is the
+    account's mined transaction count. Then the account's pool transactions are removed so that
+    the caller can send them again (same bytes, in nonce order). Never on a real network. True
+    when it removed them."""
+    if chain_id not in DEV_CHAIN_IDS:
+        return False
+    try:
+        pool = call("txpool_inspect", []) or {}
+        key = address.lower()
+        if any(str(a).lower() == key for a in (pool.get("pending") or {})):
+            return False
+        queued = next((txs for a, txs in (pool.get("queued") or {}).items() if str(a).lower() == key), None)
+        if not queued:
+            return False
+        mined = int(str(call("eth_getTransactionCount", [address, "latest"])), 16)
+        if min(int(n) for n in queued) != mined:
+            return False  # a real gap: an earlier nonce is missing, not a wedge
+        call("anvil_removePoolTransactions", [address])
     except (RpcError, NodeUnreachable, ValueError):
         return False
     return True

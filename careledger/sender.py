@@ -20,6 +20,7 @@ key and a journal never collide.
 from __future__ import annotations
 
 import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -33,9 +34,9 @@ from eth_account.signers.local import LocalAccount
 
 from careledger._paths import project_root
 from careledger.errors import CareLedgerError, NodeUnreachable
-from careledger.rpc import RpcClient, RpcError, nudge_devnet
+from careledger.rpc import RpcClient, RpcError, nudge_devnet, unwedge_devnet
 
-__all__ = ["Operation", "Outcome", "SendIncomplete", "Sender", "batch_call", "safe_block"]
+__all__ = ["Operation", "Outcome", "SendIncomplete", "Sender", "batch_call", "default_journal", "safe_block"]
 
 _KNOWN = (
     "already known",
@@ -63,7 +64,24 @@ CREATE TABLE IF NOT EXISTS ops (
     PRIMARY KEY (chain_id, sender, op_id),
     UNIQUE (chain_id, sender, nonce)
 );
+-- What repair() looks for on every submission: rows not yet mined. Without it, every call
+-- scanned the whole journal (and every raw transaction in it).
+CREATE INDEX IF NOT EXISTS ops_open ON ops (chain_id, sender, status);
 """
+
+
+def default_journal(rpc: RpcClient, chain_id: int) -> Path:
+    """``journal-<chain id>-<genesis hash prefix>.sqlite`` in ``.careledger/`` (or
+    ``$CARELEDGER_JOURNAL_DIR``): one journal per chain.
+
+    Keyed by the chain id alone, a journal would outlive a wiped local devnet (same id, new
+    chain, nonces from 0 again) and :meth:`Sender.repair` would re-broadcast the old chain's
+    transactions onto the new one."""
+    genesis = rpc.call("eth_getBlockByNumber", ["0x0", False]) or {}
+    tag = str(genesis.get("hash") or "0x")[2:10] or "unknown"
+    env = os.environ.get("CARELEDGER_JOURNAL_DIR")
+    folder = Path(env) if env else project_root() / ".careledger"
+    return folder / f"journal-{chain_id}-{tag}.sqlite"
 
 
 @dataclass(frozen=True)
@@ -138,10 +156,11 @@ class Sender:
         self.receipt_timeout = receipt_timeout
         self.drop_check_after = drop_check_after
         self.chain_id = int(self.rpc.call("eth_chainId"), 16)
-        self.journal_path = journal or project_root() / ".careledger" / "journal.sqlite"
+        self.journal_path = journal or default_journal(self.rpc, self.chain_id)
         self.journal_path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_path = self.journal_path.with_suffix(f".{self.address.lower()}.lock")
         self._thread_lock = threading.Lock()
+        self._local = threading.local()
         with self._db() as db:
             db.executescript(_SCHEMA)
 
@@ -149,13 +168,28 @@ class Sender:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.journal_path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        """This thread's connection to the journal, opened once and kept: opening and closing
+        one per step made SQLite checkpoint the write-ahead log at every close, which grew with
+        the journal. A step that fails inside a transaction rolls it back."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.journal_path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
         try:
             yield db
-        finally:
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        """Close this thread's journal connection (another step opens a new one)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is not None:
             db.close()
+            self._local.db = None
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -224,13 +258,19 @@ class Sender:
         was sent, a drop, a node restarted from an older snapshot, a reorg): it is re-broadcast
         with its original bytes, in nonce order, so no gap remains. Returns how many."""
         mined_count = int(self.rpc.call("eth_getTransactionCount", [self.address, "latest"]), 16)
+        columns = "op_id, nonce, tx_hash, raw_tx, status, block, block_hash, gas_used, resent, reorged"
         with self._db() as db:
-            cur = db.execute(
-                "SELECT op_id, nonce, tx_hash, raw_tx, status, block, block_hash, gas_used, resent, reorged FROM ops "
-                "WHERE chain_id=? AND sender=? AND (nonce>=? OR status IN ('signed','sent')) ORDER BY nonce",
-                [self.chain_id, self.address, mined_count],
-            )
-            stale = [_Row(*r) for r in cur.fetchall()]
+            # Two indexed lookups (an OR of the two made SQLite scan the whole journal).
+            key = [self.chain_id, self.address]
+            found = {
+                r[0]: _Row(*r)
+                for query, params in (
+                    (f"SELECT {columns} FROM ops WHERE chain_id=? AND sender=? AND nonce>=?", [*key, mined_count]),
+                    (f"SELECT {columns} FROM ops WHERE chain_id=? AND sender=? AND status IN ('signed','sent')", key),
+                )
+                for r in db.execute(query, params).fetchall()
+            }
+            stale = sorted(found.values(), key=lambda r: r.nonce)
             lost = [r for r in stale if r.nonce >= mined_count and r.status in ("mined", "reverted")]
             for r in lost:  # a receipt we recorded is no longer on this chain
                 db.execute(
@@ -393,6 +433,8 @@ class Sender:
                 return
             if time.monotonic() - last_drop_check > self.drop_check_after:
                 self._rebroadcast_dropped(still, chunk)
+                if unwedge_devnet(self.rpc.call, self.chain_id, self.address):
+                    self._rebroadcast_open(chunk)
                 nudge_devnet(self.rpc.call, self.chain_id)
                 last_drop_check = time.monotonic()
             if time.monotonic() > deadline:
@@ -401,6 +443,22 @@ class Sender:
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+
+    def _rebroadcast_open(self, chunk: int) -> None:
+        """Every journalled transaction the chain has not mined, sent again in nonce order (after
+        a local dev chain's pool let go of them: :func:`careledger.rpc.unwedge_devnet`)."""
+        mined = int(self.rpc.call("eth_getTransactionCount", [self.address, "latest"]), 16)
+        with self._db() as db:
+            rows = [
+                _Row(*r)
+                for r in db.execute(
+                    "SELECT op_id, nonce, tx_hash, raw_tx, status, block, block_hash, gas_used, resent, reorged "
+                    "FROM ops WHERE chain_id=? AND sender=? AND nonce>=? AND status IN ('signed','sent') "
+                    "ORDER BY nonce",
+                    [self.chain_id, self.address, mined],
+                ).fetchall()
+            ]
+        self._broadcast(rows, chunk, resend=True)
 
     def _rebroadcast_dropped(self, rows: Sequence[_Row], chunk: int) -> None:
         """A transaction the node no longer knows (dropped from its pool) is sent again, same bytes."""

@@ -6,6 +6,11 @@ never stops the good rows: every row is first parsed, then dry-run against the c
 batch is refused anyway (the chain moved between check and send), its rows are retried one by
 one so each gets its own verdict.
 
+Sending goes through the SDK send path (:mod:`careledger.sender`, via
+:class:`careledger.claims.pipeline.ClaimOps`): each batch is an operation whose id is derived
+from its claims and journalled before it is broadcast, so an interrupted run, run again, neither
+loses a signed batch nor sends one twice.
+
 CSV: one claim (one line item) per row, header
 ``member,payee,service_date,code,units,billed,unit_id,fhir_claim`` (``payee`` and ``unit_id``
 may be empty; ``service_date`` is ``YYYY-MM-DD``; ``billed`` in token units with decimals,
@@ -24,10 +29,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from eth_typing import HexStr
+
 from careledger.chain import checksum
 from careledger.claims.client import MAX_BATCH, ClaimRequest, ClaimsClient
+from careledger.claims.pipeline import ClaimOps, refusal, sender_for
 from careledger.claims.types import ClaimStatus, Line, service_code
-from careledger.errors import CareLedgerError, ChainRefused, InvalidInput
+from careledger.errors import CareLedgerError, ChainRefused, InvalidInput, NodeUnreachable
+from careledger.rpc import RpcError
+from careledger.sender import Operation, Outcome, Sender, SendIncomplete
 
 __all__ = ["RowResult", "load_rows", "parse_amount", "parse_day", "run_batch_file", "write_results"]
 
@@ -195,10 +205,22 @@ def run_batch_file(
     *,
     batch_size: int = MAX_BATCH,
     progress: Callable[[int], None] | None = None,
+    sender: Sender | None = None,
 ) -> list[RowResult]:
-    """Check, send and report every row; ``progress(n)`` is called as n rows are done."""
+    """Check, send and report every row; ``progress(n)`` is called as n rows are done.
+
+    Sends through ``sender`` (default: one for the client's signer with the chain's default
+    journal): each batch is one idempotent operation whose id is derived from its claims."""
     if not 1 <= batch_size <= MAX_BATCH:
         raise InvalidInput(f"batch size must be 1..{MAX_BATCH}")
+    sender = sender or sender_for(client)
+    ops = ClaimOps(client)
+    # What an interrupted run signed but the chain has not mined is finished first (re-sent with
+    # its original nonce and bytes), so those rows show below as already on chain.
+    try:
+        sender.repair()
+    except SendIncomplete as exc:
+        raise NodeUnreachable(exc.message) from None
     results: dict[int, RowResult] = {}
     good: list[tuple[int, ClaimRequest]] = []
     seen: dict[bytes, int] = {}
@@ -229,20 +251,38 @@ def run_batch_file(
         good.append((line, item))
     for start in range(0, len(good), batch_size):
         chunk = good[start : start + batch_size]
-        try:
-            sent, _ = client.submit_batch([req for _, req in chunk])
-            for (line, _req), res in zip(chunk, sent, strict=True):
+        outcome = _send(client, sender, ops.submit_batch([req for _, req in chunk]))
+        if isinstance(outcome, Outcome) and outcome.ok:
+            receipt = client.chain.w3.eth.get_transaction_receipt(HexStr(outcome.tx_hash))
+            for line, req in chunk:
+                res = client._result(req.claim_id, receipt)
                 results[line] = RowResult(line, "0x" + res.claim_id.hex(), res.status.name, res.amount, tx=res.tx)
                 _tick(progress)
-        except ChainRefused:
-            for line, req in chunk:  # one by one: each row gets its own verdict
-                try:
-                    res = client.submit(req)
-                    results[line] = RowResult(line, "0x" + res.claim_id.hex(), res.status.name, res.amount, tx=res.tx)
-                except ChainRefused as exc:
-                    results[line] = RowResult(line, "0x" + req.claim_id.hex(), error=exc.error_name or exc.message)
-                _tick(progress)
+            continue
+        for line, req in chunk:  # refused or reverted as a batch: one by one, each gets its own verdict
+            one = _send(client, sender, ops.submit_one(req))
+            if isinstance(one, Outcome) and one.ok:
+                receipt = client.chain.w3.eth.get_transaction_receipt(HexStr(one.tx_hash))
+                res = client._result(req.claim_id, receipt)
+                results[line] = RowResult(line, "0x" + res.claim_id.hex(), res.status.name, res.amount, tx=res.tx)
+            elif isinstance(one, Outcome):
+                results[line] = RowResult(
+                    line, "0x" + req.claim_id.hex(), error=f"transaction {one.tx_hash} reverted", tx=one.tx_hash
+                )
+            else:
+                results[line] = RowResult(line, "0x" + req.claim_id.hex(), error=one.error_name or one.message)
+            _tick(progress)
     return [results[line] for line, _ in rows]
+
+
+def _send(client: ClaimsClient, sender: Sender, op: Operation) -> Outcome | ChainRefused:
+    """One operation through the sender: its outcome, or the chain's refusal at estimation."""
+    try:
+        return sender.submit([op])[0]
+    except RpcError as exc:
+        return refusal(client, exc, "submit claims")
+    except SendIncomplete as exc:
+        raise NodeUnreachable(exc.message) from None
 
 
 def _tick(progress: Callable[[int], None] | None) -> None:

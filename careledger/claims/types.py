@@ -13,7 +13,6 @@ from enum import IntEnum
 from typing import Any
 
 from eth_abi.abi import encode as abi_encode
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from careledger.errors import InvalidInput
@@ -226,14 +225,32 @@ def adjudicate(
 
 
 def claim_id(member: str, payee: str, service_day: int, codes: Sequence[bytes], resubmission: int = 0) -> bytes:
-    """The deterministic claim id (``IClaimSettlement.claimIdOf``)."""
+    """The deterministic claim id (``IClaimSettlement.claimIdOf``): keccak256 of
+    ``abi.encode(member, payee, serviceDay, resubmission, keccak256(codes))``.
+
+    The five arguments are static ABI types, one 32-byte word each, so the encoding is written
+    out here (a tenth of the time ``eth_abi`` takes, which matters at tens of thousands of claims)."""
+    if not 0 <= service_day < 2**32 or not 0 <= resubmission < 2**16:
+        raise InvalidInput(f"service day {service_day} or resubmission {resubmission} is out of range")
     codes_hash = keccak(b"".join(codes))
     return keccak(
-        abi_encode(
-            ["address", "address", "uint32", "uint16", "bytes32"],
-            [to_checksum_address(member), to_checksum_address(payee), service_day, resubmission, codes_hash],
-        )
+        _address_word(member)
+        + _address_word(payee)
+        + service_day.to_bytes(32, "big")
+        + resubmission.to_bytes(32, "big")
+        + codes_hash
     )
+
+
+def _address_word(address: str) -> bytes:
+    text = address[2:] if address[:2] in ("0x", "0X") else address
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 20:
+        raise InvalidInput(f"{address!r} is not an address")
+    return b"\0" * 12 + raw
 
 
 def lines_hash(lines: Sequence[Line]) -> bytes:

@@ -17,13 +17,21 @@ from careledger.accounts import dev_account
 from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.claims._consent import CONSENT_REGISTRY, grant_payment_consent, payment_consent
+from careledger.claims.batchfile import parse_day, run_batch_file
+from careledger.claims.client import ClaimRequest, ClaimsClient
 from careledger.claims.fhir import validate
+from careledger.claims.types import ClaimStatus, Line, service_code
 from careledger.codes import Category, Purpose
 from careledger.deployments import load_deployment
 from careledger.devnet import Devnet, free_port
+from careledger.rpc import RpcClient
+from careledger.sender import Sender
 
 pytestmark = pytest.mark.devnet
 FHIR = "0x" + "11" * 32
+FHIR32 = bytes.fromhex(FHIR[2:])
+OFFICE = service_code("CPT:99213")
+USD = 10**6
 
 
 def _run(env: dict[str, str], *args: str, account: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -52,7 +60,11 @@ def net(tmp_path_factory):
     folder = tmp_path_factory.mktemp("claims-devnet")
     dev = Devnet(folder=folder / "devnet", port=free_port(), persist=False)
     dev.up()
-    env = {"CARELEDGER_DEPLOYMENTS_DIR": str(folder / "deployments"), "CARELEDGER_RPC": dev.rpc_url}
+    env = {
+        "CARELEDGER_DEPLOYMENTS_DIR": str(folder / "deployments"),
+        "CARELEDGER_JOURNAL_DIR": str(folder / "journals"),
+        "CARELEDGER_RPC": dev.rpc_url,
+    }
     old = os.environ.get("CARELEDGER_DEPLOYMENTS_DIR")
     os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = env["CARELEDGER_DEPLOYMENTS_DIR"]
     try:
@@ -205,6 +217,45 @@ def test_submit_batch_reports_bad_rows_and_sends_good_ones(net, tmp_path):
     assert (again["submitted"], again["alreadyOnChain"], again["refused"]) == (0, 2, 3)
 
 
+class _CtrlCOnBroadcast(RpcClient):
+    """The real node, but Ctrl-C arrives the moment the first transaction would be broadcast:
+    after the sender journalled it, before the node saw it."""
+
+    def batch(self, requests_, *, chunk=500):
+        if any(method == "eth_sendRawTransaction" for method, _ in requests_):
+            raise KeyboardInterrupt
+        return super().batch(requests_, chunk=chunk)
+
+
+def test_submit_batch_interrupted_after_signing_is_finished_by_the_next_run(net, tmp_path):
+    env, _, chain, deployment = net
+    clinic = dev_account("clinic")
+    client = ClaimsClient(chain.with_account(clinic.account), deployment)
+    patient = dev_account("patient").address
+    rows = [
+        (line, ClaimRequest(patient, clinic.address, parse_day(_date(22 + line)), (Line(OFFICE, 1, 90 * USD),), FHIR32))
+        for line in (2, 3, 4)
+    ]
+    journal = tmp_path / "journal.sqlite"
+    nonce = chain.w3.eth.get_transaction_count(clinic.address)
+    interrupted = Sender(_CtrlCOnBroadcast(env["CARELEDGER_RPC"]), clinic.account, journal=journal)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch_file(client, rows, sender=interrupted)
+    assert all(client.status(req.claim_id) == ClaimStatus.NONE for _, req in rows)  # nothing sent yet
+
+    again = run_batch_file(
+        client, rows, sender=Sender(RpcClient(env["CARELEDGER_RPC"]), clinic.account, journal=journal)
+    )
+    # The journalled batch went out first (same nonce, same bytes), so its rows are on chain
+    # already when checked: reported as such, and nothing else was sent.
+    assert [(r.line, r.status, r.resumed, r.error) for r in again] == [
+        (2, "APPROVED", True, None),
+        (3, "APPROVED", True, None),
+        (4, "APPROVED", True, None),
+    ]
+    assert chain.w3.eth.get_transaction_count(clinic.address) == nonce + 1
+
+
 def test_cli_exit_codes(net):
     env, _, _, _ = net
     bad = _run(env, "--json", "claims", "status", "0x1234")
@@ -241,8 +292,6 @@ def test_real_consent_registry_gates_submission(net):
         {"address": deployment.address("ClaimSettlement"), "fromBlock": 0, "topics": [None, ok["claimId"]]}
     )
     assert logs  # the claim's events exist; the consent id it cites is checked through the SDK below
-    from careledger.claims.client import ClaimsClient
-
     info = ClaimsClient(chain, deployment).info(bytes.fromhex(ok["claimId"][2:]))
     assert info.consent_id == consent_id
     chain.with_account(patient.account).send(

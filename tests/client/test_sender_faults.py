@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sqlite3
 import threading
 import time
 
@@ -18,7 +19,7 @@ import pytest
 from eth_utils.crypto import keccak
 from oplog_helpers import op_count, record_ops, recorded_events
 
-from careledger.rpc import RpcClient
+from careledger.rpc import RpcClient, RpcError
 from careledger.sender import Sender, SendIncomplete
 
 pytestmark = pytest.mark.devnet
@@ -72,6 +73,58 @@ def test_dropped_transaction_is_rebroadcast_with_same_nonce(rpc, oplog, key, tmp
     assert outcome.ok
     assert outcome.resent >= 1
     assert outcome.tx_hash == tx_hash
+    _assert_exactly_once(rpc, oplog, ops)
+
+
+def test_transaction_left_queued_at_the_chain_nonce_is_freed_and_sent_again(rpc, oplog, key, tmp_path):
+    """anvil's pool was seen holding a burst's transactions as "queued" although the chain had
+    reached their nonce: nothing mined them and the same bytes were refused as "already
+    imported". Made here on purpose (the predecessor leaves the pool and its nonce is used behind
+    the pool's back). The sender frees them (dev chains only) and sends the same bytes."""
+    rpc.call("evm_setAutomine", [False])
+    nonce = int(rpc.call("eth_getTransactionCount", [key.address, "latest"]), 16)
+    blocker = key.sign_transaction(
+        {
+            "to": key.address,
+            "value": 1,
+            "gas": 21_000,
+            "maxFeePerGas": 100 * 10**9,
+            "maxPriorityFeePerGas": 10**9,
+            "nonce": nonce,
+            "chainId": 31337,
+        }
+    )
+    blocker_hash = rpc.call("eth_sendRawTransaction", [blocker.raw_transaction.to_0x_hex()])
+    # The first check comes 1.5 s after the broadcast: time to make the wedge and look at it.
+    sender = Sender(rpc, key, journal=tmp_path / "j.sqlite", drop_check_after=1.5)
+    ops = record_ops(oplog, "wedge", 1)
+    result: dict[str, object] = {}
+    worker = threading.Thread(target=lambda: result.setdefault("out", sender.submit(ops)))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while sender.outcome("wedge-0") is None or sender.outcome("wedge-0").status == "signed":  # type: ignore[union-attr]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    signed = sender.outcome("wedge-0")
+    assert signed is not None and signed.nonce == nonce + 1
+    # The pool forgets both, takes ours back alone (queued: its predecessor is missing), and the
+    # chain's nonce moves past the predecessor without the pool noticing.
+    raw = sqlite3.connect(tmp_path / "j.sqlite").execute("SELECT raw_tx FROM ops").fetchone()[0]
+    rpc.call("anvil_removePoolTransactions", [key.address])
+    assert rpc.call("eth_getTransactionByHash", [blocker_hash]) is None
+    rpc.call("eth_sendRawTransaction", [raw])
+    rpc.call("anvil_setNonce", [key.address, hex(nonce + 1)])
+    rpc.call("evm_setAutomine", [True])
+    rpc.call("evm_mine")
+    # Wedged: queued at the chain's nonce, not mined, and the same bytes refused.
+    assert rpc.call("txpool_status") == {"pending": "0x0", "queued": "0x1"}
+    assert int(rpc.call("eth_getTransactionCount", [key.address, "latest"]), 16) == nonce + 1
+    with pytest.raises(RpcError, match="already imported"):
+        rpc.call("eth_sendRawTransaction", [raw])
+    worker.join(10)
+    (outcome,) = result["out"]  # type: ignore[misc]
+    assert (outcome.ok, outcome.nonce, outcome.tx_hash) == (True, nonce + 1, signed.tx_hash)
+    assert outcome.resent >= 1
     _assert_exactly_once(rpc, oplog, ops)
 
 

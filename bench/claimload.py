@@ -1,0 +1,125 @@
+"""The claims workload of the claims bench, its throughput curve and the soak.
+
+One plan that approves a one-line claim by the rules (billed under the auto-approve limit), one
+member enrolled for ten years back, one provider (the ``clinic``) with the member's payment
+consent. Claim ``i`` is a pure function of ``i`` (:meth:`Workload.request`: ten codes per
+service day, one day after another back from yesterday, then the next ten codes), so a run can
+be resumed from any claim index without keeping any claim in memory, and no two claims share an
+id. A batch of 100 claims thus carries 10 distinct codes (each code's coverage rule is read cold
+once per transaction, so the mix of codes shows in the gas per claim).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_utils.crypto import keccak
+
+from bench.harness import BenchEnv
+from careledger.accounts import DEV_MNEMONIC
+from careledger.chain import Chain
+from careledger.claims._consent import grant_payment_consent
+from careledger.claims.client import ClaimRequest, ClaimsClient
+from careledger.claims.types import CoverageRule, Line, PlanTerms, day_of, service_code
+
+__all__ = ["CODES", "TERMS", "USD", "Workload"]
+
+USD = 1_000_000
+CODES = tuple(service_code(f"CPT:9{n:04d}") for n in range(100))
+CODES_PER_DAY = 10
+RULE = CoverageRule(covered=True, coinsurance_bps=2_000, copay=5 * USD)
+TERMS = PlanTerms(deductible=50 * USD, annual_max=2**80 - 1, auto_approve_limit=1_000 * USD, appeal_window=86_400)
+BILLED = 120 * USD
+FHIR = keccak(b"bench-claim")
+POOL = 10**15  # a billion dtUSD: room for millions of claims
+HISTORY_DAYS = 3_650
+MEMBER_PATH = "m/44'/60'/0'/0/20"  # a devnet-mnemonic account outside the cast
+
+
+@dataclass
+class Workload:
+    insurer: ClaimsClient
+    clinic: ClaimsClient
+    plan_id: int
+    member: str
+    payee: str
+    last_day: int
+
+    @property
+    def capacity(self) -> int:
+        return (HISTORY_DAYS - 1) * len(CODES)
+
+    def request(self, i: int) -> ClaimRequest:
+        """Claim ``i``: code ``CODES[10 g + i % 10]`` on day ``last_day - r // 10``, where
+        ``g, r = divmod(i, 10 * days)`` (days: the enrolment's 3,649 past days)."""
+        if not 0 <= i < self.capacity:
+            raise ValueError(f"claim index {i} outside 0..{self.capacity - 1}")
+        group, rest = divmod(i, CODES_PER_DAY * (HISTORY_DAYS - 1))
+        return ClaimRequest(
+            self.member,
+            self.payee,
+            self.last_day - rest // CODES_PER_DAY,
+            (Line(CODES[CODES_PER_DAY * group + rest % CODES_PER_DAY], 1, BILLED),),
+            FHIR,
+        )
+
+    def batches(self, start: int, stop: int, size: int) -> Iterator[list[ClaimRequest]]:
+        """Claims ``start..stop-1`` in batches of ``size``, built as they are consumed."""
+        for lo in range(start, stop, size):
+            yield [self.request(i) for i in range(lo, min(lo + size, stop))]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"planId": self.plan_id, "member": self.member, "payee": self.payee, "lastDay": self.last_day}
+
+    @classmethod
+    def attach(cls, env: BenchEnv, saved: dict[str, Any]) -> Workload:
+        """The workload of an earlier run on this chain (for a resumed soak)."""
+        return cls(
+            ClaimsClient(env.signer("insurer"), env.deployment),
+            ClaimsClient(env.signer("clinic"), env.deployment),
+            int(saved["planId"]),
+            str(saved["member"]),
+            str(saved["payee"]),
+            int(saved["lastDay"]),
+        )
+
+    @classmethod
+    def setup(cls, env: BenchEnv) -> Workload:
+        """Plan with coverage of CODES, pool funded, member enrolled and consenting."""
+        insurer = ClaimsClient(env.signer("insurer"), env.deployment)
+        clinic_chain = env.signer("clinic")
+        patient = fresh_member(env)
+        assert patient.account is not None and clinic_chain.account is not None
+        member, payee = patient.account.address, clinic_chain.account.address
+        now = int(env.w3.eth.get_block("latest")["timestamp"])
+        today = day_of(now)
+        plan_id, _ = insurer.create_plan(TERMS)
+        insurer.set_coverage(plan_id, dict.fromkeys(CODES, RULE))
+        insurer.mint_test_tokens(insurer.chain._require_account().address, POOL)
+        insurer.fund(plan_id, POOL)
+        insurer.enrol(plan_id, member, keccak(b"bench-member"), today - HISTORY_DAYS, today + 365)
+        grant_payment_consent(patient, env.deployment, payee, now + 30 * 86_400)
+        return cls(insurer, ClaimsClient(clinic_chain, env.deployment), plan_id, member, payee, today - 1)
+
+
+def fresh_member(env: BenchEnv) -> Chain:
+    """A devnet-mnemonic account outside the cast (no consents yet), funded by the admin."""
+    member = Account.from_mnemonic(DEV_MNEMONIC, account_path=MEMBER_PATH)
+    admin = env.signer("admin")
+    assert admin.account is not None
+    tx = admin.account.sign_transaction(
+        {
+            "to": member.address,
+            "value": 10**18,
+            "gas": 21_000,
+            "maxFeePerGas": 100 * 10**9,
+            "maxPriorityFeePerGas": 10**9,
+            "nonce": env.w3.eth.get_transaction_count(admin.account.address, "pending"),
+            "chainId": env.w3.eth.chain_id,
+        }
+    )
+    env.w3.eth.wait_for_transaction_receipt(env.w3.eth.send_raw_transaction(tx.raw_transaction))
+    return admin.with_account(member)
