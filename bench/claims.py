@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench.claimload import Workload
-from bench.harness import BenchEnv, BenchResult, Throughput, fresh_suite
+from bench.harness import BenchEnv, BenchResult, Throughput, fresh_suite, plot_curve
 from careledger.claims.client import ClaimRequest
 from careledger.claims.pipeline import Settler
 from careledger.claims.types import ClaimStatus
@@ -101,7 +101,16 @@ def run(env: BenchEnv) -> BenchResult:
             "seconds": round(elapsed, 3),
             "window": settler.window,
         }
-    _plot(curve, naive_rate, per_point)
+    plot_curve(
+        CURVE_PNG,
+        curve,
+        naive_rate,
+        label="careledger.sender (submitBatch + payBatch)",
+        naive_label="naive: submit, pay, one at a time",
+        xlabel="claims per transaction",
+        ylabel="claims settled per second",
+        title=f"Claims submitted, adjudicated and paid, receipts checked ({per_point:,} per point, anvil)",
+    )
     best = max(curve, key=lambda s: curve[s])
     notes.append(
         f"claims.settle: {per_point:,} claims per point (each on a fresh chain), submitted and paid through "
@@ -136,28 +145,3 @@ def run(env: BenchEnv) -> BenchResult:
         },
         notes=notes,
     )
-
-
-def _plot(curve: dict[int, float], naive: float, per_point: int) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    CURVE_PNG.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
-    sizes = sorted(curve)
-    ax.plot(sizes, [curve[s] for s in sizes], marker="o", label="careledger.sender (submitBatch + payBatch)")
-    ax.axhline(naive, color="grey", linestyle="--", label=f"naive: submit, pay, one at a time ({naive:,.0f}/s)")
-    ax.set_xscale("log")
-    ax.set_xticks(sizes, [str(s) for s in sizes])
-    ax.set_xlabel("claims per transaction")
-    ax.set_ylabel("claims settled per second")
-    ax.set_title(
-        f"Claims submitted, adjudicated and paid, receipts checked ({per_point:,} per point, anvil)", fontsize=9
-    )
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(CURVE_PNG)
-    plt.close(fig)

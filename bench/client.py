@@ -17,7 +17,7 @@ from pathlib import Path
 
 from eth_utils.crypto import keccak
 
-from bench.harness import BenchEnv, BenchResult, Throughput
+from bench.harness import BenchEnv, BenchResult, Throughput, plot_curve
 from careledger.accounts import dev_account
 from careledger.chain import Chain, ErrorDecoder
 from careledger.provenance.client import ProvenanceClient
@@ -85,28 +85,6 @@ def _curve(env: BenchEnv, oplog: str, sizes: list[int], total: int) -> dict[int,
     return out
 
 
-def _plot(curve: dict[int, float], naive: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    CURVE_PNG.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
-    sizes = sorted(curve)
-    ax.plot(sizes, [curve[s] for s in sizes], marker="o", label="careledger.sender (JSON-RPC batches)")
-    ax.axhline(naive, color="grey", linestyle="--", label=f"naive web3.py loop ({naive:,.0f}/s)")
-    ax.set_xscale("log")
-    ax.set_xlabel("transactions per JSON-RPC batch")
-    ax.set_ylabel("transactions mined per second")
-    ax.set_title("Signed, sent, mined and receipt-checked, on anvil")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(CURVE_PNG)
-    plt.close(fig)
-
-
 def _cli_startup(env: BenchEnv, runs: int = 5) -> list[float]:
     """Wall time of `careledger drugs verify SCAN` from process start to verdict."""
     store = env.workdir / "store"
@@ -137,7 +115,17 @@ def run(env: BenchEnv) -> BenchResult:
     naive = _naive(env, oplog, 50 if env.quick else 200)
     sizes = [1, 10, 50, 100, 250, 500]
     curve = _curve(env, oplog, sizes, total)
-    _plot(curve, naive)
+    plot_curve(
+        CURVE_PNG,
+        curve,
+        naive,
+        label="careledger.sender (JSON-RPC batches)",
+        naive_label="naive web3.py loop",
+        xlabel="transactions per JSON-RPC batch",
+        ylabel="transactions mined per second",
+        title="Signed, sent, mined and receipt-checked, on anvil",
+        legend_loc="lower right",
+    )
     best = max(curve, key=lambda s: curve[s])
     startup = _cli_startup(env)
     return BenchResult(

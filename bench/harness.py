@@ -22,7 +22,7 @@ from careledger.artifacts import Artifacts
 from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.deployments import Deployment, load_deployment
 
-__all__ = ["BenchEnv", "BenchResult", "Throughput", "fresh_suite", "suite_env"]
+__all__ = ["BenchEnv", "BenchResult", "Throughput", "fresh_suite", "plot_curve", "suite_env"]
 
 
 @dataclass
@@ -117,3 +117,38 @@ def fresh_suite(folder: Path, *, quick: bool = False, anvil_args: str = "") -> I
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def plot_curve(
+    png: Path,
+    curve: dict[int, float],
+    naive: float,
+    *,
+    label: str,
+    naive_label: str,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    legend_loc: str = "upper left",
+) -> None:
+    """Throughput against batch size (log x axis) beside the naive path's rate, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
+    sizes = sorted(curve)
+    ax.plot(sizes, [curve[s] for s in sizes], marker="o", label=label)
+    ax.axhline(naive, color="grey", linestyle="--", label=f"{naive_label} ({naive:,.0f}/s)")
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc=legend_loc, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)

@@ -22,16 +22,10 @@ import pytest
 import random_run
 from random_run import RandomRun, missing_coverage, phi_to_scan
 
-from careledger.accounts import dev_account
-from careledger.artifacts import load_artifacts
+from bench.harness import fresh_suite
 from careledger.audit import scan_chain
-from careledger.chain import Chain, ErrorDecoder, connect
-from careledger.deploy import deploy_suite
-from careledger.deployments import load_deployment
-from careledger.devnet import Devnet, free_port
 from careledger.indexer import check, replay
 from careledger.rpc import RpcClient
-from careledger.seed import seed_directory
 
 pytestmark = pytest.mark.devnet
 
@@ -45,21 +39,12 @@ def audited_run(tmp_path_factory: pytest.TempPathFactory):
     """Deploy the suite on a fresh devnet, play the random run, then scan it for PHI and replay
     its logs before the devnet stops."""
     tmp = Path(tmp_path_factory.mktemp("random-run"))
-    old = os.environ.get("CARELEDGER_DEPLOYMENTS_DIR")
-    os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(tmp / "deployments")
-    net = Devnet(folder=tmp / "devnet", port=free_port(), persist=False)
-    net.up()
-    try:
-        artifacts = load_artifacts()
-        w3 = connect(net.rpc_url)
-        admin = Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())).with_account(dev_account("admin").account)
-        deploy_suite(admin, artifacts=artifacts)
-        seed_directory(admin)
-        deployment = load_deployment(w3)
+    with fresh_suite(tmp) as env:
+        w3, deployment, artifacts = env.w3, env.deployment, env.artifacts
         run = RandomRun(w3, deployment, artifacts, tmp / "off-chain", seed=SEED)
         run.setup()
         run.run(STEPS)
-        rpc = RpcClient(net.rpc_url)
+        rpc = RpcClient(env.rpc)
         mined = [o for o in run.outcomes if o.tx]
         found = {
             "phi": scan_chain(rpc, phi_to_scan()),
@@ -68,12 +53,6 @@ def audited_run(tmp_path_factory: pytest.TempPathFactory):
             "refused_receipts": rpc.batch([("eth_getTransactionReceipt", [o.tx]) for o in mined]),
         }
         yield run, found
-    finally:
-        net.down()
-        if old is None:
-            os.environ.pop("CARELEDGER_DEPLOYMENTS_DIR", None)
-        else:
-            os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = old
 
 
 def test_random_run_reaches_every_action_and_refusal(audited_run):
