@@ -51,17 +51,24 @@ def test_resubmitting_same_operations_never_doubles(rpc, oplog, key, tmp_path):
     _assert_exactly_once(rpc, oplog, ops)
 
 
-def test_dropped_transaction_is_rebroadcast_with_same_nonce(rpc, oplog, key, tmp_path):
-    rpc.call("evm_setAutomine", [False])
-    sender = Sender(rpc, key, journal=tmp_path / "j.sqlite", drop_check_after=0.3)
-    ops = record_ops(oplog, "drop", 1)
+def _submit_until_broadcast(sender, ops, op_id):
+    """Start ``sender.submit(ops)`` on a thread and return once ``op_id`` has left the "signed"
+    state (it was broadcast): ``(worker, result)``, the outcomes landing in ``result["out"]``."""
     result: dict[str, object] = {}
     worker = threading.Thread(target=lambda: result.setdefault("out", sender.submit(ops)))
     worker.start()
     deadline = time.monotonic() + 10
-    while sender.outcome("drop-0") is None or sender.outcome("drop-0").status == "signed":  # type: ignore[union-attr]
+    while sender.outcome(op_id) is None or sender.outcome(op_id).status == "signed":
         assert time.monotonic() < deadline
         time.sleep(0.02)
+    return worker, result
+
+
+def test_dropped_transaction_is_rebroadcast_with_same_nonce(rpc, oplog, key, tmp_path):
+    rpc.call("evm_setAutomine", [False])
+    sender = Sender(rpc, key, journal=tmp_path / "j.sqlite", drop_check_after=0.3)
+    ops = record_ops(oplog, "drop", 1)
+    worker, result = _submit_until_broadcast(sender, ops, "drop-0")
     tx_hash = sender.outcome("drop-0").tx_hash  # type: ignore[union-attr]
     rpc.call("anvil_dropTransaction", [tx_hash])
     assert rpc.call("eth_getTransactionByHash", [tx_hash]) is None  # really dropped
@@ -98,13 +105,7 @@ def test_transaction_left_queued_at_the_chain_nonce_is_freed_and_sent_again(rpc,
     # The first check comes 1.5 s after the broadcast: time to make the wedge and look at it.
     sender = Sender(rpc, key, journal=tmp_path / "j.sqlite", drop_check_after=1.5)
     ops = record_ops(oplog, "wedge", 1)
-    result: dict[str, object] = {}
-    worker = threading.Thread(target=lambda: result.setdefault("out", sender.submit(ops)))
-    worker.start()
-    deadline = time.monotonic() + 10
-    while sender.outcome("wedge-0") is None or sender.outcome("wedge-0").status == "signed":  # type: ignore[union-attr]
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    worker, result = _submit_until_broadcast(sender, ops, "wedge-0")
     signed = sender.outcome("wedge-0")
     assert signed is not None and signed.nonce == nonce + 1
     # The pool forgets both, takes ours back alone (queued: its predecessor is missing), and the
