@@ -90,6 +90,8 @@ ACCESS_ERRORS = {
     "NoActiveConsent",
     # ConsentRegistry.recordAccess (ETREAT/BTG): the caller has no open break-glass window.
     "BreakGlassNotActive",
+    # ProvenanceRegistry.quarantine/liftQuarantine/recall: a manufacturer acting on another's batch.
+    "NotBatchManufacturer",
     # ProvenanceRegistry.ship/dispense: the caller holds no (or too few) units: not the holder.
     "InsufficientCustody",
     # ProvenanceRegistry.accept/reject: nothing is in transit to the caller: not the receiver.

@@ -93,6 +93,9 @@ interface IProvenanceRegistry is IDispenseCheck {
     error SerialNotInBatch(bytes32 batchId, bytes32 serial);
     /// @notice The unit was already dispensed by `pharmacy` (from `batchId`): a cloned serial.
     error UnitAlreadyDispensed(bytes32 unitId, address pharmacy, bytes32 batchId);
+    /// @notice `account`, a manufacturer but not a regulator, acted on a batch that `manufacturer`
+    ///         commissioned: only the batch's own manufacturer or a regulator may do that.
+    error NotBatchManufacturer(bytes32 batchId, address account, address manufacturer);
 
     // ------------------------------------------------------------------ events
 
@@ -183,6 +186,10 @@ interface IProvenanceRegistry is IDispenseCheck {
     // ------------------------------------------------------------------ authority
 
     /// @notice The batch's manufacturer or a regulator quarantines it (suspect product).
+    /// @dev    Authority (quarantine, liftQuarantine, recall): the batch's manufacturer while an
+    ///         active MANUFACTURER, or an active REGULATOR. Another manufacturer that is no
+    ///         regulator gets {NotBatchManufacturer}; anyone else the directory's error for
+    ///         REGULATOR. Reverts {EmptyValue} (reason code), {UnknownBatch} too.
     function quarantine(bytes32 batchId, bytes32 reasonCode) external;
 
     /// @notice The batch's manufacturer or a regulator lifts a quarantine (product cleared).

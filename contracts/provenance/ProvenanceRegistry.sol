@@ -268,7 +268,17 @@ contract ProvenanceRegistry is IProvenanceRegistry {
         if (reasonCode == bytes32(0)) revert EmptyValue("reasonCode");
         b = _batches[batchId];
         if (b.status == BatchStatus.None) revert UnknownBatch(batchId);
-        _directory.requireActive(msg.sender, msg.sender == b.manufacturer ? Roles.MANUFACTURER : Roles.REGULATOR);
+        address manufacturer = b.manufacturer;
+        if (msg.sender == manufacturer) {
+            _directory.requireActive(msg.sender, Roles.MANUFACTURER);
+            return b;
+        }
+        // Another manufacturer is told whose batch it is, not that it lacks the regulator role.
+        uint8 roles = _directory.participant(msg.sender).roles;
+        if ((roles & (Roles.MANUFACTURER | Roles.REGULATOR)) == Roles.MANUFACTURER) {
+            revert NotBatchManufacturer(batchId, msg.sender, manufacturer);
+        }
+        _directory.requireActive(msg.sender, Roles.REGULATOR);
     }
 
     /// @dev GTIN-14 check digit (GS1 General Specifications 7.9.1): weights 3,1,3,... from the

@@ -405,10 +405,24 @@ def test_recall_by_others_refused(registry, directory, request, who, commissione
             fn(commissioned.id, REASON, sender=acct)
 
 
-def test_recall_by_another_manufacturer_refused(registry, directory, admin, patient, commissioned):
+def test_recall_by_another_manufacturer_refused(registry, directory, admin, patient, manufacturer, commissioned):
     directory.register(patient, int(Role.MANUFACTURER), b"\xc0" * 32, sender=admin)
-    with ape.reverts(directory.ParticipantLacksRole, account=patient.address, requiredRoles=int(Role.REGULATOR)):
-        registry.recall(commissioned.id, REASON, sender=patient)
+    for fn in (registry.recall, registry.quarantine, registry.liftQuarantine):
+        with ape.reverts(
+            registry.NotBatchManufacturer,
+            batchId=commissioned.id,
+            account=patient.address,
+            manufacturer=manufacturer.address,
+        ):
+            fn(commissioned.id, REASON, sender=patient)
+
+
+def test_manufacturer_that_is_also_regulator_may_act_on_any_batch(registry, directory, admin, patient, commissioned):
+    directory.register(patient, int(Role.MANUFACTURER | Role.REGULATOR), b"\xc1" * 32, sender=admin)
+    tx = registry.quarantine(commissioned.id, REASON, sender=patient)
+    assert [(e.batchId, e.by) for e in tx.events.filter(registry.BatchQuarantined)] == [
+        (commissioned.id, patient.address)
+    ]
 
 
 def test_recall_needs_reason_and_known_batch(registry, regulator, commissioned):
