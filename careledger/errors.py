@@ -13,6 +13,7 @@ code   class                       meaning
 3      :class:`NodeUnreachable`    no answer from the RPC endpoint
 4      :class:`SuiteNotDeployed`   the chain does not have the suite / wrong file
 5      :class:`EnvironmentProblem` a tool is missing, a port is taken, ...
+5      :class:`MissingExtra`       an optional part's packages are not installed
 =====  ==========================  ==================================================
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "ChainRefused",
     "EnvironmentProblem",
     "InvalidInput",
+    "MissingExtra",
     "NodeUnreachable",
     "NotVerified",
     "SuiteNotDeployed",
@@ -97,3 +99,16 @@ class EnvironmentProblem(CareLedgerError):
     """The machine lacks something: Node, the anvil binary, a free port, the build output."""
 
     exit_code = 5
+
+
+class MissingExtra(EnvironmentProblem):
+    """An optional part of the package (``careledger[relay]``, ``[scan]``, ``[fhir]``, ...) is used
+    but its packages are not installed; the message names the extra to install."""
+
+    exit_code = 5
+
+    def __init__(self, extra: str, purpose: str, module: str | None = None) -> None:
+        missing = f" (module {module!r} is not installed)" if module else ""
+        super().__init__(f"{purpose} needs the optional '{extra}' packages{missing}: pip install 'careledger[{extra}]'")
+        self.extra = extra
+        self.module = module
