@@ -68,6 +68,11 @@ def _document(value: str | None, file: Path | None) -> bytes:
     return code32(value, "document commitment")
 
 
+def _chain_time(client: ProvenanceClient) -> int:
+    """The latest block's timestamp: the reference time for reading GS1 dates (never the wall clock)."""
+    return int(client.chain.w3.eth.get_block("latest")["timestamp"])
+
+
 def _scan(scan: str | None, image: Path | None) -> Scan:
     from careledger.errors import InvalidInput
     from careledger.provenance.gs1 import decode_image, parse_scan
@@ -114,12 +119,16 @@ def commission(app: AppContext, gtin: str, lot: str, expiry: str, serials_file: 
     from rich.progress import Progress
 
     from careledger.errors import InvalidInput
-    from careledger.provenance.gs1 import _check_gtin, _check_text, _expiry_date
+    from careledger.provenance.gs1 import _check_gtin, _check_text, check_yymmdd, expiry_date
     from careledger.provenance.store import ProvenanceStore, build_batch, read_serials
 
     gtin14 = int(_check_gtin(gtin))
     _check_text(lot, "10")
-    _expiry_date(expiry)
+    check_yymmdd(expiry)  # before any node is contacted
+    client = _client(app, "manufacturer")
+    # The registry reads the century of YYMMDD in the year of the block (GS1 GS 7.12): check the
+    # date as the chain will, against its latest block (000229 does not exist from 2050 on).
+    expiry_date(expiry, _chain_time(client))
     with Progress(transient=True, disable=app.json_output) as progress:
         task = progress.add_task("reading serials", total=None)
         items = read_serials(serials_file, progress=lambda n: progress.advance(task, n))
@@ -131,7 +140,7 @@ def commission(app: AppContext, gtin: str, lot: str, expiry: str, serials_file: 
         raise InvalidInput(
             f"{len(clash)} serial(s) of GTIN {gtin14:014d} are already in another batch, e.g. {clash[0]!r}"
         )
-    receipt = _client(app, "manufacturer").commission(batch)
+    receipt = client.commission(batch)
     store.save(batch)
     data = {
         "batchId": "0x" + batch.batch_id.hex(),
@@ -255,11 +264,16 @@ def verify(app: AppContext, scan: str | None, image: Path | None, serials: Path 
 @pass_app
 def dispense(app: AppContext, scan: str | None, image: Path | None, serials: Path | None) -> None:
     """Dispense a scanned unit (pharmacy holding units of its batch)."""
+    from dataclasses import replace
+
+    from careledger.provenance.gs1 import expiry_date
     from careledger.provenance.ids import unit_id
 
     s = _scan(scan, image)
     proof = _proof(s, serials)
-    receipt = _client(app, "pharmacy").dispense(s.gtin_int, s.lot, s.serial, proof)
+    client = _client(app, "pharmacy")
+    receipt = client.dispense(s.gtin_int, s.lot, s.serial, proof)
+    s = replace(s, expiry_date=expiry_date(s.expiry, _chain_time(client)))
     uid = "0x" + unit_id(s.gtin_int, s.serial).hex()
     app.emit(
         {"unitId": uid, **s.to_json(), "gasUsed": receipt["gasUsed"]},
@@ -309,15 +323,14 @@ def quarantine(app: AppContext, batch: str, reason: str, lift: bool) -> None:
 @pass_app
 def history(app: AppContext, scan: str | None, image: Path | None, epcis: Path | None) -> None:
     """The custody timeline of a scanned unit, rebuilt from chain events."""
-    import json
-
+    from careledger.exactjson import dumps
     from careledger.provenance.history import load_history, to_epcis
 
     s = _scan(scan, image)
     client = _client(app)
     h = load_history(client, s.gtin_int, s.lot, s.serial)
     if epcis is not None:
-        epcis.write_text(json.dumps(to_epcis(h, client.chain.chain_id), indent=2))
+        epcis.write_text(dumps(to_epcis(h, client.chain.chain_id)))  # exact JSON (docs/json.md)
     data: dict[str, Any] = h.to_json()
 
     def human() -> None:

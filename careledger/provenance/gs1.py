@@ -24,7 +24,21 @@ from typing import Any
 from careledger.errors import InvalidInput
 from careledger.provenance.ids import GS1_CHARS
 
-__all__ = ["Scan", "decode_image", "digital_link", "element_string", "hri", "parse_scan", "write_datamatrix"]
+__all__ = [
+    "Reference",
+    "Scan",
+    "century_year",
+    "check_yymmdd",
+    "decode_image",
+    "digital_link",
+    "element_string",
+    "expires_at",
+    "expiry_date",
+    "hri",
+    "parse_scan",
+    "reference_year",
+    "write_datamatrix",
+]
 
 GS = "\x1d"
 _HRI_PART = re.compile(r"\((\d{2,4})\)([^()]*)")
@@ -36,13 +50,14 @@ _NAMES = {"01": "GTIN (01)", "10": "lot (10)", "17": "expiry (17)", "21": "seria
 @dataclass(frozen=True)
 class Scan:
     """One unit's GS1 identifiers. ``expiry`` is YYMMDD as printed (day 00 allowed);
-    ``expiry_date`` the calendar date it stands for (day 00 = last day of the month)."""
+    ``expiry_date`` the calendar date it stands for (day 00 = last day of the month), resolved
+    against the reference time given to :func:`parse_scan` (``None`` without one)."""
 
     gtin: str
     lot: str
     expiry: str
     serial: str
-    expiry_date: dt.date
+    expiry_date: dt.date | None
     source: str
 
     @property
@@ -54,14 +69,15 @@ class Scan:
         return int(self.expiry)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "gtin": self.gtin,
             "lot": self.lot,
             "expiry": self.expiry,
-            "expiryDate": self.expiry_date.isoformat(),
+            "expiryDate": None if self.expiry_date is None else self.expiry_date.isoformat(),
             "serial": self.serial,
             "source": self.source,
         }
+        return {k: v for k, v in out.items() if v is not None}
 
 
 def _short(text: str, n: int = 60) -> str:
@@ -93,34 +109,88 @@ def _check_text(value: str, ai: str) -> str:
     return value
 
 
-def _expiry_date(value: str) -> dt.date:
-    """YYMMDD per GS1 7.12: century by the 50-year window around today; DD 00 = last day."""
+# ---------------------------------------------------------------------------- dates
+
+#: The time a two-digit year is read at: unix seconds, an aware datetime, or a date (its year).
+Reference = int | dt.datetime | dt.date
+
+
+def reference_year(reference: Reference) -> int:
+    """The UTC calendar year of ``reference`` (the "current year" of GS1 GS 7.12)."""
+    if isinstance(reference, bool):
+        raise TypeError("reference must be unix seconds, an aware datetime or a date, not a bool")
+    if isinstance(reference, int):
+        return dt.datetime.fromtimestamp(reference, dt.UTC).year
+    if isinstance(reference, dt.datetime):
+        if reference.tzinfo is None:
+            raise TypeError("reference datetime must be timezone-aware (UTC)")
+        return reference.astimezone(dt.UTC).year
+    return reference.year
+
+
+def century_year(yy: int, current_year: int) -> int:
+    """The four-digit year of two-digit year ``yy`` read in ``current_year``.
+
+    GS1 General Specifications section 7.12 ("Determination of century in dates"): with CY the
+    last two digits of the current year, YY - CY >= 51 lies in the previous century, YY - CY <=
+    -50 in the next one, anything else in the current century; so the year is between 49 years
+    before and 50 years after the current year. The same rule as ``GS1Date.centuryYear`` on
+    chain and ``centuryYear`` in frontend/src/gs1.js (tests/data/gs1_expiry_vectors.json).
+    """
+    cy = current_year % 100
+    century = current_year - cy
+    if yy - cy >= 51:
+        return century - 100 + yy
+    if yy - cy <= -50:
+        return century + 100 + yy
+    return century + yy
+
+
+def check_yymmdd(value: str) -> str:
+    """The checks of an AI (17) date that do not depend on the century: six digits, a month
+    01-12 and a day the month can have (29 February only in a YY divisible by 4). The full check
+    is :func:`expiry_date`, which needs the time the date is read at."""
     if not re.fullmatch(r"\d{6}", value):
         raise InvalidInput(f"expiry (17) {value!r} must be 6 digits YYMMDD")
     yy, mm, dd = int(value[:2]), int(value[2:4]), int(value[4:])
-    this = dt.date.today().year
-    diff = yy - this % 100
-    century = this // 100 * 100
-    if diff >= 51:
-        century -= 100
-    elif diff <= -50:
-        century += 100
-    year = century + yy
     if not 1 <= mm <= 12:
         raise InvalidInput(f"expiry (17) {value!r} has month {mm:02d}; months run 01-12")
+    most = 29 if mm == 2 and yy % 4 == 0 else calendar.monthrange(2001, mm)[1]
+    if dd > most:
+        raise InvalidInput(f"expiry (17) {value!r}: month {mm:02d} of year {yy:02d} has no day {dd}")
+    return value
+
+
+def expiry_date(value: str, reference: Reference) -> dt.date:
+    """The calendar date YYMMDD ``value`` stands for when read at ``reference``.
+
+    Century per GS1 General Specifications 7.12 in the UTC year of ``reference`` (see
+    :func:`century_year`); DD = 00 is the last day of the month. There is no default reference:
+    pass the chain's latest block time (or, for a batch, its commissioning block's time), which
+    is what the registry reads the date against. :class:`InvalidInput` for a malformed date."""
+    check_yymmdd(value)
+    yy, mm, dd = int(value[:2]), int(value[2:4]), int(value[4:])
+    year = century_year(yy, reference_year(reference))
     last = calendar.monthrange(year, mm)[1]
     if dd > last:
-        raise InvalidInput(f"expiry (17) {value!r}: {year}-{mm:02d} has {last} days, not {dd}")
+        raise InvalidInput(f"expiry (17) {value!r}: {year}-{mm:02d} has {last} days: no day {dd}")
     return dt.date(year, mm, dd or last)
 
 
-def _finish(fields: dict[str, str], source: str, raw: str) -> Scan:
+def expires_at(value: str, reference: Reference) -> int:
+    """The unix time the registry records as ``expiresAt`` for expiry ``value`` commissioned at
+    ``reference``: 00:00 UTC of the day after the expiry date (0 for a date before 1970)."""
+    day_after = expiry_date(value, reference) + dt.timedelta(days=1)
+    return max(0, int(dt.datetime(day_after.year, day_after.month, day_after.day, tzinfo=dt.UTC).timestamp()))
+
+
+def _finish(fields: dict[str, str], source: str, raw: str, reference: Reference | None) -> Scan:
     missing = [_NAMES[ai] for ai in ("01", "17", "10", "21") if ai not in fields]
     if missing:
         raise InvalidInput(f"scan {_short(raw)!r} lacks {', '.join(missing)}: a unit needs GTIN, expiry, lot, serial")
     gtin = _check_gtin(fields["01"])
-    expiry = fields["17"]
-    date = _expiry_date(expiry)
+    expiry = check_yymmdd(fields["17"])
+    date = None if reference is None else expiry_date(expiry, reference)
     lot = _check_text(fields["10"], "10")
     serial = _check_text(fields["21"], "21")
     return Scan(gtin, lot, expiry, serial, date, source)
@@ -186,23 +256,27 @@ def _parse_digital_link(text: str) -> dict[str, str]:
     return {es.ai.ai: es.value for es in uri.element_strings}
 
 
-def parse_scan(text: str) -> Scan:
-    """Parse a scanner string or Digital Link into a :class:`Scan`; :class:`InvalidInput` if not."""
+def parse_scan(text: str, *, reference: Reference | None = None) -> Scan:
+    """Parse a scanner string or Digital Link into a :class:`Scan`; :class:`InvalidInput` if not.
+
+    With ``reference`` (the chain's latest block time, say) the expiry is resolved to a date
+    (:func:`expiry_date`); without it only the century-independent checks run and
+    ``expiry_date`` is ``None``: the wall clock is never used."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("the scan is empty")
     raw = text.strip("\r\n ")
     # Scanners configured to show FNC1 visibly send "<GS>" or "\x1d" literally.
     raw = raw.replace("<GS>", GS).replace("\\x1d", GS).replace("\\u001d", GS)
     if raw.lower().startswith(("http://", "https://")):
-        return _finish(_parse_digital_link(raw), "digital-link", raw)
+        return _finish(_parse_digital_link(raw), "digital-link", raw, reference)
     raw = _SYMBOLOGY.sub("", raw)
     if raw.startswith(GS):  # FNC1 in first position
         raw = raw[1:]
     if raw.startswith("("):
-        return _finish(_parse_hri(raw), "element-string", raw)
+        return _finish(_parse_hri(raw), "element-string", raw, reference)
     if not raw[:2].isdigit():
         raise InvalidInput(f"scan {_short(raw)!r} is neither a GS1 element string nor a Digital Link URI")
-    return _finish(_parse_raw(raw), "element-string", raw)
+    return _finish(_parse_raw(raw), "element-string", raw, reference)
 
 
 # ---------------------------------------------------------------------------- building
@@ -226,8 +300,11 @@ def digital_link(gtin: str | int, lot: str, expiry: str | int, serial: str, doma
 
 def write_datamatrix(content: str, path: Path, scale: int = 6) -> Path:
     """Write a GS1 DataMatrix image of ``content`` (an element string with GS separators)."""
-    import zxingcpp
-    from PIL import Image
+    from careledger._extras import needs_extra
+
+    with needs_extra("scan", "writing a DataMatrix image"):
+        import zxingcpp
+        from PIL import Image
 
     barcode = zxingcpp.create_barcode(content.replace(GS, "\x1d"), zxingcpp.BarcodeFormat.DataMatrix, options="gs1")
     img = zxingcpp.write_barcode_to_image(barcode, scale=scale)
@@ -237,8 +314,11 @@ def write_datamatrix(content: str, path: Path, scale: int = 6) -> Path:
 
 def decode_image(path: Path) -> str:
     """The data of the first DataMatrix (or other GS1 2D code) in an image, as a scanner sends it."""
-    import zxingcpp
-    from PIL import Image, UnidentifiedImageError
+    from careledger._extras import needs_extra
+
+    with needs_extra("scan", "reading a DataMatrix image (drugs verify --image)"):
+        import zxingcpp
+        from PIL import Image, UnidentifiedImageError
 
     try:
         img = Image.open(path)

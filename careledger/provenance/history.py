@@ -239,7 +239,9 @@ def to_epcis(history: UnitHistory, chain_id: int) -> dict[str, Any]:
         elif unit_uri is None:
             ev["quantityList"] = [{"epcClass": lot_uri, "quantity": e.quantity or 0}]
         if e.kind == "BatchCommissioned" and history.expiry is not None:
-            ev["ilmd"] = {"cbvmda:lotNumber": history.lot, "cbvmda:itemExpirationDate": _expiry_iso(history.expiry)}
+            # The date the registry enforces: YYMMDD read in the year of the commissioning block.
+            expiry = _expiry_iso(history.expiry, e.timestamp)
+            ev["ilmd"] = {"cbvmda:lotNumber": history.lot, "cbvmda:itemExpirationDate": expiry}
         if e.counterparty:
             src, dst = (e.actor, e.counterparty) if e.kind == "ShipmentSent" else (e.counterparty, e.actor)
             ev["sourceList"] = [{"type": "owning_party", "source": f"urn:careledger:{chain_id}:{src}"}]
@@ -263,7 +265,7 @@ def to_epcis(history: UnitHistory, chain_id: int) -> dict[str, Any]:
     }
 
 
-def _expiry_iso(yymmdd: int) -> str:
-    from careledger.provenance.gs1 import _expiry_date
+def _expiry_iso(yymmdd: int, commissioned_at: int) -> str:
+    from careledger.provenance.gs1 import expiry_date
 
-    return _expiry_date(f"{yymmdd:06d}").isoformat()
+    return expiry_date(f"{yymmdd:06d}", commissioned_at).isoformat()

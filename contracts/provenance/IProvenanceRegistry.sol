@@ -46,7 +46,8 @@ interface IProvenanceRegistry is IDispenseCheck {
         bytes32 merkleRoot;
         address manufacturer;
         uint24 expiry; // GS1 AI (17) YYMMDD as a number (day 00 = last day of the month)
-        uint40 expiresAt; // unix time of 00:00 UTC on the day after the expiry date
+        uint40 expiresAt; // unix time of 00:00 UTC on the day after the expiry date (century: GS1 GS 7.12
+        //                 in the year of the commissioning block)
         BatchStatus status;
     }
 
@@ -61,8 +62,6 @@ interface IProvenanceRegistry is IDispenseCheck {
 
     /// @notice `gtin` is not a GTIN-14 (more than 14 digits, zero, or a wrong check digit).
     error InvalidGtin(uint256 gtin);
-    /// @notice `expiry` is not a valid YYMMDD date.
-    error InvalidExpiry(uint256 expiry);
     /// @notice The batch expired (at `expiresAt`) before it was commissioned.
     error ExpiryInPast(uint256 expiry, uint256 expiresAt);
     /// @notice A lot, serial, Merkle root, document or reason code of zero was given.
@@ -149,8 +148,10 @@ interface IProvenanceRegistry is IDispenseCheck {
 
     /// @notice Commissions a batch: `quantity` units whose serials are the leaves of `merkleRoot`.
     /// @dev    Caller must be an active MANUFACTURER. Gas does not depend on `quantity`.
-    ///         Reverts {InvalidGtin}, {InvalidExpiry}, {ExpiryInPast}, {EmptyValue},
-    ///         {InvalidQuantity}, {BatchAlreadyCommissioned}, directory errors.
+    ///         `expiry` (YYMMDD) is read with GS1Date: century per GS1 General Specifications 7.12
+    ///         in the UTC year of `block.timestamp`, day 00 = last day of the month.
+    ///         Reverts {InvalidGtin}, GS1Date's InvalidGs1Date / NoSuchDay, {ExpiryInPast},
+    ///         {EmptyValue}, {InvalidQuantity}, {BatchAlreadyCommissioned}, directory errors.
     function commission(
         uint256 gtin,
         bytes32 lot,

@@ -5,6 +5,7 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {IDispenseCheck} from "../common/IDispenseCheck.sol";
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {Roles} from "../common/Roles.sol";
+import {GS1Date} from "./GS1Date.sol";
 import {IProvenanceRegistry} from "./IProvenanceRegistry.sol";
 
 /// @title ProvenanceRegistry
@@ -60,7 +61,8 @@ contract ProvenanceRegistry is IProvenanceRegistry {
         if (lot == bytes32(0)) revert EmptyValue("lot");
         if (quantity == 0) revert InvalidQuantity(quantity);
         if (merkleRoot == bytes32(0)) revert EmptyValue("merkleRoot");
-        uint256 expiresAt = _expiresAt(expiry);
+        // The century of YYMMDD is the one GS1 GS 7.12 gives in the year of this block.
+        uint256 expiresAt = GS1Date.expiresAt(expiry, block.timestamp);
         // An expired batch would never verify: refuse it rather than record dead stock.
         if (expiresAt <= block.timestamp) revert ExpiryInPast(expiry, expiresAt);
         _directory.requireActive(msg.sender, Roles.MANUFACTURER);
@@ -293,36 +295,5 @@ contract ProvenanceRegistry is IProvenanceRegistry {
             rest /= 10;
         }
         return (10 - (sum % 10)) % 10 == check;
-    }
-
-    /// @dev YYMMDD (years 2000-2099; DD = 00 means the last day of the month, per GS1) to the
-    ///      unix time at which the product is expired: 00:00 UTC the day after the expiry date.
-    function _expiresAt(uint256 yymmdd) private pure returns (uint256) {
-        uint256 year = 2000 + yymmdd / 10_000;
-        uint256 month = (yymmdd / 100) % 100;
-        uint256 day = yymmdd % 100;
-        if (yymmdd > 999_999 || month == 0 || month > 12) revert InvalidExpiry(yymmdd);
-        uint256 last = _daysInMonth(year, month);
-        if (day == 0) day = last;
-        if (day > last) revert InvalidExpiry(yymmdd);
-        return (_daysFromCivil(year, month, day) + 1) * 1 days;
-    }
-
-    function _daysInMonth(uint256 year, uint256 month) private pure returns (uint256) {
-        if (month == 2) return (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28;
-        if (month == 4 || month == 6 || month == 9 || month == 11) return 30;
-        return 31;
-    }
-
-    /// @dev Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil),
-    ///      for years >= 2000 so every intermediate value stays non-negative.
-    function _daysFromCivil(uint256 y, uint256 m, uint256 d) private pure returns (uint256) {
-        if (m <= 2) y -= 1;
-        uint256 era = y / 400;
-        uint256 yoe = y - era * 400;
-        uint256 mp = m > 2 ? m - 3 : m + 9;
-        uint256 doy = (153 * mp + 2) / 5 + d - 1;
-        uint256 doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146_097 + doe - 719_468;
     }
 }

@@ -1,6 +1,6 @@
 // GS1 scan parsing in the browser: a GS1 element string with parentheses, the raw string a
 // DataMatrix scanner yields (FNC1 as ASCII 29 / <GS>, optional ]d2 prefix), or a GS1 Digital
-// Link URI. Returns {gtin, lot, expiry: 'YYMMDD', expiryDate: 'YYYY-MM-DD', serial} or throws
+// Link URI. Returns {gtin, lot, expiry: 'YYMMDD', serial (, expiryDate: 'YYYY-MM-DD')} or throws
 // ScanError with a sentence for the pharmacist. Nothing is sent anywhere before this passes.
 
 export class ScanError extends Error {}
@@ -100,24 +100,60 @@ function put(out, ai, value) {
   out[ai] = value;
 }
 
-/** YYMMDD -> Date string YYYY-MM-DD (day 00 = last day of the month; century per GS1 7.12). */
-export function expiryDate(yymmdd, now = new Date()) {
-  if (!/^\d{6}$/.test(yymmdd)) throw new ScanError(`Expiry (17) must be 6 digits YYMMDD, got "${yymmdd}".`);
-  const yy = Number(yymmdd.slice(0, 2)); const mm = Number(yymmdd.slice(2, 4)); let dd = Number(yymmdd.slice(4, 6));
-  const thisYear = now.getUTCFullYear();
-  const diff = yy - (thisYear % 100);
-  let century = Math.floor(thisYear / 100);
-  if (diff >= 51) century -= 1; else if (diff <= -50) century += 1;
-  const year = century * 100 + yy;
-  if (mm < 1 || mm > 12) throw new ScanError(`Expiry ${yymmdd} has month ${mm}, which does not exist.`);
-  const last = new Date(Date.UTC(year, mm, 0)).getUTCDate();
-  if (dd === 0) dd = last;
-  if (dd > last) throw new ScanError(`Expiry ${yymmdd} is not a real date (${year}-${String(mm).padStart(2, '0')} has ${last} days).`);
-  return `${year}-${String(mm).padStart(2, '0')}-${String(dd).padStart(2, '0')}`;
+// ------------------------------------------------------------------ GS1 dates
+// One rule with the registry (contracts/provenance/GS1Date.sol) and the Python client
+// (careledger/provenance/gs1.py), checked by all three against tests/data/gs1_expiry_vectors.json:
+// GS1 General Specifications section 7.12 ("Determination of century in dates"): with CY the last
+// two digits of the current year, YY - CY >= 51 is in the previous century, YY - CY <= -50 in the
+// next one, anything else in the current century (49 years back to 50 years ahead). The "current
+// year" is the UTC year of an explicit reference time: the chain's latest block, never the PC's
+// clock. DD = 00 is the last day of the month.
+
+/** The UTC year of a reference time: a Date, or unix seconds as a number or bigint (block.timestamp). */
+export function referenceYear(reference) {
+  if (reference instanceof Date && !Number.isNaN(reference.getTime())) return reference.getUTCFullYear();
+  if (typeof reference === 'bigint' || (typeof reference === 'number' && Number.isFinite(reference))) {
+    return new Date(Number(reference) * 1000).getUTCFullYear();
+  }
+  throw new TypeError('a GS1 date needs a reference time (the latest block\'s timestamp), got ' + String(reference));
 }
 
-/** Parse what the scanner (or the pharmacist) entered. */
-export function parseScan(raw) {
+/** The four-digit year of two-digit year `yy` read in `currentYear` (GS1 GS 7.12). */
+export function centuryYear(yy, currentYear) {
+  const cy = currentYear % 100;
+  const century = currentYear - cy;
+  if (yy - cy >= 51) return century - 100 + yy;
+  if (yy - cy <= -50) return century + 100 + yy;
+  return century + yy;
+}
+
+const daysIn = (year, month) => new Date(Date.UTC(year, month, 0)).getUTCDate();
+
+/** The checks that do not depend on the century: six digits, month 01-12, a day the month can have. */
+export function checkYymmdd(yymmdd) {
+  if (!/^\d{6}$/.test(yymmdd)) throw new ScanError(`Expiry (17) must be 6 digits YYMMDD, got "${yymmdd}".`);
+  const yy = Number(yymmdd.slice(0, 2)); const mm = Number(yymmdd.slice(2, 4)); const dd = Number(yymmdd.slice(4, 6));
+  if (mm < 1 || mm > 12) throw new ScanError(`Expiry ${yymmdd} has month ${mm}, which does not exist.`);
+  // 2000 and 2001 stand for "YY divisible by 4" and "not": 29 February only in the former.
+  const most = daysIn(yy % 4 === 0 ? 2000 : 2001, mm);
+  if (dd > most) throw new ScanError(`Expiry ${yymmdd} is not a real date (month ${mm} has no day ${dd}).`);
+  return yymmdd;
+}
+
+/** YYMMDD read at `reference` -> 'YYYY-MM-DD' (century per GS1 GS 7.12; day 00 = last day of the month). */
+export function expiryDate(yymmdd, reference) {
+  checkYymmdd(yymmdd);
+  const yy = Number(yymmdd.slice(0, 2)); const mm = Number(yymmdd.slice(2, 4)); let dd = Number(yymmdd.slice(4, 6));
+  const year = centuryYear(yy, referenceYear(reference));
+  const last = daysIn(year, mm);
+  if (dd === 0) dd = last;
+  if (dd > last) throw new ScanError(`Expiry ${yymmdd} is not a real date (${year}-${String(mm).padStart(2, '0')} has ${last} days).`);
+  return `${String(year).padStart(4, '0')}-${String(mm).padStart(2, '0')}-${String(dd).padStart(2, '0')}`;
+}
+
+/** Parse what the scanner (or the pharmacist) entered. With `reference` (the latest block's
+ *  timestamp) the expiry is also resolved to `expiryDate`; without it only checked. */
+export function parseScan(raw, reference) {
   const text = String(raw || '').trim();
   if (!text) throw new ScanError('Nothing was scanned: paste or scan a GS1 code first.');
   if (!/^(https?:\/\/|\(\d|\]|\x1d|\d)/i.test(text)) {
@@ -138,5 +174,8 @@ export function parseScan(raw) {
     if (!v.length || v.length > 20) throw new ScanError(`${name} (${ai}) must be 1 to 20 characters, got ${v.length}.`);
     if (!CSET82.test(v)) throw new ScanError(`${name} (${ai}) "${v}" has characters GS1 does not allow.`);
   }
-  return { gtin, lot: ais['10'], serial: ais['21'], expiry: ais['17'], expiryDate: expiryDate(ais['17']), ais };
+  const expiry = checkYymmdd(ais['17']);
+  const unit = { gtin, lot: ais['10'], serial: ais['21'], expiry, ais };
+  if (reference !== undefined) unit.expiryDate = expiryDate(expiry, reference);
+  return unit;
 }

@@ -17,6 +17,8 @@ from careledger.provenance.gs1 import (
 )
 
 GTIN = "09506000134352"
+# The time the expiry dates are read at (GS1 GS 7.12 century); fixed, never the wall clock.
+REFERENCE = dt.datetime(2026, 6, 15, 12, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(
@@ -32,7 +34,7 @@ GTIN = "09506000134352"
     ],
 )
 def test_parse_scan_accepts_every_form(scan):
-    s = parse_scan(scan)
+    s = parse_scan(scan, reference=REFERENCE)
     assert (s.gtin, s.lot, s.expiry, s.serial, s.expiry_date) == (
         GTIN,
         "LOT-1",
@@ -48,8 +50,18 @@ def test_parse_scan_gtin_in_ai01_must_have_14_digits():
 
 
 def test_parse_scan_day_00_is_last_day_of_month():
-    assert parse_scan(hri(GTIN, "L", "280200", "S")).expiry_date == dt.date(2028, 2, 29)
-    assert parse_scan(hri(GTIN, "L", "270200", "S")).expiry_date == dt.date(2027, 2, 28)
+    assert parse_scan(hri(GTIN, "L", "280200", "S"), reference=REFERENCE).expiry_date == dt.date(2028, 2, 29)
+    assert parse_scan(hri(GTIN, "L", "270200", "S"), reference=REFERENCE).expiry_date == dt.date(2027, 2, 28)
+
+
+def test_parse_scan_without_reference_checks_but_does_not_resolve_the_date():
+    s = parse_scan(hri(GTIN, "L", "991231", "S"))
+    assert (s.expiry, s.expiry_date) == ("991231", None)
+    assert "expiryDate" not in s.to_json()
+    # Read in 2026, 99 is 1999 (GS1 GS 7.12); read in 2060, 2099.
+    assert parse_scan(hri(GTIN, "L", "991231", "S"), reference=REFERENCE).expiry_date == dt.date(1999, 12, 31)
+    in_2060 = dt.datetime(2060, 1, 1, tzinfo=dt.UTC)
+    assert parse_scan(hri(GTIN, "L", "991231", "S"), reference=in_2060).to_json()["expiryDate"] == "2099-12-31"
 
 
 def test_parse_scan_source_recorded():

@@ -76,10 +76,17 @@ def test_commission_invalid_gtin_refused(registry, manufacturer, gtin):
         registry.commission(gtin, b.lot32, EXPIRY, 8, b.tree.root, sender=manufacturer)
 
 
-@pytest.mark.parametrize("expiry", [301301, 300231, 301232, 1_000_000, 300000])
+@pytest.mark.parametrize("expiry", [301301, 1_000_000, 300000])
 def test_commission_invalid_expiry_refused(registry, manufacturer, expiry):
     b = make_batch()
-    with ape.reverts(registry.InvalidExpiry, expiry=expiry):
+    with ape.reverts(registry.InvalidGs1Date, value=expiry):
+        registry.commission(b.gtin, b.lot32, expiry, 8, b.tree.root, sender=manufacturer)
+
+
+@pytest.mark.parametrize(("expiry", "day", "days"), [(300231, 31, 28), (301232, 32, 31)])
+def test_commission_expiry_day_the_month_lacks_refused(registry, manufacturer, expiry, day, days):
+    b = make_batch()
+    with ape.reverts(registry.NoSuchDay, value=expiry, year=2030, day=day, daysInMonth=days):
         registry.commission(b.gtin, b.lot32, expiry, 8, b.tree.root, sender=manufacturer)
 
 

@@ -1,8 +1,8 @@
 // Pharmacy view: scan (paste / scanner keyboard input, uploaded photo, camera), a large verdict
 // in DSCSA words with product, lot, expiry, holder and the custody timeline, and Dispense for
 // the pharmacy holding the unit.
-import { explain, who } from '../chain.js';
-import { ScanError, parseScan } from '../gs1.js';
+import { explain, publicClient, who } from '../chain.js';
+import { ScanError, expiryDate, parseScan } from '../gs1.js';
 import * as drugs from '../provenance.js';
 import { act, date, fill, h, note } from '../ui.js';
 
@@ -58,14 +58,17 @@ export default {
       }
       fill(out, note('info', `Checking ${unit.gtin} lot ${unit.lot} serial ${unit.serial}…`));
       try {
-        const result = await drugs.verify(unit, me);
+        // The expiry's century is read in the year of the latest block, as the registry reads it.
+        const [result, latest] = await Promise.all([drugs.verify(unit, me), publicClient.getBlock()]);
         if (!ctx.alive()) return;
+        let expiry;
+        try { expiry = expiryDate(unit.expiry, latest.timestamp); } catch (e) { expiry = `${unit.expiry}: ${e.message}`; }
         const box = verdictBox(result, 0);
         const holderCell = h('dd', { id: 'holder' }, result.holder ? who(result.holder) : '…');
         const facts = h('dl', { class: 'facts', id: 'unit-facts' },
           h('dt', {}, 'Product (GTIN)'), h('dd', {}, unit.gtin),
           h('dt', {}, 'Lot'), h('dd', {}, unit.lot),
-          h('dt', {}, 'Expiry'), h('dd', {}, unit.expiryDate),
+          h('dt', {}, 'Expiry'), h('dd', { id: 'expiry' }, expiry),
           h('dt', {}, 'Serial'), h('dd', {}, unit.serial),
           h('dt', {}, result.verdict === 'Dispensed' ? 'Dispensed by' : 'Holder'), holderCell,
           result.reason ? [h('dt', {}, 'Reason'), h('dd', {}, result.reason)] : null);
