@@ -155,7 +155,10 @@ def claim_response(
 
 def validate(resource: dict[str, Any]) -> Any:
     """Parse ``resource`` with the FHIR models; raises ``pydantic.ValidationError`` if invalid."""
-    from fhir.resources.R4B.claimresponse import ClaimResponse
+    from careledger._extras import needs_extra
+
+    with needs_extra("fhir", "FHIR ClaimResponse export"):
+        from fhir.resources.R4B.claimresponse import ClaimResponse
 
     return ClaimResponse.model_validate(resource)
 

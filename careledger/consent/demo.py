@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.testclient import TestClient
 from web3 import Web3
 
+from careledger._extras import needs_extra
 from careledger.codes import Category, Purpose
 from careledger.consent.client import ConsentClient, SignedAction
 from careledger.consent.records import RecordStore
@@ -19,6 +19,10 @@ from careledger.consent.relay import RateLimiter, create_app
 from careledger.consent.terms import GrantTerms, mask
 from careledger.demo.framework import DemoEnv, Story
 from careledger.demo.phi import CONSENT_STORY_PHI
+
+with needs_extra("demo", "the consent demo story (it drives the relayer in process)"):
+    import httpx  # noqa: F401 - TestClient's transport; imported here so its absence names the extra
+    from fastapi.testclient import TestClient
 
 __all__ = ["DEMO_PHI", "story"]
 

@@ -17,11 +17,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import JSONResponse
-
+from careledger._extras import needs_extra
 from careledger.consent.client import ConsentClient, SignedAction
 from careledger.errors import CareLedgerError, ChainRefused, InvalidInput
+
+with needs_extra("relay", "the consent relayer"):
+    from fastapi import FastAPI, HTTPException
+    from fastapi.responses import JSONResponse
 
 __all__ = ["RateLimiter", "create_app"]
 

@@ -33,7 +33,10 @@ def relay() -> None:
 @pass_app
 def serve(app: AppContext, host: str, port: int, rate: int, window: float) -> None:
     """Serve POST /actions, GET /nonce/{signer}, GET /health; signs as --account (default: relayer)."""
-    import uvicorn
+    from careledger._extras import needs_extra
+
+    with needs_extra("relay", "careledger relay serve"):
+        import uvicorn
 
     from careledger.consent.client import ConsentClient
     from careledger.consent.relay import RateLimiter, create_app

@@ -13,6 +13,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from careledger.coverage.plugin import ENV
 from careledger.coverage.report import summarize, to_json, to_markdown, totals
 from careledger.coverage.solc import compile_like_ape
 from careledger.coverage.trace import load_traces
+from careledger.errors import CareLedgerError, MissingExtra
 
 # Everything that drives the contracts on the embedded chain. Tests marked `devnet` run their
 # contracts on a separate anvil process and `browser` ones drive the web client against a devnet;
@@ -41,6 +43,8 @@ def _git(root: Path, *args: str) -> str:
 
 
 def _run_tests(root: Path, trace: Path, tests: list[str], markers: str) -> tuple[str, float, bool]:
+    if shutil.which("ape") is None:
+        raise MissingExtra("coverage", "running the tests under coverage (the 'ape' command)", "ape")
     command = ["ape", "test", *tests, "-q", "-p", "no:cacheprovider"]
     command += ["-p", "careledger.coverage.plugin", "-m", markers]
     shown = " ".join([*command[:-1], f'"{markers}"'])
@@ -119,5 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _main() -> int:
+    try:
+        return main()
+    except CareLedgerError as exc:
+        print(f"coverage: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main())

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import pytest
+from typing import TYPE_CHECKING
 
 from careledger.coverage.trace import Recorder
+
+if TYPE_CHECKING:  # pytest loads this plugin, so it is there at run time; only the hooks' types name it
+    import pytest
 
 ENV = "CARELEDGER_COVERAGE_TRACE"
 _recorder = Recorder()

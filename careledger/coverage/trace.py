@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from careledger._extras import needs_extra
+
 __all__ = ["CodeTrace", "Recorder", "load_traces"]
 
 JUMPI = 0x57
@@ -41,7 +43,8 @@ class Recorder:
         self._original: Any = None
 
     def install(self) -> None:
-        from eth.vm.code_stream import CodeStream
+        with needs_extra("coverage", "tracing py-evm"):
+            from eth.vm.code_stream import CodeStream
 
         if self._original is not None:
             return
@@ -71,7 +74,8 @@ class Recorder:
         CodeStream.__iter__ = traced_iter  # type: ignore[method-assign]
 
     def uninstall(self) -> None:
-        from eth.vm.code_stream import CodeStream
+        with needs_extra("coverage", "tracing py-evm"):
+            from eth.vm.code_stream import CodeStream
 
         if self._original is not None:
             CodeStream.__iter__ = self._original  # type: ignore[method-assign]
