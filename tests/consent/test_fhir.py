@@ -3,6 +3,7 @@ provisions, period, actor, purpose and class, and the round trip is exact."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -41,7 +42,8 @@ def test_export_validates_and_maps_permit_deny_period_actor_purpose_class():
     assert model.scope.coding[0].code == "patient-privacy"
     prov = res["provision"]
     assert prov["type"] == "permit"
-    assert prov["period"] == {"start": "2026-09-21T14:13:20Z", "end": "2026-10-21T14:13:20Z"}
+    # period.end is inclusive in FHIR; the chain denies from validUntil on: end = validUntil - 1 s.
+    assert prov["period"] == {"start": "2026-09-21T14:13:20Z", "end": "2026-10-21T14:13:19Z"}
     assert prov["actor"][0]["reference"]["identifier"]["value"] == CLINIC
     assert [p["code"] for p in prov["purpose"]] == ["TREAT", "HPAYMT"]
     assert [c["code"] for c in prov["class"]] == ["Observation"]
@@ -55,10 +57,10 @@ def test_export_validates_and_maps_permit_deny_period_actor_purpose_class():
     ]
 
 
-@pytest.mark.parametrize(
-    ("now", "status"), [(T0 - 1, "proposed"), (T0, "active"), (T1 - 1, "active"), (T1, "inactive")]
-)
+@pytest.mark.parametrize(("now", "status"), [(T0 - 1, "active"), (T0, "active"), (T1 - 1, "active"), (T1, "inactive")])
 def test_export_status_follows_period(now, status):
+    # Agreed and not yet expired is "active", also before the period starts (the period says
+    # when it applies); FHIR's "proposed" means not yet agreed, which no consent on chain is.
     assert fhir.export_consent(PATIENT, CLINIC, state(), now=now)["status"] == status
 
 
@@ -88,6 +90,36 @@ def test_round_trip_export_import_is_exact():
         deny_purposes=s.deny_purposes,
         document=DOC,
     )
+
+
+def test_round_trip_period_is_what_the_chain_enforces():
+    # The last second the chain allows is the inclusive FHIR end, and import maps it back.
+    s = state()
+    res = fhir.export_consent(PATIENT, CLINIC, s, now=T0)
+    end = dt.datetime.fromisoformat(res["provision"]["period"]["end"].replace("Z", "+00:00"))
+    assert s.active_at(int(end.timestamp())) and not s.active_at(int(end.timestamp()) + 1)
+    _, terms = fhir.import_consent(res)
+    assert (terms.valid_from, terms.valid_until) == (s.valid_from, s.valid_until)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "valid_from", "valid_until"),
+    [
+        # A whole second, a whole day, a whole month, a whole year: inclusive at their precision.
+        ("2026-09-21T14:13:20Z", "2026-10-21T14:13:19Z", T0, T1),
+        ("2026-09-21T16:13:20+02:00", "2026-10-21T16:13:19+02:00", T0, T1),
+        ("2026-09-21", "2026-10-21", 1_789_948_800, 1_792_627_200),
+        ("2026-09", "2026-12", 1_788_220_800, 1_798_761_600),
+        ("2026", "2026", 1_767_225_600, 1_798_761_600),
+        # A fraction of a second: the chain's whole-second clock lets in only whole seconds inside.
+        ("2026-09-21T14:13:19.250Z", "2026-10-21T14:13:19.750Z", T0, T1),
+    ],
+)
+def test_import_period_precision(start, end, valid_from, valid_until):
+    res = fhir.export_consent(PATIENT, CLINIC, state(), now=T0)
+    res["provision"]["period"] = {"start": start, "end": end}
+    _, terms = fhir.import_consent(res)
+    assert (terms.valid_from, terms.valid_until) == (valid_from, valid_until)
 
 
 def test_import_deny_without_purpose_denies_every_purpose_and_merges():
