@@ -30,6 +30,7 @@ from web3.exceptions import (
 from web3.types import TxReceipt
 
 from careledger.errors import ChainRefused, InvalidInput, NodeUnreachable
+from careledger.exactjson import abi_value
 from careledger.rpc import nudge_devnet
 
 __all__ = ["Chain", "ErrorDecoder", "checksum", "connect"]
@@ -83,10 +84,8 @@ class ErrorDecoder:
             values = abi_decode(types, raw[4:])
         except Exception:  # noqa: BLE001 - undecodable payload: report the name only
             return name, {}
-        return name, {
-            n: to_checksum_address(v) if t == "address" else _plain(v)
-            for n, t, v in zip(names, types, values, strict=True)
-        }
+        # In their exact JSON form (careledger.exactjson): ids 0x-hex, wide integers decimal strings.
+        return name, {n: abi_value(t, v, n) for n, t, v in zip(names, types, values, strict=True)}
 
     def refusal(self, data: str | bytes | None, what: str, tx_hash: str | None = None) -> ChainRefused:
         name, args = self.decode(data)
@@ -94,14 +93,6 @@ class ErrorDecoder:
             return ChainRefused(f"{what} was refused by the chain (no reason given)", tx_hash=tx_hash)
         shown = ", ".join(f"{k}={v}" for k, v in args.items())
         return ChainRefused(f"{what} refused: {name}({shown})", error_name=name, error_args=args, tx_hash=tx_hash)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def connect(rpc: str = DEFAULT_RPC, timeout: float = 10.0) -> Web3:

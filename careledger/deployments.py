@@ -23,6 +23,7 @@ from web3 import Web3
 
 from careledger._paths import deployments_dir
 from careledger.errors import SuiteNotDeployed
+from careledger.exactjson import dumps
 
 __all__ = ["ContractRecord", "Deployment", "genesis_hash", "load_deployment"]
 
@@ -84,7 +85,7 @@ class Deployment:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w") as fh:
-            json.dump(self.to_json(), fh, indent=2)
+            fh.write(dumps(self.to_json()))  # exact JSON (docs/json.md)
             fh.write("\n")
         os.replace(tmp, path)
         return path

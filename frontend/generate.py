@@ -29,6 +29,7 @@ from careledger._paths import build_manifest, deployments_dir
 from careledger.accounts import DEV_MNEMONIC, dev_accounts
 from careledger.artifacts import abi_hash
 from careledger.deploy import domain_module
+from careledger.exactjson import dumps
 
 OUT = Path(os.environ.get("CARELEDGER_WEB_GENERATED") or Path(__file__).resolve().parent / "src" / "generated")
 DEFAULT_RPC = "http://127.0.0.1:8545"
@@ -127,7 +128,7 @@ def typed_data() -> dict[str, Any]:
 
 def write(name: str, data: Any) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / name).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    (OUT / name).write_text(dumps(data, indent=1, sort_keys=True) + "\n")  # exact JSON (docs/json.md)
 
 
 def main() -> int:

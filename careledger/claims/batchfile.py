@@ -36,6 +36,7 @@ from careledger.claims.client import MAX_BATCH, ClaimRequest, ClaimsClient
 from careledger.claims.pipeline import ClaimOps, refusal, sender_for
 from careledger.claims.types import ClaimStatus, Line, service_code
 from careledger.errors import CareLedgerError, ChainRefused, InvalidInput, NodeUnreachable
+from careledger.exactjson import dumps, quantity
 from careledger.rpc import RpcError
 from careledger.sender import Operation, Outcome, Sender, SendIncomplete
 
@@ -121,7 +122,7 @@ class RowResult:
             "line": self.line,
             "claimId": self.claim_id,
             "status": self.status,
-            "amount": self.amount,
+            "amount": None if self.amount is None else quantity(self.amount),
             "error": self.error,
             "tx": self.tx,
             "resumed": self.resumed,
@@ -293,7 +294,7 @@ def _tick(progress: Callable[[int], None] | None) -> None:
 def write_results(path: Path, results: Sequence[RowResult]) -> None:
     """Per-row results as CSV (or JSON when ``path`` ends in .json)."""
     if path.suffix.lower() == ".json":
-        path.write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n")
+        path.write_text(dumps([r.to_json() for r in results]) + "\n")
         return
     with path.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=["line", "claimId", "status", "amount", "error", "tx", "resumed"])

@@ -6,7 +6,6 @@ Amounts are given in token units with decimals (``180.00`` dtUSD), dates as ``YY
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import click
 
 from careledger.cli.context import AppContext, pass_app
 from careledger.errors import InvalidInput
+from careledger.exactjson import dumps, quantity
 
 __all__ = ["claims"]
 
@@ -340,8 +340,18 @@ def status(app: AppContext, claim_id: str | None, plan_id: int | None) -> None:
         if int(insurer, 16) == 0:
             raise InvalidInput(f"no plan {plan_id} on this deployment")
         pool = client.pool(plan_id)
-        data = {"planId": plan_id, "insurer": insurer, "terms": terms.__dict__, "pool": pool.to_json()}
-        app.emit(data, lambda: click.echo(json.dumps(data, indent=2)))
+        data = {
+            "planId": plan_id,
+            "insurer": insurer,
+            "terms": {  # token amounts as decimal strings (docs/json.md); the window in seconds
+                "deductible": quantity(terms.deductible),
+                "annualMax": quantity(terms.annual_max),
+                "autoApproveLimit": quantity(terms.auto_approve_limit),
+                "appealWindow": terms.appeal_window,
+            },
+            "pool": pool.to_json(),
+        }
+        app.emit(data, lambda: click.echo(dumps(data)))
         return
     if claim_id is None:
         raise InvalidInput("give a CLAIM_ID or --plan N")

@@ -32,6 +32,7 @@ from careledger.claims.types import (
 )
 from careledger.deployments import Deployment
 from careledger.errors import InvalidInput
+from careledger.exactjson import quantity, uint_id
 
 __all__ = [
     "ClaimInfo",
@@ -118,7 +119,7 @@ class SubmitResult:
         return {
             "claimId": "0x" + self.claim_id.hex(),
             "status": self.status.name,
-            "amount": self.amount,
+            "amount": quantity(self.amount),
             "tx": self.tx,
             "gasUsed": self.gas_used,
         }
@@ -138,13 +139,13 @@ class PoolState:
         return self.funded == self.paid + self.owed + self.free
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "deposited": self.deposited,
-            "withdrawn": self.withdrawn,
-            "funded": self.funded,
-            "paid": self.paid,
-            "owed": self.owed,
-            "free": self.free,
+        return {  # token amounts: decimal strings (docs/json.md)
+            "deposited": quantity(self.deposited),
+            "withdrawn": quantity(self.withdrawn),
+            "funded": quantity(self.funded),
+            "paid": quantity(self.paid),
+            "owed": quantity(self.owed),
+            "free": quantity(self.free),
             "identityHolds": self.balanced,
         }
 
@@ -181,22 +182,22 @@ class ClaimInfo:
             "payee": self.payee,
             "planId": self.plan_id,
             "submitter": self.submitter,
-            "consentId": self.consent_id,
+            "consentId": uint_id(self.consent_id),
             "serviceDay": self.service_day,
             "lines": [
                 {
                     "code": "0x" + ln.code.hex(),
                     "units": ln.units,
-                    "billed": ln.billed,
+                    "billed": quantity(ln.billed),
                     "unitId": "0x" + ln.unit_id.hex(),
                 }
                 for ln in self.lines
             ],
-            "amount": self.amount,
-            "deductible": self.deductible,
+            "amount": quantity(self.amount),
+            "deductible": quantity(self.deductible),
             "reason": self.reason,
             "adjuster": self.adjuster,
-            "paid": self.paid,
+            "paid": None if self.paid is None else quantity(self.paid),
             "decision": self.decision.name if self.decision is not None else None,
             "appealed": self.appealed,
             "history": [{"event": e, "block": b} for e, b in self.history],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -74,13 +73,16 @@ class AppContext:
     # ------------------------------------------------------------------ output
 
     def emit(self, data: Any, human: Callable[[], None] | None = None) -> None:
-        """Print ``data`` as JSON with --json, else run ``human`` (or print data plainly)."""
+        """Print ``data`` as exact JSON with --json (``careledger.exactjson``, docs/json.md), else run
+        ``human`` (or print data plainly)."""
+        from careledger.exactjson import dumps
+
         if self.json_output:
-            sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+            sys.stdout.write(dumps(data) + "\n")
         elif human is not None:
             human()
         else:
-            click.echo(data if isinstance(data, str) else json.dumps(data, indent=2, default=str))
+            click.echo(data if isinstance(data, str) else dumps(data))
 
 
 pass_app = click.make_pass_decorator(AppContext)

@@ -9,7 +9,6 @@ Domain command groups are imported only when used, so start-up stays fast.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sys
 from typing import Any
@@ -77,7 +76,9 @@ def cli(ctx: click.Context, rpc: str, json_output: bool, account: str | None) ->
 
 def _report(message: str, code: int, as_json: bool, extra: dict[str, Any] | None = None) -> int:
     if as_json:
-        sys.stdout.write(json.dumps({"error": message, "exitCode": code, **(extra or {})}) + "\n")
+        from careledger.exactjson import dumps
+
+        sys.stdout.write(dumps({"error": message, "exitCode": code, **(extra or {})}, indent=None) + "\n")
     else:
         click.echo(f"error: {message}", err=True)
     return code

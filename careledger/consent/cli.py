@@ -17,6 +17,7 @@ from careledger.cli.context import AppContext, pass_app
 from careledger.codes import Category, Purpose
 from careledger.consent.terms import GrantTerms, ModifyTerms, parse_categories, parse_purposes
 from careledger.errors import InvalidInput, NotVerified
+from careledger.exactjson import dumps, uint_id
 
 __all__ = ["consent"]
 
@@ -165,7 +166,7 @@ def grant_cmd(
         cid, receipt = client.grant(terms, who, require_vetted=False)
         tx, gas = receipt["transactionHash"].to_0x_hex(), int(receipt["gasUsed"])
     data = {
-        "consentId": hex(cid),
+        "consentId": uint_id(cid),
         "patient": who,
         "grantee": g,
         "validUntil": end,
@@ -224,7 +225,7 @@ def modify_cmd(
     else:
         tx = client.modify(g, state.id, terms, who)["transactionHash"].to_0x_hex()
     app.emit(
-        {"consentId": hex(state.id), "validUntil": end, "tx": tx},
+        {"consentId": uint_id(state.id), "validUntil": end, "tx": tx},
         lambda: click.echo(f"modified consent {state.id:#x} (tx {tx})"),
     )
 
@@ -249,7 +250,7 @@ def revoke_cmd(app: AppContext, grantee: str, patient: str | None, relay_url: st
     else:
         tx = client.revoke(g, state.id, who)["transactionHash"].to_0x_hex()
     app.emit(
-        {"consentId": hex(state.id), "revoked": True, "tx": tx},
+        {"consentId": uint_id(state.id), "revoked": True, "tx": tx},
         lambda: click.echo(f"revoked consent {state.id:#x} (tx {tx})"),
     )
 
@@ -271,7 +272,7 @@ def check_cmd(app: AppContext, patient: str, grantee: str, category: str, purpos
     allowed, cid = client.can_access(p, g, cat, pur)
     data = {
         "allowed": allowed,
-        "consentId": hex(cid),
+        "consentId": uint_id(cid),
         "patient": p,
         "grantee": g,
         "category": cat.name,
@@ -339,7 +340,7 @@ def export_cmd(app: AppContext, grantee: str, patient: str | None, output: Path 
         if e.args["grantee"] == g and int(e.args["consentId"]) == state.id:
             document = bytes(e.args["document"])
     resource = fhir.export_consent(who, g, state, document=document, now=client.chain_time())
-    text = json.dumps(resource, indent=2)
+    text = dumps(resource)
     if output:
         output.write_text(text + "\n")
         click.echo(f"wrote FHIR R4 Consent {resource['id'][:12]}... ({resource['status']}) to {output}", err=True)
@@ -373,6 +374,6 @@ def import_cmd(app: AppContext, file: Path, allow_unvetted: bool, relay_url: str
         cid, receipt = client.grant(terms, patient, require_vetted=False)
         tx = receipt["transactionHash"].to_0x_hex()
     app.emit(
-        {"consentId": hex(cid), "patient": patient, "grantee": terms.grantee, "tx": tx},
+        {"consentId": uint_id(cid), "patient": patient, "grantee": terms.grantee, "tx": tx},
         lambda: click.echo(f"granted consent {cid:#x} from {file.name} (tx {tx})"),
     )

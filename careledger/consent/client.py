@@ -23,6 +23,7 @@ from careledger.consent import eip712
 from careledger.consent.terms import ConsentState, GrantTerms, ModifyTerms
 from careledger.deployments import Deployment
 from careledger.errors import InvalidInput
+from careledger.exactjson import abi_value, abi_values, exact, uint_id
 
 __all__ = ["ACTIONS", "ConsentClient", "HistoryEntry", "SignedAction"]
 
@@ -61,7 +62,9 @@ class SignedAction:
     signature: str
 
     def to_json(self) -> dict[str, Any]:
-        msg = {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in self.message.items()}
+        """The action as exact JSON: message fields by their EIP-712 type (``uint256`` nonce,
+        deadline and consent id as strings, see ``docs/json.md``)."""
+        msg = abi_values(eip712.TYPES[self.primary_type], self.message)
         return {"action": self.action, "signer": self.signer, "message": msg, "signature": self.signature}
 
     @classmethod
@@ -87,9 +90,7 @@ class SignedAction:
                         raise InvalidInput(f"{name} must be 32 bytes")
                     message[name] = body
                 else:
-                    message[name] = int(value)
-                    if message[name] < 0:
-                        raise InvalidInput(f"{name} must not be negative")
+                    message[name] = _uint(value, name, typ)
             sig = str(data["signature"])
             if not sig.startswith("0x") or len(bytes.fromhex(sig[2:])) not in (64, 65):
                 raise InvalidInput("signature must be 0x + 65 bytes (or a 64-byte compact one)")
@@ -143,18 +144,35 @@ class SignedAction:
         return [m["patient"], m["delegate"], m["deadline"], sig]
 
 
+def _uint(value: Any, name: str, typ: str) -> int:
+    """A message integer given as a JSON number, a decimal string or a 0x-hex string."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidInput(f"{name} must be an integer, a decimal string or a 0x-hex string")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = value.strip()
+        number = int(text, 16) if text.lower().startswith("0x") else int(text, 10)
+    bits = int(typ.removeprefix("uint") or 256)
+    if not 0 <= number < 2**bits:
+        raise InvalidInput(f"{name} {number} is out of range for {typ}")
+    return number
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One event of a patient's audit history."""
+    """One event of a patient's audit history. ``types`` holds the event's ABI parameter types by
+    name, so :meth:`to_json` writes each argument in its exact JSON form."""
 
     event: str
     block: int
     log_index: int
     tx: str
     args: dict[str, Any] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        args = {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in self.args.items()}
+        args = {k: abi_value(self.types[k], v, k) if k in self.types else exact(v) for k, v in self.args.items()}
         return {"event": self.event, "block": self.block, "logIndex": self.log_index, "tx": self.tx, **args}
 
 
@@ -275,11 +293,15 @@ class ConsentClient:
         return self.chain.send(fn, f"relay {signed.action} signed by {signed.signer}")
 
     def verify_signature(self, signed: SignedAction) -> bool:
-        """Off-chain check before spending gas: an EOA signer must be the recovered address; a
-        contract signer (ERC-1271) is asked ``isValidSignature`` by a read call."""
+        """Off-chain check before spending gas, the contract's own (``SignatureChecker``): an EOA
+        signer must be the address recovered from a signature of the form OpenZeppelin's ECDSA
+        accepts (65 bytes, low s, v 27/28: :func:`eip712.signature_problem`); a contract signer
+        (ERC-1271) is asked ``isValidSignature`` by a read call."""
         typed = signed.typed_data(self.chain.chain_id, self.address)
         sig = bytes.fromhex(signed.signature[2:])
         if len(self.chain.w3.eth.get_code(to_checksum_address(signed.signer))) == 0:
+            if eip712.signature_problem(sig) is not None:
+                return False
             try:
                 return eip712.recover(typed, sig) == signed.signer
             except Exception:  # noqa: BLE001 - malformed or high-s signatures do not recover
@@ -373,6 +395,7 @@ class ConsentClient:
         out: list[HistoryEntry] = []
         for name in events:
             ev = getattr(self.contract.events, name)()
+            types = {str(p["name"]): str(p["type"]) for p in ev.abi["inputs"]}
             for log in ev.get_logs(from_block=self.from_block, argument_filters={"patient": who}):
                 out.append(
                     HistoryEntry(
@@ -381,6 +404,7 @@ class ConsentClient:
                         int(log["logIndex"]),
                         log["transactionHash"].to_0x_hex(),
                         dict(log["args"]),
+                        types,
                     )
                 )
         out.sort(key=lambda e: (e.block, e.log_index))
@@ -405,10 +429,9 @@ class ConsentClient:
             rows.append(
                 {
                     "grantee": grantee,
-                    "lastConsentId": hex(last_id),
+                    "lastConsentId": uint_id(last_id),
                     "status": status,
                     **state.to_json(),
-                    "consentId": hex(state.id),
                 }
             )
         return rows

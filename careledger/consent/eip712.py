@@ -28,8 +28,12 @@ __all__ = [
     "revoke",
     "set_patient_deny",
     "sign",
+    "signature_problem",
     "type_string",
 ]
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+"""The order of secp256k1; EIP-2 allows only ``s <= n / 2``."""
 
 DOMAIN_NAME = "CareLedger Consent"
 DOMAIN_VERSION = "1"
@@ -222,3 +226,32 @@ def sign(account: LocalAccount, typed: dict[str, Any]) -> bytes:
 def recover(typed: dict[str, Any], signature: bytes) -> str:
     """The EOA that signed ``typed`` (for relay-side validation; ERC-1271 wallets are checked on chain)."""
     return str(Account.recover_message(encode_typed_data(full_message=typed), signature=signature))
+
+
+def signature_problem(signature: bytes) -> str | None:
+    """Why the registry's ECDSA check would refuse ``signature``, or ``None`` when its form is
+    one it accepts. Pure: no key, no digest, no node.
+
+    The same rules as OpenZeppelin 5 ``ECDSA.tryRecover(hash, bytes)`` (which the registry reaches
+    through ``SignatureChecker``) and the ``ecrecover`` precompile behind it: exactly 65 bytes
+    ``r || s || v``; ``s`` in the lower half of the curve order (EIP-2: ``0 < s <= n / 2``, so a
+    signature has one form only); ``v`` 27 or 28; ``0 < r < n``."""
+    if len(signature) != 65:
+        return (
+            f"signature is {len(signature)} bytes; the registry takes exactly 65 (r, s, v), "
+            "as OpenZeppelin ECDSA.tryRecover does (64-byte EIP-2098 compact signatures are refused)"
+        )
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:64], "big")
+    v = signature[64]
+    if s > SECP256K1_N // 2:
+        return (
+            "signature s is in the upper half of the curve order (the malleable high-s form EIP-2 "
+            "forbids); the registry refuses it: sign again with a library that produces low-s "
+            "signatures, or use s' = n - s and flip v (27 <-> 28)"
+        )
+    if v not in (27, 28):
+        return f"signature v is {v}; the registry accepts only 27 or 28 (if your signer gives 0 or 1, add 27)"
+    if not (0 < r < SECP256K1_N and s > 0):
+        return "signature r or s is zero or not below the curve order: no key signs that"
+    return None

@@ -16,6 +16,7 @@ from eth_utils.crypto import keccak
 
 from careledger.codes import Category, Purpose
 from careledger.errors import InvalidInput
+from careledger.exactjson import quantity, uint_id
 
 __all__ = [
     "ALL_CATEGORIES",
@@ -211,8 +212,8 @@ class ConsentState:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "consentId": hex(self.id),
-            "seq": self.seq,
+            "consentId": uint_id(self.id),
+            "seq": quantity(self.seq),  # a uint64: a string, like every integer wider than 48 bits
             "categories": [c.name.lower() for c in categories_of(self.categories)],
             "purposes": [p.name for p in purposes_of(self.purposes)],
             "denyCategories": [c.name.lower() for c in categories_of(self.deny_categories)],

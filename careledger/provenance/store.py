@@ -23,6 +23,7 @@ from typing import Any
 
 from careledger._paths import project_root
 from careledger.errors import InvalidInput
+from careledger.exactjson import dumps
 from careledger.provenance.ids import batch_id, leaf_hash, text_to_bytes32
 from careledger.provenance.merkle import MerkleTree
 
@@ -124,10 +125,10 @@ class ProvenanceStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         meta, tree = self._paths(batch.batch_id)
         batch.tree.save(tree)
-        meta.write_text(json.dumps(batch.to_json()))
+        meta.write_text(dumps(batch.to_json(), indent=None))
         index = self._index()
         index[f"{batch.gtin:014d}/{batch.lot}"] = "0x" + batch.batch_id.hex()
-        (self.folder / "index.json").write_text(json.dumps(index, indent=1))
+        (self.folder / "index.json").write_text(dumps(index, indent=1))
         return meta
 
     def load(self, bid: bytes) -> BatchFile | None:

@@ -200,6 +200,8 @@ export async function blockTime(blockNumber, cache = new Map()) {
 function formatValue(value, type, name = '') {
   if (typeof value === 'string' && isAddress(value)) return who(value);
   if (/roles$/i.test(name) && type === 'uint8') return `${value} (${roleNames(value)})`;
+  // uint256 identifiers in full hex, other wide integers in decimal: exact, never through Number.
+  if (typeof value === 'bigint' && type === 'uint256' && /(^id|Id)$/.test(name)) return `0x${value.toString(16).padStart(64, '0')}`;
   if (typeof value === 'bigint') return value.toString();
   if (type === 'bytes32' && typeof value === 'string') return short(value);
   return String(value);
@@ -212,6 +214,24 @@ export function describeRevert(errorName, args = [], inputs = []) {
   text = text.replace(/`(\w+)`/g, (m, n) => (n in values ? values[n] : n)).replace(/\{(\w+(?:\.\w+)?)\}/g, '$1');
   const shown = Object.entries(values).map(([k, v]) => `${k}=${v}`).join(', ');
   return text ? `${errorName}: ${text}` : `${errorName}(${shown})`;
+}
+
+/**
+ * A custom error reported in JSON (the relayer's 422 body, `careledger --json`): `args` by name,
+ * integers wider than 48 bits as strings (docs/json.md). Each value is revived by the error's ABI
+ * into what viem would decode (a bigint), so the sentence is the one a direct call gives, exactly.
+ */
+export function describeJsonRevert(name, errorName, args = {}) {
+  const item = contract(name).abi.find((x) => x.type === 'error' && x.name === errorName);
+  const inputs = item ? item.inputs : Object.keys(args).map((n) => ({ name: n, type: '' }));
+  const values = inputs.map((p, i) => exactValue(args[p.name || `arg${i}`], p.type));
+  return describeRevert(errorName, values, inputs);
+}
+
+function exactValue(value, type) {
+  const bits = /^u?int(\d*)$/.exec(type || '');
+  if (bits && Number(bits[1] || 256) > 48 && typeof value === 'string') return BigInt(value);
+  return value;
 }
 
 /** One readable sentence for anything a user can cause: reverts, node down, wallet refusals. */

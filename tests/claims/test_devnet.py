@@ -103,7 +103,7 @@ def net(tmp_path_factory):
             account="insurer",
         )
         fund = _json(env, "claims", "fund", "1", "20000", "--mint", account="insurer")
-        assert fund["pool"]["free"] == 20_000 * 10**6
+        assert fund["pool"]["free"] == str(20_000 * 10**6)  # amounts are decimal strings (docs/json.md)
         w3 = connect(dev.rpc_url)
         chain = Chain(w3, ErrorDecoder.from_abis(load_artifacts().all_abis()))
         member = chain.with_account(dev_account("patient").account)
@@ -140,7 +140,7 @@ def test_submit_review_pay_status_export(net, tmp_path):
         FHIR,
         account="clinic",
     )
-    assert (small["status"], small["amount"]) == ("APPROVED", 48_000_000)
+    assert (small["status"], small["amount"]) == ("APPROVED", "48000000")
     large = _json(
         env,
         "claims",
@@ -170,7 +170,7 @@ def test_submit_review_pay_status_export(net, tmp_path):
     ]
     pool = _json(env, "claims", "status", "--plan", "1")["pool"]
     assert pool["identityHolds"] is True
-    assert pool["paid"] == 748_000_000
+    assert pool["paid"] == "748000000"
     out_file = tmp_path / "response.json"
     _json(env, "claims", "export-fhir", large["claimId"], "--out", str(out_file))
     resource = json.loads(out_file.read_text())

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,8 @@ from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.cli.main import run
 from careledger.codes import Category, Purpose
 from careledger.consent import deploy as consent_deploy
-from careledger.consent.client import ConsentClient
+from careledger.consent import eip712
+from careledger.consent.client import ConsentClient, SignedAction
 from careledger.consent.demo import DEMO_PHI, story
 from careledger.consent.relay import RateLimiter, create_app
 from careledger.consent.terms import GrantTerms, mask
@@ -27,6 +30,7 @@ from careledger.deploy import DeployContext, DeployReport
 from careledger.deployments import Deployment, genesis_hash, load_deployment
 from careledger.devnet import Devnet, free_port
 from careledger.directory import deploy as directory_deploy
+from careledger.exactjson import unsafe_integers
 from careledger.seed import seed_directory
 
 pytestmark = pytest.mark.devnet
@@ -269,6 +273,13 @@ def test_relay_reports_chain_refusal_as_422(relay: tuple[TestClient, ConsentClie
     resp = http.post("/actions", json=client.sign(key, "grant", terms=t).to_json())
     assert resp.status_code == 422
     assert resp.json()["customError"] == "ConsentAlreadyActive"
+    # the decoded arguments in their exact JSON form (docs/json.md): the id as 0x + 64 hex
+    args = resp.json()["args"]
+    assert set(args) == {"patient", "grantee", "consentId"}
+    assert re.fullmatch(r"0x[0-9a-f]{64}", args["consentId"])
+    current = client.consent_of(key.address, dev_account("distributor").address).id
+    assert int(args["consentId"], 16) == current
+    assert unsafe_integers(resp.text) == []
 
 
 def test_relay_rate_limits_per_signer(devnet: dict[str, Any]) -> None:
@@ -293,3 +304,93 @@ def test_rate_limiter_window_slides() -> None:
     assert limiter.allow("a") == (False, 10.0)
     now[0] = 10.0
     assert limiter.allow("a")[0]
+
+
+# ---------------------------------------------------------------------- relay: signature form
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def _with_signature(signed: SignedAction, how: str) -> SignedAction:
+    """The same signed action with its signature in a form OpenZeppelin's ECDSA refuses."""
+    sig = bytes.fromhex(signed.signature[2:])
+    r, s, v = sig[:32], int.from_bytes(sig[32:64], "big"), sig[64]
+    if how == "high-s":  # the malleable twin: s' = n - s, v flipped; ecrecover still gives the signer
+        bad = r + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])
+    elif how == "compact":  # EIP-2098 64-byte form (r, yParity|s)
+        bad = r + ((v - 27) << 255 | s).to_bytes(32, "big")
+    else:  # v as 0/1 (what some signers emit) or out of range
+        bad = sig[:64] + bytes([{"v-27": v - 27, "v-27-flipped": 28 - v, "v=29": 29}[how]])
+    return replace(signed, signature="0x" + bad.hex())
+
+
+@pytest.fixture
+def counted(devnet: dict[str, Any]) -> Iterator[tuple[ConsentClient, list[str]]]:
+    """A relayer client whose every JSON-RPC request to the node is recorded by method."""
+    relayer = _client(devnet, "relayer")
+    provider = relayer.chain.w3.provider
+    calls: list[str] = []
+    original = provider.make_request
+
+    def counting(method: Any, params: Any) -> Any:
+        calls.append(str(method))
+        return original(method, params)
+
+    provider.make_request = counting  # type: ignore[method-assign]
+    try:
+        yield relayer, calls
+    finally:
+        del provider.make_request  # the shared provider answers as before
+
+
+@pytest.mark.parametrize(
+    ("how", "says"),
+    [
+        ("high-s", "upper half of the curve order"),
+        ("v-27", "accepts only 27 or 28"),
+        ("v-27-flipped", "accepts only 27 or 28"),
+        ("v=29", "signature v is 29"),
+        ("compact", "exactly 65"),
+    ],
+)
+def test_relay_refuses_signature_form_the_contract_refuses_before_any_node_call(
+    counted: tuple[ConsentClient, list[str]], how: str, says: str
+) -> None:
+    relayer, calls = counted
+    w3 = relayer.chain.w3
+    http = TestClient(create_app(relayer, RateLimiter(limit=1, window=3600)))
+    key = dev_account("patient").account
+    honest = relayer.sign(key, "set_patient_deny", categories=0, purposes=0)
+    bad = _with_signature(honest, how)
+    if how == "high-s":  # the vulnerable relayer's off-chain recovery does accept this twin
+        typed = honest.typed_data(relayer.chain.chain_id, relayer.address)
+        assert eip712.recover(typed, bytes.fromhex(bad.signature[2:])) == key.address
+    block, sent = w3.eth.block_number, w3.eth.get_transaction_count(relayer.me)
+    calls.clear()
+    for _ in range(3):  # again and again: still nothing spent, no slot taken
+        resp = http.post("/actions", json=bad.to_json())
+        assert resp.status_code == 400, resp.text
+        assert says in resp.json()["error"]
+    assert calls == []  # refused without asking the node anything
+    assert (w3.eth.block_number, w3.eth.get_transaction_count(relayer.me)) == (block, sent)
+    # the honest signer's slot (limit 1 per hour) is still free: its own request goes through now
+    resp = http.post("/actions", json=honest.to_json())
+    assert resp.status_code == 200, resp.text
+    assert w3.eth.get_transaction_count(relayer.me) == sent + 1
+
+
+def test_relay_still_accepts_erc1271_wallet_signatures(devnet: dict[str, Any]) -> None:
+    relayer = _client(devnet, "relayer")
+    owner = dev_account("patient2").account
+    art = devnet["artifacts"].contracts["MockERC1271Wallet"]
+    wallet = str(
+        _client(devnet, "admin").chain.deploy(art.abi, art.bytecode, [owner.address], "deploy wallet")[
+            "contractAddress"
+        ]
+    )
+    http = TestClient(create_app(relayer, RateLimiter(limit=1, window=3600)))
+    signed = relayer.sign(owner, "set_patient_deny", patient=wallet, signer=wallet, categories=0, purposes=0)
+    assert http.post("/actions", json=_with_signature(signed, "high-s").to_json()).status_code == 400
+    resp = http.post("/actions", json=signed.to_json())
+    assert resp.status_code == 200, resp.text
+    assert relayer.nonce(wallet) == 1

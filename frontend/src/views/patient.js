@@ -2,7 +2,7 @@
 // EIP-712 and submitted through the relayer (the patient needs no ether), and the access log
 // with break-glass highlighted.
 import typed from '@generated/eip712.json';
-import { config, contract, describeRevert, events, has, publicClient, read, UserError, who, explain, short } from '../chain.js';
+import { config, contract, describeJsonRevert, events, has, publicClient, read, UserError, who, explain, short } from '../chain.js';
 import { CATEGORIES, GRANTABLE_PURPOSES, PURPOSES, maskOf, names } from '../codes.js';
 import { act, date, fill, h, note, table } from '../ui.js';
 
@@ -38,7 +38,7 @@ async function relay(body) {
   }
   if (!resp.ok) {
     const why = data.customError
-      ? describeRevert(data.customError, Object.values(data.args || {}), Object.keys(data.args || {}).map((name) => ({ name })))
+      ? describeJsonRevert(REGISTRY, data.customError, data.args || {})
       : data.error || data.detail || resp.statusText;
     throw new UserError(`The relayer refused: ${why}`);
   }
