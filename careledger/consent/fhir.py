@@ -139,7 +139,10 @@ def _purposes(mask: int) -> list[dict[str, str]]:
 
 def validate(resource: dict[str, Any]) -> Any:
     """Parse ``resource`` with the fhir.resources R4B ``Consent`` model (raises on invalid)."""
-    from fhir.resources.R4B.consent import Consent
+    from careledger._extras import needs_extra
+
+    with needs_extra("fhir", "FHIR Consent export and import"):
+        from fhir.resources.R4B.consent import Consent
 
     return Consent.model_validate(resource)
 

@@ -22,15 +22,17 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-
+from careledger._extras import needs_extra
 from careledger.chain import checksum
 from careledger.consent import eip712
 from careledger.consent.client import ConsentClient, SignedAction
 from careledger.errors import CareLedgerError, ChainRefused, InvalidInput
 from careledger.exactjson import dumps, quantity, uint_id
+
+with needs_extra("relay", "the consent relayer"):
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
 
 __all__ = ["ExactJSONResponse", "RateLimiter", "create_app"]
 
