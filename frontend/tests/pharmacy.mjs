@@ -19,6 +19,7 @@ async function outcome(page) {
     return {
       verdict: await el.getAttribute('data-verdict'), ms: Number(await el.getAttribute('data-ms')),
       word: (await el.innerText()).split('\n')[0], holder: await text(page, '#holder'),
+      expiry: await text(page, '#expiry'),
       custody: await page.locator('#custody li').allInnerTexts(),
       canDispense: await page.locator('#dispense').count() > 0,
     };

@@ -4,10 +4,12 @@ timeline from events, dispensing by the holding pharmacy, and the clone caught a
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from careledger.accounts import dev_account
+from careledger.provenance.gs1 import expiry_date
 
 pytestmark = pytest.mark.browser
 
@@ -16,12 +18,16 @@ def label(name: str) -> str:
     return dev_account(name).label
 
 
-def test_pharmacy_verifies_good_recalled_and_counterfeit_units(drugs, browse):
+def test_pharmacy_verifies_good_recalled_and_counterfeit_units(drugs, browse, suite):
     scans = {k: drugs[k] for k in ("good", "recalled", "counterfeit", "wrong_expiry", "unknown_lot", "no_tree")}
     result = browse("pharmacy.mjs", SCANS=json.dumps(scans))["scans"]
 
     good = result["good"]
     assert good["verdict"] == "Verified" and good["word"] == "VERIFIED"
+    # The expiry shown is read as the chain reads it: GS1 GS 7.12 in the latest block's year.
+    yymmdd = re.search(r"\(17\)(\d{6})", drugs["good"]).group(1)  # type: ignore[union-attr]
+    chain_time = int(suite.w3.eth.get_block("latest")["timestamp"])
+    assert good["expiry"] == expiry_date(yymmdd, chain_time).isoformat()
     assert label("pharmacy") in good["holder"]
     assert good["canDispense"] is True
     assert [step.split(" — ")[0] for step in good["custody"]] == [
