@@ -2,14 +2,29 @@
 
 This is the transport floor: domain clients build contract calls, this module turns them into
 signed transactions and receipts, and turns every failure into a :mod:`careledger.errors` type.
+
+Failures of the wire are mapped where requests leave the SDK, in the HTTP provider
+(:class:`CareLedgerProvider`), so a direct ``w3.eth`` read anywhere in the SDK fails the same way:
+
+- connection refused or reset, read timeout → :class:`~careledger.errors.NodeUnreachable`;
+- HTTP 5xx or 429 (after bounded retries), a body that is not a JSON-RPC reply, a JSON-RPC error
+  for a request a healthy node always answers → :class:`~careledger.errors.NodeFailed`;
+- the node refusing a signed transaction (nonce, fee, funds) →
+  :class:`~careledger.errors.TransactionRejected`; no answer once a transaction has left →
+  :class:`~careledger.errors.TransactionPending` (with its hash: it may still be mined);
+- a chain id other than the one first seen → :class:`~careledger.errors.ChainChanged`.
+
+Errors of ``eth_call`` and ``eth_estimateGas`` are left to web3, which turns reverts into the
+exceptions :class:`Chain` decodes into :class:`~careledger.errors.ChainRefused`.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import requests
 from eth_abi.abi import decode as abi_decode
@@ -18,24 +33,62 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import (
     ContractCustomError,
     ContractLogicError,
     ContractPanicError,
-    TimeExhausted,
+    Web3RPCError,
 )
-from web3.types import TxReceipt
+from web3.providers.rpc.utils import ExceptionRetryConfiguration
+from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 
-from careledger.errors import ChainRefused, InvalidInput, NodeUnreachable
+from careledger.errors import (
+    CareLedgerError,
+    ChainChanged,
+    ChainRefused,
+    InvalidInput,
+    NodeFailed,
+    NodeUnreachable,
+    TransactionPending,
+    TransactionRejected,
+)
 from careledger.exactjson import abi_value
 from careledger.rpc import nudge_devnet
 
-__all__ = ["Chain", "ErrorDecoder", "checksum", "connect"]
+__all__ = ["CareLedgerProvider", "Chain", "ErrorDecoder", "checksum", "connect"]
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
+# Seconds: one HTTP request ($CARELEDGER_RPC_TIMEOUT) and the wait for a receipt
+# ($CARELEDGER_RECEIPT_TIMEOUT). A slow node or a congested chain wants them longer.
+DEFAULT_RPC_TIMEOUT = 10.0
+DEFAULT_RECEIPT_TIMEOUT = 120.0
+# Requests whose JSON-RPC errors web3 itself interprets: reverts (decoded into ChainRefused by
+# Chain) and the priority-fee method web3 falls back from.
+_WEB3_HANDLES_ERRORS = frozenset({"eth_call", "eth_estimateGas", "eth_maxPriorityFeePerGas"})
+# A send the node already has (our own bytes, e.g. on a retry): it is on its way, not refused.
+_ALREADY_KNOWN = ("already known", "known transaction", "already imported", "transaction already exists")
+
+
+def _seconds(env: str, default: float) -> float:
+    raw = os.environ.get(env)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"${env} must be a number of seconds (got {raw!r})") from None
+    if value <= 0:
+        raise InvalidInput(f"${env} must be more than 0 seconds (got {raw!r})")
+    return value
+
+
+def _error_message(error: Any) -> str:
+    if isinstance(error, dict):
+        return str(error.get("message") or error)
+    return str(error)
 
 
 def checksum(value: str, what: str = "address") -> str:
@@ -95,21 +148,128 @@ class ErrorDecoder:
         return ChainRefused(f"{what} refused: {name}({shown})", error_name=name, error_args=args, tx_hash=tx_hash)
 
 
-def connect(rpc: str = DEFAULT_RPC, timeout: float = 10.0) -> Web3:
-    """A Web3 connected to ``rpc``, or :class:`NodeUnreachable` naming the URL and the cause."""
+class CareLedgerProvider(HTTPProvider):
+    """web3's HTTP provider whose every failure is a :mod:`careledger.errors` type (see the
+    module docstring). Reads are retried a bounded number of times on a refused or reset
+    connection, a timeout, HTTP 5xx or 429; a transaction is never re-sent here."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        super().__init__(
+            url,
+            request_kwargs={"timeout": timeout},
+            exception_retry_configuration=ExceptionRetryConfiguration(
+                errors=(requests.ConnectionError, requests.Timeout, requests.HTTPError), retries=3, backoff_factor=0.2
+            ),
+        )
+        self.url = url
+        self.timeout = timeout
+        self.first_chain_id: int | None = None
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        try:
+            response = super().make_request(method, params)
+        except requests.RequestException as exc:
+            raise self._transport_error(method, params, exc) from None
+        except ValueError:  # not JSON, or not UTF-8: a proxy's error page, a web server, ...
+            raise NodeFailed(f"{self.url} answered {method} with something that is not JSON-RPC") from None
+        if not isinstance(response, dict) or ("result" not in response and "error" not in response):
+            raise NodeFailed(f"{self.url} answered {method} with a malformed JSON-RPC reply")
+        if "error" in response:
+            return self._node_error(method, params, response)
+        if method == "eth_chainId":
+            self._check_chain_id(response.get("result"))
+        return response
+
+    def _transport_error(self, method: str, params: Any, exc: requests.RequestException) -> CareLedgerError:
+        if isinstance(exc, requests.HTTPError) and exc.response is not None:
+            status = exc.response.status_code
+            cause = "rate-limited (HTTP 429)" if status == 429 else f"HTTP {status} {exc.response.reason or ''}".strip()
+            failure: CareLedgerError = NodeFailed(f"{self.url} answered {method} with {cause}")
+        elif isinstance(exc, requests.Timeout):
+            failure = NodeUnreachable(f"the node at {self.url} did not answer {method} within {self.timeout:g} s")
+        elif _refused(exc):
+            # Nothing reached the node, not even a transaction.
+            return NodeUnreachable(
+                f"no node answers at {self.url} (connection refused); is the devnet up? try 'make up'"
+            )
+        else:
+            failure = NodeUnreachable(f"the connection to {self.url} failed during {method} ({_cause(exc)})")
+        if method == "eth_sendRawTransaction":
+            tx_hash = _raw_tx_hash(params)
+            return TransactionPending(
+                f"transaction {tx_hash} was handed to {self.url} but no answer came back ({failure}); it may still "
+                "be mined: look it up before sending again",
+                tx_hash=tx_hash,
+            )
+        return failure
+
+    def _node_error(self, method: str, params: Any, response: RPCResponse) -> RPCResponse:
+        message = _error_message(response.get("error"))
+        if method in _WEB3_HANDLES_ERRORS:
+            return response
+        if method == "eth_sendRawTransaction":
+            tx_hash = _raw_tx_hash(params)
+            if any(k in message.lower() for k in _ALREADY_KNOWN):
+                return cast(RPCResponse, {"jsonrpc": "2.0", "id": response.get("id", 0), "result": tx_hash})
+            self._check_chain_id(self._ask_chain_id())
+            raise TransactionRejected(f"the node refused transaction {tx_hash}: {message}", tx_hash=tx_hash)
+        raise NodeFailed(f"{self.url} answered {method} with an error: {message}")
+
+    def _ask_chain_id(self) -> Any:
+        try:
+            return super().make_request(RPCEndpoint("eth_chainId"), []).get("result")
+        except (requests.RequestException, ValueError, AttributeError):
+            return None
+
+    def _check_chain_id(self, result: Any) -> None:
+        try:
+            chain_id = int(str(result), 16)
+        except ValueError:
+            return
+        if self.first_chain_id is None:
+            self.first_chain_id = chain_id
+        elif chain_id != self.first_chain_id:
+            raise ChainChanged(
+                f"the node at {self.url} is now chain {chain_id}, not chain {self.first_chain_id}: nothing more is sent"
+            )
+
+
+def _refused(exc: requests.RequestException) -> bool:
+    """A connection that never opened (refused, no route): the request cannot have arrived."""
+    text = repr(exc.args).lower()
+    return isinstance(exc, requests.ConnectionError) and (
+        "refused" in text or "newconnectionerror" in text or "failed to establish" in text
+    )
+
+
+def _cause(exc: Exception) -> str:
+    text = repr(exc.args).lower()
+    if "reset" in text:
+        return "connection reset"
+    if "aborted" in text or "remotedisconnected" in text or "without response" in text:
+        return "connection closed without a reply"
+    return type(exc).__name__
+
+
+def _raw_tx_hash(params: Any) -> str:
+    raw = params[0] if isinstance(params, list | tuple) and params else ""
+    data = bytes(raw) if isinstance(raw, bytes | bytearray) else bytes.fromhex(str(raw).removeprefix("0x"))
+    return "0x" + keccak(data).hex()
+
+
+def connect(rpc: str = DEFAULT_RPC, timeout: float | None = None) -> Web3:
+    """A Web3 connected to ``rpc``, or :class:`NodeUnreachable` naming the URL and the cause.
+    ``timeout`` (seconds per request) defaults to ``$CARELEDGER_RPC_TIMEOUT``, else 10."""
     if not rpc.startswith(("http://", "https://")):
         raise InvalidInput(f"RPC URL {rpc!r} must start with http:// or https://")
-    w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": timeout}))
+    timeout = timeout if timeout is not None else _seconds("CARELEDGER_RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT)
+    w3 = Web3(CareLedgerProvider(rpc, timeout))
     try:
         w3.eth.chain_id  # noqa: B018 - the probe
-    except requests.exceptions.ConnectionError:
-        raise NodeUnreachable(
-            f"no node answers at {rpc} (connection refused); is the devnet up? try 'make up'"
-        ) from None
-    except requests.exceptions.Timeout:
-        raise NodeUnreachable(f"the node at {rpc} did not answer within {timeout:.0f} s") from None
+    except CareLedgerError:
+        raise
     except Exception as exc:  # noqa: BLE001 - anything else means "not an Ethereum node"
-        raise NodeUnreachable(f"{rpc} does not answer as an Ethereum JSON-RPC node ({type(exc).__name__})") from None
+        raise NodeFailed(f"{rpc} does not answer as an Ethereum JSON-RPC node ({type(exc).__name__})") from None
     return w3
 
 
@@ -120,16 +280,32 @@ class Chain:
     transaction is signed, and leaves nothing half-written.
     """
 
-    def __init__(self, w3: Web3, decoder: ErrorDecoder, account: LocalAccount | None = None) -> None:
+    def __init__(
+        self, w3: Web3, decoder: ErrorDecoder, account: LocalAccount | None = None, *, devnet: bool | None = None
+    ) -> None:
         self.w3 = w3
         self.decoder = decoder
         self.account = account
         self.chain_id: int = w3.eth.chain_id
         self.receipt_poll = 0.005
+        self.receipt_timeout = _seconds("CARELEDGER_RECEIPT_TIMEOUT", DEFAULT_RECEIPT_TIMEOUT)
+        # True: declared a devnet (--devnet); None: ask careledger.devchain when first needed.
+        self._devnet = devnet
 
     def with_account(self, account: LocalAccount | str) -> Chain:
         acct = Account.from_key(account) if isinstance(account, str) else account
-        return Chain(self.w3, self.decoder, acct)
+        chain = Chain(self.w3, self.decoder, acct, devnet=self._devnet)
+        chain.receipt_timeout = self.receipt_timeout
+        return chain
+
+    def is_devnet(self) -> bool:
+        """Whether this chain is a throwaway local devnet (declared, or one the project started:
+        :func:`careledger.devchain.recognise`), never judged by chain id."""
+        if self._devnet is None:
+            from careledger.devchain import recognise
+
+            self._devnet = recognise(self.w3)
+        return self._devnet
 
     def contract(self, address: str, abi: list[dict[str, Any]]) -> Contract:
         return self.w3.eth.contract(address=to_checksum_address(address), abi=abi)
@@ -143,7 +319,9 @@ class Chain:
             raise self.decoder.refusal(_revert_data(exc), what) from None
         except (ContractLogicError, ContractPanicError) as exc:
             raise self.decoder.refusal(_revert_data(exc), what) from None
-        except requests.exceptions.RequestException as exc:
+        except Web3RPCError as exc:  # an error that is not a revert: the node could not run the call
+            raise NodeFailed(f"the node could not answer {what}: {_rpc_message(exc)}") from None
+        except requests.exceptions.RequestException as exc:  # a Web3 built on another provider
             raise NodeUnreachable(f"node stopped answering during {what}: {type(exc).__name__}") from None
 
     # ------------------------------------------------------------------ writes
@@ -167,6 +345,8 @@ class Chain:
             tx = fn.build_transaction(params)  # type: ignore[arg-type]
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self.decoder.refusal(_revert_data(exc), what) from None
+        except Web3RPCError as exc:  # the estimate failed without a revert: funds, fee, nonce
+            raise TransactionRejected(f"the node would not take {what}: {_rpc_message(exc)}") from None
         except requests.exceptions.RequestException as exc:
             raise NodeUnreachable(f"node stopped answering during {what}: {type(exc).__name__}") from None
         return self._sign_and_wait(tx, what)
@@ -184,24 +364,46 @@ class Chain:
             )
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self.decoder.refusal(_revert_data(exc), what) from None
+        except Web3RPCError as exc:
+            raise TransactionRejected(f"the node would not take {what}: {_rpc_message(exc)}") from None
+        except requests.exceptions.RequestException as exc:
+            raise NodeUnreachable(f"node stopped answering during {what}: {type(exc).__name__}") from None
         return self._sign_and_wait(tx, what)
 
     def _sign_and_wait(self, tx: Any, what: str) -> TxReceipt:
         acct = self._require_account()
         signed = acct.sign_transaction(tx)
+        sent = signed.hash.to_0x_hex()
         try:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-            receipt = self.wait(tx_hash.to_0x_hex(), what)
+        except Web3RPCError as exc:  # a provider that does not map refusals itself
+            raise TransactionRejected(f"the node refused {what} ({sent}): {_rpc_message(exc)}", tx_hash=sent) from None
         except requests.exceptions.RequestException as exc:
-            raise NodeUnreachable(f"node stopped answering during {what}: {type(exc).__name__}") from None
+            raise TransactionPending(
+                f"{what}: transaction {sent} may have been sent, the node stopped answering ({type(exc).__name__}); "
+                "look it up before sending again",
+                tx_hash=sent,
+            ) from None
+        try:
+            receipt = self.wait(tx_hash.to_0x_hex(), what, self.receipt_timeout)
+        except (NodeUnreachable, requests.exceptions.RequestException) as exc:
+            # The node took the transaction and then stopped answering: it may be mined.
+            cause = exc.message if isinstance(exc, CareLedgerError) else type(exc).__name__
+            raise TransactionPending(
+                f"{what}: transaction {sent} was sent but the node stopped answering before its receipt ({cause}); "
+                "look it up before sending again",
+                tx_hash=sent,
+            ) from None
         if receipt["status"] != 1:
             # Replay the call at the block before to recover the revert data.
             data = self._replay_revert(tx, receipt["blockNumber"])
             raise self.decoder.refusal(data, what, tx_hash=tx_hash.to_0x_hex())
         return receipt
 
-    def wait(self, tx_hash: str, what: str, timeout: float = 60.0) -> TxReceipt:
-        """Wait for a receipt, polling fast at first and backing off (no fixed 0.1 s sleep)."""
+    def wait(self, tx_hash: str, what: str, timeout: float | None = None) -> TxReceipt:
+        """Wait for a receipt, polling fast at first and backing off (no fixed 0.1 s sleep).
+        :class:`TransactionPending` after ``timeout`` seconds (default: ``receipt_timeout``)."""
+        timeout = self.receipt_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         delay = self.receipt_poll
         nudge_at = time.monotonic() + 2.0
@@ -210,7 +412,11 @@ class Chain:
             if receipt is not None:
                 return receipt
             if time.monotonic() > deadline:
-                raise TimeExhausted(f"{what}: no receipt for {tx_hash} after {timeout:.0f} s")
+                raise TransactionPending(
+                    f"{what}: transaction {tx_hash} was sent but has no receipt after {timeout:g} s; it may still "
+                    "be mined: look it up before sending again (a longer wait: $CARELEDGER_RECEIPT_TIMEOUT)",
+                    tx_hash=tx_hash,
+                )
             if time.monotonic() > nudge_at:  # a stalled local automine (see rpc.nudge_devnet)
                 nudge_devnet(self._raw_call, self.chain_id)
                 nudge_at = time.monotonic() + 2.0
@@ -231,6 +437,14 @@ class Chain:
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             return _revert_data(exc)
         return None
+
+
+def _rpc_message(exc: Web3RPCError) -> str:
+    """The node's own words from a JSON-RPC error web3 raised."""
+    response = getattr(exc, "rpc_response", None)
+    if isinstance(response, dict) and "error" in response:
+        return _error_message(response["error"])
+    return str(getattr(exc, "message", None) or exc)
 
 
 def _revert_data(exc: Exception) -> str | None:

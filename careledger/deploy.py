@@ -4,6 +4,12 @@ Each domain package (``careledger.<domain>``) that has a ``deploy`` module contr
 contracts through :class:`DeployContext`. Re-running against a chain that already has a contract
 (same ABI, code present) reports it and deploys nothing; a crash part-way leaves a deployments
 file listing exactly what was deployed, so the next run finishes the job.
+
+Before anything is sent, the chain is checked: its EVM must run what the contracts use
+(:func:`careledger.evm.probe_chain`, exit 7 otherwise), and every domain's ``preflight(ctx)``
+(when it has one) checks its configuration, e.g. claims' payment token, which may be the open-mint
+test token only on a devnet (:mod:`careledger.devchain`, exit 6 otherwise). A refusal there leaves
+the chain and the deployments file untouched.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from careledger.artifacts import Artifacts, load_artifacts
 from careledger.chain import Chain, ErrorDecoder
 from careledger.deployments import ContractRecord, Deployment, code_hash, genesis_hash, load_deployment
 from careledger.errors import SuiteNotDeployed
+from careledger.evm import probe_chain
 
 __all__ = ["SUITE_DOMAINS", "DeployContext", "DeployReport", "deploy_suite", "domain_module"]
 
@@ -110,9 +117,11 @@ def _fresh_deployment(w3: Web3, artifacts: Artifacts) -> Deployment:
 
 
 def deploy_suite(chain: Chain, *, force: bool = False, artifacts: Artifacts | None = None) -> DeployReport:
-    """Deploy every landed domain in :data:`SUITE_DOMAINS` order, idempotently."""
+    """Deploy every landed domain in :data:`SUITE_DOMAINS` order, idempotently, once the chain
+    passed the EVM probe and every domain's preflight."""
     artifacts = artifacts or load_artifacts()
     w3 = chain.w3
+    probe_chain(w3)
     try:
         deployment = _fresh_deployment(w3, artifacts) if force else load_deployment(w3)
     except SuiteNotDeployed:
@@ -127,15 +136,20 @@ def deploy_suite(chain: Chain, *, force: bool = False, artifacts: Artifacts | No
         )
     report = DeployReport(chain_id=deployment.chain_id, path=str(deployment.path))
     ctx = DeployContext(chain=chain, artifacts=artifacts, deployment=deployment, report=report)
-    for domain in SUITE_DOMAINS:
-        module = domain_module(domain, "deploy")
-        if module is not None:
-            module.deploy(ctx)
+    modules = [m for m in (domain_module(d, "deploy") for d in SUITE_DOMAINS) if m is not None]
+    for module in modules:
+        preflight = getattr(module, "preflight", None)
+        if preflight is not None:
+            preflight(ctx)
+    for module in modules:
+        module.deploy(ctx)
     deployment.save()
     return report
 
 
-def suite_chain(w3: Web3, key: str, artifacts: Artifacts | None = None) -> Chain:
-    """A :class:`Chain` whose error decoder knows every custom error of the build."""
+def suite_chain(w3: Web3, key: str, artifacts: Artifacts | None = None, *, devnet: bool | None = None) -> Chain:
+    """A :class:`Chain` whose error decoder knows every custom error of the build. ``devnet=True``
+    when the caller itself started the chain as a throwaway one (else it is recognised or not by
+    :mod:`careledger.devchain`)."""
     artifacts = artifacts or load_artifacts()
-    return Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())).with_account(key)
+    return Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis()), devnet=devnet).with_account(key)

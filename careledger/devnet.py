@@ -144,6 +144,7 @@ class Devnet:
         """Start anvil (or report the one already running). Idempotent."""
         current = self.status()
         if current.running:
+            self._record_genesis(current.pid)
             return current
         anvil = anvil_binary()
         if not anvil.exists():
@@ -196,14 +197,30 @@ class Devnet:
                 raise EnvironmentProblem(f"anvil exited at start: {tail[-1] if tail else 'no output'}")
             try:
                 _rpc(self.rpc_url, "eth_chainId", timeout=0.5)
+                self._record_genesis(proc.pid)
                 return self.status()
             except requests.RequestException:
                 time.sleep(0.05)
         self.down()
         raise NodeUnreachable(f"anvil did not answer on {self.rpc_url} within {timeout:.0f} s")
 
+    def _record_genesis(self, pid: int | None) -> None:
+        """Note this chain's block 0 hash as one the project started (careledger.devchain): what
+        lets the test keys and the test token work here, and nowhere else."""
+        from careledger.devchain import record
+
+        block = _rpc(self.rpc_url, "eth_getBlockByNumber", ["0x0", False])
+        if isinstance(block, dict) and pid is not None:
+            genesis = str(block["hash"])
+            (self.folder / "genesis").write_text(genesis + "\n")
+            record(genesis, self.folder, pid=pid, persist=self.persist, rpc_url=self.rpc_url)
+
     def down(self, timeout: float = 15.0) -> bool:
         """Stop anvil cleanly (SIGTERM makes it write its state). False if it was not running."""
+        if not self.persist:  # its chain is gone with the process: no longer a known devnet
+            from careledger.devchain import forget
+
+            forget(self.folder)
         pid = self._pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)

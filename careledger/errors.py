@@ -4,17 +4,38 @@ Every error the SDK raises on purpose is a :class:`CareLedgerError`; each subcla
 process exit code the ``careledger`` command uses for it, so the CLI maps errors to codes in one
 place and no traceback reaches a user.
 
-=====  ==========================  ==================================================
-code   class                       meaning
-=====  ==========================  ==================================================
-1      :class:`ChainRefused`       the chain refused the call (custom error decoded)
-1      :class:`NotVerified`        a verification answered "no" (verdict printed)
-2      :class:`InvalidInput`       the user's input is malformed; nothing was sent
-3      :class:`NodeUnreachable`    no answer from the RPC endpoint
-4      :class:`SuiteNotDeployed`   the chain does not have the suite / wrong file
-5      :class:`EnvironmentProblem` a tool is missing, a port is taken, ...
-5      :class:`MissingExtra`       an optional part's packages are not installed
-=====  ==========================  ==================================================
+=====  ============================  ===================================================
+code   class                         meaning
+=====  ============================  ===================================================
+1      :class:`ChainRefused`         the chain refused the call (custom error decoded)
+1      :class:`NotVerified`          a verification answered "no" (verdict printed)
+1      :class:`TransactionRejected`  the node would not take a transaction (nonce, fee,
+                                     funds); nothing was mined
+1      ``rpc.RpcError``              the node answered one request with a JSON-RPC error
+1      ``claims.SettleFailed``       a settlement receipt does not show every claim paid
+2      :class:`InvalidInput`         the user's input is malformed; nothing was sent
+3      :class:`NodeUnreachable`      no answer from the RPC endpoint (refused, reset,
+                                     timed out)
+3      :class:`NodeFailed`           the endpoint answered, but not usably (HTTP 5xx or
+                                     429, not JSON-RPC, an error for a read)
+3      ``sender.SendIncomplete``     the send path ran out of retries; re-running with the
+                                     same operation ids finishes without doubling
+4      :class:`SuiteNotDeployed`     the chain does not have the suite / wrong file
+4      :class:`ChainChanged`         the node behind the URL is now another chain
+5      :class:`EnvironmentProblem`   a tool is missing, a port is taken, ...
+5      :class:`MissingExtra`         an optional part's packages are not installed
+6      :class:`DevnetOnly`           public test keys or the open-mint test token asked
+                                     for on a chain that is not a known devnet
+7      :class:`ChainUnsupported`     the chain's EVM lacks what the suite needs (Cancun)
+8      :class:`TransactionPending`   a transaction was sent but its outcome is unknown
+                                     (no receipt in time, or no answer to the send):
+                                     check its hash before sending again
+=====  ============================  ===================================================
+
+The CLI also exits 130 when interrupted and 70 for anything outside this tree: that is a bug
+(please report it), never an ordinary failure of the node or the network. Transport failures are
+mapped where requests leave the SDK (:mod:`careledger.chain`'s provider, :mod:`careledger.rpc`,
+:mod:`careledger.sender`), so every caller sees these types, not ``requests`` or ``web3`` ones.
 """
 
 from __future__ import annotations
@@ -23,13 +44,19 @@ from typing import Any
 
 __all__ = [
     "CareLedgerError",
+    "ChainChanged",
     "ChainRefused",
+    "ChainUnsupported",
+    "DevnetOnly",
     "EnvironmentProblem",
     "InvalidInput",
     "MissingExtra",
+    "NodeFailed",
     "NodeUnreachable",
     "NotVerified",
     "SuiteNotDeployed",
+    "TransactionPending",
+    "TransactionRejected",
 ]
 
 
@@ -84,15 +111,68 @@ class InvalidInput(CareLedgerError):
 
 
 class NodeUnreachable(CareLedgerError):
-    """The RPC endpoint did not answer (refused, timed out, not an Ethereum node)."""
+    """The RPC endpoint did not answer (connection refused or reset, timed out)."""
 
     exit_code = 3
+
+
+class NodeFailed(NodeUnreachable):
+    """The endpoint answered, but not usably: an HTTP error status (5xx, 429 after retries), a
+    body that is not a JSON-RPC reply, or a JSON-RPC error for a request that cannot fail on a
+    healthy node (a block, a balance, the logs)."""
+
+    exit_code = 3
+
+
+class TransactionRejected(CareLedgerError):
+    """The node refused to accept a signed transaction (nonce too low or too high, fee below the
+    base fee, funds short of gas × price + value, ...): nothing was mined, nothing changed."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, tx_hash: str | None = None) -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash
+
+
+class TransactionPending(CareLedgerError):
+    """A transaction was handed to the node but its outcome is unknown: no receipt came in time,
+    or the connection failed after the transaction left. It may still be mined; look up
+    ``tx_hash`` before sending the action again (a second send would be a second transaction)."""
+
+    exit_code = 8
+
+    def __init__(self, message: str, *, tx_hash: str | None = None) -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash
 
 
 class SuiteNotDeployed(CareLedgerError):
     """The chain has no CareLedger suite, or the deployments file belongs to another chain."""
 
     exit_code = 4
+
+
+class ChainChanged(SuiteNotDeployed):
+    """The node behind the RPC URL is now another chain (its chain id changed during the run):
+    nothing more is sent to it."""
+
+    exit_code = 4
+
+
+class DevnetOnly(CareLedgerError):
+    """Something that is only safe on a throwaway local devnet (keys derived from the public test
+    mnemonic, the open-mint test token) was asked for on a chain the project did not start and
+    nobody declared a devnet (``--devnet``). See docs/networks.md."""
+
+    exit_code = 6
+
+
+class ChainUnsupported(CareLedgerError):
+    """The chain's EVM lacks an instruction the suite's bytecode uses (found by a probe, never by
+    chain id); the message names the missing EVM version. See docs/networks.md."""
+
+    exit_code = 7
 
 
 class EnvironmentProblem(CareLedgerError):

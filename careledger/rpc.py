@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from careledger.errors import CareLedgerError, NodeUnreachable
+from careledger.errors import CareLedgerError, NodeFailed, NodeUnreachable
 
 __all__ = ["DEV_CHAIN_IDS", "RpcClient", "RpcError", "nudge_devnet", "unwedge_devnet"]
 
@@ -23,7 +23,8 @@ DEV_CHAIN_IDS = frozenset({31337, 1337})
 
 
 class RpcError(CareLedgerError):
-    """The node answered a request with a JSON-RPC error object."""
+    """The node answered a request with a JSON-RPC error object (exit 1: for the send path's
+    estimates and calls this is the chain refusing; the caller decides what else it means)."""
 
     def __init__(self, message: str, code: int = 0, data: Any = None) -> None:
         super().__init__(message)
@@ -41,34 +42,46 @@ class RpcClient:
         self._session = requests.Session()
 
     def _post(self, payload: Any) -> Any:
-        """POST with bounded retries on connection failures and timeouts (exponential backoff)."""
+        """POST with bounded retries (exponential backoff) on a refused or reset connection, a
+        timeout, HTTP 5xx, HTTP 429 (waiting what ``Retry-After`` asks, up to 5 s) and a body that
+        is not JSON. Then :class:`NodeUnreachable` (no answer) or :class:`NodeFailed` (answers,
+        but not usable ones). Re-sending is safe: every request here is a read or a signed
+        transaction whose second copy the node recognises."""
         delay = self.backoff
-        last: Exception | None = None
+        failure: CareLedgerError = NodeUnreachable(f"no answer from {self.url}")
         for attempt in range(self.retries + 1):
+            wait = delay
             try:
                 resp = self._session.post(self.url, json=payload, timeout=self.timeout)
-                resp.raise_for_status()
-                return resp.json()
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last = exc
-            except requests.HTTPError as exc:
-                if exc.response is not None and exc.response.status_code < 500:
-                    raise NodeUnreachable(f"{self.url} answered HTTP {exc.response.status_code}") from None
-                last = exc
-            except ValueError as exc:  # not JSON: a proxy error page, say
-                last = exc
+                if resp.status_code == 429:
+                    failure = NodeFailed(f"{self.url} keeps answering HTTP 429 (rate-limited)")
+                    wait = max(delay, _retry_after(resp.headers.get("Retry-After")))
+                elif resp.status_code >= 500:
+                    failure = NodeFailed(f"{self.url} answered HTTP {resp.status_code} {resp.reason or ''}".rstrip())
+                elif resp.status_code >= 400:
+                    raise NodeFailed(f"{self.url} answered HTTP {resp.status_code} {resp.reason or ''}".rstrip())
+                else:
+                    return resp.json()
+            except requests.Timeout:
+                failure = NodeUnreachable(f"{self.url} did not answer within {self.timeout:g} s")
+            except requests.ConnectionError as exc:
+                failure = NodeUnreachable(f"no answer from {self.url} ({_connection_cause(exc)})")
+            except ValueError:  # not JSON: a proxy error page, say
+                failure = NodeFailed(f"{self.url} answered with something that is not JSON-RPC")
             if attempt < self.retries:
-                time.sleep(delay)
+                time.sleep(wait)
                 delay = min(delay * 2, 3.0)
-        kind = type(last).__name__ if last else "error"
-        raise NodeUnreachable(f"no answer from {self.url} after {self.retries + 1} attempts ({kind})")
+        failure.message = f"{failure.message}, {self.retries + 1} attempts"
+        raise failure
 
     def call(self, method: str, params: Sequence[Any] = ()) -> Any:
         reply = self._post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)})
+        if not isinstance(reply, dict) or ("result" not in reply and "error" not in reply):
+            raise NodeFailed(f"{self.url} answered {method} with a malformed JSON-RPC reply")
         if "error" in reply:
-            err = reply["error"]
-            raise RpcError(f"{method}: {err.get('message')}", int(err.get("code", 0)), err.get("data"))
-        return reply.get("result")
+            err = reply["error"] if isinstance(reply["error"], dict) else {"message": str(reply["error"])}
+            raise RpcError(f"{method}: {err.get('message')}", _code(err), err.get("data"))
+        return reply["result"]
 
     def batch(self, requests_: Sequence[tuple[str, Sequence[Any]]], *, chunk: int = 500) -> list[Any]:
         """Send many requests in JSON-RPC batches; results in order, an :class:`RpcError` in
@@ -81,23 +94,53 @@ class RpcClient:
                 {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)} for i, (m, p) in zip(ids, part, strict=True)
             ]
             replies = self._post(payload)
-            if isinstance(replies, dict):  # the node refused the whole batch
-                err = replies.get("error", {})
-                raise RpcError(f"batch refused: {err.get('message')}", int(err.get("code", 0)))
+            if isinstance(replies, dict) and isinstance(replies.get("error"), dict):  # the whole batch refused
+                err = replies["error"]
+                raise RpcError(f"batch refused: {err.get('message')}", _code(err))
+            if not isinstance(replies, list) or not all(
+                isinstance(r, dict) and ("result" in r or "error" in r) for r in replies
+            ):
+                raise NodeFailed(f"{self.url} answered a batch of {len(part)} requests with a malformed reply")
             by_id = {r.get("id"): r for r in replies}
             for i in ids:
                 r = by_id.get(i)
                 if r is None:
                     out.append(RpcError("no reply in batch"))
                 elif "error" in r:
-                    e = r["error"]
-                    out.append(RpcError(str(e.get("message")), int(e.get("code", 0)), e.get("data")))
+                    e = r["error"] if isinstance(r["error"], dict) else {"message": str(r["error"])}
+                    out.append(RpcError(str(e.get("message")), _code(e), e.get("data")))
                 else:
                     out.append(r.get("result"))
         return out
 
     def close(self) -> None:
         self._session.close()
+
+
+def _code(err: dict[str, Any]) -> int:
+    try:
+        return int(err.get("code", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds a 429's ``Retry-After`` asks for (a number of seconds), at most 5."""
+    try:
+        return min(max(float(value or 0), 0.0), 5.0)
+    except ValueError:
+        return 0.0
+
+
+def _connection_cause(exc: requests.ConnectionError) -> str:
+    text = repr(exc.args).lower()
+    if "refused" in text or "newconnectionerror" in text:
+        return "connection refused"
+    if "reset" in text:
+        return "connection reset"
+    if "aborted" in text or "remotedisconnected" in text:
+        return "connection closed without a reply"
+    return type(exc).__name__
 
 
 def nudge_devnet(call: Callable[[str, list[Any]], Any], chain_id: int) -> bool:

@@ -33,7 +33,15 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from careledger._paths import project_root
-from careledger.errors import CareLedgerError, NodeUnreachable
+from careledger.errors import (
+    CareLedgerError,
+    ChainChanged,
+    EnvironmentProblem,
+    InvalidInput,
+    NodeFailed,
+    NodeUnreachable,
+    TransactionRejected,
+)
 from careledger.rpc import RpcClient, RpcError, nudge_devnet, unwedge_devnet
 
 __all__ = ["Operation", "Outcome", "SendIncomplete", "Sender", "batch_call", "default_journal", "safe_block"]
@@ -155,9 +163,13 @@ class Sender:
         self.confirmations = confirmations
         self.receipt_timeout = receipt_timeout
         self.drop_check_after = drop_check_after
-        self.chain_id = int(self.rpc.call("eth_chainId"), 16)
+        self.chain_id = _chain_id(self.rpc)
         self.journal_path = journal or default_journal(self.rpc, self.chain_id)
-        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            folder = self.journal_path.parent
+            raise EnvironmentProblem(f"cannot create the send journal's folder {folder}: {exc}") from None
         self._lock_path = self.journal_path.with_suffix(f".{self.address.lower()}.lock")
         self._thread_lock = threading.Lock()
         self._local = threading.local()
@@ -173,9 +185,12 @@ class Sender:
         the journal. A step that fails inside a transaction rolls it back."""
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.journal_path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                db = sqlite3.connect(self.journal_path, timeout=30, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.Error as exc:
+                raise EnvironmentProblem(f"cannot open the send journal {self.journal_path}: {exc}") from None
             self._local.db = db
         try:
             yield db
@@ -224,7 +239,7 @@ class Sender:
         unreachable; calling again with the same ops finishes the job without doubling any."""
         ids = [op.op_id for op in ops]
         if len(set(ids)) != len(ids):
-            raise ValueError("duplicate op_id in one submission")
+            raise InvalidInput("duplicate op_id in one submission")
         try:
             self.repair()
             rows = self._sign_missing(ops)
@@ -386,7 +401,7 @@ class Sender:
         with self._db() as db:
             for row, reply in zip(rows, replies, strict=True):
                 if isinstance(reply, RpcError) and not any(k in reply.message.lower() for k in _KNOWN):
-                    raise reply
+                    self._refused(row, reply)
                 # A "known"/"nonce too low" reply is fine: our own signed bytes are on their
                 # way or already mined; the receipt lookup tells which.
                 db.execute(
@@ -443,6 +458,20 @@ class Sender:
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+
+    def _refused(self, row: _Row, reply: RpcError) -> None:
+        """The node would not take one of our transactions: :class:`ChainChanged` when it is now
+        another chain, else :class:`TransactionRejected` naming the transaction and the reason.
+        Rows already sent stay journalled; the next run re-checks them against the chain."""
+        now = _chain_id(self.rpc)
+        if now != self.chain_id:
+            raise ChainChanged(
+                f"the node at {self.rpc.url} is now chain {now}, not chain {self.chain_id}: nothing more is sent"
+            )
+        raise TransactionRejected(
+            f"the node refused transaction {row.tx_hash} (operation {row.op_id!r}, nonce {row.nonce}): {reply.message}",
+            tx_hash=row.tx_hash,
+        )
 
     def _rebroadcast_open(self, chunk: int) -> None:
         """Every journalled transaction the chain has not mined, sent again in nonce order (after
@@ -506,6 +535,14 @@ class Sender:
         if r is None:
             return None
         return Outcome(r.op_id, r.nonce, r.tx_hash, r.status, r.block, r.gas_used, r.resent, bool(r.reorged))
+
+
+def _chain_id(rpc: RpcClient) -> int:
+    value = rpc.call("eth_chainId")
+    try:
+        return int(str(value), 16)
+    except ValueError:
+        raise NodeFailed(f"{rpc.url} answered eth_chainId with {value!r}, not a chain id") from None
 
 
 def batch_call(rpc: RpcClient, calls: Sequence[tuple[str, str]], block: str = "latest", chunk: int = 500) -> list[Any]:

@@ -3,7 +3,9 @@
 The work is done by the SDK (``careledger.deploy.deploy_suite``), the same code
 ``careledger deploy`` runs, so both write the same ``deployments/<chainId>.json`` and both skip
 contracts the chain already has. On a local network the deployer is Ape's first test account
-(the devnet admin); elsewhere set CARELEDGER_DEPLOYER_KEY.
+(the devnet admin); elsewhere set CARELEDGER_DEPLOYER_KEY. Ape's in-process test chain is a
+throwaway devnet by construction (this process started it), so the claims plug-in may deploy the
+test token there; any other network is judged by :mod:`careledger.devchain` (never by chain id).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ def main() -> None:
         key = os.environ.get("CARELEDGER_DEPLOYER_KEY", "")
         if not key:
             raise click.ClickException("set CARELEDGER_DEPLOYER_KEY to deploy on a non-local network")
-    chain = suite_chain(provider.web3, key)
+    # Ape's embedded chain (eth-tester, provider "test") lives in this process: nobody else's.
+    chain = suite_chain(provider.web3, key, devnet=True if provider.name == "test" else None)
     report = deploy_suite(chain)
     if report.already_deployed:
         click.echo(f"suite already deployed on chain {report.chain_id}: {', '.join(report.existing)}")

@@ -309,9 +309,10 @@ class ClaimsClient:
         return PoolState(*(int(x) for x in v))
 
     def mint_test_tokens(self, to: str, amount: int) -> TxReceipt:
-        """Devnet only: DevnetTestUSD's open faucet."""
-        if self.chain.chain_id not in (31337, 1337):
-            raise InvalidInput("test tokens can only be minted on a local devnet")
+        """Devnet only (:meth:`careledger.chain.Chain.is_devnet`): DevnetTestUSD's open faucet."""
+        from careledger.devchain import require_devnet
+
+        require_devnet(self.chain.is_devnet(), "test tokens", self.chain.chain_id, "fund the pool in the real token")
         return self.chain.send(self.token.functions.mint(checksum(to), amount), "mint devnet test tokens")
 
     def balance_of(self, account: str) -> int:

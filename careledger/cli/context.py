@@ -22,6 +22,7 @@ class AppContext:
     rpc: str
     json_output: bool
     account: str | None
+    devnet: bool = False  # --devnet: the user declares the chain a throwaway devnet
     _chain: Chain | None = field(default=None, repr=False)
     _deployment: Deployment | None = field(default=None, repr=False)
 
@@ -33,7 +34,7 @@ class AppContext:
             from careledger.chain import Chain, ErrorDecoder, connect
 
             w3 = connect(self.rpc)
-            self._chain = Chain(w3, ErrorDecoder.from_abis(load_artifacts().all_abis()))
+            self._chain = Chain(w3, ErrorDecoder.from_abis(load_artifacts().all_abis()), devnet=self.devnet or None)
         return self._chain
 
     def deployment(self) -> Deployment:
@@ -45,8 +46,11 @@ class AppContext:
 
     def signer(self, default: str | None = None) -> Chain:
         """The chain with a signing key: ``--account`` (a devnet cast name or index), else
-        ``$CARELEDGER_PRIVATE_KEY``, else ``default`` (a devnet cast name), on a devnet only."""
+        ``$CARELEDGER_PRIVATE_KEY``, else ``default`` (a devnet cast name). Cast names are keys
+        from the public test mnemonic: only on a devnet (:meth:`Chain.is_devnet`), else
+        :class:`~careledger.errors.DevnetOnly`."""
         from careledger.accounts import dev_account
+        from careledger.devchain import require_devnet
         from careledger.errors import InvalidInput
 
         chain = self.chain()
@@ -55,14 +59,17 @@ class AppContext:
         if name is not None:
             if name.startswith("0x") and len(name) == 66:
                 return chain.with_account(name)
-            if chain.chain_id not in (31337, 1337):
-                raise InvalidInput(
-                    f"devnet account names like {name!r} only work on a local devnet; set CARELEDGER_PRIVATE_KEY"
-                )
             try:
-                return chain.with_account(dev_account(name).account)
+                member = dev_account(name)
             except KeyError:
                 raise InvalidInput(f"unknown account {name!r}; see 'careledger devnet accounts'") from None
+            require_devnet(
+                chain.is_devnet(),
+                f"devnet account names like {name!r} (keys from the public test mnemonic)",
+                chain.chain_id,
+                "set CARELEDGER_PRIVATE_KEY to a real key",
+            )
+            return chain.with_account(member.account)
         if key:
             try:
                 return chain.with_account(key)

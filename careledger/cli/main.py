@@ -1,8 +1,11 @@
 """Entry point of the ``careledger`` command.
 
-Exit codes: 0 ok; 1 refused by the chain (or a verification that answered no); 2 invalid input;
-3 node unreachable; 4 suite not deployed / deployments file for another chain; 5 environment
-(missing tool, port taken); 130 interrupted; 70 an internal error (a bug: please report it).
+Exit codes (the table with every error class: :mod:`careledger.errors`, docs/architecture.md):
+0 ok; 1 refused by the chain or the node (or a verification that answered no); 2 invalid input;
+3 node unreachable or answering unusably; 4 suite not deployed / another chain; 5 environment
+(missing tool, port taken); 6 devnet-only keys or token on a chain that is not a known devnet;
+7 the chain's EVM lacks what the suite needs; 8 a transaction sent whose outcome is unknown;
+130 interrupted; 70 an internal error (a bug: please report it).
 Domain command groups are imported only when used, so start-up stays fast.
 """
 
@@ -67,11 +70,18 @@ class LazyGroup(click.Group):
     default=None,
     help="Signer: a devnet account name (see 'devnet accounts') or a 0x private key.",
 )
+@click.option(
+    "--devnet",
+    is_flag=True,
+    envvar="CARELEDGER_DEVNET",
+    help="Declare the chain a throwaway devnet (named test accounts, test token). Not needed for "
+    "devnets this project started: they are recognised by their genesis block.",
+)
 @click.version_option(package_name="careledger")
 @click.pass_context
-def cli(ctx: click.Context, rpc: str, json_output: bool, account: str | None) -> None:
+def cli(ctx: click.Context, rpc: str, json_output: bool, account: str | None, devnet: bool) -> None:
     """CareLedger: consent, claims and drug provenance on an Ethereum-compatible chain."""
-    ctx.obj = AppContext(rpc=rpc, json_output=json_output, account=account)
+    ctx.obj = AppContext(rpc=rpc, json_output=json_output, account=account, devnet=devnet)
 
 
 def _report(message: str, code: int, as_json: bool, extra: dict[str, Any] | None = None) -> int:
@@ -104,6 +114,8 @@ def run(argv: list[str] | None = None) -> int:
         extra: dict[str, Any] = {"kind": type(exc).__name__}
         if isinstance(exc, ChainRefused) and exc.error_name:
             extra.update(customError=exc.error_name, args=exc.error_args)
+        if getattr(exc, "tx_hash", None):  # a pending or rejected transaction: which one
+            extra["txHash"] = exc.tx_hash  # type: ignore[attr-defined]
         return _report(exc.message, exc.exit_code, as_json, extra)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)

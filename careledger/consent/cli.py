@@ -31,12 +31,15 @@ def _addr(app: AppContext, value: str, what: str) -> str:
 
     if value.startswith("0x"):
         return checksum(value, what)
-    if app.chain().chain_id not in (31337, 1337):
-        raise InvalidInput(f"{what} {value!r}: names only work on a local devnet; give a 0x address")
+    from careledger.devchain import require_devnet
+
     try:
-        return dev_account(value).address
+        member = dev_account(value)
     except KeyError:
         raise InvalidInput(f"{what} {value!r} is neither a 0x address nor a devnet account name") from None
+    chain = app.chain()
+    require_devnet(chain.is_devnet(), f"{what} {value!r}: devnet account names", chain.chain_id, "give a 0x address")
+    return member.address
 
 
 def _client(app: AppContext, signer_default: str | None = "patient") -> Any:
