@@ -94,21 +94,43 @@ def suite_env(
 
 
 @contextmanager
-def fresh_suite(folder: Path, *, quick: bool = False, anvil_args: str = "") -> Iterator[BenchEnv]:
+def fresh_suite(
+    folder: Path,
+    *,
+    quick: bool = False,
+    anvil_args: str = "",
+    genesis_timestamp: int | None = None,
+    block_interval: int | None = None,
+) -> Iterator[BenchEnv]:
     """A fresh anvil under ``folder`` with the suite deployed and the directory seeded; stopped on
     exit, so no benchmark sees another's consents, nonces or raised base fee. Its deployments file
-    lives in ``folder`` too (``$CARELEDGER_DEPLOYMENTS_DIR`` is set for the duration and restored
-    after); ``anvil_args`` are extra anvil flags (``$CARELEDGER_ANVIL_ARGS``), e.g.
-    ``--steps-tracing`` for opcode traces."""
-    from careledger.devnet import Devnet, free_port
+    and send journals live in ``folder`` too (``$CARELEDGER_DEPLOYMENTS_DIR`` and
+    ``$CARELEDGER_JOURNAL_DIR`` are set for the duration and restored after); ``anvil_args`` are
+    extra anvil flags (``$CARELEDGER_ANVIL_ARGS``), e.g.
+    ``--steps-tracing`` for opcode traces.
 
-    keys = ("CARELEDGER_DEPLOYMENTS_DIR", "CARELEDGER_ANVIL_ARGS")
+    ``genesis_timestamp`` starts the chain at that unix time (else ``$CARELEDGER_GENESIS_TIMESTAMP``
+    or the wall clock); ``block_interval`` makes every block, from the first deployment on, its
+    parent + that many seconds whatever the wall clock does (anvil's
+    ``anvil_setBlockTimestampInterval``; time then moves on only by ``evm_setNextBlockTimestamp``),
+    so that a seeded run sees the same block times on any day and at any machine speed."""
+    from careledger.devnet import GENESIS_TIMESTAMP_ENV, Devnet, free_port
+
+    keys = ("CARELEDGER_DEPLOYMENTS_DIR", "CARELEDGER_JOURNAL_DIR", "CARELEDGER_ANVIL_ARGS", GENESIS_TIMESTAMP_ENV)
     saved = {k: os.environ.get(k) for k in keys}
     os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(folder / "deployments")
+    os.environ["CARELEDGER_JOURNAL_DIR"] = str(folder / "journals")
     os.environ["CARELEDGER_ANVIL_ARGS"] = anvil_args
+    if genesis_timestamp is not None:
+        os.environ[GENESIS_TIMESTAMP_ENV] = str(genesis_timestamp)
     net = Devnet(folder=folder / "devnet", port=free_port(), persist=False)
     try:
         net.up()
+        if block_interval is not None:
+            connect(net.rpc_url).provider.make_request(
+                "anvil_setBlockTimestampInterval",  # type: ignore[arg-type]
+                [block_interval],
+            )
         yield suite_env(net.rpc_url, folder / "work", quick=quick)
     finally:
         net.down()

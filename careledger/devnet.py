@@ -28,6 +28,9 @@ __all__ = ["Devnet", "DevnetStatus", "anvil_binary", "free_port", "port_in_use"]
 STATE_INTERVAL = 2  # seconds between anvil's state snapshots
 DEFAULT_PORT = 8545
 CHAIN_ID = 31337
+# A unix time for the genesis block (anvil --timestamp): tests and seeded runs pin the chain's
+# clock so that what they do is the same on any day; unset, the chain starts at the wall clock.
+GENESIS_TIMESTAMP_ENV = "CARELEDGER_GENESIS_TIMESTAMP"
 
 
 def free_port() -> int:
@@ -176,6 +179,12 @@ class Devnet:
         ]
         # Extra anvil flags for diagnostics, e.g. "--steps-tracing" for opcode-level traces.
         cmd += shlex.split(os.environ.get("CARELEDGER_ANVIL_ARGS", ""))
+        genesis = os.environ.get(GENESIS_TIMESTAMP_ENV, "").strip()
+        fresh = not (self.persist and self.state_file.exists())
+        if genesis and fresh:  # a kept chain has its own genesis
+            if not genesis.isdigit():
+                raise EnvironmentProblem(f"${GENESIS_TIMESTAMP_ENV} must be a unix time in seconds, not {genesis!r}")
+            cmd += ["--timestamp", genesis]
         if self.persist:
             cmd += [
                 "--state",
@@ -197,6 +206,8 @@ class Devnet:
                 raise EnvironmentProblem(f"anvil exited at start: {tail[-1] if tail else 'no output'}")
             try:
                 _rpc(self.rpc_url, "eth_chainId", timeout=0.5)
+                if fresh:
+                    self._drop_stale_journal()
                 self._record_genesis(proc.pid)
                 return self.status()
             except requests.RequestException:
@@ -214,6 +225,18 @@ class Devnet:
             genesis = str(block["hash"])
             (self.folder / "genesis").write_text(genesis + "\n")
             record(genesis, self.folder, pid=pid, persist=self.persist, rpc_url=self.rpc_url)
+
+    def _drop_stale_journal(self) -> None:
+        """A new chain starts with no send journal. Journals are keyed by chain id and genesis
+        hash, and two devnets started at the same pinned genesis time have the same genesis, so a
+        wiped one's journal would otherwise be taken for this chain's and its unmined
+        transactions re-sent here (careledger.sender.default_journal)."""
+        from careledger.rpc import RpcClient
+        from careledger.sender import default_journal
+
+        journal = default_journal(RpcClient(self.rpc_url), CHAIN_ID)
+        for path in (journal, journal.with_name(journal.name + "-wal"), journal.with_name(journal.name + "-shm")):
+            path.unlink(missing_ok=True)
 
     def down(self, timeout: float = 15.0) -> bool:
         """Stop anvil cleanly (SIGTERM makes it write its state). False if it was not running."""

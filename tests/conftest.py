@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import chainclock
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -32,6 +33,17 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pin the clock of every chain the suite starts (tests/chainclock.py): the same tests pass or
+    fail on any day the suite runs."""
+    chainclock.pin_py_evm()
+    chainclock.pin_anvil()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"chain clock pinned: genesis {chainclock.PINNED_GENESIS} (set CARELEDGER_TEST_GENESIS to move it)"
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,7 @@ SEED = 8  # issue #8; with STEPS actions it covers every kind of action (see MUS
 STEPS = 800
 LAB = service_code("CPT:80053")  # in no plan's table: not covered, denied by the rules
 GTIN = 9506000134352
-FAR_EXPIRY = 301231
+FAR_EXPIRY_DAYS = 3 * 365  # a batch that does not expire during the run: about three years out
 ZERO32 = DEFAULT_ADMIN_ROLE = b"\0" * 32
 
 PATIENTS = ("patient", "patient2", "patient3")
@@ -96,6 +96,12 @@ CATEGORY_CLASS = {
 }
 CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 WAITS = ((30, 3), (600, 3), (3 * 3600, 3), (11 * 3600, 2), (2 * 86_400, 1), (8 * 86_400, 1))
+
+
+def far_expiry(ts: int) -> int:
+    """A GS1 expiry date (YYMMDD) about three years after the chain time ``ts``."""
+    day = dt.datetime.fromtimestamp(ts, dt.UTC).date() + dt.timedelta(days=FAR_EXPIRY_DAYS)
+    return (day.year % 100) * 10_000 + day.month * 100 + day.day
 
 
 @dataclass(frozen=True)
@@ -343,7 +349,9 @@ class RandomRun:
         return result if result is not None else True
 
     def pick(self, items: Any) -> Any:
-        seq = sorted(items) if isinstance(items, set | dict) else list(items)
+        # A dict in the order its entries were made (ids hash the dates, so sorting them would
+        # make the choice depend on the day the chain started); a set sorted.
+        seq = sorted(items) if isinstance(items, set) else list(items)
         return self.rng.choice(seq)
 
     # ------------------------------------------------------------------ the run
@@ -596,7 +604,10 @@ class RandomRun:
         seconds = self.rng.choices([w for w, _ in WAITS], [n for _, n in WAITS])[0]
 
         def advance() -> None:
-            self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+            # An exact step from the last block (evm_increaseTime would add to a clock that also
+            # runs with the wall clock, and does nothing when block times are fixed).
+            at = self.now() + seconds
+            self.w3.provider.make_request("evm_setNextBlockTimestamp", [at])  # type: ignore[arg-type]
             self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
         self.do(f"time.wait {seconds} s", "-", advance)
@@ -999,7 +1010,7 @@ class RandomRun:
             return
         self.lots += 1
         near = self.rng.random() < 0.2 if near_expiry is None else near_expiry
-        expiry = batch_expiry(self.now())[0] if near else FAR_EXPIRY
+        expiry = batch_expiry(self.now())[0] if near else far_expiry(self.now())
         lot = f"RR{self.seed % 1000:03d}-{self.lots:03d}"
         b = build_batch(GTIN, lot, expiry, (f"R{self.lots:03d}S{i:04d}" for i in range(self.rng.randint(6, 12))))
         if self.do("provenance.commission", "manufacturer", lambda: m.commission(b)):

@@ -14,10 +14,13 @@ as few steps: the coverage test says which it missed).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import chainclock
 import pytest
 import random_run
 from random_run import RandomRun, missing_coverage, phi_to_scan
@@ -34,16 +37,34 @@ SEED = int(os.environ.get("CARELEDGER_RANDOM_RUN_SEED") or random_run.SEED)
 STEPS = int(os.environ.get("CARELEDGER_RANDOM_RUN_STEPS") or random_run.STEPS * (10 if LONG else 1))
 
 
+# The run's chain starts at a pinned instant and every block is its parent + 1 s (waits are exact
+# steps), so the same seed makes the same run on any day and at any machine speed. The audited
+# run starts two days before a leap day (its waits carry it over 29 February); the check run
+# below starts two hours before a year end, years later.
+LEAP_START = chainclock.parse_instant("2028-02-27T22:00:00Z")
+YEAR_END_START = chainclock.parse_instant("2030-12-31T22:00:00Z")
+
+
+def play(tmp: Path, start: int) -> Any:
+    """A fresh devnet whose clock starts at ``start`` with fixed 1 s blocks; the suite deployed."""
+    return fresh_suite(tmp, genesis_timestamp=start, block_interval=1)
+
+
+def tally(run: RandomRun) -> Counter[tuple[str, bool, str | None]]:
+    return Counter((o.action, o.ok, o.error) for o in run.outcomes)
+
+
 @pytest.fixture(scope="module")
 def audited_run(tmp_path_factory: pytest.TempPathFactory):
     """Deploy the suite on a fresh devnet, play the random run, then scan it for PHI and replay
     its logs before the devnet stops."""
     tmp = Path(tmp_path_factory.mktemp("random-run"))
-    with fresh_suite(tmp) as env:
+    with play(tmp, LEAP_START) as env:
         w3, deployment, artifacts = env.w3, env.deployment, env.artifacts
         run = RandomRun(w3, deployment, artifacts, tmp / "off-chain", seed=SEED)
         run.setup()
         run.run(STEPS)
+        run.span = (int(env.w3.eth.get_block(1)["timestamp"]), run.now())  # type: ignore[attr-defined]
         rpc = RpcClient(env.rpc)
         mined = [o for o in run.outcomes if o.tx]
         found = {
@@ -101,3 +122,27 @@ def test_random_run_event_log_rebuilds_every_contract_state(audited_run):
     assert diffs == [], "rebuilt state differs from the chain's reads:\n" + "\n".join(diffs)
     missing = run.expected.differences(found["states"])
     assert missing == [], "rebuilt entities differ from what the run made:\n" + "\n".join(missing)
+
+
+def _utc(ts: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.UTC)
+
+
+def test_random_run_is_the_same_on_any_day(audited_run, tmp_path: Path):
+    """The same seed gives the same run whatever day its chain starts on: the audited run (from
+    two days before 29 February 2028) and a run from two hours before the end of 2030 end with
+    the same count of every outcome (action, success, refusal reason), each run having crossed
+    its calendar edge."""
+    leap_run, _ = audited_run
+    first, last = leap_run.span
+    assert _utc(first).date() < dt.date(2028, 2, 29) < _utc(last).date(), "the run did not cross the leap day"
+    with play(tmp_path, YEAR_END_START) as env:
+        run = RandomRun(env.w3, env.deployment, env.artifacts, tmp_path / "off-chain", seed=SEED)
+        run.setup()
+        run.run(STEPS)
+        assert _utc(int(env.w3.eth.get_block(1)["timestamp"])).year == 2030 and _utc(run.now()).year == 2031
+    assert tally(run) == tally(leap_run), "outcomes differ between start days:\n" + "\n".join(
+        f"{key}: {tally(leap_run)[key]} from 2028-02-27, {tally(run)[key]} from 2030-12-31"
+        for key in sorted(set(tally(run)) | set(tally(leap_run)), key=str)
+        if tally(run)[key] != tally(leap_run)[key]
+    )

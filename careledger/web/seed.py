@@ -5,7 +5,7 @@ domain has landed."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,9 @@ def seed_drugs(admin: Chain, store_dir: Path, units: int = 1000) -> dict[str, st
     def client(name: str) -> ProvenanceClient:
         return ProvenanceClient(admin.with_account(dev_account(name).account), deployment)
 
-    expiry = (date.today() + timedelta(days=730)).strftime("%y%m%d")
+    # Two years after the chain's own date (a devnet's clock may be pinned far from the calendar).
+    chain_day = datetime.fromtimestamp(int(admin.w3.eth.get_block("latest")["timestamp"]), UTC).date()
+    expiry = (chain_day + timedelta(days=730)).strftime("%y%m%d")
     distributor, pharmacy = dev_account("distributor").address, dev_account("pharmacy").address
     good = build_batch(GTIN, "LOT-A", int(expiry), [f"SN{i:05d}" for i in range(1, units + 1)])
     recalled = build_batch(GTIN, "LOT-R", int(expiry), [f"RC{i:05d}" for i in range(1, 101)])
