@@ -206,9 +206,9 @@ class Devnet:
                 raise EnvironmentProblem(f"anvil exited at start: {tail[-1] if tail else 'no output'}")
             try:
                 _rpc(self.rpc_url, "eth_chainId", timeout=0.5)
+                self._record_genesis(proc.pid)
                 if fresh:
                     self._drop_stale_journal()
-                self._record_genesis(proc.pid)
                 return self.status()
             except requests.RequestException:
                 time.sleep(0.05)
