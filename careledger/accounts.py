@@ -1,5 +1,7 @@
 """Devnet accounts: the keys anvil and Ape derive from the public test mnemonic, with the role
-each plays in the demo. Never use these keys on a chain that holds value."""
+each plays in the demo. Never use these keys on a chain that holds value: the CLI resolves these
+names only on a devnet the project started or one declared with ``--devnet``
+(:mod:`careledger.devchain`), never because of a chain id."""
 
 from __future__ import annotations
 
