@@ -346,7 +346,12 @@ def export_cmd(app: AppContext, grantee: str, patient: str | None, output: Path 
     text = dumps(resource)
     if output:
         output.write_text(text + "\n")
-        click.echo(f"wrote FHIR R4 Consent {resource['id'][:12]}... ({resource['status']}) to {output}", err=True)
+        app.emit(
+            {"written": str(output), "id": resource["id"], "status": resource["status"]},
+            lambda: click.echo(
+                f"wrote FHIR R4 Consent {resource['id'][:12]}... ({resource['status']}) to {output}", err=True
+            ),
+        )
     else:
         click.echo(text)
 
