@@ -22,6 +22,7 @@ from typing import Any
 
 from bench.harness import BenchResult, fresh_suite
 from careledger.deploy import SUITE_DOMAINS
+from careledger.exactjson import dumps
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "timing": dict(sorted(timing.items())),
         "notes": notes,
     }
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    RESULTS.write_text(dumps(results) + "\n")
     write_doc(results)
     print(f"bench: wrote {RESULTS.relative_to(ROOT)} and {DOC.relative_to(ROOT)}")
     over = [k for k, b in budget.items() if k in gas and gas[k] > b]
