@@ -8,11 +8,12 @@ from typing import Any
 
 from careledger.demo.framework import DemoEnv, Story
 from careledger.provenance.client import ProvenanceClient, Verdict, code32
+from careledger.provenance.gs1 import expiry_after
 from careledger.provenance.ids import unit_id
 from careledger.provenance.store import BatchFile, ProvenanceStore, build_batch
 
 GTIN = 9506000134352
-EXPIRY = 301231
+EXPIRY_DAYS = 3 * 365  # batches expire about three years after the chain's date
 TI_TS = code32("0x" + "a1" * 32, "document")  # commitment to the TI/TS document kept off chain
 
 
@@ -35,8 +36,10 @@ def story(env: DemoEnv) -> Story:
     reg = ProvenanceClient(env.signer("regulator"), env.deployment)
     d_addr, p_addr = env.who("distributor").address, env.who("pharmacy").address
     store = ProvenanceStore(env.workdir / "provenance")
+    # Dated from the chain's clock, not the calendar: the demo reads the same on any day.
+    expiry = int(expiry_after(EXPIRY_DAYS, int(mfr.chain.w3.eth.get_block("latest")["timestamp"])))
 
-    a = build_batch(GTIN, "DEMO-A", EXPIRY, (f"A{i:07d}" for i in range(10_000)))
+    a = build_batch(GTIN, "DEMO-A", expiry, (f"A{i:07d}" for i in range(10_000)))
     store.save(a)
     st.done("manufacturer", "commission 10,000 units (one Merkle root on chain)", mfr.commission(a))
     st.done(
@@ -55,7 +58,7 @@ def story(env: DemoEnv) -> Story:
     st.done("pharmacy", "accept the shipment", pharm.accept(a.batch_id))
 
     unit, second = a.serials[42], a.serials[43]
-    r = pharm.verify(GTIN, a.lot, EXPIRY, unit, a.proof(unit) or [])
+    r = pharm.verify(GTIN, a.lot, expiry, unit, a.proof(unit) or [])
     st.check(
         "pharmacy",
         f"scan and verify unit {unit}",
@@ -65,7 +68,7 @@ def story(env: DemoEnv) -> Story:
     st.done("pharmacy", f"dispense unit {unit}", pharm.dispense(GTIN, a.lot, unit, a.proof(unit) or []))
 
     fake = "FAKE0000001"
-    r = pharm.verify(GTIN, a.lot, EXPIRY, fake, [])
+    r = pharm.verify(GTIN, a.lot, expiry, fake, [])
     st.check(
         "pharmacy",
         f"verify a counterfeit (unknown serial {fake})",
@@ -84,7 +87,7 @@ def story(env: DemoEnv) -> Story:
         "UnitAlreadyDispensed",
         lambda: pharm.dispense(GTIN, a.lot, unit, a.proof(unit) or []),
     )
-    r = pharm.verify(GTIN, a.lot, EXPIRY, unit, a.proof(unit) or [])
+    r = pharm.verify(GTIN, a.lot, expiry, unit, a.proof(unit) or [])
     st.check("pharmacy", "verify the clone", r.verdict.dscsa, r.verdict is Verdict.DISPENSED)
     st.done(
         "pharmacy",
@@ -93,7 +96,7 @@ def story(env: DemoEnv) -> Story:
     )
     env.shared["dispensed_unit"] = _unit(a, second, p_addr)
 
-    b = build_batch(GTIN, "DEMO-B", EXPIRY, (f"B{i:07d}" for i in range(1_000)))
+    b = build_batch(GTIN, "DEMO-B", expiry, (f"B{i:07d}" for i in range(1_000)))
     store.save(b)
     st.done("manufacturer", "commission a second batch of 1,000 units", mfr.commission(b))
     mfr.ship(b.batch_id, d_addr, 1_000, TI_TS)
@@ -120,7 +123,7 @@ def story(env: DemoEnv) -> Story:
         "BatchIsRecalled",
         lambda: pharm.dispense(GTIN, b.lot, probe, b.proof(probe) or []),
     )
-    r = pharm.verify(GTIN, b.lot, EXPIRY, probe, b.proof(probe) or [])
+    r = pharm.verify(GTIN, b.lot, expiry, probe, b.proof(probe) or [])
     st.check("pharmacy", "verify a unit of the recalled batch", r.verdict.dscsa, r.verdict is Verdict.RECALLED)
     pharmacy, _bid, recalled = pharm.dispense_of(unit_id(GTIN, early))
     st.check(

@@ -33,6 +33,7 @@ __all__ = [
     "digital_link",
     "element_string",
     "expires_at",
+    "expiry_after",
     "expiry_date",
     "hri",
     "parse_scan",
@@ -175,6 +176,22 @@ def expiry_date(value: str, reference: Reference) -> dt.date:
     if dd > last:
         raise InvalidInput(f"expiry (17) {value!r}: {year}-{mm:02d} has {last} days: no day {dd}")
     return dt.date(year, mm, dd or last)
+
+
+def expiry_after(days: int, reference: Reference) -> str:
+    """The AI (17) date ``YYMMDD`` of the day ``days`` after the UTC date of ``reference``: how
+    the demo, the web seed, benchmarks and tests date a batch from the chain's clock (pass its
+    latest block time) instead of a fixed date that the calendar overtakes. ``days`` must stay
+    within GS1's window (under 50 years) for the date to read back as the same day."""
+    if not 0 <= days < 49 * 365:
+        raise ValueError(f"{days} days is outside the GS1 two-digit-year window")
+    if isinstance(reference, int) and not isinstance(reference, bool):
+        start = dt.datetime.fromtimestamp(reference, dt.UTC).date()
+    elif isinstance(reference, dt.datetime):
+        start = reference.astimezone(dt.UTC).date()
+    else:
+        start = reference
+    return (start + dt.timedelta(days=days)).strftime("%y%m%d")
 
 
 def expires_at(value: str, reference: Reference) -> int:

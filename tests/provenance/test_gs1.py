@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from careledger.errors import InvalidInput
+from careledger.provenance import gs1
 from careledger.provenance.gs1 import (
     decode_image,
     digital_link,
@@ -108,3 +109,15 @@ def test_decode_image_not_an_image_refused(tmp_path):
         decode_image(bad)
     with pytest.raises(InvalidInput, match="does not exist"):
         decode_image(tmp_path / "missing.png")
+
+
+def test_expiry_after_counts_days_from_the_reference_and_reads_back_the_same_day():
+    leap_eve = int(dt.datetime(2028, 2, 28, 23, 59, tzinfo=dt.UTC).timestamp())
+    assert gs1.expiry_after(1, leap_eve) == "280229"
+    assert gs1.expiry_after(2, leap_eve) == "280301"
+    year_end = dt.datetime(2030, 12, 31, 22, 0, tzinfo=dt.UTC)
+    assert gs1.expiry_after(1, year_end) == "310101"
+    assert gs1.expiry_after(3 * 365, dt.date(2049, 6, 1)) == "520531"
+    assert gs1.expiry_date(gs1.expiry_after(3 * 365, year_end), year_end) == dt.date(2033, 12, 30)
+    with pytest.raises(ValueError, match="window"):
+        gs1.expiry_after(50 * 365, year_end)
