@@ -95,14 +95,24 @@ def deployments(folder: Path, by_hash: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def config() -> dict[str, Any]:
+def dev_genesis(deps: dict[str, Any]) -> list[str]:
+    """Block 0 hashes of the deployed chains that are devnets this project started
+    (careledger.devchain): the only chains where the page offers the public test keys. A chain
+    id proves nothing (1337 and 31337 are also private PoA chains' ids)."""
+    from careledger.devchain import started_by_project
+
+    return sorted({str(d["genesisHash"]) for d in deps.values() if started_by_project(str(d["genesisHash"]))})
+
+
+def config(deps: dict[str, Any]) -> dict[str, Any]:
     return {
         "rpcUrl": os.environ.get("CARELEDGER_RPC", DEFAULT_RPC),
         "relayerUrl": DEFAULT_RELAYER,
-        # The public test mnemonic (anvil's and Ape's): keys are derived in the browser, only on
-        # the local devnet (chain 31337) and only when no wallet is injected.
+        # The public test mnemonic (anvil's and Ape's): keys are derived in the browser, only on a
+        # devnet this project started (recognised by its genesis block, never by chain id) and
+        # only when no wallet is injected.
         "devMnemonic": DEV_MNEMONIC,
-        "devChainId": 31337,
+        "devGenesis": dev_genesis(deps),
         "cast": [
             {
                 "index": a.index,
@@ -145,7 +155,7 @@ def main() -> int:
     write("abis.json", abis)
     write("errors.json", errors)
     write("deployments.json", deps)
-    write("config.json", config())
+    write("config.json", config(deps))
     write("eip712.json", typed_data())
     chains = ", ".join(f"{cid} ({len(d['contracts'])} contracts)" for cid, d in deps.items()) or "none"
     print(f"generate: {len(abis)} ABIs, {len(errors)} custom errors, deployments: {chains} -> {OUT}")

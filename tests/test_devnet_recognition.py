@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import chainclock
 import pytest
 import requests
 from plain_anvil import plain_anvil
@@ -17,7 +18,7 @@ from plain_anvil import plain_anvil
 from careledger.accounts import dev_account
 from careledger.chain import connect
 from careledger.devchain import recognise, registry_dir
-from careledger.devnet import Devnet, free_port
+from careledger.devnet import GENESIS_TIMESTAMP_ENV, Devnet, free_port
 
 pytestmark = pytest.mark.devnet
 
@@ -114,3 +115,32 @@ def test_project_devnet_accepts_named_accounts(tmp_path):
         assert "DevnetTestUSD" in json.loads(proc.stdout)["deployed"]
     finally:
         net.down()
+
+
+def test_web_client_offers_test_keys_only_on_a_devnet_the_project_started(foreign, tmp_path, monkeypatch):
+    """frontend/generate.py lists the genesis of each deployed chain that is a project devnet; the
+    page (frontend/src/chain.js usesDevnetKeys) offers the public keys only on those. A chain with
+    the devnet's chain id that the project did not start is not listed."""
+    # A genesis of its own: devnets elsewhere in the session share the pinned one.
+    monkeypatch.setenv(GENESIS_TIMESTAMP_ENV, str(chainclock.PINNED_GENESIS - 7 * 86_400))
+    sys.path.insert(0, str(ROOT / "frontend"))
+    try:
+        import generate
+    finally:
+        sys.path.remove(str(ROOT / "frontend"))
+
+    def genesis(url: str) -> str:
+        return str(connect(url).eth.get_block(0)["hash"].to_0x_hex())
+
+    net = Devnet(folder=tmp_path / "devnet", port=free_port(), persist=False)
+    net.up()
+    try:
+        ours, theirs = genesis(net.rpc_url), genesis(foreign)
+        assert ours != theirs
+        deps = {"31337": {"genesisHash": ours}, "1337": {"genesisHash": theirs}}
+        assert generate.dev_genesis(deps) == [ours]
+        assert generate.config(deps)["devGenesis"] == [ours]
+        assert "devChainId" not in generate.config(deps)
+    finally:
+        net.down()
+    assert generate.dev_genesis(deps) == [], "a stopped ephemeral devnet is no longer a devnet"

@@ -185,12 +185,13 @@ def expiry_after(days: int, reference: Reference) -> str:
     within GS1's window (under 50 years) for the date to read back as the same day."""
     if not 0 <= days < 49 * 365:
         raise ValueError(f"{days} days is outside the GS1 two-digit-year window")
-    if isinstance(reference, int) and not isinstance(reference, bool):
-        start = dt.datetime.fromtimestamp(reference, dt.UTC).date()
-    elif isinstance(reference, dt.datetime):
+    if isinstance(reference, dt.datetime):
         start = reference.astimezone(dt.UTC).date()
-    else:
+    elif isinstance(reference, dt.date):
         start = reference
+    else:
+        reference_year(reference)  # refuses a bool
+        start = dt.datetime.fromtimestamp(reference, dt.UTC).date()
     return (start + dt.timedelta(days=days)).strftime("%y%m%d")
 
 

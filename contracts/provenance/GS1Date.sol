@@ -38,7 +38,10 @@ library GS1Date {
 
     /// @notice The calendar date `yymmdd` stands for when read at unix time `timestamp`.
     ///         Reverts {InvalidGs1Date} or {NoSuchDay}.
-    function toDate(uint256 yymmdd, uint256 timestamp) internal pure returns (uint256 year, uint256 month, uint256 day) {
+    function toDate(
+        uint256 yymmdd,
+        uint256 timestamp
+    ) internal pure returns (uint256 year, uint256 month, uint256 day) {
         if (yymmdd > 999_999) revert InvalidGs1Date(yymmdd);
         month = (yymmdd / 100) % 100;
         if (month == 0 || month > 12) revert InvalidGs1Date(yymmdd);

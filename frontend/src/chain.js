@@ -20,7 +20,8 @@ export const config = {
   // Batch serial trees (StandardMerkleTree dumps) the pharmacy proves units against.
   treesUrl: (query.get('trees') || generated.treesUrl || './trees').replace(/\/$/, ''),
   cast: generated.cast,
-  devChainId: generated.devChainId,
+  // Genesis hashes of the devnets this project started: the only chains with test keys.
+  devGenesis: (generated.devGenesis || []).map((h) => h.toLowerCase()),
 };
 
 /** An error whose message is already fit for the page. */
@@ -37,7 +38,7 @@ const errorAbi = errorItems.map(({ notice, ...item }) => item);
 const notices = Object.fromEntries(errorItems.map((e) => [e.name, e.notice]));
 
 /** What we learnt about the node: chain id, deployment and whether it matches. */
-export const network = { chainId: null, chain: null, deployment: null, problem: null };
+export const network = { chainId: null, chain: null, deployment: null, problem: null, devnet: false };
 
 export async function connect() {
   let chainId;
@@ -47,8 +48,11 @@ export async function connect() {
     throw new UserError(nodeDown());
   }
   network.chainId = chainId;
+  const genesis = await publicClient.getBlock({ blockNumber: 0n });
+  // A devnet is known by its genesis block (one this project started), never by its chain id.
+  network.devnet = config.devGenesis.includes(genesis.hash.toLowerCase());
   network.chain = defineChain({
-    id: chainId, name: chainId === config.devChainId ? 'CareLedger devnet' : `chain ${chainId}`,
+    id: chainId, name: network.devnet ? 'CareLedger devnet' : `chain ${chainId}`,
     nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
     rpcUrls: { default: { http: [config.rpcUrl] } },
   });
@@ -60,7 +64,6 @@ export async function connect() {
       + `deployments/${chainId}.json. Run 'careledger deploy', then rebuild the page (frontend/serve.sh).`;
     return network;
   }
-  const genesis = await publicClient.getBlock({ blockNumber: 0n });
   if (genesis.hash !== dep.genesisHash) {
     network.problem = `The deployments this page was built with belong to another chain with id ${chainId} `
       + `(the node at ${config.rpcUrl} was restarted or reset). Run 'careledger deploy' and rebuild the page.`;
@@ -116,7 +119,7 @@ export function short(value) {
 
 /** True when the page may sign with the public devnet keys: local devnet, no wallet. */
 export function usesDevnetKeys() {
-  return !window.ethereum && network.chainId === config.devChainId;
+  return !window.ethereum && network.devnet;
 }
 
 const devKeys = new Map(); // index -> account (deriving from the mnemonic costs a PBKDF2 run)
@@ -139,7 +142,7 @@ export async function signerFor(name) {
   }
   if (!window.ethereum) {
     throw new UserError(`Chain ${network.chainId} is not the local devnet: connect a browser wallet `
-      + '(an EIP-1193 extension) to sign. Devnet test keys are only offered on chain 31337.');
+      + '(an EIP-1193 extension) to sign. Test keys are only offered on a devnet this project started.');
   }
   const wallet = createWalletClient({ chain: network.chain, transport: custom(window.ethereum) });
   const [address] = await wallet.requestAddresses();
