@@ -29,7 +29,9 @@ async function setupMoney() {
 
 const code32 = (text) => stringToHex(text, { size: 32 });
 const codeText = (hex) => hexToString(hex, { size: 32 }).replace(/\0+$/, '');
-const today = () => Math.floor(Date.now() / 86400000);
+// Today as the chain counts it (days since 1970-01-01 UTC of the latest block): the contract
+// judges service days by block time, not by this computer's calendar.
+const chainDay = async () => Number((await publicClient.getBlock()).timestamp / 86400n);
 
 async function poolsSection() {
   const plans = await events(CLAIMS, { eventName: 'PlanCreated', limit: 100 });
@@ -124,8 +126,9 @@ function submitForm(ctx, out, prefillScan) {
     if (!code || code.length > 32) throw new UserError('The service code must be 1 to 32 characters (e.g. CPT:99213).');
     const billed = BigInt(Math.round(Number(form.billed.value || 0) * 10 ** (m?.decimals ?? 0)));
     const lines = [{ code: code32(code), units: Number(form.units.value || 1), billed, unitId }];
+    const serviceDay = await chainDay();
     return {
-      member: form.member.value, payee: signer.address, serviceDay: today(), resubmission: 0,
+      member: form.member.value, payee: signer.address, serviceDay, resubmission: 0,
       fhirClaim: code32(`claim:${Date.now()}`), lines,
     };
   };
