@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import BenchEnv, fresh_suite
-from bench.provenance import DOC, EXPIRY, GTIN
+from bench.provenance import DOC, EXPIRY_DAYS, GTIN
 from bench.run import _commit
 from careledger.provenance.client import ProvenanceClient
+from careledger.provenance.gs1 import expiry_after
 from careledger.provenance.store import build_batch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +113,8 @@ def profile(env: BenchEnv) -> dict[str, dict[str, int]]:
     distributor, pharmacy = env.signer("distributor").account, env.signer("pharmacy").account
     assert distributor is not None and pharmacy is not None
     units = 10_000 if env.quick else 100_000
-    batch = build_batch(GTIN, f"PROFILE-{units}", EXPIRY, (f"S{i:09d}" for i in range(units)))
+    expiry = int(expiry_after(EXPIRY_DAYS, int(env.w3.eth.get_block("latest")["timestamp"])))
+    batch = build_batch(GTIN, f"PROFILE-{units}", expiry, (f"S{i:09d}" for i in range(units)))
     serial = batch.serials[7]
     proof = batch.proof(serial)
     assert proof is not None
