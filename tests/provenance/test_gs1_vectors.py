@@ -20,6 +20,10 @@ VECTORS: list[dict[str, Any]] = json.loads((project_root() / "tests" / "data" / 
     "cases"
 ]
 IDS = [f"{c['yymmdd']}@{c['reference']}" for c in VECTORS]
+# The contract takes YYMMDD as a number, so a text with letters or under six digits has no
+# on-chain form (as a number "27123" is 027123, another date): those cases are the Python and
+# JavaScript parsers' alone. Every other case, seven digits included, runs against the contract.
+ON_CHAIN = [c for c in VECTORS if c["yymmdd"].isdigit() and len(c["yymmdd"]) >= 6]
 # What the Python client's message says for each kind of invalid date.
 MESSAGES = {"format": "must be 6 digits", "month": "has month", "day": "no day"}
 
@@ -33,6 +37,8 @@ def test_vectors_cover_the_edges():
     for edge in ("+49", "+50", "+51", "-49", "-50", "-51", "DD = 00", "30 February", "month 13", "day 32"):
         assert edge in whys, edge
     assert {c.get("error") for c in VECTORS} == {None, "format", "month", "day"}
+    off_chain = [c for c in VECTORS if c not in ON_CHAIN]
+    assert {c.get("error") for c in off_chain} == {"format"}, "only malformed texts may skip the contract"
 
 
 @pytest.mark.parametrize("case", VECTORS, ids=IDS)
@@ -56,7 +62,7 @@ def gs1date(project, admin):
     return project.MockGS1Date.deploy(sender=admin)
 
 
-@pytest.mark.parametrize("case", VECTORS, ids=IDS)
+@pytest.mark.parametrize("case", ON_CHAIN, ids=[f"{c['yymmdd']}@{c['reference']}" for c in ON_CHAIN])
 def test_contract_reads_each_vector(gs1date, case):
     text, ts = case["yymmdd"], _ts(case["reference"])
     assert gs1date.yearOf(ts) == int(case["reference"][:4])
@@ -69,11 +75,9 @@ def test_contract_reads_each_vector(gs1date, case):
     elif case["error"] == "day":
         with ape.reverts(gs1date.NoSuchDay, value=int(text), day=int(text[4:])):
             gs1date.expiresAt(int(text), ts)
-    elif text.isdigit() and (case["error"] == "month" or int(text) > 999_999):
+    else:  # a month out of range, or more than six digits
         with ape.reverts(gs1date.InvalidGs1Date, value=int(text)):
             gs1date.expiresAt(int(text), ts)
-    else:
-        pytest.skip(f"{text!r} has no on-chain form: the contract takes YYMMDD as a number")
 
 
 def test_contract_no_such_day_names_the_year_the_rule_gave(gs1date):
