@@ -18,10 +18,11 @@ from pathlib import Path
 from eth_utils.crypto import keccak
 
 from bench.harness import BenchEnv, BenchResult, Throughput, plot_curve
+from bench.provenance import far_expiry
 from careledger.accounts import dev_account
 from careledger.chain import Chain, ErrorDecoder
 from careledger.provenance.client import ProvenanceClient
-from careledger.provenance.gs1 import expiry_after, hri
+from careledger.provenance.gs1 import hri
 from careledger.provenance.store import ProvenanceStore, build_batch
 from careledger.rpc import RpcClient
 from careledger.sender import Operation, Sender
@@ -88,11 +89,11 @@ def _curve(env: BenchEnv, oplog: str, sizes: list[int], total: int) -> dict[int,
 def _cli_startup(env: BenchEnv, runs: int = 5) -> list[float]:
     """Wall time of `careledger drugs verify SCAN` from process start to verdict."""
     store = env.workdir / "store"
-    expiry = expiry_after(3 * 365, int(env.w3.eth.get_block("latest")["timestamp"]))
-    batch = build_batch(9506000134352, "CLI-START", int(expiry), (f"U{i:06d}" for i in range(1000)))
+    expiry = far_expiry(env)
+    batch = build_batch(9506000134352, "CLI-START", expiry, (f"U{i:06d}" for i in range(1000)))
     ProvenanceClient(env.signer("manufacturer"), env.deployment).commission(batch)
     ProvenanceStore(store).save(batch)
-    scan = hri("09506000134352", "CLI-START", expiry, "U000123")
+    scan = hri("09506000134352", "CLI-START", f"{expiry:06d}", "U000123")
     cli = str(Path(sys.executable).parent / "careledger")
     envvars = {**os.environ, "CARELEDGER_RPC": env.rpc, "CARELEDGER_PROVENANCE_DIR": str(store)}
     times = []

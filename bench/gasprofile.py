@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import BenchEnv, fresh_suite
-from bench.provenance import DOC, EXPIRY_DAYS, GTIN
+from bench.provenance import DOC, GTIN, far_expiry
 from bench.run import _commit
 from careledger.provenance.client import ProvenanceClient
-from careledger.provenance.gs1 import expiry_after
 from careledger.provenance.store import build_batch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,8 +112,7 @@ def profile(env: BenchEnv) -> dict[str, dict[str, int]]:
     distributor, pharmacy = env.signer("distributor").account, env.signer("pharmacy").account
     assert distributor is not None and pharmacy is not None
     units = 10_000 if env.quick else 100_000
-    expiry = int(expiry_after(EXPIRY_DAYS, int(env.w3.eth.get_block("latest")["timestamp"])))
-    batch = build_batch(GTIN, f"PROFILE-{units}", expiry, (f"S{i:09d}" for i in range(units)))
+    batch = build_batch(GTIN, f"PROFILE-{units}", far_expiry(env), (f"S{i:09d}" for i in range(units)))
     serial = batch.serials[7]
     proof = batch.proof(serial)
     assert proof is not None

@@ -12,7 +12,8 @@ clock passes or fails by the day it runs. Every chain the suite starts is pinned
   the benchmark harness): ``$CARELEDGER_GENESIS_TIMESTAMP`` makes :class:`careledger.devnet.Devnet`
   pass ``--timestamp``; anvil then counts on from that instant as wall time passes, which moves
   dates by the seconds a test takes, not by the day it runs. Runs that must be identical to the
-  second (the seeded random run) also fix the spacing of blocks (:func:`fix_block_interval`).
+  second (the seeded random run) also fix the spacing of blocks (``bench.harness.fresh_suite``'s
+  ``block_interval``).
 
 ``CARELEDGER_TEST_GENESIS`` (a unix time, or an ISO-8601 instant such as ``2030-12-31T23:00:00Z``)
 moves the pin, so the whole suite can be run at any other date::
@@ -28,7 +29,7 @@ import datetime as dt
 import os
 from typing import Any
 
-__all__ = ["PINNED_GENESIS", "fix_block_interval", "parse_instant", "pin_anvil", "pin_py_evm"]
+__all__ = ["FAR_EXPIRY", "PINNED_GENESIS", "parse_instant", "pin_anvil", "pin_py_evm"]
 
 DEFAULT_GENESIS = "2028-02-28T09:30:00Z"
 
@@ -45,6 +46,17 @@ def parse_instant(text: str) -> int:
 
 
 PINNED_GENESIS = parse_instant(os.environ.get("CARELEDGER_TEST_GENESIS") or DEFAULT_GENESIS)
+
+
+def _far_expiry() -> str:
+    from careledger.provenance.gs1 import expiry_after
+
+    return expiry_after(3 * 365, PINNED_GENESIS)
+
+
+FAR_EXPIRY = _far_expiry()
+"""A GS1 expiry date (YYMMDD) about three years after the pin: a batch that does not expire
+during any test, on any day the suite runs."""
 
 
 def pin_anvil(genesis: int = PINNED_GENESIS) -> None:
@@ -77,9 +89,3 @@ def pin_py_evm(genesis: int = PINNED_GENESIS) -> None:
     # new_timestamp_from_parent() is max(parent + 1, eth_now()): with "now" at genesis, each block
     # is its parent + 1 s until a test moves the clock itself.
     headers.eth_now = lambda: genesis  # type: ignore[attr-defined]
-
-
-def fix_block_interval(w3: Any, seconds: int = 1) -> None:
-    """On anvil: each new block is its parent + ``seconds``, whatever the wall clock does (time is
-    then moved on only by ``evm_setNextBlockTimestamp``; ``evm_increaseTime`` no longer applies)."""
-    w3.provider.make_request("anvil_setBlockTimestampInterval", [seconds])

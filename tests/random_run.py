@@ -70,6 +70,7 @@ from careledger.deployments import Deployment
 from careledger.directory.client import REGISTRAR_ROLE, DirectoryClient, credential_commitment
 from careledger.errors import ChainRefused, InvalidInput
 from careledger.provenance.client import BatchStatus, ProvenanceClient, code32
+from careledger.provenance.gs1 import expiry_after
 from careledger.provenance.ids import unit_id
 from careledger.provenance.store import BatchFile, build_batch
 from careledger.rpc import RpcClient
@@ -96,12 +97,6 @@ CATEGORY_CLASS = {
 }
 CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 WAITS = ((30, 3), (600, 3), (3 * 3600, 3), (11 * 3600, 2), (2 * 86_400, 1), (8 * 86_400, 1))
-
-
-def far_expiry(ts: int) -> int:
-    """A GS1 expiry date (YYMMDD) about three years after the chain time ``ts``."""
-    day = dt.datetime.fromtimestamp(ts, dt.UTC).date() + dt.timedelta(days=FAR_EXPIRY_DAYS)
-    return (day.year % 100) * 10_000 + day.month * 100 + day.day
 
 
 @dataclass(frozen=True)
@@ -1010,7 +1005,7 @@ class RandomRun:
             return
         self.lots += 1
         near = self.rng.random() < 0.2 if near_expiry is None else near_expiry
-        expiry = batch_expiry(self.now())[0] if near else far_expiry(self.now())
+        expiry = batch_expiry(self.now())[0] if near else int(expiry_after(FAR_EXPIRY_DAYS, self.now()))
         lot = f"RR{self.seed % 1000:03d}-{self.lots:03d}"
         b = build_batch(GTIN, lot, expiry, (f"R{self.lots:03d}S{i:04d}" for i in range(self.rng.randint(6, 12))))
         if self.do("provenance.commission", "manufacturer", lambda: m.commission(b)):

@@ -45,7 +45,6 @@ from careledger.claims.types import CoverageRule, Line, PlanTerms, day_of, servi
 from careledger.codes import Category, Purpose, Role
 from careledger.consent import eip712
 from careledger.consent.terms import GrantTerms, ModifyTerms, consent_id, mask
-from careledger.provenance.gs1 import expiry_after
 from careledger.provenance.ids import leaf_hash, text_to_bytes32
 from careledger.provenance.merkle import MerkleTree
 
@@ -133,7 +132,7 @@ FORM_2 = bytes.fromhex("f2" * 32)
 JUSTIFICATION = bytes.fromhex("b7" * 32)
 RECORD = bytes.fromhex("7e" * 32)
 GTIN = 9506000134352
-EXPIRY = int(expiry_after(3 * 365, chainclock.PINNED_GENESIS))  # three years after the pinned clock
+EXPIRY = int(chainclock.FAR_EXPIRY)  # three years after the pinned clock
 DAY = 24 * 3600
 LABS = mask([Category.OBSERVATION, Category.DIAGNOSTIC_REPORT])
 TREAT = mask([Purpose.TREAT])

@@ -116,17 +116,22 @@ def _check_text(value: str, ai: str) -> str:
 Reference = int | dt.datetime | dt.date
 
 
-def reference_year(reference: Reference) -> int:
-    """The UTC calendar year of ``reference`` (the "current year" of GS1 GS 7.12)."""
+def _reference_date(reference: Reference) -> dt.date:
+    """The UTC calendar date of ``reference`` (unix seconds, an aware datetime or a date)."""
     if isinstance(reference, bool):
         raise TypeError("reference must be unix seconds, an aware datetime or a date, not a bool")
     if isinstance(reference, int):
-        return dt.datetime.fromtimestamp(reference, dt.UTC).year
+        return dt.datetime.fromtimestamp(reference, dt.UTC).date()
     if isinstance(reference, dt.datetime):
         if reference.tzinfo is None:
             raise TypeError("reference datetime must be timezone-aware (UTC)")
-        return reference.astimezone(dt.UTC).year
-    return reference.year
+        return reference.astimezone(dt.UTC).date()
+    return reference
+
+
+def reference_year(reference: Reference) -> int:
+    """The UTC calendar year of ``reference`` (the "current year" of GS1 GS 7.12)."""
+    return _reference_date(reference).year
 
 
 def century_year(yy: int, current_year: int) -> int:
@@ -185,14 +190,7 @@ def expiry_after(days: int, reference: Reference) -> str:
     within GS1's window (under 50 years) for the date to read back as the same day."""
     if not 0 <= days < 49 * 365:
         raise ValueError(f"{days} days is outside the GS1 two-digit-year window")
-    if isinstance(reference, dt.datetime):
-        start = reference.astimezone(dt.UTC).date()
-    elif isinstance(reference, dt.date):
-        start = reference
-    else:
-        reference_year(reference)  # refuses a bool
-        start = dt.datetime.fromtimestamp(reference, dt.UTC).date()
-    return (start + dt.timedelta(days=days)).strftime("%y%m%d")
+    return (_reference_date(reference) + dt.timedelta(days=days)).strftime("%y%m%d")
 
 
 def expires_at(value: str, reference: Reference) -> int:

@@ -12,10 +12,9 @@ import pytest
 from careledger._paths import project_root
 from careledger.accounts import dev_account
 from careledger.devnet import Devnet, free_port
-from careledger.provenance.gs1 import digital_link, element_string, expiry_after, expiry_date, hri, write_datamatrix
+from careledger.provenance.gs1 import digital_link, element_string, expiry_date, hri, write_datamatrix
 
-# About three years after the pinned chain clock (tests/chainclock.py): valid on any day.
-EXPIRY = expiry_after(3 * 365, chainclock.PINNED_GENESIS)
+EXPIRY = chainclock.FAR_EXPIRY  # about three years after the pinned chain clock: valid on any day
 EXPIRY_DATE = expiry_date(EXPIRY, chainclock.PINNED_GENESIS)
 
 pytestmark = pytest.mark.devnet

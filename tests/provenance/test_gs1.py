@@ -121,3 +121,5 @@ def test_expiry_after_counts_days_from_the_reference_and_reads_back_the_same_day
     assert gs1.expiry_date(gs1.expiry_after(3 * 365, year_end), year_end) == dt.date(2033, 12, 30)
     with pytest.raises(ValueError, match="window"):
         gs1.expiry_after(50 * 365, year_end)
+    with pytest.raises(TypeError, match="timezone-aware"):  # same reference rule as expiry_date
+        gs1.expiry_after(1, dt.datetime(2030, 12, 31, 22, 0))
