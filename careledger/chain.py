@@ -56,7 +56,7 @@ from careledger.errors import (
     TransactionRejected,
 )
 from careledger.exactjson import abi_value
-from careledger.rpc import nudge_devnet
+from careledger.rpc import CONNECTION_REFUSED, connection_cause, nudge_devnet
 
 __all__ = ["CareLedgerProvider", "Chain", "ErrorDecoder", "checksum", "connect"]
 
@@ -187,13 +187,13 @@ class CareLedgerProvider(HTTPProvider):
             failure: CareLedgerError = NodeFailed(f"{self.url} answered {method} with {cause}")
         elif isinstance(exc, requests.Timeout):
             failure = NodeUnreachable(f"the node at {self.url} did not answer {method} within {self.timeout:g} s")
-        elif _refused(exc):
+        elif connection_cause(exc) == CONNECTION_REFUSED:
             # Nothing reached the node, not even a transaction.
             return NodeUnreachable(
                 f"no node answers at {self.url} (connection refused); is the devnet up? try 'make up'"
             )
         else:
-            failure = NodeUnreachable(f"the connection to {self.url} failed during {method} ({_cause(exc)})")
+            failure = NodeUnreachable(f"the connection to {self.url} failed during {method} ({connection_cause(exc)})")
         if method == "eth_sendRawTransaction":
             tx_hash = _raw_tx_hash(params)
             return TransactionPending(
@@ -232,23 +232,6 @@ class CareLedgerProvider(HTTPProvider):
             raise ChainChanged(
                 f"the node at {self.url} is now chain {chain_id}, not chain {self.first_chain_id}: nothing more is sent"
             )
-
-
-def _refused(exc: requests.RequestException) -> bool:
-    """A connection that never opened (refused, no route): the request cannot have arrived."""
-    text = repr(exc.args).lower()
-    return isinstance(exc, requests.ConnectionError) and (
-        "refused" in text or "newconnectionerror" in text or "failed to establish" in text
-    )
-
-
-def _cause(exc: Exception) -> str:
-    text = repr(exc.args).lower()
-    if "reset" in text:
-        return "connection reset"
-    if "aborted" in text or "remotedisconnected" in text or "without response" in text:
-        return "connection closed without a reply"
-    return type(exc).__name__
 
 
 def _raw_tx_hash(params: Any) -> str:

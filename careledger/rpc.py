@@ -65,7 +65,7 @@ class RpcClient:
             except requests.Timeout:
                 failure = NodeUnreachable(f"{self.url} did not answer within {self.timeout:g} s")
             except requests.ConnectionError as exc:
-                failure = NodeUnreachable(f"no answer from {self.url} ({_connection_cause(exc)})")
+                failure = NodeUnreachable(f"no answer from {self.url} ({connection_cause(exc)})")
             except ValueError:  # not JSON: a proxy error page, say
                 failure = NodeFailed(f"{self.url} answered with something that is not JSON-RPC")
             if attempt < self.retries:
@@ -132,13 +132,21 @@ def _retry_after(value: str | None) -> float:
         return 0.0
 
 
-def _connection_cause(exc: requests.ConnectionError) -> str:
+CONNECTION_REFUSED = "connection refused"
+
+
+def connection_cause(exc: requests.RequestException) -> str:
+    """What went wrong with a connection, in words: :data:`CONNECTION_REFUSED` (it never opened,
+    so the request cannot have arrived), "connection reset", "connection closed without a
+    reply", else the exception's name. Shared by this client and ``careledger.chain``'s provider."""
     text = repr(exc.args).lower()
-    if "refused" in text or "newconnectionerror" in text:
-        return "connection refused"
+    if isinstance(exc, requests.ConnectionError) and (
+        "refused" in text or "newconnectionerror" in text or "failed to establish" in text
+    ):
+        return CONNECTION_REFUSED
     if "reset" in text:
         return "connection reset"
-    if "aborted" in text or "remotedisconnected" in text:
+    if "aborted" in text or "remotedisconnected" in text or "without response" in text:
         return "connection closed without a reply"
     return type(exc).__name__
 
