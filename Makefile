@@ -85,7 +85,7 @@ gasprofile: build
 # Contract line and branch coverage, traced on py-evm while the suite runs (~3 min, so not part of
 # `make test`). Fails when the tests fail or the totals drop below 95% lines / 90% branches.
 coverage: build
-	.venv/bin/python -m careledger.coverage --check
+	.venv/bin/python -m tools.evmcov --check
 
 fuzz: build
 	HYPOTHESIS_PROFILE=long ape test tests -q -m "not browser"

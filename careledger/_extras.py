@@ -10,7 +10,7 @@ relay      fastapi, uvicorn                      ``careledger relay serve`` (the
 scan       zxing-cpp, pillow                     DataMatrix images: ``drugs verify --image``
 fhir       fhir.resources                        ``consent``/``claims`` ``export-fhir``, ``import-fhir``
 demo       relay + fhir, httpx                   ``python -m careledger.demo`` (``make demo``)
-coverage   eth-ape, ape-solidity, py-evm, pytest ``python -m careledger.coverage``
+dev        Ape, py-evm, pytest, linters          the workshop (tests, benchmarks, ``tools/``)
 =========  ====================================  ================================================
 
 Every import of such a package sits inside :func:`needs_extra`, so a missing one reaches the user

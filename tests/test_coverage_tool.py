@@ -1,4 +1,4 @@
-"""careledger.coverage measures what it claims: source-map decoding, and, end to end on py-evm, a
+"""tools.evmcov measures what it claims: source-map decoding, and, end to end on py-evm, a
 deployment plus one reverted call mapped back to exactly the lines and branch outcome that ran."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import ape
 import pytest
 
 from careledger._paths import project_root
-from careledger.coverage.mapping import compute, decode_source_map, instruction_offsets
-from careledger.coverage.plugin import ENV
-from careledger.coverage.report import summarize
-from careledger.coverage.solc import compile_like_ape
-from careledger.coverage.trace import Recorder
+from tools.evmcov.mapping import compute, decode_source_map, instruction_offsets
+from tools.evmcov.plugin import ENV
+from tools.evmcov.report import summarize
+from tools.evmcov.solc import compile_like_ape
+from tools.evmcov.trace import Recorder
 
 SOURCE = "contracts/common/ParticipantDirectory.sol"
 

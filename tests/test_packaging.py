@@ -294,17 +294,12 @@ def image():
     from careledger.provenance.gs1 import write_datamatrix
     write_datamatrix("0109506000134352", Path("x.png"))
 
-def trace():
-    from careledger.coverage.trace import Recorder
-    Recorder().install()
-
 print(json.dumps({
     "relay": attempt(imp("careledger.consent.relay")),
     "demo": attempt(imp("careledger.consent.demo")),
     "fhir-consent": attempt(fhir_consent),
     "fhir-claim": attempt(fhir_claim),
     "scan": attempt(image),
-    "coverage": attempt(trace),
 }))
 """
 
@@ -402,7 +397,6 @@ def test_fresh_install_with_declared_dependencies_only(wheel, tmp_path):
         "fhir-consent": ["missing", "fhir"],
         "fhir-claim": ["missing", "fhir"],
         "scan": ["missing", "scan"],
-        "coverage": ["missing", "coverage"],
     }
     assert all(answer[2] == 5 and "\n" not in answer[3] for answer in missing.values())
 
@@ -425,7 +419,6 @@ def test_fresh_install_with_declared_dependencies_only(wheel, tmp_path):
     done = env.run("python", "-c", _MISSING_EXTRAS)
     assert done.returncode == 0, done.stderr
     missing = json.loads(done.stdout)
-    assert missing.pop("coverage")[:2] == ["missing", "coverage"]  # not part of [all,demo]
     assert missing == {
         "relay": ["ok"],
         "demo": ["ok"],

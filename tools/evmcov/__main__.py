@@ -1,7 +1,7 @@
-"""``python -m careledger.coverage``: run the tests with EVM tracing and write the report.
+"""``python -m tools.evmcov``: run the tests with EVM tracing and write the report.
 
-    python -m careledger.coverage                 # what `make coverage` runs
-    python -m careledger.coverage --reuse-trace   # report again from the last trace
+    python -m tools.evmcov                 # what `make coverage` runs
+    python -m tools.evmcov --reuse-trace   # report again from the last trace
 
 Writes ``docs/coverage.md`` and ``docs/coverage.json``; exits 1 when the tests fail (no report
 is written then) and, with ``--check``, when the totals miss the targets.
@@ -21,12 +21,12 @@ import tomllib
 from pathlib import Path
 
 from careledger._paths import project_root
-from careledger.coverage.mapping import compute
-from careledger.coverage.plugin import ENV
-from careledger.coverage.report import summarize, to_json, to_markdown, totals
-from careledger.coverage.solc import compile_like_ape
-from careledger.coverage.trace import load_traces
-from careledger.errors import CareLedgerError, MissingExtra
+from careledger.errors import CareLedgerError, EnvironmentProblem
+from tools.evmcov.mapping import compute
+from tools.evmcov.plugin import ENV
+from tools.evmcov.report import summarize, to_json, to_markdown, totals
+from tools.evmcov.solc import compile_like_ape
+from tools.evmcov.trace import load_traces
 
 # Everything that drives the contracts on the embedded chain. Tests marked `devnet` run their
 # contracts on a separate anvil process and `browser` ones drive the web client against a devnet;
@@ -44,9 +44,11 @@ def _git(root: Path, *args: str) -> str:
 
 def _run_tests(root: Path, trace: Path, tests: list[str], markers: str) -> tuple[str, float, bool]:
     if shutil.which("ape") is None:
-        raise MissingExtra("coverage", "running the tests under coverage (the 'ape' command)", "ape")
+        raise EnvironmentProblem(
+            "the 'ape' command is not on PATH: run `make setup` (coverage runs the tests through Ape)"
+        )
     command = ["ape", "test", *tests, "-q", "-p", "no:cacheprovider"]
-    command += ["-p", "careledger.coverage.plugin", "-m", markers]
+    command += ["-p", "tools.evmcov.plugin", "-m", markers]
     shown = " ".join([*command[:-1], f'"{markers}"'])
     trace.unlink(missing_ok=True)
     env = {**os.environ, ENV: str(trace)}
@@ -62,7 +64,7 @@ def _run_tests(root: Path, trace: Path, tests: list[str], markers: str) -> tuple
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m careledger.coverage", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.evmcov", description=__doc__)
     parser.add_argument("tests", nargs="*", default=DEFAULT_TESTS, help="test paths")
     parser.add_argument("-m", dest="markers", default=DEFAULT_MARKERS, help="pytest -m")
     parser.add_argument("--trace", type=Path, default=None, help="trace file")
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         **meta,
         "total_seconds": meta.get("total_seconds") or round(time.monotonic() - started, 1),
-        "generator": "make coverage (python -m careledger.coverage)",
+        "generator": "make coverage (python -m tools.evmcov)",
         "targets": {"lines_percent": LINE_TARGET, "branches_percent": BRANCH_TARGET},
     }
     out.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from careledger.coverage.trace import CodeTrace
 from careledger.errors import EnvironmentProblem
+from tools.evmcov.trace import CodeTrace
 
 __all__ = [
     "Bytecode",

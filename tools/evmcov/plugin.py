@@ -1,4 +1,4 @@
-"""pytest plugin: ``ape test ... -p careledger.coverage.plugin`` records EVM coverage.
+"""pytest plugin: ``ape test ... -p tools.evmcov.plugin`` records EVM coverage.
 
 Active only when ``CARELEDGER_COVERAGE_TRACE`` names the file to write (``make coverage`` sets
 it); the traces are written when the session ends.
@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from careledger.coverage.trace import Recorder
+from tools.evmcov.trace import Recorder
 
 if TYPE_CHECKING:  # pytest loads this plugin, so it is there at run time; only the hooks' types name it
     import pytest

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from careledger._extras import needs_extra
-
 __all__ = ["CodeTrace", "Recorder", "load_traces"]
 
 JUMPI = 0x57
@@ -43,8 +41,7 @@ class Recorder:
         self._original: Any = None
 
     def install(self) -> None:
-        with needs_extra("coverage", "tracing py-evm"):
-            from eth.vm.code_stream import CodeStream
+        from eth.vm.code_stream import CodeStream
 
         if self._original is not None:
             return
@@ -74,8 +71,7 @@ class Recorder:
         CodeStream.__iter__ = traced_iter  # type: ignore[method-assign]
 
     def uninstall(self) -> None:
-        with needs_extra("coverage", "tracing py-evm"):
-            from eth.vm.code_stream import CodeStream
+        from eth.vm.code_stream import CodeStream
 
         if self._original is not None:
             CodeStream.__iter__ = self._original  # type: ignore[method-assign]

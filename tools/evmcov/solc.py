@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from careledger._extras import needs_extra
 from careledger.errors import EnvironmentProblem
 
 __all__ = ["SolcRun", "compile_like_ape"]
@@ -38,9 +37,8 @@ class SolcRun:
 
 def compile_like_ape(root: Path) -> SolcRun:
     """Compile every project source under ``root/contracts`` through ape-solidity."""
-    with needs_extra("coverage", "compiling through ape-solidity"):
-        import ape_solidity.compiler as ape_solc
-        from ape import Project
+    import ape_solidity.compiler as ape_solc  # the workshop's tools import Ape lazily: it is slow to load
+    from ape import Project
 
     captured: list[SolcRun] = []
     original = ape_solc.compile_standard  # type: ignore[attr-defined]
