@@ -54,16 +54,39 @@ def test_register_zero_address_and_empty_credential_refused(directory, admin, ou
 @pytest.mark.parametrize("caller", ["clinic", "insurer", "regulator", "outsider"])
 def test_admin_functions_refused_to_non_registrars(directory, request, caller, pharmacy, outsider):
     who = request.getfixturevalue(caller)
-    role = directory.REGISTRAR_ROLE()
-    for call in (
-        lambda: directory.register(outsider, int(Role.PROVIDER), CRED, sender=who),
-        lambda: directory.setRoles(pharmacy, int(Role.PROVIDER), sender=who),
-        lambda: directory.updateCredential(pharmacy, CRED, sender=who),
-        lambda: directory.suspend(pharmacy, REASON, sender=who),
-        lambda: directory.reinstate(pharmacy, sender=who),
+    registrar, emergency = directory.REGISTRAR_ROLE(), directory.EMERGENCY_ROLE()
+    for role, call in (
+        (registrar, lambda: directory.register(outsider, int(Role.PROVIDER), CRED, sender=who)),
+        (registrar, lambda: directory.setRoles(pharmacy, int(Role.PROVIDER), sender=who)),
+        (registrar, lambda: directory.updateCredential(pharmacy, CRED, sender=who)),
+        (emergency, lambda: directory.suspend(pharmacy, REASON, sender=who)),
+        (registrar, lambda: directory.reinstate(pharmacy, sender=who)),
     ):
         with ape.reverts(directory.AccessControlUnauthorizedAccount, account=who.address, neededRole=role):
             call()
+
+
+def test_registrar_cannot_register_itself(directory, admin, regulator):
+    with ape.reverts(directory.RegistrarCannotRegisterItself, account=admin.address):
+        directory.register(admin, int(Role.PROVIDER), CRED, sender=admin)
+    directory.grantRole(directory.REGISTRAR_ROLE(), regulator, sender=admin)
+    with ape.reverts(directory.RegistrarCannotRegisterItself, account=regulator.address):
+        directory.register(regulator, int(Role.REGULATOR), CRED, sender=regulator)
+
+
+def test_emergency_role_suspends_and_nothing_else(directory, admin, regulator, pharmacy, outsider):
+    """The emergency path stops a participant at once and can do nothing else."""
+    directory.grantRole(directory.EMERGENCY_ROLE(), regulator, sender=admin)
+    directory.suspend(pharmacy, REASON, sender=regulator)
+    assert not directory.isActive(pharmacy, int(Role.PHARMACY))
+    registrar = directory.REGISTRAR_ROLE()
+    with ape.reverts(directory.AccessControlUnauthorizedAccount, account=regulator.address, neededRole=registrar):
+        directory.register(outsider, int(Role.PROVIDER), CRED, sender=regulator)
+    with ape.reverts(directory.AccessControlUnauthorizedAccount, account=regulator.address, neededRole=registrar):
+        directory.reinstate(pharmacy, sender=regulator)
+    admin_role = directory.DEFAULT_ADMIN_ROLE()
+    with ape.reverts(directory.AccessControlUnauthorizedAccount, account=regulator.address, neededRole=admin_role):
+        directory.grantRole(registrar, regulator, sender=regulator)
 
 
 def test_suspend_blocks_every_role_and_reinstate_restores(directory, admin, pharmacy):

@@ -10,18 +10,55 @@ from careledger.cli.context import AppContext, pass_app
 @click.command()
 @click.option("--force", is_flag=True, help="Deploy a new suite even if this chain has one.")
 @click.option("--seed-devnet", is_flag=True, help="Also register the devnet cast in the directory.")
+@click.option(
+    "--consortium",
+    "consortium_file",
+    default=None,
+    metavar="FILE|devnet",
+    help="Hand every admin power to the consortium described in FILE (required off a devnet); "
+    "'devnet' is the demo's 2-of-3 consortium (clinic, insurer, regulator).",
+)
 @pass_app
-def deploy(app: AppContext, force: bool, seed_devnet: bool) -> None:
+def deploy(app: AppContext, force: bool, seed_devnet: bool, consortium_file: str | None) -> None:
     """Deploy the CareLedger suite to the chain at --rpc."""
+    from pathlib import Path
+
     from careledger.deploy import deploy_suite
+    from careledger.devchain import require_devnet
+    from careledger.governance.consortium import ConsortiumConfig, establish
     from careledger.seed import seed_directory
 
     chain = app.signer(default="admin")
+    # Checked before anything is sent: off a devnet no key may keep the directory's powers.
+    config = None
+    if consortium_file == "devnet":
+        require_devnet(
+            chain.is_devnet(),
+            "the devnet consortium (keys from the public test mnemonic)",
+            chain.chain_id,
+            "write a consortium file naming the members' real addresses",
+        )
+        config = ConsortiumConfig.devnet()
+    elif consortium_file is not None:
+        config = ConsortiumConfig.load(Path(consortium_file))
+        config.check(devnet=chain.is_devnet())
+    else:
+        require_devnet(
+            chain.is_devnet(),
+            "a suite administered by the deployer's key alone",
+            chain.chain_id,
+            "pass --consortium FILE so an M-of-N council and a timelock hold the admin powers (docs/governance.md)",
+        )
     report = deploy_suite(chain, force=force)
     seeded: list[str] = []
     if seed_devnet:
         seeded = seed_directory(chain)
-    data = {**report.to_json(), "seeded": seeded}
+    if config is not None:
+        gov_report = establish(chain, config)
+        report.deployed += gov_report.deployed
+        report.existing += gov_report.existing
+        report.actions += gov_report.actions
+    data = {**report.to_json(), "seeded": seeded, "consortium": config.to_json() if config else None}
 
     def human() -> None:
         if report.already_deployed:
@@ -35,5 +72,10 @@ def deploy(app: AppContext, force: bool, seed_devnet: bool) -> None:
             click.echo(f"addresses written to {report.path}")
         if seeded:
             click.echo(f"registered in the directory: {', '.join(seeded)}")
+        if config is not None:
+            click.echo(
+                f"governed by a {config.quorum}-of-{len(config.members)} council (delay {config.delay} s) and a "
+                f"{config.emergency_quorum}-of-{len(config.members)} emergency council; the deployer holds no role"
+            )
 
     app.emit(data, human)

@@ -34,6 +34,8 @@ interface IParticipantDirectory {
     error ZeroAddressParticipant();
     /// @notice A credential commitment must not be zero.
     error EmptyCredentialCommitment();
+    /// @notice A registrar cannot register its own address (it would vet itself).
+    error RegistrarCannotRegisterItself(address account);
 
     // ------------------------------------------------------------------ events
 
@@ -52,7 +54,7 @@ interface IParticipantDirectory {
 
     /// @notice Registers `account` with `roles` and a commitment to its credential.
     /// @dev    Registrar only. Reverts {ParticipantAlreadyRegistered}, {InvalidRoles},
-    ///         {ZeroAddressParticipant}, {EmptyCredentialCommitment}.
+    ///         {ZeroAddressParticipant}, {EmptyCredentialCommitment}, {RegistrarCannotRegisterItself}.
     function register(address account, uint8 roles, bytes32 credentialCommitment) external;
 
     /// @notice Replaces the roles of a registered `account`.
@@ -62,6 +64,7 @@ interface IParticipantDirectory {
     function updateCredential(address account, bytes32 credentialCommitment) external;
 
     /// @notice Suspends `account`: from now on {isActive} is false for it in every role.
+    /// @dev    Emergency role only (the emergency council: a smaller quorum, no delay).
     function suspend(address account, bytes32 reasonCode) external;
 
     /// @notice Lifts the suspension of `account`.

@@ -7,10 +7,17 @@ import {Roles} from "./Roles.sol";
 
 /// @title ParticipantDirectory
 /// @notice See {IParticipantDirectory}. The consortium admin (DEFAULT_ADMIN_ROLE) appoints
-///         registrars; registrars vet and register organisations, suspend and reinstate them.
+///         registrars and the emergency role; registrars vet and register organisations, change
+///         their roles and credentials and reinstate them; the emergency role suspends them.
+///         After `careledger deploy` on any chain but a local devnet, the admin and registrar
+///         roles sit with the consortium's timelock (ordinary, delayed decisions of the
+///         {ConsortiumCouncil}) and the emergency role with the {EmergencyCouncil}: no single key
+///         holds any of them (docs/governance.md).
 contract ParticipantDirectory is IParticipantDirectory, AccessControl {
-    /// @notice May register, re-role, suspend and reinstate participants.
+    /// @notice May register, re-role, re-credential and reinstate participants.
     bytes32 public constant REGISTRAR_ROLE = keccak256("careledger.directory.REGISTRAR");
+    /// @notice May suspend a participant at once (the emergency path: it cannot register or grant).
+    bytes32 public constant EMERGENCY_ROLE = keccak256("careledger.directory.EMERGENCY");
 
     mapping(address account => Participant) private _participants;
 
@@ -18,6 +25,7 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
         if (consortiumAdmin == address(0)) revert ZeroAddressParticipant();
         _grantRole(DEFAULT_ADMIN_ROLE, consortiumAdmin);
         _grantRole(REGISTRAR_ROLE, consortiumAdmin);
+        _grantRole(EMERGENCY_ROLE, consortiumAdmin);
     }
 
     // ------------------------------------------------------------------ admin
@@ -25,6 +33,8 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
     /// @inheritdoc IParticipantDirectory
     function register(address account, uint8 roles, bytes32 credentialCommitment) external onlyRole(REGISTRAR_ROLE) {
         if (account == address(0)) revert ZeroAddressParticipant();
+        // A registrar vets others; an organisation that registers itself was vetted by no one.
+        if (account == msg.sender) revert RegistrarCannotRegisterItself(account);
         _checkRoles(roles);
         if (credentialCommitment == bytes32(0)) revert EmptyCredentialCommitment();
         if (_participants[account].roles != 0) revert ParticipantAlreadyRegistered(account);
@@ -54,7 +64,7 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
     }
 
     /// @inheritdoc IParticipantDirectory
-    function suspend(address account, bytes32 reasonCode) external onlyRole(REGISTRAR_ROLE) {
+    function suspend(address account, bytes32 reasonCode) external onlyRole(EMERGENCY_ROLE) {
         Participant storage p = _registered(account);
         // Suspending twice would hide the first reason in the log: refuse it.
         if (p.suspended) revert ParticipantIsSuspended(account);

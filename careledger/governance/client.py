@@ -1,0 +1,283 @@
+"""Proposing, voting on, queueing, executing and listing consortium decisions.
+
+Every decision is a Governor proposal on chain: its calls, its description and every vote are
+public to all members, so nothing has to be passed around off chain. Ordinary decisions go to the
+:data:`~careledger.governance.consortium.COUNCIL` and, once passed, wait in the timelock; emergency
+ones (suspend a participant, cancel an ordinary decision during its delay) go to the
+:data:`~careledger.governance.consortium.EMERGENCY` council and run at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from eth_utils.crypto import keccak
+from web3.contract import Contract
+from web3.types import TxReceipt
+
+from careledger.artifacts import load_artifacts
+from careledger.chain import Chain, checksum
+from careledger.codes import Role
+from careledger.deployments import Deployment
+from careledger.errors import InvalidInput, SuiteNotDeployed
+from careledger.exactjson import uint_id
+from careledger.governance.consortium import COUNCIL, DIRECTORY, EMERGENCY, MEMBERSHIP, TIMELOCK
+
+__all__ = ["Call", "Council", "GovernanceClient", "ProposalInfo", "ProposalState"]
+
+
+class ProposalState(IntEnum):
+    """OpenZeppelin's IGovernor.ProposalState."""
+
+    PENDING = 0
+    ACTIVE = 1
+    CANCELED = 2
+    DEFEATED = 3
+    SUCCEEDED = 4
+    QUEUED = 5
+    EXPIRED = 6
+    EXECUTED = 7
+
+
+class Council(IntEnum):
+    ORDINARY = 0
+    EMERGENCY = 1
+
+    @property
+    def contract_name(self) -> str:
+        return COUNCIL if self is Council.ORDINARY else EMERGENCY
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call a proposal makes, with a one-line description of what it does."""
+
+    target: str
+    data: bytes
+    summary: str
+
+
+@dataclass(frozen=True)
+class ProposalInfo:
+    council: Council
+    proposal_id: int
+    state: ProposalState
+    proposer: str
+    calls: tuple[tuple[str, str], ...]  # (target, calldata hex)
+    description: str
+    votes_for: int
+    votes_against: int
+    quorum: int
+    eta: int  # when a queued ordinary decision may run (0: not queued)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "council": self.council.name.lower(),
+            "proposalId": uint_id(self.proposal_id),
+            "state": self.state.name.lower(),
+            "proposer": self.proposer,
+            "calls": [{"target": t, "data": d} for t, d in self.calls],
+            "description": self.description,
+            "for": self.votes_for,
+            "against": self.votes_against,
+            "quorum": self.quorum,
+            "eta": self.eta,
+        }
+
+
+class GovernanceClient:
+    def __init__(self, chain: Chain, deployment: Deployment) -> None:
+        missing = [n for n in (MEMBERSHIP, TIMELOCK, COUNCIL, EMERGENCY) if n not in deployment.contracts]
+        if missing:
+            raise SuiteNotDeployed(
+                "this suite has no consortium governance (missing "
+                + ", ".join(missing)
+                + "): deploy with 'careledger deploy --consortium FILE'"
+            )
+        artifacts = load_artifacts()
+        self.chain = chain
+
+        def contract(name: str) -> Contract:
+            return chain.contract(deployment.address(name), artifacts[name].abi)
+
+        self.directory = contract(DIRECTORY)
+        self.membership = contract(MEMBERSHIP)
+        self.timelock = contract(TIMELOCK)
+        self.councils = {Council.ORDINARY: contract(COUNCIL), Council.EMERGENCY: contract(EMERGENCY)}
+        self._since = {c: deployment.contracts[c.contract_name].block for c in Council}
+
+    # ------------------------------------------------------------------ what a proposal can do
+
+    def register(self, account: str, roles: Role, credential_commitment: bytes) -> Call:
+        addr = checksum(account)
+        fn = self.directory.functions.register(addr, int(roles), credential_commitment)
+        return Call(self.directory.address, _data(fn), f"register {addr} as {_roles(roles)}")
+
+    def set_roles(self, account: str, roles: Role) -> Call:
+        addr = checksum(account)
+        return Call(
+            self.directory.address,
+            _data(self.directory.functions.setRoles(addr, int(roles))),
+            f"set the roles of {addr} to {_roles(roles)}",
+        )
+
+    def reinstate(self, account: str) -> Call:
+        addr = checksum(account)
+        return Call(self.directory.address, _data(self.directory.functions.reinstate(addr)), f"reinstate {addr}")
+
+    def suspend(self, account: str, reason: str) -> Call:
+        addr = checksum(account)
+        code = reason.encode()
+        if not code or len(code) > 32:
+            raise InvalidInput(f"reason code {reason!r} must be 1-32 bytes (a short code, never free text)")
+        fn = self.directory.functions.suspend(addr, code.ljust(32, b"\0"))
+        return Call(self.directory.address, _data(fn), f"suspend {addr} ({reason})")
+
+    def admit(self, member: str) -> Call:
+        addr = checksum(member)
+        fn = self.membership.functions.admit(addr)
+        return Call(self.membership.address, _data(fn), f"admit {addr} to the consortium")
+
+    def expel(self, member: str) -> Call:
+        addr = checksum(member)
+        fn = self.membership.functions.expel(addr)
+        return Call(self.membership.address, _data(fn), f"expel {addr} from the consortium")
+
+    def cancel_queued(self, proposal_id: int) -> Call:
+        """The emergency council's call that cancels a queued ordinary decision in its delay."""
+        info = self.proposal(proposal_id, Council.ORDINARY)
+        if info.state is not ProposalState.QUEUED:
+            raise InvalidInput(f"ordinary proposal {uint_id(proposal_id)} is {info.state.name.lower()}, not queued")
+        targets, values, calldatas, description_hash = (
+            self.councils[Council.ORDINARY].functions.proposalDetails(proposal_id).call()
+        )
+        council_address = bytes.fromhex(self.councils[Council.ORDINARY].address[2:])
+        salt = bytes(a ^ b for a, b in zip(council_address.ljust(32, b"\0"), bytes(description_hash), strict=True))
+        operation = self.timelock.functions.hashOperationBatch(targets, values, calldatas, b"\0" * 32, salt).call()
+        fn = self.timelock.functions.cancel(operation)
+        return Call(self.timelock.address, _data(fn), f"cancel ordinary proposal {uint_id(proposal_id)}")
+
+    # ------------------------------------------------------------------ the life of a proposal
+
+    def council_for(self, calls: list[Call]) -> Council:
+        """Suspensions and cancellations are emergencies; everything else is ordinary."""
+        emergency = {"suspend", "cancel"}
+        kinds = {_function_name(c, self) in emergency for c in calls}
+        if len(kinds) != 1:
+            raise InvalidInput("one proposal cannot mix emergency actions (suspend, cancel) with ordinary ones")
+        return Council.EMERGENCY if kinds.pop() else Council.ORDINARY
+
+    def propose(self, calls: list[Call], *, note: str = "") -> tuple[Council, int, TxReceipt]:
+        """Put ``calls`` to the right council. The description lists what each call does, plus a
+        note and the proposing block's number (so the same decision can be taken again later)."""
+        if not calls:
+            raise InvalidInput("a proposal needs at least one action")
+        council = self.council_for(calls)
+        contract = self.councils[council]
+        block = self.chain.w3.eth.block_number
+        lines = [c.summary for c in calls] + ([note] if note else []) + [f"(proposed after block {block})"]
+        description = "\n".join(lines)
+        targets = [c.target for c in calls]
+        datas = [c.data for c in calls]
+        values = [0] * len(calls)
+        proposal_id = int(contract.functions.hashProposal(targets, values, datas, keccak(text=description)).call())
+        receipt = self.chain.send(
+            contract.functions.propose(targets, values, datas, description), f"propose: {calls[0].summary}"
+        )
+        return council, proposal_id, receipt
+
+    def find(self, proposal_id: int) -> Council:
+        for council, contract in self.councils.items():
+            if int(contract.functions.proposalSnapshot(proposal_id).call()) != 0:
+                return council
+        raise InvalidInput(f"no proposal {uint_id(proposal_id)} in either council")
+
+    def vote(self, proposal_id: int, *, support: bool = True, reason: str = "") -> TxReceipt:
+        council = self.find(proposal_id)
+        fn = self.councils[council].functions.castVoteWithReason(proposal_id, 1 if support else 0, reason)
+        return self.chain.send(fn, f"vote {'for' if support else 'against'} proposal {uint_id(proposal_id)}")
+
+    def execute(self, proposal_id: int) -> tuple[str, TxReceipt]:
+        """Queue a passed ordinary decision, or run a passed emergency one or a queued ordinary one
+        whose delay is over. Returns what was done ("queued" or "executed")."""
+        council = self.find(proposal_id)
+        contract = self.councils[council]
+        info = self.proposal(proposal_id, council)
+        if info.state is ProposalState.SUCCEEDED and council is Council.ORDINARY:
+            return "queued", self.chain.send(contract.functions.queue(proposal_id), "queue the decision")
+        if info.state is ProposalState.QUEUED:
+            now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
+            if now < info.eta:
+                raise InvalidInput(
+                    f"proposal {uint_id(proposal_id)} is in its delay until {info.eta} ({info.eta - now} s from now)"
+                )
+        elif info.state is not ProposalState.SUCCEEDED:
+            raise InvalidInput(
+                f"proposal {uint_id(proposal_id)} is {info.state.name.lower()}: "
+                f"{info.votes_for} of {info.quorum} votes for"
+            )
+        return "executed", self.chain.send(contract.functions.execute(proposal_id), "execute the decision")
+
+    def withdraw(self, proposal_id: int) -> TxReceipt:
+        """The proposer withdraws its proposal before voting starts (OpenZeppelin's rule)."""
+        council = self.find(proposal_id)
+        return self.chain.send(
+            self.councils[council].functions.cancel(proposal_id), f"withdraw proposal {uint_id(proposal_id)}"
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    def proposal(self, proposal_id: int, council: Council | None = None) -> ProposalInfo:
+        council = self.find(proposal_id) if council is None else council
+        contract = self.councils[council]
+        targets, _values, calldatas, _ = contract.functions.proposalDetails(proposal_id).call()
+        against, votes_for, _abstain = contract.functions.proposalVotes(proposal_id).call()
+        snapshot = int(contract.functions.proposalSnapshot(proposal_id).call())
+        description = self._description(council, proposal_id)
+        return ProposalInfo(
+            council=council,
+            proposal_id=proposal_id,
+            state=ProposalState(int(contract.functions.state(proposal_id).call())),
+            proposer=str(contract.functions.proposalProposer(proposal_id).call()),
+            calls=tuple((str(t), "0x" + bytes(d).hex()) for t, d in zip(targets, calldatas, strict=True)),
+            description=description,
+            votes_for=int(votes_for),
+            votes_against=int(against),
+            quorum=int(contract.functions.quorum(snapshot).call()),
+            eta=int(contract.functions.proposalEta(proposal_id).call()),
+        )
+
+    def proposals(self, council: Council | None = None) -> list[ProposalInfo]:
+        found: list[ProposalInfo] = []
+        for which in [council] if council is not None else list(Council):
+            contract = self.councils[which]
+            for index in range(int(contract.functions.proposalCount().call())):
+                proposal_id = int(contract.functions.proposalDetailsAt(index).call()[0])
+                found.append(self.proposal(proposal_id, which))
+        return found
+
+    def _description(self, council: Council, proposal_id: int) -> str:
+        """The description is only in the ProposalCreated event (the contract keeps its hash)."""
+        event = self.councils[council].events.ProposalCreated()
+        for log in event.get_logs(from_block=self._since[council]):
+            if int(log["args"]["proposalId"]) == proposal_id:
+                return str(log["args"]["description"])
+        return ""
+
+
+def _data(fn: Any) -> bytes:
+    return bytes.fromhex(fn._encode_transaction_data()[2:])
+
+
+def _roles(roles: Role) -> str:
+    return ",".join(r.name.lower() for r in Role if r in roles and r.name)
+
+
+def _function_name(call: Call, client: GovernanceClient) -> str:
+    for contract in (client.directory, client.membership, client.timelock):
+        if call.target == contract.address:
+            decoded, _ = contract.decode_function_input(call.data)
+            return str(decoded.fn_name)
+    raise InvalidInput(f"a proposal may only call the directory, the membership or the timelock (not {call.target})")
