@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import chainclock
+import gov_matrix
 import pytest
 from eth_abi import encode as abi_encode
 from eth_tester.exceptions import TransactionFailed
@@ -119,9 +120,13 @@ ACCESS_ERRORS = {
     "ERC20InsufficientAllowance",
 }
 
+ACCESS_ERRORS |= gov_matrix.GOV_ACCESS_ERRORS
+
 # (row, role) cells allowed to be `allow` through a domain error rather than a success, with the
-# reason. Empty: the argument table makes every authorised call succeed.
-DOMAIN_ERROR_CELLS: dict[tuple[str, str], str] = {}
+# reason. Only governance cells: elsewhere the argument table makes every authorised call succeed.
+DOMAIN_ERROR_CELLS: dict[tuple[str, str], str] = {
+    **gov_matrix.no_single_operation(ROLES),
+}
 
 DOC = bytes.fromhex("d0" * 32)
 REASON = b"ACCESS-MATRIX".ljust(32, b"\0")
@@ -264,6 +269,7 @@ class World:
     today: int = 0
     claims: dict[str, bytes] = field(default_factory=dict)  # "<status>:<payee role>" -> claim id
     claim_lines: dict[bytes, list[tuple[Any, ...]]] = field(default_factory=dict)
+    gov: Any = None  # gov_matrix.Gov: the consortium's contracts and proposals
 
     def claim_input(self, payee: str, day: int, code: bytes = OFFICE, billed: int = 80 * USD) -> tuple[Any, ...]:
         return (self.addr["patient"], self.addr[payee], day, 0, DOC, [Line(code, 1, billed).as_tuple()])
@@ -469,6 +475,7 @@ ARGS: dict[str, Args] = {
     "DevnetTestUSD.transfer(address,uint256)": lambda w, c: (w.addr["admin"], USD),
     "DevnetTestUSD.transferFrom(address,address,uint256)": lambda w, c: (w.addr["admin"], w.addr[c], USD),
 }
+ARGS |= gov_matrix.GOV_ARGS
 
 
 def _batch(registry: Any, lot: str, n: int, sender: Any) -> tuple[bytes, MerkleTree, list[str]]:
@@ -582,6 +589,8 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
     claims.fund(w.plans["suspended"], 10 * USD, sender=suspended)
 
     directory.suspend(suspended, REASON, sender=admin)
+    w.gov = gov_matrix.build(project, chain, directory, admin, cast, w.fresh, addr["lab"])
+    w.contracts |= w.gov.contracts
     w.now = int(chain.pending_timestamp)
     return w
 

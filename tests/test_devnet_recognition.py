@@ -67,9 +67,37 @@ def test_named_account_refused_on_an_anvil_the_project_did_not_start(foreign, tm
     assert not (tmp_path / "deployments").exists()
 
 
-def test_test_token_refused_there_before_anything_is_deployed(foreign, tmp_path):
-    # A real key (as far as the CLI can tell): the refusal is about the token, not the key.
+def test_deployer_held_powers_refused_there_before_anything_is_deployed(foreign, tmp_path):
+    """Off a devnet no key may keep the directory's admin powers: a consortium is required."""
     proc = _cli(foreign, tmp_path, "deploy", key=ADMIN.account.key.to_0x_hex())
+    assert proc.returncode == 6, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: a suite administered by the deployer's key alone: only for a local devnet")
+    assert "pass --consortium FILE" in line
+    assert _nonce(foreign, ADMIN.address) == 0
+    # The devnet preset (public test keys) is refused there too.
+    proc = _cli(foreign, tmp_path, "deploy", "--consortium", "devnet", key=ADMIN.account.key.to_0x_hex())
+    assert proc.returncode == 6, proc.stderr
+    assert "the devnet consortium" in proc.stderr
+    assert _nonce(foreign, ADMIN.address) == 0
+
+
+def test_test_token_refused_there_before_anything_is_deployed(foreign, tmp_path):
+    # A real key (as far as the CLI can tell) and a consortium: the refusal is about the token.
+    members = [dev_account(n).address for n in ("clinic", "insurer", "regulator")]
+    consortium = tmp_path / "consortium.json"
+    consortium.write_text(
+        json.dumps(
+            {
+                "members": members,
+                "quorum": 2,
+                "emergencyQuorum": 2,
+                "delaySeconds": 86400,
+                "votingPeriodSeconds": 604800,
+            }
+        )
+    )
+    proc = _cli(foreign, tmp_path, "deploy", "--consortium", str(consortium), key=ADMIN.account.key.to_0x_hex())
     assert proc.returncode == 6, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("error: the open-mint test token (DevnetTestUSD): only for a local devnet")

@@ -21,34 +21,13 @@ from careledger.cli.context import AppContext, pass_app
 @pass_app
 def deploy(app: AppContext, force: bool, seed_devnet: bool, consortium_file: str | None) -> None:
     """Deploy the CareLedger suite to the chain at --rpc."""
-    from pathlib import Path
-
     from careledger.deploy import deploy_suite
-    from careledger.devchain import require_devnet
-    from careledger.governance.consortium import ConsortiumConfig, establish
+    from careledger.governance.consortium import establish, resolve
     from careledger.seed import seed_directory
 
     chain = app.signer(default="admin")
     # Checked before anything is sent: off a devnet no key may keep the directory's powers.
-    config = None
-    if consortium_file == "devnet":
-        require_devnet(
-            chain.is_devnet(),
-            "the devnet consortium (keys from the public test mnemonic)",
-            chain.chain_id,
-            "write a consortium file naming the members' real addresses",
-        )
-        config = ConsortiumConfig.devnet()
-    elif consortium_file is not None:
-        config = ConsortiumConfig.load(Path(consortium_file))
-        config.check(devnet=chain.is_devnet())
-    else:
-        require_devnet(
-            chain.is_devnet(),
-            "a suite administered by the deployer's key alone",
-            chain.chain_id,
-            "pass --consortium FILE so an M-of-N council and a timelock hold the admin powers (docs/governance.md)",
-        )
+    config = resolve(chain, consortium_file)
     report = deploy_suite(chain, force=force)
     seeded: list[str] = []
     if seed_devnet:

@@ -1,4 +1,4 @@
-"""``careledger gov propose|approve|execute|withdraw|list|show|status``: consortium decisions.
+"""``careledger gov propose|approve|execute|list|status``: consortium decisions.
 
 Members act with their own key (``--account``). An ordinary decision (register, set roles,
 reinstate, admit or expel a member) passes when the council's quorum voted for it, is then queued
@@ -209,18 +209,6 @@ def execute(app: AppContext, proposal_id: str) -> None:
         {"done": done, **info.to_json(), "tx": receipt["transactionHash"].to_0x_hex()},
         lambda: click.echo(f"{done}: {_describe(info)}"),
     )
-
-
-@gov.command()
-@click.argument("proposal_id")
-@pass_app
-def withdraw(app: AppContext, proposal_id: str) -> None:
-    """The proposer withdraws PROPOSAL_ID before voting starts."""
-    pid = _proposal_id(proposal_id)
-    client = _client(app, signing=True)
-    receipt = client.withdraw(pid)
-    info = client.proposal(pid)
-    app.emit({**info.to_json(), "tx": receipt["transactionHash"].to_0x_hex()}, lambda: click.echo(_describe(info)))
 
 
 @gov.command("list")

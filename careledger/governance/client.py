@@ -220,13 +220,6 @@ class GovernanceClient:
             )
         return "executed", self.chain.send(contract.functions.execute(proposal_id), "execute the decision")
 
-    def withdraw(self, proposal_id: int) -> TxReceipt:
-        """The proposer withdraws its proposal before voting starts (OpenZeppelin's rule)."""
-        council = self.find(proposal_id)
-        return self.chain.send(
-            self.councils[council].functions.cancel(proposal_id), f"withdraw proposal {uint_id(proposal_id)}"
-        )
-
     # ------------------------------------------------------------------ reads
 
     def proposal(self, proposal_id: int, council: Council | None = None) -> ProposalInfo:

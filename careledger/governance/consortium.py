@@ -24,6 +24,7 @@ from careledger.artifacts import Artifacts, load_artifacts
 from careledger.chain import Chain, checksum
 from careledger.deploy import DeployContext, DeployReport
 from careledger.deployments import load_deployment
+from careledger.devchain import require_devnet
 from careledger.errors import InvalidInput, SuiteNotDeployed
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "ConsortiumConfig",
     "establish",
     "power_holders",
+    "resolve",
 ]
 
 DIRECTORY = "ParticipantDirectory"
@@ -133,6 +135,31 @@ class ConsortiumConfig:
             "delaySeconds": self.delay,
             "votingPeriodSeconds": self.voting_period,
         }
+
+
+def resolve(chain: Chain, spec: str | None) -> ConsortiumConfig | None:
+    """The consortium a deploy hands its powers to: ``spec`` is a file path, ``"devnet"`` (the
+    demo's 2-of-3, only on a devnet) or None (the deployer keeps them: only on a devnet). Checked
+    before anything is sent (:class:`~careledger.errors.DevnetOnly`, exit 6, otherwise)."""
+    if spec == "devnet":
+        require_devnet(
+            chain.is_devnet(),
+            "the devnet consortium (keys from the public test mnemonic)",
+            chain.chain_id,
+            "write a consortium file naming the members' real addresses",
+        )
+        return ConsortiumConfig.devnet()
+    if spec is not None:
+        config = ConsortiumConfig.load(Path(spec))
+        config.check(devnet=chain.is_devnet())
+        return config
+    require_devnet(
+        chain.is_devnet(),
+        "a suite administered by the deployer's key alone",
+        chain.chain_id,
+        "pass --consortium FILE so an M-of-N council and a timelock hold the admin powers (docs/governance.md)",
+    )
+    return None
 
 
 def _count(data: dict[str, Any], key: str, source: str) -> int:
