@@ -40,7 +40,7 @@ def _commit() -> str:
 
 
 # Benchmarks beyond the domains: the client's send path and CLI start-up (bench/client.py).
-EXTRA_BENCHES: tuple[str, ...] = ("client", "frontend")
+EXTRA_BENCHES: tuple[str, ...] = ("client", "frontend", "governance")
 
 
 def _bench_modules(only: str | None) -> list[tuple[str, object]]:
