@@ -46,6 +46,16 @@ contract ConsortiumCouncil is
         return quorumVotes;
     }
 
+    /// @dev Only votes *for* make the quorum (GovernorCountingSimple also counts abstentions):
+    ///      a decision passes only when `quorumVotes` members said yes, never by one member's yes
+    ///      and others' abstentions at the end of the voting period.
+    function _quorumReached(
+        uint256 proposalId
+    ) internal view override(Governor, GovernorCountingSimple) returns (bool) {
+        (, uint256 forVotes, ) = proposalVotes(proposalId);
+        return forVotes >= quorumVotes;
+    }
+
     function proposalThreshold() public view override(Governor, GovernorSettings) returns (uint256) {
         return super.proposalThreshold();
     }
@@ -135,8 +145,9 @@ contract ConsortiumCouncil is
 /// @title EmergencyCouncil
 /// @notice Voting as in {ConsortiumCouncil}, for the consortium's emergency path: a smaller
 ///         quorum, no delay. It acts as itself and holds only the directory's EMERGENCY role
-///         (suspend a participant) and the timelock's canceller role (stop an ordinary decision during its delay), so it cannot
-///         register, grant a role or admit a member.
+///         (suspend a participant) and the timelock's canceller role (stop an ordinary decision
+///         during its delay), so it cannot register, grant a role or admit a member. It can delay
+///         ordinary decisions by cancelling them, never take one.
 contract EmergencyCouncil is
     Governor,
     GovernorSettings,
@@ -159,6 +170,16 @@ contract EmergencyCouncil is
     /// @notice Equal to {quorum}: reaching it passes the proposal at once.
     function superQuorum(uint256) public view override returns (uint256) {
         return quorumVotes;
+    }
+
+    /// @dev Only votes *for* make the quorum (GovernorCountingSimple also counts abstentions):
+    ///      a decision passes only when `quorumVotes` members said yes, never by one member's yes
+    ///      and others' abstentions at the end of the voting period.
+    function _quorumReached(
+        uint256 proposalId
+    ) internal view override(Governor, GovernorCountingSimple) returns (bool) {
+        (, uint256 forVotes, ) = proposalVotes(proposalId);
+        return forVotes >= quorumVotes;
     }
 
     function proposalThreshold() public view override(Governor, GovernorSettings) returns (uint256) {

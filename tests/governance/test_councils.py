@@ -14,8 +14,8 @@ CRED = bytes.fromhex("c1" * 32)
 REASON = b"LICENCE-LAPSED".ljust(32, b"\0")
 DELAY = 3600
 PERIOD = 86_400
-FOR, AGAINST = 1, 0
-ACTIVE, CANCELED, SUCCEEDED, QUEUED, EXECUTED = 1, 2, 4, 5, 7
+AGAINST, FOR, ABSTAIN = 0, 1, 2
+ACTIVE, CANCELED, DEFEATED, SUCCEEDED, QUEUED, EXECUTED = 1, 2, 3, 4, 5, 7
 
 
 @pytest.fixture
@@ -169,6 +169,21 @@ def test_emergency_council_cancels_an_ordinary_decision_in_its_delay(
     with ape.reverts(council.GovernorUnexpectedProposalState):
         council.execute(pid, sender=clinic)
     assert not directory.isActive(outsider, int(Role.PROVIDER))
+
+
+def test_one_yes_and_abstentions_never_pass(consortium, directory, chain, clinic, insurer, regulator, outsider):
+    """GovernorCountingSimple would count abstentions towards the quorum; ours counts only yes."""
+    _, _, council, emergency = consortium
+    for gov in (council, emergency):
+        pid = _propose(gov, clinic, directory, _register_call(directory, outsider), f"abstained {gov.address}")
+        chain.mine(1)
+        gov.castVote(pid, FOR, sender=clinic)
+        gov.castVote(pid, ABSTAIN, sender=insurer)
+        gov.castVote(pid, ABSTAIN, sender=regulator)
+        assert gov.state(pid) == ACTIVE
+        chain.pending_timestamp += PERIOD + 1
+        chain.mine(1)
+        assert gov.state(pid) == DEFEATED
 
 
 def test_membership_changes_are_ordinary_decisions(consortium, directory, chain, clinic, insurer, outsider):
