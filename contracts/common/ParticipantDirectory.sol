@@ -12,7 +12,18 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
     /// @notice May register, re-role, suspend and reinstate participants.
     bytes32 public constant REGISTRAR_ROLE = keccak256("careledger.directory.REGISTRAR");
 
+    /// @dev One GS1 company prefix: its owner, and how many longer attested prefixes lie inside it
+    ///      (so a nesting prefix is refused and {gtinOwner} knows when to stop walking down).
+    struct PrefixEntry {
+        address owner;
+        uint96 nested;
+    }
+
+    uint8 private constant _MIN_PREFIX = 6;
+    uint8 private constant _MAX_PREFIX = 12;
+
     mapping(address account => Participant) private _participants;
+    mapping(uint8 length => mapping(uint256 prefix => PrefixEntry)) private _prefixes;
 
     constructor(address consortiumAdmin) {
         if (consortiumAdmin == address(0)) revert ZeroAddressParticipant();
@@ -70,6 +81,71 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
         emit ParticipantReinstated(account);
     }
 
+    // ------------------------------------------------------------------ GS1 company prefixes
+
+    /// @inheritdoc IParticipantDirectory
+    function attestPrefix(
+        address owner,
+        uint256 prefix,
+        uint8 length,
+        bytes32 evidence
+    ) external onlyRole(REGISTRAR_ROLE) {
+        _checkPrefix(prefix, length);
+        if (evidence == bytes32(0)) revert EmptyCredentialCommitment();
+        Participant storage p = _registered(owner);
+        if ((p.roles & Roles.MANUFACTURER) == 0) revert ParticipantLacksRole(owner, Roles.MANUFACTURER);
+        PrefixEntry storage e = _prefixes[length][prefix];
+        if (e.owner != address(0)) revert CompanyPrefixTaken(prefix, length, e.owner);
+        if (e.nested != 0) revert CompanyPrefixContainsAttested(prefix, length, e.nested);
+        // At most 6 shorter lengths: none of them may be attested; each counts one more inside it.
+        for (uint8 len = _MIN_PREFIX; len < length; ++len) {
+            uint256 outer = prefix / 10 ** (length - len);
+            PrefixEntry storage o = _prefixes[len][outer];
+            if (o.owner != address(0)) revert CompanyPrefixOverlaps(prefix, length, outer, len);
+            ++o.nested;
+        }
+        e.owner = owner;
+        emit CompanyPrefixAttested(prefix, length, owner, evidence);
+    }
+
+    /// @inheritdoc IParticipantDirectory
+    function revokePrefix(uint256 prefix, uint8 length, bytes32 reasonCode) external onlyRole(REGISTRAR_ROLE) {
+        _checkPrefix(prefix, length);
+        PrefixEntry storage e = _prefixes[length][prefix];
+        address owner = e.owner;
+        if (owner == address(0)) revert CompanyPrefixNotAttested(prefix, length);
+        e.owner = address(0);
+        for (uint8 len = _MIN_PREFIX; len < length; ++len) {
+            --_prefixes[len][prefix / 10 ** (length - len)].nested;
+        }
+        emit CompanyPrefixRevoked(prefix, length, owner, reasonCode);
+    }
+
+    /// @inheritdoc IParticipantDirectory
+    function prefixOwner(uint256 prefix, uint8 length) external view returns (address) {
+        return _prefixes[length][prefix].owner;
+    }
+
+    /// @inheritdoc IParticipantDirectory
+    function gtinOwner(uint256 gtin) public view returns (address owner, uint256 prefix, uint8 length) {
+        // GTIN-14 = indicator digit, 12 digits of company prefix + item reference, check digit.
+        uint256 body = (gtin / 10) % 1e12;
+        for (uint8 len = _MIN_PREFIX; len <= _MAX_PREFIX; ++len) {
+            uint256 candidate = body / 10 ** (_MAX_PREFIX - len);
+            PrefixEntry storage e = _prefixes[len][candidate];
+            if (e.owner != address(0)) return (e.owner, candidate, len);
+            // Nothing attested is longer than this and starts the same way: stop here.
+            if (e.nested == 0) return (address(0), 0, 0);
+        }
+    }
+
+    /// @inheritdoc IParticipantDirectory
+    function requireGtinOwner(address account, uint256 gtin) external view {
+        _requireActive(account, Roles.MANUFACTURER);
+        (address owner, , ) = gtinOwner(gtin);
+        if (owner != account) revert NotGtinOwner(account, gtin, owner);
+    }
+
     // ------------------------------------------------------------------ reads
 
     /// @inheritdoc IParticipantDirectory
@@ -85,17 +161,27 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
 
     /// @inheritdoc IParticipantDirectory
     function requireActive(address account, uint8 anyOfRoles) external view {
+        _requireActive(account, anyOfRoles);
+    }
+
+    // ------------------------------------------------------------------ internal
+
+    function _requireActive(address account, uint8 anyOfRoles) private view {
         Participant storage p = _participants[account];
         if (p.roles == 0) revert ParticipantNotRegistered(account);
         if (p.suspended) revert ParticipantIsSuspended(account);
         if ((p.roles & anyOfRoles) == 0) revert ParticipantLacksRole(account, anyOfRoles);
     }
 
-    // ------------------------------------------------------------------ internal
-
     function _registered(address account) private view returns (Participant storage p) {
         p = _participants[account];
         if (p.roles == 0) revert ParticipantNotRegistered(account);
+    }
+
+    function _checkPrefix(uint256 prefix, uint8 length) private pure {
+        if (length < _MIN_PREFIX || length > _MAX_PREFIX || prefix >= 10 ** length) {
+            revert InvalidCompanyPrefix(prefix, length);
+        }
     }
 
     function _checkRoles(uint8 roles) private pure {
