@@ -55,6 +55,8 @@ def seed_drugs(admin: Chain, store_dir: Path, units: int = 1000) -> dict[str, st
     client("regulator").recall(r, code32("CONTAMINATION"))
     return {
         "good": scan("LOT-A", "SN00001", expiry),
+        # Position 50: in the parcel (50-199) the distributor still holds.
+        "at_distributor": scan("LOT-A", "SN00051", expiry),
         "to_dispense": scan("LOT-A", "SN00002", expiry),
         "recalled": scan("LOT-R", "RC00001", expiry),
         "counterfeit": scan("LOT-A", "FAKE0001", expiry),
