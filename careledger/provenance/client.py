@@ -212,9 +212,11 @@ class ProvenanceClient:
         from the events unless ``parcel`` is given)."""
         if parcel is None:
             bid = batch_id(gtin, lot)
-            mine = [p for p in self.held_parcels(bid, self._me()) if p.contains(index)]
-            # None held: name the start of no parcel; the registry then says who holds what.
-            parcel = mine[0].start if mine else 0
+            held = self.held_parcels(bid, self._me())
+            mine = [p for p in held if p.contains(index)]
+            # No held parcel contains it: name one it holds (or parcel 0) and let the registry
+            # say why (SerialNotInParcel with the range, or NotParcelHolder).
+            parcel = mine[0].start if mine else held[0].start if held else 0
         f = self.contract.functions.dispense(
             gtin, text_to_bytes32(lot, "lot"), text_to_bytes32(serial), index, parcel, list(proof)
         )
