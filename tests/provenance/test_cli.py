@@ -314,3 +314,43 @@ def test_gtin_owner_and_a_foreign_gtin_refused(net, tmp_path):
         account="manufacturer",
     )  # fmt: skip
     assert out.returncode == 1 and "NotGtinOwner" in out.stderr
+
+
+def test_batched_verify_agrees_with_single_calls(net):
+    """`ProvenanceClient.verify_many` (the throughput path: batched eth_calls, two in flight,
+    answers decoded by hand) gives exactly the verdicts and dispensers of one call per unit."""
+    import os
+
+    from careledger.artifacts import load_artifacts
+    from careledger.chain import Chain, ErrorDecoder, connect
+    from careledger.deployments import load_deployment
+    from careledger.provenance.client import ProvenanceClient
+    from careledger.provenance.store import ProvenanceStore
+
+    env, _ = net
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        w3 = connect(env["CARELEDGER_RPC"])
+        chain = Chain(w3, ErrorDecoder.from_abis(load_artifacts().all_abis()))
+        client = ProvenanceClient(chain, load_deployment(w3))
+        _ok(env, "drugs", "dispense", hri(GTIN, "CLI-1", EXPIRY, "C00004"), account="pharmacy")
+        store = ProvenanceStore()
+        serials = ["C00003", "C00004", "C00150", "NOPE"]
+        found = [store.proof_only(int(GTIN), "CLI-1", s) or (0, []) for s in serials]
+        calls = [
+            client.verify_calldata(int(GTIN), "CLI-1", int(EXPIRY), s, i, p)
+            for s, (i, p) in zip(serials, found, strict=True)
+        ]
+        batched = client.verify_many(calls * 3, chunk=5)
+        single = [
+            client.verify(int(GTIN), "CLI-1", int(EXPIRY), s, i, p) for s, (i, p) in zip(serials, found, strict=True)
+        ]
+        assert batched == [(r.verdict, r.dispensed_by) for r in single] * 3
+        assert single[1].dispensed_by == dev_account("pharmacy").address
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
