@@ -24,7 +24,6 @@ from typing import Any
 
 from careledger._paths import project_root
 from careledger.errors import InvalidInput
-from careledger.exactjson import dumps
 from careledger.provenance.ids import batch_id, leaf_hash, text_to_bytes32
 from careledger.provenance.merkle import MerkleTree
 
@@ -132,6 +131,10 @@ class ProvenanceStore:
         return data
 
     def save(self, batch: BatchFile) -> Path:
+        # Imported here: exactjson pulls in eth_utils (~120 ms), which the scan-to-verdict path
+        # (`drugs verify`, proof_only) must not pay.
+        from careledger.exactjson import dumps
+
         self.folder.mkdir(parents=True, exist_ok=True)
         meta, tree = self._paths(batch.batch_id)
         batch.tree.save(tree)
