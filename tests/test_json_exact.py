@@ -265,6 +265,11 @@ def _drugs(w: Walk) -> None:
     w.cli("drugs", "ship", batch, "--to", "pharmacy", "--quantity", "5", "--document", doc, account="distributor")
     w.cli("drugs", "accept", batch, account="pharmacy")
     w.cli("drugs", "parcels", batch)
+    w.cli("drugs", "split", batch, "--parcel", "0", "--at", "2", account="pharmacy")
+    w.cli("drugs", "split", batch, "--parcel", "0", "--at", "9", account="pharmacy", code=1)  # beyond the parcel
+    w.cli("drugs", "ship", batch, "--to", "pharmacy", "--quantity", "1", "--document", doc, account="distributor")
+    w.cli("drugs", "cancel", batch, "--parcel", "5", "--reason", "WRONG-ORDER", account="distributor")
+    w.cli("drugs", "cancel", batch, "--parcel", "5", "--reason", "WRONG-ORDER", account="distributor", code=1)
     w.cli("drugs", "parcels", "not-a-batch", code=2)
     scan = hri(GTIN, "J1", expiry, "J0003")  # position 3: in the parcel (0-4) the pharmacy accepted
     w.cli("drugs", "verify", scan)

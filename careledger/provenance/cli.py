@@ -1,6 +1,6 @@
-"""``careledger drugs ...``: commission, ship, accept, reject, verify, dispense, recall, quarantine,
-history. Imports stay inside the commands so ``drugs verify`` starts fast; a malformed scan is
-rejected (exit 2) before any node is contacted."""
+"""``careledger drugs ...``: commission, ship, split, accept, reject, cancel, parcels, verify,
+dispense, recall, quarantine, void, history. Imports stay inside the commands so ``drugs verify``
+starts fast; a malformed scan is rejected (exit 2) before any node is contacted."""
 
 from __future__ import annotations
 
@@ -240,6 +240,38 @@ def reject(app: AppContext, batch: str, reason: str, parcel: int | None) -> None
     app.emit(
         {"batchId": "0x" + bid.hex(), "rejected": True, "gasUsed": receipt["gasUsed"]},
         lambda: click.echo("rejected; the units are back with the sender"),
+    )
+
+
+@drugs.command()
+@click.argument("batch")
+@click.option("--parcel", type=int, required=True, help="Start position of your parcel.")
+@click.option("--at", "at", type=int, required=True, help="First position of the second part.")
+@pass_app
+def split(app: AppContext, batch: str, parcel: int, at: int) -> None:
+    """Split your parcel of BATCH at position AT, so that any range of it can be shipped."""
+    bid = _batch_ref(batch)
+    receipt = _client(app, "distributor").split(bid, parcel, at)
+    app.emit(
+        {"batchId": "0x" + bid.hex(), "parcels": [parcel, at], "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"split parcel {parcel} of 0x{bid.hex()} at {at}"),
+    )
+
+
+@drugs.command()
+@click.argument("batch")
+@click.option("--parcel", type=int, required=True, help="Start position of the parcel you shipped.")
+@click.option("--reason", required=True, help="Reason code (short ASCII, e.g. WRONG-ORDER).")
+@pass_app
+def cancel(app: AppContext, batch: str, parcel: int, reason: str) -> None:
+    """Call back a parcel of BATCH you shipped that the receiver has not accepted yet."""
+    from careledger.provenance.client import code32
+
+    bid = _batch_ref(batch)
+    receipt = _client(app, "distributor").cancel(bid, parcel, code32(reason))
+    app.emit(
+        {"batchId": "0x" + bid.hex(), "parcel": parcel, "cancelled": True, "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"shipment of parcel {parcel} called back; the units are yours again"),
     )
 
 
