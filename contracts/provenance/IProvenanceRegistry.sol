@@ -106,6 +106,10 @@ interface IProvenanceRegistry is IDispenseCheck {
     error ParcelInTransit(bytes32 batchId, uint256 start, address to);
     /// @notice `account` is not the receiver of the parcel `start` (`to` is; zero: not in transit).
     error NotParcelReceiver(bytes32 batchId, uint256 start, address account, address to);
+    /// @notice The parcel `start` of the batch is not in transit, so there is nothing to call back.
+    error ParcelNotInTransit(bytes32 batchId, uint256 start);
+    /// @notice `at` does not cut the parcel `[start, end)` in two (it must be strictly inside).
+    error InvalidSplit(bytes32 batchId, uint256 start, uint256 end, uint256 at);
     /// @notice A holder cannot ship to itself.
     error ShipToSelf(address account);
     /// @notice `serial` at `index` is not in the batch's serial tree (the proof does not verify,
@@ -221,9 +225,12 @@ interface IProvenanceRegistry is IDispenseCheck {
 
     /// @notice Splits the caller's parcel `start` at position `at` into `[start, at)` and `[at, end)`,
     ///         so that any range of positions can be shipped (split, then ship the part).
+    /// @dev    Reverts {InvalidSplit} unless `start < at < end`, {NotParcelHolder}, {ParcelInTransit},
+    ///         the status errors and directory errors.
     function split(bytes32 batchId, uint48 start, uint48 at) external;
 
     /// @notice The receiver takes custody of the parcel `start` in transit to it.
+    /// @dev    Reverts {NotParcelReceiver}, the status errors and directory errors.
     function accept(bytes32 batchId, uint48 start) external;
 
     /// @notice The receiver refuses the parcel `start` in transit to it; it returns to the sender.
@@ -231,6 +238,8 @@ interface IProvenanceRegistry is IDispenseCheck {
     function reject(bytes32 batchId, uint48 start, bytes32 reasonCode) external;
 
     /// @notice The sender calls back the parcel `start` it shipped, before the receiver accepts.
+    /// @dev    No directory or status check (goods come back). Reverts {NotParcelHolder},
+    ///         {ParcelNotInTransit}, {EmptyValue} (reason code).
     function cancel(bytes32 batchId, uint48 start, bytes32 reasonCode) external;
 
     // ------------------------------------------------------------------ pharmacy

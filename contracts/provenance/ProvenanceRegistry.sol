@@ -118,7 +118,7 @@ contract ProvenanceRegistry is IProvenanceRegistry {
         _directory.requireActive(msg.sender, _TRADING);
         Parcel storage p = _heldParcel(batchId, start);
         uint48 end = p.end;
-        if (at <= start || at >= end) revert InsufficientCustody(batchId, start, end - start, at - start);
+        if (at <= start || at >= end) revert InvalidSplit(batchId, start, end, at);
         p.end = at;
         Parcel storage rest = _parcels[batchId][at];
         rest.holder = msg.sender;
@@ -152,7 +152,7 @@ contract ProvenanceRegistry is IProvenanceRegistry {
         address holder = p.holder;
         if (holder != msg.sender) revert NotParcelHolder(batchId, start, msg.sender, holder);
         address to = p.to;
-        if (to == address(0)) revert NotParcelReceiver(batchId, start, address(0), address(0));
+        if (to == address(0)) revert ParcelNotInTransit(batchId, start);
         p.to = address(0);
         emit ShipmentCancelled(batchId, msg.sender, to, start, p.end - start, reasonCode);
     }
