@@ -9,8 +9,11 @@
 //     200 {"known": true, "index": n, "proof": ["0x..", ...]}   the serial is in the batch's list
 //     200 {"known": false}                                     it is not (verify then says No_match)
 //     400 malformed request   401 bad signature / deadline   403 not an active trading partner
-//     404 no serial list for this batch here   409 nonce already used   503 chain unreachable
+//     404 no serial list for this batch here   409 nonce already used   429 too many requests
+//     503 chain unreachable
 //
+// Each partner may ask CARELEDGER_PROOF_RATE proofs per minute (default 600, a busy counter):
+// guessing serials costs a signed request each and runs into the limit.
 // Environment: CARELEDGER_RPC (the node; default http://127.0.0.1:8545), CARELEDGER_DEPLOYMENTS_DIR
 // (else <CARELEDGER_HOME>/deployments), CARELEDGER_PROVENANCE_DIR (the tree files; else
 // <CARELEDGER_HOME>/.careledger/provenance).
@@ -57,6 +60,21 @@ function readJson(path) {
 }
 
 const used = new Map(); // "<signer>:<nonce>" -> deadline (forgotten once past)
+const recent = new Map(); // signer -> times (ms) of its requests in the last 60 s
+
+/** Counts a request of `signer`; false when it already made the limit in the last 60 s. */
+function withinRate(signer) {
+  const limit = Number(process.env.CARELEDGER_PROOF_RATE || 600);
+  const now = Date.now();
+  const times = (recent.get(signer) || []).filter((t) => t > now - 60000);
+  if (times.length >= limit) {
+    recent.set(signer, times);
+    return false;
+  }
+  times.push(now);
+  recent.set(signer, times);
+  return true;
+}
 
 function batchIdOf(gtin, lot) {
   const h = BigInt(keccak256(encodeAbiParameters([{ type: 'uint256' }, { type: 'bytes32' }], [gtin, lot])));
@@ -140,6 +158,9 @@ async function answer(body) {
     address: directory, abi: DIRECTORY_ABI, functionName: 'isActive', args: [signer, TRADING],
   }).catch(() => { throw new HttpError(503, 'the directory cannot be read'); });
   if (!active) throw new HttpError(403, `${signer} is not an active trading partner in the directory`);
+  if (!withinRate(signer.toLowerCase())) {
+    throw new HttpError(429, 'too many proof requests from this partner this minute: try again shortly');
+  }
   for (const [key, until] of used) if (until <= now) used.delete(key);
   const key = `${signer.toLowerCase()}:${message.nonce}`;
   if (used.has(key)) throw new HttpError(409, 'this nonce was already used: sign a fresh request');

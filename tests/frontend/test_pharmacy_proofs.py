@@ -88,3 +88,24 @@ def test_whole_trees_are_not_served(suite, webapp, drugs):
     resp = requests.get(f"{webapp.url}trees/{bid}.tree", timeout=10)
     assert resp.content != tree and tree[-64:] not in resp.content  # at most the page's HTML fallback
     assert requests.get(f"{webapp.url}proofs", timeout=10).status_code == 405
+
+
+def test_each_partner_is_rate_limited(suite, webapp, drugs):
+    """A second server with a limit of 3 proofs a minute: the 4th signed request of one partner
+    is refused (429), another partner is still served."""
+    from careledger.web import WebApp
+
+    registry = load_deployment(suite.w3).address("ProvenanceRegistry")
+    lot, serial, _ = _parts(drugs["good"])
+    env = {**webapp.env, "CARELEDGER_PROOF_RATE": "3"}
+    with WebApp(webapp.dist, env=env) as limited:
+        now = int(suite.w3.eth.get_block("latest")["timestamp"])
+
+        def ask(name: str) -> int:
+            body = sign_proof_request(
+                dev_account(name).account, suite.w3.eth.chain_id, registry, GTIN, lot, serial, now + 60
+            )
+            return fetch_proof(limited.url + "proofs", body).status
+
+        assert [ask("pharmacy") for _ in range(4)] == [200, 200, 200, 429]
+        assert ask("distributor") == 200
