@@ -84,11 +84,17 @@ def _scan(scan: str | None, image: Path | None) -> Scan:
     return parse_scan(scan)
 
 
-def _proof(s: Scan, serials: Path | None) -> tuple[int, list[bytes]]:
-    """(position, proof) of the scanned serial; (0, []) when it is not in the batch's list."""
+def _proof(
+    s: Scan, serials: Path | None, service: str | None = None, app: AppContext | None = None
+) -> tuple[int, list[bytes]]:
+    """(position, proof) of the scanned serial; (0, []) when it is not in the batch's list. From
+    ``--serials FILE``, a partner's proof service (``--proof-service URL``, a request signed with
+    the account's key), or the local store."""
     from careledger.errors import InvalidInput
     from careledger.provenance.store import ProvenanceStore, build_batch, read_serials
 
+    if service is not None and app is not None:
+        return _service_proof(s, service, app)
     if serials is not None:
         batch = build_batch(s.gtin_int, s.lot, s.expiry_int, read_serials(serials))
         return batch.locate(s.serial) or (0, [])
@@ -96,6 +102,26 @@ def _proof(s: Scan, serials: Path | None) -> tuple[int, list[bytes]]:
     if found is None:
         raise InvalidInput(f"no serial list for batch {s.gtin}/{s.lot} in the local store; pass --serials FILE")
     return found
+
+
+def _service_proof(s: Scan, service: str, app: AppContext) -> tuple[int, list[bytes]]:
+    """Ask a trading partner's proof service (frontend/proof-service.mjs) for this unit's proof."""
+    from careledger.errors import InvalidInput, NodeFailed
+    from careledger.provenance.proofs import MAX_DEADLINE_S, fetch_proof, sign_proof_request
+
+    chain = app.signer()
+    if chain.account is None:
+        raise InvalidInput("--proof-service needs a signer: pass --account NAME or set CARELEDGER_PRIVATE_KEY")
+    registry = app.deployment().address("ProvenanceRegistry")
+    # The deadline is read against the chain's clock by the server: stay well inside its window.
+    deadline = int(chain.w3.eth.get_block("latest")["timestamp"]) + MAX_DEADLINE_S // 2
+    body = sign_proof_request(chain.account, chain.chain_id, registry, s.gtin_int, s.lot, s.serial, deadline)
+    answer = fetch_proof(service, body)
+    if answer.status == 404:
+        raise InvalidInput(f"the proof service has no serial list for batch {s.gtin}/{s.lot}; ask the supplier")
+    if answer.status != 200:
+        raise NodeFailed(f"the proof service refused (HTTP {answer.status}): {answer.error}")
+    return (answer.index, list(answer.proof)) if answer.known else (0, [])
 
 
 @click.group()
@@ -302,13 +328,20 @@ def parcels(app: AppContext, batch: str) -> None:
     default=None,
     help="The batch's serial list (default: the local store).",
 )
+@click.option(
+    "--proof-service",
+    default=None,
+    help="A partner's proof service URL (http://host:port/proofs): the request is signed with --account.",
+)
 @pass_app
-def verify(app: AppContext, scan: str | None, image: Path | None, serials: Path | None) -> None:
+def verify(
+    app: AppContext, scan: str | None, image: Path | None, serials: Path | None, proof_service: str | None
+) -> None:
     """Verify a scanned unit: exit 0 verified, 1 not (reason printed), 2 malformed scan."""
     from careledger.errors import NotVerified
 
     s = _scan(scan, image)  # malformed scans stop here, before any node is contacted
-    index, proof = _proof(s, serials)
+    index, proof = _proof(s, serials, proof_service, app)
     if app.account is None:
         # The counter path: no web3 import, one JSON-RPC batch plus one call (fastverify.py).
         from careledger.provenance.fastverify import verify_fast
@@ -338,16 +371,19 @@ def verify(app: AppContext, scan: str | None, image: Path | None, serials: Path 
 @click.argument("scan", required=False)
 @click.option("--image", type=click.Path(path_type=Path), default=None)
 @click.option("--serials", type=click.Path(path_type=Path), default=None)
+@click.option("--proof-service", default=None, help="A partner's proof service URL (signed with --account).")
 @pass_app
-def dispense(app: AppContext, scan: str | None, image: Path | None, serials: Path | None) -> None:
-    """Dispense a scanned unit (pharmacy holding units of its batch)."""
+def dispense(
+    app: AppContext, scan: str | None, image: Path | None, serials: Path | None, proof_service: str | None
+) -> None:
+    """Dispense a scanned unit (pharmacy holding the parcel that contains it)."""
     from dataclasses import replace
 
     from careledger.provenance.gs1 import expiry_date
     from careledger.provenance.ids import unit_id
 
     s = _scan(scan, image)
-    index, proof = _proof(s, serials)
+    index, proof = _proof(s, serials, proof_service, app)
     client = _client(app, "pharmacy")
     receipt = client.dispense(s.gtin_int, s.lot, s.serial, index, proof)
     s = replace(s, expiry_date=expiry_date(s.expiry, _chain_time(client)))

@@ -109,3 +109,30 @@ def test_each_partner_is_rate_limited(suite, webapp, drugs):
 
         assert [ask("pharmacy") for _ in range(4)] == [200, 200, 200, 429]
         assert ask("distributor") == 200
+
+
+def test_cli_verifies_with_a_partners_proof_service(suite, webapp, drugs, tmp_path):
+    """`careledger drugs verify --proof-service URL` for a pharmacy without the serial list: the
+    request is signed with --account; a non-partner's request is refused (exit 3)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "CARELEDGER_RPC": suite.rpc,
+        "CARELEDGER_PROVENANCE_DIR": str(tmp_path / "empty-store"),  # no local list
+    }
+
+    def cli(account: str, scan: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-c", "from careledger.cli.main import main; main()", "--account", account]
+        cmd += ["--json", "drugs", "verify", scan, "--proof-service", webapp.url + "proofs"]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
+
+    good = cli("pharmacy", drugs["good"])
+    assert good.returncode == 0, good.stderr
+    assert '"verdict": "Verified"' in good.stdout
+    fake = cli("pharmacy", drugs["counterfeit"])
+    assert fake.returncode == 1 and "No_match_GTIN_Serial" in fake.stdout
+    outsider = cli("patient", drugs["good"])
+    assert outsider.returncode == 3 and "not an active trading partner" in outsider.stdout  # --json: the error as JSON
