@@ -107,8 +107,9 @@ interface IParticipantDirectory {
 
     /// @notice The owner of `gtin` (a GTIN-14 as a number): the manufacturer its company prefix is
     ///         attested to, with that prefix and its length; all zero when none is attested.
-    /// @dev    Walks the prefix lengths 6..12 while an attested prefix lies below: one storage
-    ///         read per length, at most 7, and 2 for a 7-digit prefix.
+    /// @dev    One storage read says which prefix lengths are attested under the GTIN's first 6
+    ///         digits, then one read per such length (prefixes never nest, so usually one): 2
+    ///         reads whatever the prefix's length, at most 8.
     function gtinOwner(uint256 gtin) external view returns (address owner, uint256 prefix, uint8 length);
 
     /// @notice Reverts unless `account` is an active MANUFACTURER and owns `gtin` ({NotGtinOwner}).

@@ -24,6 +24,10 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
 
     mapping(address account => Participant) private _participants;
     mapping(uint8 length => mapping(uint256 prefix => PrefixEntry)) private _prefixes;
+    /// @dev Per first 6 digits, how many attested prefixes of each length 6..12 start with them:
+    ///      7 counters of 32 bits (length 6 in the lowest). One read tells {gtinOwner} which
+    ///      lengths to look at, so a GTIN's owner costs 2 reads whatever its prefix length.
+    mapping(uint256 head => uint256 counts) private _lengthsUnder;
 
     constructor(address consortiumAdmin) {
         if (consortiumAdmin == address(0)) revert ZeroAddressParticipant();
@@ -105,6 +109,7 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
             ++o.nested;
         }
         e.owner = owner;
+        _lengthsUnder[_head(prefix, length)] += 1 << (32 * (length - _MIN_PREFIX));
         emit CompanyPrefixAttested(prefix, length, owner, evidence);
     }
 
@@ -115,6 +120,7 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
         address owner = e.owner;
         if (owner == address(0)) revert CompanyPrefixNotAttested(prefix, length);
         e.owner = address(0);
+        _lengthsUnder[_head(prefix, length)] -= 1 << (32 * (length - _MIN_PREFIX));
         for (uint8 len = _MIN_PREFIX; len < length; ++len) {
             --_prefixes[len][prefix / 10 ** (length - len)].nested;
         }
@@ -130,12 +136,16 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
     function gtinOwner(uint256 gtin) public view returns (address owner, uint256 prefix, uint8 length) {
         // GTIN-14 = indicator digit, 12 digits of company prefix + item reference, check digit.
         uint256 body = (gtin / 10) % 1e12;
-        for (uint8 len = _MIN_PREFIX; len <= _MAX_PREFIX; ++len) {
-            uint256 candidate = body / 10 ** (_MAX_PREFIX - len);
-            PrefixEntry storage e = _prefixes[len][candidate];
-            if (e.owner != address(0)) return (e.owner, candidate, len);
-            // Nothing attested is longer than this and starts the same way: stop here.
-            if (e.nested == 0) return (address(0), 0, 0);
+        uint256 counts = _lengthsUnder[body / 1e6];
+        // Only the lengths with an attested prefix under these first 6 digits (prefixes never
+        // nest, so at most one of them matches): at most 7, usually 1.
+        for (uint8 len = _MIN_PREFIX; counts != 0; ++len) {
+            if (counts & 0xffffffff != 0) {
+                uint256 candidate = body / 10 ** (_MAX_PREFIX - len);
+                address found = _prefixes[len][candidate].owner;
+                if (found != address(0)) return (found, candidate, len);
+            }
+            counts >>= 32;
         }
     }
 
@@ -176,6 +186,11 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
     function _registered(address account) private view returns (Participant storage p) {
         p = _participants[account];
         if (p.roles == 0) revert ParticipantNotRegistered(account);
+    }
+
+    /// @dev The first 6 digits of a company prefix of `length` digits.
+    function _head(uint256 prefix, uint8 length) private pure returns (uint256) {
+        return prefix / 10 ** (length - _MIN_PREFIX);
     }
 
     function _checkPrefix(uint256 prefix, uint8 length) private pure {
