@@ -38,7 +38,7 @@ def run(env: BenchEnv) -> BenchResult:
     good = scans["good"]
     batch = [good.replace("(21)SN00001", f"(21)SN{i:05d}") for i in range(1, n + 1)]
     dist = build_webapp(env.workdir / "web", rpc=env.rpc)
-    with WebApp(dist, env={"CARELEDGER_PROVENANCE_DIR": str(store)}) as app:
+    with WebApp(dist, env={"CARELEDGER_PROVENANCE_DIR": str(store), "CARELEDGER_RPC": env.rpc}) as app:
         out = run_script(
             "bench.mjs", {"BASE_URL": app.url, "SCANS": json.dumps(batch), "COLD": "5" if env.quick else "10"}
         )

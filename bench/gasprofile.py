@@ -3,8 +3,9 @@
 Usage: python -m bench.gasprofile [--quick]        (``make gasprofile``)
 
 Starts a fresh devnet with ``--steps-tracing``, plays the provenance custody path on the same
-100,000-unit batch ``make bench`` uses (commission, a partial shipment to a receiver new to the
-batch, accept, dispense with a 17-hash proof), traces each transaction and puts every unit of its
+100,000-unit batch ``make bench`` uses (commission, a partial shipment of the first half of the
+batch's parcel, accept, dispense with a 17-hash positional proof from a parcel the pharmacy
+holds), traces each transaction and puts every unit of its
 ``gasUsed`` in one bucket: intrinsic, calldata, new storage slots, storage updates, cold storage
 reads, cold account access, warm storage, events, hashing, and the rest of the execution (stack,
 memory, jumps, ABI decoding, call overhead), minus refunds. The buckets sum exactly to the
@@ -114,15 +115,16 @@ def profile(env: BenchEnv) -> dict[str, dict[str, int]]:
     units = 10_000 if env.quick else 100_000
     batch = build_batch(GTIN, f"PROFILE-{units}", far_expiry(env), (f"S{i:09d}" for i in range(units)))
     serial = batch.serials[7]
-    proof = batch.proof(serial)
-    assert proof is not None
+    found = batch.locate(serial)
+    assert found is not None
+    index, proof = found
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("drugs.commission", lambda: mfr.commission(batch)),
-        ("drugs.ship", lambda: mfr.ship(batch.batch_id, distributor.address, units // 2, DOC)),
-        ("drugs.accept", lambda: dist.accept(batch.batch_id)),
-        ("(distributor ships on)", lambda: dist.ship(batch.batch_id, pharmacy.address, 1000, DOC)),
-        ("(pharmacy accepts)", lambda: pharm.accept(batch.batch_id)),
-        ("drugs.dispense", lambda: pharm.dispense(GTIN, batch.lot, serial, proof)),
+        ("drugs.ship", lambda: mfr.ship(batch.batch_id, distributor.address, units // 2, DOC, start=0)),
+        ("drugs.accept", lambda: dist.accept(batch.batch_id, 0)),
+        ("(distributor ships on)", lambda: dist.ship(batch.batch_id, pharmacy.address, 1000, DOC, start=0)),
+        ("(pharmacy accepts)", lambda: pharm.accept(batch.batch_id, 0)),
+        ("drugs.dispense", lambda: pharm.dispense(GTIN, batch.lot, serial, index, proof, parcel=0)),
     ]
     out: dict[str, dict[str, int]] = {}
     for key, action in steps:
@@ -158,8 +160,12 @@ def render(results: dict[str, Any]) -> str:
         "",
         '"State + events" is what the operation pays for the storage it must read and write, the',
         "event it must emit and its calldata, with zero cost for everything else: no implementation",
-        "that keeps the same records can go below it. See docs/provenance.md (Gas) for what it means",
-        "for the budgets.",
+        "that keeps the same records can go below it. What each must write under the v2 design:",
+        "commission 3 fresh slots (root; GTIN, quantity, expiry, status; the first parcel) and reads the",
+        "directory (role and GS1 company prefix); a partial ship 2 fresh slots (the parcel's receiver, the",
+        "sender's remaining parcel) and updates the parcel; accept updates the parcel's two slots; dispense",
+        "writes 1 fresh slot (pharmacy, time, batch) and reads the batch and the parcel. See",
+        "docs/provenance.md (Gas) for what it means for the budgets.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -177,7 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         "commit": _commit(),
         "command": "make gasprofile" + (" (--quick)" if args.quick else ""),
         "units": 10_000 if args.quick else 100_000,
-        "budget": {"drugs.commission": 120_000, "drugs.ship": 60_000, "drugs.accept": 50_000, "drugs.dispense": 55_000},
+        "budget": {
+            "drugs.commission": 120_000,
+            "drugs.ship": 90_000,
+            "drugs.accept": 70_000,
+            "drugs.dispense": 100_000,
+        },
         "operations": ops,
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

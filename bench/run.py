@@ -103,6 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     write_doc(results)
     print(f"bench: wrote {RESULTS.relative_to(ROOT)} and {DOC.relative_to(ROOT)}")
     over = [k for k, b in budget.items() if k in gas and gas[k] > b]
+    # Throughput floors (ops/s at least) and time budgets (median at most), where a bench sets one.
+    over += [
+        k
+        for k, t in throughput.items()
+        if isinstance(t, dict) and "min_ops_per_s" in t and float(t["ops_per_s"]) < float(t["min_ops_per_s"])
+    ]
+    over += [
+        k
+        for k, t in timing.items()
+        if isinstance(t, dict) and t.get("budget") is not None and float(t["median"]) > float(t["budget"])
+    ]
     if over:
         print(f"bench: OVER BUDGET: {', '.join(over)}", file=sys.stderr)
         return 1
@@ -147,12 +158,14 @@ def render_markdown(results: dict[str, object], soak: dict[str, object] | None =
         "",
         "## Throughput (same run, fast path beside the naive one)",
         "",
-        "| name | ops/s | naive ops/s | speed-up | ops |",
-        "|---|---:|---:|---:|---:|",
+        "| name | ops/s | naive ops/s | speed-up | ops | at least |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for key, t in throughput.items():
+        least = t.get("min_ops_per_s")
         lines.append(
-            f"| `{key}` | {t['ops_per_s']:,} | {t['naive_ops_per_s']:,} | {t.get('speedup')}x | {t['ops']:,} |"
+            f"| `{key}` | {t['ops_per_s']:,} | {t['naive_ops_per_s']:,} | {t.get('speedup')}x | {t['ops']:,} "
+            f"| {f'{least:,}' if least else ''} |"
         )
     timing: dict[str, dict[str, object]] = results.get("timing", {})  # type: ignore[assignment]
     if timing:

@@ -7,7 +7,9 @@
 #   frontend/serve.sh build    generate + build only (frontend/dist/)
 #
 # Environment: PORT (default 5173), CARELEDGER_RPC and CARELEDGER_RELAYER_URL (defaults the page
-# uses; ?rpc=...&relayer=... in the URL still override them), CARELEDGER_DEPLOYMENTS_DIR.
+# uses; ?rpc=...&relayer=... in the URL still override them), CARELEDGER_DEPLOYMENTS_DIR. The
+# server's POST /proofs (one unit's proof for a signed request; proof-service.mjs) reads
+# CARELEDGER_RPC, CARELEDGER_DEPLOYMENTS_DIR and CARELEDGER_PROVENANCE_DIR too.
 # Uses the repository's node_modules and .venv; installs nothing.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -134,4 +134,7 @@ def directory(project, admin, clinic, lab, er, insurer, manufacturer, distributo
         (relayer, Role.RELAYER),
     ):
         d.register(acct, int(role), CREDENTIAL, sender=admin)
+    # The manufacturer owns the GS1 company prefixes of the test GTINs (09506000134352, 04006381333931).
+    for prefix in (9506000, 4006381):
+        d.attestPrefix(manufacturer, prefix, 7, CREDENTIAL, sender=admin)
     return d

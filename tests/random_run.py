@@ -69,7 +69,7 @@ from careledger.demo.phi import CONSENT_STORY_PHI, DEMO_PHI, all_demo_phi
 from careledger.deployments import Deployment
 from careledger.directory.client import REGISTRAR_ROLE, DirectoryClient, credential_commitment
 from careledger.errors import ChainRefused, InvalidInput
-from careledger.provenance.client import BatchStatus, ProvenanceClient, code32
+from careledger.provenance.client import BatchStatus, Parcel, ProvenanceClient, code32
 from careledger.provenance.gs1 import expiry_after
 from careledger.provenance.ids import unit_id
 from careledger.provenance.store import BatchFile, build_batch
@@ -385,11 +385,11 @@ class RandomRun:
                     "provenance.ship",
                     src,
                     lambda b=b, d=dst, q=quantity, doc=doc, s=src: self.client("provenance", s).ship(
-                        b.batch_id, self.addr[d], q, doc
+                        b.batch_id, self.addr[d], q, doc, start=0
                     ),
                 )
                 self.expected.custody.add((b.batch_id, self.addr[dst]))
-                self.do("provenance.accept", dst, lambda b=b, d=dst: self.client("provenance", d).accept(b.batch_id))
+                self.do("provenance.accept", dst, lambda b=b, d=dst: self.client("provenance", d).accept(b.batch_id, 0))
         refused = [str(o) for o in self.outcomes if not o.ok]
         assert not refused, f"the setup was refused: {refused}"
 
@@ -1013,20 +1013,32 @@ class RandomRun:
             self.expected.batches.add(b.batch_id)
             self.expected.custody.add((b.batch_id, self.addr["manufacturer"]))
 
+    def _parcels(self, bid: bytes) -> list[Parcel]:
+        return self.client("provenance", "regulator").parcels(bid)
+
     def _recent(self, n: int = 4) -> dict[bytes, tuple[BatchStatus, bool, dict[str, tuple[int, int]]]]:
-        """The latest ``n`` batches: status, whether expired, and (held, incoming) of each party
-        that trades."""
+        """The latest ``n`` batches: status, whether expired, and (positions held, positions in
+        transit to it) of each party that trades, from the batch's parcels."""
         bids = list(self.batches)[-n:]
         parties = (*TRADERS, "er")
         f = self.fns("provenance")
-        calls = [f.batchInfo(bid) for bid in bids] + [f.custodyOf(bid, self.addr[t]) for bid in bids for t in parties]
-        values = self.read(calls)
-        infos, custody = values[: len(bids)], iter(values[len(bids) :])
+        infos = self.read([f.batchInfo(bid) for bid in bids])
         now = self.now()
         out = {}
         for bid, info in zip(bids, infos, strict=True):
-            out[bid] = (BatchStatus(info[4]), info[3] <= now, {t: tuple(next(custody)[:2]) for t in parties})
+            parcels = self._parcels(bid)
+            custody = {
+                t: (
+                    sum(p.size for p in parcels if p.holder == self.addr[t] and p.to is None),
+                    sum(p.size for p in parcels if p.to == self.addr[t]),
+                )
+                for t in parties
+            }
+            out[bid] = (BatchStatus(info[5]), info[4] <= now, custody)
         return out
+
+    def _held(self, bid: bytes, who: str) -> list[Parcel]:
+        return [p for p in self._parcels(bid) if p.holder == self.addr[who] and p.to is None]
 
     def _batch(
         self, where: Callable[[dict[str, tuple[int, int]]], bool]
@@ -1062,10 +1074,11 @@ class RandomRun:
             dst = "distributor" if src != "distributor" else "pharmacy"
             doc = code32(keccak(text=f"TI/TS document recalled {self.step}"))
             c = self.client("provenance", src)
+            start = self._held(bid, src)[0].start
             self.do(
                 "provenance.ship(recalled)",
                 src,
-                lambda: c.ship(bid, self.addr[dst], 1, doc),
+                lambda: c.ship(bid, self.addr[dst], 1, doc, start=start),
                 refused=True,
                 error=("BatchIsRecalled",),
             )
@@ -1075,60 +1088,77 @@ class RandomRun:
         src = holders[-1] if self.rng.random() < 0.7 else self.pick(holders)
         doc = code32(keccak(text=f"TI/TS document {b.lot} {self.step}"))
         c = self.client("provenance", src)
+        mine = self._held(b.batch_id, src)
+        # The biggest parcel it holds (a party without one names parcel 0: refused on chain).
+        parcel = max(mine, key=lambda p: p.size) if mine else None
+        start, size = (parcel.start, parcel.size) if parcel else (0, 0)
         if self.rng.random() < 0.1:
             self.do(
                 "provenance.ship(to self)",
                 src,
-                lambda: c.ship(b.batch_id, self.addr[src], 1, doc),
+                lambda: c.ship(b.batch_id, self.addr[src], 1, doc, start=start),
                 refused=True,
                 error=("ShipToSelf",),
             )
             return
         downstream = {"manufacturer": "distributor", "distributor": "pharmacy", "pharmacy": "distributor"}[src]
         dst = downstream if self.rng.random() < 0.8 else self.pick([t for t in (*TRADERS, "er") if t != src])
-        quantity = self.pick([1, 2, max(held[src] // 2, 1), max(held[src], 1), held[src] + 1])
-        if self.do("provenance.ship", src, lambda: c.ship(b.batch_id, self.addr[dst], quantity, doc)):
+        quantity = self.pick([1, 2, max(size // 2, 1), max(size, 1), size + 1])
+        if self.do("provenance.ship", src, lambda: c.ship(b.batch_id, self.addr[dst], quantity, doc, start=start)):
             self.expected.custody.add((b.batch_id, self.addr[dst]))
 
-    def _incoming(self) -> tuple[BatchFile, str] | None:
-        waiting = [(bid, t) for bid, (_, _, c) in self._recent().items() for t, (_, incoming) in c.items() if incoming]
+    def _incoming(self) -> tuple[BatchFile, str, int] | None:
+        recent = self._recent()
+        waiting = [(bid, t) for bid, (_, _, c) in recent.items() for t, (_, incoming) in c.items() if incoming]
         if not waiting:
             return None
         bid, t = self.pick(waiting)
-        return self.batches[bid], t
+        start = next(p.start for p in self._parcels(bid) if p.to == self.addr[t])
+        return self.batches[bid], t, start
 
     def accept(self) -> None:
         found = self._incoming()
         if found is not None:
-            b, who = found
-            self.do("provenance.accept", who, lambda: self.client("provenance", who).accept(b.batch_id))
+            b, who, start = found
+            self.do("provenance.accept", who, lambda: self.client("provenance", who).accept(b.batch_id, start))
 
     def reject(self) -> None:
         found = self._incoming()
         if found is not None:
-            b, who = found
+            b, who, start = found
             reason = code32("DAMAGED-IN-TRANSIT")
-            self.do("provenance.reject", who, lambda: self.client("provenance", who).reject(b.batch_id, reason))
+            self.do("provenance.reject", who, lambda: self.client("provenance", who).reject(b.batch_id, reason, start))
+
+    def _shelf_serial(self, b: BatchFile, who: str) -> str:
+        """A serial from a parcel ``who`` holds (any serial of the batch when it holds none)."""
+        mine = self._held(b.batch_id, who)
+        if not mine:
+            return str(self.pick(b.serials))
+        p = self.pick(mine)
+        return b.serials[self.rng.randrange(p.start, p.end)]
+
+    def _dispense(self, c: ProvenanceClient, b: BatchFile, serial: str) -> Any:
+        found = b.locate(serial)
+        index, proof = found if found else (0, [])
+        return c.dispense(b.gtin, b.lot, serial, index, proof)
 
     def dispense(self) -> None:
         bids = list(self.batches)
         f = self.fns("provenance")
-        values = self.read(
-            [f.batchInfo(bid) for bid in bids] + [f.custodyOf(bid, self.addr["pharmacy"]) for bid in bids]
-        )
+        infos = self.read([f.batchInfo(bid) for bid in bids])
         now = self.now()
         expired = [
             bid
-            for bid, info, held in zip(bids, values[: len(bids)], values[len(bids) :], strict=True)
-            if BatchStatus(info[4]) is BatchStatus.ACTIVE and info[3] <= now and held[0]
+            for bid, info in zip(bids, infos, strict=True)
+            if BatchStatus(info[5]) is BatchStatus.ACTIVE and info[4] <= now and self._held(bid, "pharmacy")
         ]
         if expired and self.rng.random() < 0.3:  # past its expiry date: it stays on the shelf
             b = self.batches[self.pick(expired)]
-            serial = self.pick(b.serials)
+            serial = self._shelf_serial(b, "pharmacy")
             self.do(
                 "provenance.dispense(expired)",
                 "pharmacy",
-                lambda: self.client("provenance", "pharmacy").dispense(b.gtin, b.lot, serial, b.proof(serial) or []),
+                lambda: self._dispense(self.client("provenance", "pharmacy"), b, serial),
                 refused=True,
                 error=("BatchExpired",),
             )
@@ -1140,16 +1170,17 @@ class RandomRun:
         who = self.pick(("pharmacy",) * 6 + ("distributor", "er"))
         c = self.client("provenance", who)
         if self.rng.random() < 0.1:  # a counterfeit: a serial outside the batch, with a real proof
-            fake, proof = f"FAKE{self.step:05d}", b.proof(b.serials[0]) or []
+            fake = f"FAKE{self.step:05d}"
+            index, proof = b.locate(self._shelf_serial(b, "pharmacy")) or (0, [])
             self.do(
                 "provenance.dispense(counterfeit)",
                 who,
-                lambda: c.dispense(b.gtin, b.lot, fake, proof),
+                lambda: c.dispense(b.gtin, b.lot, fake, index, proof),
                 refused=True,
             )
             return
-        serial = self.pick(b.serials)
-        if self.do("provenance.dispense", who, lambda: c.dispense(b.gtin, b.lot, serial, b.proof(serial) or [])):
+        serial = self._shelf_serial(b, "pharmacy") if self.rng.random() < 0.9 else str(self.pick(b.serials))
+        if self.do("provenance.dispense", who, lambda: self._dispense(c, b, serial)):
             self.expected.units.add(unit_id(b.gtin, serial))
 
     def authority(self) -> None:

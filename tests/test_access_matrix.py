@@ -92,12 +92,14 @@ ACCESS_ERRORS = {
     "NoActiveConsent",
     # ConsentRegistry.recordAccess (ETREAT/BTG): the caller has no open break-glass window.
     "BreakGlassNotActive",
-    # ProvenanceRegistry.quarantine/liftQuarantine/recall: a manufacturer acting on another's batch.
-    "NotBatchManufacturer",
-    # ProvenanceRegistry.ship/dispense: the caller holds no (or too few) units: not the holder.
-    "InsufficientCustody",
-    # ProvenanceRegistry.accept/reject: nothing is in transit to the caller: not the receiver.
-    "NoShipmentInTransit",
+    # ParticipantDirectory.requireGtinOwner (ProvenanceRegistry.commission): not the GTIN's owner.
+    "NotGtinOwner",
+    # ProvenanceRegistry.quarantine/liftQuarantine/recall: a manufacturer acting on another's GTIN.
+    "NotGtinOwnerOfBatch",
+    # ProvenanceRegistry.ship/split/dispense/cancel: the caller does not hold the parcel.
+    "NotParcelHolder",
+    # ProvenanceRegistry.accept/reject: the parcel is not in transit to the caller.
+    "NotParcelReceiver",
     # ConsentRegistry.recordAccess: the caller's consent does not cover this category/purpose.
     "AccessNotPermitted",
     # ConsentRegistry.recordAccess: a deny provision (the consent's or the patient's) excludes it.
@@ -243,8 +245,23 @@ def read_expectations(path: Path = MATRIX_DOC) -> dict[str, dict[str, str]]:
 
 
 def _ship_target(w: World, caller: str) -> str:
-    # Any active trading partner other than the caller with nothing of batch A in transit to it.
+    # Any active trading partner other than the caller.
     return w.addr["pharmacy"] if caller == "distributor" else w.addr["distributor"]
+
+
+# Batch A's parcels (see `world`): pharmacy [0,2), distributor [2,5), suspended [5,6) (in transit
+# back to the distributor), manufacturer [6,8). Anyone else names the manufacturer's parcel.
+_PARCELS_A = {"pharmacy": 0, "distributor": 2, "suspended": 5, "manufacturer": 6}
+# Batch B's parcels in transit: [0,2) to the distributor, [2,3) to the suspended participant.
+_INBOUND_B = {"distributor": 0, "suspended": 2}
+
+
+def _held_a(caller: str) -> int:
+    return _PARCELS_A.get(caller, 6)
+
+
+def _inbound_b(caller: str) -> int:
+    return _INBOUND_B.get(caller, 0)
 
 
 @dataclass
@@ -418,18 +435,38 @@ ARGS: dict[str, Args] = {
         4,
         DOC,
     ),
-    "ProvenanceRegistry.ship(bytes32,address,uint48,bytes32)": lambda w, c: (w.batch_a, _ship_target(w, c), 1, DOC),
-    "ProvenanceRegistry.accept(bytes32)": lambda w, c: (w.batch_b,),
-    "ProvenanceRegistry.reject(bytes32,bytes32)": lambda w, c: (w.batch_b, REASON),
-    "ProvenanceRegistry.dispense(uint256,bytes32,bytes32,bytes32[])": lambda w, c: (
+    "ProvenanceRegistry.ship(bytes32,uint48,address,uint48,bytes32)": lambda w, c: (
+        w.batch_a,
+        _held_a(c),
+        _ship_target(w, c),
+        1,
+        DOC,
+    ),
+    "ProvenanceRegistry.split(bytes32,uint48,uint48)": lambda w, c: (w.batch_a, _held_a(c), _held_a(c) + 1),
+    "ProvenanceRegistry.accept(bytes32,uint48)": lambda w, c: (w.batch_b, _inbound_b(c)),
+    "ProvenanceRegistry.reject(bytes32,uint48,bytes32)": lambda w, c: (w.batch_b, _inbound_b(c), REASON),
+    "ProvenanceRegistry.cancel(bytes32,uint48,bytes32)": lambda w, c: (
+        (w.batch_a, 5, REASON) if c == "suspended" else (w.batch_b, 0, REASON)
+    ),
+    "ProvenanceRegistry.dispense(uint256,bytes32,bytes32,uint48,uint48,bytes32[])": lambda w, c: (
         GTIN,
         text_to_bytes32("LOT-A", "lot"),
         text_to_bytes32(w.serials_a[0]),
-        w.tree_a.proof(leaf_hash(GTIN, w.serials_a[0])) if w.tree_a else [],
+        0,
+        0,
+        w.tree_a.proof_at(0) if w.tree_a else [],
     ),
     "ProvenanceRegistry.quarantine(bytes32,bytes32)": lambda w, c: (w.batch_a, REASON),
     "ProvenanceRegistry.liftQuarantine(bytes32,bytes32)": lambda w, c: (w.batch_q, REASON),
     "ProvenanceRegistry.recall(bytes32,bytes32)": lambda w, c: (w.batch_a, REASON),
+    "ProvenanceRegistry.voidBatch(bytes32,bytes32)": lambda w, c: (w.batch_a, REASON),
+    "ParticipantDirectory.attestPrefix(address,uint256,uint8,bytes32)": lambda w, c: (
+        w.addr["manufacturer"],
+        1234567,
+        7,
+        CRED,
+    ),
+    "ParticipantDirectory.revokePrefix(uint256,uint8,bytes32)": lambda w, c: (9506000, 7, REASON),
     # -- ClaimSettlement: plans and pool (plan 1 belongs to the insurer)
     "ClaimSettlement.createPlan((uint96,uint96,uint96,uint32))": lambda w, c: (PLAN_TERMS.as_tuple(),),
     "ClaimSettlement.setCoverage(uint32,bytes32[],(bool,bool,bool,uint16,uint96,uint96)[])": lambda w, c: (
@@ -480,7 +517,7 @@ ARGS |= gov_matrix.GOV_ARGS
 
 def _batch(registry: Any, lot: str, n: int, sender: Any) -> tuple[bytes, MerkleTree, list[str]]:
     serials = [f"{lot}-{i:04d}" for i in range(n)]
-    tree = MerkleTree.from_leaves([leaf_hash(GTIN, s) for s in serials])
+    tree = MerkleTree.from_leaves([leaf_hash(GTIN, s) for s in serials])  # positional: index = list order
     tx = registry.commission(GTIN, text_to_bytes32(lot, "lot"), EXPIRY, n, tree.root, sender=sender)
     return bytes(tx.events[0].batchId), tree, serials
 
@@ -535,19 +572,22 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
         consent.registerStudy(study, FORM_1, sender=cast[sponsor])
         w.studies[sponsor] = study
 
-    # Provenance: batch A held by manufacturer, distributor, pharmacy and the suspended participant;
-    # batch B in transit to the distributor and to the suspended participant; batch Q quarantined.
+    # Provenance: batch A in parcels held by pharmacy [0,2), distributor [2,5), manufacturer [6,8)
+    # and the suspended participant [5,6), which it has shipped back to the distributor (in
+    # transit: it may cancel); batch B in transit from the manufacturer to the distributor [0,2)
+    # and to the suspended participant [2,3); batch Q quarantined.
     w.batch_a, w.tree_a, w.serials_a = _batch(provenance, "LOT-A", 8, manufacturer)
-    for src, dst, q in (
-        ("manufacturer", "distributor", 5),
-        ("distributor", "pharmacy", 2),
-        ("manufacturer", "suspended", 1),
+    for src, start, dst, q in (
+        ("manufacturer", 0, "distributor", 5),
+        ("distributor", 0, "pharmacy", 2),
+        ("manufacturer", 5, "suspended", 1),
     ):
-        provenance.ship(w.batch_a, addr[dst], q, DOC, sender=cast[src])
-        provenance.accept(w.batch_a, sender=cast[dst])
+        provenance.ship(w.batch_a, start, addr[dst], q, DOC, sender=cast[src])
+        provenance.accept(w.batch_a, start, sender=cast[dst])
+    provenance.ship(w.batch_a, 5, addr["distributor"], 1, DOC, sender=suspended)
     w.batch_b, _, _ = _batch(provenance, "LOT-B", 4, manufacturer)
-    provenance.ship(w.batch_b, addr["distributor"], 2, DOC, sender=manufacturer)
-    provenance.ship(w.batch_b, addr["suspended"], 1, DOC, sender=manufacturer)
+    provenance.ship(w.batch_b, 0, addr["distributor"], 2, DOC, sender=manufacturer)
+    provenance.ship(w.batch_b, 2, addr["suspended"], 1, DOC, sender=manufacturer)
     w.batch_q, _, _ = _batch(provenance, "LOT-Q", 2, manufacturer)
     provenance.quarantine(w.batch_q, REASON, sender=regulator)
 

@@ -133,6 +133,8 @@ class SuiteModel(RuleBasedStateMachine):
         self.directory = self.project.ParticipantDirectory.deploy(a["admin"], sender=a["admin"])
         for name, role in ROLE.items():
             self.directory.register(a[name], int(role), CRED, sender=a["admin"])
+        # The manufacturer owns the test GTIN's GS1 company prefix (0950600013435-2: 9506000).
+        self.directory.attestPrefix(a["manufacturer"], 9506000, 7, CRED, sender=a["admin"])
         self.consent = self.project.ConsentRegistry.deploy(self.directory, sender=a["admin"])
         self.provenance = self.project.ProvenanceRegistry.deploy(self.directory, sender=a["admin"])
         self.t = int(ape.chain.blocks.head.timestamp) + 10
@@ -142,8 +144,8 @@ class SuiteModel(RuleBasedStateMachine):
         # provenance model
         expiry, self.expires_at = batch_expiry(self.t)
         self.batch = provenance_fixtures.make_batch(lot="LOT-X", n=N_UNITS, prefix="XS", expiry=expiry)
-        self.held = {"manufacturer": N_UNITS, "distributor": 0, "pharmacy": 0}
-        self.incoming: dict[str, tuple[int, str]] = {}
+        # parcels of serial positions: start -> [holder, end, in transit to or None]
+        self.parcels: dict[int, list[Any]] = {0: ["manufacturer", N_UNITS, None]}
         self.dispensed: set[str] = set()
         self.status = "active"
         # claims model
@@ -282,44 +284,69 @@ class SuiteModel(RuleBasedStateMachine):
     def _movable(self) -> bool:
         return self.status == "active"
 
+    def _held_parcel(self, who: str, q: int) -> int | None:
+        """The first parcel ``who`` holds (not in transit) with at least ``q`` positions."""
+        return next(
+            (
+                s
+                for s in sorted(self.parcels)
+                if self.parcels[s][0] == who and self.parcels[s][2] is None and self.parcels[s][1] - s >= q
+            ),
+            None,
+        )
+
+    def _inbound(self, who: str) -> int | None:
+        return next((s for s in sorted(self.parcels) if self.parcels[s][2] == who), None)
+
     @rule(src=st.sampled_from(TRADERS), dst=st.sampled_from(TRADERS), q=st.integers(1, N_UNITS))
     def ship(self, src: str, dst: str, q: int) -> None:
-        ok = self._movable() and src != dst and q <= self.held[src] and dst not in self.incoming
+        start = self._held_parcel(src, q)
+        ok = self._movable() and src != dst and start is not None
         ok = ok and self._active(dst)  # the receiver must be active too (checked after the sender)
         b = self.batch
-        self._attempt(ok, src, lambda: self.provenance.ship(b.id, self.acct[dst], q, DOC, sender=self.acct[src]))
+        at = 0 if start is None else start  # no such parcel: name parcel 0 (the contract refuses)
+        self._attempt(ok, src, lambda: self.provenance.ship(b.id, at, self.acct[dst], q, DOC, sender=self.acct[src]))
         if ok and self._active(src):
-            self.held[src] -= q
-            self.incoming[dst] = (q, src)
+            end = self.parcels[at][1]
+            if at + q < end:
+                self.parcels[at + q] = [src, end, None]
+            self.parcels[at] = [src, at + q, dst]
 
     @rule(who=st.sampled_from(TRADERS))
     def accept(self, who: str) -> None:
-        ok = self._movable() and who in self.incoming
-        self._attempt(ok, who, lambda: self.provenance.accept(self.batch.id, sender=self.acct[who]))
+        start = self._inbound(who)
+        ok = self._movable() and start is not None
+        at = 0 if start is None else start
+        self._attempt(ok, who, lambda: self.provenance.accept(self.batch.id, at, sender=self.acct[who]))
         if ok and self._active(who):
-            self.held[who] += self.incoming.pop(who)[0]
+            self.parcels[at][0] = who
+            self.parcels[at][2] = None
 
     @rule(who=st.sampled_from(TRADERS))
     def reject(self, who: str) -> None:
         # No directory check on reject: even a suspended receiver may send goods back (see
         # docs/access-matrix.md, note 2), so the model does not refuse a suspended actor here.
-        ok = who in self.incoming
+        start = self._inbound(who)
+        ok = start is not None
+        at = 0 if start is None else start
         self._tick()
-        refused = _refusal(lambda: self.provenance.reject(self.batch.id, REASON, sender=self.acct[who]))
+        refused = _refusal(lambda: self.provenance.reject(self.batch.id, at, REASON, sender=self.acct[who]))
         assert (refused is None) is ok, f"reject: model says {ok}, contract: {refused}"
         if refused is not None:
             return
-        q, src = self.incoming.pop(who)
-        self.held[src] += q
+        self.parcels[at][2] = None
 
     @rule(i=st.integers(0, N_UNITS - 1), who=st.sampled_from(("pharmacy", "distributor")))
     def dispense(self, i: int, who: str) -> None:
         serial = self.batch.serials[i]
+        start = max(s for s in self.parcels if s <= i)
+        holder, _end, to = self.parcels[start]
         ok = (
             self.status == "active"
             and self.t + 1 < self.expires_at
             and who == "pharmacy"
-            and self.held[who] > 0
+            and holder == who
+            and to is None
             and serial not in self.dispensed
         )
         b = self.batch
@@ -327,11 +354,10 @@ class SuiteModel(RuleBasedStateMachine):
             ok,
             who,
             lambda: self.provenance.dispense(
-                b.gtin, b.lot32, text_to_bytes32(serial), b.proof(serial), sender=self.acct[who]
+                b.gtin, b.lot32, text_to_bytes32(serial), i, start, b.proof(serial), sender=self.acct[who]
             ),
         )
         if ok and self._active(who):
-            self.held[who] -= 1
             self.dispensed.add(serial)
 
     @rule(action=st.sampled_from(["quarantine", "lift", "recall"]))
@@ -487,9 +513,9 @@ class SuiteModel(RuleBasedStateMachine):
     def verdict_of_every_unit_matches_model(self) -> None:
         at = int(ape.chain.blocks.head.timestamp)
         b = self.batch
-        for serial in b.serials:
+        for i, serial in enumerate(b.serials):
             verdict, holder = self.provenance.verify(
-                b.gtin, b.lot32, b.expiry, text_to_bytes32(serial), b.proof(serial)
+                b.gtin, b.lot32, b.expiry, text_to_bytes32(serial), i, b.proof(serial)
             )
             if self.status == "recalled":
                 want = Verdict.RECALLED
@@ -507,13 +533,15 @@ class SuiteModel(RuleBasedStateMachine):
 
     @invariant()
     def custody_matches_model(self) -> None:
-        units = len(self.dispensed)
-        for who in TRADERS:
-            c = self.provenance.custodyOf(self.batch.id, self.acct[who])
-            q, _ = self.incoming.get(who, (0, None))
-            assert (int(c.held), int(c.incoming)) == (self.held[who], q), who
-            units += int(c.held) + int(c.incoming)
-        assert units == N_UNITS
+        covered = 0
+        for start in sorted(self.parcels):
+            holder, end, to = self.parcels[start]
+            p = self.provenance.parcelOf(self.batch.id, start)
+            want_to = self.acct[to].address if to else "0x" + "00" * 20
+            assert (p.holder, int(p.end), p.to) == (self.acct[holder].address, end, want_to), start
+            assert start == covered  # the parcels tile the batch's positions
+            covered = end
+        assert covered == N_UNITS
 
     @invariant()
     def suspended_participants_are_inactive(self) -> None:

@@ -232,6 +232,13 @@ def _directory(w: Walk) -> None:
     w.cli("directory", "suspend", newcomer, "--reason", "X" * 40, account="admin", code=2)
     w.cli("directory", "reinstate", newcomer, account="admin")
     w.cli("directory", "reinstate", "0x" + "7f" * 20, account="admin", code=1)
+    maker = dev_account("manufacturer").address
+    w.cli("directory", "attest-prefix", maker, "0614141", "--evidence", "GS1-LICENCE-0614141", account="admin")
+    w.cli("directory", "attest-prefix", maker, "12345", "--evidence", "X", account="admin", code=2)
+    w.cli("directory", "gtin-owner", "00614141000012")
+    w.cli("directory", "gtin-owner", "00614141000013", code=2)
+    w.cli("directory", "revoke-prefix", "0614141", "--reason", "LICENCE-MOVED", account="admin")
+    w.cli("directory", "revoke-prefix", "0614141", "--reason", "LICENCE-MOVED", account="admin", code=1)
 
 
 def _drugs(w: Walk) -> None:
@@ -257,7 +264,14 @@ def _drugs(w: Walk) -> None:
     w.cli("drugs", "reject", batch, "--reason", "DAMAGED", account="pharmacy", code=1)
     w.cli("drugs", "ship", batch, "--to", "pharmacy", "--quantity", "5", "--document", doc, account="distributor")
     w.cli("drugs", "accept", batch, account="pharmacy")
-    scan = hri(GTIN, "J1", expiry, "J0007")
+    w.cli("drugs", "parcels", batch)
+    w.cli("drugs", "split", batch, "--parcel", "0", "--at", "2", account="pharmacy")
+    w.cli("drugs", "split", batch, "--parcel", "0", "--at", "9", account="pharmacy", code=1)  # beyond the parcel
+    w.cli("drugs", "ship", batch, "--to", "pharmacy", "--quantity", "1", "--document", doc, account="distributor")
+    w.cli("drugs", "cancel", batch, "--parcel", "5", "--reason", "WRONG-ORDER", account="distributor")
+    w.cli("drugs", "cancel", batch, "--parcel", "5", "--reason", "WRONG-ORDER", account="distributor", code=1)
+    w.cli("drugs", "parcels", "not-a-batch", code=2)
+    scan = hri(GTIN, "J1", expiry, "J0003")  # position 3: in the parcel (0-4) the pharmacy accepted
     w.cli("drugs", "verify", scan)
     w.cli("drugs", "verify", hri(GTIN, "J1", expiry, "FAKE0001"), code=1)
     w.cli("drugs", "verify", "(01)09506000134353(17)301231(10)J1(21)J0001", code=2)
@@ -272,6 +286,8 @@ def _drugs(w: Walk) -> None:
     w.cli("drugs", "quarantine", f"{GTIN}/NOSUCHLOT", "--reason", "SUSPECT", account="regulator", code=1)
     w.cli("drugs", "recall", f"{GTIN}/J2", "--reason", "CLASS-I", account="regulator")
     w.cli("drugs", "recall", f"{GTIN}/J2", "--reason", "CLASS-I", account="regulator", code=1)
+    w.cli("drugs", "void", f"{GTIN}/J2", "--reason", "ILLEGITIMATE", account="regulator")
+    w.cli("drugs", "void", f"{GTIN}/J2", "--reason", "ILLEGITIMATE", account="regulator", code=1)
     store = Path(os.environ["CARELEDGER_PROVENANCE_DIR"])
     w.files.extend(sorted(store.glob("*.json")))
 

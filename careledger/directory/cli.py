@@ -1,4 +1,4 @@
-"""``careledger directory show|register|set-roles|suspend|reinstate``."""
+"""``careledger directory show|register|set-roles|suspend|reinstate|attest-prefix|revoke-prefix|gtin-owner``."""
 
 from __future__ import annotations
 
@@ -130,4 +130,61 @@ def reinstate(app: AppContext, address: str) -> None:
     app.emit(
         {"address": addr, "suspended": False, "tx": receipt["transactionHash"].to_0x_hex()},
         lambda: click.echo(f"{addr} reinstated"),
+    )
+
+
+@directory.command("attest-prefix")
+@click.argument("address")
+@click.argument("prefix")
+@click.option("--evidence", required=True, help="The GS1 licence record checked (hashed; never stored in clear).")
+@pass_app
+def attest_prefix(app: AppContext, address: str, prefix: str, evidence: str) -> None:
+    """Attest that the GS1 company PREFIX (6-12 digits) belongs to the manufacturer ADDRESS (registrar)."""
+    from eth_utils.crypto import keccak
+
+    from careledger.chain import checksum
+    from careledger.directory.client import parse_prefix
+
+    addr = checksum(address)
+    parse_prefix(prefix)  # before any node is contacted
+    receipt = _client(app, "admin").attest_prefix(addr, prefix, keccak(text=evidence))
+    app.emit(
+        {"owner": addr, "companyPrefix": prefix, "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"company prefix {prefix} attested to {addr}"),
+    )
+
+
+@directory.command("revoke-prefix")
+@click.argument("prefix")
+@click.option("--reason", required=True, help="A short reason code (max 32 bytes), e.g. LICENCE-LAPSED.")
+@pass_app
+def revoke_prefix(app: AppContext, prefix: str, reason: str) -> None:
+    """Withdraw the attestation of the GS1 company PREFIX (registrar)."""
+    from careledger.directory.client import parse_prefix
+    from careledger.provenance.client import code32
+
+    parse_prefix(prefix)
+    receipt = _client(app, "admin").revoke_prefix(prefix, code32(reason))
+    app.emit(
+        {"companyPrefix": prefix, "revoked": True, "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"company prefix {prefix} revoked"),
+    )
+
+
+@directory.command("gtin-owner")
+@click.argument("gtin")
+@pass_app
+def gtin_owner(app: AppContext, gtin: str) -> None:
+    """Who owns GTIN: the manufacturer its company prefix is attested to."""
+    from careledger.provenance.gs1 import _check_gtin
+
+    number = int(_check_gtin(gtin))
+    found = _client(app).gtin_owner(number)
+    app.emit(
+        {"gtin": f"{number:014d}", **found.to_json()},
+        lambda: click.echo(
+            f"{number:014d}: company prefix {found.prefix} owned by {found.owner}"
+            if found.owner
+            else f"{number:014d}: no company prefix attested"
+        ),
     )

@@ -12,7 +12,7 @@ from careledger.chain import Chain, checksum
 from careledger.codes import Role
 from careledger.deployments import Deployment
 
-__all__ = ["REGISTRAR_ROLE", "DirectoryClient", "ParticipantInfo", "credential_commitment"]
+__all__ = ["REGISTRAR_ROLE", "DirectoryClient", "GtinOwner", "ParticipantInfo", "credential_commitment", "parse_prefix"]
 
 REGISTRAR_ROLE = keccak(text="careledger.directory.REGISTRAR")
 
@@ -23,6 +23,27 @@ def credential_commitment(credential: str, salt: bytes) -> bytes:
     The credential itself stays off chain with the registrar; the salt stops a dictionary
     attack on the (small) space of NPIs."""
     return keccak(salt + credential.encode())
+
+
+def parse_prefix(text: str) -> tuple[int, int]:
+    """A GS1 company prefix as printed (6-12 digits, leading zeros count) -> (number, length)."""
+    from careledger.errors import InvalidInput
+
+    digits = text.strip()
+    if not digits.isdigit() or not 6 <= len(digits) <= 12:
+        raise InvalidInput(f"GS1 company prefix {text!r} must be 6 to 12 digits")
+    return int(digits), len(digits)
+
+
+@dataclass(frozen=True)
+class GtinOwner:
+    """Who owns a GTIN: the manufacturer its GS1 company prefix is attested to (None: nobody)."""
+
+    owner: str | None
+    prefix: str | None  # as printed, with its leading zeros
+
+    def to_json(self) -> dict[str, object]:
+        return {"owner": self.owner, "companyPrefix": self.prefix}
 
 
 @dataclass(frozen=True)
@@ -91,6 +112,27 @@ class DirectoryClient:
     def reinstate(self, account: str) -> TxReceipt:
         addr = checksum(account)
         return self.chain.send(self.contract.functions.reinstate(addr), f"reinstate {addr}")
+
+    def attest_prefix(self, owner: str, prefix: str, evidence: bytes) -> TxReceipt:
+        """Attest the GS1 company prefix ``prefix`` (digits as printed) to the manufacturer ``owner``."""
+        addr = checksum(owner)
+        number, length = parse_prefix(prefix)
+        return self.chain.send(
+            self.contract.functions.attestPrefix(addr, number, length, evidence),
+            f"attest company prefix {prefix} to {addr}",
+        )
+
+    def revoke_prefix(self, prefix: str, reason: bytes) -> TxReceipt:
+        number, length = parse_prefix(prefix)
+        return self.chain.send(
+            self.contract.functions.revokePrefix(number, length, reason), f"revoke company prefix {prefix}"
+        )
+
+    def gtin_owner(self, gtin: int) -> GtinOwner:
+        owner, prefix, length = self.chain.call(self.contract.functions.gtinOwner(gtin), f"read owner of {gtin:014d}")
+        if int(length) == 0:
+            return GtinOwner(None, None)
+        return GtinOwner(str(owner), f"{int(prefix):0{int(length)}d}")
 
     def get(self, account: str) -> ParticipantInfo:
         addr = checksum(account)

@@ -1,6 +1,6 @@
-"""``careledger drugs ...``: commission, ship, accept, reject, verify, dispense, recall, quarantine,
-history. Imports stay inside the commands so ``drugs verify`` starts fast; a malformed scan is
-rejected (exit 2) before any node is contacted."""
+"""``careledger drugs ...``: commission, ship, split, accept, reject, cancel, parcels, verify,
+dispense, recall, quarantine, void, history. Imports stay inside the commands so ``drugs verify``
+starts fast; a malformed scan is rejected (exit 2) before any node is contacted."""
 
 from __future__ import annotations
 
@@ -84,17 +84,44 @@ def _scan(scan: str | None, image: Path | None) -> Scan:
     return parse_scan(scan)
 
 
-def _proof(s: Scan, serials: Path | None) -> list[bytes]:
+def _proof(
+    s: Scan, serials: Path | None, service: str | None = None, app: AppContext | None = None
+) -> tuple[int, list[bytes]]:
+    """(position, proof) of the scanned serial; (0, []) when it is not in the batch's list. From
+    ``--serials FILE``, a partner's proof service (``--proof-service URL``, a request signed with
+    the account's key), or the local store."""
     from careledger.errors import InvalidInput
     from careledger.provenance.store import ProvenanceStore, build_batch, read_serials
 
+    if service is not None and app is not None:
+        return _service_proof(s, service, app)
     if serials is not None:
         batch = build_batch(s.gtin_int, s.lot, s.expiry_int, read_serials(serials))
-        return batch.proof(s.serial) or []
-    proof = ProvenanceStore().proof_only(s.gtin_int, s.lot, s.serial)
-    if proof is None:
+        return batch.locate(s.serial) or (0, [])
+    found = ProvenanceStore().proof_only(s.gtin_int, s.lot, s.serial)
+    if found is None:
         raise InvalidInput(f"no serial list for batch {s.gtin}/{s.lot} in the local store; pass --serials FILE")
-    return proof
+    return found
+
+
+def _service_proof(s: Scan, service: str, app: AppContext) -> tuple[int, list[bytes]]:
+    """Ask a trading partner's proof service (frontend/proof-service.mjs) for this unit's proof."""
+    from careledger.errors import InvalidInput, NodeFailed
+    from careledger.provenance.proofs import MAX_DEADLINE_S, fetch_proof, sign_proof_request
+
+    chain = app.signer()
+    if chain.account is None:
+        raise InvalidInput("--proof-service needs a signer: pass --account NAME or set CARELEDGER_PRIVATE_KEY")
+    registry = app.deployment().address("ProvenanceRegistry")
+    # The deadline is read against the chain's clock by the server: stay well inside its window.
+    deadline = int(chain.w3.eth.get_block("latest")["timestamp"]) + MAX_DEADLINE_S // 2
+    body = sign_proof_request(chain.account, chain.chain_id, registry, s.gtin_int, s.lot, s.serial, deadline)
+    answer = fetch_proof(service, body)
+    if answer.status == 404:
+        raise InvalidInput(f"the proof service has no serial list for batch {s.gtin}/{s.lot}; ask the supplier")
+    if answer.status != 200:
+        raise NodeFailed(f"the proof service refused (HTTP {answer.status}): {answer.error}")
+    return (answer.index, list(answer.proof)) if answer.known else (0, [])
 
 
 @click.group()
@@ -134,6 +161,11 @@ def commission(app: AppContext, gtin: str, lot: str, expiry: str, serials_file: 
         items = read_serials(serials_file, progress=lambda n: progress.advance(task, n))
         progress.update(task, description=f"hashing {len(items):,} serials")
         batch = build_batch(gtin14, lot, int(expiry), items)
+    from careledger.provenance.serials import sequential_warning
+
+    warning = sequential_warning(items)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     store = ProvenanceStore()
     clash = store.duplicates(gtin14, items, exclude=batch.batch_id)
     if clash:
@@ -152,6 +184,7 @@ def commission(app: AppContext, gtin: str, lot: str, expiry: str, serials_file: 
         "gasUsed": receipt["gasUsed"],
         "tx": receipt["transactionHash"].to_0x_hex(),
         "store": str(store.folder),
+        "warnings": [warning] if warning else [],
     }
     app.emit(
         data,
@@ -166,55 +199,124 @@ def commission(app: AppContext, gtin: str, lot: str, expiry: str, serials_file: 
 @click.argument("batch")
 @click.option("--to", "to", required=True, help="Receiver: address or devnet name.")
 @click.option("--quantity", type=int, required=True)
+@click.option("--parcel", type=int, default=None, help="Start position of your parcel (default: the first big enough).")
 @click.option("--document", default=None, help="DSCSA TI/TS commitment (0x + 64 hex).")
 @click.option("--document-file", type=click.Path(path_type=Path), default=None, help="Hash this TI/TS file.")
 @pass_app
-def ship(app: AppContext, batch: str, to: str, quantity: int, document: str | None, document_file: Path | None) -> None:
-    """Ship QUANTITY held units of BATCH (id or GTIN/LOT) to a registered receiver."""
+def ship(
+    app: AppContext,
+    batch: str,
+    to: str,
+    quantity: int,
+    parcel: int | None,
+    document: str | None,
+    document_file: Path | None,
+) -> None:
+    """Ship the first QUANTITY serial positions of one of your parcels of BATCH (id or GTIN/LOT)."""
     bid, receiver, doc = _batch_ref(batch), _address(to), _document(document, document_file)
-    receipt = _client(app, "manufacturer").ship(bid, receiver, quantity, doc)
+    client = _client(app, "manufacturer")
+    receipt = client.ship(bid, receiver, quantity, doc, start=parcel)
+    sent = client.contract.events.ShipmentSent().process_receipt(receipt)[0]["args"]
+    start = int(sent["start"])
     app.emit(
         {
             "batchId": "0x" + bid.hex(),
             "to": receiver,
+            "parcel": start,
+            "positions": [start, start + quantity],
             "quantity": quantity,
             "document": "0x" + doc.hex(),
             "gasUsed": receipt["gasUsed"],
         },
-        lambda: click.echo(f"shipped {quantity} units to {receiver} (in transit until accepted)"),
+        lambda: click.echo(
+            f"shipped positions {start}..{start + quantity - 1} ({quantity} units) to {receiver} "
+            "(in transit until accepted)"
+        ),
     )
 
 
 @drugs.command()
 @click.argument("batch")
+@click.option("--parcel", type=int, default=None, help="Start position of the parcel (default: the first inbound).")
 @pass_app
-def accept(app: AppContext, batch: str) -> None:
-    """Accept the shipment of BATCH in transit to you."""
+def accept(app: AppContext, batch: str, parcel: int | None) -> None:
+    """Accept a parcel of BATCH in transit to you."""
     bid = _batch_ref(batch)
     client = _client(app, "distributor")
-    receipt = client.accept(bid)
-    assert client.chain.account is not None
-    held = client.custody_of(bid, client.chain.account.address).held
+    receipt = client.accept(bid, parcel)
+    me = client._me()
+    held = client.units_held(bid, me)
     app.emit(
         {"batchId": "0x" + bid.hex(), "held": held, "gasUsed": receipt["gasUsed"]},
-        lambda: click.echo(f"accepted; you now hold {held} units of 0x{bid.hex()}"),
+        lambda: click.echo(f"accepted; you now hold {held} serial positions of 0x{bid.hex()}"),
     )
 
 
 @drugs.command()
 @click.argument("batch")
 @click.option("--reason", required=True, help="Reason code (short ASCII, e.g. DAMAGED).")
+@click.option("--parcel", type=int, default=None, help="Start position of the parcel (default: the first inbound).")
 @pass_app
-def reject(app: AppContext, batch: str, reason: str) -> None:
-    """Reject the shipment of BATCH in transit to you; the units go back to the sender."""
+def reject(app: AppContext, batch: str, reason: str, parcel: int | None) -> None:
+    """Reject a parcel of BATCH in transit to you; the units go back to the sender."""
     from careledger.provenance.client import code32
 
     bid = _batch_ref(batch)
-    receipt = _client(app, "distributor").reject(bid, code32(reason))
+    receipt = _client(app, "distributor").reject(bid, code32(reason), parcel)
     app.emit(
         {"batchId": "0x" + bid.hex(), "rejected": True, "gasUsed": receipt["gasUsed"]},
         lambda: click.echo("rejected; the units are back with the sender"),
     )
+
+
+@drugs.command()
+@click.argument("batch")
+@click.option("--parcel", type=int, required=True, help="Start position of your parcel.")
+@click.option("--at", "at", type=int, required=True, help="First position of the second part.")
+@pass_app
+def split(app: AppContext, batch: str, parcel: int, at: int) -> None:
+    """Split your parcel of BATCH at position AT, so that any range of it can be shipped."""
+    bid = _batch_ref(batch)
+    receipt = _client(app, "distributor").split(bid, parcel, at)
+    app.emit(
+        {"batchId": "0x" + bid.hex(), "parcels": [parcel, at], "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"split parcel {parcel} of 0x{bid.hex()} at {at}"),
+    )
+
+
+@drugs.command()
+@click.argument("batch")
+@click.option("--parcel", type=int, required=True, help="Start position of the parcel you shipped.")
+@click.option("--reason", required=True, help="Reason code (short ASCII, e.g. WRONG-ORDER).")
+@pass_app
+def cancel(app: AppContext, batch: str, parcel: int, reason: str) -> None:
+    """Call back a parcel of BATCH you shipped that the receiver has not accepted yet."""
+    from careledger.provenance.client import code32
+
+    bid = _batch_ref(batch)
+    receipt = _client(app, "distributor").cancel(bid, parcel, code32(reason))
+    app.emit(
+        {"batchId": "0x" + bid.hex(), "parcel": parcel, "cancelled": True, "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"shipment of parcel {parcel} called back; the units are yours again"),
+    )
+
+
+@drugs.command()
+@click.argument("batch")
+@pass_app
+def parcels(app: AppContext, batch: str) -> None:
+    """The parcels of BATCH: serial positions, holder, and where each is in transit to."""
+    bid = _batch_ref(batch)
+    found = _client(app).parcels(bid)
+
+    def human() -> None:
+        for p in found:
+            click.echo(
+                f"  {p.start:>8}..{p.end - 1:<8} {p.size:>8} units  {p.holder}"
+                + (f" -> {p.to} (in transit)" if p.to else "")
+            )
+
+    app.emit({"batchId": "0x" + bid.hex(), "parcels": [p.to_json() for p in found]}, human)
 
 
 @drugs.command()
@@ -226,31 +328,39 @@ def reject(app: AppContext, batch: str, reason: str) -> None:
     default=None,
     help="The batch's serial list (default: the local store).",
 )
+@click.option(
+    "--proof-service",
+    default=None,
+    help="A partner's proof service URL (http://host:port/proofs): the request is signed with --account.",
+)
 @pass_app
-def verify(app: AppContext, scan: str | None, image: Path | None, serials: Path | None) -> None:
+def verify(
+    app: AppContext, scan: str | None, image: Path | None, serials: Path | None, proof_service: str | None
+) -> None:
     """Verify a scanned unit: exit 0 verified, 1 not (reason printed), 2 malformed scan."""
     from careledger.errors import NotVerified
 
     s = _scan(scan, image)  # malformed scans stop here, before any node is contacted
-    proof = _proof(s, serials)
+    index, proof = _proof(s, serials, proof_service, app)
     if app.account is None:
         # The counter path: no web3 import, one JSON-RPC batch plus one call (fastverify.py).
         from careledger.provenance.fastverify import verify_fast
 
-        result = verify_fast(app.rpc, s.gtin_int, s.lot, s.expiry_int, s.serial, proof)
+        result = verify_fast(app.rpc, s.gtin_int, s.lot, s.expiry_int, s.serial, index, proof)
     else:
-        # As a named party (the holder column then says whether *you* hold the batch).
+        # Through the web3 client; the registry's answer is the same whoever asks.
         from careledger.provenance.client import ProvenanceClient
 
         chain = app.signer()
-        result = ProvenanceClient(chain, app.deployment()).verify(s.gtin_int, s.lot, s.expiry_int, s.serial, proof)
+        client = ProvenanceClient(chain, app.deployment())
+        result = client.verify(s.gtin_int, s.lot, s.expiry_int, s.serial, index, proof)
     data = result.to_json()
     if app.json_output:
         app.emit(data)
     else:
         click.echo(
             f"{result.verdict.dscsa}: {s.gtin} lot {s.lot} serial {s.serial} exp {s.expiry}"
-            + (f" (holder {result.holder})" if result.holder else "")
+            + (f" (dispensed by {result.dispensed_by})" if result.dispensed_by else "")
         )
     if not result.verified:
         exc = NotVerified(f"not verified: {result.verdict.dscsa}", reported=True)
@@ -261,18 +371,21 @@ def verify(app: AppContext, scan: str | None, image: Path | None, serials: Path 
 @click.argument("scan", required=False)
 @click.option("--image", type=click.Path(path_type=Path), default=None)
 @click.option("--serials", type=click.Path(path_type=Path), default=None)
+@click.option("--proof-service", default=None, help="A partner's proof service URL (signed with --account).")
 @pass_app
-def dispense(app: AppContext, scan: str | None, image: Path | None, serials: Path | None) -> None:
-    """Dispense a scanned unit (pharmacy holding units of its batch)."""
+def dispense(
+    app: AppContext, scan: str | None, image: Path | None, serials: Path | None, proof_service: str | None
+) -> None:
+    """Dispense a scanned unit (pharmacy holding the parcel that contains it)."""
     from dataclasses import replace
 
     from careledger.provenance.gs1 import expiry_date
     from careledger.provenance.ids import unit_id
 
     s = _scan(scan, image)
-    proof = _proof(s, serials)
+    index, proof = _proof(s, serials, proof_service, app)
     client = _client(app, "pharmacy")
-    receipt = client.dispense(s.gtin_int, s.lot, s.serial, proof)
+    receipt = client.dispense(s.gtin_int, s.lot, s.serial, index, proof)
     s = replace(s, expiry_date=expiry_date(s.expiry, _chain_time(client)))
     uid = "0x" + unit_id(s.gtin_int, s.serial).hex()
     app.emit(
@@ -286,7 +399,7 @@ def dispense(app: AppContext, scan: str | None, image: Path | None, serials: Pat
 @click.option("--reason", required=True)
 @pass_app
 def recall(app: AppContext, batch: str, reason: str) -> None:
-    """Recall BATCH (manufacturer or regulator). Final."""
+    """Recall BATCH (the GTIN's owner or a regulator). Final."""
     from careledger.provenance.client import code32
 
     bid = _batch_ref(batch)
@@ -294,6 +407,22 @@ def recall(app: AppContext, batch: str, reason: str) -> None:
     app.emit(
         {"batchId": "0x" + bid.hex(), "status": "recalled", "gasUsed": receipt["gasUsed"]},
         lambda: click.echo(f"batch 0x{bid.hex()} recalled"),
+    )
+
+
+@drugs.command(name="void")
+@click.argument("batch")
+@click.option("--reason", required=True)
+@pass_app
+def void_batch(app: AppContext, batch: str, reason: str) -> None:
+    """Void BATCH (regulator only): its commissioning is annulled. Final."""
+    from careledger.provenance.client import code32
+
+    bid = _batch_ref(batch)
+    receipt = _client(app, "regulator").void(bid, code32(reason))
+    app.emit(
+        {"batchId": "0x" + bid.hex(), "status": "voided", "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"batch 0x{bid.hex()} voided"),
     )
 
 
@@ -325,10 +454,15 @@ def history(app: AppContext, scan: str | None, image: Path | None, epcis: Path |
     """The custody timeline of a scanned unit, rebuilt from chain events."""
     from careledger.exactjson import dumps
     from careledger.provenance.history import load_history, to_epcis
+    from careledger.provenance.store import ProvenanceStore
 
     s = _scan(scan, image)
     client = _client(app)
-    h = load_history(client, s.gtin_int, s.lot, s.serial)
+    # The serial's position (from the local store) narrows the custody chain to the parcels that
+    # held it; without the serial list the chain is the batch's.
+    found = ProvenanceStore().proof_only(s.gtin_int, s.lot, s.serial)
+    index = found[0] if found and found[1] else None
+    h = load_history(client, s.gtin_int, s.lot, s.serial, index=index)
     if epcis is not None:
         epcis.write_text(dumps(to_epcis(h, client.chain.chain_id)))  # exact JSON (docs/json.md)
     data: dict[str, Any] = h.to_json()

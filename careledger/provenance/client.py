@@ -8,7 +8,6 @@ from enum import IntEnum
 from typing import Any
 
 import requests
-from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 from web3.types import TxReceipt
@@ -17,14 +16,32 @@ from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, checksum
 from careledger.deployments import Deployment
 from careledger.errors import InvalidInput, NodeUnreachable
-from careledger.provenance.ids import bytes32_to_text, text_to_bytes32
+from careledger.provenance.ids import batch_id, bytes32_to_text, text_to_bytes32
 from careledger.provenance.store import BatchFile
 from careledger.provenance.verdict import Verdict, VerifyResult
 
-__all__ = ["BatchInfo", "BatchStatus", "Custody", "ProvenanceClient", "Verdict", "VerifyResult", "code32"]
+__all__ = [
+    "BatchInfo",
+    "BatchStatus",
+    "DispenseRecord",
+    "Parcel",
+    "ProvenanceClient",
+    "Verdict",
+    "VerifyResult",
+    "code32",
+]
 
 ZERO_ADDRESS = "0x" + "00" * 20
-_VERIFY_TYPES = ["uint256", "bytes32", "uint24", "bytes32", "bytes32[]"]
+_VERIFY_TYPES = ["uint256", "bytes32", "uint24", "bytes32", "uint48", "bytes32[]"]
+#: Events that change parcels, replayed in log order by :meth:`ProvenanceClient.parcels`.
+_PARCEL_EVENTS = (
+    "BatchCommissioned",
+    "ShipmentSent",
+    "ParcelSplit",
+    "ShipmentAccepted",
+    "ShipmentRejected",
+    "ShipmentCancelled",
+)
 _VERIFY_SELECTOR = keccak(text=f"verify({','.join(_VERIFY_TYPES)})")[:4]
 
 
@@ -35,6 +52,7 @@ class BatchStatus(IntEnum):
     ACTIVE = 1
     QUARANTINED = 2
     RECALLED = 3
+    VOIDED = 4
 
 
 def code32(text: str | bytes, what: str = "reason code") -> bytes:
@@ -58,7 +76,8 @@ def code32(text: str | bytes, what: str = "reason code") -> bytes:
 class BatchInfo:
     batch_id: bytes
     merkle_root: bytes
-    manufacturer: str
+    gtin: int
+    quantity: int
     expiry: int
     expires_at: int
     status: BatchStatus
@@ -67,7 +86,8 @@ class BatchInfo:
         return {
             "batchId": "0x" + self.batch_id.hex(),
             "merkleRoot": "0x" + self.merkle_root.hex(),
-            "manufacturer": self.manufacturer,
+            "gtin": f"{self.gtin:014d}",
+            "quantity": self.quantity,
             "expiry": f"{self.expiry:06d}",
             "expiresAt": self.expires_at,
             "status": self.status.name.lower(),
@@ -75,17 +95,35 @@ class BatchInfo:
 
 
 @dataclass(frozen=True)
-class Custody:
-    held: int
-    incoming: int
-    sender: str
+class Parcel:
+    """Serial positions ``[start, end)`` of a batch held by ``holder``; in transit to ``to`` if set."""
+
+    start: int
+    end: int
+    holder: str
+    to: str | None = None
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    def contains(self, index: int) -> bool:
+        return self.start <= index < self.end
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "held": self.held,
-            "incoming": self.incoming,
-            "from": None if self.sender == ZERO_ADDRESS else self.sender,
-        }
+        return {"start": self.start, "end": self.end, "holder": self.holder, "inTransitTo": self.to}
+
+
+@dataclass(frozen=True)
+class DispenseRecord:
+    """``IDispenseCheck.Dispense``: what claims reads of a dispensed unit."""
+
+    pharmacy: str
+    dispensed_at: int
+    gtin: int
+    batch_id: bytes
+    recalled: bool
+    quarantined: bool
 
 
 class ProvenanceClient:
@@ -108,23 +146,79 @@ class ProvenanceClient:
         )
         return self.chain.send(f, f"commission batch {batch.gtin:014d}/{batch.lot}")
 
-    def ship(self, bid: bytes, to: str, quantity: int, document: bytes) -> TxReceipt:
+    def _me(self) -> str:
+        if self.chain.account is None:
+            raise InvalidInput("this action needs an account (--account NAME)")
+        return str(self.chain.account.address)
+
+    def ship(self, bid: bytes, to: str, quantity: int, document: bytes, start: int | None = None) -> TxReceipt:
+        """Ships the first ``quantity`` positions of the parcel ``start`` (default: the first
+        parcel of this account, not in transit, that holds at least ``quantity``)."""
         receiver = checksum(to, "receiver")
         if quantity <= 0:
             raise InvalidInput(f"quantity {quantity} must be positive")
+        if start is None:
+            held = self.held_parcels(bid, self._me())
+            fits = [p for p in held if p.size >= quantity]
+            # None big enough: name the largest (or parcel 0 when none is held) and let the
+            # registry refuse with the exact figures (InsufficientCustody / NotParcelHolder).
+            start = fits[0].start if fits else max(held, key=lambda p: p.size).start if held else 0
         return self.chain.send(
-            self.contract.functions.ship(bid, receiver, quantity, document),
-            f"ship {quantity} of batch 0x{bid.hex()} to {receiver}",
+            self.contract.functions.ship(bid, start, receiver, quantity, document),
+            f"ship {quantity} of batch 0x{bid.hex()} (parcel {start}) to {receiver}",
         )
 
-    def accept(self, bid: bytes) -> TxReceipt:
-        return self.chain.send(self.contract.functions.accept(bid), f"accept batch 0x{bid.hex()}")
+    def split(self, bid: bytes, start: int, at: int) -> TxReceipt:
+        return self.chain.send(
+            self.contract.functions.split(bid, start, at), f"split parcel {start} of batch 0x{bid.hex()} at {at}"
+        )
 
-    def reject(self, bid: bytes, reason: bytes) -> TxReceipt:
-        return self.chain.send(self.contract.functions.reject(bid, reason), f"reject batch 0x{bid.hex()}")
+    def _inbound(self, bid: bytes, start: int | None) -> int:
+        if start is not None:
+            return start
+        inbound = self.inbound_parcels(bid, self._me())
+        # Nothing inbound: name parcel 0 and let the registry refuse (NotParcelReceiver).
+        return inbound[0].start if inbound else 0
 
-    def dispense(self, gtin: int, lot: str, serial: str, proof: Sequence[bytes]) -> TxReceipt:
-        f = self.contract.functions.dispense(gtin, text_to_bytes32(lot, "lot"), text_to_bytes32(serial), list(proof))
+    def accept(self, bid: bytes, start: int | None = None) -> TxReceipt:
+        """Accepts the parcel ``start`` in transit to this account (default: the first one)."""
+        start = self._inbound(bid, start)
+        return self.chain.send(
+            self.contract.functions.accept(bid, start), f"accept parcel {start} of batch 0x{bid.hex()}"
+        )
+
+    def reject(self, bid: bytes, reason: bytes, start: int | None = None) -> TxReceipt:
+        start = self._inbound(bid, start)
+        return self.chain.send(
+            self.contract.functions.reject(bid, start, reason), f"reject parcel {start} of batch 0x{bid.hex()}"
+        )
+
+    def cancel(self, bid: bytes, start: int, reason: bytes) -> TxReceipt:
+        return self.chain.send(
+            self.contract.functions.cancel(bid, start, reason), f"cancel shipment of parcel {start} of 0x{bid.hex()}"
+        )
+
+    def dispense(
+        self,
+        gtin: int,
+        lot: str,
+        serial: str,
+        index: int,
+        proof: Sequence[bytes],
+        parcel: int | None = None,
+    ) -> TxReceipt:
+        """Dispenses the unit at position ``index`` from the caller's parcel holding it (found
+        from the events unless ``parcel`` is given)."""
+        if parcel is None:
+            bid = batch_id(gtin, lot)
+            held = self.held_parcels(bid, self._me())
+            mine = [p for p in held if p.contains(index)]
+            # No held parcel contains it: name one it holds (or parcel 0) and let the registry
+            # say why (SerialNotInParcel with the range, or NotParcelHolder).
+            parcel = mine[0].start if mine else held[0].start if held else 0
+        f = self.contract.functions.dispense(
+            gtin, text_to_bytes32(lot, "lot"), text_to_bytes32(serial), index, parcel, list(proof)
+        )
         return self.chain.send(f, f"dispense {gtin:014d}/{serial}")
 
     def quarantine(self, bid: bytes, reason: bytes) -> TxReceipt:
@@ -138,79 +232,149 @@ class ProvenanceClient:
     def recall(self, bid: bytes, reason: bytes) -> TxReceipt:
         return self.chain.send(self.contract.functions.recall(bid, reason), f"recall batch 0x{bid.hex()}")
 
+    def void(self, bid: bytes, reason: bytes) -> TxReceipt:
+        return self.chain.send(self.contract.functions.voidBatch(bid, reason), f"void batch 0x{bid.hex()}")
+
     # ------------------------------------------------------------------ reads
 
-    def verify(self, gtin: int, lot: str, expiry: int, serial: str, proof: Sequence[bytes]) -> VerifyResult:
-        f = self._verify_fn(gtin, lot, expiry, serial, proof)
-        sender = self.chain.account.address if self.chain.account else None
+    def verify(self, gtin: int, lot: str, expiry: int, serial: str, index: int, proof: Sequence[bytes]) -> VerifyResult:
+        """The registry's verdict; the same for every caller (no ``from`` is sent)."""
+        f = self._verify_fn(gtin, lot, expiry, serial, index, proof)
         try:
-            verdict, holder = f.call({"from": sender} if sender else {})
+            verdict, dispensed_by = f.call()
         except requests.exceptions.RequestException as exc:
             raise NodeUnreachable(f"node stopped answering during verify: {type(exc).__name__}") from None
         return VerifyResult(
-            Verdict(verdict), None if holder == ZERO_ADDRESS else str(holder), gtin, lot, expiry, serial
+            Verdict(verdict), None if dispensed_by == ZERO_ADDRESS else str(dispensed_by), gtin, lot, expiry, serial
         )
 
-    def _verify_fn(self, gtin: int, lot: str, expiry: int, serial: str, proof: Sequence[bytes]) -> Any:
+    def _verify_fn(self, gtin: int, lot: str, expiry: int, serial: str, index: int, proof: Sequence[bytes]) -> Any:
         return self.contract.functions.verify(
-            gtin, text_to_bytes32(lot, "lot"), expiry, text_to_bytes32(serial), list(proof)
+            gtin, text_to_bytes32(lot, "lot"), expiry, text_to_bytes32(serial), index, list(proof)
         )
 
-    def verify_calldata(self, gtin: int, lot: str, expiry: int, serial: str, proof: Sequence[bytes]) -> str:
+    def verify_calldata(self, gtin: int, lot: str, expiry: int, serial: str, index: int, proof: Sequence[bytes]) -> str:
         """The calldata of one verify call, encoded once (for batched JSON-RPC)."""
         args = abi_encode(
-            _VERIFY_TYPES, [gtin, text_to_bytes32(lot, "lot"), expiry, text_to_bytes32(serial), list(proof)]
+            _VERIFY_TYPES, [gtin, text_to_bytes32(lot, "lot"), expiry, text_to_bytes32(serial), index, list(proof)]
         )
         return "0x" + (_VERIFY_SELECTOR + args).hex()
 
     def verify_many(
-        self, calldatas: Sequence[str], chunk: int = 500, session: requests.Session | None = None
+        self,
+        calldatas: Sequence[str],
+        chunk: int = 500,
+        session: requests.Session | None = None,
+        workers: int = 2,
     ) -> list[tuple[Verdict, str | None]]:
-        """Many verify calls as JSON-RPC batches of ``chunk`` ``eth_call``s per HTTP POST."""
+        """Many verify calls as JSON-RPC batches of ``chunk`` ``eth_call``s per HTTP POST, with
+        ``workers`` POSTs in flight (the node executes calls on several threads). Answers are
+        decoded by hand (a uint8 word and an address word): eth_abi per answer costs more than
+        the node's work."""
+        from concurrent.futures import ThreadPoolExecutor
+
         url = str(self.chain.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
-        http = session or requests.Session()
-        out: list[tuple[Verdict, str | None]] = []
-        for start in range(0, len(calldatas), chunk):
-            part = calldatas[start : start + chunk]
-            payload = [
-                {
-                    "jsonrpc": "2.0",
-                    "id": i,
-                    "method": "eth_call",
-                    "params": [{"to": self.address, "data": data}, "latest"],
-                }
-                for i, data in enumerate(part)
-            ]
+        head = '{"jsonrpc":"2.0","method":"eth_call","params":[{"to":"' + self.address + '","data":"'
+        parts = [calldatas[i : i + chunk] for i in range(0, len(calldatas), chunk)]
+        sessions = [session or requests.Session()] + [requests.Session() for _ in range(max(workers, 1) - 1)]
+
+        def post(k: int) -> list[tuple[Verdict, str | None]]:
+            body = "[" + ",".join(f'{head}{d}"}},"latest"],"id":{i}}}' for i, d in enumerate(parts[k])) + "]"
+            http = sessions[k % len(sessions)]
             try:
-                resp = http.post(url, json=payload, timeout=60)
+                resp = http.post(url, data=body, headers={"content-type": "application/json"}, timeout=60)
                 resp.raise_for_status()
             except requests.exceptions.RequestException as exc:
                 raise NodeUnreachable(f"batched verify failed: {type(exc).__name__}") from None
-            answers = sorted(resp.json(), key=lambda r: r["id"])
-            for ans in answers:
+            got: list[tuple[Verdict, str | None]] = []
+            for ans in sorted(resp.json(), key=lambda r: r["id"]):
                 if "result" not in ans:
                     raise NodeUnreachable(f"node refused a batched verify: {ans.get('error')}")
-                verdict, holder = abi_decode(["uint8", "address"], bytes.fromhex(ans["result"][2:]))
-                out.append((Verdict(verdict), None if holder == ZERO_ADDRESS else str(holder)))
-        return out
+                raw = ans["result"]
+                by = "0x" + raw[2 + 64 + 24 : 2 + 128]
+                got.append((Verdict(int(raw[2:66], 16)), None if by == ZERO_ADDRESS else checksum(by)))
+            return got
+
+        with ThreadPoolExecutor(max_workers=len(sessions)) as pool:
+            results = list(pool.map(post, range(len(parts))))
+        return [r for part in results for r in part]
 
     def batch_info(self, bid: bytes) -> BatchInfo:
-        root, manufacturer, expiry, expires_at, status = self.chain.call(
+        root, gtin, quantity, expiry, expires_at, status = self.chain.call(
             self.contract.functions.batchInfo(bid), f"read batch 0x{bid.hex()}"
         )
-        return BatchInfo(bid, bytes(root), str(manufacturer), int(expiry), int(expires_at), BatchStatus(status))
+        return BatchInfo(bid, bytes(root), int(gtin), int(quantity), int(expiry), int(expires_at), BatchStatus(status))
 
-    def custody_of(self, bid: bytes, account: str) -> Custody:
-        held, incoming, sender = self.chain.call(
-            self.contract.functions.custodyOf(bid, checksum(account)), f"read custody of batch 0x{bid.hex()}"
+    def parcel_of(self, bid: bytes, start: int) -> Parcel | None:
+        """The parcel starting at ``start`` as the registry stores it (None when none starts there)."""
+        holder, end, to = self.chain.call(
+            self.contract.functions.parcelOf(bid, start), f"read parcel {start} of batch 0x{bid.hex()}"
         )
-        return Custody(int(held), int(incoming), str(sender))
+        if holder == ZERO_ADDRESS:
+            return None
+        return Parcel(start, int(end), str(holder), None if to == ZERO_ADDRESS else str(to))
 
-    def dispense_of(self, uid: bytes) -> tuple[str | None, bytes | None, bool]:
-        pharmacy, bid, recalled = self.chain.call(self.contract.functions.dispenseOf(uid), "read dispense record")
+    def parcels(self, bid: bytes) -> list[Parcel]:
+        """Every parcel of the batch, rebuilt from the registry's events, by start."""
+        w3 = self.chain.w3
+        logs = w3.eth.get_logs(
+            {"address": self.address, "fromBlock": 0, "toBlock": "latest", "topics": [None, "0x" + bid.hex()]}
+        )  # type: ignore[typeddict-item]
+        events = self.contract.events
+        by_topic = {}
+        for name in _PARCEL_EVENTS:
+            ev = getattr(events, name)
+            abi = ev.abi
+            sig = f"{abi['name']}({','.join(i['type'] for i in abi['inputs'])})"
+            by_topic[keccak(text=sig)] = ev
+        out: dict[int, Parcel] = {}
+        for log in sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"])):
+            ev = by_topic.get(bytes(log["topics"][0]))
+            if ev is None:
+                continue
+            d = ev().process_log(log)
+            name, a = d["event"], d["args"]
+            if name == "BatchCommissioned":
+                out[0] = Parcel(0, int(a["quantity"]), str(a["manufacturer"]))
+            elif name == "ShipmentSent":
+                p, start, q = out[int(a["start"])], int(a["start"]), int(a["quantity"])
+                if start + q < p.end:
+                    out[start + q] = Parcel(start + q, p.end, p.holder)
+                out[start] = Parcel(start, start + q, p.holder, str(a["to"]))
+            elif name == "ParcelSplit":
+                p, at = out[int(a["start"])], int(a["at"])
+                out[at] = Parcel(at, p.end, p.holder)
+                out[p.start] = Parcel(p.start, at, p.holder)
+            elif name == "ShipmentAccepted":
+                p = out[int(a["start"])]
+                out[p.start] = Parcel(p.start, p.end, str(a["to"]))
+            else:  # rejected or cancelled: back with the sender
+                p = out[int(a["start"])]
+                out[p.start] = Parcel(p.start, p.end, p.holder)
+        return [out[k] for k in sorted(out)]
+
+    def held_parcels(self, bid: bytes, account: str) -> list[Parcel]:
+        """The parcels ``account`` holds and may ship or dispense from (not in transit)."""
+        who = checksum(account)
+        return [p for p in self.parcels(bid) if p.holder == who and p.to is None]
+
+    def inbound_parcels(self, bid: bytes, account: str) -> list[Parcel]:
+        """The parcels in transit to ``account``."""
+        who = checksum(account)
+        return [p for p in self.parcels(bid) if p.to == who]
+
+    def units_held(self, bid: bytes, account: str) -> int:
+        """Serial positions ``account`` holds (dispensed ones included: the chain does not count them)."""
+        return sum(p.size for p in self.held_parcels(bid, account))
+
+    def dispense_of(self, uid: bytes) -> DispenseRecord | None:
+        """The dispense record of a unit (None when never dispensed)."""
+        pharmacy, at, gtin, bid, recalled, quarantined = self.chain.call(
+            self.contract.functions.dispenseOf(uid), "read dispense record"
+        )
         if pharmacy == ZERO_ADDRESS:
-            return None, None, False
-        return str(pharmacy), bytes(bid), bool(recalled)
+            return None
+        return DispenseRecord(str(pharmacy), int(at), int(gtin), bytes(bid), bool(recalled), bool(quarantined))
 
     def unit_id_on_chain(self, gtin: int, serial: str) -> bytes:
         return bytes(self.chain.call(self.contract.functions.unitIdOf(gtin, text_to_bytes32(serial)), "unit id"))

@@ -13,6 +13,7 @@ from careledger.provenance.ids import unit_id
 from careledger.provenance.store import BatchFile, ProvenanceStore, build_batch
 
 GTIN = 9506000134352
+FOREIGN_GTIN = 614141000012  # 00614141000012: company prefix 0614141, attested to nobody on the devnet
 EXPIRY_DAYS = 3 * 365  # batches expire about three years after the chain's date
 TI_TS = code32("0x" + "a1" * 32, "document")  # commitment to the TI/TS document kept off chain
 
@@ -41,34 +42,52 @@ def story(env: DemoEnv) -> Story:
 
     a = build_batch(GTIN, "DEMO-A", expiry, (f"A{i:07d}" for i in range(10_000)))
     store.save(a)
-    st.done("manufacturer", "commission 10,000 units (one Merkle root on chain)", mfr.commission(a))
+    foreign = build_batch(FOREIGN_GTIN, "DEMO-X", expiry, ["X0000001"])
+    st.refused(
+        "manufacturer",
+        f"commission GTIN {FOREIGN_GTIN:014d}, whose GS1 company prefix is not its own",
+        "NotGtinOwner",
+        lambda: mfr.commission(foreign),
+    )
+    st.done("manufacturer", "commission 10,000 units of its own GTIN (one Merkle root on chain)", mfr.commission(a))
     st.done(
         "manufacturer",
         "ship the whole batch to the distributor (TI/TS committed)",
-        mfr.ship(a.batch_id, d_addr, 10_000, TI_TS),
+        mfr.ship(a.batch_id, d_addr, 10_000, TI_TS, start=0),
     )
     st.refused(
         "distributor",
-        "ship units still in transit",
-        "InsufficientCustody",
-        lambda: dist.ship(a.batch_id, p_addr, 1, TI_TS),
+        "ship units still in transit to it",
+        "NotParcelHolder",
+        lambda: dist.ship(a.batch_id, p_addr, 1, TI_TS, start=0),
     )
-    st.done("distributor", "accept the shipment", dist.accept(a.batch_id))
-    st.done("distributor", "ship 100 units on to the pharmacy", dist.ship(a.batch_id, p_addr, 100, TI_TS))
-    st.done("pharmacy", "accept the shipment", pharm.accept(a.batch_id))
+    st.done("distributor", "accept the shipment", dist.accept(a.batch_id, 0))
+    st.done(
+        "distributor",
+        "ship 1 unit (position 0) to the pharmacy, left in transit",
+        dist.ship(a.batch_id, p_addr, 1, TI_TS, start=0),
+    )
+    st.done(
+        "distributor",
+        "ship positions 1-100 to the pharmacy: the 1-unit shipment does not block it",
+        dist.ship(a.batch_id, p_addr, 100, TI_TS, start=1),
+    )
+    st.done("pharmacy", "accept positions 1-100", pharm.accept(a.batch_id, 1))
+    st.done("pharmacy", "accept position 0", pharm.accept(a.batch_id, 0))
 
     unit, second = a.serials[42], a.serials[43]
-    r = pharm.verify(GTIN, a.lot, expiry, unit, a.proof(unit) or [])
+    i_unit, p_unit = _at(a, unit)
+    r = pharm.verify(GTIN, a.lot, expiry, unit, i_unit, p_unit)
     st.check(
         "pharmacy",
         f"scan and verify unit {unit}",
-        f"{r.verdict.dscsa}, holder {r.holder}",
-        r.verified and r.holder == p_addr,
+        f"{r.verdict.dscsa}, dispensed by {r.dispensed_by}",
+        r.verified and r.dispensed_by is None,
     )
-    st.done("pharmacy", f"dispense unit {unit}", pharm.dispense(GTIN, a.lot, unit, a.proof(unit) or []))
+    st.done("pharmacy", f"dispense unit {unit}", pharm.dispense(GTIN, a.lot, unit, i_unit, p_unit))
 
     fake = "FAKE0000001"
-    r = pharm.verify(GTIN, a.lot, expiry, fake, [])
+    r = pharm.verify(GTIN, a.lot, expiry, fake, i_unit, p_unit)
     st.check(
         "pharmacy",
         f"verify a counterfeit (unknown serial {fake})",
@@ -79,60 +98,82 @@ def story(env: DemoEnv) -> Story:
         "pharmacy",
         "dispense the counterfeit",
         "SerialNotInBatch",
-        lambda: pharm.dispense(GTIN, a.lot, fake, a.proof(unit) or []),
+        lambda: pharm.dispense(GTIN, a.lot, fake, i_unit, p_unit),
     )
     st.refused(
         "pharmacy",
         f"dispense a clone of {unit} (second dispense)",
         "UnitAlreadyDispensed",
-        lambda: pharm.dispense(GTIN, a.lot, unit, a.proof(unit) or []),
+        lambda: pharm.dispense(GTIN, a.lot, unit, i_unit, p_unit),
     )
-    r = pharm.verify(GTIN, a.lot, expiry, unit, a.proof(unit) or [])
+    r = pharm.verify(GTIN, a.lot, expiry, unit, i_unit, p_unit)
     st.check("pharmacy", "verify the clone", r.verdict.dscsa, r.verdict is Verdict.DISPENSED)
+    elsewhere = a.serials[5_000]
+    st.refused(
+        "pharmacy",
+        f"dispense {elsewhere}, a genuine serial still with the distributor",
+        "SerialNotInParcel",
+        lambda: pharm.dispense(GTIN, a.lot, elsewhere, *_at(a, elsewhere), parcel=1),
+    )
     st.done(
         "pharmacy",
         f"dispense unit {second} for a patient's prescription",
-        pharm.dispense(GTIN, a.lot, second, a.proof(second) or []),
+        pharm.dispense(GTIN, a.lot, second, *_at(a, second)),
     )
     env.shared["dispensed_unit"] = _unit(a, second, p_addr)
 
     b = build_batch(GTIN, "DEMO-B", expiry, (f"B{i:07d}" for i in range(1_000)))
     store.save(b)
     st.done("manufacturer", "commission a second batch of 1,000 units", mfr.commission(b))
-    mfr.ship(b.batch_id, d_addr, 1_000, TI_TS)
-    dist.accept(b.batch_id)
-    dist.ship(b.batch_id, p_addr, 10, TI_TS)
-    pharm.accept(b.batch_id)
+    mfr.ship(b.batch_id, d_addr, 1_000, TI_TS, start=0)
+    dist.accept(b.batch_id, 0)
+    dist.ship(b.batch_id, p_addr, 10, TI_TS, start=0)
+    pharm.accept(b.batch_id, 0)
     early = b.serials[5]
     st.done(
         "pharmacy",
         f"dispense unit {early} of the second batch",
-        pharm.dispense(GTIN, b.lot, early, b.proof(early) or []),
+        pharm.dispense(GTIN, b.lot, early, *_at(b, early)),
     )
-    st.done("distributor", "ship 50 more units of it to the pharmacy", dist.ship(b.batch_id, p_addr, 50, TI_TS))
+    st.done(
+        "distributor",
+        "ship 50 more units of it (positions 10-59) to the pharmacy",
+        dist.ship(b.batch_id, p_addr, 50, TI_TS, start=10),
+    )
     st.done(
         "regulator",
         "recall the second batch while 50 units are on the road",
         reg.recall(b.batch_id, code32("CLASS-I-CONTAMINATION")),
     )
-    st.refused("pharmacy", "accept the recalled shipment", "BatchIsRecalled", lambda: pharm.accept(b.batch_id))
+    st.refused("pharmacy", "accept the recalled shipment", "BatchIsRecalled", lambda: pharm.accept(b.batch_id, 10))
     probe = b.serials[6]
     st.refused(
         "pharmacy",
         "dispense a unit of the recalled batch",
         "BatchIsRecalled",
-        lambda: pharm.dispense(GTIN, b.lot, probe, b.proof(probe) or []),
+        lambda: pharm.dispense(GTIN, b.lot, probe, *_at(b, probe), parcel=0),
     )
-    r = pharm.verify(GTIN, b.lot, expiry, probe, b.proof(probe) or [])
+    r = pharm.verify(GTIN, b.lot, expiry, probe, *_at(b, probe))
     st.check("pharmacy", "verify a unit of the recalled batch", r.verdict.dscsa, r.verdict is Verdict.RECALLED)
-    pharmacy, _bid, recalled = pharm.dispense_of(unit_id(GTIN, early))
+    record = pharm.dispense_of(unit_id(GTIN, early))
     st.check(
         "claims (reads)",
         "dispenseOf the unit dispensed before the recall",
-        f"recalled={recalled}",
-        recalled and pharmacy == p_addr,
+        f"recalled={record.recalled if record else None}",
+        record is not None and record.recalled and record.pharmacy == p_addr,
     )
-    st.done("pharmacy", "reject the recalled shipment: the units go back", pharm.reject(b.batch_id, code32("RECALL")))
+    st.done(
+        "pharmacy", "reject the recalled shipment: the units go back", pharm.reject(b.batch_id, code32("RECALL"), 10)
+    )
     env.shared["recalled_unit"] = _unit(b, early, p_addr)
-    st.notes.append("serials and Merkle trees stay off chain; the chain holds one root per batch")
+    st.notes.append(
+        "serials and Merkle trees stay off chain; the chain holds one root per batch and, per parcel, "
+        "the range of serial positions each party holds"
+    )
     return st
+
+
+def _at(b: BatchFile, serial: str) -> tuple[int, list[bytes]]:
+    found = b.locate(serial)
+    assert found is not None, f"{serial} is not in batch {b.lot}"
+    return found

@@ -3,7 +3,7 @@
 ``careledger drugs verify SCAN`` must go from process start to verdict in under a second on a
 2-core machine. web3.py alone takes longer than that to import, so this path uses only the
 JSON-RPC client (requests), pycryptodome's keccak and a hand-written encoding of the one call it
-makes, ``verify(uint256,bytes32,uint24,bytes32,bytes32[])``. It reads the deployments file
+makes, ``verify(uint256,bytes32,uint24,bytes32,uint48,bytes32[])``. It reads the deployments file
 directly and checks it against the node (chain id, then the registry's code hash, in the same
 round trip as the read). The result is identical to :meth:`ProvenanceClient.verify` (tests/provenance compare them).
 """
@@ -22,18 +22,19 @@ from careledger.rpc import RpcClient, RpcError
 
 __all__ = ["verify_calldata", "verify_fast"]
 
-_SELECTOR = keccak256(b"verify(uint256,bytes32,uint24,bytes32,bytes32[])")[:4]
+_SELECTOR = keccak256(b"verify(uint256,bytes32,uint24,bytes32,uint48,bytes32[])")[:4]
 
 
-def verify_calldata(gtin: int, lot: str, expiry: int, serial: str, proof: Sequence[bytes]) -> str:
-    """ABI encoding of the verify call: four static words, the offset of the array (5 words
+def verify_calldata(gtin: int, lot: str, expiry: int, serial: str, index: int, proof: Sequence[bytes]) -> str:
+    """ABI encoding of the verify call: five static words, the offset of the array (6 words
     of head), its length, its elements."""
     words = [
         gtin.to_bytes(32, "big"),
         text_to_bytes32(lot, "lot"),
         expiry.to_bytes(32, "big"),
         text_to_bytes32(serial),
-        (5 * 32).to_bytes(32, "big"),
+        index.to_bytes(32, "big"),
+        (6 * 32).to_bytes(32, "big"),
         len(proof).to_bytes(32, "big"),
         *proof,
     ]
@@ -57,14 +58,16 @@ def _deployment_record(rpc: RpcClient) -> dict[str, object]:
     return record
 
 
-def verify_fast(rpc_url: str, gtin: int, lot: str, expiry: int, serial: str, proof: Sequence[bytes]) -> VerifyResult:
+def verify_fast(
+    rpc_url: str, gtin: int, lot: str, expiry: int, serial: str, index: int, proof: Sequence[bytes]
+) -> VerifyResult:
     rpc = RpcClient(rpc_url, timeout=10, retries=1, backoff=0.1)
     rec = _deployment_record(rpc)
     address = str(rec["address"])
     code, result = rpc.batch(
         [
             ("eth_getCode", [address, "latest"]),
-            ("eth_call", [{"to": address, "data": verify_calldata(gtin, lot, expiry, serial, proof)}, "latest"]),
+            ("eth_call", [{"to": address, "data": verify_calldata(gtin, lot, expiry, serial, index, proof)}, "latest"]),
         ]
     )
     if isinstance(code, RpcError) or not code or code == "0x":

@@ -1,11 +1,13 @@
 """A unit's custody chain rebuilt from the registry's events alone, and its GS1 EPCIS 2.0 export.
 
 The events carry everything: ``BatchCommissioned`` (GTIN, lot, expiry, quantity, root),
-``ShipmentSent`` (with the DSCSA transaction information/statement commitment),
-``ShipmentAccepted`` / ``ShipmentRejected``, ``UnitDispensed``, ``BatchQuarantined``,
-``QuarantineLifted``, ``BatchRecalled``. Custody is per quantity, so the chain of a unit is the
-batch's chain of custody that ends at the pharmacy that dispensed it (or, for a unit not yet
-dispensed, every branch the batch took).
+``ShipmentSent`` (the parcel's first position and size, and the DSCSA transaction
+information/statement commitment), ``ShipmentAccepted`` / ``ShipmentRejected`` /
+``ShipmentCancelled``, ``ParcelSplit``, ``UnitDispensed`` (unit id and position; no serial),
+``BatchQuarantined``, ``QuarantineLifted``, ``BatchRecalled``, ``BatchVoided``. Custody is per
+serial position: given the unit's position (from the serial list, or its ``UnitDispensed``),
+only the shipments whose positions contain it are the unit's chain of custody; without it, the
+batch's.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ _EVENTS = (
     "ShipmentSent",
     "ShipmentAccepted",
     "ShipmentRejected",
+    "ShipmentCancelled",
     "UnitDispensed",
     "BatchQuarantined",
     "QuarantineLifted",
     "BatchRecalled",
+    "BatchVoided",
 )
 
 
@@ -128,9 +132,16 @@ def _hex(v: Any) -> str:
 
 
 def load_history(
-    client: ProvenanceClient, gtin: int, lot: str, serial: str | None = None, from_block: int = 0
+    client: ProvenanceClient,
+    gtin: int,
+    lot: str,
+    serial: str | None = None,
+    from_block: int = 0,
+    index: int | None = None,
 ) -> UnitHistory:
-    """Every event of the batch (and the unit's dispensing), oldest first, from ``eth_getLogs``."""
+    """Every event of the batch (and the unit's dispensing), oldest first, from ``eth_getLogs``.
+    With the unit's position ``index`` (or when its ``UnitDispensed`` gives it), custody events
+    of parcels that never held that position are left out."""
     w3: Web3 = client.chain.w3
     bid = batch_id(gtin, lot)
     topic = "0x" + bid.hex()
@@ -148,6 +159,7 @@ def load_history(
     history = UnitHistory(gtin, lot, serial, registry=str(client.address))
     wanted_unit = unit_id(gtin, serial) if serial else None
     stamps: dict[int, int] = {}
+    ranges: dict[int, tuple[int, int]] = {}  # event position -> serial positions it moved
     for log in sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"])):
         ev = by_topic.get(_hex(log["topics"][0]))
         if ev is None:
@@ -195,11 +207,28 @@ def load_history(
         elif name == "UnitDispensed":
             if wanted_unit is not None and bytes(a["unitId"]) != wanted_unit:
                 continue
+            history.events.append(HistoryEvent(name, actor=a["pharmacy"], serial=serial, quantity=1, **base))
+        elif name == "ShipmentCancelled":
             history.events.append(
-                HistoryEvent(name, actor=a["pharmacy"], serial=bytes32_to_text(a["serial"]), quantity=1, **base)
+                HistoryEvent(
+                    name,
+                    actor=a["from"],
+                    counterparty=a["to"],
+                    quantity=a["quantity"],
+                    reason=bytes32_to_text(a["reasonCode"]),
+                    **base,
+                )
             )
         else:
             history.events.append(HistoryEvent(name, actor=a["by"], reason=bytes32_to_text(a["reasonCode"]), **base))
+        if name in ("ShipmentSent", "ShipmentAccepted", "ShipmentRejected", "ShipmentCancelled"):
+            ranges[len(history.events) - 1] = (int(a["start"]), int(a["start"]) + int(a["quantity"]))
+        elif name == "UnitDispensed" and index is None and wanted_unit is not None:
+            index = int(a["index"])
+    if index is not None:
+        history.events = [
+            e for i, e in enumerate(history.events) if i not in ranges or ranges[i][0] <= index < ranges[i][1]
+        ]
     return history
 
 
@@ -215,10 +244,12 @@ _STEPS = {
     "ShipmentSent": ("OBSERVE", "shipping", "in_transit"),
     "ShipmentAccepted": ("OBSERVE", "receiving", "in_progress"),
     "ShipmentRejected": ("OBSERVE", "receiving", "returned"),
+    "ShipmentCancelled": ("OBSERVE", "shipping", "returned"),
     "UnitDispensed": ("DELETE", "dispensing", "dispensed"),
     "BatchQuarantined": ("OBSERVE", "holding", "non_sellable_other"),
     "QuarantineLifted": ("OBSERVE", "holding", "active"),
     "BatchRecalled": ("OBSERVE", "holding", "recalled"),
+    "BatchVoided": ("OBSERVE", "holding", "non_conformant"),
 }
 
 

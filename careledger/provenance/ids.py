@@ -4,10 +4,11 @@
   and zero-padded (what Solidity's ``bytes32("ABC")`` gives).
 - ``unit_id(gtin, serial) = keccak256(abi.encode(uint256 gtin, bytes32 serial))``: one id per
   GTIN+serial across every batch (cloned serials collide on purpose).
-- ``batch_id(gtin, lot)`` = the top 96 bits of ``keccak256(abi.encode(uint256 gtin, bytes32 lot))``,
+- ``batch_id(gtin, lot)`` = the top 56 bits of ``keccak256(abi.encode(uint256 gtin, bytes32 lot))``,
   right-aligned in 32 bytes.
 - The Merkle leaf of a unit is the OpenZeppelin StandardMerkleTree leaf of types
-  ``["uint256", "bytes32"]`` = ``(gtin, serial)``: ``keccak256(unit_id)``.
+  ``["uint256", "bytes32"]`` = ``(gtin, serial)``: ``keccak256(unit_id)``, placed at the unit's
+  position in the batch's positional tree (:mod:`careledger.provenance.merkle`).
 """
 
 from __future__ import annotations
@@ -68,9 +69,9 @@ def unit_id(gtin: int, serial: str | bytes) -> bytes:
 
 
 def batch_id(gtin: int, lot: str | bytes) -> bytes:
-    """The 96-bit batch id the contract derives from GTIN and lot, right-aligned in 32 bytes."""
+    """The 56-bit batch id the contract derives from GTIN and lot, right-aligned in 32 bytes."""
     lot32 = text_to_bytes32(lot, "lot") if isinstance(lot, str) else lot
-    return bytes(20) + keccak(_gtin_word(gtin) + lot32)[:12]
+    return bytes(25) + keccak(_gtin_word(gtin) + lot32)[:7]
 
 
 def leaf_hash(gtin: int, serial: str | bytes) -> bytes:

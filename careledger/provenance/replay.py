@@ -1,7 +1,7 @@
 """Rebuilds the provenance registry from its events alone (see :mod:`careledger.indexer`):
-every batch (root, manufacturer, expiry and the time it expires at, status), every party's
-custody of it (held, in transit, from whom) and every dispensed unit (who dispensed it, from
-which batch, whether that batch is now recalled), then compares them with the registry's reads."""
+every batch (root, GTIN, quantity, expiry and the time it expires at, status), every parcel of
+serial positions (holder, end, in transit to whom) and every dispensed unit (who dispensed it,
+when, from which batch, the batch's status now), then compares them with the registry's reads."""
 
 from __future__ import annotations
 
@@ -14,6 +14,13 @@ from careledger.provenance.client import BatchStatus
 
 CONTRACTS = ("ProvenanceRegistry",)
 ZERO = "0x" + "00" * 20
+
+_STATUS = {
+    "BatchQuarantined": BatchStatus.QUARANTINED,
+    "QuarantineLifted": BatchStatus.ACTIVE,
+    "BatchRecalled": BatchStatus.RECALLED,
+    "BatchVoided": BatchStatus.VOIDED,
+}
 
 
 def _key(value: Any) -> bytes:
@@ -30,42 +37,43 @@ def expires_at(yymmdd: int) -> int:
 
 def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
     batches: dict[bytes, dict[str, Any]] = state.setdefault("batches", {})
-    custody: dict[tuple[bytes, str], dict[str, Any]] = state.setdefault("custody", {})
-    units: dict[bytes, tuple[str, bytes]] = state.setdefault("units", {})
+    parcels: dict[tuple[bytes, int], list[Any]] = state.setdefault("parcels", {})
+    units: dict[bytes, tuple[str, int | None, bytes]] = state.setdefault("units", {})
+    # (batch, party) pairs that ever held or were sent part of a batch: who a batch reached.
+    parties: dict[tuple[bytes, str], bool] = state.setdefault("custody", {})
     a, name = event.args, event.name
-
-    def slot(batch: bytes, who: str) -> dict[str, Any]:
-        return custody.setdefault((batch, who), {"held": 0, "incoming": 0, "sender": ZERO})
+    batch = _key(a["batchId"])
 
     if name == "UnitDispensed":
-        batch = _key(a["batchId"])
-        units[_key(a["unitId"])] = (a["pharmacy"], batch)
-        slot(batch, a["pharmacy"])["held"] -= 1
-        return
-    batch = _key(a["batchId"])
-    if name == "BatchCommissioned":
+        units[_key(a["unitId"])] = (a["pharmacy"], event.timestamp, batch)
+    elif name == "BatchCommissioned":
         batches[batch] = {
             "root": _key(a["merkleRoot"]),
-            "manufacturer": a["manufacturer"],
+            "gtin": a["gtin"],
+            "quantity": a["quantity"],
             "expiry": a["expiry"],
             "status": int(BatchStatus.ACTIVE),
         }
-        slot(batch, a["manufacturer"])["held"] += a["quantity"]
+        parcels[(batch, 0)] = [a["manufacturer"], a["quantity"], ZERO]
+        parties[(batch, a["manufacturer"])] = True
     elif name == "ShipmentSent":
-        slot(batch, a["from"])["held"] -= a["quantity"]
-        slot(batch, a["to"]).update(incoming=a["quantity"], sender=a["from"])
+        start, q = a["start"], a["quantity"]
+        holder, end, _ = parcels[(batch, start)]
+        if start + q < end:
+            parcels[(batch, start + q)] = [holder, end, ZERO]
+        parcels[(batch, start)] = [holder, start + q, a["to"]]
+        parties[(batch, a["to"])] = True
+    elif name == "ParcelSplit":
+        holder, end, _ = parcels[(batch, a["start"])]
+        parcels[(batch, a["at"])] = [holder, end, ZERO]
+        parcels[(batch, a["start"])][1] = a["at"]
     elif name == "ShipmentAccepted":
-        to = slot(batch, a["to"])
-        to.update(held=to["held"] + a["quantity"], incoming=0, sender=ZERO)
-    elif name == "ShipmentRejected":
-        slot(batch, a["to"]).update(incoming=0, sender=ZERO)
-        slot(batch, a["from"])["held"] += a["quantity"]
-    elif name == "BatchQuarantined":
-        batches[batch]["status"] = int(BatchStatus.QUARANTINED)
-    elif name == "QuarantineLifted":
-        batches[batch]["status"] = int(BatchStatus.ACTIVE)
-    elif name == "BatchRecalled":
-        batches[batch]["status"] = int(BatchStatus.RECALLED)
+        parcels[(batch, a["start"])][0] = a["to"]
+        parcels[(batch, a["start"])][2] = ZERO
+    elif name in ("ShipmentRejected", "ShipmentCancelled"):
+        parcels[(batch, a["start"])][2] = ZERO
+    elif name in _STATUS:
+        batches[batch]["status"] = int(_STATUS[name])
 
 
 def verify(state: dict[str, Any], reads: Reads) -> list[str]:
@@ -78,23 +86,29 @@ def verify(state: dict[str, Any], reads: Reads) -> list[str]:
 
     batches: dict[bytes, dict[str, Any]] = state.get("batches", {})
     for batch, want in batches.items():
-        root, manufacturer, expiry, expiry_time, status = registry.batchInfo(batch).call()
+        root, gtin, quantity, expiry, expiry_time, status = registry.batchInfo(batch).call()
         compare(
             f"batchInfo(0x{batch.hex()})",
-            (want["root"], want["manufacturer"], want["expiry"], expires_at(want["expiry"]), want["status"]),
-            (bytes(root), manufacturer, expiry, expiry_time, status),
+            (want["root"], want["gtin"], want["quantity"], want["expiry"], expires_at(want["expiry"]), want["status"]),
+            (bytes(root), gtin, quantity, expiry, expiry_time, status),
         )
-    for (batch, who), want in state.get("custody", {}).items():
-        held, incoming, sender = registry.custodyOf(batch, who).call()
-        compare(
-            f"custodyOf(0x{batch.hex()}, {who})",
-            (want["held"], want["incoming"], want["sender"]),
-            (held, incoming, sender),
+    for (batch, start), want in state.get("parcels", {}).items():
+        holder, end, to = registry.parcelOf(batch, start).call()
+        compare(f"parcelOf(0x{batch.hex()}, {start})", tuple(want), (holder, end, to))
+    for unit, (pharmacy, at, batch) in state.get("units", {}).items():
+        got = registry.dispenseOf(unit).call()
+        status = batches[batch]["status"]
+        want_row = (
+            pharmacy,
+            at if at is not None else got[1],
+            batches[batch]["gtin"],
+            batch,
+            status in (int(BatchStatus.RECALLED), int(BatchStatus.VOIDED)),
+            status == int(BatchStatus.QUARANTINED),
         )
-    for unit, (pharmacy, batch) in state.get("units", {}).items():
-        got_pharmacy, got_batch, recalled = registry.dispenseOf(unit).call()
-        was_recalled = batches[batch]["status"] == int(BatchStatus.RECALLED)
         compare(
-            f"dispenseOf(0x{unit.hex()})", (pharmacy, batch, was_recalled), (got_pharmacy, bytes(got_batch), recalled)
+            f"dispenseOf(0x{unit.hex()})",
+            want_row,
+            (got[0], got[1], got[2], bytes(got[3]), got[4], got[5]),
         )
     return diffs

@@ -4,8 +4,9 @@ Layout, under ``$CARELEDGER_HOME/.careledger/provenance/`` (``$CARELEDGER_PROVEN
 moves it):
 
 - ``<batchId>.json``: ``{batchId, gtin, lot, expiry, quantity, root, serials}``;
-- ``<batchId>.tree``: the tree's nodes, 32 bytes each, in ``@openzeppelin/merkle-tree`` order
-  (leaves sorted ascending at the end), so a proof is a binary search plus ``log2(n)`` reads;
+- ``<batchId>.tree``: the positional tree's nodes, 32 bytes each, root first and the leaves in
+  serial order at the end (:mod:`careledger.provenance.merkle`), so a proof is a leaf lookup plus
+  ``log2(n)`` reads;
 - ``index.json``: ``{"<gtin>/<lot>": batchId}`` so a scan finds its batch without the chain.
 
 The chain holds only the root: whoever verifies a unit needs the tree (this store, a file from the
@@ -23,7 +24,6 @@ from typing import Any
 
 from careledger._paths import project_root
 from careledger.errors import InvalidInput
-from careledger.exactjson import dumps
 from careledger.provenance.ids import batch_id, leaf_hash, text_to_bytes32
 from careledger.provenance.merkle import MerkleTree
 
@@ -81,10 +81,19 @@ class BatchFile:
     def root(self) -> bytes:
         return self.tree.root
 
+    def index(self, serial: str) -> int | None:
+        """The position of ``serial`` in the batch (its line in the serial list), or None."""
+        return self.tree.index_of(leaf_hash(self.gtin, serial))
+
     def proof(self, serial: str) -> list[bytes] | None:
-        """The proof of ``serial``, or None when it is not one of this batch's serials."""
-        index = self.tree.tree_index(leaf_hash(self.gtin, serial))
+        """The proof of ``serial`` at its position, or None when it is not one of this batch's serials."""
+        index = self.index(serial)
         return None if index is None else self.tree.proof_at(index)
+
+    def locate(self, serial: str) -> tuple[int, list[bytes]] | None:
+        """(position, proof) of ``serial``, or None when it is not one of this batch's serials."""
+        index = self.index(serial)
+        return None if index is None else (index, self.tree.proof_at(index))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,6 +131,10 @@ class ProvenanceStore:
         return data
 
     def save(self, batch: BatchFile) -> Path:
+        # Imported here: exactjson pulls in eth_utils (~120 ms), which the scan-to-verdict path
+        # (`drugs verify`, proof_only) must not pay.
+        from careledger.exactjson import dumps
+
         self.folder.mkdir(parents=True, exist_ok=True)
         meta, tree = self._paths(batch.batch_id)
         batch.tree.save(tree)
@@ -146,15 +159,16 @@ class ProvenanceStore:
     def find(self, gtin: int, lot: str) -> BatchFile | None:
         return self.load(batch_id(gtin, lot))
 
-    def proof_only(self, gtin: int, lot: str, serial: str) -> list[bytes] | None:
-        """A proof from the ``.tree`` file alone (no serial list parsed): the fast path of verify."""
+    def proof_only(self, gtin: int, lot: str, serial: str) -> tuple[int, list[bytes]] | None:
+        """(position, proof) from the ``.tree`` file alone (no serial list parsed): the fast path
+        of verify. None when the batch is not in the store."""
         _, tree = self._paths(batch_id(gtin, lot))
         if not tree.is_file():
             return None
         merkle = MerkleTree.load(tree)
-        index = merkle.tree_index(leaf_hash(gtin, serial))
+        index = merkle.index_of(leaf_hash(gtin, serial))
         # An unknown serial gets an empty proof: the chain then answers No_match_GTIN_Serial.
-        return [] if index is None else merkle.proof_at(index)
+        return (0, []) if index is None else (index, merkle.proof_at(index))
 
     def duplicates(self, gtin: int, serials: Iterable[str], exclude: bytes | None = None) -> list[str]:
         """Serials of ``gtin`` already commissioned in another stored batch (refused off chain)."""

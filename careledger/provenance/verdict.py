@@ -26,6 +26,7 @@ class Verdict(IntEnum):
     SUSPECT = 6
     DISPENSED = 7
     UNKNOWN_BATCH = 8
+    VOIDED = 9
 
     @property
     def dscsa(self) -> str:
@@ -42,13 +43,14 @@ _DSCSA = {
     Verdict.SUSPECT: "Suspect",
     Verdict.DISPENSED: "Dispensed",
     Verdict.UNKNOWN_BATCH: "Unknown_batch",
+    Verdict.VOIDED: "Voided",
 }
 
 
 @dataclass(frozen=True)
 class VerifyResult:
     verdict: Verdict
-    holder: str | None
+    dispensed_by: str | None  # the pharmacy that dispensed the unit: a custody fact, not the caller
     gtin: int
     lot: str
     expiry: int
@@ -62,7 +64,7 @@ class VerifyResult:
         return {
             "verified": self.verified,
             "verdict": self.verdict.dscsa,
-            "holder": self.holder,
+            "dispensedBy": self.dispensed_by,
             "gtin": f"{self.gtin:014d}",
             "lot": self.lot,
             "expiry": f"{self.expiry:06d}",

@@ -62,7 +62,8 @@ class WebApp:
     """``vite preview`` of a built app; use as a context manager so the server always stops.
 
     ``env`` is added to the server's environment: ``CARELEDGER_RELAYER_URL`` (where ``/relayer``
-    is proxied) and ``CARELEDGER_PROVENANCE_DIR`` (where ``/trees/`` reads) are read there."""
+    is proxied) and ``CARELEDGER_PROVENANCE_DIR`` and ``CARELEDGER_RPC`` (what the ``POST /proofs`` service reads)
+    are read there."""
 
     dist: Path
     port: int = 0

@@ -45,15 +45,18 @@ def seed_drugs(admin: Chain, store_dir: Path, units: int = 1000) -> dict[str, st
     # A batch whose serial tree this pharmacy never received (not in its store).
     client("manufacturer").commission(build_batch(GTIN, "LOT-U", int(expiry), ["UN00001", "UN00002"]))
     a, r = good.batch_id, recalled.batch_id
-    client("manufacturer").ship(a, distributor, 200, code32("DSCSA-TI-A-0001"))
-    client("distributor").accept(a)
-    client("distributor").ship(a, pharmacy, 50, code32("DSCSA-TI-A-0002"))
-    client("pharmacy").accept(a)
-    client("manufacturer").ship(r, distributor, 100, code32("DSCSA-TI-R-0001"))
-    client("distributor").accept(r)
+    # Positions 0-199 to the distributor, 0-49 of them on to the pharmacy.
+    client("manufacturer").ship(a, distributor, 200, code32("DSCSA-TI-A-0001"), start=0)
+    client("distributor").accept(a, 0)
+    client("distributor").ship(a, pharmacy, 50, code32("DSCSA-TI-A-0002"), start=0)
+    client("pharmacy").accept(a, 0)
+    client("manufacturer").ship(r, distributor, 100, code32("DSCSA-TI-R-0001"), start=0)
+    client("distributor").accept(r, 0)
     client("regulator").recall(r, code32("CONTAMINATION"))
     return {
         "good": scan("LOT-A", "SN00001", expiry),
+        # Position 50: in the parcel (50-199) the distributor still holds.
+        "at_distributor": scan("LOT-A", "SN00051", expiry),
         "to_dispense": scan("LOT-A", "SN00002", expiry),
         "recalled": scan("LOT-R", "RC00001", expiry),
         "counterfeit": scan("LOT-A", "FAKE0001", expiry),
@@ -131,7 +134,7 @@ def dispense_unit(admin: Chain, store_dir: Path, scan_text: str) -> None:
 
     lot = scan_text.split("(10)")[1].split("(21)")[0]
     serial = scan_text.split("(21)")[1]
-    proof = ProvenanceStore(store_dir).proof_only(GTIN, lot, serial)
-    assert proof, f"{serial} is not in the stored tree of {lot}"
+    found = ProvenanceStore(store_dir).proof_only(GTIN, lot, serial)
+    assert found and found[1], f"{serial} is not in the stored tree of {lot}"
     pharmacy = ProvenanceClient(admin.with_account(dev_account("pharmacy").account), load_deployment(admin.w3))
-    pharmacy.dispense(GTIN, lot, serial, proof)
+    pharmacy.dispense(GTIN, lot, serial, found[0], found[1])

@@ -535,9 +535,9 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
             bytes32 unitId = lines[i].unitId;
             if (unitId == bytes32(0)) continue;
             if (address(_provenance) == address(0)) revert DrugUnitsUnsupported(unitId);
-            (address pharmacy, bytes32 batchId, bool recalled) = _provenance.dispenseOf(unitId);
-            if (pharmacy != payee) revert UnitNotDispensedByPayee(unitId, pharmacy, payee);
-            if (recalled) revert UnitRecalled(unitId, batchId);
+            IDispenseCheck.Dispense memory d = _provenance.dispenseOf(unitId);
+            if (d.pharmacy != payee) revert UnitNotDispensedByPayee(unitId, d.pharmacy, payee);
+            if (d.recalled) revert UnitRecalled(unitId, d.batchId);
             ClaimId holder = _unitClaims[unitId];
             if (ClaimId.unwrap(holder) != bytes32(0) && _claims[holder].status != ClaimStatus.Withdrawn) {
                 revert UnitAlreadyClaimed(unitId, holder);

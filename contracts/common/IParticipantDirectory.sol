@@ -36,6 +36,20 @@ interface IParticipantDirectory {
     error EmptyCredentialCommitment();
     /// @notice A registrar cannot register its own address (it would vet itself).
     error RegistrarCannotRegisterItself(address account);
+    /// @notice `prefix` is not a GS1 company prefix of `length` digits (length 6-12, prefix < 10^length).
+    error InvalidCompanyPrefix(uint256 prefix, uint8 length);
+    /// @notice The company prefix (`prefix`, `length`) is already attested to `owner`.
+    error CompanyPrefixTaken(uint256 prefix, uint8 length, address owner);
+    /// @notice The company prefix (`prefix`, `length`) would sit inside the attested prefix
+    ///         (`other`, `otherLength`): GS1 company prefixes never nest.
+    error CompanyPrefixOverlaps(uint256 prefix, uint8 length, uint256 other, uint8 otherLength);
+    /// @notice The company prefix (`prefix`, `length`) would contain `attested` longer prefixes
+    ///         already attested: GS1 company prefixes never nest.
+    error CompanyPrefixContainsAttested(uint256 prefix, uint8 length, uint256 attested);
+    /// @notice The company prefix (`prefix`, `length`) is not attested to anyone.
+    error CompanyPrefixNotAttested(uint256 prefix, uint8 length);
+    /// @notice `account` does not own `gtin`: its company prefix is attested to `owner` (zero: to nobody).
+    error NotGtinOwner(address account, uint256 gtin, address owner);
 
     // ------------------------------------------------------------------ events
 
@@ -49,6 +63,11 @@ interface IParticipantDirectory {
     event ParticipantSuspended(address indexed account, bytes32 reasonCode);
     /// @notice `account` was reinstated after a suspension.
     event ParticipantReinstated(address indexed account);
+    /// @notice The registrar attested that the GS1 company prefix (`prefix`, `length` digits) belongs
+    ///         to the manufacturer `owner`; `evidence` commits to the GS1 licence record it checked.
+    event CompanyPrefixAttested(uint256 indexed prefix, uint8 length, address indexed owner, bytes32 evidence);
+    /// @notice The registrar withdrew the attestation of (`prefix`, `length`) from `owner`.
+    event CompanyPrefixRevoked(uint256 indexed prefix, uint8 length, address indexed owner, bytes32 reasonCode);
 
     // ------------------------------------------------------------------ admin
 
@@ -69,6 +88,35 @@ interface IParticipantDirectory {
 
     /// @notice Lifts the suspension of `account`.
     function reinstate(address account) external;
+
+    // ------------------------------------------------------------------ GS1 company prefixes
+
+    /// @notice Attests that the GS1 company prefix `prefix` of `length` digits (6-12; the digits
+    ///         right after a GTIN-14's indicator digit) is licensed to the manufacturer `owner`.
+    /// @dev    Registrar only; `owner` must be a registered MANUFACTURER. Prefixes never nest: one
+    ///         that contains or extends an attested prefix is refused ({CompanyPrefixOverlaps}),
+    ///         so every GTIN has at most one owner. Bounded: at most 6 ancestor entries are
+    ///         checked and counted. Reverts {InvalidCompanyPrefix}, {CompanyPrefixTaken},
+    ///         {CompanyPrefixOverlaps}, {CompanyPrefixContainsAttested},
+    ///         {ParticipantNotRegistered}, {ParticipantLacksRole}.
+    function attestPrefix(address owner, uint256 prefix, uint8 length, bytes32 evidence) external;
+
+    /// @notice Withdraws the attestation of (`prefix`, `length`) (licence lapsed, or moved to
+    ///         another company: revoke, then attest to the new owner). Registrar only.
+    function revokePrefix(uint256 prefix, uint8 length, bytes32 reasonCode) external;
+
+    /// @notice The manufacturer the company prefix (`prefix`, `length`) is attested to (zero: none).
+    function prefixOwner(uint256 prefix, uint8 length) external view returns (address);
+
+    /// @notice The owner of `gtin` (a GTIN-14 as a number): the manufacturer its company prefix is
+    ///         attested to, with that prefix and its length; all zero when none is attested.
+    /// @dev    One storage read says which prefix lengths are attested under the GTIN's first 6
+    ///         digits, then one read per such length (prefixes never nest, so usually one): 2
+    ///         reads whatever the prefix's length, at most 8.
+    function gtinOwner(uint256 gtin) external view returns (address owner, uint256 prefix, uint8 length);
+
+    /// @notice Reverts unless `account` is an active MANUFACTURER and owns `gtin` ({NotGtinOwner}).
+    function requireGtinOwner(address account, uint256 gtin) external view;
 
     // ------------------------------------------------------------------ reads
 

@@ -19,7 +19,22 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
     /// @notice May suspend a participant at once (the emergency path: it cannot register or grant).
     bytes32 public constant EMERGENCY_ROLE = keccak256("careledger.directory.EMERGENCY");
 
+    /// @dev One GS1 company prefix: its owner, and how many longer attested prefixes lie inside it
+    ///      (so a nesting prefix is refused and {gtinOwner} knows when to stop walking down).
+    struct PrefixEntry {
+        address owner;
+        uint96 nested;
+    }
+
+    uint8 private constant _MIN_PREFIX = 6;
+    uint8 private constant _MAX_PREFIX = 12;
+
     mapping(address account => Participant) private _participants;
+    mapping(uint8 length => mapping(uint256 prefix => PrefixEntry)) private _prefixes;
+    /// @dev Per first 6 digits, how many attested prefixes of each length 6..12 start with them:
+    ///      7 counters of 32 bits (length 6 in the lowest). One read tells {gtinOwner} which
+    ///      lengths to look at, so a GTIN's owner costs 2 reads whatever its prefix length.
+    mapping(uint256 head => uint256 counts) private _lengthsUnder;
 
     constructor(address consortiumAdmin) {
         if (consortiumAdmin == address(0)) revert ZeroAddressParticipant();
@@ -80,6 +95,77 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
         emit ParticipantReinstated(account);
     }
 
+    // ------------------------------------------------------------------ GS1 company prefixes
+
+    /// @inheritdoc IParticipantDirectory
+    function attestPrefix(
+        address owner,
+        uint256 prefix,
+        uint8 length,
+        bytes32 evidence
+    ) external onlyRole(REGISTRAR_ROLE) {
+        _checkPrefix(prefix, length);
+        if (evidence == bytes32(0)) revert EmptyCredentialCommitment();
+        Participant storage p = _registered(owner);
+        if ((p.roles & Roles.MANUFACTURER) == 0) revert ParticipantLacksRole(owner, Roles.MANUFACTURER);
+        PrefixEntry storage e = _prefixes[length][prefix];
+        if (e.owner != address(0)) revert CompanyPrefixTaken(prefix, length, e.owner);
+        if (e.nested != 0) revert CompanyPrefixContainsAttested(prefix, length, e.nested);
+        // At most 6 shorter lengths: none of them may be attested; each counts one more inside it.
+        for (uint8 len = _MIN_PREFIX; len < length; ++len) {
+            uint256 outer = prefix / 10 ** (length - len);
+            PrefixEntry storage o = _prefixes[len][outer];
+            if (o.owner != address(0)) revert CompanyPrefixOverlaps(prefix, length, outer, len);
+            ++o.nested;
+        }
+        e.owner = owner;
+        _lengthsUnder[_head(prefix, length)] += 1 << (32 * (length - _MIN_PREFIX));
+        emit CompanyPrefixAttested(prefix, length, owner, evidence);
+    }
+
+    /// @inheritdoc IParticipantDirectory
+    function revokePrefix(uint256 prefix, uint8 length, bytes32 reasonCode) external onlyRole(REGISTRAR_ROLE) {
+        _checkPrefix(prefix, length);
+        PrefixEntry storage e = _prefixes[length][prefix];
+        address owner = e.owner;
+        if (owner == address(0)) revert CompanyPrefixNotAttested(prefix, length);
+        e.owner = address(0);
+        _lengthsUnder[_head(prefix, length)] -= 1 << (32 * (length - _MIN_PREFIX));
+        for (uint8 len = _MIN_PREFIX; len < length; ++len) {
+            --_prefixes[len][prefix / 10 ** (length - len)].nested;
+        }
+        emit CompanyPrefixRevoked(prefix, length, owner, reasonCode);
+    }
+
+    /// @inheritdoc IParticipantDirectory
+    function prefixOwner(uint256 prefix, uint8 length) external view returns (address) {
+        return _prefixes[length][prefix].owner;
+    }
+
+    /// @inheritdoc IParticipantDirectory
+    function gtinOwner(uint256 gtin) public view returns (address owner, uint256 prefix, uint8 length) {
+        // GTIN-14 = indicator digit, 12 digits of company prefix + item reference, check digit.
+        uint256 body = (gtin / 10) % 1e12;
+        uint256 counts = _lengthsUnder[body / 1e6];
+        // Only the lengths with an attested prefix under these first 6 digits (prefixes never
+        // nest, so at most one of them matches): at most 7, usually 1.
+        for (uint8 len = _MIN_PREFIX; counts != 0; ++len) {
+            if (counts & 0xffffffff != 0) {
+                uint256 candidate = body / 10 ** (_MAX_PREFIX - len);
+                address found = _prefixes[len][candidate].owner;
+                if (found != address(0)) return (found, candidate, len);
+            }
+            counts >>= 32;
+        }
+    }
+
+    /// @inheritdoc IParticipantDirectory
+    function requireGtinOwner(address account, uint256 gtin) external view {
+        _requireActive(account, Roles.MANUFACTURER);
+        (address owner, , ) = gtinOwner(gtin);
+        if (owner != account) revert NotGtinOwner(account, gtin, owner);
+    }
+
     // ------------------------------------------------------------------ reads
 
     /// @inheritdoc IParticipantDirectory
@@ -95,17 +181,32 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
 
     /// @inheritdoc IParticipantDirectory
     function requireActive(address account, uint8 anyOfRoles) external view {
+        _requireActive(account, anyOfRoles);
+    }
+
+    // ------------------------------------------------------------------ internal
+
+    function _requireActive(address account, uint8 anyOfRoles) private view {
         Participant storage p = _participants[account];
         if (p.roles == 0) revert ParticipantNotRegistered(account);
         if (p.suspended) revert ParticipantIsSuspended(account);
         if ((p.roles & anyOfRoles) == 0) revert ParticipantLacksRole(account, anyOfRoles);
     }
 
-    // ------------------------------------------------------------------ internal
-
     function _registered(address account) private view returns (Participant storage p) {
         p = _participants[account];
         if (p.roles == 0) revert ParticipantNotRegistered(account);
+    }
+
+    /// @dev The first 6 digits of a company prefix of `length` digits.
+    function _head(uint256 prefix, uint8 length) private pure returns (uint256) {
+        return prefix / 10 ** (length - _MIN_PREFIX);
+    }
+
+    function _checkPrefix(uint256 prefix, uint8 length) private pure {
+        if (length < _MIN_PREFIX || length > _MAX_PREFIX || prefix >= 10 ** length) {
+            revert InvalidCompanyPrefix(prefix, length);
+        }
     }
 
     function _checkRoles(uint8 roles) private pure {

@@ -17,8 +17,8 @@ const query = new URLSearchParams(location.search);
 export const config = {
   rpcUrl: query.get('rpc') || generated.rpcUrl,
   relayerUrl: (query.get('relayer') || generated.relayerUrl).replace(/\/$/, ''),
-  // Batch serial trees (StandardMerkleTree dumps) the pharmacy proves units against.
-  treesUrl: (query.get('trees') || generated.treesUrl || './trees').replace(/\/$/, ''),
+  // The web server's per-unit proof service (frontend/proof-service.mjs): POST a signed request.
+  proofsUrl: query.get('proofs') || generated.proofsUrl || './proofs',
   cast: generated.cast,
   // Genesis hashes of the devnets this project started: the only chains with test keys.
   devGenesis: (generated.devGenesis || []).map((h) => h.toLowerCase()),

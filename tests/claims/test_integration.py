@@ -44,12 +44,12 @@ def wired(project, admin, directory, token, insurer, patient, pharmacy, clinic, 
     tree = MerkleTree.from_leaves([leaf_hash(GTIN, s) for s in SERIALS])
     bid = batch_id(GTIN, "LOT-C1")
     provenance.commission(GTIN, lot, EXPIRY, len(SERIALS), tree.root, sender=manufacturer)
-    provenance.ship(bid, distributor, 8, DOC, sender=manufacturer)
-    provenance.accept(bid, sender=distributor)
-    provenance.ship(bid, pharmacy, 5, DOC, sender=distributor)
-    provenance.accept(bid, sender=pharmacy)
-    for s in SERIALS[:2]:
-        provenance.dispense(GTIN, lot, text_to_bytes32(s), tree.proof(leaf_hash(GTIN, s)), sender=pharmacy)
+    provenance.ship(bid, 0, distributor, 8, DOC, sender=manufacturer)
+    provenance.accept(bid, 0, sender=distributor)
+    provenance.ship(bid, 0, pharmacy, 5, DOC, sender=distributor)
+    provenance.accept(bid, 0, sender=pharmacy)
+    for i, s in enumerate(SERIALS[:2]):
+        provenance.dispense(GTIN, lot, text_to_bytes32(s), i, 0, tree.proof_at(i), sender=pharmacy)
     return claims, consent, provenance, bid, grants
 
 

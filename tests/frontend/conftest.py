@@ -51,8 +51,8 @@ def chromium() -> str:
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     """anvil on a free port with the whole landed suite deployed and the cast registered."""
     folder = tmp_path_factory.mktemp("web-suite")
-    # Deployments and the provenance store (batch serial trees, served to the page under
-    # /trees/) live in the temp folder; the web server inherits these variables.
+    # Deployments and the provenance store (batch serial trees, from which the web server's
+    # proof service answers one unit at a time) live in the temp folder; the server inherits these.
     saved = {k: os.environ.get(k) for k in ENV_KEYS}
     os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(folder / "deployments")
     os.environ["CARELEDGER_PROVENANCE_DIR"] = str(folder / "provenance")
@@ -82,7 +82,8 @@ def relayer_url() -> str:
 @pytest.fixture(scope="session")
 def webapp(suite: Suite, chromium: str, relayer_url: str) -> Iterator[WebApp]:
     dist = build_webapp(suite.folder / "web", rpc=suite.rpc)
-    with WebApp(dist, env={"CARELEDGER_RELAYER_URL": relayer_url}) as app:
+    # The proof service (POST /proofs) reads the chain the suite runs on.
+    with WebApp(dist, env={"CARELEDGER_RELAYER_URL": relayer_url, "CARELEDGER_RPC": suite.rpc}) as app:
         yield app
 
 

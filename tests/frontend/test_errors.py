@@ -19,7 +19,8 @@ def test_wallet_on_the_wrong_chain_is_told_to_switch(browse):
 
 
 def test_custom_error_revert_is_decoded_into_words(drugs, browse):
-    result = browse("errors.mjs", SCAN=drugs["good"])
+    # A unit in the distributor's own parcel: the page offers Dispense, the registry refuses the role.
+    result = browse("errors.mjs", SCAN=drugs["at_distributor"])
     distributor = dev_account("distributor")
     # The registry asks the directory (requireActive) and the directory's error comes back,
     # decoded with the build's ABIs and explained by its NatSpec @notice.

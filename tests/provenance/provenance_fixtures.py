@@ -33,8 +33,11 @@ class Batch:
     def lot32(self) -> bytes:
         return text_to_bytes32(self.lot, "lot")
 
+    def index(self, serial: str) -> int:
+        return self.tree.proof(leaf_hash(self.gtin, serial))[0]
+
     def proof(self, serial: str) -> list[bytes]:
-        return self.tree.proof(leaf_hash(self.gtin, serial))
+        return self.tree.proof(leaf_hash(self.gtin, serial))[1]
 
     def unit(self, serial: str) -> bytes:
         return unit_id(self.gtin, serial)
@@ -65,19 +68,47 @@ def commissioned(registry, manufacturer, batch):
 
 @pytest.fixture
 def at_pharmacy(registry, commissioned, manufacturer, distributor, pharmacy):
-    """The default batch moved manufacturer -> distributor (8) -> pharmacy (5)."""
+    """The default batch moved manufacturer -> distributor (all 8) -> pharmacy (positions 0-4);
+    the distributor keeps positions 5-7 (parcel 5)."""
     b = commissioned
-    registry.ship(b.id, distributor, 8, DOC, sender=manufacturer)
-    registry.accept(b.id, sender=distributor)
-    registry.ship(b.id, pharmacy, 5, DOC, sender=distributor)
-    registry.accept(b.id, sender=pharmacy)
+    registry.ship(b.id, 0, distributor, 8, DOC, sender=manufacturer)
+    registry.accept(b.id, 0, sender=distributor)
+    registry.ship(b.id, 0, pharmacy, 5, DOC, sender=distributor)
+    registry.accept(b.id, 0, sender=pharmacy)
     return b
 
 
-def custody(registry, b, account) -> tuple[int, int, str]:
-    c = registry.custodyOf(b.id, account)
-    return int(c.held), int(c.incoming), str(c.sender)
+def parcel(registry, b, start) -> tuple[str, int, str]:
+    """(holder, end, in transit to) of the parcel ``start`` of the batch."""
+    p = registry.parcelOf(b.id, start)
+    return str(p.holder), int(p.end), str(p.to)
+
+
+def dispense(registry, b, serial, sender, parcel_start=0, **kw):
+    return registry.dispense(
+        b.gtin, b.lot32, text_to_bytes32(serial), b.index(serial), parcel_start, b.proof(serial), sender=sender, **kw
+    )
+
+
+def verify(registry, b, serial, expiry=EXPIRY, index=None, proof=None, **kw):
+    """(Verdict code, dispensedBy) of the serial as scanned."""
+    i = b.index(serial) if index is None else index
+    p = b.proof(serial) if proof is None else proof
+    return registry.verify(b.gtin, b.lot32, expiry, text_to_bytes32(serial), i, p, **kw)
 
 
 ZERO = "0x" + "00" * 20
-__all__ = ["DOC", "EXPIRY", "GTIN", "GTIN2", "REASON", "ZERO", "Batch", "ape", "custody", "make_batch"]
+__all__ = [
+    "DOC",
+    "EXPIRY",
+    "GTIN",
+    "GTIN2",
+    "REASON",
+    "ZERO",
+    "Batch",
+    "ape",
+    "dispense",
+    "make_batch",
+    "parcel",
+    "verify",
+]

@@ -21,7 +21,7 @@ CHAIN_ID = 31337
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 MAKER, DIST, PHARM, REG = (f"0x{c * 40}" for c in "1234")
 T = 1_790_000_000
-TX = [f"0x{i:064x}" for i in range(1, 9)]
+TX = [f"0x{i:064x}" for i in range(1, 11)]
 
 
 def _history() -> UnitHistory:
@@ -36,6 +36,8 @@ def _history() -> UnitHistory:
         HistoryEvent("QuarantineLifted", 16, T + 360, TX[6], REG, reason="CLEARED", log_index=0),
         HistoryEvent("UnitDispensed", 17, T + 420, TX[7], PHARM, serial="SN-7", quantity=1, log_index=3),
         HistoryEvent("BatchRecalled", 18, T + 480, TX[7], REG, reason="CLASS-I", log_index=4),
+        HistoryEvent("ShipmentCancelled", 19, T + 540, TX[8], DIST, PHARM, 2, reason="WRONG-ORDER", log_index=0),
+        HistoryEvent("BatchVoided", 20, T + 600, TX[9], REG, reason="ILLEGITIMATE", log_index=0),
     ]
     return h
 
@@ -73,7 +75,10 @@ def test_export_is_valid_epcis_2(tmp_path):
         "holding",
         "dispensing",
         "holding",
+        "shipping",
+        "holding",
     ]
+    assert [e["disposition"] for e in events[-2:]] == ["returned", "non_conformant"]
     # The expiry the chain enforces: 301200 commissioned in 2026 is 31 December 2030.
     assert events[0]["ilmd"]["cbvmda:itemExpirationDate"] == "2030-12-31"
 

@@ -26,28 +26,41 @@ def test_directory_reads_back(registry, directory):
     assert registry.directory() == directory.address
 
 
-def test_reject_needs_a_reason(registry, manufacturer, distributor, commissioned):
-    registry.ship(commissioned.id, distributor, 2, DOC, sender=manufacturer)
+def test_reject_and_cancel_need_a_reason(registry, manufacturer, distributor, commissioned):
+    registry.ship(commissioned.id, 0, distributor, 2, DOC, sender=manufacturer)
     with ape.reverts(registry.EmptyValue, what="reasonCode"):
-        registry.reject(commissioned.id, b"\0" * 32, sender=distributor)
-    assert registry.custodyOf(commissioned.id, distributor).incoming == 2
+        registry.reject(commissioned.id, 0, b"\0" * 32, sender=distributor)
+    with ape.reverts(registry.EmptyValue, what="reasonCode"):
+        registry.cancel(commissioned.id, 0, b"\0" * 32, sender=manufacturer)
+    assert registry.parcelOf(commissioned.id, 0).to == distributor.address
 
 
 def test_dispense_from_unknown_batch_refused(registry, pharmacy):
     unknown = batch_id(GTIN2, "NOPE")
     with ape.reverts(registry.UnknownBatch, batchId=unknown):
-        registry.dispense(GTIN2, S32("NOPE", "lot"), S32("SN000001"), [], sender=pharmacy)
+        registry.dispense(GTIN2, S32("NOPE", "lot"), S32("SN000001"), 0, 0, [], sender=pharmacy)
+
+
+def test_split_and_accept_of_a_held_batch_need_it_active(registry, regulator, distributor, pharmacy, at_pharmacy):
+    b = at_pharmacy
+    registry.ship(b.id, 5, pharmacy, 3, DOC, sender=distributor)
+    registry.quarantine(b.id, b"HOLD".ljust(32, b"\0"), sender=regulator)
+    with ape.reverts(registry.BatchIsQuarantined, batchId=b.id):
+        registry.split(b.id, 0, 2, sender=pharmacy)
+    with ape.reverts(registry.BatchIsQuarantined, batchId=b.id):
+        registry.accept(b.id, 5, sender=pharmacy)
+    registry.cancel(b.id, 5, b"HOLD".ljust(32, b"\0"), sender=distributor)  # calling goods back is allowed
 
 
 def test_verify_bad_proof_of_a_dispensed_unit(registry, manufacturer, pharmacy, at_pharmacy):
     a = at_pharmacy
     s = a.serials[0]
-    registry.dispense(a.gtin, a.lot32, S32(s), a.proof(s), sender=pharmacy)
+    registry.dispense(a.gtin, a.lot32, S32(s), 0, 0, a.proof(s), sender=pharmacy)
     other = make_batch(lot="LOT-B2", prefix="SNB")
     registry.commission(other.gtin, other.lot32, other.expiry, 4, other.tree.root, sender=manufacturer)
 
     def verdict(b, proof):
-        v, holder = registry.verify(b.gtin, b.lot32, b.expiry, S32(s), proof)
+        v, holder = registry.verify(b.gtin, b.lot32, b.expiry, S32(s), 0, proof)
         return Verdict(v), holder
 
     # The pack names another (real) lot, and its proof fails there: the serial is on record

@@ -1,6 +1,7 @@
 // Pharmacy view: scan (paste / scanner keyboard input, uploaded photo, camera), a large verdict
-// in DSCSA words with product, lot, expiry, holder and the custody timeline, and Dispense for
-// the pharmacy holding the unit.
+// in DSCSA words with product, lot, expiry, holder and the unit's custody timeline, and Dispense
+// for the pharmacy holding the parcel that contains the unit. Proofs come one unit at a time from
+// the web server, for a request the signed-in partner signs (provenance.js).
 import { explain, publicClient, who } from '../chain.js';
 import { ScanError, expiryDate, parseScan } from '../gs1.js';
 import * as drugs from '../provenance.js';
@@ -18,6 +19,7 @@ const LOOK = {
   No_match_Expiry: ['refused', 'NO MATCH — EXPIRY', 'The expiry on the label does not match the batch record.'],
   Unknown_batch: ['refused', 'UNKNOWN', 'No batch with this GTIN and lot is known to the ledger.'],
   Unverifiable: ['caution', 'CANNOT VERIFY', 'The batch is known but its serial list is missing here. Hold the unit.'],
+  Voided: ['refused', 'VOIDED', 'A regulator annulled this batch: illegitimate product. Do not dispense; quarantine the unit.'],
 };
 
 let stopCamera = null;
@@ -45,7 +47,7 @@ export default {
     const video = h('video', { id: 'camera-view', playsinline: true, muted: true, hidden: true });
     const status = drugs.available();
     let me;
-    try { me = (await ctx.signer()).address; } catch { me = undefined; }
+    try { me = await ctx.signer(); } catch { me = undefined; }
 
     async function verify(raw, started = performance.now()) {
       let unit;
@@ -64,7 +66,7 @@ export default {
         let expiry;
         try { expiry = expiryDate(unit.expiry, latest.timestamp); } catch (e) { expiry = `${unit.expiry}: ${e.message}`; }
         const box = verdictBox(result, 0);
-        const holderCell = h('dd', { id: 'holder' }, result.holder ? who(result.holder) : '…');
+        const holderCell = h('dd', { id: 'holder' }, result.dispensedBy ? who(result.dispensedBy) : '…');
         const facts = h('dl', { class: 'facts', id: 'unit-facts' },
           h('dt', {}, 'Product (GTIN)'), h('dd', {}, unit.gtin),
           h('dt', {}, 'Lot'), h('dd', {}, unit.lot),
@@ -80,28 +82,33 @@ export default {
         const ms = performance.now() - started;
         box.dataset.ms = ms.toFixed(1);
         window.__lastVerdictMs = ms;
-        const [history] = await Promise.all([drugs.custody(result), dispenseButton(result, unit, actions)]);
-        if (!result.holder) {
-          fill(holderCell, history.holders.map((x) => `${who(x.account)}: ${x.held} units`).join('; ') || '—');
+        const history = await drugs.custody(result);
+        if (!result.dispensedBy) {
+          // The holder of the parcel of serial positions that contains this unit (from the events).
+          const p = history.parcel;
+          fill(holderCell, !p || !result.proof.length ? '—'
+            : `${who(p.holder)}${p.to ? ` (in transit to ${who(p.to)})` : ''}`);
         }
+        await dispenseButton(result, unit, actions, history.parcel);
         fill(custody, timeline(history.steps));
       } catch (e) {
         fill(out, note('error', explain(e)));
       }
     }
 
-    async function dispenseButton(result, unit, actions) {
+    async function dispenseButton(result, unit, actions, parcel) {
       if (result.verdict !== 'Verified') return;
       let signer;
       try { signer = await ctx.signer(); } catch { return; }
-      if (await drugs.heldBy(result.batchId, signer.address) === 0n) {
-        fill(actions, h('p', { class: 'muted' }, `${who(signer.address)} holds no units of this batch, so it cannot dispense this one.`));
+      const mine = parcel && !parcel.to && parcel.holder.toLowerCase() === signer.address.toLowerCase();
+      if (!mine) {
+        fill(actions, h('p', { class: 'muted' }, `${who(signer.address)} did not receive this unit (it is not in a parcel it holds), so it cannot dispense it.`));
         return;
       }
       const msg = h('div', { id: 'dispense-out' });
       const button = h('button', { id: 'dispense' }, 'Dispense to patient');
       button.addEventListener('click', () => act(button, msg, 'Dispensing…', async () => {
-        const receipt = await drugs.dispense(signer, unit, result);
+        const receipt = await drugs.dispense(signer, unit, result, parcel);
         button.remove();
         const scan = `(01)${unit.gtin}(17)${unit.expiry}(10)${unit.lot}(21)${unit.serial}`;
         return h('div', { class: 'note ok' }, `Dispensed in block ${receipt.blockNumber}. Scan it again: it now reads "already dispensed". `,
