@@ -64,7 +64,7 @@ from careledger.consent.client import ConsentClient, SignedAction
 from careledger.consent.fhir import ADDRESS_SYSTEM, DOCUMENT_SYSTEM, import_consent
 from careledger.consent.records import RecordStore
 from careledger.consent.relay import RateLimiter, create_app
-from careledger.consent.terms import DelegateKind, ModifyTerms, mask
+from careledger.consent.terms import ALL_CATEGORIES, GRANTABLE_PURPOSES, DelegateKind, ModifyTerms, mask
 from careledger.demo.phi import CONSENT_STORY_PHI, DEMO_PHI, all_demo_phi
 from careledger.deployments import Deployment
 from careledger.directory.client import REGISTRAR_ROLE, DirectoryClient, credential_commitment
@@ -730,7 +730,9 @@ class RandomRun:
         kind = c.delegate_kind(self.addr[patient], self.addr[proxy])
         if kind == 0:
             if self.do(
-                "consent.appoint_delegate", patient, lambda: c.appoint_delegate(self.addr[proxy], DelegateKind.PROXY)
+                "consent.appoint_delegate",
+                patient,
+                lambda: c.appoint_delegate(self.addr[proxy], DelegateKind.PROXY, ALL_CATEGORIES, GRANTABLE_PURPOSES),
             ):
                 self.expected.delegates.add((self.addr[patient], self.addr[proxy]))
             return
@@ -771,9 +773,21 @@ class RandomRun:
         note = self._store(
             f"Unresponsive on arrival: {ident.name}, born {ident.birth_date}; history of {ident.diagnosis}."
         )
+        encounter = self._store(f"Encounter of {ident.name} at {provider}, step {self.step}.")
         c = self.client("consent", provider)
         reason = self.pick([Purpose.ETREAT, Purpose.BTG])
-        out = self.do("consent.break_glass", provider, lambda: c.break_glass(self.addr[patient], reason, note))
+        if self.rng.random() < 0.5:  # a colleague co-signs (needed once the daily cap is reached)
+            cosigner = self.pick([p for p in ("er", "clinic", "lab", "regulator") if p != provider])
+            self.do(
+                "consent.co_sign_break_glass",
+                cosigner,
+                lambda: self.client("consent", cosigner).co_sign_break_glass(
+                    self.addr[patient], self.addr[provider], encounter
+                ),
+            )
+        out = self.do(
+            "consent.break_glass", provider, lambda: c.break_glass(self.addr[patient], reason, note, encounter)
+        )
         if out:
             self.expected.glass.add((self.addr[patient], self.addr[provider]))
             if self.do(

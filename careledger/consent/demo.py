@@ -129,7 +129,8 @@ def story(env: DemoEnv) -> Story:
 
     # 5. Emergency: the ER breaks the glass.
     note = store.store(_ER_NOTE.encode())
-    bg_id, receipt = as_er.break_glass(patient, Purpose.ETREAT, note.commitment)
+    encounter = store.store(b"ED encounter 2026-11-30, triage level 1, Jane Q. Doe")
+    bg_id, receipt = as_er.break_glass(patient, Purpose.ETREAT, note.commitment, encounter.commitment)
     s.done("er", "breaks the glass (ETREAT) for an unconscious patient: a 4-hour window", receipt)
     s.done(
         "er",

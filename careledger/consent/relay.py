@@ -119,9 +119,10 @@ def create_app(client: ConsentClient, limiter: RateLimiter | None = None) -> Fas
         now = client.chain_time()
         if action.deadline < now:
             return refuse(400, f"deadline {action.deadline} has passed (chain time {now})")
-        current = client.nonce(action.signer)
+        current = client.expected_nonce(action)
         if action.nonce != current:
-            return refuse(400, f"nonce {action.nonce} is not the signer's current nonce {current}")
+            whose = "the pair's action counter" if action.pair else "the signer's current nonce"
+            return refuse(400, f"nonce {action.nonce} is not {whose} {current}")
         if not client.verify_signature(action):
             return refuse(400, f"signature is not {action.signer}'s for this {action.action}")
         # Only a signature that is the claimed signer's takes one of that signer's slots.
