@@ -14,10 +14,12 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 from web3.types import TxReceipt
 
 from careledger.artifacts import load_artifacts
-from careledger.chain import Chain, checksum
+from careledger.chain import Chain, _revert_data, checksum
 from careledger.codes import Category, Purpose, Role
 from careledger.consent import eip712
 from careledger.consent.terms import ConsentState, GrantTerms, ModifyTerms
@@ -378,10 +380,27 @@ class ConsentClient:
         signature = eip712.sign(account, typed)
         return SignedAction(action, owner, dict(typed["message"]), "0x" + signature.hex())
 
-    def submit(self, signed: SignedAction) -> TxReceipt:
-        """Send a signed action (this client's chain must sign as an active relayer)."""
-        fn = getattr(self.contract.functions, ACTIONS[signed.action][1])(*signed.call_args())
-        return self.chain.send(fn, f"relay {signed.action} signed by {signed.signer}")
+    def _by_sig(self, signed: SignedAction) -> Any:
+        return getattr(self.contract.functions, ACTIONS[signed.action][1])(*signed.call_args())
+
+    def submit(self, signed: SignedAction, gas: int | None = None) -> TxReceipt:
+        """Send a signed action (this client's chain must sign as an active relayer); ``gas``:
+        the gas limit (default: the node's estimate)."""
+        return self.chain.send(self._by_sig(signed), f"relay {signed.action} signed by {signed.signer}", gas=gas)
+
+    def estimate(self, signed: SignedAction) -> int:
+        """Gas the relayer would spend on ``signed`` now; a refusal raises the contract's decoded
+        custom error (:class:`careledger.errors.ChainRefused`)."""
+        fn = self._by_sig(signed)
+        try:
+            return int(fn.estimate_gas({"from": to_checksum_address(self.me)}))
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise self.chain.decoder.refusal(_revert_data(exc), f"relay {signed.action}") from None
+
+    def code_hash(self, address: str) -> bytes | None:
+        """keccak256 of the code at ``address``; None for an account without code (an EOA)."""
+        code = bytes(self.chain.w3.eth.get_code(to_checksum_address(address)))
+        return keccak(code) if code else None
 
     def verify_signature(self, signed: SignedAction) -> bool:
         """Off-chain check before spending gas, the contract's own (``SignatureChecker``): an EOA
@@ -390,7 +409,7 @@ class ConsentClient:
         (ERC-1271) is asked ``isValidSignature`` by a read call."""
         typed = signed.typed_data(self.chain.chain_id, self.address)
         sig = bytes.fromhex(signed.signature[2:])
-        if len(self.chain.w3.eth.get_code(to_checksum_address(signed.signer))) == 0:
+        if self.code_hash(signed.signer) is None:
             if eip712.signature_problem(sig) is not None:
                 return False
             try:

@@ -53,9 +53,15 @@ async function signAction(signer, primaryType, message) {
   if (name !== typed.consent.name || version !== typed.consent.version) {
     throw new UserError(`The registry signs as "${name}" v${version}, this page as "${typed.consent.name}" v${typed.consent.version}: rebuild the page.`);
   }
-  const nonce = await read(REGISTRY, 'nonces', [signer.address]);
+  // Grant, Modify and Revoke carry the pair's action counter (every action on the pair moves it,
+  // so a signature someone held back dies); the other actions the signer's own nonce.
+  const pairTypes = ['Grant', 'Modify', 'Revoke'];
+  const nonce = pairTypes.includes(primaryType)
+    ? await read(REGISTRY, 'pairNonce', [message.patient, message.grantee])
+    : await read(REGISTRY, 'nonces', [signer.address]);
   const block = await publicClient.getBlock();
-  const full = { ...message, nonce, deadline: block.timestamp + 3600n };
+  // Short-lived by default (the SDK's 15 minutes; the registry refuses more than a day).
+  const full = { ...message, nonce, deadline: block.timestamp + 900n };
   const signature = await signer.wallet.signTypedData({
     account: signer.account, domain: { name, version, chainId: Number(chainId), verifyingContract },
     types: { [primaryType]: typed.consent.types[primaryType] }, primaryType, message: full,
