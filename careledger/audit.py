@@ -32,7 +32,7 @@ from eth_utils.crypto import keccak
 
 from careledger.rpc import RpcClient, RpcError
 
-__all__ = ["PhiHit", "ScanReport", "needles", "scan_chain"]
+__all__ = ["ConsentEdge", "LinkHit", "PhiHit", "ScanReport", "find_links", "needles", "scan_chain"]
 
 
 @dataclass(frozen=True)
@@ -164,4 +164,59 @@ def _find(patterns: Iterable[tuple[str, str, bytes]], blobs: list[tuple[str, byt
         for label, encoding, needle in pats:
             if needle and needle in blob:
                 hits.append(PhiHit(label, encoding, where))
+    return hits
+
+
+# ---------------------------------------------------------------------- linkage (issue #15)
+
+
+@dataclass(frozen=True)
+class LinkHit:
+    """A non-organisation address that joins relationships the chain should keep apart."""
+
+    address: str
+    kind: str  # "two-organisations" or "consent-and-claims"
+    counterparties: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.address} links {', '.join(self.counterparties)} ({self.kind})"
+
+
+@dataclass(frozen=True)
+class ConsentEdge:
+    """One consent grant as the chain shows it: ``patient`` (a pseudonym) to ``grantee``."""
+
+    patient: str
+    grantee: str
+    purposes: int
+
+
+_HPAYMT_ONLY = 1 << 1  # Purpose.HPAYMT: a payment consent belongs to the plan relationship
+
+
+def find_links(
+    consents: Iterable[ConsentEdge], claim_members: Iterable[str], organisations: Iterable[str]
+) -> list[LinkHit]:
+    """Addresses that link a person's relationships (PRIVACY.md, "Linkage"):
+
+    - a non-organisation address with consents to two organisations, payment consents aside;
+    - a non-organisation address with a (non-payment) consent and a claim as a member.
+
+    A payment consent (purposes exactly HPAYMT) is the plan pseudonym letting a provider bill
+    the plan: that address is expected in claims and in payment consents to several providers
+    (the insurer sees those claims anyway), so it is part of the one plan relationship."""
+    orgs = {o.lower() for o in organisations}
+    by_patient: dict[str, set[str]] = {}
+    for edge in consents:
+        p = edge.patient.lower()
+        if p in orgs or edge.purposes == _HPAYMT_ONLY:
+            continue
+        by_patient.setdefault(p, set()).add(edge.grantee.lower())
+    hits: list[LinkHit] = []
+    for p, grantees in sorted(by_patient.items()):
+        if len(grantees) > 1:
+            hits.append(LinkHit(p, "two-organisations", tuple(sorted(grantees))))
+    members = {m.lower() for m in claim_members} - orgs
+    for p in sorted(members & set(by_patient)):
+        hits.append(LinkHit(p, "consent-and-claims", (*sorted(by_patient[p]), "claims")))
     return hits
