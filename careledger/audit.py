@@ -26,6 +26,7 @@ import gzip
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
@@ -220,3 +221,29 @@ def find_links(
     for p in sorted(members & set(by_patient)):
         hits.append(LinkHit(p, "consent-and-claims", (*sorted(by_patient[p]), "claims")))
     return hits
+
+
+def chain_links(w3: Any, deployment: Any, artifacts: Any) -> list[LinkHit]:
+    """:func:`find_links` over what a chain shows: every ``ConsentGranted`` of the consent
+    registry, every ``member`` of a claims event, and every organisation of the directory."""
+    from web3 import Web3
+
+    def logs(name: str, event: str) -> list[Any]:
+        entry = deployment.contracts.get(name)
+        if entry is None:
+            return []
+        contract = w3.eth.contract(address=Web3.to_checksum_address(entry.address), abi=artifacts[name].abi)
+        return list(getattr(contract.events, event)().get_logs(from_block=entry.block))
+
+    organisations = [str(e["args"]["account"]) for e in logs("ParticipantDirectory", "ParticipantRegistered")]
+    consents = [
+        ConsentEdge(str(e["args"]["patient"]), str(e["args"]["grantee"]), int(e["args"]["purposes"]))
+        for e in logs("ConsentRegistry", "ConsentGranted")
+    ]
+    members: list[str] = []
+    claims = deployment.contracts.get("ClaimSettlement")
+    if claims is not None:
+        for item in artifacts["ClaimSettlement"].abi:
+            if item.get("type") == "event" and any(i["name"] == "member" for i in item["inputs"]):
+                members += [str(e["args"]["member"]) for e in logs("ClaimSettlement", item["name"])]
+    return find_links(consents, members, organisations)

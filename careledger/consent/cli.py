@@ -49,6 +49,59 @@ def _client(app: AppContext, signer_default: str | None = "patient") -> Any:
     return ConsentClient(chain, app.deployment())
 
 
+def _person(app: AppContext, name: str | None = None) -> Any:
+    """The person acting (or asked about), when it is one: a devnet person of the cast (by name:
+    ``--account patient``, or ``name``), else ``$CARELEDGER_PATIENT_MNEMONIC`` (with
+    ``$CARELEDGER_PATIENT_IDENTITY``, ``$CARELEDGER_PATIENT_PASSPHRASE``) when no account is
+    named. None: act as the account's own address (an organisation, a delegate, a legacy key)."""
+    import os
+
+    from careledger.accounts import PersonIdentity, dev_account, dev_person
+    from careledger.devchain import require_devnet
+
+    who = (
+        name if name is not None else (app.account or (None if os.environ.get("CARELEDGER_PRIVATE_KEY") else "patient"))
+    )
+    if who is not None and not who.startswith("0x"):
+        try:
+            member = dev_account(who)
+        except KeyError:
+            return None
+        if member.role is not None or member.name == "admin":
+            return None
+        chain = app.chain()
+        require_devnet(chain.is_devnet(), f"devnet person {who!r}", chain.chain_id, "set CARELEDGER_PATIENT_MNEMONIC")
+        return dev_person(who)
+    mnemonic = os.environ.get("CARELEDGER_PATIENT_MNEMONIC")
+    if name is None and app.account is None and mnemonic:
+        return PersonIdentity(
+            mnemonic,
+            int(os.environ.get("CARELEDGER_PATIENT_IDENTITY", "0")),
+            os.environ.get("CARELEDGER_PATIENT_PASSPHRASE", ""),
+        )
+    return None
+
+
+def _as_pseudonym(app: AppContext, client: Any, person: Any, counterparty: str, relayed: bool) -> Any:
+    """``client`` acting as ``person``'s pairwise pseudonym for ``counterparty``. A pseudonym holds
+    no ether: it signs for the relayer; sending directly is possible only on a devnet, where the
+    node credits it gas with ``anvil_setBalance`` (no transaction, so nothing links it)."""
+    from eth_utils.address import to_checksum_address
+
+    from careledger.consent.client import ConsentClient
+
+    key = person.pseudonym(counterparty)
+    chain = app.chain().with_account(key)
+    if not relayed and int(chain.w3.eth.get_balance(to_checksum_address(key.address))) == 0:
+        if not chain.is_devnet():
+            raise InvalidInput(
+                f"your pseudonym for {counterparty} ({key.address}) holds no ether: sign through a relayer "
+                "(--relay URL or CARELEDGER_RELAY)"
+            )
+        chain._raw_call("anvil_setBalance", [key.address, hex(10**18)])
+    return ConsentClient(chain, client.deployment)
+
+
 def _relay_post(url: str, signed: Any) -> dict[str, Any]:
     import requests
 
@@ -89,6 +142,17 @@ def _deny(deny_categories: str | None, deny_purposes: str | None) -> tuple[int, 
     if deny_categories is None and deny_purposes is None:
         return 0, 0
     return (parse_categories(deny_categories or "all"), parse_purposes(deny_purposes or "all"))
+
+
+def _identities(app: AppContext, client: Any, patient: str | None) -> list[str]:
+    """Addresses whose history is the patient's: a person's pseudonyms for every organisation and
+    study, or the one address given."""
+    person = _person(app, patient)
+    if person is not None:
+        return list(person.pseudonyms(client.counterparties()))
+    if patient:
+        return [_addr(app, patient, "patient")]
+    return [_client(app).me]
 
 
 @click.group()
@@ -158,6 +222,9 @@ def grant_cmd(
         document=_commitment(document),
     )
     terms.check()
+    person = None if patient else _person(app)
+    if person is not None:  # the person's pairwise pseudonym for this grantee acts
+        client = _as_pseudonym(app, client, person, g, bool(relay_url))
     who = _addr(app, patient, "patient") if patient else client.me
     if not allow_unvetted:
         client.require_vetted(g)
@@ -212,6 +279,9 @@ def modify_cmd(
     """Change the terms of the current consent to GRANTEE (its id stays)."""
     client = _client(app)
     g = _addr(app, grantee, "grantee")
+    person = None if patient else _person(app)
+    if person is not None:
+        client = _as_pseudonym(app, client, person, g, bool(relay_url))
     who = _addr(app, patient, "patient") if patient else client.me
     state = client.consent_of(who, g)
     if state.valid_until == 0:
@@ -242,6 +312,9 @@ def revoke_cmd(app: AppContext, grantee: str, patient: str | None, relay_url: st
     """Revoke the current consent to GRANTEE now (accesses already logged stay logged)."""
     client = _client(app)
     g = _addr(app, grantee, "grantee")
+    person = None if patient else _person(app)
+    if person is not None:
+        client = _as_pseudonym(app, client, person, g, bool(relay_url))
     who = _addr(app, patient, "patient") if patient else client.me
     state = client.consent_of(who, g)
     if state.valid_until == 0:
@@ -271,7 +344,9 @@ def check_cmd(app: AppContext, patient: str, grantee: str, category: str, purpos
         cat, pur = Category[category.upper().replace("-", "_")], Purpose[purpose.upper()]
     except KeyError as exc:
         raise InvalidInput(f"unknown code {exc.args[0]!r}") from None
-    p, g = _addr(app, patient, "patient"), _addr(app, grantee, "grantee")
+    g = _addr(app, grantee, "grantee")
+    person = _person(app, patient)
+    p = person.address_for(g) if person is not None else _addr(app, patient, "patient")
     allowed, cid = client.can_access(p, g, cat, pur)
     data = {
         "allowed": allowed,
@@ -290,10 +365,12 @@ def check_cmd(app: AppContext, patient: str, grantee: str, category: str, purpos
 @click.option("--patient", default=None, help="Patient (default: the signer).")
 @pass_app
 def list_cmd(app: AppContext, patient: str | None) -> None:
-    """The patient's consents (one per grantee), rebuilt from events, with their state now."""
-    client = _client(app, signer_default=None if patient else "patient")
-    who = _addr(app, patient, "patient") if patient else client.me
-    rows = client.consents(who)
+    """The patient's consents (one per grantee), rebuilt from events, with their state now. A
+    person's consents are those of all their pairwise pseudonyms (column "as")."""
+    client = _client(app, signer_default=None)
+    rows = []
+    for who in _identities(app, client, patient):
+        rows += [{**r, "as": who} for r in client.consents(who)]
 
     def human() -> None:
         if not rows:
@@ -311,10 +388,10 @@ def list_cmd(app: AppContext, patient: str | None) -> None:
 @click.option("--patient", default=None, help="Patient (default: the signer).")
 @pass_app
 def log_cmd(app: AppContext, patient: str | None) -> None:
-    """The patient's audit log: grants, changes, accesses and break-glass uses, in chain order."""
-    client = _client(app, signer_default=None if patient else "patient")
-    who = _addr(app, patient, "patient") if patient else client.me
-    entries = [e.to_json() for e in client.history(who)]
+    """The patient's audit log: grants, changes, accesses and break-glass uses, in chain order;
+    for a person, one combined log of all their pairwise pseudonyms."""
+    client = _client(app, signer_default=None)
+    entries = [e.to_json() for e in client.history(_identities(app, client, patient))]
 
     def human() -> None:
         for e in entries:
@@ -334,9 +411,13 @@ def export_cmd(app: AppContext, grantee: str, patient: str | None, output: Path 
     """Write the consent to GRANTEE as a FHIR R4 Consent resource (validated)."""
     from careledger.consent import fhir
 
-    client = _client(app, signer_default=None if patient else "patient")
-    who = _addr(app, patient, "patient") if patient else client.me
+    client = _client(app, signer_default=None)
     g = _addr(app, grantee, "grantee")
+    person = _person(app, patient)
+    if person is not None:
+        who = person.address_for(g)
+    else:
+        who = _addr(app, patient, "patient") if patient else _client(app).me
     state = client.consent_of(who, g)
     document = None
     for e in client.history(who, ("ConsentGranted",)):
@@ -373,6 +454,14 @@ def import_cmd(app: AppContext, file: Path, allow_unvetted: bool, relay_url: str
         raise InvalidInput(f"{file} does not hold a FHIR resource object")
     patient, terms = fhir.import_consent(resource)
     client = _client(app)
+    person = _person(app)
+    if person is not None:
+        client = _as_pseudonym(app, client, person, terms.grantee, bool(relay_url))
+        if patient.lower() != client.me.lower():
+            raise InvalidInput(
+                f"this Consent's patient {patient} is not your pseudonym for {terms.grantee} ({client.me}); "
+                "nothing was granted"
+            )
     if not allow_unvetted:
         client.require_vetted(terms.grantee)
     if relay_url:

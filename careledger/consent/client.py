@@ -519,6 +519,18 @@ class ConsentClient:
         )
         return int(kind), int(cats), int(purps)
 
+    def counterparties(self) -> list[str]:
+        """Every organisation of the directory and every registered study, from their events:
+        the counterparties a person may hold a pseudonym for (for one combined log)."""
+        directory = self.chain.contract(
+            self.deployment.address("ParticipantDirectory"), load_artifacts()["ParticipantDirectory"].abi
+        )
+        start = self.deployment.contracts["ParticipantDirectory"].block
+        out = [str(e["args"]["account"]) for e in directory.events.ParticipantRegistered().get_logs(from_block=start)]
+        studies = self.contract.events.StudyRegistered().get_logs(from_block=self.from_block)
+        out += [str(e["args"]["study"]) for e in studies]
+        return list(dict.fromkeys(out))
+
     def unreviewed_break_glass(self, patients: str | list[str]) -> list[HistoryEntry]:
         """Break-glass openings on ``patients`` (one pseudonym or all of a person's) that nobody
         marked reviewed yet, oldest first."""

@@ -103,8 +103,14 @@ def test_demo_story_holds_and_writes_no_phi_on_chain(devnet: dict[str, Any]) -> 
     haystack = b"\n".join(blobs).lower()
     for phi in DEMO_PHI:
         assert phi.lower().encode() not in haystack, phi
-    # and, as a control, the scan does see what the story did put on chain (the patient's address)
-    assert bytes.fromhex(dev_account("patient").address[2:]).lower() in haystack
+    # As a control, the scan does see what the story put on chain: the patient's pseudonyms, one
+    # per counterparty; and never her own devnet address (nothing links the pseudonyms to it).
+    at_clinic, at_lab, at_er, plan = env.shared["consent_pseudonyms"]
+    assert len({at_clinic, at_lab, at_er, plan}) == 4
+    for address in (at_clinic, at_er, plan):
+        assert bytes.fromhex(address[2:]).lower() in haystack
+    assert bytes.fromhex(at_lab[2:]).lower() not in haystack  # the lab was only asked, never granted
+    assert bytes.fromhex(dev_account("patient").address[2:]).lower() not in haystack
 
 
 # ---------------------------------------------------------------------- CLI
@@ -497,3 +503,29 @@ def test_relayer_sponsors_only_actions_concerning_an_active_organisation(devnet:
     t = replace(_terms(relayer, "clinic"), grantee=nobody)
     resp = http.post("/actions", json=relayer.sign(Account.create(), "grant", terms=t).to_json())
     assert resp.status_code == 403 and "sponsor" in resp.json()["error"], resp.text
+
+
+def test_cli_person_uses_one_pseudonym_per_organisation_and_one_combined_log(
+    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`careledger --account patient consent grant <org>` acts as the person's pairwise pseudonym
+    for that organisation; `consent log` shows all of them as one log; the organisation sees only
+    the address it was given."""
+    from careledger.accounts import dev_person
+
+    person = dev_person("patient")
+    grant = ("consent", "grant", "--categories", "observation", "--purposes", "treat", "--days", "1")
+    seen = {}
+    for org in ("pharmacy", "manufacturer"):
+        code, out = _cli(devnet, capsys, "--account", "patient", grant[0], grant[1], org, *grant[2:])
+        assert code == 0, out
+        seen[org] = out["patient"]
+        assert out["patient"] == person.address_for(dev_account(org).address)
+    assert len(set(seen.values())) == 2 and dev_account("patient").address not in seen.values()
+    code, out = _cli(devnet, capsys, "consent", "check", "patient", "pharmacy", "observation", "treat")
+    assert (code, out["patient"]) == (0, seen["pharmacy"])
+    code, log = _cli(devnet, capsys, "consent", "log", "--patient", "patient")
+    granted = {e["patient"] for e in log if e["event"] == "ConsentGranted"}
+    assert set(seen.values()) <= granted
+    code, rows = _cli(devnet, capsys, "consent", "list", "--patient", "patient")
+    assert {(r["grantee"], r["as"]) for r in rows} >= {(dev_account(o).address, a) for o, a in seen.items()}
