@@ -256,7 +256,7 @@ class RandomRun:
         self.addr = {name: key.address for name, key in self.keys.items()}
         self.name_of = {a: n for n, a in self.addr.items()}
         self._clients: dict[tuple[str, str], Any] = {}
-        self.records = RecordStore(workdir / "records")
+        self.records = RecordStore(workdir / "records", passphrase="random run: throwaway store")
         self.outcomes: list[Outcome] = []
         self.expected = Expected()
         self.step = 0

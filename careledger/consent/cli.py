@@ -188,6 +188,13 @@ _RELAY = click.option(
     help="Signed consent document: stored encrypted, its salted commitment goes on chain.",
 )
 @click.option("--allow-unvetted", is_flag=True, help="Grant even if the grantee is not (yet) a vetted participant.")
+@click.option(
+    "--plan",
+    "plan",
+    default=None,
+    help="A payment consent for your health plan: sign as your pseudonym for this insurer (the "
+    "member address the plan's claims use), not as your pseudonym for the grantee.",
+)
 @_PATIENT
 @_RELAY
 @pass_app
@@ -203,10 +210,12 @@ def grant_cmd(
     deny_purposes: str | None,
     document: Path | None,
     allow_unvetted: bool,
+    plan: str | None,
     patient: str | None,
     relay_url: str | None,
 ) -> None:
-    """Grant GRANTEE access to CATEGORIES for PURPOSES for a period."""
+    """Grant GRANTEE access to CATEGORIES for PURPOSES for a period. A person acts as their
+    pairwise pseudonym for GRANTEE (or, with --plan, for that insurer)."""
     client = _client(app)
     g = _addr(app, grantee, "grantee")
     start, end = _period(valid_from, days, until, client.chain_time())
@@ -223,8 +232,9 @@ def grant_cmd(
     )
     terms.check()
     person = None if patient else _person(app)
-    if person is not None:  # the person's pairwise pseudonym for this grantee acts
-        client = _as_pseudonym(app, client, person, g, bool(relay_url))
+    if person is not None:  # the person's pairwise pseudonym for this grantee (or plan) acts
+        counterparty = _addr(app, plan, "plan insurer") if plan else g
+        client = _as_pseudonym(app, client, person, counterparty, bool(relay_url))
     who = _addr(app, patient, "patient") if patient else client.me
     if not allow_unvetted:
         client.require_vetted(g)

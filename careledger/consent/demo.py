@@ -30,6 +30,9 @@ __all__ = ["DEMO_PHI", "story"]
 # Health data of the demo patient. None of these strings may ever reach the chain.
 DEMO_PHI: tuple[str, ...] = tuple(CONSENT_STORY_PHI.values())
 DAY = 86_400
+DEMO_PASSPHRASE = "devnet demo only: not a secret"
+"""The demo's record key-file passphrase (a throwaway devnet store; real stores take it from
+``$CARELEDGER_RECORDS_PASSPHRASE`` or a prompt)."""
 
 _CONSENT_DOC = (
     "Consent to share records. Patient: Jane Q. Doe (DOB 1984-03-12, MRN-0048213). I allow Riverside "
@@ -66,7 +69,7 @@ def story(env: DemoEnv) -> Story:
     as_lab = as_clinic.with_chain(env.signer("lab"))
     as_er = as_clinic.with_chain(env.signer("er"))
     relay = _relay(env, as_clinic)
-    store = RecordStore(env.workdir / "records")
+    store = RecordStore(env.workdir / "records", passphrase=DEMO_PASSPHRASE)
     balances_before = [env.w3.eth.get_balance(Web3.to_checksum_address(a)) for a in pseudonyms]
 
     # 1. Gasless grant: the patient signs, the relay validates and pays.

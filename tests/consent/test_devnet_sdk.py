@@ -192,12 +192,14 @@ def test_cli_chain_refusal_exit_1_with_custom_error(devnet: dict[str, Any], caps
 
 
 def test_cli_records_store_show_erase(
-    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("CARELEDGER_RECORDS_PASSPHRASE", "cli test passphrase")
     src = tmp_path / "note.txt"
     src.write_text("confidential note")
     store = str(tmp_path / "store")
     code, ref = _cli(devnet, capsys, "records", "store", str(src), "--store", store)
+    assert not (tmp_path / "store" / "keys.json").exists() and (tmp_path / "store.keys").is_file()
     assert code == 0
     code, info = _cli(devnet, capsys, "records", "show", ref["recordId"], "--store", store)
     assert (code, info["status"], info["commitment"]) == (0, "stored", ref["commitment"])
