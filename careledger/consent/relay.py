@@ -38,7 +38,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 from eth_utils.address import to_checksum_address
+from web3.exceptions import Web3RPCError
 
 from careledger._extras import needs_extra
 from careledger.artifacts import load_artifacts
@@ -46,7 +48,7 @@ from careledger.chain import checksum
 from careledger.codes import Role
 from careledger.consent import eip712
 from careledger.consent.client import ConsentClient, SignedAction
-from careledger.errors import CareLedgerError, ChainRefused, InvalidInput
+from careledger.errors import CareLedgerError, ChainRefused, InvalidInput, TransactionRejected
 from careledger.exactjson import dumps, quantity, uint_id
 
 with needs_extra("relay", "the consent relayer"):
@@ -152,6 +154,69 @@ class Budget:
                     return
 
 
+class _Sender:
+    """Sends the relayer's transactions without waiting for one receipt before the next: nonces
+    are handed out under a lock (one sender key), the signed transaction goes out, the lock is
+    released, and each request waits for its own receipt. Fees and chain time are read at most
+    once a second."""
+
+    def __init__(self, client: ConsentClient, clock: Callable[[], float]) -> None:
+        self.client, self.clock = client, clock
+        self.lock = threading.Lock()
+        self._next: int | None = None
+        self._block_at = -1.0
+        self._fees: dict[str, int] = {}
+        self._time = 0
+
+    def _refresh(self) -> None:
+        if self.clock() - self._block_at < 1.0:
+            return
+        w3 = self.client.chain.w3
+        block = w3.eth.get_block("latest")
+        tip = int(w3.eth.max_priority_fee)
+        base = int(block.get("baseFeePerGas", 0))
+        self._fees = {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+        self._time = int(block["timestamp"])
+        self._block_at = self.clock()
+
+    def chain_time(self) -> int:
+        with self.lock:
+            self._refresh()
+            return self._time
+
+    def send(self, fn: Any, gas: int, what: str) -> Any:
+        chain = self.client.chain
+        account = chain.account
+        if account is None:
+            raise InvalidInput("the relayer needs a signing account")
+        w3 = chain.w3
+        with self.lock:
+            self._refresh()
+            if self._next is None:
+                self._next = int(w3.eth.get_transaction_count(account.address, "pending"))
+            tx = {
+                "to": fn.address,
+                "data": fn._encode_transaction_data(),
+                "gas": gas,
+                "nonce": self._next,
+                "chainId": chain.chain_id,
+                "value": 0,
+                **self._fees,
+            }
+            signed = account.sign_transaction(tx)
+            try:
+                tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
+            except (Web3RPCError, requests.RequestException) as exc:
+                self._next = None  # ask the node again next time
+                raise TransactionRejected(f"the node refused {what}: {exc}") from None
+            self._next += 1
+        receipt = chain.wait(tx_hash, what)
+        if receipt["status"] != 1:
+            data = chain._replay_revert({**tx, "from": account.address}, receipt["blockNumber"])
+            raise chain.decoder.refusal(data, what, tx_hash=tx_hash)
+        return receipt
+
+
 @dataclass(frozen=True)
 class RelayPolicy:
     """What the relayer sponsors, and how much. Defaults suit one consortium relayer."""
@@ -169,6 +234,10 @@ class RelayPolicy:
     max_gas_per_action: int = 200_000
     balance_floor: int = 10**17  # wei: below it the relayer stops sponsoring
     wallet_code_hashes: frozenset[bytes] = field(default_factory=frozenset)  # ERC-1271 wallets we relay for
+    # Behind a TLS proxy every request comes from the proxy: with this set, the client is the last
+    # address the proxy appended to X-Forwarded-For (never set it without such a proxy: a client
+    # could name itself anew on every request).
+    trust_forwarded_for: bool = False
 
 
 class _Transport:
@@ -257,17 +326,35 @@ def create_app(
         client.deployment.address("ParticipantDirectory"), load_artifacts()["ParticipantDirectory"].abi
     )
     app = FastAPI(title="CareLedger consent relay", version="2", default_response_class=ExactJSONResponse)
-    send_lock = threading.Lock()  # one sender key: serialise sends so nonces never collide
+    sender = _Sender(client, clock)
     stats = {"accepted": 0, "refused": 0}
+    cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    def cached(kind: str, key: str, ttl: float, read: Callable[[], Any]) -> Any:
+        # Sponsorship facts (is the organisation active, the relayer's balance) may be a few
+        # seconds old: they decide who pays, not who may access (the contract checks that).
+        hit = cache.get((kind, key))
+        if hit is not None and clock() - hit[0] < ttl:
+            return hit[1]
+        value = read()
+        cache[(kind, key)] = (clock(), value)
+        return value
 
     def refuse(status: int, message: str, headers: dict[str, str] | None = None) -> ExactJSONResponse:
         return ExactJSONResponse({"error": message}, status_code=status, headers=headers)
+
+    def client_of(request: Request) -> str:
+        if policy.trust_forwarded_for:
+            forwarded = request.headers.get("x-forwarded-for", "")
+            if forwarded:
+                return forwarded.split(",")[-1].strip()
+        return request.client.host if request.client else "unknown"
 
     @app.exception_handler(RequestValidationError)
     def malformed(request: Request, exc: RequestValidationError) -> ExactJSONResponse:
         # FastAPI's own 422 would echo the input back (a big integer included) and clash with
         # this relayer's 422 (the chain refused): a malformed request is a 400.
-        failures.record(_client_of(request))
+        failures.record(client_of(request))
         problems = "; ".join(str(e.get("msg", "invalid")) for e in exc.errors())
         return refuse(400, f"malformed request: the body must be a JSON object holding a signed action ({problems})")
 
@@ -302,14 +389,17 @@ def create_app(
         return {"signer": who, "nonce": quantity(client.nonce(who))}  # a uint256: a decimal string
 
     def _balance() -> int:
-        return int(client.chain.w3.eth.get_balance(to_checksum_address(client.me)))
+        return int(cached("balance", "", 1.0, lambda: client.chain.w3.eth.get_balance(to_checksum_address(client.me))))
 
     def _sponsor(action: SignedAction) -> tuple[str | None, str | None]:
         """(budget key, None) or (None, why no one sponsors it)."""
         org = action.counterparty
         if org is None:
             return PATIENT_WIDE, None
-        if client.chain.call(directory.functions.isActive(org, int(Role(127))), "check sponsor"):
+        active = cached(
+            "active", org, 5.0, lambda: client.chain.call(directory.functions.isActive(org, int(Role(127))), "check")
+        )
+        if active:
             return org, None
         sponsor, version, _ = client.study_of(org)
         if version and client.chain.call(directory.functions.isActive(sponsor, int(Role.PROVIDER)), "check sponsor"):
@@ -326,7 +416,7 @@ def create_app(
         problem = eip712.signature_problem(bytes.fromhex(action.signature[2:]))
         if problem is not None:
             return False, refuse(400, problem)
-        now = client.chain_time()
+        now = sender.chain_time()
         if action.deadline < now:
             return False, refuse(400, f"deadline {action.deadline} has passed (chain time {now})")
         current = client.expected_nonce(action)
@@ -340,7 +430,7 @@ def create_app(
                 f"signer {action.signer} is a contract whose code is not on this relayer's wallet allowlist; "
                 "submit its *BySig call yourself",
             )
-        if not client.verify_signature(action):
+        if not client.verify_signature(action, is_contract=code is not None):
             return False, refuse(400, f"signature is not {action.signer}'s for this {action.action}")
         key, why = _sponsor(action)
         if key is None:
@@ -370,8 +460,7 @@ def create_app(
         if over is not None:
             return False, refuse(429, over, {"Retry-After": str(round(policy.budget_window))})
         try:
-            with send_lock:
-                receipt = client.submit(action, gas=limit)
+            receipt = sender.send(client._by_sig(action), limit, f"relay {action.action} signed by {action.signer}")
         except ChainRefused as exc:
             pool.settle(key, limit, limit)  # a mined revert: charge the limit (the receipt is not at hand)
             return False, ExactJSONResponse(
@@ -393,7 +482,7 @@ def create_app(
 
     @app.post("/actions")
     def submit(request: Request, body: dict[str, Any]) -> ExactJSONResponse:
-        who = _client_of(request)
+        who = client_of(request)
         # Before any node work: a client over its request or failure limit costs a dict lookup.
         cut_off, retry = failures.full(who)
         if cut_off:
@@ -421,7 +510,3 @@ def create_app(
 
     app.add_middleware(_Transport, max_body=policy.max_body, max_concurrency=policy.max_concurrency)
     return app
-
-
-def _client_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
