@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from careledger.accounts import dev_account
+from careledger.accounts import dev_account, dev_person
 
 pytestmark = pytest.mark.browser
 
@@ -33,10 +33,16 @@ def test_patient_grants_and_revokes_through_the_relayer(consents, relayer, brows
     assert result["revoke"]["ok"] and "revoked" in result["revoke"]["text"]
     revoked = [r for r in result["afterRevoke"] if r["id"] == granted[0]["id"]]
     assert revoked[0]["status"] == "revoked"
-    # On chain: the consent is gone and the patient paid no gas (the relayer did).
-    allowed, _ = consents["registry"].functions.canAccess(patient.address, clinic.address, 3, 0).call()
+    # On chain: the consent was made by the patient's pairwise pseudonym for the clinic (the page
+    # derives it like the SDK), it is gone, and nobody paid gas but the relayer.
+    registry = consents["registry"]
+    pseudonym = dev_person("patient").address_for(clinic.address)
+    logs = registry.events.ConsentGranted().get_logs(from_block=0, argument_filters={"grantee": clinic.address})
+    assert [e["args"]["patient"] for e in logs] == [pseudonym]
+    allowed, _ = registry.functions.canAccess(pseudonym, clinic.address, 3, 0).call()
     assert allowed is False
     assert suite.w3.eth.get_balance(patient.address) == balance_before
+    assert suite.w3.eth.get_balance(pseudonym) == 0
 
 
 def test_access_log_highlights_break_glass(consents, relayer, browse):

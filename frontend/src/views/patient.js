@@ -2,7 +2,7 @@
 // EIP-712 and submitted through the relayer (the patient needs no ether), and the access log
 // with break-glass highlighted.
 import typed from '@generated/eip712.json';
-import { config, contract, describeJsonRevert, events, has, publicClient, read, UserError, who, explain, short } from '../chain.js';
+import { config, contract, describeJsonRevert, events, has, pseudonymFor, publicClient, read, UserError, who, explain, short } from '../chain.js';
 import { CATEGORIES, GRANTABLE_PURPOSES, PURPOSES, maskOf, names } from '../codes.js';
 import { act, date, fill, h, note, table } from '../ui.js';
 
@@ -76,7 +76,7 @@ async function submitted(data) {
   return receipt;
 }
 
-/** Rebuild every consent of `patient` from the registry's events. */
+/** Rebuild every consent of `patient` (one address or all of a person's pseudonyms) from the registry's events. */
 async function consentsOf(patient) {
   const [granted, modified, revoked] = await Promise.all([
     events(REGISTRY, { eventName: 'ConsentGranted', args: { patient }, limit: 1e6 }),
@@ -126,7 +126,9 @@ function grantForm(ctx, me, out, grantees) {
     h('label', {}, 'For ', daysInput('days', 30), ' days'));
   const button = h('button', { type: 'submit', id: 'grant' }, 'Sign and grant');
   button.addEventListener('click', () => act(button, out, 'Signing and relaying…', async () => {
-    const signer = await ctx.signer();
+    // The person's pairwise pseudonym for this organisation signs: it sees only that address.
+    const signer = await pseudonymFor(await ctx.signer(), form.grantee.value);
+    const me = signer.address;
     const block = await publicClient.getBlock();
     const terms = {
       grantee: form.grantee.value, categories: picked(form, 'cat'), purposes: picked(form, 'pur'),
@@ -152,6 +154,13 @@ async function dryRun(signer, functionName, args) {
   await publicClient.simulateContract({ ...contract(REGISTRY), functionName, args, account: signer.address });
 }
 
+/** The signer for consent `c`: the pseudonym it was granted under (or the person's own address). */
+async function signerOf(ctx, c) {
+  const signer = await ctx.signer();
+  const pseudonym = await pseudonymFor(signer, c.grantee);
+  return pseudonym.address.toLowerCase() === String(c.patient).toLowerCase() ? pseudonym : signer;
+}
+
 function modifyForm(ctx, me, c, out) {
   const form = h('form', { class: 'modify', onsubmit: (e) => e.preventDefault() },
     h('p', {}, h('strong', {}, `Change consent ${idText(c.consentId)} for ${who(c.grantee)}`)),
@@ -160,7 +169,8 @@ function modifyForm(ctx, me, c, out) {
     h('label', {}, 'Valid for ', daysInput('days', 30), ' more days from now'));
   const button = h('button', { type: 'submit', class: 'save' }, 'Sign and save');
   button.addEventListener('click', () => act(button, out, 'Signing and relaying…', async () => {
-    const signer = await ctx.signer();
+    const signer = await signerOf(ctx, c);
+    const me = c.patient;
     const block = await publicClient.getBlock();
     const terms = {
       categories: picked(form, 'cat'), purposes: picked(form, 'pur'),
@@ -182,7 +192,8 @@ function consentRow(ctx, me, c, now, out) {
   if (st === 'active' || st === 'not yet valid') {
     const revoke = h('button', { class: 'danger revoke' }, 'Revoke');
     revoke.addEventListener('click', () => act(revoke, out, 'Signing and relaying…', async () => {
-      const signer = await ctx.signer();
+      const signer = await signerOf(ctx, c);
+      const me = c.patient;
       await dryRun(signer, 'revoke', [me, c.grantee, c.consentId]);
       await signAndRelay(signer, 'revoke', 'Revoke', { patient: me, grantee: c.grantee, consentId: c.consentId });
       await ctx.refresh();
@@ -230,7 +241,11 @@ export default {
       return fill(root, h('h1', {}, 'My consents'), note('warn', 'The consent registry is not deployed on this chain yet (no ConsentRegistry in the deployments file).'));
     }
     const signer = await ctx.signer();
-    const me = signer.address;
+    const grantees = config.cast.filter((m) => !['patient', 'admin'].includes(m.role));
+    // One identity, one address per organisation: the person's pairwise pseudonyms (and the
+    // person's own address, where consents made before pseudonyms still live: one combined view).
+    const mine = [...new Set([signer.address, ...(await Promise.all(grantees.map(async (m) => (await pseudonymFor(signer, m.address)).address)))])];
+    const me = mine.length > 1 ? mine : signer.address;
     const out = h('div', { id: 'patient-out', 'aria-live': 'polite' });
     const consents = h('div', {});
     const log = h('div', {});
@@ -241,10 +256,11 @@ export default {
       fill(log, await accessLog(me));
     };
     await ctx.refresh();
-    const grantees = config.cast.filter((m) => !['patient', 'admin'].includes(m.role));
     fill(root,
       h('h1', {}, 'My consents'),
-      h('p', { class: 'muted' }, `Signed in as ${who(me)}. You sign each change; a relayer submits it and pays the fee.`),
+      h('p', { class: 'muted' }, `Signed in as ${who(signer.address)}. You sign each change; a relayer submits it and pays the fee.`),
+      Array.isArray(me) ? h('p', { class: 'muted', id: 'pseudonyms' },
+        `Each organisation sees you under its own address (${me.length - 1} pairwise pseudonyms, derived from your one secret); this page shows them all as one.`) : null,
       out, consents, grantForm(ctx, me, out, grantees),
       h('h2', {}, 'Who looked at my records'), log);
   },
