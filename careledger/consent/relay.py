@@ -160,8 +160,8 @@ class _Sender:
     released, and each request waits for its own receipt. Fees and chain time are read at most
     once a second."""
 
-    def __init__(self, client: ConsentClient, clock: Callable[[], float]) -> None:
-        self.client, self.clock = client, clock
+    def __init__(self, client: ConsentClient, clock: Callable[[], float], ttl: float = 1.0) -> None:
+        self.client, self.clock, self.ttl = client, clock, ttl
         self.lock = threading.Lock()
         self._next: int | None = None
         self._block_at = -1.0
@@ -169,7 +169,7 @@ class _Sender:
         self._time = 0
 
     def _refresh(self) -> None:
-        if self.clock() - self._block_at < 1.0:
+        if self._block_at >= 0 and self.clock() - self._block_at < self.ttl:
             return
         w3 = self.client.chain.w3
         block = w3.eth.get_block("latest")
@@ -238,6 +238,8 @@ class RelayPolicy:
     # address the proxy appended to X-Forwarded-For (never set it without such a proxy: a client
     # could name itself anew on every request).
     trust_forwarded_for: bool = False
+    fact_ttl: float = 5.0  # seconds a sponsorship fact (organisation active, balance) is reused
+    block_ttl: float = 1.0  # seconds the latest block's fees and time are reused
 
 
 class _Transport:
@@ -326,7 +328,7 @@ def create_app(
         client.deployment.address("ParticipantDirectory"), load_artifacts()["ParticipantDirectory"].abi
     )
     app = FastAPI(title="CareLedger consent relay", version="2", default_response_class=ExactJSONResponse)
-    sender = _Sender(client, clock)
+    sender = _Sender(client, clock, policy.block_ttl)
     stats = {"accepted": 0, "refused": 0}
     cache: dict[tuple[str, str], tuple[float, Any]] = {}
 
@@ -334,7 +336,7 @@ def create_app(
         # Sponsorship facts (is the organisation active, the relayer's balance) may be a few
         # seconds old: they decide who pays, not who may access (the contract checks that).
         hit = cache.get((kind, key))
-        if hit is not None and clock() - hit[0] < ttl:
+        if hit is not None and clock() - hit[0] < min(ttl, policy.fact_ttl):
             return hit[1]
         value = read()
         cache[(kind, key)] = (clock(), value)
