@@ -903,6 +903,10 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         bytes memory data = abi.encodeCall(IERC1271.isValidSignature, (digest, signature));
         bytes4 magic = IERC1271.isValidSignature.selector;
         uint256 gasLimit = ERC1271_GAS_LIMIT;
+        // Assembly, not `wallet.staticcall{gas: ...}(data)`: Solidity would copy ALL return data
+        // into memory, so a wallet returning megabytes would still burn the submitter's gas; here
+        // at most one word is read (the scratch space 0x00-0x1f).
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             mstore(0x00, 0)
             let success := staticcall(gasLimit, wallet, add(data, 0x20), mload(data), 0x00, 0x20)
