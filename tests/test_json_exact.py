@@ -156,6 +156,18 @@ def _consent(w: Walk) -> None:
     not_json = w.folder / "not.json"
     not_json.write_text("{ not json")
     w.cli("consent", "import-fhir", str(not_json), code=2)
+    # break-glass on the patient's pseudonym for the ER: listed unreviewed, then reviewed
+    from careledger.accounts import dev_person
+
+    er = ConsentClient(w.env.signer("er"), w.env.deployment)
+    bg_id, _ = er.break_glass(dev_person("patient").address_for(er.me), Purpose.ETREAT, b"\x0a" * 32, b"\x0b" * 32)
+    rows = w.cli("consent", "unreviewed")
+    assert [r["breakGlassId"] for r in rows] == [f"0x{bg_id:064x}"]
+    w.cli("consent", "unreviewed", "--patient", "0x1234", code=2)
+    w.cli("consent", "review", rows[0]["breakGlassId"])
+    w.cli("consent", "review", rows[0]["breakGlassId"], code=2)  # already reviewed
+    w.cli("consent", "cancel", "lab")
+    w.cli("consent", "cancel", "0x12", code=2)
     # what the clinic's claims need: the member's consent to FINANCIAL data for payment. The claims
     # below enrol the patient's own address as the member, so that address grants it (--patient);
     # with plan pseudonyms it is `--plan insurer` (the member address is then her plan pseudonym).

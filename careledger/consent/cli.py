@@ -83,20 +83,24 @@ def _person(app: AppContext, name: str | None = None) -> Any:
 
 
 def _as_pseudonym(app: AppContext, client: Any, person: Any, counterparty: str, relayed: bool) -> Any:
-    """``client`` acting as ``person``'s pairwise pseudonym for ``counterparty``. A pseudonym holds
-    no ether: it signs for the relayer; sending directly is possible only on a devnet, where the
-    node credits it gas with ``anvil_setBalance`` (no transaction, so nothing links it)."""
+    """``client`` acting as ``person``'s pairwise pseudonym for ``counterparty``."""
+    return _with_key(app, client, person.pseudonym(counterparty), relayed, counterparty)
+
+
+def _with_key(app: AppContext, client: Any, key: Any, relayed: bool, counterparty: str = "") -> Any:
+    """``client`` signing with ``key``. A pseudonym holds no ether: it signs for the relayer;
+    sending directly is possible only on a devnet, where the node credits it gas with
+    ``anvil_setBalance`` (no transaction, so nothing links it)."""
     from eth_utils.address import to_checksum_address
 
     from careledger.consent.client import ConsentClient
 
-    key = person.pseudonym(counterparty)
     chain = app.chain().with_account(key)
     if not relayed and int(chain.w3.eth.get_balance(to_checksum_address(key.address))) == 0:
         if not chain.is_devnet():
             raise InvalidInput(
-                f"your pseudonym for {counterparty} ({key.address}) holds no ether: sign through a relayer "
-                "(--relay URL or CARELEDGER_RELAY)"
+                f"your pseudonym{' for ' + counterparty if counterparty else ''} ({key.address}) holds no ether: "
+                "sign through a relayer (--relay URL or CARELEDGER_RELAY)"
             )
         chain._raw_call("anvil_setBalance", [key.address, hex(10**18)])
     return ConsentClient(chain, client.deployment)
@@ -483,4 +487,108 @@ def import_cmd(app: AppContext, file: Path, allow_unvetted: bool, relay_url: str
     app.emit(
         {"consentId": uint_id(cid), "patient": patient, "grantee": terms.grantee, "tx": tx},
         lambda: click.echo(f"granted consent {cid:#x} from {file.name} (tx {tx})"),
+    )
+
+
+def _key_for(app: AppContext, client: Any, address: str) -> Any:
+    """The key that signs as ``address``: the acting person's pseudonym with that address (or the
+    account itself when it is that address)."""
+    person = _person(app)
+    if person is not None:
+        for org in client.counterparties():
+            key = person.pseudonym(org)
+            if key.address.lower() == address.lower():
+                return key
+    account = app.signer(default="patient").account
+    if account is not None and account.address.lower() == address.lower():
+        return account
+    raise InvalidInput(f"{address} is not one of your addresses: nothing was signed")
+
+
+@consent.command("unreviewed")
+@click.option("--patient", default=None, help="Patient (default: the signer; a person: all pseudonyms).")
+@pass_app
+def unreviewed_cmd(app: AppContext, patient: str | None) -> None:
+    """Break-glass openings on you that nobody marked reviewed yet (all your pseudonyms)."""
+    client = _client(app, signer_default=None)
+    rows = []
+    for e in client.unreviewed_break_glass(_identities(app, client, patient)):
+        args = e.to_json()
+        seq = _break_glass_seq(client, args)
+        rows.append({**args, "seq": seq})
+
+    def human() -> None:
+        if not rows:
+            click.echo("no unreviewed break-glass")
+        for r in rows:
+            click.echo(
+                f"!! block {r['block']:>6}  {r['provider']} opened break-glass #{r['seq']} on {r['patient']} "
+                f"until {r['until']}  (review: careledger consent review {r['breakGlassId']})"
+            )
+
+    app.emit(rows, human)
+
+
+def _break_glass_seq(client: Any, args: dict[str, Any]) -> int:
+    from careledger.consent.terms import break_glass_id
+
+    wanted = int(args["breakGlassId"], 16)
+    latest = int(client.contract.functions.breakGlassOf(args["patient"], args["provider"]).call()[1])
+    for seq in range(latest, 0, -1):
+        if break_glass_id(args["patient"], args["provider"], seq) == wanted:
+            return seq
+    raise InvalidInput(f"break-glass {args['breakGlassId']} is not on chain")
+
+
+@consent.command("review")
+@click.argument("break_glass_id")
+@_RELAY
+@pass_app
+def review_cmd(app: AppContext, break_glass_id: str, relay_url: str | None) -> None:
+    """Mark break-glass opening BREAK_GLASS_ID (from 'consent unreviewed') reviewed."""
+    client = _client(app, signer_default=None)
+    try:
+        wanted = int(break_glass_id, 16)
+    except ValueError:
+        raise InvalidInput(f"{break_glass_id!r} is not a break-glass id (0x + 64 hex)") from None
+    mine = _identities(app, client, None)
+    match = [e for e in client.unreviewed_break_glass(mine) if int(e.args["breakGlassId"]) == wanted]
+    if not match:
+        raise InvalidInput(f"no unreviewed break-glass {break_glass_id} on your addresses")
+    args = match[0].to_json()
+    seq = _break_glass_seq(client, args)
+    key = _key_for(app, client, args["patient"])
+    if relay_url:
+        signed = client.sign(key, "review_break_glass", patient=args["patient"], provider=args["provider"], seq=seq)
+        tx = _relay_post(relay_url, signed)["tx"]
+    else:
+        acting = _with_key(app, client, key, False)
+        tx = acting.review_break_glass(args["provider"], seq, args["patient"])["transactionHash"].to_0x_hex()
+    app.emit(
+        {"breakGlassId": break_glass_id, "reviewed": True, "tx": tx},
+        lambda: click.echo(f"break-glass #{seq} of {args['provider']} marked reviewed (tx {tx})"),
+    )
+
+
+@consent.command("cancel")
+@click.argument("grantee", required=False)
+@_RELAY
+@pass_app
+def cancel_cmd(app: AppContext, grantee: str | None, relay_url: str | None) -> None:
+    """Void signatures you gave but nobody submitted yet: for GRANTEE (every signed grant, modify
+    or revoke of that relationship), or without GRANTEE your patient-wide ones."""
+    from careledger.consent.client import ZERO_ADDRESS
+
+    client = _client(app)
+    g = _addr(app, grantee, "grantee") if grantee else None
+    person = _person(app)
+    if person is not None and g is not None:
+        client = _as_pseudonym(app, client, person, g, bool(relay_url))
+    if relay_url:
+        tx = _relay_post(relay_url, client.sign(client.chain.account, "cancel", grantee=g or ZERO_ADDRESS))["tx"]
+    else:
+        tx = client.cancel(g)["transactionHash"].to_0x_hex()
+    app.emit(
+        {"patient": client.me, "grantee": g, "cancelled": True, "tx": tx},
+        lambda: click.echo(f"outstanding signatures of {client.me} for {g or 'patient-wide actions'} voided (tx {tx})"),
     )

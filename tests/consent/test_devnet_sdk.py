@@ -531,3 +531,33 @@ def test_cli_person_uses_one_pseudonym_per_organisation_and_one_combined_log(
     assert set(seen.values()) <= granted
     code, rows = _cli(devnet, capsys, "consent", "list", "--patient", "patient")
     assert {(r["grantee"], r["as"]) for r in rows} >= {(dev_account(o).address, a) for o, a in seen.items()}
+
+
+def test_cli_unreviewed_break_glass_review_and_cancel(
+    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The person sees break-glass openings on any of their pseudonyms as unreviewed, marks one
+    reviewed, and voids a signature they gave but nobody submitted."""
+    from careledger.accounts import dev_person
+
+    person = dev_person("patient2")
+    er = _client(devnet, "er")
+    at_er = person.address_for(er.me)
+    bg_id, _ = er.break_glass(at_er, Purpose.ETREAT, b"\x0a" * 32, b"\x0b" * 32)
+    code, rows = _cli(devnet, capsys, "--account", "patient2", "consent", "unreviewed")
+    assert code == 0 and [(r["patient"], r["seq"]) for r in rows] == [(at_er, 1)]
+    assert rows[0]["breakGlassId"] == f"0x{bg_id:064x}"
+    code, out = _cli(devnet, capsys, "--account", "patient2", "consent", "review", rows[0]["breakGlassId"])
+    assert code == 0 and out["reviewed"] is True
+    assert _cli(devnet, capsys, "--account", "patient2", "consent", "unreviewed")[1] == []
+    code, out = _cli(devnet, capsys, "--account", "patient2", "consent", "review", rows[0]["breakGlassId"])
+    assert code == 2  # nothing left to review
+    # a signed grant held back, then voided by 'consent cancel'
+    relayer = _client(devnet, "relayer")
+    at_pharmacy = person.pseudonym(dev_account("pharmacy").address)
+    held = relayer.sign(at_pharmacy, "grant", terms=_terms(relayer, "pharmacy"))
+    code, out = _cli(devnet, capsys, "--account", "patient2", "consent", "cancel", "pharmacy")
+    assert code == 0 and out["patient"] == at_pharmacy.address
+    assert relayer.pair_nonce(at_pharmacy.address, dev_account("pharmacy").address) == held.nonce + 1
+    resp = TestClient(create_app(relayer)).post("/actions", json=held.to_json())
+    assert resp.status_code == 400 and "action counter" in resp.json()["error"]
