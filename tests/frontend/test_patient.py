@@ -56,3 +56,9 @@ def test_access_log_highlights_break_glass(consents, relayer, browse):
     assert len(emergency) == 1 and emergency[0]["breakglass"] and "EMERGENCY read" in emergency[0]["cells"][2]
     routine = [row for row in log if row["kind"] == "access"]
     assert len(routine) == 1 and not routine[0]["breakglass"] and lab in routine[0]["cells"][1]
+    # The patient marks it reviewed (a relayed signature): the page and the chain agree.
+    after = [row for row in result["logAfterReview"] if row["kind"] == "breakglass"]
+    assert after[0]["reviewed"] == "true" and "reviewed" in after[0]["cells"][3]
+    registry = consents["registry"]
+    glass_id = registry.functions.breakGlassOf(dev_account("patient").address, dev_account("er").address).call()[0]
+    assert registry.functions.breakGlassReviewed(glass_id).call() is True

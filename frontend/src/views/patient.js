@@ -210,7 +210,32 @@ function consentRow(ctx, me, c, now, out) {
     h('td', { class: st === 'active' ? '' : 'muted' }, st), actions);
 }
 
-async function accessLog(me) {
+/**
+ * "Mark reviewed": sign ReviewBreakGlass as the address the window was opened on (the person's
+ * pseudonym for that provider, or their own address) and relay it; the break-glass then leaves the
+ * unreviewed list.
+ */
+function reviewButton(ctx, e, out) {
+  const button = h('button', { class: 'secondary review' }, 'Mark reviewed');
+  button.addEventListener('click', () => act(button, out, 'Signing and relaying…', async () => {
+    const { patient, provider, breakGlassId } = e.args;
+    const own = await ctx.signer();
+    const pseudonym = await pseudonymFor(own, provider);
+    const signer = pseudonym.address.toLowerCase() === String(patient).toLowerCase() ? pseudonym : own;
+    const latest = (await read(REGISTRY, 'breakGlassOf', [patient, provider])).seq;
+    let seq = 0n;
+    for (let n = BigInt(latest); n > 0n && !seq; n -= 1n) {
+      if ((await read(REGISTRY, 'breakGlassIdOf', [patient, provider, n])) === breakGlassId) seq = n;
+    }
+    if (!seq) throw new UserError('This break-glass window is not on chain.');
+    await signAndRelay(signer, 'review_break_glass', 'ReviewBreakGlass', { patient, provider, seq });
+    await ctx.refresh();
+    return `Break-glass by ${who(provider)} marked reviewed.`;
+  }, explain));
+  return button;
+}
+
+async function accessLog(me, ctx, out) {
   const [accesses, glass] = await Promise.all([
     events(REGISTRY, { eventName: 'AccessRecorded', args: { patient: me }, limit: 200 }),
     events(REGISTRY, { eventName: 'BreakGlassOpened', args: { patient: me }, limit: 200 }),
@@ -221,9 +246,11 @@ async function accessLog(me) {
     if (!times.has(e.blockNumber)) times.set(e.blockNumber, publicClient.getBlock({ blockNumber: e.blockNumber }));
     const when = date((await times.get(e.blockNumber)).timestamp);
     if (e.eventName === 'BreakGlassOpened') {
-      return h('tr', { class: 'breakglass', dataset: { kind: 'breakglass' } }, h('td', {}, when), h('td', {}, who(e.args.provider)),
-        h('td', {}, `BREAK-GLASS opened (${PURPOSES[e.args.reason]?.[1] || e.args.reason}) until ${date(e.args.until)} — please review`),
-        h('td', {}, idText(e.args.breakGlassId)));
+      const reviewed = await read(REGISTRY, 'breakGlassReviewed', [e.args.breakGlassId]);
+      const mark = reviewed ? h('span', { class: 'muted reviewed' }, 'reviewed') : reviewButton(ctx, e, out);
+      return h('tr', { class: 'breakglass', dataset: { kind: 'breakglass', reviewed: String(reviewed) } }, h('td', {}, when), h('td', {}, who(e.args.provider)),
+        h('td', {}, `BREAK-GLASS opened (${PURPOSES[e.args.reason]?.[1] || e.args.reason}) until ${date(e.args.until)}${reviewed ? '' : ' — please review'}`),
+        h('td', {}, idText(e.args.breakGlassId), ' ', mark));
     }
     const emergency = Number(e.args.purpose) >= GRANTABLE_PURPOSES;
     return h('tr', { class: emergency ? 'breakglass' : '', dataset: { kind: emergency ? 'breakglass-access' : 'access' } }, h('td', {}, when), h('td', {}, who(e.args.grantee)),
@@ -253,7 +280,7 @@ export default {
       const [list, block] = await Promise.all([consentsOf(me), publicClient.getBlock()]);
       const now = Number(block.timestamp);
       fill(consents, table(['#', 'Who', 'What data', 'Why', 'Valid', 'Status', ''], list.map((c) => consentRow(ctx, me, c, now, out)), { id: 'consents' }));
-      fill(log, await accessLog(me));
+      fill(log, await accessLog(me, ctx, out));
     };
     await ctx.refresh();
     fill(root,
