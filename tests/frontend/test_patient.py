@@ -38,7 +38,8 @@ def test_patient_grants_and_revokes_through_the_relayer(consents, relayer, brows
     registry = consents["registry"]
     pseudonym = dev_person("patient").address_for(clinic.address)
     logs = registry.events.ConsentGranted().get_logs(from_block=0, argument_filters={"grantee": clinic.address})
-    assert [e["args"]["patient"] for e in logs] == [pseudonym]
+    granted_by = [e["args"]["patient"] for e in logs]  # (other tests' members grant the clinic too)
+    assert pseudonym in granted_by and patient.address not in granted_by
     allowed, _ = registry.functions.canAccess(pseudonym, clinic.address, 3, 0).call()
     assert allowed is False
     assert suite.w3.eth.get_balance(patient.address) == balance_before
