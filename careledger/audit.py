@@ -26,13 +26,14 @@ import gzip
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
 from careledger.rpc import RpcClient, RpcError
 
-__all__ = ["PhiHit", "ScanReport", "needles", "scan_chain"]
+__all__ = ["ConsentEdge", "LinkHit", "PhiHit", "ScanReport", "find_links", "needles", "scan_chain"]
 
 
 @dataclass(frozen=True)
@@ -165,3 +166,84 @@ def _find(patterns: Iterable[tuple[str, str, bytes]], blobs: list[tuple[str, byt
             if needle and needle in blob:
                 hits.append(PhiHit(label, encoding, where))
     return hits
+
+
+# ---------------------------------------------------------------------- linkage (issue #15)
+
+
+@dataclass(frozen=True)
+class LinkHit:
+    """A non-organisation address that joins relationships the chain should keep apart."""
+
+    address: str
+    kind: str  # "two-organisations" or "consent-and-claims"
+    counterparties: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.address} links {', '.join(self.counterparties)} ({self.kind})"
+
+
+@dataclass(frozen=True)
+class ConsentEdge:
+    """One consent grant as the chain shows it: ``patient`` (a pseudonym) to ``grantee``."""
+
+    patient: str
+    grantee: str
+    purposes: int
+
+
+_HPAYMT_ONLY = 1 << 1  # Purpose.HPAYMT: a payment consent belongs to the plan relationship
+
+
+def find_links(
+    consents: Iterable[ConsentEdge], claim_members: Iterable[str], organisations: Iterable[str]
+) -> list[LinkHit]:
+    """Addresses that link a person's relationships (PRIVACY.md, "Linkage"):
+
+    - a non-organisation address with consents to two organisations, payment consents aside;
+    - a non-organisation address with a (non-payment) consent and a claim as a member.
+
+    A payment consent (purposes exactly HPAYMT) is the plan pseudonym letting a provider bill
+    the plan: that address is expected in claims and in payment consents to several providers
+    (the insurer sees those claims anyway), so it is part of the one plan relationship."""
+    orgs = {o.lower() for o in organisations}
+    by_patient: dict[str, set[str]] = {}
+    for edge in consents:
+        p = edge.patient.lower()
+        if p in orgs or edge.purposes == _HPAYMT_ONLY:
+            continue
+        by_patient.setdefault(p, set()).add(edge.grantee.lower())
+    hits: list[LinkHit] = []
+    for p, grantees in sorted(by_patient.items()):
+        if len(grantees) > 1:
+            hits.append(LinkHit(p, "two-organisations", tuple(sorted(grantees))))
+    members = {m.lower() for m in claim_members} - orgs
+    for p in sorted(members & set(by_patient)):
+        hits.append(LinkHit(p, "consent-and-claims", (*sorted(by_patient[p]), "claims")))
+    return hits
+
+
+def chain_links(w3: Any, deployment: Any, artifacts: Any) -> list[LinkHit]:
+    """:func:`find_links` over what a chain shows: every ``ConsentGranted`` of the consent
+    registry, every ``member`` of a claims event, and every organisation of the directory."""
+    from web3 import Web3
+
+    def logs(name: str, event: str) -> list[Any]:
+        entry = deployment.contracts.get(name)
+        if entry is None:
+            return []
+        contract = w3.eth.contract(address=Web3.to_checksum_address(entry.address), abi=artifacts[name].abi)
+        return list(getattr(contract.events, event)().get_logs(from_block=entry.block))
+
+    organisations = [str(e["args"]["account"]) for e in logs("ParticipantDirectory", "ParticipantRegistered")]
+    consents = [
+        ConsentEdge(str(e["args"]["patient"]), str(e["args"]["grantee"]), int(e["args"]["purposes"]))
+        for e in logs("ConsentRegistry", "ConsentGranted")
+    ]
+    members: list[str] = []
+    claims = deployment.contracts.get("ClaimSettlement")
+    if claims is not None:
+        for item in artifacts["ClaimSettlement"].abi:
+            if item.get("type") == "event" and any(i["name"] == "member" for i in item["inputs"]):
+                members += [str(e["args"]["member"]) for e in logs("ClaimSettlement", item["name"])]
+    return find_links(consents, members, organisations)

@@ -35,6 +35,7 @@ import chainclock
 import gov_matrix
 import pytest
 from eth_abi import encode as abi_encode
+from eth_account import Account
 from eth_tester.exceptions import TransactionFailed
 from eth_utils import keccak
 from eth_utils.abi import collapse_if_tuple, function_abi_to_4byte_selector
@@ -88,6 +89,10 @@ ACCESS_ERRORS = {
     "NotPatientOrDelegate",
     # ConsentRegistry.amendStudy: the caller is not the study's sponsor.
     "NotStudySponsor",
+    # ConsentRegistry.setStudyStatus: neither the sponsor (closing) nor a registrar or regulator.
+    "NotStudyAuthority",
+    # ConsentRegistry.coSignBreakGlass: not an active provider or regulator other than the opener.
+    "InvalidCoSigner",
     # ConsentRegistry.recordAccess: the caller holds no consent of the patient (not a grantee).
     "NoActiveConsent",
     # ConsentRegistry.recordAccess (ETREAT/BTG): the caller has no open break-glass window.
@@ -137,6 +142,7 @@ CRED2 = bytes.fromhex("c2" * 32)
 FORM_1 = bytes.fromhex("f1" * 32)
 FORM_2 = bytes.fromhex("f2" * 32)
 JUSTIFICATION = bytes.fromhex("b7" * 32)
+ENCOUNTER = bytes.fromhex("ec" * 32)
 RECORD = bytes.fromhex("7e" * 32)
 GTIN = 9506000134352
 EXPIRY = int(chainclock.FAR_EXPIRY)  # three years after the pinned clock
@@ -281,6 +287,7 @@ class World:
     consent_clinic: int = 0
     studies: dict[str, str] = field(default_factory=dict)
     fresh: str = ""
+    fresh_key: Any = None
     plan: int = 0
     plans: dict[str, int] = field(default_factory=dict)  # insurer role -> its plan
     today: int = 0
@@ -308,12 +315,14 @@ class World:
     def consent_of(self, grantee: str) -> int:
         return consent_id(self.addr["patient"], self.addr[grantee], 1)
 
-    def sign(self, builder: Callable[..., dict[str, Any]], *fields: Any) -> tuple[int, bytes]:
+    def sign(self, builder: Callable[..., dict[str, Any]], *fields: Any, pair: str | None = None) -> tuple[int, bytes]:
+        """The patient's signature; ``pair``: the grantee whose pair counter is the nonce."""
         registry = self.contracts["ConsentRegistry"]
-        deadline = self.now + DAY
+        deadline = self.now + DAY // 2  # within the registry's MAX_SIGNATURE_LIFETIME (1 day)
+        p = self.addr["patient"]
         typed = builder(
             *fields,
-            registry.nonces(self.addr["patient"]),
+            registry.pairNonce(p, pair) if pair else registry.nonces(p),
             deadline,
             chain_id=self.chain_id,
             registry=registry.address,
@@ -332,20 +341,20 @@ Args = Callable[[World, str], tuple[Any, ...]]
 
 def _grant_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
     t = w.grant_terms()
-    deadline, sig = w.sign(eip712.grant, w.addr["patient"], t)
+    deadline, sig = w.sign(eip712.grant, w.addr["patient"], t, pair=t.grantee)
     return (w.addr["patient"], t.as_tuple(), w.addr["patient"], deadline, sig)
 
 
 def _modify_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
     t = w.modify_terms()
     p, g, cid = w.addr["patient"], w.addr["provider"], w.consent_clinic
-    deadline, sig = w.sign(eip712.modify, p, g, cid, t)
+    deadline, sig = w.sign(eip712.modify, p, g, cid, t, pair=g)
     return (p, g, cid, t.as_tuple(), p, deadline, sig)
 
 
 def _revoke_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
     p, g, cid = w.addr["patient"], w.addr["provider"], w.consent_clinic
-    deadline, sig = w.sign(eip712.revoke, p, g, cid)
+    deadline, sig = w.sign(eip712.revoke, p, g, cid, pair=g)
     return (p, g, cid, p, deadline, sig)
 
 
@@ -357,8 +366,30 @@ def _deny_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
 
 def _appoint_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
     p = w.addr["patient"]
-    deadline, sig = w.sign(eip712.appoint_delegate, p, w.addr["er"], GUARDIAN)
-    return (p, w.addr["er"], GUARDIAN, deadline, sig)
+    deadline, sig = w.sign(eip712.appoint_delegate, p, w.addr["er"], GUARDIAN, LABS, TREAT)
+    return (p, w.addr["er"], GUARDIAN, LABS, TREAT, deadline, sig)
+
+
+def _cancel_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
+    p, g = w.addr["patient"], w.addr["provider"]
+    deadline, sig = w.sign(eip712.cancel, p, g, pair=g)
+    return (p, g, p, deadline, sig)
+
+
+def _review_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
+    p = w.addr["patient"]
+    deadline, sig = w.sign(eip712.review_break_glass, p, w.addr["er"], 1)
+    return (p, w.addr["er"], 1, p, deadline, sig)
+
+
+def _register_study(w: World, caller: str) -> tuple[Any, ...]:
+    # The study's own key signs for the calling sponsor: control of the address is proven.
+    registry = w.contracts["ConsentRegistry"]
+    deadline = w.now + DAY // 2
+    typed = eip712.register_study(
+        w.fresh, w.addr[caller], FORM_1, deadline, chain_id=w.chain_id, registry=registry.address
+    )
+    return (w.fresh, FORM_1, deadline, eip712.sign(w.fresh_key, typed))
 
 
 def _remove_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
@@ -401,7 +432,15 @@ ARGS: dict[str, Args] = {
         mask([Category.MENTAL_HEALTH]),
         mask([Purpose.HPAYMT]),
     ),
-    "ConsentRegistry.appointDelegate(address,address,uint8)": lambda w, c: (w.addr["patient"], w.addr["er"], GUARDIAN),
+    "ConsentRegistry.appointDelegate(address,address,uint8,uint32,uint16)": lambda w, c: (
+        w.addr["patient"],
+        w.addr["er"],
+        GUARDIAN,
+        LABS,
+        TREAT,
+    ),
+    "ConsentRegistry.cancel(address,address)": lambda w, c: (w.addr["patient"], w.addr["provider"]),
+    "ConsentRegistry.reviewBreakGlass(address,address,uint64)": lambda w, c: (w.addr["patient"], w.addr["er"], 1),
     "ConsentRegistry.removeDelegate(address,address)": lambda w, c: (w.addr["patient"], w.addr["patient2"]),
     # -- ConsentRegistry: the same, signed by the patient and submitted by the caller
     "ConsentRegistry.grantBySig(address,(address,uint32,uint16,uint32,uint16,uint40,uint40,bytes32),"
@@ -410,7 +449,9 @@ ARGS: dict[str, Args] = {
     "address,uint256,bytes)": _modify_by_sig,
     "ConsentRegistry.revokeBySig(address,address,uint256,address,uint256,bytes)": _revoke_by_sig,
     "ConsentRegistry.setPatientDenyBySig(address,uint32,uint16,address,uint256,bytes)": _deny_by_sig,
-    "ConsentRegistry.appointDelegateBySig(address,address,uint8,uint256,bytes)": _appoint_by_sig,
+    "ConsentRegistry.appointDelegateBySig(address,address,uint8,uint32,uint16,uint256,bytes)": _appoint_by_sig,
+    "ConsentRegistry.cancelBySig(address,address,address,uint256,bytes)": _cancel_by_sig,
+    "ConsentRegistry.reviewBreakGlassBySig(address,address,uint64,address,uint256,bytes)": _review_by_sig,
     "ConsentRegistry.removeDelegateBySig(address,address,uint256,bytes)": _remove_by_sig,
     # -- ConsentRegistry: providers and studies
     "ConsentRegistry.recordAccess(address,uint256,uint8,uint8,bytes32)": lambda w, c: (
@@ -420,12 +461,19 @@ ARGS: dict[str, Args] = {
         int(Purpose.TREAT),
         RECORD,
     ),
-    "ConsentRegistry.breakGlass(address,uint8,bytes32)": lambda w, c: (
+    "ConsentRegistry.breakGlass(address,uint8,bytes32,bytes32)": lambda w, c: (
         w.addr["patient"],
         int(Purpose.ETREAT),
         JUSTIFICATION,
+        ENCOUNTER,
     ),
-    "ConsentRegistry.registerStudy(address,bytes32)": lambda w, c: (w.fresh, FORM_1),
+    "ConsentRegistry.coSignBreakGlass(address,address,bytes32)": lambda w, c: (
+        w.addr["patient"],
+        w.addr["er"],
+        ENCOUNTER,
+    ),
+    "ConsentRegistry.registerStudy(address,bytes32,uint256,bytes)": _register_study,
+    "ConsentRegistry.setStudyStatus(address,uint8)": lambda w, c: (w.studies.get(c, w.studies["provider"]), 2),
     "ConsentRegistry.amendStudy(address,bytes32)": lambda w, c: (w.studies.get(c, w.studies["provider"]), FORM_2),
     # -- ProvenanceRegistry
     "ProvenanceRegistry.commission(uint256,bytes32,uint24,uint48,bytes32)": lambda w, c: (
@@ -548,13 +596,15 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
     consent = project.ConsentRegistry.deploy(directory, sender=admin)
     provenance = project.ProvenanceRegistry.deploy(directory, sender=admin)
     now = int(chain.pending_timestamp)
+    fresh_acct = accounts.generate_test_account()
     w = World(
         addr=addr,
         contracts={"ParticipantDirectory": directory, "ConsentRegistry": consent, "ProvenanceRegistry": provenance},
         patient_key=dev_account("patient").account,
         chain_id=chain.chain_id,
         now=now,
-        fresh=str(accounts.generate_test_account().address),
+        fresh=str(fresh_acct.address),
+        fresh_key=Account.from_key(fresh_acct.private_key),
     )
 
     # Consent: the clinic and the (soon suspended) participant each hold a consent of the patient;
@@ -566,11 +616,17 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
         t = GrantTerms(grantee=addr[grantee], categories=cats, purposes=purps, valid_until=now + 30 * DAY)
         consent.grant(patient, t.as_tuple(), sender=patient)
     w.consent_clinic = w.consent_of("provider")
-    consent.appointDelegate(patient, addr["patient2"], GUARDIAN, sender=patient)
+    consent.appointDelegate(patient, addr["patient2"], GUARDIAN, LABS, TREAT, sender=patient)
     for sponsor in ("provider", "suspended"):
-        study = str(accounts.generate_test_account().address)
-        consent.registerStudy(study, FORM_1, sender=cast[sponsor])
-        w.studies[sponsor] = study
+        study = accounts.generate_test_account()
+        typed = eip712.register_study(
+            study.address, addr[sponsor], FORM_1, now + DAY, chain_id=chain.chain_id, registry=consent.address
+        )
+        sig = eip712.sign(Account.from_key(study.private_key), typed)
+        consent.registerStudy(study, FORM_1, now + DAY, sig, sender=cast[sponsor])
+        w.studies[sponsor] = str(study.address)
+    # The ER broke the glass once, so the patient has a window to review.
+    consent.breakGlass(patient, int(Purpose.ETREAT), JUSTIFICATION, ENCOUNTER, sender=er)
 
     # Provenance: batch A in parcels held by pharmacy [0,2), distributor [2,5), manufacturer [6,8)
     # and the suspended participant [5,6), which it has shipped back to the distributor (in

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from careledger.accounts import dev_account
 from careledger.artifacts import load_artifacts
-from careledger.audit import scan_chain
+from careledger.audit import chain_links, scan_chain
 from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.demo.phi import DEMO_PHI, all_demo_phi
 from careledger.demo.runner import run_demo
@@ -111,6 +111,25 @@ def audited_demo():
         found["phi"] = scan_chain(rpc, all_demo_phi())
         found["states"] = replay(rpc, deployment, load_artifacts())
         found["diffs"] = check(w3, rpc, deployment, load_artifacts())
+        found["links"] = chain_links(w3, deployment, load_artifacts())
+        # Then plant a link (after everything above looked): the patient's own address consents
+        # to two organisations for treatment; the detector must catch it.
+        from careledger.codes import Category, Purpose
+        from careledger.consent.client import ConsentClient
+        from careledger.consent.terms import GrantTerms, mask
+
+        chain = Chain(w3, ErrorDecoder.from_abis(load_artifacts().all_abis()))
+        me = ConsentClient(chain.with_account(dev_account("patient").account), deployment)
+        for org in ("lab", "er"):
+            me.grant(
+                GrantTerms(
+                    grantee=dev_account(org).address,
+                    categories=mask([Category.OBSERVATION]),
+                    purposes=mask([Purpose.TREAT]),
+                    valid_until=me.chain_time() + 86_400,
+                )
+            )
+        found["planted_links"] = chain_links(w3, deployment, load_artifacts())
 
     stories = run_demo(Console(file=io.StringIO()), inspect=inspect)
     return stories, found
@@ -137,3 +156,13 @@ def test_event_log_rebuilds_every_contract_state(audited_demo):
     assert len(states["provenance"]["batches"]) >= 2 and len(states["provenance"]["units"]) >= 3
     assert len(states["consent"]["consents"]) >= 2 and states["consent"]["accesses"] >= 2
     assert found["diffs"] == {domain: [] for domain in states}
+
+
+def test_demo_links_no_relationships_and_a_planted_link_is_caught(audited_demo):
+    """Issue #15, point 8: no non-organisation address joins two organisations, or a consent and a
+    claim, after the demo (pairwise pseudonyms); the same scan catches a planted link."""
+    _, found = audited_demo
+    assert found["links"] == [], "\n".join(str(h) for h in found["links"])
+    patient = dev_account("patient").address.lower()
+    kinds = {(h.address, h.kind) for h in found["planted_links"]}
+    assert (patient, "two-organisations") in kinds

@@ -156,8 +156,29 @@ def _consent(w: Walk) -> None:
     not_json = w.folder / "not.json"
     not_json.write_text("{ not json")
     w.cli("consent", "import-fhir", str(not_json), code=2)
-    # what the clinic's claims need: the patient's consent to FINANCIAL data for payment
-    w.cli("consent", "grant", "clinic", "--categories", "financial", "--purposes", "hpaymt", "--days", "60")
+    # break-glass on the patient's pseudonym for the ER: listed unreviewed, then reviewed
+    from careledger.accounts import dev_person
+
+    er = ConsentClient(w.env.signer("er"), w.env.deployment)
+    bg_id, _ = er.break_glass(dev_person("patient").address_for(er.me), Purpose.ETREAT, b"\x0a" * 32, b"\x0b" * 32)
+    rows = w.cli("consent", "unreviewed")
+    assert [r["breakGlassId"] for r in rows] == [f"0x{bg_id:064x}"]
+    w.cli("consent", "unreviewed", "--patient", "0x1234", code=2)
+    w.cli("consent", "review", rows[0]["breakGlassId"])
+    w.cli("consent", "review", rows[0]["breakGlassId"], code=2)  # already reviewed
+    w.cli("consent", "cancel", "lab")
+    w.cli("consent", "cancel", "0x12", code=2)
+    # what the clinic's claims need: the member's consent to FINANCIAL data for payment. The claims
+    # below enrol the patient's own address as the member, so that address grants it (--patient);
+    # with plan pseudonyms it is `--plan insurer` (the member address is then her plan pseudonym).
+    w.cli(
+        "consent", "grant", "clinic", "--categories", "financial", "--purposes", "hpaymt", "--days", "60",
+        "--patient", patient,
+    )  # fmt: skip
+    w.cli(
+        "consent", "grant", "clinic", "--categories", "financial", "--purposes", "hpaymt", "--days", "60",
+        "--plan", "insurer",
+    )  # fmt: skip
 
 
 def _claims(w: Walk) -> None:
@@ -325,6 +346,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
         mp.setenv("CARELEDGER_PROVENANCE_DIR", str(folder / "provenance"))
         mp.setenv("CARELEDGER_JOURNAL_DIR", str(folder / "journals"))
         mp.setenv("CARELEDGER_DEVNET_DIR", str(folder / "other-devnet"))
+        mp.setenv("CARELEDGER_RECORDS_PASSPHRASE", "json walk: throwaway record keys")
         mp.delenv("CARELEDGER_PRIVATE_KEY", raising=False)
         mp.delenv("CARELEDGER_ACCOUNT", raising=False)
         with fresh_suite(folder / "suite") as env:

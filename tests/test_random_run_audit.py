@@ -26,7 +26,7 @@ import random_run
 from random_run import RandomRun, missing_coverage, phi_to_scan
 
 from bench.harness import fresh_suite
-from careledger.audit import scan_chain
+from careledger.audit import chain_links, scan_chain
 from careledger.indexer import check, replay
 from careledger.rpc import RpcClient
 
@@ -72,6 +72,7 @@ def audited_run(tmp_path_factory: pytest.TempPathFactory):
             "diffs": check(w3, rpc, deployment, artifacts),
             "refused_receipts": rpc.batch([("eth_getTransactionReceipt", [o.tx]) for o in mined]),
             "span": (int(env.w3.eth.get_block(1)["timestamp"]), run.now()),  # chain times the run covered
+            "links": chain_links(w3, deployment, artifacts),
         }
         yield run, found
 
@@ -147,3 +148,16 @@ def test_random_run_is_the_same_on_any_day(audited_run, tmp_path: Path):
         for key in sorted(set(leap) | set(year_end), key=str)
         if leap[key] != year_end[key]
     )
+
+
+def test_random_run_links_no_relationships(audited_run):
+    """Issue #15, point 8: after the seeded run, whose patients consent to several providers and
+    the pharmacy, directly, signed and through a delegate, and are claimed for, no address that is
+    not an organisation's joins two organisations, or a care consent and a claim (each care
+    relationship is a pairwise pseudonym; the plan relationship is the member address and its
+    payment consents). The detector itself is shown to catch planted links in
+    tests/test_demo_audit.py and tests/consent/test_linkage.py."""
+    run, found = audited_run
+    pseudonyms = {n for n in run.keys if "@" in n}
+    assert len(pseudonyms) >= 4, pseudonyms  # the run did use pairwise pseudonyms
+    assert found["links"] == [], "\n".join(str(h) for h in found["links"])

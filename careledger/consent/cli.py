@@ -49,6 +49,63 @@ def _client(app: AppContext, signer_default: str | None = "patient") -> Any:
     return ConsentClient(chain, app.deployment())
 
 
+def _person(app: AppContext, name: str | None = None) -> Any:
+    """The person acting (or asked about), when it is one: a devnet person of the cast (by name:
+    ``--account patient``, or ``name``), else ``$CARELEDGER_PATIENT_MNEMONIC`` (with
+    ``$CARELEDGER_PATIENT_IDENTITY``, ``$CARELEDGER_PATIENT_PASSPHRASE``) when no account is
+    named. None: act as the account's own address (an organisation, a delegate, a legacy key)."""
+    import os
+
+    from careledger.accounts import PersonIdentity, dev_account, dev_person
+    from careledger.devchain import require_devnet
+
+    who = (
+        name if name is not None else (app.account or (None if os.environ.get("CARELEDGER_PRIVATE_KEY") else "patient"))
+    )
+    if who is not None and not who.startswith("0x"):
+        try:
+            member = dev_account(who)
+        except KeyError:
+            return None
+        if member.role is not None or member.name == "admin":
+            return None
+        chain = app.chain()
+        require_devnet(chain.is_devnet(), f"devnet person {who!r}", chain.chain_id, "set CARELEDGER_PATIENT_MNEMONIC")
+        return dev_person(who)
+    mnemonic = os.environ.get("CARELEDGER_PATIENT_MNEMONIC")
+    if name is None and app.account is None and mnemonic:
+        return PersonIdentity(
+            mnemonic,
+            int(os.environ.get("CARELEDGER_PATIENT_IDENTITY", "0")),
+            os.environ.get("CARELEDGER_PATIENT_PASSPHRASE", ""),
+        )
+    return None
+
+
+def _as_pseudonym(app: AppContext, client: Any, person: Any, counterparty: str, relayed: bool) -> Any:
+    """``client`` acting as ``person``'s pairwise pseudonym for ``counterparty``."""
+    return _with_key(app, client, person.pseudonym(counterparty), relayed, counterparty)
+
+
+def _with_key(app: AppContext, client: Any, key: Any, relayed: bool, counterparty: str = "") -> Any:
+    """``client`` signing with ``key``. A pseudonym holds no ether: it signs for the relayer;
+    sending directly is possible only on a devnet, where the node credits it gas with
+    ``anvil_setBalance`` (no transaction, so nothing links it)."""
+    from eth_utils.address import to_checksum_address
+
+    from careledger.consent.client import ConsentClient
+
+    chain = app.chain().with_account(key)
+    if not relayed and int(chain.w3.eth.get_balance(to_checksum_address(key.address))) == 0:
+        if not chain.is_devnet():
+            raise InvalidInput(
+                f"your pseudonym{' for ' + counterparty if counterparty else ''} ({key.address}) holds no ether: "
+                "sign through a relayer (--relay URL or CARELEDGER_RELAY)"
+            )
+        chain._raw_call("anvil_setBalance", [key.address, hex(10**18)])
+    return ConsentClient(chain, client.deployment)
+
+
 def _relay_post(url: str, signed: Any) -> dict[str, Any]:
     import requests
 
@@ -91,6 +148,17 @@ def _deny(deny_categories: str | None, deny_purposes: str | None) -> tuple[int, 
     return (parse_categories(deny_categories or "all"), parse_purposes(deny_purposes or "all"))
 
 
+def _identities(app: AppContext, client: Any, patient: str | None) -> list[str]:
+    """Addresses whose history is the patient's: a person's pseudonyms for every organisation and
+    study, or the one address given."""
+    person = _person(app, patient)
+    if person is not None:
+        return list(person.pseudonyms(client.counterparties()))
+    if patient:
+        return [_addr(app, patient, "patient")]
+    return [_client(app).me]
+
+
 @click.group()
 def consent() -> None:
     """Patient consents: grant, modify, revoke, check, list, audit log, FHIR export/import."""
@@ -124,6 +192,13 @@ _RELAY = click.option(
     help="Signed consent document: stored encrypted, its salted commitment goes on chain.",
 )
 @click.option("--allow-unvetted", is_flag=True, help="Grant even if the grantee is not (yet) a vetted participant.")
+@click.option(
+    "--plan",
+    "plan",
+    default=None,
+    help="A payment consent for your health plan: sign as your pseudonym for this insurer (the "
+    "member address the plan's claims use), not as your pseudonym for the grantee.",
+)
 @_PATIENT
 @_RELAY
 @pass_app
@@ -139,10 +214,12 @@ def grant_cmd(
     deny_purposes: str | None,
     document: Path | None,
     allow_unvetted: bool,
+    plan: str | None,
     patient: str | None,
     relay_url: str | None,
 ) -> None:
-    """Grant GRANTEE access to CATEGORIES for PURPOSES for a period."""
+    """Grant GRANTEE access to CATEGORIES for PURPOSES for a period. A person acts as their
+    pairwise pseudonym for GRANTEE (or, with --plan, for that insurer)."""
     client = _client(app)
     g = _addr(app, grantee, "grantee")
     start, end = _period(valid_from, days, until, client.chain_time())
@@ -158,6 +235,10 @@ def grant_cmd(
         document=_commitment(document),
     )
     terms.check()
+    person = None if patient else _person(app)
+    if person is not None:  # the person's pairwise pseudonym for this grantee (or plan) acts
+        counterparty = _addr(app, plan, "plan insurer") if plan else g
+        client = _as_pseudonym(app, client, person, counterparty, bool(relay_url))
     who = _addr(app, patient, "patient") if patient else client.me
     if not allow_unvetted:
         client.require_vetted(g)
@@ -212,6 +293,9 @@ def modify_cmd(
     """Change the terms of the current consent to GRANTEE (its id stays)."""
     client = _client(app)
     g = _addr(app, grantee, "grantee")
+    person = None if patient else _person(app)
+    if person is not None:
+        client = _as_pseudonym(app, client, person, g, bool(relay_url))
     who = _addr(app, patient, "patient") if patient else client.me
     state = client.consent_of(who, g)
     if state.valid_until == 0:
@@ -242,6 +326,9 @@ def revoke_cmd(app: AppContext, grantee: str, patient: str | None, relay_url: st
     """Revoke the current consent to GRANTEE now (accesses already logged stay logged)."""
     client = _client(app)
     g = _addr(app, grantee, "grantee")
+    person = None if patient else _person(app)
+    if person is not None:
+        client = _as_pseudonym(app, client, person, g, bool(relay_url))
     who = _addr(app, patient, "patient") if patient else client.me
     state = client.consent_of(who, g)
     if state.valid_until == 0:
@@ -271,7 +358,9 @@ def check_cmd(app: AppContext, patient: str, grantee: str, category: str, purpos
         cat, pur = Category[category.upper().replace("-", "_")], Purpose[purpose.upper()]
     except KeyError as exc:
         raise InvalidInput(f"unknown code {exc.args[0]!r}") from None
-    p, g = _addr(app, patient, "patient"), _addr(app, grantee, "grantee")
+    g = _addr(app, grantee, "grantee")
+    person = _person(app, patient)
+    p = person.address_for(g) if person is not None else _addr(app, patient, "patient")
     allowed, cid = client.can_access(p, g, cat, pur)
     data = {
         "allowed": allowed,
@@ -290,10 +379,12 @@ def check_cmd(app: AppContext, patient: str, grantee: str, category: str, purpos
 @click.option("--patient", default=None, help="Patient (default: the signer).")
 @pass_app
 def list_cmd(app: AppContext, patient: str | None) -> None:
-    """The patient's consents (one per grantee), rebuilt from events, with their state now."""
-    client = _client(app, signer_default=None if patient else "patient")
-    who = _addr(app, patient, "patient") if patient else client.me
-    rows = client.consents(who)
+    """The patient's consents (one per grantee), rebuilt from events, with their state now. A
+    person's consents are those of all their pairwise pseudonyms (column "as")."""
+    client = _client(app, signer_default=None)
+    rows = []
+    for who in _identities(app, client, patient):
+        rows += [{**r, "as": who} for r in client.consents(who)]
 
     def human() -> None:
         if not rows:
@@ -311,10 +402,10 @@ def list_cmd(app: AppContext, patient: str | None) -> None:
 @click.option("--patient", default=None, help="Patient (default: the signer).")
 @pass_app
 def log_cmd(app: AppContext, patient: str | None) -> None:
-    """The patient's audit log: grants, changes, accesses and break-glass uses, in chain order."""
-    client = _client(app, signer_default=None if patient else "patient")
-    who = _addr(app, patient, "patient") if patient else client.me
-    entries = [e.to_json() for e in client.history(who)]
+    """The patient's audit log: grants, changes, accesses and break-glass uses, in chain order;
+    for a person, one combined log of all their pairwise pseudonyms."""
+    client = _client(app, signer_default=None)
+    entries = [e.to_json() for e in client.history(_identities(app, client, patient))]
 
     def human() -> None:
         for e in entries:
@@ -334,9 +425,13 @@ def export_cmd(app: AppContext, grantee: str, patient: str | None, output: Path 
     """Write the consent to GRANTEE as a FHIR R4 Consent resource (validated)."""
     from careledger.consent import fhir
 
-    client = _client(app, signer_default=None if patient else "patient")
-    who = _addr(app, patient, "patient") if patient else client.me
+    client = _client(app, signer_default=None)
     g = _addr(app, grantee, "grantee")
+    person = _person(app, patient)
+    if person is not None:
+        who = person.address_for(g)
+    else:
+        who = _addr(app, patient, "patient") if patient else _client(app).me
     state = client.consent_of(who, g)
     document = None
     for e in client.history(who, ("ConsentGranted",)):
@@ -373,6 +468,14 @@ def import_cmd(app: AppContext, file: Path, allow_unvetted: bool, relay_url: str
         raise InvalidInput(f"{file} does not hold a FHIR resource object")
     patient, terms = fhir.import_consent(resource)
     client = _client(app)
+    person = _person(app)
+    if person is not None:
+        client = _as_pseudonym(app, client, person, terms.grantee, bool(relay_url))
+        if patient.lower() != client.me.lower():
+            raise InvalidInput(
+                f"this Consent's patient {patient} is not your pseudonym for {terms.grantee} ({client.me}); "
+                "nothing was granted"
+            )
     if not allow_unvetted:
         client.require_vetted(terms.grantee)
     if relay_url:
@@ -384,4 +487,108 @@ def import_cmd(app: AppContext, file: Path, allow_unvetted: bool, relay_url: str
     app.emit(
         {"consentId": uint_id(cid), "patient": patient, "grantee": terms.grantee, "tx": tx},
         lambda: click.echo(f"granted consent {cid:#x} from {file.name} (tx {tx})"),
+    )
+
+
+def _key_for(app: AppContext, client: Any, address: str) -> Any:
+    """The key that signs as ``address``: the acting person's pseudonym with that address (or the
+    account itself when it is that address)."""
+    person = _person(app)
+    if person is not None:
+        for org in client.counterparties():
+            key = person.pseudonym(org)
+            if key.address.lower() == address.lower():
+                return key
+    account = app.signer(default="patient").account
+    if account is not None and account.address.lower() == address.lower():
+        return account
+    raise InvalidInput(f"{address} is not one of your addresses: nothing was signed")
+
+
+@consent.command("unreviewed")
+@click.option("--patient", default=None, help="Patient (default: the signer; a person: all pseudonyms).")
+@pass_app
+def unreviewed_cmd(app: AppContext, patient: str | None) -> None:
+    """Break-glass openings on you that nobody marked reviewed yet (all your pseudonyms)."""
+    client = _client(app, signer_default=None)
+    rows = []
+    for e in client.unreviewed_break_glass(_identities(app, client, patient)):
+        args = e.to_json()
+        seq = _break_glass_seq(client, args)
+        rows.append({**args, "seq": seq})
+
+    def human() -> None:
+        if not rows:
+            click.echo("no unreviewed break-glass")
+        for r in rows:
+            click.echo(
+                f"!! block {r['block']:>6}  {r['provider']} opened break-glass #{r['seq']} on {r['patient']} "
+                f"until {r['until']}  (review: careledger consent review {r['breakGlassId']})"
+            )
+
+    app.emit(rows, human)
+
+
+def _break_glass_seq(client: Any, args: dict[str, Any]) -> int:
+    from careledger.consent.terms import break_glass_id
+
+    wanted = int(args["breakGlassId"], 16)
+    latest = int(client.contract.functions.breakGlassOf(args["patient"], args["provider"]).call()[1])
+    for seq in range(latest, 0, -1):
+        if break_glass_id(args["patient"], args["provider"], seq) == wanted:
+            return seq
+    raise InvalidInput(f"break-glass {args['breakGlassId']} is not on chain")
+
+
+@consent.command("review")
+@click.argument("break_glass_id")
+@_RELAY
+@pass_app
+def review_cmd(app: AppContext, break_glass_id: str, relay_url: str | None) -> None:
+    """Mark break-glass opening BREAK_GLASS_ID (from 'consent unreviewed') reviewed."""
+    client = _client(app, signer_default=None)
+    try:
+        wanted = int(break_glass_id, 16)
+    except ValueError:
+        raise InvalidInput(f"{break_glass_id!r} is not a break-glass id (0x + 64 hex)") from None
+    mine = _identities(app, client, None)
+    match = [e for e in client.unreviewed_break_glass(mine) if int(e.args["breakGlassId"]) == wanted]
+    if not match:
+        raise InvalidInput(f"no unreviewed break-glass {break_glass_id} on your addresses")
+    args = match[0].to_json()
+    seq = _break_glass_seq(client, args)
+    key = _key_for(app, client, args["patient"])
+    if relay_url:
+        signed = client.sign(key, "review_break_glass", patient=args["patient"], provider=args["provider"], seq=seq)
+        tx = _relay_post(relay_url, signed)["tx"]
+    else:
+        acting = _with_key(app, client, key, False)
+        tx = acting.review_break_glass(args["provider"], seq, args["patient"])["transactionHash"].to_0x_hex()
+    app.emit(
+        {"breakGlassId": break_glass_id, "reviewed": True, "tx": tx},
+        lambda: click.echo(f"break-glass #{seq} of {args['provider']} marked reviewed (tx {tx})"),
+    )
+
+
+@consent.command("cancel")
+@click.argument("grantee", required=False)
+@_RELAY
+@pass_app
+def cancel_cmd(app: AppContext, grantee: str | None, relay_url: str | None) -> None:
+    """Void signatures you gave but nobody submitted yet: for GRANTEE (every signed grant, modify
+    or revoke of that relationship), or without GRANTEE your patient-wide ones."""
+    from careledger.consent.client import ZERO_ADDRESS
+
+    client = _client(app)
+    g = _addr(app, grantee, "grantee") if grantee else None
+    person = _person(app)
+    if person is not None and g is not None:
+        client = _as_pseudonym(app, client, person, g, bool(relay_url))
+    if relay_url:
+        tx = _relay_post(relay_url, client.sign(client.chain.account, "cancel", grantee=g or ZERO_ADDRESS))["tx"]
+    else:
+        tx = client.cancel(g)["transactionHash"].to_0x_hex()
+    app.emit(
+        {"patient": client.me, "grantee": g, "cancelled": True, "tx": tx},
+        lambda: click.echo(f"outstanding signatures of {client.me} for {g or 'patient-wide actions'} voided (tx {tx})"),
     )

@@ -14,10 +14,12 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 from web3.types import TxReceipt
 
 from careledger.artifacts import load_artifacts
-from careledger.chain import Chain, checksum
+from careledger.chain import Chain, _revert_data, checksum
 from careledger.codes import Category, Purpose, Role
 from careledger.consent import eip712
 from careledger.consent.terms import ConsentState, GrantTerms, ModifyTerms
@@ -35,7 +37,15 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "set_patient_deny": ("SetPatientDeny", "setPatientDenyBySig"),
     "appoint_delegate": ("AppointDelegate", "appointDelegateBySig"),
     "remove_delegate": ("RemoveDelegate", "removeDelegateBySig"),
+    "cancel": ("Cancel", "cancelBySig"),
+    "review_break_glass": ("ReviewBreakGlass", "reviewBreakGlassBySig"),
 }
+
+DEFAULT_DEADLINE = 15 * 60
+"""Seconds a signature the SDK makes stays valid by default (the contract refuses more than
+``MAX_SIGNATURE_LIFETIME``, one day): a signature a relayer holds back dies within minutes."""
+
+ZERO_ADDRESS = "0x" + "00" * 20
 
 _EVENTS = (
     "ConsentGranted",
@@ -46,6 +56,9 @@ _EVENTS = (
     "DelegateRemoved",
     "AccessRecorded",
     "BreakGlassOpened",
+    "BreakGlassCoSigned",
+    "BreakGlassReviewed",
+    "SignaturesCancelled",
 )
 
 
@@ -111,6 +124,25 @@ class SignedAction:
         return int(self.message["nonce"])
 
     @property
+    def pair(self) -> tuple[str, str] | None:
+        """(patient, grantee) when the action's nonce is that pair's action counter, else None
+        (its nonce is the signer's ``nonces``)."""
+        if self.primary_type in eip712.PAIR_TYPES or (
+            self.primary_type == "Cancel" and int(self.message["grantee"], 16) != 0
+        ):
+            return str(self.message["patient"]), str(self.message["grantee"])
+        return None
+
+    @property
+    def counterparty(self) -> str | None:
+        """The organisation the action concerns (the grantee, or the break-glass provider);
+        None for patient-wide actions."""
+        for key in ("grantee", "provider"):
+            if key in self.message and int(self.message[key], 16) != 0:
+                return str(self.message[key])
+        return None
+
+    @property
     def deadline(self) -> int:
         return int(self.message["deadline"])
 
@@ -140,7 +172,11 @@ class SignedAction:
         if self.action == "set_patient_deny":
             return [m["patient"], m["categories"], m["purposes"], self.signer, m["deadline"], sig]
         if self.action == "appoint_delegate":
-            return [m["patient"], m["delegate"], m["kind"], m["deadline"], sig]
+            return [m["patient"], m["delegate"], m["kind"], m["categories"], m["purposes"], m["deadline"], sig]
+        if self.action == "cancel":
+            return [m["patient"], m["grantee"], self.signer, m["deadline"], sig]
+        if self.action == "review_break_glass":
+            return [m["patient"], m["provider"], m["seq"], self.signer, m["deadline"], sig]
         return [m["patient"], m["delegate"], m["deadline"], sig]
 
 
@@ -229,9 +265,27 @@ class ConsentClient:
         who = checksum(patient or self.me, "patient")
         return self.chain.send(self.contract.functions.setPatientDeny(who, categories, purposes), "set patient deny")
 
-    def appoint_delegate(self, delegate: str, kind: int) -> TxReceipt:
+    def appoint_delegate(self, delegate: str, kind: int, categories: int, purposes: int) -> TxReceipt:
+        """Appoint ``delegate`` (GUARDIAN or PROXY) with the scope ``categories`` x ``purposes``."""
         return self.chain.send(
-            self.contract.functions.appointDelegate(self.me, checksum(delegate, "delegate"), kind), "appoint delegate"
+            self.contract.functions.appointDelegate(
+                self.me, checksum(delegate, "delegate"), kind, categories, purposes
+            ),
+            "appoint delegate",
+        )
+
+    def cancel(self, grantee: str | None = None, patient: str | None = None) -> TxReceipt:
+        """Void outstanding signatures of the pair with ``grantee`` (or, with none, this
+        signer's patient-wide ones)."""
+        who = checksum(patient or self.me, "patient")
+        g = checksum(grantee, "grantee") if grantee else ZERO_ADDRESS
+        return self.chain.send(self.contract.functions.cancel(who, g), "cancel signatures")
+
+    def review_break_glass(self, provider: str, seq: int, patient: str | None = None) -> TxReceipt:
+        who = checksum(patient or self.me, "patient")
+        return self.chain.send(
+            self.contract.functions.reviewBreakGlass(who, checksum(provider, "provider"), seq),
+            f"review break-glass {seq} of {provider}",
         )
 
     def remove_delegate(self, delegate: str) -> TxReceipt:
@@ -243,6 +297,20 @@ class ConsentClient:
 
     def nonce(self, signer: str) -> int:
         return int(self.chain.call(self.contract.functions.nonces(checksum(signer, "signer")), "read nonce"))
+
+    def pair_nonce(self, patient: str, grantee: str) -> int:
+        """The (patient, grantee) action counter: the nonce of the pair's next signed action."""
+        return int(
+            self.chain.call(
+                self.contract.functions.pairNonce(checksum(patient, "patient"), checksum(grantee, "grantee")),
+                "read pair nonce",
+            )
+        )
+
+    def expected_nonce(self, signed: SignedAction) -> int:
+        """The nonce the registry will hash ``signed`` with now."""
+        pair = signed.pair
+        return self.pair_nonce(*pair) if pair else self.nonce(signed.signer)
 
     def sign(
         self,
@@ -265,41 +333,85 @@ class ConsentClient:
             raise InvalidInput(f"unknown action {action!r}")
         who = checksum(patient or account.address, "patient")
         owner = checksum(signer or account.address, "signer")
-        n = self.nonce(owner) if nonce is None else nonce
-        d = deadline if deadline is not None else self.chain_time() + 3600
+        d = deadline if deadline is not None else self.chain_time() + DEFAULT_DEADLINE
         kw: dict[str, Any] = {"chain_id": self.chain.chain_id, "registry": self.address}
+
+        def n_pair(grantee: str) -> int:
+            return self.pair_nonce(who, grantee) if nonce is None else nonce
+
+        def n_own() -> int:
+            # Delegate changes use the patient's nonce; the rest the signer's.
+            if nonce is not None:
+                return nonce
+            return self.nonce(who if action in ("appoint_delegate", "remove_delegate") else owner)
+
         if action == "grant":
             terms: GrantTerms = fields["terms"]
             terms.check()
-            typed = eip712.grant(who, terms, n, d, **kw)
+            typed = eip712.grant(who, terms, n_pair(terms.grantee), d, **kw)
         elif action == "modify":
             mterms: ModifyTerms = fields["terms"]
             mterms.check()
-            typed = eip712.modify(who, fields["grantee"], int(fields["consent_id"]), mterms, n, d, **kw)
+            g = fields["grantee"]
+            typed = eip712.modify(who, g, int(fields["consent_id"]), mterms, n_pair(g), d, **kw)
         elif action == "revoke":
-            typed = eip712.revoke(who, fields["grantee"], int(fields["consent_id"]), n, d, **kw)
+            g = fields["grantee"]
+            typed = eip712.revoke(who, g, int(fields["consent_id"]), n_pair(g), d, **kw)
+        elif action == "cancel":
+            g = fields.get("grantee") or ZERO_ADDRESS
+            typed = eip712.cancel(who, g, n_pair(g) if int(g, 16) else n_own(), d, **kw)
         elif action == "set_patient_deny":
-            typed = eip712.set_patient_deny(who, int(fields["categories"]), int(fields["purposes"]), n, d, **kw)
+            typed = eip712.set_patient_deny(who, int(fields["categories"]), int(fields["purposes"]), n_own(), d, **kw)
         elif action == "appoint_delegate":
-            typed = eip712.appoint_delegate(who, fields["delegate"], int(fields["kind"]), n, d, **kw)
+            typed = eip712.appoint_delegate(
+                who,
+                fields["delegate"],
+                int(fields["kind"]),
+                int(fields["categories"]),
+                int(fields["purposes"]),
+                n_own(),
+                d,
+                **kw,
+            )
+        elif action == "review_break_glass":
+            typed = eip712.review_break_glass(who, fields["provider"], int(fields["seq"]), n_own(), d, **kw)
         else:
-            typed = eip712.remove_delegate(who, fields["delegate"], n, d, **kw)
+            typed = eip712.remove_delegate(who, fields["delegate"], n_own(), d, **kw)
         signature = eip712.sign(account, typed)
         return SignedAction(action, owner, dict(typed["message"]), "0x" + signature.hex())
 
-    def submit(self, signed: SignedAction) -> TxReceipt:
-        """Send a signed action (this client's chain must sign as an active relayer)."""
-        fn = getattr(self.contract.functions, ACTIONS[signed.action][1])(*signed.call_args())
-        return self.chain.send(fn, f"relay {signed.action} signed by {signed.signer}")
+    def _by_sig(self, signed: SignedAction) -> Any:
+        return getattr(self.contract.functions, ACTIONS[signed.action][1])(*signed.call_args())
 
-    def verify_signature(self, signed: SignedAction) -> bool:
+    def submit(self, signed: SignedAction, gas: int | None = None) -> TxReceipt:
+        """Send a signed action (this client's chain must sign as an active relayer); ``gas``:
+        the gas limit (default: the node's estimate)."""
+        return self.chain.send(self._by_sig(signed), f"relay {signed.action} signed by {signed.signer}", gas=gas)
+
+    def estimate(self, signed: SignedAction) -> int:
+        """Gas the relayer would spend on ``signed`` now; a refusal raises the contract's decoded
+        custom error (:class:`careledger.errors.ChainRefused`)."""
+        fn = self._by_sig(signed)
+        try:
+            return int(fn.estimate_gas({"from": to_checksum_address(self.me)}))
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise self.chain.decoder.refusal(_revert_data(exc), f"relay {signed.action}") from None
+
+    def code_hash(self, address: str) -> bytes | None:
+        """keccak256 of the code at ``address``; None for an account without code (an EOA)."""
+        code = bytes(self.chain.w3.eth.get_code(to_checksum_address(address)))
+        return keccak(code) if code else None
+
+    def verify_signature(self, signed: SignedAction, is_contract: bool | None = None) -> bool:
         """Off-chain check before spending gas, the contract's own (``SignatureChecker``): an EOA
         signer must be the address recovered from a signature of the form OpenZeppelin's ECDSA
         accepts (65 bytes, low s, v 27/28: :func:`eip712.signature_problem`); a contract signer
-        (ERC-1271) is asked ``isValidSignature`` by a read call."""
+        (ERC-1271) is asked ``isValidSignature`` by a read call. ``is_contract``: whether the
+        signer has code, when the caller already knows (saves a node call)."""
         typed = signed.typed_data(self.chain.chain_id, self.address)
         sig = bytes.fromhex(signed.signature[2:])
-        if len(self.chain.w3.eth.get_code(to_checksum_address(signed.signer))) == 0:
+        contract = (self.code_hash(signed.signer) is not None) if is_contract is None else is_contract
+        if not contract:
             if eip712.signature_problem(sig) is not None:
                 return False
             try:
@@ -325,18 +437,49 @@ class ConsentClient:
             f"record access to {category.name} for {purpose.name}",
         )
 
-    def break_glass(self, patient: str, reason: Purpose, justification: bytes) -> tuple[int, TxReceipt]:
+    def break_glass(
+        self, patient: str, reason: Purpose, justification: bytes, encounter: bytes
+    ) -> tuple[int, TxReceipt]:
+        """Open a break-glass window; ``encounter`` is the salted commitment of the encounter it
+        serves (over the daily cap it must match a co-signature)."""
         if reason not in (Purpose.ETREAT, Purpose.BTG):
             raise InvalidInput(f"break-glass reason must be ETREAT or BTG, not {reason.name}")
         receipt = self.chain.send(
-            self.contract.functions.breakGlass(checksum(patient, "patient"), int(reason), justification),
+            self.contract.functions.breakGlass(checksum(patient, "patient"), int(reason), justification, encounter),
             "break the glass",
         )
         ev = self.contract.events.BreakGlassOpened().process_receipt(receipt)
         return int(ev[0]["args"]["breakGlassId"]), receipt
 
-    def register_study(self, study: str, form: bytes) -> TxReceipt:
-        return self.chain.send(self.contract.functions.registerStudy(checksum(study, "study"), form), "register study")
+    def co_sign_break_glass(self, patient: str, provider: str, encounter: bytes) -> TxReceipt:
+        """As a second provider or a regulator: allow ``provider`` one opening over the cap."""
+        return self.chain.send(
+            self.contract.functions.coSignBreakGlass(
+                checksum(patient, "patient"), checksum(provider, "provider"), encounter
+            ),
+            "co-sign break-glass",
+        )
+
+    def register_study(
+        self, study: LocalAccount | tuple[str, bytes], form: bytes, deadline: int | None = None
+    ) -> TxReceipt:
+        """Register a study this client's signer sponsors. ``study`` is the study's key (it signs
+        ``RegisterStudy`` to prove control of its address) or (address, signature) made elsewhere
+        (an ERC-1271 study contract's owner, say) with the given ``deadline``."""
+        d = deadline if deadline is not None else self.chain_time() + DEFAULT_DEADLINE
+        if isinstance(study, tuple):
+            addr, sig = checksum(study[0], "study"), study[1]
+        else:
+            addr = study.address
+            typed = eip712.register_study(addr, self.me, form, d, chain_id=self.chain.chain_id, registry=self.address)
+            sig = eip712.sign(study, typed)
+        return self.chain.send(self.contract.functions.registerStudy(addr, form, d, sig), "register study")
+
+    def set_study_status(self, study: str, status: int) -> TxReceipt:
+        """1 active, 2 closed (sponsor: close only; registrar or regulator: either)."""
+        return self.chain.send(
+            self.contract.functions.setStudyStatus(checksum(study, "study"), status), "set study status"
+        )
 
     def amend_study(self, study: str, form: bytes) -> TxReceipt:
         return self.chain.send(self.contract.functions.amendStudy(checksum(study, "study"), form), "amend study")
@@ -360,10 +503,42 @@ class ConsentClient:
         return ConsentState.from_tuple(raw)
 
     def study_of(self, study: str) -> tuple[str, int, bytes]:
-        sponsor, version, form = self.chain.call(
+        """(sponsor, form version, form commitment); version 0: not a study."""
+        sponsor, version, _status, form = self.chain.call(
             self.contract.functions.studyOf(checksum(study, "study")), "read study"
         )
         return str(sponsor), int(version), bytes(form)
+
+    def study_status(self, study: str) -> int:
+        """0 not registered, 1 active, 2 closed."""
+        raw = self.chain.call(self.contract.functions.studyOf(checksum(study, "study")), "read study")
+        return int(raw[2])
+
+    def delegate_of(self, patient: str, delegate: str) -> tuple[int, int, int]:
+        """(kind, scope categories, scope purposes); all 0: not a delegate."""
+        kind, cats, purps = self.chain.call(
+            self.contract.functions.delegateOf(checksum(patient), checksum(delegate)), "read delegate"
+        )
+        return int(kind), int(cats), int(purps)
+
+    def counterparties(self) -> list[str]:
+        """Every organisation of the directory and every registered study, from their events:
+        the counterparties a person may hold a pseudonym for (for one combined log)."""
+        directory = self.chain.contract(
+            self.deployment.address("ParticipantDirectory"), load_artifacts()["ParticipantDirectory"].abi
+        )
+        start = self.deployment.contracts["ParticipantDirectory"].block
+        out = [str(e["args"]["account"]) for e in directory.events.ParticipantRegistered().get_logs(from_block=start)]
+        studies = self.contract.events.StudyRegistered().get_logs(from_block=self.from_block)
+        out += [str(e["args"]["study"]) for e in studies]
+        return list(dict.fromkeys(out))
+
+    def unreviewed_break_glass(self, patients: str | list[str]) -> list[HistoryEntry]:
+        """Break-glass openings on ``patients`` (one pseudonym or all of a person's) that nobody
+        marked reviewed yet, oldest first."""
+        log = self.history(patients, ("BreakGlassOpened", "BreakGlassReviewed"))
+        reviewed = {int(e.args["breakGlassId"]) for e in log if e.event == "BreakGlassReviewed"}
+        return [e for e in log if e.event == "BreakGlassOpened" and int(e.args["breakGlassId"]) not in reviewed]
 
     def delegate_kind(self, patient: str, delegate: str) -> int:
         return int(
@@ -388,10 +563,15 @@ class ConsentClient:
                 "study; a consent to it would allow nothing"
             )
 
-    def history(self, patient: str, events: tuple[str, ...] = _EVENTS) -> list[HistoryEntry]:
+    def history(self, patient: str | list[str], events: tuple[str, ...] = _EVENTS) -> list[HistoryEntry]:
         """Every event about ``patient`` (consents, denies, delegates, accesses, break-glass), in
-        chain order: the audit log, rebuilt from the contract's indexed events."""
-        who = checksum(patient, "patient")
+        chain order: the audit log, rebuilt from the contract's indexed events. Given a list (a
+        person's pairwise pseudonyms), one combined log of all of them."""
+        who: str | list[str] = (
+            checksum(patient, "patient") if isinstance(patient, str) else [checksum(p, "patient") for p in patient]
+        )
+        if isinstance(who, list) and not who:
+            return []
         out: list[HistoryEntry] = []
         for name in events:
             ev = getattr(self.contract.events, name)()

@@ -12,6 +12,7 @@ from typing import Any
 from web3 import Web3
 
 from careledger._extras import needs_extra
+from careledger.accounts import dev_person
 from careledger.codes import Category, Purpose
 from careledger.consent.client import ConsentClient, SignedAction
 from careledger.consent.records import RecordStore
@@ -29,6 +30,9 @@ __all__ = ["DEMO_PHI", "story"]
 # Health data of the demo patient. None of these strings may ever reach the chain.
 DEMO_PHI: tuple[str, ...] = tuple(CONSENT_STORY_PHI.values())
 DAY = 86_400
+DEMO_PASSPHRASE = "devnet demo only: not a secret"
+"""The demo's record key-file passphrase (a throwaway devnet store; real stores take it from
+``$CARELEDGER_RECORDS_PASSPHRASE`` or a prompt)."""
 
 _CONSENT_DOC = (
     "Consent to share records. Patient: Jane Q. Doe (DOB 1984-03-12, MRN-0048213). I allow Riverside "
@@ -53,15 +57,20 @@ def _post(relay: Any, signed: SignedAction) -> dict[str, Any]:
 
 def story(env: DemoEnv) -> Story:
     s = Story("Consent registry: patient-controlled, time-bound, audited access")
-    patient_key = env.who("patient").account
-    patient, clinic, lab, er = (env.who(n).address for n in ("patient", "clinic", "lab", "er"))
+    clinic, lab, er, insurer = (env.who(n).address for n in ("clinic", "lab", "er", "insurer"))
+    # One person, one secret, one pairwise pseudonym per counterparty: the clinic, the lab, the
+    # ER and the health plan each see a different address, and nothing on chain joins them.
+    person = dev_person("patient")
+    patient_key = person.pseudonym(clinic)
+    patient = patient_key.address  # the address the clinic knows
+    at_lab, at_er, plan = (person.address_for(x) for x in (lab, er, insurer))
+    pseudonyms = [patient, at_lab, at_er, plan]
     as_clinic = ConsentClient(env.signer("clinic"), env.deployment)
     as_lab = as_clinic.with_chain(env.signer("lab"))
     as_er = as_clinic.with_chain(env.signer("er"))
     relay = _relay(env, as_clinic)
-    store = RecordStore(env.workdir / "records")
-    patient_cs = Web3.to_checksum_address(patient)
-    balance_before = env.w3.eth.get_balance(patient_cs)
+    store = RecordStore(env.workdir / "records", passphrase=DEMO_PASSPHRASE)
+    balances_before = [env.w3.eth.get_balance(Web3.to_checksum_address(a)) for a in pseudonyms]
 
     # 1. Gasless grant: the patient signs, the relay validates and pays.
     doc = store.store(_CONSENT_DOC.encode())
@@ -77,9 +86,10 @@ def story(env: DemoEnv) -> Story:
     treat_id = int(out["consentId"], 16)
     s.check(
         "patient",
-        "signs a 30-day treatment consent for Riverside Clinic; the relay submits it",
+        "signs a 30-day treatment consent for Riverside Clinic with her pseudonym for the clinic; "
+        "the relay submits it, sponsored by the clinic",
         f"consent {treat_id:#x}, {out['gasUsed']:,} gas paid by the relayer",
-        True,
+        out["sponsor"] == clinic,
     )
 
     # 2. The clinic checks and reads; the read is logged against the consent.
@@ -104,15 +114,16 @@ def story(env: DemoEnv) -> Story:
     # 3. A lab without consent is refused.
     s.check(
         "lab",
-        "asks the same question without a consent",
+        "asks the same question about the address it knows for her, without a consent",
         "not allowed",
-        not as_lab.can_access(patient, lab, Category.OBSERVATION, Purpose.TREAT)[0],
+        not as_lab.can_access(at_lab, lab, Category.OBSERVATION, Purpose.TREAT)[0]
+        and not as_lab.can_access(patient, lab, Category.OBSERVATION, Purpose.TREAT)[0],
     )
     s.refused(
         "lab",
         "tries to record an access anyway",
         "NoActiveConsent",
-        lambda: as_lab.record_access(patient, treat_id, Category.OBSERVATION, Purpose.TREAT, lab_record.commitment),
+        lambda: as_lab.record_access(at_lab, treat_id, Category.OBSERVATION, Purpose.TREAT, lab_record.commitment),
     )
 
     # 4. The patient revokes (gasless again); the clinic is refused from then on.
@@ -129,16 +140,22 @@ def story(env: DemoEnv) -> Story:
 
     # 5. Emergency: the ER breaks the glass.
     note = store.store(_ER_NOTE.encode())
-    bg_id, receipt = as_er.break_glass(patient, Purpose.ETREAT, note.commitment)
-    s.done("er", "breaks the glass (ETREAT) for an unconscious patient: a 4-hour window", receipt)
+    encounter = store.store(b"ED encounter 2026-11-30, triage level 1, Jane Q. Doe")
+    bg_id, receipt = as_er.break_glass(at_er, Purpose.ETREAT, note.commitment, encounter.commitment)
+    s.done(
+        "er",
+        "breaks the glass (ETREAT) for an unconscious patient (her pseudonym for the ER, from her card), "
+        "tied to the encounter: a 4-hour window",
+        receipt,
+    )
     s.done(
         "er",
         "records the emergency read of the medication list",
-        as_er.record_access(patient, bg_id, Category.MEDICATION, Purpose.ETREAT, lab_record.commitment),
+        as_er.record_access(at_er, bg_id, Category.MEDICATION, Purpose.ETREAT, lab_record.commitment),
     )
 
-    # 6. The patient reviews the log.
-    log = as_clinic.history(patient)
+    # 6. The patient reviews one combined log of all her pseudonyms, and marks the break-glass reviewed.
+    log = as_clinic.history(pseudonyms)
     kinds = [e.event for e in log]
     accesses = [e for e in log if e.event == "AccessRecorded"]
     glass = [e for e in log if e.event == "BreakGlassOpened"]
@@ -151,6 +168,14 @@ def story(env: DemoEnv) -> Story:
         and [a.args["grantee"] for a in accesses] == [clinic, er]
         and glass[0].args["reason"] == Purpose.ETREAT,
     )
+    unreviewed = as_clinic.unreviewed_break_glass(pseudonyms)
+    out = _post(relay, as_clinic.sign(person.pseudonym(er), "review_break_glass", provider=er, seq=1))
+    s.check(
+        "patient",
+        "marks the ER's break-glass reviewed (signed, relayed)",
+        f"{len(unreviewed)} unreviewed before, {len(as_clinic.unreviewed_break_glass(pseudonyms))} after",
+        len(unreviewed) == 1 and not as_clinic.unreviewed_break_glass(pseudonyms) and out["sponsor"] == er,
+    )
 
     # 7. Payment consent for the claims story: the clinic may bill with the financial data.
     payment = GrantTerms(
@@ -159,19 +184,19 @@ def story(env: DemoEnv) -> Story:
         categories=mask([Category.FINANCIAL]),
         purposes=mask([Purpose.HPAYMT]),
     )
-    out = _post(relay, as_clinic.sign(patient_key, "grant", terms=payment))
+    out = _post(relay, as_clinic.sign(person.pseudonym(insurer), "grant", terms=payment))
     pay_id = int(out["consentId"], 16)
-    ok, got = as_clinic.can_access(patient, clinic, Category.FINANCIAL, Purpose.HPAYMT)
+    ok, got = as_clinic.can_access(plan, clinic, Category.FINANCIAL, Purpose.HPAYMT)
     s.check(
         "patient",
-        "lets the clinic bill the insurer (FINANCIAL for HPAYMT, one year)",
-        f"consent {pay_id:#x}",
-        ok and got == pay_id,
+        "lets the clinic bill her plan (FINANCIAL for HPAYMT, one year), as her plan pseudonym",
+        f"consent {pay_id:#x} from {plan}",
+        ok and got == pay_id and plan != patient,
     )
     env.shared["consent_registry"] = as_clinic.address
     env.shared["consent_payment"] = {
         "registry": as_clinic.address,
-        "patient": patient,
+        "patient": plan,
         "grantee": clinic,
         "consentId": pay_id,
         "category": int(Category.FINANCIAL),
@@ -181,9 +206,9 @@ def story(env: DemoEnv) -> Story:
     # 8. Gasless really means gasless; and erasure leaves the chain pointing at nothing.
     s.check(
         "patient",
-        "holds the same ether as before the story",
+        "holds the same ether on every pseudonym as before the story",
         "paid no gas",
-        env.w3.eth.get_balance(patient_cs) == balance_before,
+        [env.w3.eth.get_balance(Web3.to_checksum_address(a)) for a in pseudonyms] == balances_before,
     )
     tomb = store.erase(lab_record.record_id)
     s.check(
@@ -192,8 +217,9 @@ def story(env: DemoEnv) -> Story:
         f"tombstone; commitment {tomb['commitment'][:12]}... links to nothing",
         (store.find(lab_record.commitment) or {}).get("status") == "erased",
     )
+    env.shared["consent_pseudonyms"] = pseudonyms
     s.notes.append(
-        "On chain: pseudonymous addresses, codes, periods and salted commitments only; the consent "
-        "document and the records stay encrypted off chain."
+        "On chain: pairwise pseudonymous addresses (one per organisation), codes, periods and salted "
+        "commitments only; the consent document and the records stay encrypted off chain."
     )
     return s

@@ -20,11 +20,14 @@ __all__ = [
     "DOMAIN_VERSION",
     "TYPES",
     "appoint_delegate",
+    "cancel",
     "digest",
     "grant",
     "modify",
     "recover",
+    "register_study",
     "remove_delegate",
+    "review_break_glass",
     "revoke",
     "set_patient_deny",
     "sign",
@@ -36,7 +39,7 @@ SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 """The order of secp256k1; EIP-2 allows only ``s <= n / 2``."""
 
 DOMAIN_NAME = "CareLedger Consent"
-DOMAIN_VERSION = "1"
+DOMAIN_VERSION = "2"
 
 _EIP712_DOMAIN = [
     {"name": "name", "type": "string"},
@@ -65,10 +68,18 @@ TYPES: dict[str, list[dict[str, str]]] = {
         f"uint32 denyCategories,uint16 denyPurposes,uint40 validUntil,{_TAIL}"
     ),
     "Revoke": _fields(f"address patient,address grantee,uint256 consentId,{_TAIL}"),
+    "Cancel": _fields(f"address patient,address grantee,{_TAIL}"),
     "SetPatientDeny": _fields(f"address patient,uint32 categories,uint16 purposes,{_TAIL}"),
-    "AppointDelegate": _fields(f"address patient,address delegate,uint8 kind,{_TAIL}"),
+    "AppointDelegate": _fields(
+        f"address patient,address delegate,uint8 kind,uint32 categories,uint16 purposes,{_TAIL}"
+    ),
     "RemoveDelegate": _fields(f"address patient,address delegate,{_TAIL}"),
+    "ReviewBreakGlass": _fields(f"address patient,address provider,uint64 seq,{_TAIL}"),
+    "RegisterStudy": _fields("address study,address sponsor,bytes32 form,uint256 deadline"),
 }
+PAIR_TYPES = frozenset({"Grant", "Modify", "Revoke"})
+"""Types whose ``nonce`` is the pair's action counter (``pairNonce``); ``Cancel`` too unless its
+grantee is the zero address. The others use the signer's ``nonces``."""
 
 
 def type_string(primary: str) -> str:
@@ -178,8 +189,67 @@ def set_patient_deny(
     )
 
 
+def cancel(patient: str, grantee: str, nonce: int, deadline: int, *, chain_id: int, registry: str) -> dict[str, Any]:
+    """Void outstanding signatures of the pair (nonce: ``pairNonce``) or, with the zero address
+    as ``grantee``, the signer's patient-wide ones (nonce: ``nonces(signer)``)."""
+    return _typed(
+        "Cancel",
+        {
+            "patient": to_checksum_address(patient),
+            "grantee": to_checksum_address(grantee),
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
+
+
+def review_break_glass(
+    patient: str, provider: str, seq: int, nonce: int, deadline: int, *, chain_id: int, registry: str
+) -> dict[str, Any]:
+    return _typed(
+        "ReviewBreakGlass",
+        {
+            "patient": to_checksum_address(patient),
+            "provider": to_checksum_address(provider),
+            "seq": seq,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
+
+
+def register_study(
+    study: str, sponsor: str, form: bytes, deadline: int, *, chain_id: int, registry: str
+) -> dict[str, Any]:
+    """What a study's key signs to prove it controls its address (``registerStudy``)."""
+    return _typed(
+        "RegisterStudy",
+        {
+            "study": to_checksum_address(study),
+            "sponsor": to_checksum_address(sponsor),
+            "form": form,
+            "deadline": deadline,
+        },
+        chain_id,
+        registry,
+    )
+
+
 def appoint_delegate(
-    patient: str, delegate: str, kind: int, nonce: int, deadline: int, *, chain_id: int, registry: str
+    patient: str,
+    delegate: str,
+    kind: int,
+    categories: int,
+    purposes: int,
+    nonce: int,
+    deadline: int,
+    *,
+    chain_id: int,
+    registry: str,
 ) -> dict[str, Any]:
     return _typed(
         "AppointDelegate",
@@ -187,6 +257,8 @@ def appoint_delegate(
             "patient": to_checksum_address(patient),
             "delegate": to_checksum_address(delegate),
             "kind": kind,
+            "categories": categories,
+            "purposes": purposes,
             "nonce": nonce,
             "deadline": deadline,
         },

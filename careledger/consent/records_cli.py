@@ -12,10 +12,23 @@ from careledger.consent.records import RecordStore
 __all__ = ["records"]
 
 
-def _store(folder: str | None) -> RecordStore:
-    from careledger._paths import project_root
+def _store(folder: str | None, keys: str | None = None) -> RecordStore:
+    """The store; the key-file passphrase comes from $CARELEDGER_RECORDS_PASSPHRASE, else a prompt."""
+    import os
+    import sys
 
-    return RecordStore(Path(folder) if folder else project_root() / ".records")
+    from careledger._paths import project_root
+    from careledger.consent.records import PASSPHRASE_ENV
+    from careledger.errors import InvalidInput
+
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    if not passphrase:
+        if not sys.stdin.isatty():
+            raise InvalidInput(f"the record keys need a passphrase: set ${PASSPHRASE_ENV} (no terminal to ask on)")
+        passphrase = click.prompt("record key passphrase", hide_input=True, err=True)
+    return RecordStore(
+        Path(folder) if folder else project_root() / ".records", passphrase, Path(keys) if keys else None
+    )
 
 
 _STORE_OPT = click.option(

@@ -1,12 +1,27 @@
 """The gasless relayer: a small FastAPI app that validates EIP-712 signed consent actions and
 forwards them with the relayer's key, so a patient never needs ether.
 
-Checks before any gas is spent, in this order: the action parses; the signature has the one form
-the registry's ECDSA check accepts (65 bytes, low s, v 27 or 28; pure, before any node call); the
-deadline has not passed; the nonce is the signer's current one; the signature is the signer's
-(EOA: recovered off chain; contract wallet: ERC-1271 read call); only then does the action take
-one of the signer's rate-limit slots. Then ``Chain.send`` estimates (a refusal comes back with the
-contract's decoded custom error, HTTP 422) and sends.
+With pairwise pseudonyms every relationship is a fresh key, so a per-key limit alone stops
+nobody. The relayer's protection is layered, cheapest first (docs/consent.md, "Relayer"):
+
+1. **Transport** (ASGI middleware, before the body is parsed): the body is at most
+   :attr:`RelayPolicy.max_body` bytes (16 KiB; a declared larger ``Content-Length`` is refused
+   unread, a chunked body is cut off as soon as it passes the limit: HTTP 413); at most
+   :attr:`RelayPolicy.max_concurrency` requests are served at once (HTTP 503 beyond).
+2. **Per client** (the connecting address), before any node work: a sliding-window request
+   limit, and a failure limit: every refusal (malformed, bad signature, wrong nonce, chain
+   refusal) counts, and a client over it is refused without parsing (HTTP 429).
+3. **Pure checks**: the action parses; the signature has the one form the registry accepts.
+4. **Node checks**: deadline, nonce (the pair's action counter or the signer's nonce), the
+   signature is the signer's; a contract signer only if its code hash is on the allowlist
+   (:attr:`RelayPolicy.wallet_code_hashes`; the contract itself gives ERC-1271 at most 50,000 gas).
+5. **Sponsorship**: the organisation the action concerns (the grantee, or the break-glass
+   provider; a study's sponsor for a study) must be an active participant: it sponsors the
+   action, within its own gas budget per window; patient-wide actions (deny, delegates, cancel
+   of all) come out of a separate patient-wide budget; all of it within a global budget. The
+   estimate must be at most :attr:`RelayPolicy.max_gas_per_action` and is the gas limit sent.
+   Below :attr:`RelayPolicy.balance_floor` wei the relayer stops sponsoring (HTTP 503).
+6. A per-signer limit still applies (a signer flooding one relationship).
 
 Every body, success or error, is exact JSON (``careledger.exactjson``, docs/json.md): errors are
 ``{"error": "..."}`` (plus ``customError`` and ``args`` for a chain refusal).
@@ -19,14 +34,21 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any
 
+import requests
+from eth_utils.address import to_checksum_address
+from web3.exceptions import Web3RPCError
+
 from careledger._extras import needs_extra
+from careledger.artifacts import load_artifacts
 from careledger.chain import checksum
+from careledger.codes import Role
 from careledger.consent import eip712
 from careledger.consent.client import ConsentClient, SignedAction
-from careledger.errors import CareLedgerError, ChainRefused, InvalidInput
+from careledger.errors import CareLedgerError, ChainRefused, InvalidInput, TransactionRejected
 from careledger.exactjson import dumps, quantity, uint_id
 
 with needs_extra("relay", "the consent relayer"):
@@ -34,7 +56,16 @@ with needs_extra("relay", "the consent relayer"):
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 
-__all__ = ["ExactJSONResponse", "RateLimiter", "create_app"]
+__all__ = ["PATIENT_WIDE", "Budget", "ExactJSONResponse", "RateLimiter", "RelayPolicy", "create_app"]
+
+PATIENT_WIDE = "patient-wide"
+"""The budget key of actions that concern no one organisation (deny, delegates, cancel-all)."""
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class ExactJSONResponse(JSONResponse):
@@ -45,7 +76,7 @@ class ExactJSONResponse(JSONResponse):
 
 
 class RateLimiter:
-    """At most ``limit`` accepted actions per signer in any ``window`` seconds (sliding window)."""
+    """At most ``limit`` events per key in any ``window`` seconds (sliding window)."""
 
     def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         if limit < 1 or window <= 0:
@@ -54,32 +85,278 @@ class RateLimiter:
         self._seen: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def allow(self, signer: str) -> tuple[bool, float]:
-        """(allowed, seconds until the next slot frees up). Records the action when allowed."""
+    def _trim(self, key: str, now: float) -> deque[float]:
+        q = self._seen.setdefault(key.lower(), deque())
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        return q
+
+    def allow(self, key: str) -> tuple[bool, float]:
+        """(allowed, seconds until the next slot frees up). Records the event when allowed."""
         now = self.clock()
         with self._lock:
-            q = self._seen.setdefault(signer.lower(), deque())
-            while q and q[0] <= now - self.window:
-                q.popleft()
+            q = self._trim(key, now)
             if len(q) >= self.limit:
                 return False, q[0] + self.window - now
             q.append(now)
             return True, 0.0
 
+    def full(self, key: str) -> tuple[bool, float]:
+        """(at the limit, seconds until a slot frees up), recording nothing."""
+        now = self.clock()
+        with self._lock:
+            q = self._trim(key, now)
+            return (len(q) >= self.limit, (q[0] + self.window - now) if q else 0.0)
 
-def create_app(client: ConsentClient, limiter: RateLimiter | None = None) -> FastAPI:
-    """The relay app; ``client`` must sign as an active relayer of the directory."""
-    limiter = limiter or RateLimiter(limit=10, window=60.0)
-    app = FastAPI(title="CareLedger consent relay", version="1", default_response_class=ExactJSONResponse)
-    send_lock = threading.Lock()  # one sender key: serialise sends so nonces never collide
+    def record(self, key: str) -> None:
+        with self._lock:
+            self._trim(key, self.clock()).append(self.clock())
+
+
+class Budget:
+    """Gas per key (an organisation, :data:`PATIENT_WIDE`) and in total, per ``window`` seconds
+    (a sliding window of charges). ``reserve`` takes an estimate before sending; ``settle``
+    replaces it with the gas the receipt shows (or releases it when nothing was spent)."""
+
+    def __init__(self, per_key: int, total: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_key, self.total, self.window, self.clock = per_key, total, window, clock
+        self._charges: deque[tuple[float, str, int]] = deque()
+        self._lock = threading.Lock()
+
+    def _trim(self, now: float) -> None:
+        while self._charges and self._charges[0][0] <= now - self.window:
+            self._charges.popleft()
+
+    def spent(self, key: str | None = None) -> int:
+        with self._lock:
+            self._trim(self.clock())
+            return sum(g for _, k, g in self._charges if key is None or k == key)
+
+    def reserve(self, key: str, gas: int) -> str | None:
+        """Charge ``gas`` to ``key``; None when done, else why not (nothing charged)."""
+        with self._lock:
+            now = self.clock()
+            self._trim(now)
+            mine = sum(g for _, k, g in self._charges if k == key)
+            total = sum(g for _, _, g in self._charges)
+            if mine + gas > self.per_key:
+                return f"the sponsoring budget of {key} ({self.per_key:,} gas per {self.window:g} s) is used up"
+            if total + gas > self.total:
+                return f"the relayer's global budget ({self.total:,} gas per {self.window:g} s) is used up"
+            self._charges.append((now, key, gas))
+            return None
+
+    def settle(self, key: str, reserved: int, used: int) -> None:
+        with self._lock:
+            for i, (t, k, g) in enumerate(self._charges):
+                if k == key and g == reserved:
+                    self._charges[i] = (t, k, used)
+                    return
+
+
+class _Sender:
+    """Sends the relayer's transactions without waiting for one receipt before the next: nonces
+    are handed out under a lock (one sender key), the signed transaction goes out, the lock is
+    released, and each request waits for its own receipt. Fees and chain time are read at most
+    once a second."""
+
+    def __init__(self, client: ConsentClient, clock: Callable[[], float], ttl: float = 1.0) -> None:
+        self.client, self.clock, self.ttl = client, clock, ttl
+        self.lock = threading.Lock()
+        self._next: int | None = None
+        self._block_at = -1.0
+        self._fees: dict[str, int] = {}
+        self._time = 0
+
+    def _refresh(self) -> None:
+        if self._block_at >= 0 and self.clock() - self._block_at < self.ttl:
+            return
+        w3 = self.client.chain.w3
+        block = w3.eth.get_block("latest")
+        tip = int(w3.eth.max_priority_fee)
+        base = int(block.get("baseFeePerGas", 0))
+        self._fees = {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+        self._time = int(block["timestamp"])
+        self._block_at = self.clock()
+
+    def chain_time(self) -> int:
+        with self.lock:
+            self._refresh()
+            return self._time
+
+    def send(self, fn: Any, gas: int, what: str) -> Any:
+        chain = self.client.chain
+        account = chain.account
+        if account is None:
+            raise InvalidInput("the relayer needs a signing account")
+        w3 = chain.w3
+        with self.lock:
+            self._refresh()
+            if self._next is None:
+                self._next = int(w3.eth.get_transaction_count(account.address, "pending"))
+            tx = {
+                "to": fn.address,
+                "data": fn._encode_transaction_data(),
+                "gas": gas,
+                "nonce": self._next,
+                "chainId": chain.chain_id,
+                "value": 0,
+                **self._fees,
+            }
+            signed = account.sign_transaction(tx)
+            try:
+                tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
+            except (Web3RPCError, requests.RequestException) as exc:
+                self._next = None  # ask the node again next time
+                raise TransactionRejected(f"the node refused {what}: {exc}") from None
+            self._next += 1
+        receipt = chain.wait(tx_hash, what)
+        if receipt["status"] != 1:
+            data = chain._replay_revert({**tx, "from": account.address}, receipt["blockNumber"])
+            raise chain.decoder.refusal(data, what, tx_hash=tx_hash)
+        return receipt
+
+
+@dataclass(frozen=True)
+class RelayPolicy:
+    """What the relayer sponsors, and how much. Defaults suit one consortium relayer."""
+
+    max_body: int = 16 * 1024
+    max_concurrency: int = 16
+    client_limit: int = 600  # requests per client per window
+    client_failures: int = 30  # refused requests per client per window, then the client is cut off
+    signer_limit: int = 10  # accepted actions per signer per window
+    window: float = 60.0
+    org_budget: int = 20_000_000  # gas per sponsoring organisation per budget_window
+    patient_wide_budget: int = 5_000_000
+    global_budget: int = 200_000_000
+    budget_window: float = 3600.0
+    max_gas_per_action: int = 200_000
+    balance_floor: int = 10**17  # wei: below it the relayer stops sponsoring
+    wallet_code_hashes: frozenset[bytes] = field(default_factory=frozenset)  # ERC-1271 wallets we relay for
+    # Behind a TLS proxy every request comes from the proxy: with this set, the client is the last
+    # address the proxy appended to X-Forwarded-For (never set it without such a proxy: a client
+    # could name itself anew on every request).
+    trust_forwarded_for: bool = False
+    fact_ttl: float = 5.0  # seconds a sponsorship fact (organisation active, balance) is reused
+    block_ttl: float = 1.0  # seconds the latest block's fees and time are reused
+
+
+class _Transport:
+    """ASGI middleware: body size limit and concurrency limit, before any parsing."""
+
+    def __init__(self, app: ASGIApp, max_body: int, max_concurrency: int) -> None:
+        self.app, self.max_body = app, max_body
+        self.slots = max_concurrency
+        self.busy = 0
+
+    async def _refuse(self, send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]]) -> None:
+        body = dumps({"error": message}, indent=None).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    *headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
+                await self._refuse(send, 413, f"request body over {self.max_body} bytes", [(b"connection", b"close")])
+                return
+        if self.busy >= self.slots:
+            await self._refuse(send, 503, "relayer busy: try again shortly", [(b"retry-after", b"1")])
+            return
+        self.busy += 1
+        try:
+            # Read the body here, at most max_body bytes of it, before anything parses it.
+            chunks: list[bytes] = []
+            seen = 0
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                chunk = message.get("body", b"")
+                seen += len(chunk)
+                if seen > self.max_body:
+                    await self._refuse(
+                        send, 413, f"request body over {self.max_body} bytes", [(b"connection", b"close")]
+                    )
+                    return
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(chunks)
+            delivered = False
+
+            async def replay() -> Message:
+                nonlocal delivered
+                if not delivered:
+                    delivered = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay, send)
+        finally:
+            self.busy -= 1
+
+
+def create_app(
+    client: ConsentClient,
+    limiter: RateLimiter | None = None,
+    policy: RelayPolicy | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """The relay app; ``client`` must sign as an active relayer of the directory. ``limiter``
+    overrides the per-signer limit of ``policy``."""
+    policy = policy or RelayPolicy()
+    signers = limiter or RateLimiter(policy.signer_limit, policy.window, clock)
+    clients = RateLimiter(policy.client_limit, policy.window, clock)
+    failures = RateLimiter(policy.client_failures, policy.window, clock)
+    budget = Budget(policy.org_budget, policy.global_budget, policy.budget_window, clock)
+    patient_wide = Budget(policy.patient_wide_budget, policy.global_budget, policy.budget_window, clock)
+    directory = client.chain.contract(
+        client.deployment.address("ParticipantDirectory"), load_artifacts()["ParticipantDirectory"].abi
+    )
+    app = FastAPI(title="CareLedger consent relay", version="2", default_response_class=ExactJSONResponse)
+    sender = _Sender(client, clock, policy.block_ttl)
+    stats = {"accepted": 0, "refused": 0}
+    cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    def cached(kind: str, key: str, ttl: float, read: Callable[[], Any]) -> Any:
+        # Sponsorship facts (is the organisation active, the relayer's balance) may be a few
+        # seconds old: they decide who pays, not who may access (the contract checks that).
+        hit = cache.get((kind, key))
+        if hit is not None and clock() - hit[0] < min(ttl, policy.fact_ttl):
+            return hit[1]
+        value = read()
+        cache[(kind, key)] = (clock(), value)
+        return value
 
     def refuse(status: int, message: str, headers: dict[str, str] | None = None) -> ExactJSONResponse:
         return ExactJSONResponse({"error": message}, status_code=status, headers=headers)
+
+    def client_of(request: Request) -> str:
+        if policy.trust_forwarded_for:
+            forwarded = request.headers.get("x-forwarded-for", "")
+            if forwarded:
+                return forwarded.split(",")[-1].strip()
+        return request.client.host if request.client else "unknown"
 
     @app.exception_handler(RequestValidationError)
     def malformed(request: Request, exc: RequestValidationError) -> ExactJSONResponse:
         # FastAPI's own 422 would echo the input back (a big integer included) and clash with
         # this relayer's 422 (the chain refused): a malformed request is a 400.
+        failures.record(client_of(request))
         problems = "; ".join(str(e.get("msg", "invalid")) for e in exc.errors())
         return refuse(400, f"malformed request: the body must be a JSON object holding a signed action ({problems})")
 
@@ -94,7 +371,16 @@ def create_app(client: ConsentClient, limiter: RateLimiter | None = None) -> Fas
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"ok": True, "chainId": client.chain.chain_id, "registry": client.address, "relayer": client.me}
+        return {
+            "ok": True,
+            "chainId": client.chain.chain_id,
+            "registry": client.address,
+            "relayer": client.me,
+            "sponsoring": _balance() >= policy.balance_floor,
+            "gasSpentInWindow": budget.spent() + patient_wide.spent(),
+            "accepted": stats["accepted"],
+            "refused": stats["refused"],
+        }
 
     @app.get("/nonce/{signer}", response_model=None)
     def nonce(signer: str) -> dict[str, Any] | ExactJSONResponse:
@@ -104,51 +390,125 @@ def create_app(client: ConsentClient, limiter: RateLimiter | None = None) -> Fas
             return refuse(400, exc.message)
         return {"signer": who, "nonce": quantity(client.nonce(who))}  # a uint256: a decimal string
 
-    @app.post("/actions")
-    def submit(body: dict[str, Any]) -> ExactJSONResponse:
+    def _balance() -> int:
+        return int(cached("balance", "", 1.0, lambda: client.chain.w3.eth.get_balance(to_checksum_address(client.me))))
+
+    def _sponsor(action: SignedAction) -> tuple[str | None, str | None]:
+        """(budget key, None) or (None, why no one sponsors it)."""
+        org = action.counterparty
+        if org is None:
+            return PATIENT_WIDE, None
+        active = cached(
+            "active", org, 5.0, lambda: client.chain.call(directory.functions.isActive(org, int(Role(127))), "check")
+        )
+        if active:
+            return org, None
+        sponsor, version, _ = client.study_of(org)
+        if version and client.chain.call(directory.functions.isActive(sponsor, int(Role.PROVIDER)), "check sponsor"):
+            return sponsor, None  # a study's actions are sponsored by its (active) sponsor
+        return None, f"{org} is not an active organisation of the directory nor an active study: nobody sponsors it"
+
+    def handle(request: Request, body: dict[str, Any]) -> tuple[bool, ExactJSONResponse]:
         try:
             action = SignedAction.from_json(body)
         except InvalidInput as exc:
-            return refuse(400, exc.message)
-        # Pure, before any node call and before the rate limit: a signature in a form the
-        # contract refuses (high s, v not 27/28, not 65 bytes) costs the relayer nothing and
-        # cannot take the honest signer's slot (its low-s twin may be on its way).
+            return False, refuse(400, exc.message)
+        # Pure, before any node call: a signature in a form the contract refuses (high s, v not
+        # 27/28, not 65 bytes) costs the relayer nothing and cannot take the signer's slot.
         problem = eip712.signature_problem(bytes.fromhex(action.signature[2:]))
         if problem is not None:
-            return refuse(400, problem)
-        now = client.chain_time()
+            return False, refuse(400, problem)
+        now = sender.chain_time()
         if action.deadline < now:
-            return refuse(400, f"deadline {action.deadline} has passed (chain time {now})")
-        current = client.nonce(action.signer)
+            return False, refuse(400, f"deadline {action.deadline} has passed (chain time {now})")
+        current = client.expected_nonce(action)
         if action.nonce != current:
-            return refuse(400, f"nonce {action.nonce} is not the signer's current nonce {current}")
-        if not client.verify_signature(action):
-            return refuse(400, f"signature is not {action.signer}'s for this {action.action}")
-        # Only a signature that is the claimed signer's takes one of that signer's slots.
-        allowed, retry = limiter.allow(action.signer)
+            whose = "the pair's action counter" if action.pair else "the signer's current nonce"
+            return False, refuse(400, f"nonce {action.nonce} is not {whose} {current}")
+        code = client.code_hash(action.signer)
+        if code is not None and code not in policy.wallet_code_hashes:
+            return False, refuse(
+                403,
+                f"signer {action.signer} is a contract whose code is not on this relayer's wallet allowlist; "
+                "submit its *BySig call yourself",
+            )
+        if not client.verify_signature(action, is_contract=code is not None):
+            return False, refuse(400, f"signature is not {action.signer}'s for this {action.action}")
+        key, why = _sponsor(action)
+        if key is None:
+            return False, refuse(403, str(why))
+        allowed, retry = signers.allow(action.signer)
         if not allowed:
-            return refuse(
+            return False, refuse(
                 429,
-                f"rate limit: {limiter.limit} actions per {limiter.window:.0f} s for {action.signer}",
+                f"rate limit: {signers.limit} actions per {signers.window:.0f} s for {action.signer}",
                 {"Retry-After": str(max(1, round(retry)))},
             )
+        if _balance() < policy.balance_floor:
+            return False, refuse(503, "the relayer's balance is below its floor: sponsoring is paused")
         try:
-            with send_lock:
-                receipt = client.submit(action)
+            gas = client.estimate(action)
         except ChainRefused as exc:
-            return ExactJSONResponse(
+            return False, ExactJSONResponse(
+                {"error": exc.message, "customError": exc.error_name, "args": exc.error_args}, status_code=422
+            )
+        if gas > policy.max_gas_per_action:
+            return False, refuse(
+                422, f"this action would cost {gas:,} gas, over the relayer's cap of {policy.max_gas_per_action:,}"
+            )
+        limit = min(policy.max_gas_per_action, gas + gas // 5)
+        pool = patient_wide if key == PATIENT_WIDE else budget
+        over = pool.reserve(key, limit)
+        if over is not None:
+            return False, refuse(429, over, {"Retry-After": str(round(policy.budget_window))})
+        try:
+            receipt = sender.send(client._by_sig(action), limit, f"relay {action.action} signed by {action.signer}")
+        except ChainRefused as exc:
+            pool.settle(key, limit, limit)  # a mined revert: charge the limit (the receipt is not at hand)
+            return False, ExactJSONResponse(
                 {"error": exc.message, "customError": exc.error_name, "args": exc.error_args}, status_code=422
             )
         except CareLedgerError as exc:
-            return refuse(502, exc.message)
+            return False, refuse(502, exc.message)
+        pool.settle(key, limit, int(receipt["gasUsed"]))
         out: dict[str, Any] = {
             "tx": receipt["transactionHash"].to_0x_hex(),
             "block": int(receipt["blockNumber"]),
             "gasUsed": int(receipt["gasUsed"]),
             "action": action.action,
+            "sponsor": key,
         }
         if action.action == "grant":
             out["consentId"] = uint_id(client.granted_id(receipt))
-        return ExactJSONResponse(out)
+        return True, ExactJSONResponse(out)
 
+    @app.post("/actions")
+    def submit(request: Request, body: dict[str, Any]) -> ExactJSONResponse:
+        who = client_of(request)
+        # Before any node work: a client over its request or failure limit costs a dict lookup.
+        cut_off, retry = failures.full(who)
+        if cut_off:
+            stats["refused"] += 1
+            return refuse(
+                429,
+                f"too many refused requests from {who}: at most {failures.limit} per {failures.window:.0f} s",
+                {"Retry-After": str(max(1, round(retry)))},
+            )
+        allowed, retry = clients.allow(who)
+        if not allowed:
+            stats["refused"] += 1
+            return refuse(
+                429,
+                f"rate limit: {clients.limit} requests per {clients.window:.0f} s from {who}",
+                {"Retry-After": str(max(1, round(retry)))},
+            )
+        ok, response = handle(request, body)
+        if ok:
+            stats["accepted"] += 1
+        else:
+            stats["refused"] += 1
+            failures.record(who)
+        return response
+
+    app.add_middleware(_Transport, max_body=policy.max_body, max_concurrency=policy.max_concurrency)
     return app

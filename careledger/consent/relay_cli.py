@@ -30,8 +30,49 @@ def relay() -> None:
     help="Accepted actions per signer per --window seconds.",
 )
 @click.option("--window", default=60.0, show_default=True, type=click.FloatRange(min=0.001))
+@click.option(
+    "--org-budget",
+    default=20_000_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Gas per hour each organisation sponsors for actions that concern it.",
+)
+@click.option("--patient-wide-budget", default=5_000_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--global-budget", default=200_000_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-gas", default=200_000, show_default=True, type=click.IntRange(min=21_000))
+@click.option(
+    "--balance-floor",
+    default=10**17,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Wei: below this balance the relayer stops sponsoring.",
+)
+@click.option(
+    "--wallet-code-hash",
+    "wallet_code_hashes",
+    multiple=True,
+    help="0x keccak256 of an ERC-1271 wallet's code to relay for (repeatable; none by default).",
+)
+@click.option(
+    "--trust-forwarded-for",
+    is_flag=True,
+    help="Behind a TLS proxy: take the client address from X-Forwarded-For.",
+)
 @pass_app
-def serve(app: AppContext, host: str, port: int, rate: int, window: float) -> None:
+def serve(
+    app: AppContext,
+    host: str,
+    port: int,
+    rate: int,
+    window: float,
+    org_budget: int,
+    patient_wide_budget: int,
+    global_budget: int,
+    max_gas: int,
+    balance_floor: int,
+    wallet_code_hashes: tuple[str, ...],
+    trust_forwarded_for: bool,
+) -> None:
     """Serve POST /actions, GET /nonce/{signer}, GET /health; signs as --account (default: relayer)."""
     from careledger._extras import needs_extra
 
@@ -39,9 +80,27 @@ def serve(app: AppContext, host: str, port: int, rate: int, window: float) -> No
         import uvicorn
 
     from careledger.consent.client import ConsentClient
-    from careledger.consent.relay import RateLimiter, create_app
+    from careledger.consent.relay import RateLimiter, RelayPolicy, create_app
     from careledger.devnet import port_in_use
-    from careledger.errors import EnvironmentProblem
+    from careledger.errors import EnvironmentProblem, InvalidInput
+
+    try:
+        hashes = frozenset(bytes.fromhex(h.removeprefix("0x")) for h in wallet_code_hashes)
+    except ValueError:
+        raise InvalidInput("--wallet-code-hash takes 0x + 64 hex digits") from None
+    if any(len(h) != 32 for h in hashes):
+        raise InvalidInput("--wallet-code-hash takes 0x + 64 hex digits")
+    policy = RelayPolicy(
+        signer_limit=rate,
+        window=window,
+        org_budget=org_budget,
+        patient_wide_budget=patient_wide_budget,
+        global_budget=global_budget,
+        max_gas_per_action=max_gas,
+        balance_floor=balance_floor,
+        wallet_code_hashes=hashes,
+        trust_forwarded_for=trust_forwarded_for,
+    )
 
     client = ConsentClient(app.signer(default="relayer"), app.deployment())
     if port_in_use(host, port):
@@ -51,4 +110,4 @@ def serve(app: AppContext, host: str, port: int, rate: int, window: float) -> No
         f"listening on http://{host}:{port} ({rate} actions per {window:g} s per signer)",
         err=True,
     )
-    uvicorn.run(create_app(client, RateLimiter(rate, window)), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(client, RateLimiter(rate, window), policy), host=host, port=port, log_level="warning")

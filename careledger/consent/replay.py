@@ -8,6 +8,8 @@ from typing import Any
 
 from careledger.indexer import DecodedEvent, Reads
 
+_BREAK_GLASS_WINDOW = 4 * 3600  # ConsentRegistry.BREAK_GLASS_WINDOW
+
 CONTRACTS = ("ConsentRegistry",)
 
 CONSENT_FIELDS = (
@@ -35,33 +37,60 @@ _CLEARED = {
 def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
     consents: dict[tuple[str, str], dict[str, Any]] = state.setdefault("consents", {})
     deny: dict[str, tuple[int, int]] = state.setdefault("deny", {})
-    delegates: dict[tuple[str, str], int] = state.setdefault("delegates", {})
+    delegates: dict[tuple[str, str], tuple[int, int, int]] = state.setdefault("delegates", {})
     glass: dict[tuple[str, str], dict[str, Any]] = state.setdefault("glass", {})
     studies: dict[str, tuple[Any, ...]] = state.setdefault("studies", {})
     a, name = event.args, event.name
     if name == "ConsentGranted":
         key = (a["patient"], a["grantee"])
-        seq = consents.get(key, {"seq": 0})["seq"] + 1
-        consents[key] = {"id": a["consentId"], "seq": seq, **{f: a[f] for f in CONSENT_FIELDS[2:]}}
+        old = consents.get(key, {"seq": 0, "nonce": 0})
+        consents[key] = {
+            "id": a["consentId"],
+            "seq": old["seq"] + 1,
+            "nonce": old["nonce"] + 1,
+            **{f: a[f] for f in CONSENT_FIELDS[2:]},
+        }
     elif name == "ConsentModified":
         c = consents[(a["patient"], a["grantee"])]
         c.update({k: a[k] for k in ("categories", "purposes", "denyCategories", "denyPurposes", "validUntil")})
+        c["nonce"] += 1
     elif name == "ConsentRevoked":
-        consents[(a["patient"], a["grantee"])].update(_CLEARED)
+        c = consents[(a["patient"], a["grantee"])]
+        c.update(_CLEARED)
+        c["nonce"] += 1
     elif name == "PatientDenySet":
         deny[a["patient"]] = (a["categories"], a["purposes"])
     elif name == "DelegateAppointed":
-        delegates[(a["patient"], a["delegate"])] = a["kind"]
+        delegates[(a["patient"], a["delegate"])] = (a["kind"], a["categories"], a["purposes"])
     elif name == "DelegateRemoved":
-        delegates[(a["patient"], a["delegate"])] = 0
+        delegates[(a["patient"], a["delegate"])] = (0, 0, 0)
     elif name == "BreakGlassOpened":
         key = (a["patient"], a["provider"])
-        seq = glass.get(key, {"seq": 0})["seq"] + 1
-        glass[key] = {"id": a["breakGlassId"], "seq": seq, "until": a["until"], "reason": a["reason"]}
+        old = glass.get(key, {"seq": 0, "day": -1, "openedToday": 0})
+        # The window opens at the block's time: until - BREAK_GLASS_WINDOW (4 h).
+        day = (a["until"] - _BREAK_GLASS_WINDOW) // 86_400
+        opened = old["openedToday"] + 1 if old["day"] == day else 1
+        glass[key] = {
+            "id": a["breakGlassId"],
+            "seq": old["seq"] + 1,
+            "until": a["until"],
+            "reason": a["reason"],
+            "day": day,
+            "openedToday": opened,
+        }
+    elif name == "BreakGlassReviewed":
+        state.setdefault("reviewed", set()).add(a["breakGlassId"])
+    elif name == "SignaturesCancelled" and int(a["grantee"], 16) != 0:
+        key = (a["patient"], a["grantee"])
+        consents.setdefault(key, {"id": 0, "seq": 0, "nonce": 0, **_CLEARED})["nonce"] += 1
     elif name == "StudyRegistered":
-        studies[a["study"]] = (a["sponsor"], a["version"], _b(a["form"]))
+        studies[a["study"]] = (a["sponsor"], a["version"], 1, _b(a["form"]))
     elif name == "StudyAmended":
-        studies[a["study"]] = (studies[a["study"]][0], a["version"], _b(a["form"]))
+        old_study = studies[a["study"]]
+        studies[a["study"]] = (old_study[0], a["version"], old_study[2], _b(a["form"]))
+    elif name == "StudyStatusSet":
+        old_study = studies[a["study"]]
+        studies[a["study"]] = (old_study[0], old_study[1], a["status"], old_study[3])
     elif name == "AccessRecorded":
         state["accesses"] = state.get("accesses", 0) + 1
 
@@ -79,18 +108,23 @@ def verify(state: dict[str, Any], reads: Reads) -> list[str]:
             diffs.append(f"ConsentRegistry {what}: log says {want}, chain says {got}")
 
     for (p, g), want in state.get("consents", {}).items():
-        compare(f"consentOf({p}, {g})", tuple(want[f] for f in CONSENT_FIELDS), tuple(registry.consentOf(p, g).call()))
+        if want["seq"]:
+            got = tuple(registry.consentOf(p, g).call())
+            compare(f"consentOf({p}, {g})", tuple(want[f] for f in CONSENT_FIELDS), got)
+        compare(f"pairNonce({p}, {g})", want["nonce"], registry.pairNonce(p, g).call())
     for p, want in state.get("deny", {}).items():
         compare(f"patientDenyOf({p})", want, tuple(registry.patientDenyOf(p).call()))
-    for (p, d), kind in state.get("delegates", {}).items():
-        compare(f"delegateKind({p}, {d})", kind, registry.delegateKind(p, d).call())
+    for (p, d), scope in state.get("delegates", {}).items():
+        compare(f"delegateOf({p}, {d})", scope, tuple(registry.delegateOf(p, d).call()))
     for (p, prov), want in state.get("glass", {}).items():
         compare(
             f"breakGlassOf({p}, {prov})",
-            (want["id"], want["seq"], want["until"], want["reason"]),
+            tuple(want[k] for k in ("id", "seq", "until", "reason", "day", "openedToday")),
             tuple(registry.breakGlassOf(p, prov).call()),
         )
+    for bg_id in state.get("reviewed", set()):
+        compare(f"breakGlassReviewed({bg_id:#x})", True, registry.breakGlassReviewed(bg_id).call())
     for s, want in state.get("studies", {}).items():
         got = tuple(registry.studyOf(s).call())
-        compare(f"studyOf({s})", want, (got[0], got[1], _b(got[2])))
+        compare(f"studyOf({s})", want, (got[0], got[1], got[2], _b(got[3])))
     return diffs

@@ -21,9 +21,17 @@ import {IConsentCheck} from "../common/IConsentCheck.sol";
 ///         Research studies publish a versioned consent-form commitment; when the protocol is
 ///         amended, participants must re-consent to the new form before further access.
 ///
-///         Every patient action also exists as an EIP-712 signed message (nonce, deadline, bound
-///         to chain id and this contract; high-s signatures refused; ERC-1271 wallets accepted)
-///         that an active relayer of the {ParticipantDirectory} submits, so patients need no ether.
+///         Every patient action also exists as an EIP-712 signed message (nonce, deadline of at
+///         most {MAX_SIGNATURE_LIFETIME}, bound to chain id and this contract; high-s signatures
+///         refused; ERC-1271 wallets accepted through a gas-limited static call) that an active
+///         relayer of the {ParticipantDirectory} submits, so patients need no ether. Actions on a
+///         (patient, grantee) pair are bound to the pair's action counter ({pairNonce}), which
+///         every action on the pair, direct or signed, advances: a signature held back is void
+///         once the patient acts on that pair. Patient-wide actions use the signer's OZ nonce,
+///         which the direct forms consume; {cancel} voids outstanding signatures explicitly.
+///
+///         A patient is expected to use one pairwise pseudonym per counterparty (docs/consent.md):
+///         nothing here links two of them.
 /// @dev    Events alone rebuild the state: see docs/consent.md.
 interface IConsentRegistry is IConsentCheck {
     // ================================================================== TYPES
@@ -75,19 +83,24 @@ interface IConsentRegistry is IConsentCheck {
         uint40 validUntil;
     }
 
-    /// @notice A research study: its sponsor (an active provider) and current consent form.
+    /// @notice A research study: its sponsor (a provider, which must stay active for the study
+    ///         to read), current consent form, and status ({STUDY_ACTIVE} or {STUDY_CLOSED}).
     struct Study {
         address sponsor;
         uint16 version;
+        uint8 status;
         bytes32 form;
     }
 
-    /// @notice One provider's break-glass window on one patient (`id` is derived from `seq`).
+    /// @notice One provider's latest break-glass window on one patient (`id` is derived from
+    ///         `seq`), and how many windows it opened on the UTC day `day` (days since 1970).
     struct BreakGlass {
         uint256 id;
         uint64 seq;
         uint40 until;
         uint8 reason;
+        uint32 day;
+        uint8 openedToday;
     }
 
     // ================================================================== ERRORS
@@ -138,6 +151,35 @@ interface IConsentRegistry is IConsentCheck {
     error InvalidDelegateKind(uint8 kind);
     /// @notice `delegate` is not a delegate of `patient`.
     error NotADelegate(address patient, address delegate);
+    /// @notice A delegate asked for `categories` x `purposes` outside the scope the patient gave it
+    ///         (or, for a proxy, touched a consent outside that scope).
+    error DelegateOutOfScope(address patient, address delegate, uint32 categories, uint16 purposes);
+    /// @notice A delegate cannot grant to itself, nor modify a consent of which it is the grantee.
+    error DelegateSelfGrant(address patient, address delegate);
+    /// @notice A delegate may only widen a deny provision (the consent's or the patient-wide one).
+    error DelegateCannotRelaxDeny(address patient, address delegate);
+    /// @notice Only a GUARDIAN (not a PROXY) may set the patient-wide deny.
+    error GuardianOnly(address patient, address delegate);
+    /// @notice The signature's `deadline` is later than `latest` (now + {MAX_SIGNATURE_LIFETIME}).
+    error SignatureDeadlineTooFar(uint256 deadline, uint256 latest);
+    /// @notice `provider` opened `openedToday` windows on `patient` today (the cap): the next one
+    ///         needs a co-signature ({coSignBreakGlass}) for the same encounter commitment.
+    error BreakGlassCapReached(address patient, address provider, uint8 openedToday);
+    /// @notice A co-signer must be an active provider or regulator other than the opening provider.
+    error InvalidCoSigner(address cosigner);
+    /// @notice `provider` never opened break-glass window number `seq` on `patient`.
+    error BreakGlassUnknown(address patient, address provider, uint64 seq);
+    /// @notice Break-glass window `breakGlassId` was already marked reviewed.
+    error BreakGlassAlreadyReviewed(uint256 breakGlassId);
+    /// @notice `study` is closed: no new research consent, no access.
+    error StudyClosed(address study);
+    /// @notice The sponsor of `study` is not an active provider (suspended or removed).
+    error StudySponsorInactive(address study, address sponsor);
+    /// @notice Study status must be {STUDY_ACTIVE} (1) or {STUDY_CLOSED} (2).
+    error InvalidStudyStatus(uint8 status);
+    /// @notice `caller` may not set this status of `study` (the sponsor may only close it; a
+    ///         registrar or an active regulator may close or reopen it).
+    error NotStudyAuthority(address study, address caller);
     /// @notice `study` is already registered.
     error StudyAlreadyRegistered(address study);
     /// @notice `study` is not registered.
@@ -183,8 +225,15 @@ interface IConsentRegistry is IConsentCheck {
     event ConsentRevoked(uint256 indexed consentId, address indexed patient, address indexed grantee, address actor);
     /// @notice The patient-wide deny of `patient` is now categories x purposes (0, 0: none).
     event PatientDenySet(address indexed patient, uint32 categories, uint16 purposes, address actor);
-    /// @notice `patient` appointed `delegate` as `kind` (1 guardian, 2 proxy).
-    event DelegateAppointed(address indexed patient, address indexed delegate, uint8 kind);
+    /// @notice `patient` appointed `delegate` as `kind` (1 guardian, 2 proxy) with the scope
+    ///         `categories` x `purposes` (what the delegate may grant).
+    event DelegateAppointed(
+        address indexed patient,
+        address indexed delegate,
+        uint8 kind,
+        uint32 categories,
+        uint16 purposes
+    );
     /// @notice `patient` removed `delegate`; from now on its actions are refused.
     event DelegateRemoved(address indexed patient, address indexed delegate);
     /// @notice `grantee` accessed `category` of `patient` for `purpose` under `consentId`
@@ -199,17 +248,43 @@ interface IConsentRegistry is IConsentCheck {
     );
     /// @notice Emergency access: `provider` opened break-glass window `breakGlassId` on
     ///         `patient` for `reason` (ETREAT or BTG) until `until`; `justification` commits to
-    ///         the off-chain note. Shown to the patient for review.
+    ///         the off-chain note, `encounter` to the encounter it serves; `coSigned` when it was
+    ///         over the daily cap and a co-signature allowed it. Unreviewed until
+    ///         {BreakGlassReviewed}.
     event BreakGlassOpened(
         uint256 indexed breakGlassId,
         address indexed patient,
         address indexed provider,
         uint8 reason,
         uint40 until,
-        bytes32 justification
+        bytes32 justification,
+        bytes32 encounter,
+        bool coSigned
     );
-    /// @notice `sponsor` registered research `study` with consent form version 1.
+    /// @notice `cosigner` (a second provider or a regulator) allows `provider` one more
+    ///         break-glass window on `patient` today, for `encounter`.
+    event BreakGlassCoSigned(
+        address indexed patient,
+        address indexed provider,
+        address indexed cosigner,
+        bytes32 encounter
+    );
+    /// @notice The patient (or `actor`, a delegate) reviewed break-glass window `breakGlassId`.
+    event BreakGlassReviewed(
+        uint256 indexed breakGlassId,
+        address indexed patient,
+        address indexed provider,
+        address actor
+    );
+    /// @notice Signatures of `patient`'s pair with `grantee` carrying action counter `nonce`
+    ///         (or, `grantee == 0`, patient-wide signatures of `actor` with OZ nonce `nonce`) are
+    ///         void.
+    event SignaturesCancelled(address indexed patient, address indexed grantee, uint256 nonce, address actor);
+    /// @notice `sponsor` registered research `study` (which signed for it) with consent form
+    ///         version 1; the study is active.
     event StudyRegistered(address indexed study, address indexed sponsor, uint16 version, bytes32 form);
+    /// @notice `actor` set the status of `study` to `status` (1 active, 2 closed).
+    event StudyStatusSet(address indexed study, uint8 status, address actor);
     /// @notice `study` amended its protocol: form `version` is now current; consents to older
     ///         versions no longer allow access.
     event StudyAmended(address indexed study, uint16 version, bytes32 form);
@@ -235,11 +310,30 @@ interface IConsentRegistry is IConsentCheck {
     /// @notice Sets the patient-wide deny provision (overrides every permit; 0, 0 clears it).
     function setPatientDeny(address patient, uint32 categories, uint16 purposes) external;
 
-    /// @notice Appoints (or changes the kind of) `delegate`. Caller: the patient only.
-    function appointDelegate(address patient, address delegate, uint8 kind) external;
+    /// @notice Appoints (or changes the kind and scope of) `delegate`. Caller: the patient only.
+    /// @dev    A delegate may grant and modify only within `categories` x `purposes`, never to
+    ///         itself, and never relaxes a deny. A GUARDIAN also sets the patient-wide deny
+    ///         (widen only) and revokes any consent; a PROXY revokes only consents within its
+    ///         scope. See docs/consent.md.
+    function appointDelegate(
+        address patient,
+        address delegate,
+        uint8 kind,
+        uint32 categories,
+        uint16 purposes
+    ) external;
 
     /// @notice Removes `delegate`. Caller: the patient only.
     function removeDelegate(address patient, address delegate) external;
+
+    /// @notice Voids outstanding signatures: with a `grantee`, every signed Grant/Modify/Revoke/
+    ///         Cancel of the pair (advances {pairNonce}); with `grantee == 0`, the caller's
+    ///         patient-wide signatures (consumes its OZ nonce). Caller: the patient or a delegate.
+    function cancel(address patient, address grantee) external;
+
+    /// @notice Marks break-glass window `seq` of `provider` on `patient` reviewed.
+    ///         Caller: the patient or a delegate.
+    function reviewBreakGlass(address patient, address provider, uint64 seq) external;
 
     // ================================================================== SIGNED PATIENT ACTIONS
     // Submitted by an active relayer; `signer` is the patient (or delegate) whose nonce is used.
@@ -289,6 +383,8 @@ interface IConsentRegistry is IConsentCheck {
         address patient,
         address delegate,
         uint8 kind,
+        uint32 categories,
+        uint16 purposes,
         uint256 deadline,
         bytes calldata signature
     ) external;
@@ -297,6 +393,26 @@ interface IConsentRegistry is IConsentCheck {
     function removeDelegateBySig(
         address patient,
         address delegate,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice {cancel} signed as EIP-712 `Cancel` by `signer` (the message's nonce is the pair's
+    ///         {pairNonce}, or for `grantee == 0` the signer's {nonces}).
+    function cancelBySig(
+        address patient,
+        address grantee,
+        address signer,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice {reviewBreakGlass} signed as EIP-712 `ReviewBreakGlass` by `signer`.
+    function reviewBreakGlassBySig(
+        address patient,
+        address provider,
+        uint64 seq,
+        address signer,
         uint256 deadline,
         bytes calldata signature
     ) external;
@@ -310,11 +426,29 @@ interface IConsentRegistry is IConsentCheck {
 
     /// @notice Opens a break-glass window (ETREAT or BTG) for the caller, an active provider, on
     ///         `patient` for {BREAK_GLASS_WINDOW} seconds. Overrides deny provisions; logged loudly.
+    ///         At most {BREAK_GLASS_DAILY_CAP} per provider and patient per UTC day; beyond it,
+    ///         each opening needs a {coSignBreakGlass} for the same `encounter`.
+    /// @param encounter commitment to the encounter this opening serves (salted, non-zero).
     /// @return breakGlassId the id accesses in the window are recorded against.
-    function breakGlass(address patient, uint8 reason, bytes32 justification) external returns (uint256 breakGlassId);
+    function breakGlass(
+        address patient,
+        uint8 reason,
+        bytes32 justification,
+        bytes32 encounter
+    ) external returns (uint256 breakGlassId);
+
+    /// @notice A second provider or a regulator (active, not `provider`) allows `provider` one
+    ///         break-glass opening on `patient` over the daily cap, for `encounter`.
+    function coSignBreakGlass(address patient, address provider, bytes32 encounter) external;
 
     /// @notice Registers research `study` (caller: an active provider, its sponsor) with `form`.
-    function registerStudy(address study, bytes32 form) external;
+    ///         The study proves control of its address: `signature` is the study's EIP-712
+    ///         `RegisterStudy(study, sponsor, form, deadline)` (ECDSA, or bounded ERC-1271).
+    function registerStudy(address study, bytes32 form, uint256 deadline, bytes calldata signature) external;
+
+    /// @notice Sets `study` to {STUDY_ACTIVE} or {STUDY_CLOSED}: its sponsor may close it; a
+    ///         registrar of the directory or an active regulator may close or reopen it.
+    function setStudyStatus(address study, uint8 status) external;
 
     /// @notice Publishes a new consent form version of `study` (caller: its sponsor).
     function amendStudy(address study, bytes32 form) external returns (uint16 version);
@@ -329,6 +463,19 @@ interface IConsentRegistry is IConsentCheck {
 
     /// @notice The kind of `delegate` for `patient` (0: not a delegate).
     function delegateKind(address patient, address delegate) external view returns (uint8);
+
+    /// @notice The kind and scope of `delegate` for `patient` (all 0: not a delegate).
+    function delegateOf(
+        address patient,
+        address delegate
+    ) external view returns (uint8 kind, uint32 categories, uint16 purposes);
+
+    /// @notice The action counter of (patient, grantee): the `nonce` of its next signed Grant,
+    ///         Modify, Revoke or Cancel. Every action on the pair advances it.
+    function pairNonce(address patient, address grantee) external view returns (uint256);
+
+    /// @notice Whether break-glass window `breakGlassId` was marked reviewed.
+    function breakGlassReviewed(uint256 breakGlassId) external view returns (bool);
 
     /// @notice The registered study (zero sponsor: none).
     function studyOf(address study) external view returns (Study memory);

@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {IConsentRegistry} from "./IConsentRegistry.sol";
 
 /// @notice The current consent of one (patient, grantee) pair in one storage word.
-/// @dev    Bits, low to high: seq (64) | categories (32) | purposes (16) | denyCategories (32) |
+/// @dev    Bits, low to high: seq (32) | nonce (32) | categories (32) | purposes (16) | denyCategories (32) |
 ///         denyPurposes (16) | validFrom (40) | validUntil (40) | formVersion (16) = 256.
 ///         Packing by hand writes the word with one SSTORE and reads it with one SLOAD, without
 ///         the per-field masking the compiler emits for a storage struct (about 2,000 gas saved
@@ -14,8 +14,9 @@ type PackedConsent is uint256;
 using PackedConsentLib for PackedConsent global;
 
 library PackedConsentLib {
+    /// @param counters_ seq and nonce, see {counters}.
     function pack(
-        uint64 seq_,
+        uint64 counters_,
         uint32 categories_,
         uint16 purposes_,
         uint32 denyCategories_,
@@ -26,7 +27,7 @@ library PackedConsentLib {
     ) internal pure returns (PackedConsent) {
         return
             PackedConsent.wrap(
-                uint256(seq_) |
+                uint256(counters_) |
                     (uint256(categories_) << 64) |
                     (uint256(purposes_) << 96) |
                     (uint256(denyCategories_) << 112) |
@@ -37,8 +38,18 @@ library PackedConsentLib {
             );
     }
 
-    function seq(PackedConsent c) internal pure returns (uint64) {
-        return uint64(PackedConsent.unwrap(c));
+    /// @dev seq (low 32 bits) and nonce (high 32 bits) as one `counters` word for {pack}.
+    function counters(uint32 seq_, uint32 nonce_) internal pure returns (uint64) {
+        return uint64(seq_) | (uint64(nonce_) << 32);
+    }
+
+    function seq(PackedConsent c) internal pure returns (uint32) {
+        return uint32(PackedConsent.unwrap(c));
+    }
+
+    /// @dev The pair's action counter: the nonce of its next signed pair action.
+    function nonce(PackedConsent c) internal pure returns (uint32) {
+        return uint32(PackedConsent.unwrap(c) >> 32);
     }
 
     function categories(PackedConsent c) internal pure returns (uint32) {

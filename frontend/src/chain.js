@@ -3,7 +3,8 @@
 // simulate -> write -> wait for receipt, and every failure turned into a readable sentence.
 import {
   BaseError, ContractFunctionRevertedError, HttpRequestError, TimeoutError, UserRejectedRequestError,
-  createPublicClient, createWalletClient, custom, decodeEventLog, defineChain, http, isAddress,
+  concat, createPublicClient, createWalletClient, custom, decodeEventLog, defineChain, getAddress, hexToBytes, http,
+  isAddress, keccak256, stringToBytes,
 } from 'viem';
 import abis from '@generated/abis.json';
 import { roleNames } from './codes.js';
@@ -130,6 +131,37 @@ async function devAccount(index) {
     devKeys.set(index, mnemonicToAccount(generated.devMnemonic, { addressIndex: index }));
   }
   return devKeys.get(index);
+}
+
+/**
+ * The BIP-32 path of a person's pairwise pseudonym for `counterparty` (an organisation or study
+ * address), exactly as careledger.accounts.pairwise_path: m/44'/60'/{identity}'/a'/b'/c'/d', the
+ * four 31-bit words of the first 124 bits of keccak256("careledger.pairwise.v1" || counterparty).
+ */
+export function pairwisePath(counterparty, identity) {
+  const digest = BigInt(keccak256(concat([stringToBytes('careledger.pairwise.v1'), hexToBytes(getAddress(counterparty))])));
+  const top = (digest >> 128n) >> 4n;
+  const words = [3n, 2n, 1n, 0n].map((i) => (top >> (31n * i)) & 0x7fffffffn);
+  return `m/44'/60'/${identity}'/${words.map((w) => `${w}'`).join('/')}`;
+}
+
+const pseudonyms = new Map(); // path -> account
+
+/**
+ * The signer a person uses with `counterparty`: on the devnet, a cast person's pairwise pseudonym
+ * (derived from the test mnemonic, so each organisation sees a different address); an
+ * organisation or an injected wallet signs as itself (a wallet cannot derive these paths).
+ */
+export async function pseudonymFor(signer, counterparty) {
+  if (signer.kind !== 'devnet' || signer.member?.role !== 'patient') return signer;
+  const path = pairwisePath(counterparty, signer.member.index);
+  if (!pseudonyms.has(path)) {
+    const { mnemonicToAccount } = await import('viem/accounts');
+    pseudonyms.set(path, mnemonicToAccount(generated.devMnemonic, { path }));
+  }
+  const account = pseudonyms.get(path);
+  const wallet = createWalletClient({ account, chain: network.chain, transport: http(config.rpcUrl) });
+  return { kind: 'devnet', account, address: account.address, member: signer.member, wallet, counterparty: getAddress(counterparty) };
 }
 
 /** A signer for cast member `name` (devnet) or the injected wallet's selected account. */

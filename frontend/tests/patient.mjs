@@ -45,4 +45,15 @@ await run(async (page, result) => {
   result.revoke = await outcome(page);
   result.afterRevoke = await rows(page);
   await shot(page, 'patient-revoked');
+
+  // Mark the ER's break-glass reviewed (signed as the address it was opened on, relayed).
+  const review = page.locator('#access-log tr[data-kind="breakglass"] button.review').first();
+  if (await review.count()) {
+    await review.click();
+    result.review = await outcome(page);
+  }
+  await page.locator('#access-log tr[data-kind="breakglass"][data-reviewed="true"]').first().waitFor({ timeout: 30000 });
+  result.logAfterReview = await page.locator('#access-log tbody tr').evaluateAll((trs) => trs.map((r) => ({
+    kind: r.dataset.kind || '', reviewed: r.dataset.reviewed || '', cells: [...r.cells].map((c) => c.innerText.trim()),
+  })));
 });

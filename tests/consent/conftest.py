@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from consent_helpers import DAY, FORM_V1, terms
+from consent_helpers import DAY, FORM_V1, register_study, terms
 
 from careledger.accounts import dev_account
 from careledger.consent import eip712
@@ -27,8 +27,8 @@ def study(accounts, admin):
 
 
 @pytest.fixture(scope="session")
-def registered_study(registry, study, clinic):
-    registry.registerStudy(study, FORM_V1, sender=clinic)
+def registered_study(chain, registry, study, clinic):
+    register_study(registry, chain, study, FORM_V1, clinic)
     return study
 
 
@@ -77,7 +77,15 @@ def signer_for(registry, chain):
         signer: str | None = None,
     ) -> bytes:
         owner = signer or account.address
-        n = registry.nonces(owner) if nonce is None else nonce
+        if nonce is not None:
+            n = nonce
+        elif kind in ("grant", "modify", "revoke"):  # the pair's action counter
+            grantee = args[1].grantee if kind == "grant" else args[1]
+            n = registry.pairNonce(args[0], grantee)
+        elif kind in ("appoint_delegate", "remove_delegate"):  # the patient's nonce
+            n = registry.nonces(args[0])
+        else:
+            n = registry.nonces(owner)
         d = int(chain.pending_timestamp) + 3600 if deadline is None else deadline
         builder = getattr(eip712, kind)
         typed = builder(*args, n, d, chain_id=chain_id or chain.chain_id, registry=contract or registry.address)

@@ -5,7 +5,7 @@ outside the code table, and modifying a consent that does not exist or is a rese
 from __future__ import annotations
 
 import ape
-from consent_helpers import DAY, FORM_V1, RECORD, modify_terms, terms
+from consent_helpers import DAY, ENCOUNTER, FORM_V1, RECORD, modify_terms, register_study, terms
 
 from careledger.codes import Category, Purpose
 from careledger.consent.terms import mask
@@ -35,7 +35,7 @@ def test_never_granted_or_opened_reads_as_zero(registry, patient, clinic, er):
 
 
 def test_break_glass_category_outside_table_refused(registry, patient, er):
-    registry.breakGlass(patient, ET, NOTE, sender=er)
+    registry.breakGlass(patient, ET, NOTE, ENCOUNTER, sender=er)
     bg_id = registry.breakGlassIdOf(patient, er, 1)
     assert registry.canAccess(patient, er, int(Category.MENTAL_HEALTH), ET) == (True, bg_id)
     assert registry.canAccess(patient, er, COUNT, ET) == (False, 0)
@@ -47,10 +47,10 @@ def test_break_glass_category_outside_table_refused(registry, patient, er):
 # registered for test_research.py, which runs later and expects it not to be.
 
 
-def test_study_arguments_checked(registry, study, clinic):
+def test_study_arguments_checked(chain, registry, study, clinic):
     with ape.reverts(registry.ZeroAddress):
-        registry.registerStudy(ZERO_ADDR, FORM_V1, sender=clinic)
-    registry.registerStudy(study, FORM_V1, sender=clinic)
+        registry.registerStudy(ZERO_ADDR, FORM_V1, int(chain.pending_timestamp) + 60, b"", sender=clinic)
+    register_study(registry, chain, study, FORM_V1, clinic)
     with ape.reverts(registry.EmptyCommitment):
         registry.amendStudy(study, b"\0" * 32, sender=clinic)
     assert registry.studyOf(study).version == 1
@@ -64,8 +64,8 @@ def test_modify_without_consent_refused(registry, patient, clinic, now):
         registry.modify(patient, clinic, claimed, modify_terms(until=now() + DAY).as_tuple(), sender=patient)
 
 
-def test_modify_research_consent_keeps_research_purpose(registry, study, clinic, patient, now):
-    registry.registerStudy(study, FORM_V1, sender=clinic)
+def test_modify_research_consent_keeps_research_purpose(chain, registry, study, clinic, patient, now):
+    register_study(registry, chain, study, FORM_V1, clinic)
     registered_study = study
     t = terms(registered_study, categories=GENOMIC, purposes=RESEARCH, until=now() + 30 * DAY, document=FORM_V1)
     cid = registry.grant(patient, t.as_tuple(), sender=patient).events[0].consentId

@@ -23,7 +23,7 @@ from careledger.consent import deploy as consent_deploy
 from careledger.consent import eip712
 from careledger.consent.client import ConsentClient, SignedAction
 from careledger.consent.demo import DEMO_PHI, story
-from careledger.consent.relay import RateLimiter, create_app
+from careledger.consent.relay import RateLimiter, RelayPolicy, create_app
 from careledger.consent.terms import GrantTerms, mask
 from careledger.demo.framework import DemoEnv
 from careledger.deploy import DeployContext, DeployReport
@@ -103,8 +103,14 @@ def test_demo_story_holds_and_writes_no_phi_on_chain(devnet: dict[str, Any]) -> 
     haystack = b"\n".join(blobs).lower()
     for phi in DEMO_PHI:
         assert phi.lower().encode() not in haystack, phi
-    # and, as a control, the scan does see what the story did put on chain (the patient's address)
-    assert bytes.fromhex(dev_account("patient").address[2:]).lower() in haystack
+    # As a control, the scan does see what the story put on chain: the patient's pseudonyms, one
+    # per counterparty; and never her own devnet address (nothing links the pseudonyms to it).
+    at_clinic, at_lab, at_er, plan = env.shared["consent_pseudonyms"]
+    assert len({at_clinic, at_lab, at_er, plan}) == 4
+    for address in (at_clinic, at_er, plan):
+        assert bytes.fromhex(address[2:]).lower() in haystack
+    assert bytes.fromhex(at_lab[2:]).lower() not in haystack  # the lab was only asked, never granted
+    assert bytes.fromhex(dev_account("patient").address[2:]).lower() not in haystack
 
 
 # ---------------------------------------------------------------------- CLI
@@ -186,12 +192,14 @@ def test_cli_chain_refusal_exit_1_with_custom_error(devnet: dict[str, Any], caps
 
 
 def test_cli_records_store_show_erase(
-    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("CARELEDGER_RECORDS_PASSPHRASE", "cli test passphrase")
     src = tmp_path / "note.txt"
     src.write_text("confidential note")
     store = str(tmp_path / "store")
     code, ref = _cli(devnet, capsys, "records", "store", str(src), "--store", store)
+    assert not (tmp_path / "store" / "keys.json").exists() and (tmp_path / "store.keys").is_file()
     assert code == 0
     code, info = _cli(devnet, capsys, "records", "show", ref["recordId"], "--store", store)
     assert (code, info["status"], info["commitment"]) == (0, "stored", ref["commitment"])
@@ -272,7 +280,7 @@ def test_relay_reports_chain_refusal_as_422(relay: tuple[TestClient, ConsentClie
     assert http.post("/actions", json=client.sign(key, "grant", terms=t).to_json()).status_code == 200
     resp = http.post("/actions", json=client.sign(key, "grant", terms=t).to_json())
     assert resp.status_code == 422
-    assert resp.json()["customError"] == "ConsentAlreadyActive"
+    assert resp.json()["customError"] == "ConsentAlreadyActive", resp.text
     # the decoded arguments in their exact JSON form (docs/json.md): the id as 0x + 64 hex
     args = resp.json()["args"]
     assert set(args) == {"patient", "grantee", "consentId"}
@@ -388,9 +396,168 @@ def test_relay_still_accepts_erc1271_wallet_signatures(devnet: dict[str, Any]) -
             "contractAddress"
         ]
     )
-    http = TestClient(create_app(relayer, RateLimiter(limit=1, window=3600)))
+    code_hash = relayer.code_hash(wallet)
+    assert code_hash is not None
+    # Contract signers are relayed only when their code is on the allowlist (bounded ERC-1271).
+    refusing = TestClient(create_app(relayer, RateLimiter(limit=1, window=3600)))
     signed = relayer.sign(owner, "set_patient_deny", patient=wallet, signer=wallet, categories=0, purposes=0)
+    resp = refusing.post("/actions", json=signed.to_json())
+    assert resp.status_code == 403 and "allowlist" in resp.json()["error"], resp.text
+    policy = RelayPolicy(wallet_code_hashes=frozenset({code_hash}))
+    http = TestClient(create_app(relayer, RateLimiter(limit=1, window=3600), policy))
     assert http.post("/actions", json=_with_signature(signed, "high-s").to_json()).status_code == 400
     resp = http.post("/actions", json=signed.to_json())
     assert resp.status_code == 200, resp.text
     assert relayer.nonce(wallet) == 1
+
+
+# ---------------------------------------------------------------------- relay attacks (issue #15)
+
+
+def _fresh_grant(client: ConsentClient, grantee: str) -> SignedAction:
+    """A grant signed by a brand-new key (as every pairwise pseudonym is)."""
+    from eth_account import Account
+
+    return client.sign(Account.create(), "grant", terms=_terms(client, grantee))
+
+
+def test_relay_refuses_a_huge_body_unread(devnet: dict[str, Any]) -> None:
+    """v1 parsed a 32 MiB body in full. v2 refuses anything over 16 KiB before parsing it."""
+    http = TestClient(create_app(_client(devnet, "relayer")))
+    big = b'{"action": "grant", "pad": "' + b"x" * (32 * 1024 * 1024) + b'"}'
+    resp = http.post("/actions", content=big, headers={"content-type": "application/json"})
+    assert resp.status_code == 413, resp.text
+    assert "16384" in resp.json()["error"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: cut off as soon as it passes the limit
+        yield b'{"action": "grant", "pad": "'
+        for _ in range(64):
+            yield b"x" * 4096
+        yield b'"}'
+
+    resp = http.post("/actions", content=chunks(), headers={"content-type": "application/json"})
+    assert resp.status_code == 413, resp.text
+
+
+def test_fresh_keys_cannot_drain_the_relayer(devnet: dict[str, Any]) -> None:
+    """v1: 20 of 20 grants from fresh keys were relayed despite a 1-per-hour per-key limit.
+    v2: the organisation they concern sponsors them within its own budget; once it is used up
+    the flood stops, and an honest patient's grant to another organisation is still served."""
+    relayer = _client(devnet, "relayer")
+    policy = RelayPolicy(org_budget=5 * 110_000, signer_limit=1, window=3600)
+    http = TestClient(create_app(relayer, policy=policy))
+    served = refused = 0
+    for _ in range(12):
+        resp = http.post("/actions", json=_fresh_grant(relayer, "pharmacy").to_json())
+        if resp.status_code == 200:
+            served += 1
+        else:
+            assert resp.status_code == 429 and "budget" in resp.json()["error"], resp.text
+            refused += 1
+    # every grant costs over 70,000 gas: the organisation's budget bounds how many got through
+    assert 1 <= served <= policy.org_budget // 70_000 and refused >= 4
+    honest = http.post("/actions", json=_fresh_grant(relayer, "lab").to_json())
+    assert honest.status_code == 200, honest.text
+    assert honest.json()["sponsor"] == dev_account("lab").address
+
+
+def test_invalid_signatures_are_throttled_per_client_before_node_work(
+    counted: tuple[ConsentClient, list[str]],
+) -> None:
+    """v1 never throttled invalid signatures and paid node round trips for each. v2 counts every
+    refusal per client; past the limit the client is refused before parsing, while another
+    client (an honest patient) is served."""
+    relayer, calls = counted
+    policy = RelayPolicy(client_failures=5, window=3600)
+    app = create_app(relayer, policy=policy)
+    attacker = TestClient(app, client=("10.0.0.66", 40000))
+    honest = TestClient(app, client=("10.0.0.7", 40001))
+    forged = _fresh_grant(relayer, "insurer")
+    body = forged.to_json()
+    body["signer"] = dev_account("patient").address  # claims to be someone else
+    codes = [attacker.post("/actions", json=body).status_code for _ in range(5)]
+    assert codes == [400] * 5
+    calls.clear()
+    for _ in range(20):
+        resp = attacker.post("/actions", json=body)
+        assert resp.status_code == 429 and "refused requests" in resp.json()["error"]
+    assert calls == []  # cut off without a single node call
+    assert honest.post("/actions", json=_fresh_grant(relayer, "insurer").to_json()).status_code == 200
+
+
+def test_relayer_caps_gas_per_action_and_stops_below_its_balance_floor(devnet: dict[str, Any]) -> None:
+    relayer = _client(devnet, "relayer")
+    capped = TestClient(create_app(relayer, policy=RelayPolicy(max_gas_per_action=50_000)))
+    resp = capped.post("/actions", json=_fresh_grant(relayer, "clinic").to_json())
+    assert resp.status_code == 422 and "cap" in resp.json()["error"], resp.text
+    broke = TestClient(create_app(relayer, policy=RelayPolicy(balance_floor=10**30)))
+    resp = broke.post("/actions", json=_fresh_grant(relayer, "clinic").to_json())
+    assert resp.status_code == 503 and "floor" in resp.json()["error"], resp.text
+    assert broke.get("/health").json()["sponsoring"] is False
+
+
+def test_relayer_sponsors_only_actions_concerning_an_active_organisation(devnet: dict[str, Any]) -> None:
+    from eth_account import Account
+
+    relayer = _client(devnet, "relayer")
+    http = TestClient(create_app(relayer))
+    nobody = Account.create().address
+    t = replace(_terms(relayer, "clinic"), grantee=nobody)
+    resp = http.post("/actions", json=relayer.sign(Account.create(), "grant", terms=t).to_json())
+    assert resp.status_code == 403 and "sponsor" in resp.json()["error"], resp.text
+
+
+def test_cli_person_uses_one_pseudonym_per_organisation_and_one_combined_log(
+    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`careledger --account patient consent grant <org>` acts as the person's pairwise pseudonym
+    for that organisation; `consent log` shows all of them as one log; the organisation sees only
+    the address it was given."""
+    from careledger.accounts import dev_person
+
+    person = dev_person("patient")
+    grant = ("consent", "grant", "--categories", "observation", "--purposes", "treat", "--days", "1")
+    seen = {}
+    for org in ("pharmacy", "manufacturer"):
+        code, out = _cli(devnet, capsys, "--account", "patient", grant[0], grant[1], org, *grant[2:])
+        assert code == 0, out
+        seen[org] = out["patient"]
+        assert out["patient"] == person.address_for(dev_account(org).address)
+    assert len(set(seen.values())) == 2 and dev_account("patient").address not in seen.values()
+    code, out = _cli(devnet, capsys, "consent", "check", "patient", "pharmacy", "observation", "treat")
+    assert (code, out["patient"]) == (0, seen["pharmacy"])
+    code, log = _cli(devnet, capsys, "consent", "log", "--patient", "patient")
+    granted = {e["patient"] for e in log if e["event"] == "ConsentGranted"}
+    assert set(seen.values()) <= granted
+    code, rows = _cli(devnet, capsys, "consent", "list", "--patient", "patient")
+    assert {(r["grantee"], r["as"]) for r in rows} >= {(dev_account(o).address, a) for o, a in seen.items()}
+
+
+def test_cli_unreviewed_break_glass_review_and_cancel(
+    devnet: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The person sees break-glass openings on any of their pseudonyms as unreviewed, marks one
+    reviewed, and voids a signature they gave but nobody submitted."""
+    from careledger.accounts import dev_person
+
+    person = dev_person("patient2")
+    er = _client(devnet, "er")
+    at_er = person.address_for(er.me)
+    bg_id, _ = er.break_glass(at_er, Purpose.ETREAT, b"\x0a" * 32, b"\x0b" * 32)
+    code, rows = _cli(devnet, capsys, "--account", "patient2", "consent", "unreviewed")
+    assert code == 0 and [(r["patient"], r["seq"]) for r in rows] == [(at_er, 1)]
+    assert rows[0]["breakGlassId"] == f"0x{bg_id:064x}"
+    code, out = _cli(devnet, capsys, "--account", "patient2", "consent", "review", rows[0]["breakGlassId"])
+    assert code == 0 and out["reviewed"] is True
+    assert _cli(devnet, capsys, "--account", "patient2", "consent", "unreviewed")[1] == []
+    code, out = _cli(devnet, capsys, "--account", "patient2", "consent", "review", rows[0]["breakGlassId"])
+    assert code == 2  # nothing left to review
+    # a signed grant held back, then voided by 'consent cancel'
+    relayer = _client(devnet, "relayer")
+    at_pharmacy = person.pseudonym(dev_account("pharmacy").address)
+    held = relayer.sign(at_pharmacy, "grant", terms=_terms(relayer, "pharmacy"))
+    code, out = _cli(devnet, capsys, "--account", "patient2", "consent", "cancel", "pharmacy")
+    assert code == 0 and out["patient"] == at_pharmacy.address
+    assert relayer.pair_nonce(at_pharmacy.address, dev_account("pharmacy").address) == held.nonce + 1
+    resp = TestClient(create_app(relayer)).post("/actions", json=held.to_json())
+    assert resp.status_code == 400 and "action counter" in resp.json()["error"]

@@ -4,7 +4,7 @@ with every storage read the contract offers."""
 from __future__ import annotations
 
 import ape
-from consent_helpers import DAY, FORM_V1, FORM_V2, RECORD, modify_terms, terms
+from consent_helpers import DAY, ENCOUNTER, FORM_V1, FORM_V2, FULL_SCOPE, RECORD, modify_terms, register_study, terms
 
 from careledger.codes import Category, Purpose
 from careledger.consent import replay
@@ -21,7 +21,10 @@ EVENTS = (
     "BreakGlassOpened",
     "StudyRegistered",
     "StudyAmended",
+    "StudyStatusSet",
     "AccessRecorded",
+    "BreakGlassReviewed",
+    "SignaturesCancelled",
 )
 
 
@@ -42,9 +45,9 @@ def _replay(registry, start: int) -> dict:
     return state
 
 
-def test_events_rebuild_every_mapping(registry, study, patient, patient2, clinic, lab, er, insurer, now):
+def test_events_rebuild_every_mapping(chain, registry, study, patient, patient2, clinic, lab, er, insurer, now):
     start = ape.chain.blocks.head.number
-    registry.appointDelegate(patient, patient2, 1, sender=patient)
+    registry.appointDelegate(patient, patient2, 1, *FULL_SCOPE, sender=patient)
     a = registry.grant(patient, terms(clinic, until=now() + DAY).as_tuple(), sender=patient).events[0].consentId
     registry.grant(
         patient, terms(lab, until=now() + 2 * DAY, deny_categories=1, deny_purposes=1).as_tuple(), sender=patient2
@@ -66,9 +69,9 @@ def test_events_rebuild_every_mapping(registry, study, patient, patient2, clinic
     )
     registry.setPatientDeny(patient, mask([Category.GENOMIC]), (1 << 7) - 1, sender=patient)
     registry.removeDelegate(patient, patient2, sender=patient)
-    registry.breakGlass(patient, int(Purpose.ETREAT), RECORD, sender=er)
-    registry.breakGlass(patient, int(Purpose.BTG), RECORD, sender=er)
-    registry.registerStudy(study, FORM_V1, sender=clinic)
+    registry.breakGlass(patient, int(Purpose.ETREAT), RECORD, ENCOUNTER, sender=er)
+    registry.breakGlass(patient, int(Purpose.BTG), RECORD, ENCOUNTER, sender=er)
+    register_study(registry, chain, study, FORM_V1, clinic)
     registry.grant(
         patient2,
         terms(
@@ -81,6 +84,11 @@ def test_events_rebuild_every_mapping(registry, study, patient, patient2, clinic
         sender=patient2,
     )
     registry.amendStudy(study, FORM_V2, sender=clinic)
+    registry.setStudyStatus(study, 2, sender=clinic)
+    registry.cancel(patient, lab, sender=patient)
+    registry.cancel(patient, "0x" + "00" * 20, sender=patient)
+    registry.cancel(patient2, er, sender=patient2)  # a pair that never had a consent
+    registry.reviewBreakGlass(patient, er, 1, sender=patient)
 
     model = _replay(registry, start)
     fields = (
@@ -94,17 +102,26 @@ def test_events_rebuild_every_mapping(registry, study, patient, patient2, clinic
         "validUntil",
         "formVersion",
     )
-    assert len(model["consents"]) == 4
+    assert len(model["consents"]) == 5
     for (p, g), want in model["consents"].items():
-        assert tuple(registry.consentOf(p, g)) == tuple(want[f] for f in fields)
-    assert model["delegates"] == {(patient.address, patient2.address): 0}
+        if want["seq"]:
+            assert tuple(registry.consentOf(p, g)) == tuple(want[f] for f in fields)
+        assert registry.pairNonce(p, g) == want["nonce"]
+    assert model["consents"][(patient.address, lab.address)]["nonce"] == 2
+    assert model["reviewed"] == {registry.breakGlassIdOf(patient, er, 1)}
+    assert registry.breakGlassReviewed(registry.breakGlassIdOf(patient, er, 1))
+    assert not registry.breakGlassReviewed(registry.breakGlassIdOf(patient, er, 2))
+    assert model["delegates"] == {(patient.address, patient2.address): (0, 0, 0)}
     assert len(model["glass"]) == 1
     assert len(model["studies"]) == 1
     for p, (c, u) in model["deny"].items():
         assert tuple(registry.patientDenyOf(p)) == (c, u)
-    for (p, d), kind in model["delegates"].items():
-        assert registry.delegateKind(p, d) == kind
+    for (p, d), scope in model["delegates"].items():
+        assert tuple(registry.delegateOf(p, d)) == scope
     for (p, prov), want in model["glass"].items():
-        assert tuple(registry.breakGlassOf(p, prov)) == (want["id"], want["seq"], want["until"], want["reason"])
+        got = tuple(registry.breakGlassOf(p, prov))
+        assert got == tuple(want[k] for k in ("id", "seq", "until", "reason", "day", "openedToday"))
+        assert got[-1] == 2  # two windows opened the same day
     for s, want in model["studies"].items():
         assert tuple(registry.studyOf(s)) == want
+        assert want[2] == 2  # closed by its sponsor

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ape
-from consent_helpers import DAY, FORM_V1, FORM_V2, RECORD, terms
+from consent_helpers import DAY, FORM_V1, FORM_V2, RECORD, register_study, terms
 
 from careledger.codes import Category, Purpose
 from careledger.consent.terms import mask
@@ -18,22 +18,22 @@ def research_terms(study, now, form=FORM_V1):
     ).as_tuple()
 
 
-def test_register_study_emits_and_reads_back(registry, study, clinic):
-    tx = registry.registerStudy(study, FORM_V1, sender=clinic)
+def test_register_study_emits_and_reads_back(chain, registry, study, clinic):
+    tx = register_study(registry, chain, study, FORM_V1, clinic)
     assert tx.events == [registry.StudyRegistered(study=study, sponsor=clinic, version=1, form=FORM_V1)]
-    assert tuple(registry.studyOf(study)) == (clinic.address, 1, FORM_V1)
+    assert tuple(registry.studyOf(study)) == (clinic.address, 1, 1, FORM_V1)
 
 
-def test_register_study_refusals(registry, directory, study, clinic, insurer, lab):
+def test_register_study_refusals(chain, registry, directory, study, clinic, insurer, lab):
     with ape.reverts(directory.ParticipantLacksRole, account=insurer.address, requiredRoles=1):
-        registry.registerStudy(study, FORM_V1, sender=insurer)
+        register_study(registry, chain, study, FORM_V1, insurer)
     with ape.reverts(registry.EmptyCommitment):
-        registry.registerStudy(study, b"\0" * 32, sender=clinic)
+        register_study(registry, chain, study, b"\0" * 32, clinic)
     with ape.reverts(registry.StudyAlreadyRegistered, study=lab.address):  # a participant is not a study
-        registry.registerStudy(lab, FORM_V1, sender=clinic)
-    registry.registerStudy(study, FORM_V1, sender=clinic)
+        register_study(registry, chain, lab, FORM_V1, clinic)
+    register_study(registry, chain, study, FORM_V1, clinic)
     with ape.reverts(registry.StudyAlreadyRegistered, study=study.address):
-        registry.registerStudy(study, FORM_V2, sender=clinic)
+        register_study(registry, chain, study, FORM_V2, clinic)
 
 
 def test_research_consent_records_form_version_and_allows_access(registry, registered_study, patient, now):

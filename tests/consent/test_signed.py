@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ape
 import pytest
-from consent_helpers import DAY, modify_terms, terms
+from consent_helpers import DAY, FULL_SCOPE, modify_terms, terms
 
 from careledger.codes import Category, Purpose
 from careledger.consent import eip712
@@ -38,7 +38,9 @@ def test_grant_by_sig_grants_with_patient_as_actor_and_uses_nonce(
     tx = registry.grantBySig(patient, grant_terms.as_tuple(), patient, deadline, sig, sender=relayer)
     ev = tx.events[0]
     assert (ev.patient, ev.grantee, ev.actor) == (patient.address, grant_terms.grantee, patient.address)
-    assert registry.nonces(patient) == 1
+    # The pair's action counter moved; the patient's own (patient-wide) nonce did not.
+    assert registry.pairNonce(patient, grant_terms.grantee) == 1
+    assert registry.nonces(patient) == 0
     assert registry.canAccess(patient, grant_terms.grantee, OBS, TR) == (True, ev.consentId)
 
 
@@ -54,14 +56,20 @@ def test_signed_modify_revoke_and_deny(registry, patient, clinic, relayer, keys,
     sig = signer_for("revoke", key, patient.address, clinic.address, granted, deadline=deadline)
     tx = registry.revokeBySig(patient, clinic, granted, patient, deadline, sig, sender=relayer)
     assert tx.events == [registry.ConsentRevoked(consentId=granted, patient=patient, grantee=clinic, actor=patient)]
-    assert registry.nonces(patient) == 3
+    # grant (direct), modify, revoke on the pair; one patient-wide signed action
+    assert registry.pairNonce(patient, clinic) == 3
+    assert registry.nonces(patient) == 1
 
 
 def test_signed_delegate_appoint_and_remove(registry, patient, patient2, relayer, keys, signer_for, deadline):
     key = keys("patient")
-    sig = signer_for("appoint_delegate", key, patient.address, patient2.address, 2, deadline=deadline)
-    tx = registry.appointDelegateBySig(patient, patient2, 2, deadline, sig, sender=relayer)
-    assert tx.events == [registry.DelegateAppointed(patient=patient, delegate=patient2, kind=2)]
+    sig = signer_for("appoint_delegate", key, patient.address, patient2.address, 2, *FULL_SCOPE, deadline=deadline)
+    tx = registry.appointDelegateBySig(patient, patient2, 2, *FULL_SCOPE, deadline, sig, sender=relayer)
+    assert tx.events == [
+        registry.DelegateAppointed(
+            patient=patient, delegate=patient2, kind=2, categories=FULL_SCOPE[0], purposes=FULL_SCOPE[1]
+        )
+    ]
     sig = signer_for("remove_delegate", key, patient.address, patient2.address, deadline=deadline)
     tx = registry.removeDelegateBySig(patient, patient2, deadline, sig, sender=relayer)
     assert tx.events == [registry.DelegateRemoved(patient=patient, delegate=patient2)]
@@ -167,7 +175,7 @@ def test_signed_action_by_suspended_relayer_refused(
 def test_delegate_signature_accepted_then_refused_after_removal(
     registry, patient, patient2, relayer, keys, signer_for, grant_terms, deadline
 ):
-    registry.appointDelegate(patient, patient2, 1, sender=patient)
+    registry.appointDelegate(patient, patient2, 1, *FULL_SCOPE, sender=patient)
     sig = signer_for("grant", keys("patient2"), patient.address, grant_terms, deadline=deadline)
     tx = registry.grantBySig(patient, grant_terms.as_tuple(), patient2, deadline, sig, sender=relayer)
     assert tx.events[0].actor == patient2.address
@@ -179,12 +187,19 @@ def test_delegate_signature_accepted_then_refused_after_removal(
 
 
 def test_delegate_cannot_sign_delegate_changes(registry, patient, patient2, lab, relayer, keys, signer_for, deadline):
-    registry.appointDelegate(patient, patient2, 1, sender=patient)
+    registry.appointDelegate(patient, patient2, 1, *FULL_SCOPE, sender=patient)
     sig = signer_for(
-        "appoint_delegate", keys("patient2"), patient.address, lab.address, 2, deadline=deadline, signer=patient.address
+        "appoint_delegate",
+        keys("patient2"),
+        patient.address,
+        lab.address,
+        2,
+        *FULL_SCOPE,
+        deadline=deadline,
+        signer=patient.address,
     )
     with ape.reverts(registry.InvalidSignature, signer=patient.address):
-        registry.appointDelegateBySig(patient, lab, 2, deadline, sig, sender=relayer)
+        registry.appointDelegateBySig(patient, lab, 2, *FULL_SCOPE, deadline, sig, sender=relayer)
 
 
 def test_erc1271_wallet_patient_grants_by_signature(
@@ -193,7 +208,7 @@ def test_erc1271_wallet_patient_grants_by_signature(
     sig = signer_for("grant", wallet_owner, wallet.address, grant_terms, deadline=deadline, signer=wallet.address)
     tx = registry.grantBySig(wallet, grant_terms.as_tuple(), wallet, deadline, sig, sender=relayer)
     assert (tx.events[0].patient, tx.events[0].actor) == (wallet.address, wallet.address)
-    assert registry.nonces(wallet) == 1
+    assert registry.pairNonce(wallet, grant_terms.grantee) == 1
 
 
 def test_erc1271_wallet_refusing_signature_refused(

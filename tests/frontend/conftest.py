@@ -141,7 +141,7 @@ def consents(suite: Suite) -> dict[str, Any]:
     registry = suite.w3.eth.contract(address=address, abi=abi)
     consent_id = registry.functions.consentOf(patient, lab).call()[0]
     send("lab", "recordAccess", patient, consent_id, obs, treat, b"\x02" * 32)
-    send("er", "breakGlass", patient, int(Purpose.ETREAT), b"\x03" * 32)
+    send("er", "breakGlass", patient, int(Purpose.ETREAT), b"\x03" * 32, b"\x05" * 32)
     glass_id = registry.functions.breakGlassOf(patient, er).call()[0]
     send("er", "recordAccess", patient, glass_id, int(Category.ALLERGY), int(Purpose.ETREAT), b"\x04" * 32)
     return {"registry": registry, "address": address}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from careledger.accounts import dev_account
+from careledger.accounts import dev_account, dev_person
 
 pytestmark = pytest.mark.browser
 
@@ -33,10 +33,17 @@ def test_patient_grants_and_revokes_through_the_relayer(consents, relayer, brows
     assert result["revoke"]["ok"] and "revoked" in result["revoke"]["text"]
     revoked = [r for r in result["afterRevoke"] if r["id"] == granted[0]["id"]]
     assert revoked[0]["status"] == "revoked"
-    # On chain: the consent is gone and the patient paid no gas (the relayer did).
-    allowed, _ = consents["registry"].functions.canAccess(patient.address, clinic.address, 3, 0).call()
+    # On chain: the consent was made by the patient's pairwise pseudonym for the clinic (the page
+    # derives it like the SDK), it is gone, and nobody paid gas but the relayer.
+    registry = consents["registry"]
+    pseudonym = dev_person("patient").address_for(clinic.address)
+    logs = registry.events.ConsentGranted().get_logs(from_block=0, argument_filters={"grantee": clinic.address})
+    granted_by = [e["args"]["patient"] for e in logs]  # (other tests' members grant the clinic too)
+    assert pseudonym in granted_by and patient.address not in granted_by
+    allowed, _ = registry.functions.canAccess(pseudonym, clinic.address, 3, 0).call()
     assert allowed is False
     assert suite.w3.eth.get_balance(patient.address) == balance_before
+    assert suite.w3.eth.get_balance(pseudonym) == 0
 
 
 def test_access_log_highlights_break_glass(consents, relayer, browse):
@@ -50,3 +57,9 @@ def test_access_log_highlights_break_glass(consents, relayer, browse):
     assert len(emergency) == 1 and emergency[0]["breakglass"] and "EMERGENCY read" in emergency[0]["cells"][2]
     routine = [row for row in log if row["kind"] == "access"]
     assert len(routine) == 1 and not routine[0]["breakglass"] and lab in routine[0]["cells"][1]
+    # The patient marks it reviewed (a relayed signature): the page and the chain agree.
+    after = [row for row in result["logAfterReview"] if row["kind"] == "breakglass"]
+    assert after[0]["reviewed"] == "true" and "reviewed" in after[0]["cells"][3]
+    registry = consents["registry"]
+    glass_id = registry.functions.breakGlassOf(dev_account("patient").address, dev_account("er").address).call()[0]
+    assert registry.functions.breakGlassReviewed(glass_id).call() is True

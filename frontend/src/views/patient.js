@@ -2,7 +2,7 @@
 // EIP-712 and submitted through the relayer (the patient needs no ether), and the access log
 // with break-glass highlighted.
 import typed from '@generated/eip712.json';
-import { config, contract, describeJsonRevert, events, has, publicClient, read, UserError, who, explain, short } from '../chain.js';
+import { config, contract, describeJsonRevert, events, has, pseudonymFor, publicClient, read, UserError, who, explain, short } from '../chain.js';
 import { CATEGORIES, GRANTABLE_PURPOSES, PURPOSES, maskOf, names } from '../codes.js';
 import { act, date, fill, h, note, table } from '../ui.js';
 
@@ -53,9 +53,15 @@ async function signAction(signer, primaryType, message) {
   if (name !== typed.consent.name || version !== typed.consent.version) {
     throw new UserError(`The registry signs as "${name}" v${version}, this page as "${typed.consent.name}" v${typed.consent.version}: rebuild the page.`);
   }
-  const nonce = await read(REGISTRY, 'nonces', [signer.address]);
+  // Grant, Modify and Revoke carry the pair's action counter (every action on the pair moves it,
+  // so a signature someone held back dies); the other actions the signer's own nonce.
+  const pairTypes = ['Grant', 'Modify', 'Revoke'];
+  const nonce = pairTypes.includes(primaryType)
+    ? await read(REGISTRY, 'pairNonce', [message.patient, message.grantee])
+    : await read(REGISTRY, 'nonces', [signer.address]);
   const block = await publicClient.getBlock();
-  const full = { ...message, nonce, deadline: block.timestamp + 3600n };
+  // Short-lived by default (the SDK's 15 minutes; the registry refuses more than a day).
+  const full = { ...message, nonce, deadline: block.timestamp + 900n };
   const signature = await signer.wallet.signTypedData({
     account: signer.account, domain: { name, version, chainId: Number(chainId), verifyingContract },
     types: { [primaryType]: typed.consent.types[primaryType] }, primaryType, message: full,
@@ -70,7 +76,7 @@ async function submitted(data) {
   return receipt;
 }
 
-/** Rebuild every consent of `patient` from the registry's events. */
+/** Rebuild every consent of `patient` (one address or all of a person's pseudonyms) from the registry's events. */
 async function consentsOf(patient) {
   const [granted, modified, revoked] = await Promise.all([
     events(REGISTRY, { eventName: 'ConsentGranted', args: { patient }, limit: 1e6 }),
@@ -120,7 +126,9 @@ function grantForm(ctx, me, out, grantees) {
     h('label', {}, 'For ', daysInput('days', 30), ' days'));
   const button = h('button', { type: 'submit', id: 'grant' }, 'Sign and grant');
   button.addEventListener('click', () => act(button, out, 'Signing and relaying…', async () => {
-    const signer = await ctx.signer();
+    // The person's pairwise pseudonym for this organisation signs: it sees only that address.
+    const signer = await pseudonymFor(await ctx.signer(), form.grantee.value);
+    const me = signer.address;
     const block = await publicClient.getBlock();
     const terms = {
       grantee: form.grantee.value, categories: picked(form, 'cat'), purposes: picked(form, 'pur'),
@@ -146,6 +154,13 @@ async function dryRun(signer, functionName, args) {
   await publicClient.simulateContract({ ...contract(REGISTRY), functionName, args, account: signer.address });
 }
 
+/** The signer for consent `c`: the pseudonym it was granted under (or the person's own address). */
+async function signerOf(ctx, c) {
+  const signer = await ctx.signer();
+  const pseudonym = await pseudonymFor(signer, c.grantee);
+  return pseudonym.address.toLowerCase() === String(c.patient).toLowerCase() ? pseudonym : signer;
+}
+
 function modifyForm(ctx, me, c, out) {
   const form = h('form', { class: 'modify', onsubmit: (e) => e.preventDefault() },
     h('p', {}, h('strong', {}, `Change consent ${idText(c.consentId)} for ${who(c.grantee)}`)),
@@ -154,7 +169,8 @@ function modifyForm(ctx, me, c, out) {
     h('label', {}, 'Valid for ', daysInput('days', 30), ' more days from now'));
   const button = h('button', { type: 'submit', class: 'save' }, 'Sign and save');
   button.addEventListener('click', () => act(button, out, 'Signing and relaying…', async () => {
-    const signer = await ctx.signer();
+    const signer = await signerOf(ctx, c);
+    const me = c.patient;
     const block = await publicClient.getBlock();
     const terms = {
       categories: picked(form, 'cat'), purposes: picked(form, 'pur'),
@@ -176,7 +192,8 @@ function consentRow(ctx, me, c, now, out) {
   if (st === 'active' || st === 'not yet valid') {
     const revoke = h('button', { class: 'danger revoke' }, 'Revoke');
     revoke.addEventListener('click', () => act(revoke, out, 'Signing and relaying…', async () => {
-      const signer = await ctx.signer();
+      const signer = await signerOf(ctx, c);
+      const me = c.patient;
       await dryRun(signer, 'revoke', [me, c.grantee, c.consentId]);
       await signAndRelay(signer, 'revoke', 'Revoke', { patient: me, grantee: c.grantee, consentId: c.consentId });
       await ctx.refresh();
@@ -193,7 +210,32 @@ function consentRow(ctx, me, c, now, out) {
     h('td', { class: st === 'active' ? '' : 'muted' }, st), actions);
 }
 
-async function accessLog(me) {
+/**
+ * "Mark reviewed": sign ReviewBreakGlass as the address the window was opened on (the person's
+ * pseudonym for that provider, or their own address) and relay it; the break-glass then leaves the
+ * unreviewed list.
+ */
+function reviewButton(ctx, e, out) {
+  const button = h('button', { class: 'secondary review' }, 'Mark reviewed');
+  button.addEventListener('click', () => act(button, out, 'Signing and relaying…', async () => {
+    const { patient, provider, breakGlassId } = e.args;
+    const own = await ctx.signer();
+    const pseudonym = await pseudonymFor(own, provider);
+    const signer = pseudonym.address.toLowerCase() === String(patient).toLowerCase() ? pseudonym : own;
+    const latest = (await read(REGISTRY, 'breakGlassOf', [patient, provider])).seq;
+    let seq = 0n;
+    for (let n = BigInt(latest); n > 0n && !seq; n -= 1n) {
+      if ((await read(REGISTRY, 'breakGlassIdOf', [patient, provider, n])) === breakGlassId) seq = n;
+    }
+    if (!seq) throw new UserError('This break-glass window is not on chain.');
+    await signAndRelay(signer, 'review_break_glass', 'ReviewBreakGlass', { patient, provider, seq });
+    await ctx.refresh();
+    return `Break-glass by ${who(provider)} marked reviewed.`;
+  }, explain));
+  return button;
+}
+
+async function accessLog(me, ctx, out) {
   const [accesses, glass] = await Promise.all([
     events(REGISTRY, { eventName: 'AccessRecorded', args: { patient: me }, limit: 200 }),
     events(REGISTRY, { eventName: 'BreakGlassOpened', args: { patient: me }, limit: 200 }),
@@ -204,9 +246,11 @@ async function accessLog(me) {
     if (!times.has(e.blockNumber)) times.set(e.blockNumber, publicClient.getBlock({ blockNumber: e.blockNumber }));
     const when = date((await times.get(e.blockNumber)).timestamp);
     if (e.eventName === 'BreakGlassOpened') {
-      return h('tr', { class: 'breakglass', dataset: { kind: 'breakglass' } }, h('td', {}, when), h('td', {}, who(e.args.provider)),
-        h('td', {}, `BREAK-GLASS opened (${PURPOSES[e.args.reason]?.[1] || e.args.reason}) until ${date(e.args.until)} — please review`),
-        h('td', {}, idText(e.args.breakGlassId)));
+      const reviewed = await read(REGISTRY, 'breakGlassReviewed', [e.args.breakGlassId]);
+      const mark = reviewed ? h('span', { class: 'muted reviewed' }, 'reviewed') : reviewButton(ctx, e, out);
+      return h('tr', { class: 'breakglass', dataset: { kind: 'breakglass', reviewed: String(reviewed) } }, h('td', {}, when), h('td', {}, who(e.args.provider)),
+        h('td', {}, `BREAK-GLASS opened (${PURPOSES[e.args.reason]?.[1] || e.args.reason}) until ${date(e.args.until)}${reviewed ? '' : ' — please review'}`),
+        h('td', {}, idText(e.args.breakGlassId), ' ', mark));
     }
     const emergency = Number(e.args.purpose) >= GRANTABLE_PURPOSES;
     return h('tr', { class: emergency ? 'breakglass' : '', dataset: { kind: emergency ? 'breakglass-access' : 'access' } }, h('td', {}, when), h('td', {}, who(e.args.grantee)),
@@ -224,7 +268,11 @@ export default {
       return fill(root, h('h1', {}, 'My consents'), note('warn', 'The consent registry is not deployed on this chain yet (no ConsentRegistry in the deployments file).'));
     }
     const signer = await ctx.signer();
-    const me = signer.address;
+    const grantees = config.cast.filter((m) => !['patient', 'admin'].includes(m.role));
+    // One identity, one address per organisation: the person's pairwise pseudonyms (and the
+    // person's own address, where consents made before pseudonyms still live: one combined view).
+    const mine = [...new Set([signer.address, ...(await Promise.all(grantees.map(async (m) => (await pseudonymFor(signer, m.address)).address)))])];
+    const me = mine.length > 1 ? mine : signer.address;
     const out = h('div', { id: 'patient-out', 'aria-live': 'polite' });
     const consents = h('div', {});
     const log = h('div', {});
@@ -232,13 +280,14 @@ export default {
       const [list, block] = await Promise.all([consentsOf(me), publicClient.getBlock()]);
       const now = Number(block.timestamp);
       fill(consents, table(['#', 'Who', 'What data', 'Why', 'Valid', 'Status', ''], list.map((c) => consentRow(ctx, me, c, now, out)), { id: 'consents' }));
-      fill(log, await accessLog(me));
+      fill(log, await accessLog(me, ctx, out));
     };
     await ctx.refresh();
-    const grantees = config.cast.filter((m) => !['patient', 'admin'].includes(m.role));
     fill(root,
       h('h1', {}, 'My consents'),
-      h('p', { class: 'muted' }, `Signed in as ${who(me)}. You sign each change; a relayer submits it and pays the fee.`),
+      h('p', { class: 'muted' }, `Signed in as ${who(signer.address)}. You sign each change; a relayer submits it and pays the fee.`),
+      Array.isArray(me) ? h('p', { class: 'muted', id: 'pseudonyms' },
+        `Each organisation sees you under its own address (${me.length - 1} pairwise pseudonyms, derived from your one secret); this page shows them all as one.`) : null,
       out, consents, grantForm(ctx, me, out, grantees),
       h('h2', {}, 'Who looked at my records'), log);
   },
