@@ -118,7 +118,7 @@ _LEAVES = set(command_paths())
 
 def _path_of(args: list[str]) -> str:
     words = [a for a in args if not a.startswith("-")]
-    for n in (2, 1):
+    for n in (3, 2, 1):
         if " ".join(words[:n]) in _LEAVES:
             return " ".join(words[:n])
     return " ".join(words[:2])
@@ -339,6 +339,60 @@ def _devnet_and_deploy(w: Walk) -> None:
     w.files.extend(sorted(Path(os.environ["CARELEDGER_DEPLOYMENTS_DIR"]).glob("*.json")))
 
 
+def _travel(w: Walk, seconds: int) -> None:
+    w.env.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+    w.env.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def _gov(w: Walk) -> None:
+    """Last: it hands the walk's suite to the devnet consortium, after which admin holds nothing."""
+    w.cli("gov", "list", code=4)  # no consortium yet
+    w.cli("gov", "status")
+    w.cli("deploy", "--consortium", "devnet", account="admin")
+    w.cli("deploy", "--consortium", str(w.folder / "missing.json"), account="admin", code=2)
+    _travel(w, 1)
+    newcomer = "0x" + "6d" * 20
+    reg = w.cli(
+        "gov", "propose", "register", newcomer, "pharmacy", "--credential", "GLN-1", "--salt", "0x01", account="clinic"
+    )
+    w.cli("gov", "propose", "register", newcomer, "wizard", "--credential", "GLN-1", account="clinic", code=2)
+    w.cli("gov", "propose", "set-roles", dev_account("lab").address, "provider,relayer", account="insurer")
+    w.cli("gov", "propose", "set-roles", "0x12", "provider", account="insurer", code=2)
+    w.cli("gov", "propose", "reinstate", newcomer, account="insurer")
+    w.cli("gov", "propose", "reinstate", newcomer, account="lab", code=1)  # not a member
+    w.cli("gov", "propose", "admit", dev_account("er").address, account="regulator")
+    w.cli("gov", "propose", "admit", "nope", account="regulator", code=2)
+    w.cli("gov", "propose", "expel", dev_account("regulator").address, account="clinic")
+    w.cli("gov", "propose", "expel", "nope", account="clinic", code=2)
+    w.cli("gov", "propose", "suspend", newcomer, "--reason", "X" * 40, account="regulator", code=2)
+    maker = dev_account("manufacturer").address
+    w.cli("gov", "propose", "attest-prefix", maker, "0614142", "--evidence", "GS1-LICENCE-1", account="clinic")
+    w.cli("gov", "propose", "attest-prefix", maker, "12345", "--evidence", "GS1-LICENCE-1", account="clinic", code=2)
+    w.cli("gov", "propose", "revoke-prefix", "0614142", "--reason", "LICENCE-LAPSED", account="clinic")
+    w.cli("gov", "propose", "revoke-prefix", "0614142", "--reason", "X" * 40, account="clinic", code=2)
+    _travel(w, 1)
+    pid = reg["proposalId"]
+    w.cli("gov", "approve", pid, account="clinic")
+    w.cli("gov", "approve", pid, account="clinic", code=1)  # a second vote by the same member
+    w.cli("gov", "approve", "not-a-number", account="clinic", code=2)
+    w.cli("gov", "execute", pid, account="clinic", code=2)  # 1 of 2 votes
+    w.cli("gov", "approve", pid, account="insurer")
+    w.cli("gov", "execute", pid, account="clinic")  # queued
+    w.cli("gov", "propose", "cancel", "0x1234", account="regulator", code=2)  # no such proposal
+    cancel = w.cli("gov", "propose", "cancel", pid, account="regulator")
+    _travel(w, 60)
+    w.cli("gov", "execute", pid, account="clinic")  # executed after the delay
+    w.cli("gov", "execute", cancel["proposalId"], account="regulator", code=2)  # still active: no votes
+    suspend = w.cli("gov", "propose", "suspend", newcomer, "--reason", "LICENCE-LAPSED", account="regulator")
+    _travel(w, 1)
+    w.cli("gov", "approve", suspend["proposalId"], account="regulator")
+    w.cli("gov", "approve", suspend["proposalId"], account="clinic", code=0)
+    w.cli("gov", "execute", suspend["proposalId"], account="regulator")
+    w.cli("gov", "list")
+    w.cli("gov", "status")
+    w.cli("gov", "status", rpc=f"http://127.0.0.1:{free_port()}", code=3)
+
+
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
     folder = Path(tmp_path_factory.mktemp("json-exact"))
@@ -351,7 +405,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
         mp.delenv("CARELEDGER_ACCOUNT", raising=False)
         with fresh_suite(folder / "suite") as env:
             w = Walk(env, folder)
-            for part in (_consent, _claims, _directory, _drugs, _records, _devnet_and_deploy):
+            for part in (_consent, _claims, _directory, _drugs, _records, _devnet_and_deploy, _gov):
                 part(w)
             # a command that has no scenario yet is still run (with no arguments) and checked
             for path in sorted(_LEAVES - {c.path for c in w.calls} - set(NOT_JSON)):

@@ -145,6 +145,40 @@ def propose_suspend(app: AppContext, address: str, reason: str, note: str) -> No
     _submit(app, lambda c: [c.suspend(addr, reason)], note)
 
 
+@propose.command("attest-prefix")
+@click.argument("address")
+@click.argument("prefix")
+@click.option(
+    "--evidence", required=True, help="Reference of the GS1 licence checked off chain (committed, never stored)."
+)
+@_note
+@pass_app
+def propose_attest_prefix(app: AppContext, address: str, prefix: str, evidence: str, note: str) -> None:
+    """Propose binding the GS1 company PREFIX to the manufacturer ADDRESS."""
+    from eth_utils.crypto import keccak
+
+    from careledger.chain import checksum
+    from careledger.directory.client import parse_prefix
+
+    addr = checksum(address)
+    parse_prefix(prefix)
+    _submit(app, lambda c: [c.attest_prefix(addr, prefix, keccak(text=evidence))], note)
+
+
+@propose.command("revoke-prefix")
+@click.argument("prefix")
+@click.option("--reason", required=True, help="A short reason code (max 32 bytes), e.g. LICENCE-LAPSED.")
+@_note
+@pass_app
+def propose_revoke_prefix(app: AppContext, prefix: str, reason: str, note: str) -> None:
+    """Propose withdrawing the attestation of the GS1 company PREFIX."""
+    from careledger.directory.client import parse_prefix
+    from careledger.provenance.client import code32
+
+    parse_prefix(prefix)
+    _submit(app, lambda c: [c.revoke_prefix(prefix, code32(reason))], note)
+
+
 @propose.command("admit")
 @click.argument("member")
 @_note

@@ -21,6 +21,7 @@ from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, checksum
 from careledger.codes import Role
 from careledger.deployments import Deployment
+from careledger.directory.client import parse_prefix
 from careledger.errors import InvalidInput, SuiteNotDeployed
 from careledger.exactjson import uint_id
 from careledger.governance.consortium import COUNCIL, DIRECTORY, EMERGENCY, MEMBERSHIP, TIMELOCK
@@ -135,6 +136,17 @@ class GovernanceClient:
         fn = self.directory.functions.suspend(addr, code.ljust(32, b"\0"))
         return Call(self.directory.address, _data(fn), f"suspend {addr} ({reason})")
 
+    def attest_prefix(self, owner: str, prefix: str, evidence: bytes) -> Call:
+        addr = checksum(owner)
+        number, length = parse_prefix(prefix)
+        fn = self.directory.functions.attestPrefix(addr, number, length, evidence)
+        return Call(self.directory.address, _data(fn), f"attest GS1 company prefix {prefix} to {addr}")
+
+    def revoke_prefix(self, prefix: str, reason: bytes) -> Call:
+        number, length = parse_prefix(prefix)
+        fn = self.directory.functions.revokePrefix(number, length, reason)
+        return Call(self.directory.address, _data(fn), f"revoke GS1 company prefix {prefix}")
+
     def admit(self, member: str) -> Call:
         addr = checksum(member)
         fn = self.membership.functions.admit(addr)
@@ -147,15 +159,17 @@ class GovernanceClient:
 
     def cancel_queued(self, proposal_id: int) -> Call:
         """The emergency council's call that cancels a queued ordinary decision in its delay."""
+        if self.find(proposal_id) is not Council.ORDINARY:
+            raise InvalidInput(f"proposal {uint_id(proposal_id)} is an emergency decision: it is never queued")
         info = self.proposal(proposal_id, Council.ORDINARY)
         if info.state is not ProposalState.QUEUED:
             raise InvalidInput(f"ordinary proposal {uint_id(proposal_id)} is {info.state.name.lower()}, not queued")
-        targets, values, calldatas, description_hash = (
-            self.councils[Council.ORDINARY].functions.proposalDetails(proposal_id).call()
+        targets, values, calldatas, description_hash = self._read(
+            self.councils[Council.ORDINARY].functions.proposalDetails(proposal_id)
         )
         council_address = bytes.fromhex(self.councils[Council.ORDINARY].address[2:])
         salt = bytes(a ^ b for a, b in zip(council_address.ljust(32, b"\0"), bytes(description_hash), strict=True))
-        operation = self.timelock.functions.hashOperationBatch(targets, values, calldatas, b"\0" * 32, salt).call()
+        operation = self._read(self.timelock.functions.hashOperationBatch(targets, values, calldatas, b"\0" * 32, salt))
         fn = self.timelock.functions.cancel(operation)
         return Call(self.timelock.address, _data(fn), f"cancel ordinary proposal {uint_id(proposal_id)}")
 
@@ -182,15 +196,19 @@ class GovernanceClient:
         targets = [c.target for c in calls]
         datas = [c.data for c in calls]
         values = [0] * len(calls)
-        proposal_id = int(contract.functions.hashProposal(targets, values, datas, keccak(text=description)).call())
+        proposal_id = int(self._read(contract.functions.hashProposal(targets, values, datas, keccak(text=description))))
         receipt = self.chain.send(
             contract.functions.propose(targets, values, datas, description), f"propose: {calls[0].summary}"
         )
         return council, proposal_id, receipt
 
+    def _read(self, fn: Any) -> Any:
+        """A view call; a revert becomes ChainRefused and a node failure its own error."""
+        return self.chain.call(fn, f"read {fn.fn_name}")
+
     def find(self, proposal_id: int) -> Council:
         for council, contract in self.councils.items():
-            if int(contract.functions.proposalSnapshot(proposal_id).call()) != 0:
+            if int(self._read(contract.functions.proposalSnapshot(proposal_id))) != 0:
                 return council
         raise InvalidInput(f"no proposal {uint_id(proposal_id)} in either council")
 
@@ -225,29 +243,29 @@ class GovernanceClient:
     def proposal(self, proposal_id: int, council: Council | None = None) -> ProposalInfo:
         council = self.find(proposal_id) if council is None else council
         contract = self.councils[council]
-        targets, _values, calldatas, _ = contract.functions.proposalDetails(proposal_id).call()
-        against, votes_for, _abstain = contract.functions.proposalVotes(proposal_id).call()
-        snapshot = int(contract.functions.proposalSnapshot(proposal_id).call())
+        targets, _values, calldatas, _ = self._read(contract.functions.proposalDetails(proposal_id))
+        against, votes_for, _abstain = self._read(contract.functions.proposalVotes(proposal_id))
+        snapshot = int(self._read(contract.functions.proposalSnapshot(proposal_id)))
         description = self._description(council, proposal_id)
         return ProposalInfo(
             council=council,
             proposal_id=proposal_id,
-            state=ProposalState(int(contract.functions.state(proposal_id).call())),
-            proposer=str(contract.functions.proposalProposer(proposal_id).call()),
+            state=ProposalState(int(self._read(contract.functions.state(proposal_id)))),
+            proposer=str(self._read(contract.functions.proposalProposer(proposal_id))),
             calls=tuple((str(t), "0x" + bytes(d).hex()) for t, d in zip(targets, calldatas, strict=True)),
             description=description,
             votes_for=int(votes_for),
             votes_against=int(against),
-            quorum=int(contract.functions.quorum(snapshot).call()),
-            eta=int(contract.functions.proposalEta(proposal_id).call()),
+            quorum=int(self._read(contract.functions.quorum(snapshot))),
+            eta=int(self._read(contract.functions.proposalEta(proposal_id))),
         )
 
     def proposals(self, council: Council | None = None) -> list[ProposalInfo]:
         found: list[ProposalInfo] = []
         for which in [council] if council is not None else list(Council):
             contract = self.councils[which]
-            for index in range(int(contract.functions.proposalCount().call())):
-                proposal_id = int(contract.functions.proposalDetailsAt(index).call()[0])
+            for index in range(int(self._read(contract.functions.proposalCount()))):
+                proposal_id = int(self._read(contract.functions.proposalDetailsAt(index))[0])
                 found.append(self.proposal(proposal_id, which))
         return found
 
