@@ -1,0 +1,205 @@
+"""Logs to stored rows, by the ABIs of the compiler output (nothing hand-written per event).
+
+:class:`LogDecoder` knows every event of the suite's deployed contracts (``careledger/artifacts``):
+for a log it finds the event by address and topic 0, decodes the indexed arguments from the topics
+and the others from the data (a direct word reader for static types, eth-abi for dynamic ones:
+the same values :func:`careledger.indexer._decode` gives), and writes them as exact JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from eth_abi.abi import decode as abi_decode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from careledger.artifacts import Artifacts
+from careledger.chain import _type_string
+from careledger.deploy import SUITE_DOMAINS, domain_module
+from careledger.deployments import Deployment
+from careledger.exactjson import abi_value
+from careledger.index.codec import python_args
+from careledger.index.schema import LOG_INDEX_BITS
+from careledger.indexer import DecodedEvent
+
+__all__ = ["EventSpec", "LogDecoder", "suite_contracts"]
+
+_STATIC = re.compile(r"^(u?int\d*|address|bool|bytes([1-9]|[12]\d|3[0-2]))$")
+
+
+@lru_cache(maxsize=65536)
+def _checksum(raw: bytes) -> str:
+    return to_checksum_address(raw)
+
+
+def suite_contracts(deployment: Deployment) -> list[tuple[str, str]]:
+    """``(domain, deployment name)`` of every contract a landed domain's replay reduces."""
+    out: list[tuple[str, str]] = []
+    for domain in SUITE_DOMAINS:
+        module = domain_module(domain, "replay")
+        if module is None:
+            continue
+        optional = set(getattr(module, "OPTIONAL_CONTRACTS", ()))
+        for name in module.CONTRACTS:
+            if name in deployment.contracts or name not in optional:
+                out.append((domain, name))
+    return out
+
+
+def extra_keys() -> dict[str, str]:
+    """``{event name: argument}`` the report modules want searchable in ``k4``."""
+    from careledger.index.reports import REPORT_MODULES
+
+    keys: dict[str, str] = {}
+    for module in REPORT_MODULES:
+        keys.update(getattr(module, "EXTRA_KEYS", {}))
+    return keys
+
+
+@dataclass
+class EventSpec:
+    contract: str
+    name: str
+    params: list[dict[str, Any]]
+    indexed: list[tuple[str, str]] = field(default_factory=list)
+    plain: list[tuple[str, str]] = field(default_factory=list)
+    plain_params: list[dict[str, Any]] = field(default_factory=list)
+    fast: bool = True
+    extra: str | None = None
+
+    def slot(self, arg: str) -> str:
+        """The key column (``k1``..``k4``) an argument of this event is searchable in."""
+        for i, (n, _) in enumerate(self.indexed):
+            if n == arg:
+                return f"k{i + 1}"
+        if self.extra == arg:
+            return "k4"
+        raise KeyError(f"{self.contract}.{self.name}.{arg} is not a key (not indexed, not an extra key)")
+
+    def key_value(self, arg: str, value: Any) -> str:
+        """``value`` in the exact JSON text form a key column holds for ``arg``."""
+        p = next(p for p in self.params if p["name"] == arg)
+        return _key_text(abi_value(p["type"], value, arg))
+
+
+def _key_text(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def _word_value(typ: str, word: bytes) -> Any:
+    if typ == "address":
+        return _checksum(word[12:])
+    if typ == "bool":
+        return word[-1] != 0
+    if typ.startswith("bytes"):
+        return word[: int(typ[5:])]
+    if typ.startswith("uint"):
+        return int.from_bytes(word, "big")
+    return int.from_bytes(word, "big", signed=True)
+
+
+class LogDecoder:
+    def __init__(self, deployment: Deployment, artifacts: Artifacts) -> None:
+        self.deployment = deployment
+        self.contracts = suite_contracts(deployment)
+        extras = extra_keys()
+        self.by_address: dict[str, dict[bytes, EventSpec]] = {}
+        self.by_name: dict[tuple[str, str], EventSpec] = {}
+        self.address_of: dict[str, str] = {}
+        self.domain_of: dict[str, str] = {}
+        for domain, name in self.contracts:
+            rec = deployment.contracts[name]
+            table: dict[bytes, EventSpec] = {}
+            for item in artifacts[name].abi:
+                if item.get("type") != "event" or item.get("anonymous"):
+                    continue
+                types = [_type_string(p) for p in item["inputs"]]
+                spec = EventSpec(name, item["name"], list(item["inputs"]))
+                for p, typ in zip(item["inputs"], types, strict=True):
+                    if p.get("indexed"):
+                        spec.indexed.append((p["name"], typ))
+                    else:
+                        spec.plain.append((p["name"], typ))
+                        spec.plain_params.append(p)
+                spec.fast = all(_STATIC.match(typ) for _, typ in spec.plain)
+                extra = extras.get(item["name"])
+                if extra and extra in {n for n, _ in spec.plain}:
+                    spec.extra = extra
+                table[keccak(text=f"{item['name']}({','.join(types)})")] = spec
+                self.by_name[(name, item["name"])] = spec
+            self.by_address[rec.address.lower()] = table
+            self.address_of[name] = to_checksum_address(rec.address)
+            self.domain_of[name] = domain
+
+    @property
+    def addresses(self) -> list[str]:
+        return [self.address_of[n] for _, n in self.contracts]
+
+    @property
+    def start_block(self) -> int:
+        return min(self.deployment.contracts[n].block for _, n in self.contracts)
+
+    def spec(self, contract: str, event: str) -> EventSpec:
+        try:
+            return self.by_name[(contract, event)]
+        except KeyError:
+            raise KeyError(f"{contract} has no event {event} in this build") from None
+
+    def row(self, log: Mapping[str, Any], ts: int) -> dict[str, Any] | None:
+        """The stored row of one log (None for a log of an event the build does not know)."""
+        table = self.by_address.get(str(log["address"]).lower())
+        topics: Sequence[str] = log["topics"]
+        if table is None or not topics:
+            return None
+        spec = table.get(bytes.fromhex(topics[0][2:]))
+        if spec is None:
+            return None
+        args: dict[str, Any] = {}
+        keys: list[str | None] = [None, None, None, None]
+        for i, ((name, typ), topic) in enumerate(zip(spec.indexed, topics[1:], strict=True)):
+            raw = bytes.fromhex(topic[2:])
+            # an indexed dynamic value is its keccak hash
+            v = abi_value(typ, _word_value(typ, raw), name) if _STATIC.match(typ) else "0x" + raw.hex()
+            args[name] = v
+            keys[i] = _key_text(v)
+        data = bytes.fromhex(str(log["data"])[2:])
+        if spec.fast:
+            values = [_word_value(typ, data[32 * i : 32 * i + 32]) for i, (_, typ) in enumerate(spec.plain)]
+        else:
+            values = list(abi_decode([typ for _, typ in spec.plain], data))
+        for p, (name, _typ), v in zip(spec.plain_params, spec.plain, values, strict=True):
+            args[name] = abi_value(str(p["type"]), v, name, p.get("components", ()))
+        if spec.extra is not None:
+            keys[3] = _key_text(args[spec.extra])
+        block = int(log["blockNumber"], 16)
+        log_index = int(log["logIndex"], 16)
+        ordered = {p["name"]: args[p["name"]] for p in spec.params}
+        return {
+            "id": (block << LOG_INDEX_BITS) | log_index,
+            "block": block,
+            "log_index": log_index,
+            "tx_hash": str(log["transactionHash"]),
+            "contract": spec.contract,
+            "name": spec.name,
+            "ts": ts,
+            "k1": keys[0],
+            "k2": keys[1],
+            "k3": keys[2],
+            "k4": keys[3],
+            "args": json.dumps(ordered, separators=(",", ":")),
+        }
+
+    def decoded(
+        self, contract: str, name: str, args: Mapping[str, Any], block: int, log_index: int, tx: str, ts: int
+    ) -> DecodedEvent:
+        """A stored event as the replay modules' reducers receive it."""
+        spec = self.spec(contract, name)
+        return DecodedEvent(
+            contract, name, python_args(spec.params, args), block, log_index, tx, ts, self.address_of[contract]
+        )

@@ -1,0 +1,3 @@
+"""placeholder"""
+
+EXTRA_KEYS = {"ClaimSubmitted": "planId", "ClaimPaid": "planId"}
