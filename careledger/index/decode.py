@@ -20,9 +20,10 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from careledger.artifacts import Artifacts
-from careledger.chain import _type_string
+from careledger.chain import _type_string, checksum
 from careledger.deploy import SUITE_DOMAINS, domain_module
 from careledger.deployments import Deployment
+from careledger.errors import InvalidInput
 from careledger.exactjson import abi_value
 from careledger.index.codec import python_args
 from careledger.index.schema import LOG_INDEX_BITS
@@ -85,7 +86,20 @@ class EventSpec:
     def key_value(self, arg: str, value: Any) -> str:
         """``value`` in the exact JSON text form a key column holds for ``arg``."""
         p = next(p for p in self.params if p["name"] == arg)
-        return _key_text(abi_value(p["type"], value, arg))
+        typ = str(p["type"])
+        try:
+            if typ == "address":
+                value = checksum(str(value), arg)
+            elif typ.startswith("bytes") and isinstance(value, str):
+                raw = bytes.fromhex(value[2:] if value.startswith("0x") else value)
+                if len(raw) != int(typ[5:] or len(raw)):
+                    raise ValueError(f"{len(raw)} bytes")
+                value = raw
+            elif typ.startswith(("uint", "int")) and isinstance(value, str):
+                value = int(value, 16) if value.startswith("0x") else int(value)
+            return _key_text(abi_value(typ, value, arg))
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(f"{arg} {value!r} is not a {typ} ({exc})") from None
 
 
 def _key_text(v: Any) -> str:
