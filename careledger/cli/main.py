@@ -30,6 +30,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "relay": ("careledger.consent.relay_cli", "relay"),
     "drugs": ("careledger.provenance.cli", "drugs"),
     "claims": ("careledger.claims.cli", "claims"),
+    "index": ("careledger.index.cli", "index"),
 }
 
 

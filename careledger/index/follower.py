@@ -238,8 +238,16 @@ class Follower:
             self._streak = 0
         return True
 
-    def sync(self, *, until: int | None = None, follow: bool = False, poll: float = 1.0) -> SyncReport:
-        """Index up to the head (or ``until``); with ``follow``, keep following until interrupted."""
+    def sync(
+        self,
+        *,
+        until: int | None = None,
+        follow: bool = False,
+        poll: float = 1.0,
+        caught_up: Callable[[], None] | None = None,
+    ) -> SyncReport:
+        """Index up to the head (or ``until``); with ``follow``, keep following until interrupted,
+        calling ``caught_up`` each time the index reaches the head."""
         self.report = SyncReport()
         t0 = time.perf_counter()
         cur = self.store.cursor()
@@ -248,8 +256,11 @@ class Follower:
             self.verify_tip()
             head = self._head() if until is None else min(until, self._head())
             self.report.head = head
+            progressed = False
             while self.step(head):
-                pass
+                progressed = True
+            if progressed and caught_up is not None:
+                caught_up()
             if not follow:
                 break
             time.sleep(poll)

@@ -9,6 +9,7 @@ the end of a range, never inside one.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,14 +276,30 @@ def _alembic_config(connection: sa.Connection) -> Config:
     return cfg
 
 
-def migrate(engine: sa.Engine) -> None:
-    """Bring the schema to the newest Alembic revision (creates it in an empty database)."""
-    with engine.begin() as connection:
-        cfg = _alembic_config(connection)
-        head = ScriptDirectory.from_config(cfg).get_current_head()
-        current = MigrationContext.configure(connection).get_current_revision()
-        if current != head:
-            command.upgrade(cfg, "head")
+def migrate(engine: sa.Engine, attempts: int = 5) -> None:
+    """Bring the schema to the newest Alembic revision (creates it in an empty database).
+
+    Two processes may open a new store at once (``index sync`` and ``index serve``): on
+    PostgreSQL an advisory lock serialises them; SQLite's DDL runs in the transaction, so the
+    loser's ``CREATE`` fails and it looks again once the winner has committed."""
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as connection:
+                if engine.dialect.name == "postgresql":
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+                cfg = _alembic_config(connection)
+                head = ScriptDirectory.from_config(cfg).get_current_head()
+                current = MigrationContext.configure(connection).get_current_revision()
+                if current != head:
+                    command.upgrade(cfg, "head")
+            return
+        except sa.exc.OperationalError as exc:
+            if attempt == attempts - 1 or "already exists" not in str(exc.orig):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+_LOCK_KEY = 0x436172654C6564  # "CareLed": the advisory lock of index migrations
 
 
 def open_store(target: str | Path, *, create: bool = True) -> Store:
