@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import chainclock
-import random_run
 import pytest
+import random_run
 from random_run import RandomRun
 
 from bench.harness import fresh_suite
