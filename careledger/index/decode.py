@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -30,8 +30,6 @@ from careledger.index.schema import LOG_INDEX_BITS
 from careledger.indexer import DecodedEvent
 
 __all__ = ["EventSpec", "LogDecoder", "suite_contracts"]
-
-_STATIC = re.compile(r"^(u?int\d*|address|bool|bytes([1-9]|[12]\d|3[0-2]))$")
 
 
 @lru_cache(maxsize=65536)
@@ -73,6 +71,8 @@ class EventSpec:
     plain_params: list[dict[str, Any]] = field(default_factory=list)
     fast: bool = True
     extra: str | None = None
+    topic_conv: list[Converter | None] = field(default_factory=list)
+    plan: list[tuple[str, Reader]] | None = None
 
     def slot(self, arg: str) -> str:
         """The key column (``k1``..``k4``) an argument of this event is searchable in."""
@@ -106,16 +106,106 @@ def _key_text(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v)
 
 
-def _word_value(typ: str, word: bytes) -> Any:
+Converter = Callable[[bytes], Any]
+
+
+def word_converter(typ: str, name: str) -> Converter | None:
+    """A function from one 32-byte ABI word to the exact JSON value
+    (:func:`careledger.exactjson.abi_value`'s) of a static elementary type; None for others."""
     if typ == "address":
-        return _checksum(word[12:])
+        return lambda w: _checksum(w[12:])
     if typ == "bool":
-        return word[-1] != 0
-    if typ.startswith("bytes"):
-        return word[: int(typ[5:])]
-    if typ.startswith("uint"):
-        return int.from_bytes(word, "big")
-    return int.from_bytes(word, "big", signed=True)
+        return lambda w: w[-1] != 0
+    m = re.match(r"^bytes(\d+)$", typ)
+    if m:
+        n = int(m.group(1))
+        return lambda w: "0x" + w[:n].hex()
+    m = re.match(r"^(u?)int(\d*)$", typ)
+    if not m:
+        return None
+    signed, bits = m.group(1) == "", int(m.group(2) or 256)
+    if bits <= 48:
+        return lambda w: int.from_bytes(w, "big", signed=signed)
+    if not signed and bits == 256 and (name == "id" or name.endswith("Id")):
+        return lambda w: "0x" + w.hex()  # a uint256 identifier: 0x + 64 hex digits
+    return lambda w: str(int.from_bytes(w, "big", signed=signed))
+
+
+def _is_static_tuple(p: Mapping[str, Any]) -> bool:
+    return str(p["type"]) == "tuple" and all(
+        word_converter(str(c["type"]), str(c["name"])) is not None for c in p.get("components", ())
+    )
+
+
+def _tuple_converter(p: Mapping[str, Any]) -> tuple[int, Callable[[bytes, int], Any]]:
+    """(words, reader) of a tuple of static elementary components: the reader turns the words
+    at an offset into the exact JSON object (components by name)."""
+    comps = [(str(c["name"]), word_converter(str(c["type"]), str(c["name"]))) for c in p["components"]]
+
+    def read(data: bytes, at: int) -> dict[str, Any]:
+        return {n: conv(data[at + 32 * i : at + 32 * i + 32]) for i, (n, conv) in enumerate(comps)}  # type: ignore[misc]
+
+    return len(comps), read
+
+
+Reader = Callable[[bytes, int], Any]
+
+
+def _word_at(head: int, conv: Converter) -> Reader:
+    return lambda d, _at: conv(d[head : head + 32])
+
+
+def _tuple_at(head: int, read: Reader) -> Reader:
+    return lambda d, _at: read(d, head)
+
+
+def _element(conv: Converter) -> Reader:
+    return lambda d, at: conv(d[at : at + 32])
+
+
+def _array_at(head: int, size: int, reader: Reader) -> Reader:
+    def array(d: bytes, _at: int) -> list[Any]:
+        start = int.from_bytes(d[head : head + 32], "big")
+        n = int.from_bytes(d[start : start + 32], "big")
+        base = start + 32
+        return [reader(d, base + 32 * size * i) for i in range(n)]
+
+    return array
+
+
+def data_plan(params: Sequence[Mapping[str, Any]]) -> list[tuple[str, Reader]] | None:
+    """A decoder for the non-indexed arguments without eth-abi, when every one is a static
+    elementary value, a tuple of them, or a dynamic array of either (what the suite's events
+    use); None otherwise (eth-abi decodes those). Each reader takes the data and returns the
+    argument's exact JSON value."""
+    plan: list[tuple[str, Reader]] = []
+    head = 0
+    for p in params:
+        name, typ = str(p["name"]), str(p["type"])
+        conv = word_converter(typ, name)
+        if conv is not None:
+            plan.append((name, _word_at(head, conv)))
+            head += 32
+        elif _is_static_tuple(p):
+            words, read = _tuple_converter(p)
+            plan.append((name, _tuple_at(head, read)))
+            head += 32 * words
+        elif typ.endswith("[]") and typ.count("[") == 1:
+            inner = {**p, "type": typ[:-2]}
+            elem = word_converter(typ[:-2], name)
+            size: int
+            reader: Reader
+            if elem is not None:
+                size, reader = 1, _element(elem)
+            elif _is_static_tuple(inner):
+                size, reader = _tuple_converter(inner)
+            else:
+                return None
+            plan.append((name, _array_at(head, size, reader)))
+            head += 32
+        else:
+            return None
+    return plan
 
 
 class LogDecoder:
@@ -141,7 +231,9 @@ class LogDecoder:
                     else:
                         spec.plain.append((p["name"], typ))
                         spec.plain_params.append(p)
-                spec.fast = all(_STATIC.match(typ) for _, typ in spec.plain)
+                spec.topic_conv = [word_converter(typ, n) for n, typ in spec.indexed]
+                spec.plan = data_plan(spec.plain_params)
+                spec.fast = spec.plan is not None
                 extra = extras.get(item["name"])
                 if extra and extra in {n for n, _ in spec.plain}:
                     spec.extra = extra
@@ -176,19 +268,19 @@ class LogDecoder:
             return None
         args: dict[str, Any] = {}
         keys: list[str | None] = [None, None, None, None]
-        for i, ((name, typ), topic) in enumerate(zip(spec.indexed, topics[1:], strict=True)):
+        for i, ((name, _typ), conv, topic) in enumerate(zip(spec.indexed, spec.topic_conv, topics[1:], strict=True)):
             raw = bytes.fromhex(topic[2:])
-            # an indexed dynamic value is its keccak hash
-            v = abi_value(typ, _word_value(typ, raw), name) if _STATIC.match(typ) else "0x" + raw.hex()
+            v = conv(raw) if conv is not None else "0x" + raw.hex()  # indexed dynamic value: its hash
             args[name] = v
-            keys[i] = _key_text(v)
+            keys[i] = v if isinstance(v, str) else json.dumps(v)
         data = bytes.fromhex(str(log["data"])[2:])
-        if spec.fast:
-            values = [_word_value(typ, data[32 * i : 32 * i + 32]) for i, (_, typ) in enumerate(spec.plain)]
+        if spec.plan is not None:
+            for name, read in spec.plan:
+                args[name] = read(data, 0)
         else:
-            values = list(abi_decode([typ for _, typ in spec.plain], data))
-        for p, (name, _typ), v in zip(spec.plain_params, spec.plain, values, strict=True):
-            args[name] = abi_value(str(p["type"]), v, name, p.get("components", ()))
+            values = abi_decode([typ for _, typ in spec.plain], data)
+            for p, (name, _typ), v in zip(spec.plain_params, spec.plain, values, strict=True):
+                args[name] = abi_value(str(p["type"]), v, name, p.get("components", ()))
         if spec.extra is not None:
             keys[3] = _key_text(args[spec.extra])
         block = int(log["blockNumber"], 16)

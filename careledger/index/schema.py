@@ -9,7 +9,8 @@
 - ``index_events``: one row per log. ``id`` is ``block << 20 | log_index`` (chain order, unique,
   so a range written twice cannot double). ``k1``..``k3`` hold the indexed (topic) arguments in
   their exact JSON form, ``k4`` one more argument a domain's report module names (e.g. a claim's
-  plan), ``args`` every argument as exact JSON.
+  plan), ``args`` every argument as exact JSON. Block ranges are id ranges (no block index);
+  ``k3`` and ``k4`` are indexed where they hold a value.
 - ``index_state``: each domain's derived state (what ``careledger/<domain>/replay.py`` rebuilds),
   as tagged JSON, at a block; a reorg drops the snapshots above the common ancestor.
 """
@@ -68,10 +69,13 @@ events = sa.Table(
     sa.Column("args", sa.Text, nullable=False),
     sa.Index("ix_index_events_k1", "k1"),
     sa.Index("ix_index_events_k2", "k2"),
-    sa.Index("ix_index_events_k3", "k3"),
-    sa.Index("ix_index_events_k4", "k4"),
+    sa.Index(
+        "ix_index_events_k3", "k3", sqlite_where=sa.text("k3 IS NOT NULL"), postgresql_where=sa.text("k3 IS NOT NULL")
+    ),
+    sa.Index(
+        "ix_index_events_k4", "k4", sqlite_where=sa.text("k4 IS NOT NULL"), postgresql_where=sa.text("k4 IS NOT NULL")
+    ),
     sa.Index("ix_index_events_name_ts", "name", "ts"),
-    sa.Index("ix_index_events_block", "block"),
 )
 
 state = sa.Table(
