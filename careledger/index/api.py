@@ -85,9 +85,12 @@ def create_app(svc: IndexService) -> FastAPI:
         limit: int = 100,
         cursor: str | None = None,
         format_: str = Query(default="json", alias="format"),
+        order: str = "oldest",
     ) -> Any:
         if format_ not in ("json", "csv", "fhir"):
             return refuse(400, f"format {format_!r} is not json, csv or fhir")
+        if order not in ("oldest", "newest"):
+            return refuse(400, f"order {order!r} is not oldest or newest")
 
         def build() -> Any:
             since, until = period(period_)
@@ -101,6 +104,7 @@ def create_app(svc: IndexService) -> FastAPI:
                 kinds=kind,
                 limit=limit,
                 cursor=cursor,
+                newest_first=order == "newest",
             )
             if format_ == "csv":
                 return PlainTextResponse(disclosure_report.to_csv(page.items), media_type="text/csv")

@@ -232,6 +232,7 @@ def _common(f: Any) -> Any:
 @click.option("--category", "categories", multiple=True, help="Data category, e.g. medication (repeatable).")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(["access", "break-glass", "research"]))
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "fhir"]), default="table", show_default=True)
+@click.option("--newest-first", is_flag=True, help="Newest disclosure first (default: oldest first).")
 @click.option("--out", type=click.Path(path_type=Path), default=None)
 @_common
 @pass_app
@@ -243,6 +244,7 @@ def disclosures(
     categories: tuple[str, ...],
     kinds: tuple[str, ...],
     fmt: str,
+    newest_first: bool,
     out: Path | None,
     limit: int,
     cursor: str | None,
@@ -266,6 +268,7 @@ def disclosures(
         kinds=kinds,
         limit=limit,
         cursor=cursor,
+        newest_first=newest_first,
     )
     if fmt == "csv":
         _write(out, to_csv(page.items))

@@ -12,7 +12,8 @@ One round (:meth:`Follower.step`):
 4. the headers of the blocks with logs, and of the range's first and last blocks, in one batch:
    every log must carry its block's hash, and the first block's parent must be the cursor,
    else the range is fetched again in the next round (the chain moved under us);
-5. rows, blocks and the cursor are written in one transaction.
+5. rows, the range's first and last block headers and the cursor are written in one transaction
+   (the ancestor search walks those; a reorg inside a range rolls back to the range before it).
 
 The store thus holds only blocks that were canonical when written, and :meth:`Follower.verify_tip`
 (run before every query the API or the CLI serves) rolls back any the chain no longer has.
@@ -226,7 +227,10 @@ class Follower:
                 rows.append(row)
         last = headers[end]
         assert last is not None
-        self.store.write_range(rows, [h for h in headers.values() if h is not None], Cursor(end, last.hash))
+        # The range's first and last blocks are kept (reorg detection compares them with the
+        # chain); the blocks between only lent their times to the events.
+        kept = [first] if first.number == end else [first, last]
+        self.store.write_range(rows, kept, Cursor(end, last.hash))
         self.report.events += len(rows)
         self.report.ranges += 1
         self.report.cursor = end

@@ -4,13 +4,17 @@
   hashes); a store built for another chain or another build is refused, never mixed.
 - ``index_cursor``: the last block fully indexed and its hash (one row). Everything up to it is
   in the store; it moves in the same transaction as the rows of its range.
-- ``index_blocks``: number, hash, parent hash and timestamp of every block that holds a suite
-  event, and of every range's last block (what reorg detection compares with the chain).
+- ``index_blocks``: number, hash, parent hash and timestamp of each indexed range's first and
+  last block (what reorg detection compares with the chain).
 - ``index_events``: one row per log. ``id`` is ``block << 20 | log_index`` (chain order, unique,
   so a range written twice cannot double). ``k1``..``k3`` hold the indexed (topic) arguments in
   their exact JSON form, ``k4`` one more argument a domain's report module names (e.g. a claim's
   plan), ``args`` every argument as exact JSON. Block ranges are id ranges (no block index);
   ``k3`` and ``k4`` are indexed where they hold a value.
+- ``index_claims`` (revision 0002): one row per claim (plan, member, submission time, state,
+  billed / approved / paid as decimal text, appealed), kept by the claims report module in the
+  same transaction as the events, so an insurer's totals over a month are a range scan, not a
+  fold of thousands of claims' events.
 - ``index_state``: each domain's derived state (what ``careledger/<domain>/replay.py`` rebuilds),
   as tagged JSON, at a block; a reorg drops the snapshots above the common ancestor.
 """
@@ -22,7 +26,7 @@ from careledger._extras import needs_extra
 with needs_extra("index", "the persistent indexer"):
     import sqlalchemy as sa
 
-__all__ = ["LOG_INDEX_BITS", "blocks", "cursor", "events", "meta", "metadata", "state"]
+__all__ = ["LOG_INDEX_BITS", "blocks", "claims", "cursor", "events", "meta", "metadata", "state"]
 
 LOG_INDEX_BITS = 20
 
@@ -84,4 +88,20 @@ state = sa.Table(
     sa.Column("domain", sa.String(32), primary_key=True),
     sa.Column("block", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("state", sa.Text, nullable=False),
+)
+
+claims = sa.Table(
+    "index_claims",
+    metadata,
+    sa.Column("claim_id", sa.String(66), primary_key=True),
+    sa.Column("plan_id", sa.BigInteger, nullable=False),
+    sa.Column("member", sa.String(42), nullable=False),
+    sa.Column("submitted_ts", sa.BigInteger, nullable=False),
+    sa.Column("submitted_id", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.String(24), nullable=False),
+    sa.Column("billed", sa.Text, nullable=False),
+    sa.Column("approved", sa.Text, nullable=False),
+    sa.Column("paid", sa.Text, nullable=False),
+    sa.Column("appealed", sa.Integer, nullable=False),
+    sa.Index("ix_index_claims_plan_ts", "plan_id", "submitted_ts"),
 )

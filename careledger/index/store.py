@@ -82,6 +82,14 @@ def store_url(target: str | Path) -> str:
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
+def _projections() -> tuple[Any, ...]:
+    """The report modules that keep a table of their own beside the events (written in the
+    same transactions: see careledger/index/reports)."""
+    from careledger.index.reports import PROJECTIONS
+
+    return PROJECTIONS
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     # WAL: readers (the API) never block the writer; synchronous=NORMAL is durable across a
@@ -153,6 +161,8 @@ class Store:
                 # The driver's executemany straight away: SQLAlchemy's per-row parameter
                 # processing was a third of the indexing time.
                 c.exec_driver_sql(self._insert_events, [tuple(r[k] for k in _EVENT_COLUMNS) for r in rows])
+                for projection in _projections():
+                    projection.project(c, rows)
             self._set_cursor(c, to)
 
     @property
@@ -174,7 +184,10 @@ class Store:
         above = -1 if ancestor is None else ancestor.block
         with self.engine.begin() as c:
             first_gone = (above + 1) << t.LOG_INDEX_BITS
+            victims = [(p, p.affected(c, first_gone)) for p in _projections()]
             dropped = c.execute(sa.delete(t.events).where(t.events.c.id >= first_gone)).rowcount
+            for projection, ids in victims:
+                projection.rebuild_projection(c, ids)
             c.execute(sa.delete(t.blocks).where(t.blocks.c.number > above))
             c.execute(sa.delete(t.state).where(t.state.c.block > above))
             self._set_cursor(c, ancestor)
@@ -182,7 +195,7 @@ class Store:
 
     def reset(self) -> None:
         with self.engine.begin() as c:
-            for table in (t.events, t.blocks, t.state, t.cursor, t.meta):
+            for table in (t.events, t.blocks, t.state, t.claims, t.cursor, t.meta):
                 c.execute(sa.delete(table))
 
     # ------------------------------------------------------------------ derived state
@@ -274,6 +287,20 @@ class Store:
             if len(rows) < page:
                 return
             after = rows[-1].id
+
+    def count_by_name(
+        self, *, contracts: Sequence[str], names: Sequence[str], since: int | None = None, until: int | None = None
+    ) -> dict[str, int]:
+        """How many events of each name (of ``contracts``) fall in the period."""
+        e = t.events.c
+        conds: list[Any] = [e.contract.in_(list(contracts)), e.name.in_(list(names))]
+        if since is not None:
+            conds.append(e.ts >= since)
+        if until is not None:
+            conds.append(e.ts < until)
+        q = sa.select(e.name, sa.func.count()).where(*conds).group_by(e.name)
+        with self.engine.connect() as c:
+            return {str(n): int(k) for n, k in c.execute(q)}
 
     def count_events(self) -> int:
         with self.engine.connect() as c:

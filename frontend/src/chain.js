@@ -13,10 +13,12 @@ import generated from '@generated/config.json';
 
 const query = new URLSearchParams(location.search);
 
-/** Page configuration: generated defaults, overridden by ?rpc=...&relayer=... */
+/** Page configuration: generated defaults, overridden by ?rpc=...&relayer=...&index=... */
 export const config = {
   rpcUrl: query.get('rpc') || generated.rpcUrl,
   relayerUrl: (query.get('relayer') || generated.relayerUrl).replace(/\/$/, ''),
+  // The index API (careledger index serve) the history panels read; the chain's logs when it is down.
+  indexUrl: (query.get('index') || generated.indexUrl || './index-api').replace(/\/$/, ''),
   // Batch serial trees (StandardMerkleTree dumps) the pharmacy proves units against.
   treesUrl: (query.get('trees') || generated.treesUrl || './trees').replace(/\/$/, ''),
   cast: generated.cast,

@@ -99,6 +99,8 @@ def test_disclosure_filters(svc: IndexService):
     assert D.disclosures(svc, pseudonyms, since=middle, limit=1000).items == [
         i for i in every if i["timestamp"] >= middle
     ]
+    newest = everything(lambda cur: D.disclosures(svc, pseudonyms, newest_first=True, limit=4, cursor=cur))
+    assert newest == every[::-1]  # what a history panel shows, paged backwards
     with pytest.raises(InvalidInput, match="unknown category"):
         D.disclosures(svc, pseudonyms, categories=["astrology"])
     with pytest.raises(InvalidInput, match="at least one patient"):
@@ -296,3 +298,59 @@ def test_cli(random_chain: Run, svc: IndexService, tmp_path: Path, capsys: pytes
     epcis = tmp_path / "epcis.json"
     assert cli_run([*base, "epcis", "--db", str(db), "--out", str(epcis)]) == 0
     assert json.loads(epcis.read_text())["schemaVersion"] == "2.0"
+
+
+def projection(store: Any) -> list[tuple[Any, ...]]:
+    import sqlalchemy as sa
+
+    from careledger.index import schema as t
+
+    with store.engine.connect() as c:
+        return [tuple(r) for r in c.execute(sa.select(t.claims).order_by(t.claims.c.claim_id))]
+
+
+def test_claims_projection_equals_the_claims_folded_from_their_events(svc: IndexService):
+    """``index_claims`` (kept range by range) says what folding each claim's events says."""
+    rows = projection(svc.store)
+    submissions = svc.store.events(names=["ClaimSubmitted"])
+    folded = {c["claimId"]: c for c in C._claims(svc, submissions)}
+    assert len(rows) == len(folded) > 5
+    for claim_id, plan, member, ts, _sid, state, billed, approved, paid, appealed in rows:
+        c = folded[claim_id]
+        assert (plan, member, ts, state, int(billed), int(approved), int(paid), bool(appealed)) == (
+            c["planId"],
+            c["member"],
+            c["submittedAt"],
+            c["state"],
+            c["billed"],
+            c["approved"],
+            c["paid"],
+            c["appealed"],
+        )
+
+
+def test_claims_projection_follows_a_rollback_and_an_old_index_is_migrated(random_chain: Run, indexed, tmp_path: Path):
+    """Rolled back to the middle and synced again, the projection is what it was; an index made
+    at schema revision 0001 (before the projection) gets it filled by migration 0002."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from careledger.index import schema as t
+    from careledger.index.store import Cursor, _alembic_config, open_store
+
+    full = projection(indexed[0])
+    store, follower = random_chain.index(tmp_path / "rb.sqlite", max_range=30)
+    [mid] = store.blocks_below(random_chain.w3.eth.block_number // 2, 1)
+    store.rollback_to(Cursor(mid.number, mid.hash))
+    assert len(projection(store)) < len(full)
+    follower.sync()
+    assert projection(store) == full
+
+    old = tmp_path / "old.sqlite"
+    engine = sa.create_engine(f"sqlite:///{old}")
+    with engine.begin() as c:
+        command.upgrade(_alembic_config(c), "0001")
+        events = [dict(r._mapping) for r in indexed[0].engine.connect().execute(sa.select(t.events))]
+        c.execute(sa.insert(t.events), events)
+    engine.dispose()
+    assert projection(open_store(old)) == full  # opened: migrated to 0002, projection filled

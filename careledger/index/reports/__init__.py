@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from careledger.index.reports import claims, custody, disclosures
 
-__all__ = ["REPORT_MODULES"]
+__all__ = ["PROJECTIONS", "REPORT_MODULES"]
 
 REPORT_MODULES = (disclosures, claims, custody)
+#: Modules that keep a table beside the events (``project(connection, rows)`` in each range's
+#: transaction, ``affected(connection, first_gone_id)`` and ``rebuild_projection(connection, ids)``
+#: in a rollback's).
+PROJECTIONS = (claims,)

@@ -9,16 +9,22 @@ appeal, withdrawal, payment); the full-state rebuild stays in ``careledger/claim
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from careledger._extras import needs_extra
 from careledger.claims.fhir import service_date
 from careledger.claims.types import ClaimStatus, code_text
 from careledger.errors import InvalidInput
+from careledger.index import schema as t
 from careledger.index.service import IndexService, Page, check_limit
 from careledger.index.store import EventRow
 
-__all__ = ["EXTRA_KEYS", "STATES", "insurer_claims", "member_eob"]
+with needs_extra("index", "the persistent indexer"):
+    import sqlalchemy as sa
+
+__all__ = ["EXTRA_KEYS", "STATES", "affected", "insurer_claims", "member_eob", "project", "rebuild_projection"]
 
 CONTRACT = "ClaimSettlement"
 #: The plan of a submission and of a payment is searchable (the contract does not index it).
@@ -39,6 +45,21 @@ _CHUNK = 500
 
 def _b(hex_text: str) -> bytes:
     return bytes.fromhex(hex_text[2:])
+
+
+def _step(name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    """What one event after the submission changes in a claim's summary."""
+    if name == "ClaimPendingReview":
+        return {"state": "pending_review"}
+    if name == "ClaimAdjudicated":
+        return {"state": ClaimStatus(int(args["status"])).name.lower(), "approved": int(args["amount"])}
+    if name == "ClaimAppealed":
+        return {"appealed": True}
+    if name == "ClaimWithdrawn":
+        return {"state": "withdrawn"}
+    if name == "ClaimPaid":
+        return {"state": "paid", "paid": int(args["amount"])}
+    return {}  # ClaimQueued, PayoutDeferred: the state stays
 
 
 def _fold(submitted: EventRow, later: Iterable[EventRow]) -> dict[str, Any]:
@@ -68,24 +89,116 @@ def _fold(submitted: EventRow, later: Iterable[EventRow]) -> dict[str, Any]:
     for row in later:
         b = row.args
         claim["updatedAt"] = row.ts
-        if row.name == "ClaimPendingReview":
-            claim["state"] = "pending_review"
-        elif row.name == "ClaimAdjudicated":
-            claim["state"] = ClaimStatus(int(b["status"])).name.lower()
-            claim["approved"] = int(b["amount"])
+        claim.update(_step(row.name, b))
+        if row.name == "ClaimAdjudicated":
             claim["deductible"] = int(b["deductible"])
             claim["reason"] = int(b["reason"]) or None
             for line, adj in zip(claim["lines"], b["lines"], strict=False):
                 line["adjudication"] = {k: int(v) for k, v in adj.items()}
-        elif row.name == "ClaimAppealed":
-            claim["appealed"] = True
-        elif row.name == "ClaimWithdrawn":
-            claim["state"] = "withdrawn"
         elif row.name == "ClaimPaid":
-            claim["state"] = "paid"
-            claim["paid"] = int(b["amount"])
             claim["paidAt"] = row.ts
     return claim
+
+
+# ---------------------------------------------------------------------------- the projection
+
+
+def project(c: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Bring ``index_claims`` up to the stored ``rows`` (one range, in chain order), in the
+    range's transaction: new claims inserted, later events folded into one update per claim."""
+    new: dict[str, dict[str, Any]] = {}
+    changes: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["contract"] != CONTRACT or r["name"] not in CLAIM_EVENTS:
+            continue
+        a = json.loads(r["args"])
+        cid = a["claimId"]
+        if r["name"] == "ClaimSubmitted":
+            new[cid] = {
+                "claim_id": cid,
+                "plan_id": int(a["planId"]),
+                "member": a["member"],
+                "submitted_ts": r["ts"],
+                "submitted_id": r["id"],
+                "state": "submitted",
+                "billed": sum(int(ln["billed"]) for ln in a["lines"]),
+                "approved": 0,
+                "paid": 0,
+                "appealed": False,
+            }
+            changes.pop(cid, None)
+            continue
+        step = _step(r["name"], a)
+        if step:
+            (new[cid] if cid in new else changes.setdefault(cid, {})).update(step)
+    if new:
+        c.execute(sa.delete(t.claims).where(t.claims.c.claim_id.in_(list(new))))
+        c.execute(
+            sa.insert(t.claims),
+            [
+                {
+                    **v,
+                    "billed": str(v["billed"]),
+                    "approved": str(v["approved"]),
+                    "paid": str(v["paid"]),
+                    "appealed": int(v["appealed"]),
+                }
+                for v in new.values()
+            ],
+        )
+    if changes:
+        col = t.claims.c
+        c.execute(
+            sa.update(t.claims)
+            .where(col.claim_id == sa.bindparam("b_id"))
+            .values(
+                state=sa.func.coalesce(sa.bindparam("b_state", type_=sa.String), col.state),
+                approved=sa.func.coalesce(sa.bindparam("b_approved", type_=sa.Text), col.approved),
+                paid=sa.func.coalesce(sa.bindparam("b_paid", type_=sa.Text), col.paid),
+                appealed=sa.func.coalesce(sa.bindparam("b_appealed", type_=sa.Integer), col.appealed),
+            ),
+            [
+                {
+                    "b_id": cid,
+                    "b_state": ch.get("state"),
+                    "b_approved": str(ch["approved"]) if "approved" in ch else None,
+                    "b_paid": str(ch["paid"]) if "paid" in ch else None,
+                    "b_appealed": 1 if ch.get("appealed") else None,
+                }
+                for cid, ch in changes.items()
+            ],
+        )
+
+
+def affected(c: sa.Connection, first_gone: int) -> list[str]:
+    """The claims with an event at or after event id ``first_gone`` (a rollback's victims)."""
+    e = t.events.c
+    q = sa.select(e.k1).where(e.contract == CONTRACT, e.name.in_(CLAIM_EVENTS), e.id >= first_gone).distinct()
+    return [str(k) for (k,) in c.execute(q)]
+
+
+def rebuild_projection(c: sa.Connection, claim_ids: Sequence[str] | None = None) -> None:
+    """Rebuild ``index_claims`` (all of it, or the given claims) from the stored events."""
+    e = t.events.c
+    if claim_ids is None:
+        c.execute(sa.delete(t.claims))
+    else:
+        for start in range(0, len(claim_ids), _CHUNK):
+            c.execute(sa.delete(t.claims).where(t.claims.c.claim_id.in_(list(claim_ids[start : start + _CHUNK]))))
+    chunks = [None] if claim_ids is None else [claim_ids[i : i + _CHUNK] for i in range(0, len(claim_ids), _CHUNK)]
+    for part in chunks:
+        after = -1
+        while True:
+            q = sa.select(e.id, e.contract, e.name, e.ts, e.args).where(
+                e.contract == CONTRACT, e.name.in_(CLAIM_EVENTS), e.id > after
+            )
+            if part is not None:
+                q = q.where(e.k1.in_(list(part)))
+            rows = [dict(r._mapping) for r in c.execute(q.order_by(e.id).limit(5000))]
+            if not rows:
+                break
+            project(c, rows)
+            after = rows[-1]["id"]
 
 
 def _money(claim: dict[str, Any]) -> dict[str, Any]:
@@ -135,17 +248,6 @@ def _totals(claims: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"byState": as_text, "all": {k: v if k == "claims" else str(v) for k, v in every.items()}}
 
 
-def _page(claims: list[dict[str, Any]], cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
-    check_limit(limit)
-    start = 0
-    if cursor:
-        if not cursor.isdigit() or int(cursor) > len(claims):
-            raise InvalidInput(f"page cursor {cursor!r} is not one this report gave")
-        start = int(cursor)
-    end = start + limit
-    return claims[start:end], (str(end) if end < len(claims) else None)
-
-
 def insurer_claims(
     svc: IndexService,
     insurer: str,
@@ -168,24 +270,52 @@ def insurer_claims(
     if foreign:
         raise InvalidInput(f"plan {foreign[0]} is not a plan of insurer {insurer}")
     chosen = list(plans) or own
-    submissions = (
-        svc.keyed(CONTRACT, ["ClaimSubmitted"], {"planId": chosen}, since=since, until=until) if chosen else []
-    )
-    claims = _claims(svc, submissions)
-    by_plan = {p: _totals(c for c in claims if c["planId"] == p)["all"] for p in chosen}
-    shown = [c for c in claims if not states or c["state"] in states]
-    items, nxt = _page(shown, cursor, limit)
+    col = t.claims.c
+    conds: list[Any] = [col.plan_id.in_(chosen)]
+    if since is not None:
+        conds.append(col.submitted_ts >= since)
+    if until is not None:
+        conds.append(col.submitted_ts < until)
+    summary = sa.select(col.plan_id, col.state, col.billed, col.approved, col.paid).where(*conds)
+    with svc.store.engine.connect() as c:
+        summaries = (
+            [
+                {"planId": int(p), "state": str(st), "billed": int(b), "approved": int(a), "paid": int(pd)}
+                for p, st, b, a, pd in c.execute(summary)
+            ]
+            if chosen
+            else []
+        )
+        check_limit(limit)
+        after = _after_id(cursor)
+        page_q = sa.select(col.claim_id, col.submitted_id).where(*conds, col.submitted_id > after)
+        if states:
+            page_q = page_q.where(col.state.in_(list(states)))
+        page = [(str(cid), int(sid)) for cid, sid in c.execute(page_q.order_by(col.submitted_id).limit(limit + 1))]
+    more = len(page) > limit
+    page = page[:limit]
+    submissions = svc.keyed(CONTRACT, ["ClaimSubmitted"], {"claimId": [cid for cid, _ in page]}) if page else []
+    items = _claims(svc, submissions)
+    by_plan = {p: _totals(s for s in summaries if s["planId"] == p)["all"] for p in chosen}
     return Page(
         [_money(c) for c in items],
-        nxt,
+        str(page[-1][1]) if more and page else None,
         indexed_to,
         {
             "insurer": insurer,
             "plans": chosen,
-            "totals": _totals(claims),
+            "totals": _totals(summaries),
             "byPlan": {str(p): t for p, t in by_plan.items()},
         },
     )
+
+
+def _after_id(cursor: str | None) -> int:
+    if not cursor:
+        return -1
+    if not cursor.isdigit():
+        raise InvalidInput(f"page cursor {cursor!r} is not one this report gave")
+    return int(cursor)
 
 
 def member_eob(

@@ -139,8 +139,7 @@ def regulator_view(
     counts: dict[str, int] = {}
     for contract, group in names.items():
         if group:
-            for r in svc.store.events(contracts=[contract], names=group, since=since, until=until):
-                counts[r.name] = counts.get(r.name, 0) + 1
+            counts.update(svc.store.count_by_name(contracts=[contract], names=group, since=since, until=until))
     items = []
     for r in rows:
         if r.contract == DIRECTORY:

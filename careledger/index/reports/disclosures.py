@@ -105,8 +105,10 @@ def disclosures(
     kinds: Sequence[str] = (),
     limit: int = 100,
     cursor: str | None = None,
+    newest_first: bool = False,
 ) -> Page:
-    """A page of the disclosures made under any of ``patients``, oldest first."""
+    """A page of the disclosures made under any of ``patients``, oldest first (or newest first:
+    what a history panel shows)."""
     if not patients:
         raise InvalidInput("give at least one patient address (each pairwise pseudonym of the patient)")
     bad = [k for k in kinds if k not in KINDS]
@@ -125,8 +127,10 @@ def disclosures(
             w = dict(where)
             if where_by:
                 w[where_by[name]] = list(organisations)
-            rows += svc.keyed(CONTRACT, [name], w, since=since, until=until, after=after, limit=n)
-        rows.sort(key=lambda r: r.id)
+            rows += svc.keyed(
+                CONTRACT, [name], w, since=since, until=until, after=after, limit=n, descending=newest_first
+            )
+        rows.sort(key=lambda r: r.id, reverse=newest_first)
         return rows[:n]
 
     def keep(row: EventRow) -> bool:
