@@ -10,7 +10,8 @@
   so a range written twice cannot double). ``k1``..``k3`` hold the indexed (topic) arguments in
   their exact JSON form, ``k4`` one more argument a domain's report module names (e.g. a claim's
   plan), ``args`` every argument as exact JSON. Block ranges are id ranges (no block index);
-  ``k3`` and ``k4`` are indexed where they hold a value.
+  each key is indexed with the event name (``k3`` and ``k4`` where they hold a value), so "this
+  patient's accesses" is one index range however many other events name the same address.
 - ``index_claims`` (revision 0002): one row per claim (plan, member, submission time, state,
   billed / approved / paid as decimal text, appealed), kept by the claims report module in the
   same transaction as the events, so an insurer's totals over a month are a range scan, not a
@@ -71,13 +72,21 @@ events = sa.Table(
     sa.Column("k3", sa.String(80)),
     sa.Column("k4", sa.String(80)),
     sa.Column("args", sa.Text, nullable=False),
-    sa.Index("ix_index_events_k1", "k1"),
-    sa.Index("ix_index_events_k2", "k2"),
+    sa.Index("ix_index_events_k1", "k1", "name"),
+    sa.Index("ix_index_events_k2", "k2", "name"),
     sa.Index(
-        "ix_index_events_k3", "k3", sqlite_where=sa.text("k3 IS NOT NULL"), postgresql_where=sa.text("k3 IS NOT NULL")
+        "ix_index_events_k3",
+        "k3",
+        "name",
+        sqlite_where=sa.text("k3 IS NOT NULL"),
+        postgresql_where=sa.text("k3 IS NOT NULL"),
     ),
     sa.Index(
-        "ix_index_events_k4", "k4", sqlite_where=sa.text("k4 IS NOT NULL"), postgresql_where=sa.text("k4 IS NOT NULL")
+        "ix_index_events_k4",
+        "k4",
+        "name",
+        sqlite_where=sa.text("k4 IS NOT NULL"),
+        postgresql_where=sa.text("k4 IS NOT NULL"),
     ),
     sa.Index("ix_index_events_name_ts", "name", "ts"),
 )

@@ -251,10 +251,7 @@ class Store:
         if contracts:
             conds.append(e.contract.in_(list(contracts)))
         if names:
-            # With a key to search by, the key's index is the selective one: ``name || ''`` keeps
-            # the planner off the (name, ts) index, which would scan every event of the name.
-            name = e.name.op("||")(sa.literal("")) if keys else e.name
-            conds.append(name.in_(list(names)))
+            conds.append(e.name.in_(list(names)))
         for col, values in (keys or {}).items():
             if col not in ("k1", "k2", "k3", "k4"):
                 raise ValueError(f"no key column {col!r}")

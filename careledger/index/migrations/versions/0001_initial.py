@@ -53,10 +53,12 @@ def upgrade() -> None:
         sa.Column("args", sa.Text, nullable=False),
     )
     for col in ("k1", "k2"):
-        op.create_index(f"ix_index_events_{col}", "index_events", [col])
+        op.create_index(f"ix_index_events_{col}", "index_events", [col, "name"])
     for col in ("k3", "k4"):  # often empty: indexed where they hold a value
         where = sa.text(f"{col} IS NOT NULL")
-        op.create_index(f"ix_index_events_{col}", "index_events", [col], sqlite_where=where, postgresql_where=where)
+        op.create_index(
+            f"ix_index_events_{col}", "index_events", [col, "name"], sqlite_where=where, postgresql_where=where
+        )
     op.create_index("ix_index_events_name_ts", "index_events", ["name", "ts"])
     op.create_table(
         "index_state",
