@@ -299,6 +299,7 @@ class LogDecoder:
             "k3": keys[2],
             "k4": keys[3],
             "args": json.dumps(ordered, separators=(",", ":")),
+            "parsed": ordered,  # for the report projections in the same transaction (not stored)
         }
 
     def decoded(

@@ -111,7 +111,7 @@ def project(c: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     for r in rows:
         if r["contract"] != CONTRACT or r["name"] not in CLAIM_EVENTS:
             continue
-        a = json.loads(r["args"])
+        a = r.get("parsed") or json.loads(r["args"])
         cid = a["claimId"]
         if r["name"] == "ClaimSubmitted":
             new[cid] = {
@@ -265,7 +265,16 @@ def insurer_claims(
     if bad:
         raise InvalidInput(f"unknown claim state {bad[0]!r}; one of {', '.join(STATES)}")
     indexed_to = svc.fresh()
-    own = sorted({int(r.args["planId"]) for r in svc.keyed(CONTRACT, ["PlanCreated"], {"insurer": [insurer]})})
+    spec = svc.decoder.spec(CONTRACT, "PlanCreated")
+    own = sorted(
+        int(v)
+        for v in svc.store.distinct_keys(
+            contract=CONTRACT,
+            name="PlanCreated",
+            where={spec.slot("insurer"): [spec.key_value("insurer", insurer)]},
+            column=spec.slot("planId"),
+        )
+    )
     foreign = sorted(set(plans) - set(own))
     if foreign:
         raise InvalidInput(f"plan {foreign[0]} is not a plan of insurer {insurer}")
