@@ -210,10 +210,14 @@ def check(app: AppContext, db: str | None) -> None:
 
 @index.command("reset")
 @_db_option
-@click.confirmation_option(prompt="Drop everything in the index?")
+@click.option("--yes", is_flag=True, help="Really drop everything in the index (required).")
 @pass_app
-def reset(app: AppContext, db: str | None) -> None:
+def reset(app: AppContext, db: str | None, yes: bool) -> None:
     """Empty the index (it is rebuilt from the chain by the next sync)."""
+    from careledger.errors import InvalidInput
+
+    if not yes:
+        raise InvalidInput("'index reset' drops every stored event and snapshot; pass --yes to do it")
     store = _open(app, db)
     store.reset()
     app.emit({"reset": True}, lambda: click.echo("index emptied"))
