@@ -41,6 +41,7 @@ _RANGE_PATTERNS = re.compile(
     r"range|too many|too large|limit|exceed|more than \d+|response size|timeout|query returned",
     re.IGNORECASE,
 )
+MAX_MOVES = 20
 _SUGGESTED = re.compile(r"\[\s*(0x[0-9a-fA-F]+)\s*,\s*(0x[0-9a-fA-F]+)\s*\]")
 
 
@@ -198,30 +199,30 @@ class Follower:
 
     # ------------------------------------------------------------------ one round
 
-    def step(self, head: int) -> bool:
-        """Index the next range up to ``head``; False when there is nothing left to do."""
+    def step(self, head: int) -> str:
+        """Index the next range up to ``head``: ``"indexed"``, ``"done"`` (nothing left), or
+        ``"moved"`` (the chain changed under the request: look at the tip and the head again)."""
         cur = self.store.cursor()
         start = self.decoder.start_block if cur is None else cur.block + 1
         if start > head:
-            return False
+            return "done"
         end = min(start + self.span - 1, head)
         logs, end = self._logs(start, end)
         numbers = sorted({int(log["blockNumber"], 16) for log in logs} | {start, end})
         headers = self._headers(numbers)
         if any(h is None for h in headers.values()):
-            return True  # the chain got shorter under us: the next round's tip check handles it
+            return "moved"  # the chain got shorter under us
         first = headers[start]
         assert first is not None
         if cur is not None and first.parent_hash != cur.hash:
-            self.verify_tip() or self._rollback(cur)  # the cursor's block was replaced
-            return True
+            return "moved"  # the cursor's block was replaced
         rows: list[dict[str, Any]] = []
         for log in logs:
             n = int(log["blockNumber"], 16)
             h = headers[n]
             assert h is not None
             if log.get("removed") or str(log.get("blockHash", h.hash)).lower() != h.hash.lower():
-                return True  # a log of a block that is no longer the one at that height: refetch
+                return "moved"  # a log of a block that is no longer the one at that height
             row = self.decoder.row(log, h.timestamp)
             if row is not None:
                 rows.append(row)
@@ -240,7 +241,7 @@ class Follower:
         if self._streak >= 4 and self.span < self.max_range:
             self.span = min(self.max_range, self.span * 2)
             self._streak = 0
-        return True
+        return "indexed"
 
     def sync(
         self,
@@ -256,13 +257,21 @@ class Follower:
         t0 = time.perf_counter()
         cur = self.store.cursor()
         self.report.start = self.decoder.start_block if cur is None else cur.block + 1
+        moved = 0
         while True:
             self.verify_tip()
             head = self._head() if until is None else min(until, self._head())
             self.report.head = head
             progressed = False
-            while self.step(head):
+            while (outcome := self.step(head)) == "indexed":
                 progressed = True
+                moved = 0
+            if outcome == "moved":
+                moved += 1
+                if moved > MAX_MOVES:
+                    raise NodeFailed(f"the chain kept changing under {MAX_MOVES} requests in a row; try again later")
+                time.sleep(min(poll, 0.05 * moved))
+                continue  # look at the tip (a reorg rolls back) and the head again
             if progressed and caught_up is not None:
                 caught_up()
             if not follow:

@@ -97,7 +97,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA cache_size=-262144")  # 256 MiB of pages: the key indexes of ~1M events stay in memory
+    cur.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages (more did not index faster at 1M events)
     cur.close()
 
 

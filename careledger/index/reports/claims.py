@@ -232,20 +232,28 @@ def _claims(svc: IndexService, submissions: list[EventRow]) -> list[dict[str, An
     return [_fold(r, by_claim.get(r.args["claimId"], [])) for r in submissions]
 
 
+def _totals_of(cells: dict[str, list[int]]) -> dict[str, Any]:
+    """``{state: [claims, billed, approved, paid]}`` as the report's totals (amounts as text)."""
+    every = [0, 0, 0, 0]
+    for cell in cells.values():
+        for i in range(4):
+            every[i] += cell[i]
+
+    def shown(v: list[int]) -> dict[str, Any]:
+        return {"claims": v[0], "billed": str(v[1]), "approved": str(v[2]), "paid": str(v[3])}
+
+    return {"byState": {s: shown(v) for s, v in sorted(cells.items())}, "all": shown(every)}
+
+
 def _totals(claims: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    totals: dict[str, dict[str, int]] = {}
+    cells: dict[str, list[int]] = {}
     for c in claims:
-        t = totals.setdefault(c["state"], {"claims": 0, "billed": 0, "approved": 0, "paid": 0})
-        t["claims"] += 1
-        t["billed"] += c["billed"]
-        t["approved"] += c["approved"]
-        t["paid"] += c["paid"]
-    every = {"claims": 0, "billed": 0, "approved": 0, "paid": 0}
-    for t in totals.values():
-        for k in every:
-            every[k] += t[k]
-    as_text = {s: {k: v if k == "claims" else str(v) for k, v in t.items()} for s, t in sorted(totals.items())}
-    return {"byState": as_text, "all": {k: v if k == "claims" else str(v) for k, v in every.items()}}
+        cell = cells.setdefault(c["state"], [0, 0, 0, 0])
+        cell[0] += 1
+        cell[1] += c["billed"]
+        cell[2] += c["approved"]
+        cell[3] += c["paid"]
+    return _totals_of(cells)
 
 
 def insurer_claims(
@@ -286,15 +294,19 @@ def insurer_claims(
     if until is not None:
         conds.append(col.submitted_ts < until)
     summary = sa.select(col.plan_id, col.state, col.billed, col.approved, col.paid).where(*conds)
+    # One pass over the period's claims, summed per (plan, state) as Python integers (amounts are
+    # uint96: exact, whatever their size).
+    cells: dict[tuple[int, str], list[int]] = {}
     with svc.store.engine.connect() as c:
-        summaries = (
-            [
-                {"planId": int(p), "state": str(st), "billed": int(b), "approved": int(a), "paid": int(pd)}
-                for p, st, b, a, pd in c.execute(summary)
-            ]
-            if chosen
-            else []
-        )
+        if chosen:
+            for p, st, b, a, pd in c.execute(summary):
+                cell = cells.get((p, st))
+                if cell is None:
+                    cell = cells[(p, st)] = [0, 0, 0, 0]
+                cell[0] += 1
+                cell[1] += int(b)
+                cell[2] += int(a)
+                cell[3] += int(pd)
         check_limit(limit)
         after = _after_id(cursor)
         page_q = sa.select(col.claim_id, col.submitted_id).where(*conds, col.submitted_id > after)
@@ -305,7 +317,14 @@ def insurer_claims(
     page = page[:limit]
     submissions = svc.keyed(CONTRACT, ["ClaimSubmitted"], {"claimId": [cid for cid, _ in page]}) if page else []
     items = _claims(svc, submissions)
-    by_plan = {p: _totals(s for s in summaries if s["planId"] == p)["all"] for p in chosen}
+    by_state: dict[str, list[int]] = {}
+    by_plan_cells: dict[int, list[int]] = {p: [0, 0, 0, 0] for p in chosen}
+    for (p, st), cell in cells.items():
+        for target in (by_state.setdefault(st, [0, 0, 0, 0]), by_plan_cells[p]):
+            for i in range(4):
+                target[i] += cell[i]
+    totals = _totals_of(by_state)
+    by_plan = {p: _totals_of({"all": v})["all"] for p, v in by_plan_cells.items()}
     return Page(
         [_money(c) for c in items],
         str(page[-1][1]) if more and page else None,
@@ -313,7 +332,7 @@ def insurer_claims(
         {
             "insurer": insurer,
             "plans": chosen,
-            "totals": _totals(summaries),
+            "totals": totals,
             "byPlan": {str(p): t for p, t in by_plan.items()},
         },
     )
