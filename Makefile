@@ -44,6 +44,7 @@ slither: build
 
 test: build lint slither
 	tools/setup-browser.sh
+	.venv/bin/python tools/postgres.py install || echo "PostgreSQL unavailable: the index's PostgreSQL tests will skip"
 	ape test tests -q -p no:cacheprovider
 
 test-quick: build

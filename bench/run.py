@@ -39,8 +39,10 @@ def _commit() -> str:
         return "unknown"
 
 
-# Benchmarks beyond the domains: the client's send path and CLI start-up (bench/client.py).
-EXTRA_BENCHES: tuple[str, ...] = ("client", "frontend", "governance")
+# Benchmarks beyond the domains: the client's send path and CLI start-up (bench/client.py), the
+# web client (bench/frontend.py), one governed decision (bench/governance.py) and the persistent
+# indexer at 1,000,000 events (bench/indexer.py).
+EXTRA_BENCHES: tuple[str, ...] = ("client", "frontend", "governance", "indexer")
 
 
 def _bench_modules(only: str | None) -> list[tuple[str, object]]:

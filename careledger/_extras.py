@@ -11,6 +11,8 @@ scan       zxing-cpp, pillow                     DataMatrix images: ``drugs veri
 fhir       fhir.resources                        ``consent``/``claims`` ``export-fhir``, ``import-fhir``
 demo       relay + fhir, httpx                   ``python -m careledger.demo`` (``make demo``)
 dev        Ape, py-evm, pytest, linters          the workshop (tests, benchmarks, ``tools/``)
+index      sqlalchemy, alembic + relay, fhir      ``careledger index`` (the persistent indexer, its API)
+postgres   index + psycopg                       ``careledger index --db postgresql://...``
 =========  ====================================  ================================================
 
 Every import of such a package sits inside :func:`needs_extra`, so a missing one reaches the user

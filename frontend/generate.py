@@ -36,6 +36,8 @@ DEFAULT_RPC = "http://127.0.0.1:8545"
 # The page talks to the relayer through the web server's /relayer proxy (vite.config.js), which
 # forwards to $CARELEDGER_RELAYER_URL (default http://127.0.0.1:8600, `careledger relay serve`'s port).
 DEFAULT_RELAYER = "./relayer"
+# The index API (careledger index serve), through the web server's /index-api proxy likewise.
+DEFAULT_INDEX = "./index-api"
 
 
 def _signature(item: dict[str, Any]) -> str:
@@ -108,6 +110,7 @@ def config(deps: dict[str, Any]) -> dict[str, Any]:
     return {
         "rpcUrl": os.environ.get("CARELEDGER_RPC", DEFAULT_RPC),
         "relayerUrl": DEFAULT_RELAYER,
+        "indexUrl": DEFAULT_INDEX,
         # The public test mnemonic (anvil's and Ape's): keys are derived in the browser, only on a
         # devnet this project started (recognised by its genesis block, never by chain id) and
         # only when no wallet is injected.

@@ -24,7 +24,12 @@ function unitProofs() {
 // The relayer, proxied on the page's own origin (/relayer/...), so the browser needs no CORS
 // permission from it. `?relayer=http://HOST:PORT` in the page URL talks to another one directly.
 const relayer = process.env.CARELEDGER_RELAYER_URL || 'http://127.0.0.1:8600'; // careledger relay serve's default
-const proxy = { '/relayer': { target: relayer, changeOrigin: true, rewrite: (p) => p.replace(/^\/relayer/, '') } };
+// The index API (careledger index serve) likewise, at /index-api ($CARELEDGER_INDEX_URL; ?index=URL).
+const indexApi = process.env.CARELEDGER_INDEX_URL || 'http://127.0.0.1:8700'; // careledger index serve's default
+const proxy = {
+  '/relayer': { target: relayer, changeOrigin: true, rewrite: (p) => p.replace(/^\/relayer/, '') },
+  '/index-api': { target: indexApi, changeOrigin: true, rewrite: (p) => p.replace(/^\/index-api/, '') },
+};
 
 export default defineConfig({
   base: './',

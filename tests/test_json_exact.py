@@ -48,7 +48,10 @@ HUGE_FUND = "1000000000000"  # 10^18 units
 ANNUAL_MAX = "100000000000"  # 10^17 units
 AUTO_APPROVE = "50000000000"  # 5 * 10^16 units
 # Commands that do not print a JSON answer, and why; everything else must be walked.
-NOT_JSON = {"relay serve": "serves HTTP; every route of the app is walked in test_every_relayer_route_*"}
+NOT_JSON = {
+    "relay serve": "serves HTTP; every route of the app is walked in test_every_relayer_route_*",
+    "index serve": "serves HTTP; its routes are checked for exact JSON in tests/index/test_reports.py::test_http_api",
+}
 # Commands with no way to fail on a well-formed call (they read local facts only).
 NO_ERROR_CASE = {
     "devnet accounts": "lists the fixed devnet cast",
@@ -327,6 +330,40 @@ def _records(w: Walk) -> None:
     w.cli("records", "erase", "0" * 32, "--store", store, code=2)
 
 
+def _index(w: Walk) -> None:
+    from careledger.index.store import open_store
+
+    db = str(w.folder / "index.sqlite")
+    w.cli("index", "status", "--db", db, code=2)  # no index yet
+    w.cli("index", "sync", "--db", db, "--max-range", "0", code=2)
+    w.cli("index", "sync", "--db", db, "--max-range", "7")
+    w.cli("index", "status", "--db", db)
+    w.cli("index", "check", "--db", db)
+    w.cli("index", "check", "--db", str(w.folder / "none.sqlite"), code=2)
+    store = open_store(db)
+    patients = sorted(
+        {r.args["patient"] for r in store.events(names=["AccessRecorded", "BreakGlassOpened", "ConsentGranted"])}
+    )
+    insurer = store.events(names=["PlanCreated"])[0].args["insurer"]
+    member = store.events(names=["ClaimSubmitted"])[0].args["member"]
+    batch = store.events(names=["BatchCommissioned"])[0].args["batchId"]
+    w.cli("index", "disclosures", *patients, "--db", db)
+    w.cli("index", "disclosures", *patients, "--db", db, "--newest-first", "--limit", "1")
+    w.cli("index", "disclosures", "0x12", "--db", db, code=2)
+    w.cli("index", "claims", insurer, "--db", db)
+    w.cli("index", "claims", insurer, "--db", db, "--state", "lost", code=2)
+    w.cli("index", "eob", member, "--db", db)
+    w.cli("index", "eob", member, "--db", db, "--period", "2030-01-01..2029-01-01", code=2)
+    w.cli("index", "custody", batch, "--db", db)
+    w.cli("index", "custody", "0x12", "--db", db, code=2)
+    w.cli("index", "regulator", "--db", db)
+    w.cli("index", "regulator", "--db", db, "--period", "soon", code=2)
+    w.cli("index", "epcis", "--db", db)
+    w.cli("index", "epcis", "--db", db, "--batch", "0x12", code=2)
+    w.cli("index", "reset", "--db", db, code=2)  # without --yes
+    w.cli("index", "reset", "--db", db, "--yes")
+
+
 def _devnet_and_deploy(w: Walk) -> None:
     other = f"http://127.0.0.1:{free_port()}"
     w.cli("devnet", "up", rpc=w.env.rpc, code=5)  # that port is the walk's own anvil: taken
@@ -405,7 +442,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
         mp.delenv("CARELEDGER_ACCOUNT", raising=False)
         with fresh_suite(folder / "suite") as env:
             w = Walk(env, folder)
-            for part in (_consent, _claims, _directory, _drugs, _records, _devnet_and_deploy, _gov):
+            for part in (_consent, _claims, _directory, _drugs, _records, _index, _devnet_and_deploy, _gov):
                 part(w)
             # a command that has no scenario yet is still run (with no arguments) and checked
             for path in sorted(_LEAVES - {c.path for c in w.calls} - set(NOT_JSON)):

@@ -31,6 +31,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "drugs": ("careledger.provenance.cli", "drugs"),
     "claims": ("careledger.claims.cli", "claims"),
     "gov": ("careledger.governance.cli", "gov"),
+    "index": ("careledger.index.cli", "index"),
 }
 
 

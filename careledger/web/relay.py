@@ -1,5 +1,6 @@
-"""Running the consent relayer (``careledger relay serve``) for the browser tests: a real process,
-on a free port of 127.0.0.1, stopped when the ``with`` block ends."""
+"""Running the consent relayer (``careledger relay serve``) and the index API (``careledger index
+serve``) for the browser tests: real processes, on a free port of 127.0.0.1, stopped when the
+``with`` block ends."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import requests
 
 from careledger.errors import EnvironmentProblem
 
-__all__ = ["serve_relayer"]
+__all__ = ["serve_index", "serve_relayer"]
 
 
 @contextmanager
@@ -24,24 +25,26 @@ def serve_relayer(rpc: str, url: str, timeout: float = 30.0) -> Iterator[str]:
 
     The deployments folder comes from the environment (``CARELEDGER_DEPLOYMENTS_DIR``)."""
     port = url.rsplit(":", 1)[1]
+    args = ["--rpc", rpc, "--account", "relayer", "relay", "serve", "--port", port, "--rate", "1000"]
+    with _serve(args, url, "careledger relay serve", timeout) as served:
+        yield served
+
+
+@contextmanager
+def serve_index(rpc: str, url: str, db: str, timeout: float = 30.0) -> Iterator[str]:
+    """``careledger --rpc RPC index serve --port PORT --db DB``; yields ``url``."""
+    port = url.rsplit(":", 1)[1]
+    with _serve(
+        ["--rpc", rpc, "index", "serve", "--port", port, "--db", db], url, "careledger index serve", timeout
+    ) as u:
+        yield u
+
+
+@contextmanager
+def _serve(args: list[str], url: str, what: str, timeout: float) -> Iterator[str]:
     cli = "from careledger.cli.main import main; main()"
-    cmd = [
-        sys.executable,
-        "-c",
-        cli,
-        "--rpc",
-        rpc,
-        "--account",
-        "relayer",
-        "relay",
-        "serve",
-        "--port",
-        port,
-        "--rate",
-        "1000",
-    ]
     proc = subprocess.Popen(
-        cmd,
+        [sys.executable, "-c", cli, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -53,14 +56,14 @@ def serve_relayer(rpc: str, url: str, timeout: float = 30.0) -> Iterator[str]:
         while True:
             if proc.poll() is not None:
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise EnvironmentProblem(f"careledger relay serve exited: {err.strip()[-400:]}")
+                raise EnvironmentProblem(f"{what} exited: {err.strip()[-400:]}")
             try:
                 if requests.get(f"{url}/health", timeout=0.5).ok:
                     break
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                raise EnvironmentProblem(f"careledger relay serve did not answer on {url} within {timeout:.0f} s")
+                raise EnvironmentProblem(f"{what} did not answer on {url} within {timeout:.0f} s")
             time.sleep(0.1)
         yield url
     finally:

@@ -14,12 +14,14 @@ import generated from '@generated/config.json';
 
 const query = new URLSearchParams(location.search);
 
-/** Page configuration: generated defaults, overridden by ?rpc=...&relayer=... */
+/** Page configuration: generated defaults, overridden by ?rpc=...&relayer=...&index=... */
 export const config = {
   rpcUrl: query.get('rpc') || generated.rpcUrl,
   relayerUrl: (query.get('relayer') || generated.relayerUrl).replace(/\/$/, ''),
   // The web server's per-unit proof service (frontend/proof-service.mjs): POST a signed request.
   proofsUrl: query.get('proofs') || generated.proofsUrl || './proofs',
+  // The index API (careledger index serve) the history panels read; the chain's logs when it is down.
+  indexUrl: (query.get('index') || generated.indexUrl || './index-api').replace(/\/$/, ''),
   cast: generated.cast,
   // Genesis hashes of the devnets this project started: the only chains with test keys.
   devGenesis: (generated.devGenesis || []).map((h) => h.toLowerCase()),

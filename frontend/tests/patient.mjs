@@ -19,6 +19,8 @@ await run(async (page, result) => {
   result.log = await page.locator('#access-log tbody tr').evaluateAll((trs) => trs.map((r) => ({
     kind: r.dataset.kind || '', breakglass: r.classList.contains('breakglass'), cells: [...r.cells].map((c) => c.innerText.trim()),
   })));
+  const source = page.locator('#access-log-source');
+  result.logSource = { source: await source.getAttribute('data-source'), text: (await source.innerText()).trim() };
   result.before = await rows(page);
   await shot(page, 'patient');
 

@@ -80,10 +80,16 @@ def relayer_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def webapp(suite: Suite, chromium: str, relayer_url: str) -> Iterator[WebApp]:
+def index_url() -> str:
+    """Where the web server proxies /index-api to (the ``index_api`` fixture serves there)."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def webapp(suite: Suite, chromium: str, relayer_url: str, index_url: str) -> Iterator[WebApp]:
     dist = build_webapp(suite.folder / "web", rpc=suite.rpc)
     # The proof service (POST /proofs) reads the chain the suite runs on.
-    with WebApp(dist, env={"CARELEDGER_RELAYER_URL": relayer_url, "CARELEDGER_RPC": suite.rpc}) as app:
+    with WebApp(dist, env={"CARELEDGER_RELAYER_URL": relayer_url, "CARELEDGER_RPC": suite.rpc, "CARELEDGER_INDEX_URL": index_url}) as app:
         yield app
 
 
@@ -153,6 +159,19 @@ def relayer(suite: Suite, relayer_url: str) -> Iterator[str]:
     from careledger.web.relay import serve_relayer
 
     with serve_relayer(suite.rpc, relayer_url) as url:
+        yield url
+
+
+@pytest.fixture
+def index_api(suite: Suite, index_url: str, tmp_path: Path) -> Iterator[str]:
+    """``careledger index serve`` on the proxied port, over an index synced just now (the
+    history panels read it; without it they fall back to the chain's logs)."""
+    from careledger.cli.main import run
+    from careledger.web.relay import serve_index
+
+    db = str(tmp_path / "index.sqlite")
+    assert run(["--rpc", suite.rpc, "index", "sync", "--db", db]) == 0
+    with serve_index(suite.rpc, index_url, db) as url:
         yield url
 
 

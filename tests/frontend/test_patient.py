@@ -47,8 +47,23 @@ def test_patient_grants_and_revokes_through_the_relayer(consents, relayer, brows
 
 
 def test_access_log_highlights_break_glass(consents, relayer, browse):
+    """Without the index API the log is read from the chain's recent logs, and says so."""
     result = browse("patient.mjs", GRANTEE=dev_account("clinic").address, GRANTEE_LABEL=dev_account("clinic").label)
-    log = result["log"]
+    assert result["logSource"]["source"] == "chain"
+    assert "The index is not reachable" in result["logSource"]["text"]
+    check_access_log(result["log"])
+
+
+def test_access_log_reads_the_index_api(consents, relayer, index_api, browse):
+    """With ``careledger index serve`` up, the same log comes from the index (every disclosure,
+    newest first), with CSV, FHIR and printable links."""
+    result = browse("patient.mjs", GRANTEE=dev_account("clinic").address, GRANTEE_LABEL=dev_account("clinic").label)
+    assert result["logSource"]["source"] == "index"
+    assert "CSV" in result["logSource"]["text"] and "FHIR AuditEvent bundle" in result["logSource"]["text"]
+    check_access_log(result["log"])
+
+
+def check_access_log(log):
     er, lab = dev_account("er").label, dev_account("lab").label
     glass = [row for row in log if row["kind"] == "breakglass"]
     assert len(glass) == 1 and glass[0]["breakglass"] and er in glass[0]["cells"][1]

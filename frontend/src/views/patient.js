@@ -235,29 +235,94 @@ function reviewButton(ctx, e, out) {
   return button;
 }
 
+/** A row of the access log, from the chain's log or from the index API (the same cells). */
+function logRow({ glass, when, org, purpose, category, ref, until, reviewed, mark }) {
+  if (glass) {
+    return h('tr', { class: 'breakglass', dataset: { kind: 'breakglass', reviewed: String(reviewed) } }, h('td', {}, when), h('td', {}, who(org)),
+      h('td', {}, `BREAK-GLASS opened (${PURPOSES[purpose]?.[1] || purpose}) until ${date(until)}${reviewed ? '' : ' — please review'}`),
+      h('td', {}, idText(ref), ' ', mark));
+  }
+  const emergency = Number(purpose) >= GRANTABLE_PURPOSES;
+  return h('tr', { class: emergency ? 'breakglass' : '', dataset: { kind: emergency ? 'breakglass-access' : 'access' } }, h('td', {}, when), h('td', {}, who(org)),
+    h('td', {}, `${emergency ? 'EMERGENCY ' : ''}read ${CATEGORIES[category]?.[1] || category} for ${PURPOSES[purpose]?.[1] || purpose}`),
+    h('td', { class: 'mono' }, idText(ref)));
+}
+
+const LOG_LIMIT = 200;
+const indexOf = (table, name) => table.findIndex(([code]) => code === name);
+
+/**
+ * The accounting of disclosures from the index API (careledger index serve: every disclosure,
+ * however old, newest first), or null when the API does not answer.
+ */
+async function indexedLog(me, ctx, out) {
+  const people = Array.isArray(me) ? me : [me];
+  const query = `${people.map((p) => `patient=${p}`).join('&')}&limit=${LOG_LIMIT}&order=newest`;
+  let body;
+  try {
+    const resp = await fetch(`${config.indexUrl}/disclosures?${query}`, { signal: AbortSignal.timeout(4000) });
+    body = await resp.json();
+    if (!resp.ok) return { problem: body.error || `HTTP ${resp.status}` };
+  } catch (err) {
+    return { problem: err.name === 'TimeoutError' ? 'no answer within 4 s' : 'not reachable' };
+  }
+  const rows = await Promise.all(body.items.map(async (i) => {
+    const glass = i.until !== undefined;
+    const opened = { args: { patient: i.patient, provider: i.organisation, breakGlassId: i.consentId } };
+    const { reviewed, mark } = glass ? await reviewMark(ctx, opened, out) : {};
+    return logRow({
+      glass, when: date(i.timestamp), org: i.organisation, purpose: indexOf(PURPOSES, i.purpose),
+      category: i.category === null ? null : indexOf(CATEGORIES, i.category.toUpperCase()), ref: BigInt(i.consentId), until: i.until,
+      reviewed, mark,
+    });
+  }));
+  const base = `${config.indexUrl}/disclosures?${people.map((p) => `patient=${p}`).join('&')}`;
+  const links = h('p', { class: 'muted', id: 'access-log-source', dataset: { source: 'index' } },
+    `Every disclosure under this address, from the index (block ${body.indexedTo.block})${body.next ? `; the newest ${LOG_LIMIT} shown` : ''}. `,
+    h('a', { href: `${base}&format=csv&limit=1000`, download: 'disclosures.csv' }, 'CSV'), ' · ',
+    h('a', { href: `${base}&format=fhir&limit=1000`, download: 'disclosures.fhir.json' }, 'FHIR AuditEvent bundle'), ' · ',
+    h('a', { href: '#', onclick: (e) => { e.preventDefault(); printLog(); } }, 'Printable page'));
+  return { rows, links };
+}
+
+/** The access log alone in a print-ready window (the accounting of disclosures on paper). */
+function printLog() {
+  const log = document.getElementById('access-log');
+  const win = window.open('', '_blank');
+  if (!log || !win) return;
+  win.document.title = 'Accounting of disclosures';
+  win.document.body.innerHTML = `<h1>Accounting of disclosures</h1><p>Printed ${new Date().toISOString().slice(0, 10)}</p>${log.outerHTML}`;
+  win.print();
+}
+
+/** Whether a break-glass opening was reviewed, and the mark (or the button) its row shows. */
+async function reviewMark(ctx, opened, out) {
+  const reviewed = await read(REGISTRY, 'breakGlassReviewed', [opened.args.breakGlassId]);
+  return { reviewed, mark: reviewed ? h('span', { class: 'muted reviewed' }, 'reviewed') : reviewButton(ctx, opened, out) };
+}
+
 async function accessLog(me, ctx, out) {
+  const indexed = await indexedLog(me, ctx, out);
+  if (indexed.rows) return [indexed.links, table(['When', 'Who', 'What', 'Under'], indexed.rows, { id: 'access-log' })];
   const [accesses, glass] = await Promise.all([
-    events(REGISTRY, { eventName: 'AccessRecorded', args: { patient: me }, limit: 200 }),
-    events(REGISTRY, { eventName: 'BreakGlassOpened', args: { patient: me }, limit: 200 }),
+    events(REGISTRY, { eventName: 'AccessRecorded', args: { patient: me }, limit: LOG_LIMIT }),
+    events(REGISTRY, { eventName: 'BreakGlassOpened', args: { patient: me }, limit: LOG_LIMIT }),
   ]);
   const times = new Map();
   const all = [...accesses, ...glass].sort((a, b) => Number(b.blockNumber - a.blockNumber) || b.logIndex - a.logIndex);
   const rows = await Promise.all(all.map(async (e) => {
     if (!times.has(e.blockNumber)) times.set(e.blockNumber, publicClient.getBlock({ blockNumber: e.blockNumber }));
     const when = date((await times.get(e.blockNumber)).timestamp);
-    if (e.eventName === 'BreakGlassOpened') {
-      const reviewed = await read(REGISTRY, 'breakGlassReviewed', [e.args.breakGlassId]);
-      const mark = reviewed ? h('span', { class: 'muted reviewed' }, 'reviewed') : reviewButton(ctx, e, out);
-      return h('tr', { class: 'breakglass', dataset: { kind: 'breakglass', reviewed: String(reviewed) } }, h('td', {}, when), h('td', {}, who(e.args.provider)),
-        h('td', {}, `BREAK-GLASS opened (${PURPOSES[e.args.reason]?.[1] || e.args.reason}) until ${date(e.args.until)}${reviewed ? '' : ' — please review'}`),
-        h('td', {}, idText(e.args.breakGlassId), ' ', mark));
-    }
-    const emergency = Number(e.args.purpose) >= GRANTABLE_PURPOSES;
-    return h('tr', { class: emergency ? 'breakglass' : '', dataset: { kind: emergency ? 'breakglass-access' : 'access' } }, h('td', {}, when), h('td', {}, who(e.args.grantee)),
-      h('td', {}, `${emergency ? 'EMERGENCY ' : ''}read ${CATEGORIES[e.args.category]?.[1] || e.args.category} for ${PURPOSES[e.args.purpose]?.[1] || e.args.purpose}`),
-      h('td', { class: 'mono' }, idText(e.args.consentId)));
+    const glassOpened = e.eventName === 'BreakGlassOpened';
+    const { reviewed, mark } = glassOpened ? await reviewMark(ctx, e, out) : {};
+    return logRow({
+      glass: glassOpened, when, org: glassOpened ? e.args.provider : e.args.grantee, purpose: glassOpened ? e.args.reason : e.args.purpose,
+      category: e.args.category, ref: glassOpened ? e.args.breakGlassId : e.args.consentId, until: e.args.until, reviewed, mark,
+    });
   }));
-  return table(['When', 'Who', 'What', 'Under'], rows, { id: 'access-log' });
+  const source = h('p', { class: 'muted', id: 'access-log-source', dataset: { source: 'chain' } },
+    `The index is ${indexed.problem}: showing the last ${LOG_LIMIT} of each kind read from the chain (start 'careledger index serve' for the full history, CSV and FHIR).`);
+  return [source, table(['When', 'Who', 'What', 'Under'], rows, { id: 'access-log' })];
 }
 
 export default {
@@ -280,7 +345,7 @@ export default {
       const [list, block] = await Promise.all([consentsOf(me), publicClient.getBlock()]);
       const now = Number(block.timestamp);
       fill(consents, table(['#', 'Who', 'What data', 'Why', 'Valid', 'Status', ''], list.map((c) => consentRow(ctx, me, c, now, out)), { id: 'consents' }));
-      fill(log, await accessLog(me, ctx, out));
+      fill(log, ...(await accessLog(me, ctx, out)));
     };
     await ctx.refresh();
     fill(root,

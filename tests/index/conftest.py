@@ -1,0 +1,95 @@
+"""Fixtures of the index tests: one seeded random run (tests/random_run.py: every kind of action
+of every domain, through the SDK clients) on a fresh devnet, kept for the whole session, and a
+way to index a chain into a throwaway SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import chainclock
+import pytest
+import random_run
+from random_run import RandomRun
+
+from bench.harness import fresh_suite
+from careledger.artifacts import Artifacts
+from careledger.deployments import Deployment
+from careledger.index.follower import Follower
+from careledger.index.store import Store, open_store
+from careledger.rpc import RpcClient
+
+START = chainclock.parse_instant("2028-03-01T08:00:00Z")
+STEPS = random_run.STEPS  # 800 actions: every kind, in every domain
+
+
+@dataclass
+class Run:
+    rpc_url: str
+    w3: Any
+    deployment: Deployment
+    artifacts: Artifacts
+    folder: Path
+    run: RandomRun
+
+    def rpc(self) -> RpcClient:
+        return RpcClient(self.rpc_url)
+
+    def index(self, path: Path | str, **kwargs: Any) -> tuple[Store, Follower]:
+        store = open_store(path)
+        follower = Follower(kwargs.pop("rpc", None) or self.rpc(), store, self.deployment, self.artifacts, **kwargs)
+        follower.sync()
+        return store, follower
+
+
+@pytest.fixture(scope="session")
+def random_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    tmp = Path(tmp_path_factory.mktemp("index-run"))
+    with fresh_suite(tmp, genesis_timestamp=START, block_interval=1) as env:
+        run = RandomRun(env.w3, env.deployment, env.artifacts, tmp / "off-chain", seed=8)
+        run.setup()
+        run.run(STEPS)
+        yield Run(env.rpc, env.w3, env.deployment, env.artifacts, tmp, run)
+
+
+@pytest.fixture(scope="session")
+def indexed(random_chain: Run, tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Follower]:
+    """The random run indexed once into SQLite."""
+    return random_chain.index(Path(tmp_path_factory.mktemp("index-db")) / "index.sqlite")
+
+
+def _postgres_tool() -> Any:
+    import importlib.util
+
+    from careledger._paths import project_root
+
+    spec = importlib.util.spec_from_file_location("careledger_tools_postgres", project_root() / "tools" / "postgres.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster (tools/postgres.py: Debian's package, installed when
+    missing); the tests that need it skip, saying why, where it cannot be had."""
+    import shutil
+    import tempfile
+
+    tool = _postgres_tool()
+    # Not under pytest's tmp folder: that is private to this user, and as root the server runs
+    # as the postgres user, who must reach its data folder.
+    folder = Path(tempfile.mkdtemp(prefix="careledger-pg-"))
+    try:
+        url = tool.start(folder)
+    except tool.Unavailable as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.skip(f"no PostgreSQL for the index tests: {exc}")
+    try:
+        yield url
+    finally:
+        tool.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
