@@ -89,6 +89,9 @@ def _enc(v: Any) -> Any:
         return {"$t": [_enc(x) for x in v]}
     if isinstance(v, list):
         return [_enc(x) for x in v]
+    if isinstance(v, set | frozenset):
+        # Sorted by their encoding, so the same set is always stored as the same text.
+        return {"$s": sorted((_enc(x) for x in v), key=lambda e: json.dumps(e, sort_keys=True))}
     if isinstance(v, Mapping):
         if all(isinstance(k, str) for k in v):
             return {"$d": {k: _enc(x) for k, x in v.items()}}
@@ -112,6 +115,8 @@ def _dec(v: Any) -> Any:
         return {k: _dec(x) for k, x in body.items()}
     if tag == "$m":
         return {_dec(k): _dec(x) for k, x in body}
+    if tag == "$s":
+        return {_dec(x) for x in body}
     raise ValueError(f"unknown tag {tag!r} in stored derived state")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,50 +178,9 @@ def load_history(
         }
         if name == "BatchCommissioned":
             history.manufacturer, history.quantity, history.expiry = a["manufacturer"], a["quantity"], a["expiry"]
-            history.events.append(HistoryEvent(name, actor=a["manufacturer"], quantity=a["quantity"], **base))
-        elif name == "ShipmentSent":
-            history.events.append(
-                HistoryEvent(
-                    name,
-                    actor=a["from"],
-                    counterparty=a["to"],
-                    quantity=a["quantity"],
-                    document=_hex(a["document"]),
-                    **base,
-                )
-            )
-        elif name == "ShipmentAccepted":
-            history.events.append(
-                HistoryEvent(name, actor=a["to"], counterparty=a["from"], quantity=a["quantity"], **base)
-            )
-        elif name == "ShipmentRejected":
-            history.events.append(
-                HistoryEvent(
-                    name,
-                    actor=a["to"],
-                    counterparty=a["from"],
-                    quantity=a["quantity"],
-                    reason=bytes32_to_text(a["reasonCode"]),
-                    **base,
-                )
-            )
-        elif name == "UnitDispensed":
-            if wanted_unit is not None and bytes(a["unitId"]) != wanted_unit:
-                continue
-            history.events.append(HistoryEvent(name, actor=a["pharmacy"], serial=serial, quantity=1, **base))
-        elif name == "ShipmentCancelled":
-            history.events.append(
-                HistoryEvent(
-                    name,
-                    actor=a["from"],
-                    counterparty=a["to"],
-                    quantity=a["quantity"],
-                    reason=bytes32_to_text(a["reasonCode"]),
-                    **base,
-                )
-            )
-        else:
-            history.events.append(HistoryEvent(name, actor=a["by"], reason=bytes32_to_text(a["reasonCode"]), **base))
+        if name == "UnitDispensed" and wanted_unit is not None and bytes(a["unitId"]) != wanted_unit:
+            continue
+        history.events.append(history_event(name, a, base, serial=serial))
         if name in ("ShipmentSent", "ShipmentAccepted", "ShipmentRejected", "ShipmentCancelled"):
             ranges[len(history.events) - 1] = (int(a["start"]), int(a["start"]) + int(a["quantity"]))
         elif name == "UnitDispensed" and index is None and wanted_unit is not None:
@@ -230,6 +190,57 @@ def load_history(
             e for i, e in enumerate(history.events) if i not in ranges or ranges[i][0] <= index < ranges[i][1]
         ]
     return history
+
+
+def history_event(name: str, a: Mapping[str, Any], base: Mapping[str, Any], serial: str | None = None) -> HistoryEvent:
+    """One registry event as the unit history and its EPCIS export describe it: who acted, with
+    whom, how many, why. ``a`` are the event's arguments as web3 decodes them or as the index
+    stores them (hex strings for bytes); ``base`` its block, timestamp, tx and log index. The one
+    mapping for ``drugs history`` and ``careledger index custody``."""
+
+    def text(value: Any) -> str:
+        return bytes32_to_text(value if isinstance(value, str) else bytes(value))
+
+    def doc(value: Any) -> str:
+        return value if isinstance(value, str) else _hex(value)
+
+    if name == "BatchCommissioned":
+        return HistoryEvent(name, actor=a["manufacturer"], quantity=int(a["quantity"]), **base)
+    if name == "ShipmentSent":
+        return HistoryEvent(
+            name,
+            actor=a["from"],
+            counterparty=a["to"],
+            quantity=int(a["quantity"]),
+            document=doc(a["document"]),
+            **base,
+        )
+    if name == "ShipmentAccepted":
+        return HistoryEvent(name, actor=a["to"], counterparty=a["from"], quantity=int(a["quantity"]), **base)
+    if name == "ShipmentRejected":
+        return HistoryEvent(
+            name,
+            actor=a["to"],
+            counterparty=a["from"],
+            quantity=int(a["quantity"]),
+            reason=text(a["reasonCode"]),
+            **base,
+        )
+    if name == "ShipmentCancelled":
+        return HistoryEvent(
+            name,
+            actor=a["from"],
+            counterparty=a["to"],
+            quantity=int(a["quantity"]),
+            reason=text(a["reasonCode"]),
+            **base,
+        )
+    if name == "UnitDispensed":
+        return HistoryEvent(name, actor=a["pharmacy"], serial=serial, quantity=1, **base)
+    if name == "ParcelSplit":
+        return HistoryEvent(name, actor=a["holder"], **base)
+    reason = a.get("reasonCode")
+    return HistoryEvent(name, actor=a.get("by", ""), reason=text(reason) if reason else None, **base)
 
 
 def _sig(ev: Any) -> str:
@@ -251,6 +262,8 @@ _STEPS = {
     "BatchRecalled": ("OBSERVE", "holding", "recalled"),
     "BatchVoided": ("OBSERVE", "holding", "non_conformant"),
 }
+# The registry events an EPCIS document describes (a parcel split is bookkeeping, not an event).
+EPCIS_EVENTS = frozenset(_STEPS)
 
 
 #: Namespace of the EPCIS eventIDs: uuid5(NAMESPACE_URL, "https://careledger.example/epcis/event").
@@ -279,6 +292,8 @@ def to_epcis(history: UnitHistory, chain_id: int) -> dict[str, Any]:
     unit_uri = f"https://id.gs1.org/01/{history.gtin:014d}/21/{history.serial}" if history.serial else None
     events: list[dict[str, Any]] = []
     for e in history.events:
+        if e.kind not in EPCIS_EVENTS:
+            continue  # a parcel split moves nothing and changes no owner: no EPCIS event
         action, step, disposition = _STEPS[e.kind]
         ev: dict[str, Any] = {
             "type": "ObjectEvent",

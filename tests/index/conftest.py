@@ -5,43 +5,21 @@ way to index a chain into a throwaway SQLite store."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import chainclock
 import pytest
 import random_run
+from index_fixtures import Run
 from random_run import RandomRun
 
 from bench.harness import fresh_suite
-from careledger.artifacts import Artifacts
-from careledger.deployments import Deployment
 from careledger.index.follower import Follower
-from careledger.index.store import Store, open_store
-from careledger.rpc import RpcClient
+from careledger.index.store import Store
 
 START = chainclock.parse_instant("2028-03-01T08:00:00Z")
 STEPS = random_run.STEPS  # 800 actions: every kind, in every domain
-
-
-@dataclass
-class Run:
-    rpc_url: str
-    w3: Any
-    deployment: Deployment
-    artifacts: Artifacts
-    folder: Path
-    run: RandomRun
-
-    def rpc(self) -> RpcClient:
-        return RpcClient(self.rpc_url)
-
-    def index(self, path: Path | str, **kwargs: Any) -> tuple[Store, Follower]:
-        store = open_store(path)
-        follower = Follower(kwargs.pop("rpc", None) or self.rpc(), store, self.deployment, self.artifacts, **kwargs)
-        follower.sync()
-        return store, follower
 
 
 @pytest.fixture(scope="session")

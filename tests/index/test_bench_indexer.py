@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import Run
+from index_fixtures import Run
 
 from bench import indexer as B
 from careledger.index.decode import LogDecoder

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run
+from index_fixtures import Run
 
 from careledger.errors import NodeFailed, NodeUnreachable, SuiteNotDeployed
 from careledger.index.derived import check_index, derive

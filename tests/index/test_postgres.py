@@ -5,7 +5,7 @@ rollback in one transaction, and a store claimed by another chain refused."""
 from __future__ import annotations
 
 import pytest
-from conftest import Run
+from index_fixtures import Run
 
 from careledger.errors import SuiteNotDeployed
 from careledger.index.derived import derive

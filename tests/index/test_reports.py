@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Run
 from fastapi.testclient import TestClient
+from index_fixtures import Run
 
 from careledger._paths import project_root
 from careledger.claims.types import ClaimStatus

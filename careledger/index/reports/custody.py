@@ -11,7 +11,8 @@ from typing import Any
 from careledger.errors import InvalidInput
 from careledger.index.service import IndexService, Page
 from careledger.index.store import EventRow
-from careledger.provenance.history import HistoryEvent, UnitHistory, to_epcis
+from careledger.provenance.history import EPCIS_EVENTS, HistoryEvent, UnitHistory, to_epcis
+from careledger.provenance.history import history_event as provenance_history_event
 from careledger.provenance.ids import bytes32_to_text
 
 __all__ = ["EXTRA_KEYS", "custody_trail", "epcis_export", "regulator_view"]
@@ -24,12 +25,15 @@ CUSTODY_EVENTS = (
     "ShipmentSent",
     "ShipmentAccepted",
     "ShipmentRejected",
+    "ShipmentCancelled",
+    "ParcelSplit",
     "UnitDispensed",
     "BatchQuarantined",
     "QuarantineLifted",
     "BatchRecalled",
+    "BatchVoided",
 )
-REGULATOR_EVENTS = ("BatchRecalled", "BatchQuarantined", "QuarantineLifted")
+REGULATOR_EVENTS = ("BatchRecalled", "BatchVoided", "BatchQuarantined", "QuarantineLifted")
 DIRECTORY_EVENTS = ("ParticipantSuspended", "ParticipantReinstated")
 
 
@@ -52,31 +56,10 @@ def _hex32(value: str) -> str:
 
 
 def history_event(row: EventRow) -> HistoryEvent:
-    """One registry event as the history/EPCIS code describes it (actor, counterparty, ...)."""
-    a = row.args
-    base: dict[str, Any] = {"block": row.block, "timestamp": row.ts, "tx": row.tx_hash, "log_index": row.log_index}
-    n = row.name
-    if n == "BatchCommissioned":
-        return HistoryEvent(n, actor=a["manufacturer"], quantity=int(a["quantity"]), **base)
-    if n == "ShipmentSent":
-        return HistoryEvent(
-            n, actor=a["from"], counterparty=a["to"], quantity=int(a["quantity"]), document=a["document"], **base
-        )
-    if n == "ShipmentAccepted":
-        return HistoryEvent(n, actor=a["to"], counterparty=a["from"], quantity=int(a["quantity"]), **base)
-    if n == "ShipmentRejected":
-        return HistoryEvent(
-            n,
-            actor=a["to"],
-            counterparty=a["from"],
-            quantity=int(a["quantity"]),
-            reason=bytes32_to_text(a["reasonCode"]),
-            **base,
-        )
-    if n == "UnitDispensed":
-        return HistoryEvent(n, actor=a["pharmacy"], serial=bytes32_to_text(a["serial"]), quantity=1, **base)
-    reason = a.get("reasonCode")
-    return HistoryEvent(n, actor=a.get("by", ""), reason=bytes32_to_text(reason) if reason else None, **base)
+    """One registry event as the history/EPCIS code describes it (the mapping of
+    :func:`careledger.provenance.history.history_event`, shared with ``drugs history``)."""
+    base = {"block": row.block, "timestamp": row.ts, "tx": row.tx_hash, "log_index": row.log_index}
+    return provenance_history_event(row.name, row.args, base)
 
 
 def _item(row: EventRow) -> dict[str, Any]:
@@ -186,6 +169,7 @@ def epcis_export(
         c = commissioned.get(bid)
         if c is None:  # a batch commissioned before the index's first block: no GTIN/lot to name it
             continue
+        epcis_rows = [r for r in group if r.name in EPCIS_EVENTS]  # a parcel split is no EPCIS event
         h = UnitHistory(
             int(c.args["gtin"]),
             bytes32_to_text(c.args["lot"]),
@@ -193,11 +177,11 @@ def epcis_export(
             expiry=int(c.args["expiry"]),
             manufacturer=c.args["manufacturer"],
             quantity=int(c.args["quantity"]),
-            events=[history_event(r) for r in group],
+            events=[history_event(r) for r in epcis_rows],
             registry=svc.address(CONTRACT),
         )
         doc = to_epcis(h, svc.chain_id)
-        events += [(r.id, ev) for r, ev in zip(group, doc["epcisBody"]["eventList"], strict=True)]
+        events += [(r.id, ev) for r, ev in zip(epcis_rows, doc["epcisBody"]["eventList"], strict=True)]
     if doc is None:
         doc = to_epcis(UnitHistory(0, "", None, registry=svc.address(CONTRACT)), svc.chain_id)
     events.sort(key=lambda pair: pair[0])
