@@ -121,7 +121,12 @@ ACCESS_ERRORS = {
 
 # (row, role) cells allowed to be `allow` through a domain error rather than a success, with the
 # reason. Empty: the argument table makes every authorised call succeed.
-DOMAIN_ERROR_CELLS: dict[tuple[str, str], str] = {}
+DOMAIN_ERROR_CELLS: dict[tuple[str, str], str] = {
+    ("ClaimSettlement.releaseLapsed(bytes32)", "insurer"): (
+        "PayoutNotLapsed: the plan's insurer passes the access checks, but only a payout whose transfer "
+        "failed PAYOUT_TIMEOUT ago may be released (tests/claims/test_v2_powers_settlement.py plays it)"
+    ),
+}
 
 DOC = bytes.fromhex("d0" * 32)
 REASON = b"ACCESS-MATRIX".ljust(32, b"\0")
@@ -463,6 +468,8 @@ ARGS: dict[str, Args] = {
     "ClaimSettlement.appeal(bytes32)": lambda w, c: (w.claim("denied", c),),
     "ClaimSettlement.pay(bytes32)": lambda w, c: (w.claims["approved:provider"],),
     "ClaimSettlement.payBatch(bytes32[])": lambda w, c: ([w.claims["approved:provider"]],),
+    "ClaimSettlement.redirectPayout(bytes32,address)": lambda w, c: (w.claim("approved", c), w.addr["regulator"]),
+    "ClaimSettlement.releaseLapsed(bytes32)": lambda w, c: (w.claims["approved:provider"],),
     # -- DevnetTestUSD (the devnet payment token; every caller holds some and is approved by admin)
     "DevnetTestUSD.approve(address,uint256)": lambda w, c: (w.addr["admin"], USD),
     "DevnetTestUSD.mint(address,uint256)": lambda w, c: (w.addr[c], USD),
@@ -569,6 +576,11 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
         w.claims[f"{kind}:{payee}"], w.claim_lines[cid] = cid, claim[5]
 
     submit("queued", "provider", w.today - 2, OFFICE)  # benefit $48 > $10 free: queued
+    # A claim the insurer submitted itself (payee the member): the only kind it may withdraw.
+    own = w.claim_input("patient", w.today - 6, MRI, 600 * USD)
+    tx = claims.submit(own, sender=insurer)
+    cid = bytes(tx.events.filter(claims.ClaimSubmitted)[0].claimId)
+    w.claims["pending:insurer"], w.claim_lines[cid] = cid, own[5]
     claims.fund(w.plan, 10_000 * USD, sender=insurer)
     submit("approved", "provider", w.today - 3, OFFICE)
     for payee in ("provider", "suspended"):

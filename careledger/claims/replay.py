@@ -96,6 +96,8 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
             "appealed": False,
             "linesHash": ZERO32,
             "deniedAt": 0,
+            "byInsurer": a["submitter"] == plans[a["planId"]]["insurer"],
+            "deferredAt": 0,
             "submittedIn": event.tx_hash,
             "hashOfLines": lines_hash(lines),
         }
@@ -124,6 +126,17 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
         c["status"] = int(ClaimStatus.PAID)
         c["amount"] = 0  # the contract clears payee and amount once paid
         c["payee"] = ZERO
+    elif name == "PayoutDeferred":
+        c = claims[bytes(a["claimId"])]
+        if c["deferredAt"] == 0:
+            c["deferredAt"] = event.timestamp
+    elif name == "PayoutRedirected":
+        c = claims[bytes(a["claimId"])]
+        c["payee"], c["deferredAt"] = a["to"], 0
+    elif name == "PayoutLapsed":
+        c = claims[bytes(a["claimId"])]
+        plans[c["planId"]]["pool"]["owed"] -= a["amount"]
+        c["status"], c["amount"], c["payee"] = int(ClaimStatus.LAPSED), 0, ZERO
     if name.startswith("Claim") and "claimId" in a:
         c = claims[bytes(a["claimId"])]
         if c["submittedIn"] == event.tx_hash:  # still the submission: where it ends decides
@@ -158,7 +171,7 @@ def verify(state: dict[str, Any], reads: Reads) -> list[str]:
             diffs.append(f"enrolment of {member}: log says #{n} {want_e}, chain says #{got_n} {tuple(got)}")
     for cid, c in state.get("claims", {}).items():
         got_c = fn.claimOf(cid).call()
-        got_t = (*got_c[:7], bytes(got_c[7]), got_c[8])
+        got_t = (*got_c[:7], bytes(got_c[7]), *got_c[8:11])
         want_t = (
             c["member"],
             c["status"],
@@ -169,6 +182,8 @@ def verify(state: dict[str, Any], reads: Reads) -> list[str]:
             c["amount"],
             c["linesHash"],
             c["deniedAt"],
+            c["byInsurer"],
+            c["deferredAt"],
         )
         if got_t != want_t:
             diffs.append(f"claim 0x{cid.hex()}: log says {_show(want_t)}, chain says {_show(got_t)}")

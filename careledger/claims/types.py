@@ -50,6 +50,7 @@ class ClaimStatus(IntEnum):
     DENIED = 5
     WITHDRAWN = 6
     PAID = 7
+    LAPSED = 8
 
 
 class Decision(IntEnum):

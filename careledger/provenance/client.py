@@ -207,7 +207,10 @@ class ProvenanceClient:
         return Custody(int(held), int(incoming), str(sender))
 
     def dispense_of(self, uid: bytes) -> tuple[str | None, bytes | None, bool]:
-        pharmacy, bid, recalled = self.chain.call(self.contract.functions.dispenseOf(uid), "read dispense record")
+        # IDispenseCheck.Dispense: (pharmacy, dispensedAt, gtin, batchId, recalled, quarantined)
+        pharmacy, _at, _gtin, bid, recalled, _quarantined = self.chain.call(
+            self.contract.functions.dispenseOf(uid), "read dispense record"
+        )
         if pharmacy == ZERO_ADDRESS:
             return None, None, False
         return str(pharmacy), bytes(bid), bool(recalled)

@@ -92,7 +92,7 @@ def verify(state: dict[str, Any], reads: Reads) -> list[str]:
             (held, incoming, sender),
         )
     for unit, (pharmacy, batch) in state.get("units", {}).items():
-        got_pharmacy, got_batch, recalled = registry.dispenseOf(unit).call()
+        got_pharmacy, _at, _gtin, got_batch, recalled, _quarantined = registry.dispenseOf(unit).call()
         was_recalled = batches[batch]["status"] == int(BatchStatus.RECALLED)
         compare(
             f"dispenseOf(0x{unit.hex()})", (pharmacy, batch, was_recalled), (got_pharmacy, bytes(got_batch), recalled)

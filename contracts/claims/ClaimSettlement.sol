@@ -47,6 +47,11 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
     uint256 public constant MAX_BATCH = 100;
     /// @notice Most lines per claim.
     uint256 public constant MAX_LINES = 16;
+    /// @notice A drug unit backs a claim only if dispensed at most this long before it.
+    uint256 public constant DISPENSE_WINDOW = 90 days;
+    /// @notice How long an approved payout whose transfer failed waits for its payee to
+    ///         receive it or redirect it before the insurer may release it to the pool.
+    uint256 public constant PAYOUT_TIMEOUT = 180 days;
 
     uint8 private constant _SUBMITTERS = Roles.PROVIDER | Roles.PHARMACY;
 
@@ -245,7 +250,10 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         if (msg.sender != insurer && !_adjusters[insurer][msg.sender]) revert NotAdjuster(planId, msg.sender);
         // Whoever decides must not be paid by the decision.
         if (msg.sender == cl.payee) revert AdjusterIsPayee(claimId, msg.sender);
+        // A suspended insurer decides nothing, and neither does a suspended adjuster: adjusters
+        // are directory participants, each checked on every decision.
         _directory.requireActive(insurer, Roles.INSURER);
+        if (msg.sender != insurer) _directory.requireActive(msg.sender, Roles.ALL);
         if (decision == Decision.Approve ? reason != 0 : (reason == 0 || reason > Carc.MAX)) {
             revert InvalidReason(decision, reason);
         }
@@ -285,8 +293,12 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         Claim storage cl = _claims[claimId];
         ClaimStatus s = cl.status;
         if (s != ClaimStatus.Submitted && s != ClaimStatus.PendingReview) revert InvalidClaimStatus(claimId, s);
-        if (msg.sender != cl.payee && msg.sender != _plans[cl.planId].insurer)
-            revert NotClaimParty(claimId, msg.sender);
+        if (msg.sender != cl.payee) {
+            // The insurer withdraws only what it submitted itself, and only while it is active:
+            // a provider's claim is the provider's to withdraw.
+            if (!cl.byInsurer || msg.sender != _plans[cl.planId].insurer) revert NotClaimParty(claimId, msg.sender);
+            _directory.requireActive(msg.sender, Roles.INSURER);
+        }
         cl.status = ClaimStatus.Withdrawn;
         emit ClaimWithdrawn(claimId, msg.sender);
     }
@@ -321,6 +333,12 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         for (uint256 i; i < n; ++i) {
             ClaimId claimId = claimIds[i];
             Claim storage cl = _claims[claimId];
+            ClaimStatus now_ = cl.status;
+            if (now_ != ClaimStatus.Approved && now_ != ClaimStatus.PartiallyApproved) {
+                // Paid already, withdrawn, lapsed...: skip it, the rest of the batch goes on.
+                emit PayoutSkipped(claimId, now_);
+                continue;
+            }
             (address payee, uint96 amount, PlanId planId, ClaimStatus was) = _markPaid(claimId, cl);
             if (_token.trySafeTransfer(payee, amount)) {
                 emit ClaimPaid(claimId, payee, planId, amount);
@@ -333,9 +351,45 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
                 Pool storage pool = _pools[planId];
                 pool.paid -= amount;
                 pool.owed += amount;
+                if (cl.deferredAt == 0) cl.deferredAt = uint40(block.timestamp);
                 emit PayoutDeferred(claimId, payee);
             }
         }
+    }
+
+    /// @inheritdoc IClaimSettlement
+    function redirectPayout(ClaimId claimId, address to) external {
+        Claim storage cl = _claims[claimId];
+        ClaimStatus s = cl.status;
+        if (s != ClaimStatus.Approved && s != ClaimStatus.PartiallyApproved) revert InvalidClaimStatus(claimId, s);
+        address from = cl.payee;
+        if (msg.sender != from) revert NotClaimParty(claimId, msg.sender);
+        if (to == address(0)) revert ZeroAddress();
+        cl.payee = to;
+        cl.deferredAt = 0; // a fresh payee gets a fresh timeout
+        emit PayoutRedirected(claimId, from, to);
+    }
+
+    /// @inheritdoc IClaimSettlement
+    function releaseLapsed(ClaimId claimId) external {
+        Claim storage cl = _claims[claimId];
+        ClaimStatus s = cl.status;
+        if (s != ClaimStatus.Approved && s != ClaimStatus.PartiallyApproved) revert InvalidClaimStatus(claimId, s);
+        PlanId planId = cl.planId;
+        _onlyActiveInsurer(planId);
+        uint256 deferredAt = cl.deferredAt;
+        // Only a payout the token refused, and only after the payee had PAYOUT_TIMEOUT to fix
+        // it (or redirect): the insurer never takes back what a payee can still receive.
+        if (deferredAt == 0 || block.timestamp < deferredAt + PAYOUT_TIMEOUT) {
+            revert PayoutNotLapsed(claimId, deferredAt == 0 ? 0 : deferredAt + PAYOUT_TIMEOUT);
+        }
+        address payee = cl.payee;
+        uint96 amount = cl.amount;
+        cl.status = ClaimStatus.Lapsed;
+        cl.payee = address(0);
+        cl.amount = 0;
+        _pools[planId].owed -= amount;
+        emit PayoutLapsed(claimId, payee, planId, amount);
     }
 
     // ================================================================== reads
@@ -486,6 +540,7 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         cl.enrolment = idx;
         cl.status = ClaimStatus.Submitted;
         cl.payee = c.payee;
+        if (msg.sender == _plans[planId].insurer) cl.byInsurer = true;
         _emitSubmitted(claimId, c, planId, idx, consentId);
     }
 
@@ -519,25 +574,34 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         for (uint256 i; i < n; ++i) {
             Line calldata ln = lines[i];
             if (ln.units == 0 || ln.billed == 0) revert InvalidLine(i);
-            // Sorted codes make the fingerprint independent of line order: no duplicate by shuffling.
-            if (ln.code < prevCode) revert LinesNotSorted(i);
+            // Strictly sorted codes make the fingerprint independent of line order (no duplicate
+            // by shuffling) and one line per code (no duplicate by splitting a line in two).
+            if (ln.code <= prevCode) revert LinesNotSorted(i);
             prevCode = ln.code;
             if (ln.unitId == bytes32(0) && _rules[planId][ln.code].requiresUnit) revert DrugUnitRequired(i, ln.code);
         }
         codesHash = _codesHash(lines);
     }
 
-    /// @dev Drug lines: the unit was dispensed by the payee, its batch is not recalled, and no
-    ///      live claim cites it. Records the unit against this claim.
+    /// @dev Drug lines: the unit was dispensed by the payee within {DISPENSE_WINDOW} before
+    ///      now, its batch is neither recalled nor quarantined, and no live claim cites it.
+    ///      Records the unit against this claim. The rule on recall and quarantine: they are
+    ///      checked here, once, at submission; a claim accepted before its batch was recalled
+    ///      or quarantined (the unit was dispensed in good faith) goes on to be decided and paid.
     function _checkUnits(ClaimId claimId, address payee, Line[] calldata lines) private {
         uint256 n = lines.length;
         for (uint256 i; i < n; ++i) {
             bytes32 unitId = lines[i].unitId;
             if (unitId == bytes32(0)) continue;
             if (address(_provenance) == address(0)) revert DrugUnitsUnsupported(unitId);
-            (address pharmacy, bytes32 batchId, bool recalled) = _provenance.dispenseOf(unitId);
-            if (pharmacy != payee) revert UnitNotDispensedByPayee(unitId, pharmacy, payee);
-            if (recalled) revert UnitRecalled(unitId, batchId);
+            IDispenseCheck.Dispense memory d = _provenance.dispenseOf(unitId);
+            if (d.pharmacy != payee) revert UnitNotDispensedByPayee(unitId, d.pharmacy, payee);
+            if (d.recalled) revert UnitRecalled(unitId, d.batchId);
+            if (d.quarantined) revert UnitQuarantined(unitId, d.batchId);
+            // dispensedAt <= block.timestamp: the registry stamps it with the dispensing block.
+            if (block.timestamp - d.dispensedAt > DISPENSE_WINDOW) {
+                revert UnitDispenseOutsideWindow(unitId, d.dispensedAt, DISPENSE_WINDOW);
+            }
             ClaimId holder = _unitClaims[unitId];
             if (ClaimId.unwrap(holder) != bytes32(0) && _claims[holder].status != ClaimStatus.Withdrawn) {
                 revert UnitAlreadyClaimed(unitId, holder);

@@ -18,8 +18,9 @@ enum ClaimStatus {
     Approved, //          payable as the rules computed it
     PartiallyApproved, // payable, less than the rules computed (adjuster) or some lines denied
     Denied, //            nothing payable; may be appealed once within the plan's window
-    Withdrawn, //         withdrawn by the payee (or the plan's insurer) before any decision
-    Paid //               paid out from the pool (final)
+    Withdrawn, //         withdrawn before any decision by its payee (or by the insurer that submitted it)
+    Paid, //              paid out from the pool (final)
+    Lapsed //             payee could not receive for PAYOUT_TIMEOUT: amount back to the pool (final)
 }
 
 /// @notice An adjuster's decision on a claim in {ClaimStatus.PendingReview}.
@@ -121,6 +122,10 @@ struct Adjudication {
 /// @notice A claim's stored state (the lines and amounts per line live in the events). Once a
 ///         claim is {ClaimStatus.Paid}, `payee` and `amount` are cleared (they are in the
 ///         {IClaimSettlement-ClaimPaid} event); the status stays.
+/// @param byInsurer  the plan's insurer submitted the claim (on the member's behalf): only
+///                   then may the insurer withdraw it.
+/// @param deferredAt when a payout to the payee first failed (0: never); after
+///                   {IClaimSettlement-PAYOUT_TIMEOUT} without a redirect the insurer may release it.
 struct Claim {
     address member;
     ClaimStatus status;
@@ -131,6 +136,8 @@ struct Claim {
     uint96 amount;
     bytes32 linesHash;
     uint40 deniedAt;
+    bool byInsurer;
+    uint40 deferredAt;
 }
 
 /// @notice A member's enrolment in a plan for a coverage period, with its accumulators. The

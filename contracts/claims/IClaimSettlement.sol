@@ -77,8 +77,13 @@ interface IClaimSettlement {
     error DrugUnitsUnsupported(bytes32 unitId);
     /// @notice The provenance registry says `unitId` was dispensed by `dispensedBy`, not `payee`.
     error UnitNotDispensedByPayee(bytes32 unitId, address dispensedBy, address payee);
-    /// @notice The batch of `unitId` is recalled: the claim is refused.
+    /// @notice The batch of `unitId` is recalled (or voided): the claim is refused.
     error UnitRecalled(bytes32 unitId, bytes32 batchId);
+    /// @notice The batch of `unitId` is quarantined: the claim is refused while it stays so.
+    error UnitQuarantined(bytes32 unitId, bytes32 batchId);
+    /// @notice `unitId` was dispensed at `dispensedAt`, outside the window before the claim
+    ///         ({DISPENSE_WINDOW} seconds up to now).
+    error UnitDispenseOutsideWindow(bytes32 unitId, uint256 dispensedAt, uint256 window);
     /// @notice `unitId` is already cited by claim `claimId` (which is not withdrawn).
     error UnitAlreadyClaimed(bytes32 unitId, ClaimId claimId);
     /// @notice A claim with the same fingerprint (member, payee, day, codes) exists.
@@ -89,8 +94,12 @@ interface IClaimSettlement {
     error InvalidBatchSize(uint256 size, uint256 max);
     /// @notice Claim `claimId` is in `status`, where this action is not allowed.
     error InvalidClaimStatus(ClaimId claimId, ClaimStatus status);
-    /// @notice Only the payee, the member or (withdrawal) the plan's insurer may do this.
+    /// @notice Only the payee, the member or (withdrawal of a claim it submitted) the plan's
+    ///         insurer may do this.
     error NotClaimParty(ClaimId claimId, address caller);
+    /// @notice The payout of `claimId` may be released to the pool only after a failed transfer
+    ///         and {PAYOUT_TIMEOUT}: not before `releasableAt` (0: no transfer has failed).
+    error PayoutNotLapsed(ClaimId claimId, uint256 releasableAt);
     /// @notice A claim may be appealed once.
     error AppealAlreadyUsed(ClaimId claimId);
     /// @notice The appeal window closed at `deadline` (a unix time; the deadline itself is late).
@@ -177,6 +186,13 @@ interface IClaimSettlement {
     event ClaimPaid(ClaimId indexed claimId, address indexed payee, PlanId planId, uint96 amount);
     /// @notice In a batch, the transfer to `payee` failed; the claim stays payable.
     event PayoutDeferred(ClaimId indexed claimId, address indexed payee);
+    /// @notice In a batch, `claimId` was not payable (it is in `status`) and was skipped.
+    event PayoutSkipped(ClaimId indexed claimId, ClaimStatus status);
+    /// @notice The payee `from` of an approved claim asked to be paid at `to` instead.
+    event PayoutRedirected(ClaimId indexed claimId, address indexed from, address indexed to);
+    /// @notice The payout to `payee` failed and stayed unclaimed for {PAYOUT_TIMEOUT}: `amount`
+    ///         went back to the free funds of `planId` (status {ClaimStatus.Lapsed}).
+    event PayoutLapsed(ClaimId indexed claimId, address indexed payee, PlanId planId, uint96 amount);
 
     // ================================================================== plans
 
@@ -241,7 +257,9 @@ interface IClaimSettlement {
         uint16 reason
     ) external returns (ClaimStatus status);
 
-    /// @notice Withdraws a claim before a decision (payee or the plan's insurer).
+    /// @notice Withdraws a claim before a decision: its payee, or the plan's insurer when the
+    ///         insurer submitted it (while the insurer is active). Never a claim a provider or
+    ///         pharmacy submitted for itself: that is the provider's claim, not the insurer's.
     function withdraw(ClaimId claimId) external;
 
     /// @notice Appeals a denied claim once, before the plan's appeal window closes (payee or member).
@@ -251,8 +269,19 @@ interface IClaimSettlement {
     function pay(ClaimId claimId) external;
 
     /// @notice Pays 1..{MAX_BATCH} approved claims; a payee whose transfer fails is skipped
-    ///         ({PayoutDeferred}) and blocks nobody. Returns how many were paid.
+    ///         ({PayoutDeferred}, the first failure's time recorded) and a claim that is not
+    ///         payable (any status but approved) is skipped ({PayoutSkipped}): neither blocks
+    ///         the others. Returns how many were paid.
     function payBatch(ClaimId[] calldata claimIds) external returns (uint256 paidCount);
+
+    /// @notice The payee of an approved, unpaid claim names another address to receive it (a
+    ///         payee the token will not pay, e.g. blocklisted, is not stuck).
+    function redirectPayout(ClaimId claimId, address to) external;
+
+    /// @notice The plan's insurer releases an approved claim's amount back to the pool's free
+    ///         funds, once a transfer to its payee failed at least {PAYOUT_TIMEOUT} ago and the
+    ///         payee did not redirect it. The claim becomes {ClaimStatus.Lapsed}.
+    function releaseLapsed(ClaimId claimId) external;
 
     // ================================================================== reads
 

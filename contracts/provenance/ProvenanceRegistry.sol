@@ -29,6 +29,9 @@ contract ProvenanceRegistry is IProvenanceRegistry {
     mapping(bytes32 batchId => Batch) private _batches;
     mapping(bytes32 batchId => mapping(address holder => Custody)) private _custody;
     mapping(bytes32 unitId => Unit) private _units;
+    /// @dev Interim (claims v2, #13): GTIN << 40 | dispense time of each dispensed unit, so
+    ///      {dispenseOf} can answer the full {IDispenseCheck.Dispense}; superseded by #14.
+    mapping(bytes32 unitId => uint256) private _dispenseFacts;
 
     constructor(address directory_) {
         if (directory_ == address(0)) revert EmptyValue("directory");
@@ -158,6 +161,7 @@ contract ProvenanceRegistry is IProvenanceRegistry {
         }
         u.pharmacy = msg.sender;
         u.batchId = uint96(uint256(batchId));
+        _dispenseFacts[unitId] = (gtin << 40) | block.timestamp;
         emit UnitDispensed(unitId, batchId, msg.sender, serial);
     }
 
@@ -226,12 +230,17 @@ contract ProvenanceRegistry is IProvenanceRegistry {
     }
 
     /// @inheritdoc IDispenseCheck
-    function dispenseOf(bytes32 unitId) external view returns (address pharmacy, bytes32 batchId, bool recalled) {
+    function dispenseOf(bytes32 unitId) external view returns (Dispense memory d) {
         Unit storage u = _units[unitId];
-        pharmacy = u.pharmacy;
-        if (pharmacy == address(0)) return (address(0), bytes32(0), false);
-        batchId = bytes32(uint256(u.batchId));
-        recalled = _batches[batchId].status == BatchStatus.Recalled;
+        if (u.pharmacy == address(0)) return d;
+        uint256 facts = _dispenseFacts[unitId];
+        d.pharmacy = u.pharmacy;
+        d.dispensedAt = uint40(facts); // the low 40 bits: block time of the dispense
+        d.gtin = facts >> 40;
+        d.batchId = bytes32(uint256(u.batchId));
+        BatchStatus status = _batches[d.batchId].status;
+        d.recalled = status == BatchStatus.Recalled;
+        d.quarantined = status == BatchStatus.Quarantined;
     }
 
     /// @inheritdoc IProvenanceRegistry

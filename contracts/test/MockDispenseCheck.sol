@@ -3,22 +3,29 @@ pragma solidity ^0.8.24;
 
 import {IDispenseCheck} from "../common/IDispenseCheck.sol";
 
-/// @notice Test double of the provenance registry: answers what the test set per unit.
+/// @notice Test double of the provenance registry: answers what the test set per unit, every
+///         field of {IDispenseCheck.Dispense} settable.
 contract MockDispenseCheck is IDispenseCheck {
-    struct Answer {
-        address pharmacy;
-        bytes32 batchId;
-        bool recalled;
+    mapping(bytes32 unitId => Dispense) private _answers;
+
+    /// @notice Sets the whole answer for `unitId`.
+    function setDispense(bytes32 unitId, Dispense calldata answer) external {
+        _answers[unitId] = answer;
     }
 
-    mapping(bytes32 unitId => Answer) private _answers;
-
-    function setDispensed(bytes32 unitId, address pharmacy, bytes32 batchId, bool recalled) external {
-        _answers[unitId] = Answer(pharmacy, batchId, recalled);
+    /// @notice Shorthand: `unitId` dispensed by `pharmacy` now, product `gtin`, from `batchId`.
+    function setDispensed(bytes32 unitId, address pharmacy, uint256 gtin, bytes32 batchId) external {
+        _answers[unitId] = Dispense(pharmacy, uint40(block.timestamp), gtin, batchId, false, false);
     }
 
-    function dispenseOf(bytes32 unitId) external view returns (address pharmacy, bytes32 batchId, bool recalled) {
-        Answer memory a = _answers[unitId];
-        return (a.pharmacy, a.batchId, a.recalled);
+    /// @notice Sets the batch flags of `unitId`'s answer.
+    function setFlags(bytes32 unitId, bool recalled, bool quarantined) external {
+        Dispense storage d = _answers[unitId];
+        d.recalled = recalled;
+        d.quarantined = quarantined;
+    }
+
+    function dispenseOf(bytes32 unitId) external view returns (Dispense memory) {
+        return _answers[unitId];
     }
 }

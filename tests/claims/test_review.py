@@ -132,9 +132,11 @@ def test_withdraw_by_payee_before_decision(claims, clinic, pending):
     assert status_of(claims, pending) == ClaimStatus.WITHDRAWN
 
 
-def test_withdraw_by_insurer_allowed(claims, insurer, pending):
-    claims.withdraw(pending, sender=insurer)
-    assert status_of(claims, pending) == ClaimStatus.WITHDRAWN
+def test_withdraw_by_insurer_of_providers_claim_refused(claims, insurer, pending):
+    # Attack (#13 point 6): the insurer withdrew a provider's pending claim to dodge paying it.
+    with ape.reverts(claims.NotClaimParty, claimId=pending, caller=insurer.address):
+        claims.withdraw(pending, sender=insurer)
+    assert status_of(claims, pending) == ClaimStatus.PENDING_REVIEW
 
 
 @pytest.mark.parametrize("who", ["lab", "patient", "outsider"])

@@ -27,6 +27,7 @@ from careledger.codes import Category, Purpose, Role
 
 UNIT = b"\x55" * 32
 BATCH = b"\xba" * 32
+DRUG_GTIN = 300_021_433_801_0  # GTIN-14 of NDC 0002-1433-80 (a test value)
 
 
 def test_submit_small_claim_auto_approves_with_deductible(claims, clinic, patient, plan_id):
@@ -163,7 +164,8 @@ def test_submit_line_count_out_of_range_refused(claims, clinic, patient, count):
 
 
 def test_submit_sixteen_lines_accepted(claims, clinic, patient):
-    cid, _ = submit(claims, clinic, patient, [office(10 * USD)] * 16)
+    codes = sorted(service_code(f"CPT:992{i:02d}") for i in range(16))
+    cid, _ = submit(claims, clinic, patient, [Line(c, 1, 10 * USD) for c in codes])
     assert status_of(claims, cid) != ClaimStatus.NONE
 
 
@@ -244,7 +246,7 @@ def drug(unit=UNIT, billed=40 * USD):
 
 
 def test_pharmacy_line_with_dispensed_unit_settles(claims, dispense, pharmacy, patient, insurer):
-    dispense.setDispensed(UNIT, pharmacy, BATCH, False, sender=insurer)
+    dispense.setDispensed(UNIT, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
     cid, _ = submit(claims, pharmacy, patient, [drug()])
     assert status_of(claims, cid) in (ClaimStatus.APPROVED, ClaimStatus.PAID)
 
@@ -255,7 +257,7 @@ def test_drug_code_without_unit_refused(claims, pharmacy, patient):
 
 
 def test_unit_dispensed_by_another_pharmacy_refused(claims, dispense, pharmacy, clinic, patient, insurer):
-    dispense.setDispensed(UNIT, clinic, BATCH, False, sender=insurer)
+    dispense.setDispensed(UNIT, clinic, DRUG_GTIN, BATCH, sender=insurer)
     with ape.reverts(claims.UnitNotDispensedByPayee, unitId=UNIT, dispensedBy=clinic.address, payee=pharmacy.address):
         claims.submit(claim_input(patient, pharmacy, [drug()]), sender=pharmacy)
 
@@ -267,28 +269,28 @@ def test_unit_never_dispensed_refused(claims, pharmacy, patient):
 
 
 def test_unit_from_recalled_batch_refused(claims, dispense, pharmacy, patient, insurer):
-    dispense.setDispensed(UNIT, pharmacy, BATCH, True, sender=insurer)
+    dispense.setDispensed(UNIT, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
+    dispense.setFlags(UNIT, True, False, sender=insurer)
     with ape.reverts(claims.UnitRecalled, unitId=UNIT, batchId=BATCH):
         claims.submit(claim_input(patient, pharmacy, [drug()]), sender=pharmacy)
 
 
 def test_unit_claimed_twice_refused(claims, dispense, pharmacy, patient, insurer):
-    dispense.setDispensed(UNIT, pharmacy, BATCH, False, sender=insurer)
+    dispense.setDispensed(UNIT, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
     cid, _ = submit(claims, pharmacy, patient, [drug()])
     with ape.reverts(claims.UnitAlreadyClaimed, unitId=UNIT, claimId=cid):
         claims.submit(claim_input(patient, pharmacy, [drug()], day=today() - 2), sender=pharmacy)
 
 
 def test_unit_cited_twice_in_one_claim_refused(claims, dispense, pharmacy, patient, insurer):
-    dispense.setDispensed(UNIT, pharmacy, BATCH, False, sender=insurer)
-    day = today() - 1
-    cid = claim_id(patient.address, pharmacy.address, day, [DRUG, DRUG])
-    with ape.reverts(claims.UnitAlreadyClaimed, unitId=UNIT, claimId=cid):
-        claims.submit(claim_input(patient, pharmacy, [drug(), drug()], day=day), sender=pharmacy)
+    # Two lines of one code are refused outright (one line per code: no splitting a line in two).
+    dispense.setDispensed(UNIT, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
+    with ape.reverts(claims.LinesNotSorted, index=1):
+        claims.submit(claim_input(patient, pharmacy, [drug(), drug()]), sender=pharmacy)
 
 
 def test_unit_of_withdrawn_claim_can_be_cited_again(claims, dispense, pharmacy, patient, insurer):
-    dispense.setDispensed(UNIT, pharmacy, BATCH, False, sender=insurer)
+    dispense.setDispensed(UNIT, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
     cid, _ = submit(claims, pharmacy, patient, [drug(billed=600 * USD)])  # above the limit: review
     claims.withdraw(cid, sender=pharmacy)
     cid2, _ = submit(claims, pharmacy, patient, [drug(billed=60 * USD)], resubmission=1)

@@ -9,7 +9,7 @@ import { act, fill, h, note, table } from '../ui.js';
 
 const CLAIMS = 'ClaimSettlement';
 // ClaimTypes.sol ClaimStatus, in enum order.
-const STATUS = ['None', 'Submitted (queued)', 'Pending review', 'Approved', 'Partially approved', 'Denied', 'Withdrawn', 'Paid'];
+const STATUS = ['None', 'Submitted (queued)', 'Pending review', 'Approved', 'Partially approved', 'Denied', 'Withdrawn', 'Paid', 'Lapsed (payee never received)'];
 const DECISION = { approve: 0, partial: 1, deny: 2 };
 
 let money = (v) => String(v);
