@@ -38,6 +38,7 @@ __all__ = [
     "PhiHit",
     "ScanReport",
     "code_needles",
+    "dates_in",
     "load_code_list",
     "needles",
     "scan_chain",
@@ -273,10 +274,18 @@ class DateHit:
 
 
 def _words(blob: _Blob) -> list[int]:
-    """The 32-byte words of a blob, aligned on its start and 4 bytes in (past a selector: ABI
-    calldata, or calldata a careless contract logged as it came)."""
-    data = blob.data
-    return [int.from_bytes(data[i : i + 32], "big") for start in (0, 4) for i in range(start, len(data) - 31, 32)]
+    """The 32-byte words of a blob as the ABI lays them out: calldata past its 4-byte selector,
+    event topics and data and storage from their start. (Reading at other offsets would take
+    the top bytes of a hash for a small number: false dates.)"""
+    data = blob.data[4:] if blob.where.startswith("calldata") else blob.data
+    return [int.from_bytes(data[i : i + 32], "big") for i in range(0, len(data) - 31, 32)]
+
+
+def dates_in(data: bytes, at: int, window_days: int = 400) -> list[tuple[str, int]]:
+    """(form, value) of each 32-byte word of ``data`` (ABI-aligned from its start) that reads as a
+    date near time ``at``."""
+    blob = _Blob("data", data, "", at)
+    return [(f, w) for w in _words(blob) if (f := _date_form(w, at, window_days)) is not None]
 
 
 def _date_form(word: int, at: int, window: int) -> str | None:

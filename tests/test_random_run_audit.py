@@ -24,9 +24,10 @@ import chainclock
 import pytest
 import random_run
 from random_run import RandomRun, missing_coverage, phi_to_scan
+from test_demo_audit import PUBLIC_CODES, claims_dates
 
 from bench.harness import fresh_suite
-from careledger.audit import scan_chain
+from careledger.audit import scan_chain, scan_codes
 from careledger.indexer import check, replay
 from careledger.rpc import RpcClient
 
@@ -72,7 +73,9 @@ def audited_run(tmp_path_factory: pytest.TempPathFactory):
             "diffs": check(w3, rpc, deployment, artifacts),
             "refused_receipts": rpc.batch([("eth_getTransactionReceipt", [o.tx]) for o in mined]),
             "span": (int(env.w3.eth.get_block(1)["timestamp"]), run.now()),  # chain times the run covered
+            "codes": scan_codes(rpc, PUBLIC_CODES),
         }
+        found["dates"] = claims_dates(rpc, deployment, found["states"])
         yield run, found
 
 
@@ -147,3 +150,10 @@ def test_random_run_is_the_same_on_any_day(audited_run, tmp_path: Path):
         for key in sorted(set(leap) | set(year_end), key=str)
         if leap[key] != year_end[key]
     )
+
+
+def test_random_run_writes_no_service_code_and_no_date_of_care(audited_run):
+    """#13 point 8 on the seeded run: no public code in any form, no date tied to a member."""
+    _, found = audited_run
+    assert found["codes"].hits == [], "service codes on chain:\n" + "\n".join(str(h) for h in found["codes"].hits)
+    assert found["dates"] == [], "dates tied to people:\n" + "\n".join(str(h) for h in found["dates"])

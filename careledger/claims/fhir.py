@@ -98,7 +98,7 @@ def claim_response(
     """The ``ClaimResponse`` of ``info`` as a JSON-ready dict (amounts as Decimal)."""
     cid = "0x" + info.claim_id.hex()
     decided = info.status not in (ClaimStatus.SUBMITTED, ClaimStatus.PENDING_REVIEW, ClaimStatus.WITHDRAWN)
-    pharmacy = any(ln.unit_id != b"\0" * 32 for ln in info.lines)
+    pharmacy = any(ln.unit_ids for ln in info.lines)
     items = []
     for i, line in enumerate(info.lines):
         la = info.line_adjudications[i] if decided and i < len(info.line_adjudications) else None

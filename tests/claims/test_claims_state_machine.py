@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import ape
-from claims_fixtures import COSMETIC, MRI, OFFICE, RULES, USD, XRAY, Line, claim_input, setup_plan, today
+from claims_fixtures import COSMETIC, MRI, OFFICE, RULES, USD, XRAY, Line, claim_input, episode, setup_plan, today
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
@@ -97,7 +97,8 @@ class ClaimsMachine(RuleBasedStateMachine):
         if not duplicate or not self.m.claims:
             self.day -= 1
         line = Line(code, units, billed)
-        cid = claim_id(self.patient.address, payee.address, self.day, [code])
+        # One claim per encounter (member, payee, day in the episode digest), whatever its codes.
+        cid = claim_id(self.patient.address, payee.address, 0, episode(self.patient, payee, self.day))
         if cid in self.m.claims:
             with ape.reverts(self.c.DuplicateClaim, claimId=cid):
                 self.c.submit(claim_input(self.patient, payee, [line], day=self.day), sender=payee)
@@ -251,7 +252,7 @@ class ClaimsMachine(RuleBasedStateMachine):
         assert (v.deposited, v.withdrawn, v.paid, v.owed, v.free) == (m.deposited, m.withdrawn, m.paid, m.owed, m.free)
         assert v.funded == v.paid + v.owed + v.free
         assert self.token.balanceOf(self.c) == v.funded - v.paid  # = owed + free: every unit accounted for
-        _, e = self.c.enrolmentOf(self.patient)
+        e = self.c.coverOf(self.patient, 0)
         assert (e.deductibleMet, e.benefitPaid) == (m.ded_met, m.benefit_paid)
         assert e.deductibleMet <= TERMS.deductible
         assert e.benefitPaid <= TERMS.annual_max

@@ -11,6 +11,8 @@ import pytest
 from claims_fixtures import (
     CREDENTIAL_FOR_TESTS,
     DRUG,
+    DRUG_GTIN,
+    DRUG_SALT,
     USD,
     claim_input,
     office,
@@ -25,14 +27,14 @@ from careledger.codes import Category, Purpose, Role
 
 UNIT = b"\x56" * 32
 BATCH = b"\xbb" * 32
-GTIN = 300_021_433_801_0
+GTIN = DRUG_GTIN
 WINDOW = 90 * 86_400
 TIMEOUT = 180 * 86_400
 APPROVE = int(Decision.APPROVE)
 
 
 def drug(billed=40 * USD, unit=UNIT):
-    return Line(DRUG, 1, billed, unit)
+    return Line(DRUG, 1, billed, DRUG_SALT, (unit,))
 
 
 def now() -> int:
