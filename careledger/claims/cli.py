@@ -486,14 +486,39 @@ def status(app: AppContext, claim_id: str | None, plan_id: int | None) -> None:
 @claims.command("export-fhir")
 @click.argument("claim_id")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to a file (default stdout).")
+@click.option(
+    "--as-claim",
+    "codes",
+    default=None,
+    help="Export the FHIR Claim instead, its codes restored with the plan's key: CODE,CODE,... the provider bills.",
+)
+@click.option("--day", "service_date_text", default=None, help="With --as-claim: the service date (off chain).")
 @pass_app
-def export_fhir(app: AppContext, claim_id: str, out: Path | None) -> None:
-    """Export the claim's decision as a FHIR R4 ClaimResponse (validated before writing)."""
-    from careledger.claims.fhir import claim_response, validate
+def export_fhir(
+    app: AppContext, claim_id: str, out: Path | None, codes: str | None, service_date_text: str | None
+) -> None:
+    """Export the claim's decision as a FHIR R4 ClaimResponse, or (--as-claim, with the plan's code
+    key) the Claim with its codes read back from their digests; validated before writing."""
+    from careledger.claims.batchfile import parse_day
+    from careledger.claims.fhir import claim_resource, claim_response, validate, validate_claim
 
     client = _reader(app)
     info = client.info(_claim_id(claim_id))
     insurer, _ = client.plan(info.plan_id)
+    if codes is not None:
+        if service_date_text is None:
+            raise InvalidInput("--as-claim needs --day, the service date from the provider's record")
+        table = _context(client, info.plan_id).codes_of([c.strip() for c in codes.split(",") if c.strip()])
+        resource = claim_resource(
+            info, table, parse_day(service_date_text), insurer=insurer, decimals=_decimals(client)
+        )
+        text = validate_claim(resource).model_dump_json(indent=2)
+        if out is not None:
+            out.write_text(text + "\n")
+            app.emit({"written": str(out), "items": len(resource["item"])}, lambda: click.echo(f"wrote {out}"))
+        else:
+            click.echo(text)
+        return
     block = client.chain.w3.eth.get_block(info.history[-1][1]) if info.history else None
     created = datetime.fromtimestamp(int(block["timestamp"]), UTC) if block else None
     resource = claim_response(info, insurer=insurer, decimals=_decimals(client), created=created)

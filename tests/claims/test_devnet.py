@@ -182,6 +182,20 @@ def test_submit_review_pay_status_export(net, tmp_path):
     assert resource["payment"]["amount"]["value"] == 700
     categories = [a["category"]["coding"][0]["code"] for a in resource["item"][0]["adjudication"]]
     assert categories == ["submitted", "eligible", "deductible", "copay", "coinsurance", "benefit"]
+    # The Claim itself, its code read back from the digest with the plan's key (off chain), validated.
+    claim_file = tmp_path / "claim.json"
+    _json(
+        env, "claims", "export-fhir", large["claimId"], "--as-claim", "CPT:99213,CPT:70551", "--day", _date(2),
+        "--out", str(claim_file),
+    )  # fmt: skip
+    claim = json.loads(claim_file.read_text())
+    assert claim["resourceType"] == "Claim"
+    assert claim["item"][0]["productOrService"]["coding"][0]["code"] == "70551"
+    assert claim["item"][0]["servicedDate"] == _date(2)
+    unknown = _run(
+        env, "--json", "claims", "export-fhir", large["claimId"], "--as-claim", "CPT:99213", "--day", _date(2)
+    )
+    assert unknown.returncode == 2 and "not one of the given codes" in unknown.stdout + unknown.stderr
 
 
 def test_submit_batch_reports_bad_rows_and_sends_good_ones(net, tmp_path):
