@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from eth_account import Account
@@ -118,8 +119,9 @@ class Workload:
         return cls(insurer, ClaimsClient(clinic_chain, env.deployment), plan_id, member, payee, period)
 
 
+@lru_cache(maxsize=8)
 def codes(plan_id: int) -> tuple[bytes, ...]:
-    """The 100 codes of the bench plan as its keyed digests."""
+    """The 100 codes of the bench plan as its keyed digests (computed once per plan)."""
     return tuple(KEY.digest(plan_id, c) for c in CODE_TEXTS)
 
 
