@@ -1,18 +1,20 @@
 """The claims workload of the claims bench, its throughput curve and the soak.
 
 One plan that approves a one-line claim by the rules (billed under the auto-approve limit), one
-member enrolled for ten years back, one provider (the ``clinic``) with the member's payment
-consent. Claim ``i`` is a pure function of ``i`` (:meth:`Workload.request`: ten codes per
-service day, one day after another back from yesterday, then the next ten codes), so a run can
-be resumed from any claim index without keeping any claim in memory, and no two claims share an
-id. A batch of 100 claims thus carries 10 distinct codes (each code's coverage rule is read cold
-once per transaction, so the mix of codes shows in the gas per claim).
+member enrolled (with its signature) for the current plan year, one provider (the ``clinic``)
+with the member's payment consent. Claim ``i`` is a pure function of ``i``
+(:meth:`Workload.request`: encounter ``i``, its episode digest keyed with the plan's code key,
+code ``CODES[i % 10 + 10 * (i // 1000 % 10)]``), so a run can be resumed from any claim index
+without keeping any claim in memory, and no two claims share an id. A batch of 100 claims thus
+carries 10 distinct codes (each code's coverage rule is read cold once per transaction, so the
+mix of codes shows in the gas per claim).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from eth_account import Account
@@ -23,19 +25,21 @@ from careledger.accounts import DEV_MNEMONIC
 from careledger.chain import Chain
 from careledger.claims._consent import grant_payment_consent
 from careledger.claims.client import ClaimRequest, ClaimsClient
-from careledger.claims.types import CoverageRule, Line, PlanTerms, day_of, service_code
+from careledger.claims.enrolment import enrolment_typed_data
+from careledger.claims.types import CodeKey, CoverageRule, Line, PlanTerms, day_of
+from careledger.consent import eip712
 
-__all__ = ["CODES", "TERMS", "USD", "Workload"]
+__all__ = ["CODE_TEXTS", "KEY", "TERMS", "USD", "Workload", "codes"]
 
 USD = 1_000_000
-CODES = tuple(service_code(f"CPT:9{n:04d}") for n in range(100))
+KEY = CodeKey(keccak(b"careledger bench plan code key"))  # the bench plan's key (synthetic workload)
+CODE_TEXTS = tuple(f"CPT:9{n:04d}" for n in range(100))
 CODES_PER_DAY = 10
 RULE = CoverageRule(covered=True, coinsurance_bps=2_000, copay=5 * USD)
 TERMS = PlanTerms(deductible=50 * USD, annual_max=2**80 - 1, auto_approve_limit=1_000 * USD, appeal_window=86_400)
 BILLED = 120 * USD
 FHIR = keccak(b"bench-claim")
 POOL = 10**15  # a billion dtUSD: room for millions of claims
-HISTORY_DAYS = 3_650
 MEMBER_PATH = "m/44'/60'/0'/0/20"  # a devnet-mnemonic account outside the cast
 
 
@@ -46,25 +50,20 @@ class Workload:
     plan_id: int
     member: str
     payee: str
-    last_day: int
+    period: int
 
     @property
     def capacity(self) -> int:
-        return (HISTORY_DAYS - 1) * len(CODES)
+        return 2**32
 
     def request(self, i: int) -> ClaimRequest:
-        """Claim ``i``: code ``CODES[10 g + i % 10]`` on day ``last_day - r // 10``, where
-        ``g, r = divmod(i, 10 * days)`` (days: the enrolment's 3,649 past days)."""
+        """Claim ``i``: encounter ``i`` of the member with the clinic in the current plan year
+        (its episode digest), one line of ``CODES[i % 10 + 10 * (i // 1000 % 10)]``."""
         if not 0 <= i < self.capacity:
             raise ValueError(f"claim index {i} outside 0..{self.capacity - 1}")
-        group, rest = divmod(i, CODES_PER_DAY * (HISTORY_DAYS - 1))
-        return ClaimRequest(
-            self.member,
-            self.payee,
-            self.last_day - rest // CODES_PER_DAY,
-            (Line(CODES[CODES_PER_DAY * group + rest % CODES_PER_DAY], 1, BILLED),),
-            FHIR,
-        )
+        code = codes(self.plan_id)[i % CODES_PER_DAY + CODES_PER_DAY * (i // 1_000 % 10)]
+        episode = KEY.episode(self.plan_id, self.member, self.payee, i)
+        return ClaimRequest(self.member, self.payee, self.period, episode, (Line(code, 1, BILLED),), FHIR)
 
     def batches(self, start: int, stop: int, size: int) -> Iterator[list[ClaimRequest]]:
         """Claims ``start..stop-1`` in batches of ``size``, built as they are consumed."""
@@ -72,7 +71,7 @@ class Workload:
             yield [self.request(i) for i in range(lo, min(lo + size, stop))]
 
     def to_json(self) -> dict[str, Any]:
-        return {"planId": self.plan_id, "member": self.member, "payee": self.payee, "lastDay": self.last_day}
+        return {"planId": self.plan_id, "member": self.member, "payee": self.payee, "period": self.period}
 
     @classmethod
     def attach(cls, env: BenchEnv, saved: dict[str, Any]) -> Workload:
@@ -83,7 +82,7 @@ class Workload:
             int(saved["planId"]),
             str(saved["member"]),
             str(saved["payee"]),
-            int(saved["lastDay"]),
+            int(saved["period"]),
         )
 
     @classmethod
@@ -96,13 +95,34 @@ class Workload:
         member, payee = patient.account.address, clinic_chain.account.address
         now = int(env.w3.eth.get_block("latest")["timestamp"])
         today = day_of(now)
-        plan_id, _ = insurer.create_plan(TERMS)
-        insurer.set_coverage(plan_id, dict.fromkeys(CODES, RULE))
+        plan_id, _ = insurer.create_plan(replace(TERMS, period_start=(today - 30) * 86_400))
+        version, effective = insurer.schedule_rules_now(plan_id, KEY.key_id)
+        insurer.set_coverage(plan_id, version, dict.fromkeys(codes(plan_id), RULE))
+        insurer.wait_until(effective)
         insurer.mint_test_tokens(insurer.chain._require_account().address, POOL)
         insurer.fund(plan_id, POOL)
-        insurer.enrol(plan_id, member, keccak(b"bench-member"), today - HISTORY_DAYS, today + 365)
+        record, deadline = keccak(b"bench-member"), now + 7 * 86_400
+        period = insurer.period_at(plan_id, now)
+        typed = enrolment_typed_data(
+            plan_id,
+            member,
+            record,
+            period,
+            period,
+            insurer.enrolment_nonce(member),
+            deadline,
+            chain_id=insurer.chain.chain_id,
+            contract=insurer.contract.address,
+        )
+        insurer.enrol(plan_id, member, record, period, period, deadline, eip712.sign(patient.account, typed))
         grant_payment_consent(patient, env.deployment, payee, now + 30 * 86_400)
-        return cls(insurer, ClaimsClient(clinic_chain, env.deployment), plan_id, member, payee, today - 1)
+        return cls(insurer, ClaimsClient(clinic_chain, env.deployment), plan_id, member, payee, period)
+
+
+@lru_cache(maxsize=8)
+def codes(plan_id: int) -> tuple[bytes, ...]:
+    """The 100 codes of the bench plan as its keyed digests (computed once per plan)."""
+    return tuple(KEY.digest(plan_id, c) for c in CODE_TEXTS)
 
 
 def fresh_member(env: BenchEnv) -> Chain:

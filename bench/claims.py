@@ -25,7 +25,7 @@ from careledger.sender import Sender
 
 ROOT = Path(__file__).resolve().parent.parent
 CURVE_PNG = ROOT / "docs" / "benchmarks" / "claims_throughput_vs_batch.png"
-BUDGET = {"claims.submit_1line": 150_000, "claims.batch100_per_claim": 90_000, "claims.payout": 70_000}
+BUDGET = {"claims.submit_1line": 140_000, "claims.batch100_per_claim": 90_000, "claims.payout": 70_000}
 CURVE_SIZES = (1, 5, 10, 25, 50, 100)
 
 

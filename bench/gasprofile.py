@@ -2,7 +2,8 @@
 
 Usage: python -m bench.gasprofile [--quick]        (``make gasprofile``)
 
-Starts a fresh devnet with ``--steps-tracing``, plays the provenance custody path on the same
+Starts a fresh devnet with ``--steps-tracing``, plays the provenance custody path (and the
+claims budgets' transactions: first claim, one-line claim, batch of 100, payout) on the same
 100,000-unit batch ``make bench`` uses (commission, a partial shipment of the first half of the
 batch's parcel, accept, dispense with a 17-hash positional proof from a parcel the pharmacy
 holds), traces each transaction and puts every unit of its
@@ -132,6 +133,30 @@ def profile(env: BenchEnv) -> dict[str, dict[str, int]]:
         if not key.startswith("("):
             tx = receipt["transactionHash"]
             out[key] = breakdown(env, tx if isinstance(tx, str) else "0x" + bytes(tx).hex())
+    out |= profile_claims(env)
+    return out
+
+
+def profile_claims(env: BenchEnv) -> dict[str, dict[str, int]]:
+    """The claims budgets' transactions (bench/claims.py's workload): the member's first claim,
+    a one-line claim afterwards, a batch of 100, and the first payout to a new token holder."""
+    from bench.claimload import Workload
+
+    wl = Workload.setup(env)
+    clinic = wl.clinic
+
+    def tx_of(receipt: Any) -> str:
+        tx = receipt["transactionHash"]
+        return tx if isinstance(tx, str) else "0x" + bytes(tx).hex()
+
+    out: dict[str, dict[str, int]] = {}
+    first = clinic.submit(wl.request(0))
+    out["claims.submit_1line_first"] = breakdown(env, first.tx)
+    one = clinic.submit(wl.request(1))
+    out["claims.submit_1line"] = breakdown(env, one.tx)
+    out["claims.payout"] = breakdown(env, tx_of(clinic.pay(one.claim_id)))
+    _, batch = clinic.submit_batch([wl.request(i) for i in range(2, 102)])
+    out["claims.submit_batch100"] = breakdown(env, tx_of(batch))
     return out
 
 

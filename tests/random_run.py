@@ -34,7 +34,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,9 @@ from eth_utils.crypto import keccak
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.claim import Claim
 from fhir.resources.R4B.coverage import Coverage
-from test_cross_contract_state_machine import RULES as PLAN2_RULES
+from test_cross_contract_state_machine import DRUG as SM_DRUG
+from test_cross_contract_state_machine import OFFICE as SM_OFFICE
+from test_cross_contract_state_machine import RULES as SM_RULES
 from test_cross_contract_state_machine import TERMS as PLAN2_TERMS
 from test_cross_contract_state_machine import batch_expiry
 from web3 import Web3
@@ -58,9 +60,12 @@ from careledger.chain import Chain, ErrorDecoder, _type_string
 from careledger.claims.batchfile import load_rows, run_batch_file
 from careledger.claims.client import ClaimRequest, ClaimsClient, fhir_commitment
 from careledger.claims.demo import DEMO_RULES, DEMO_TERMS, DRUG, MRI, OFFICE, USD
+from careledger.claims.enrolment import enrolment_typed_data
 from careledger.claims.fhir import describe_code
-from careledger.claims.types import ClaimStatus, Decision, Line, day_of, service_code
+from careledger.claims.keys import PlanContext
+from careledger.claims.types import ClaimStatus, CodeKey, Decision, Line, day_of, service_code
 from careledger.codes import Category, Purpose, Role
+from careledger.consent import eip712
 from careledger.consent.client import ConsentClient, SignedAction
 from careledger.consent.fhir import ADDRESS_SYSTEM, DOCUMENT_SYSTEM, import_consent
 from careledger.consent.records import RecordStore
@@ -81,7 +86,8 @@ SEED = 11  # with STEPS actions it covers every kind of action (see MUST_SUCCEED
 # issue #15 (pairwise pseudonyms change which payment consents exist) moved to 11, which covers
 # every kind again (8 then missed a successful claims.adjudicate; 12 and 13 miss one kind each)
 STEPS = 800
-LAB = service_code("CPT:80053")  # in no plan's table: not covered, denied by the rules
+LAB = "CPT:80053"  # in no plan's table: not covered, denied by the rules
+PLAN2_RULES = {"CPT:99213": SM_RULES[SM_OFFICE], "NDC:0002-1433-80": SM_RULES[SM_DRUG]}  # readable codes
 GTIN = 9506000134352
 FAR_EXPIRY_DAYS = 3 * 365  # a batch that does not expire during the run: about three years out
 ZERO32 = DEFAULT_ADMIN_ROLE = b"\0" * 32
@@ -278,6 +284,8 @@ class RandomRun:
         self.lots = 0
         self.claims: dict[bytes, ClaimRequest] = {}
         self.plan_of: dict[str, int] = {}
+        self.ctx: dict[int, PlanContext] = {}  # each plan's terms and code key (the network's side)
+        self.code_text: dict[bytes, str] = {}  # digest -> readable code, as a key holder maps it
         # The relay app with its abuse limits out of the way (this run plays a patient population, not
         # an attack; tests/consent/test_relay_load.py plays those) and nothing cached across steps,
         # so every outcome depends on the chain alone, the same on any day.
@@ -377,14 +385,34 @@ class RandomRun:
         # the directory's constructor makes the admin its admin and first registrar
         self.expected.role_members |= {(DEFAULT_ADMIN_ROLE, self.addr["admin"]), (REGISTRAR_ROLE, self.addr["admin"])}
         insurer = self.client("claims", "insurer")
-        for plan_terms, rules, members in (
-            (DEMO_TERMS, DEMO_RULES, ("patient", "patient2")),
-            (PLAN2_TERMS, PLAN2_RULES, ("patient3",)),
+        for n, (plan_terms, rules, members) in enumerate(
+            (
+                (DEMO_TERMS, DEMO_RULES, ("patient", "patient2")),
+                (PLAN2_TERMS, PLAN2_RULES, ("patient3",)),
+            )
         ):
-            plan_id, _ = self.do("claims.create_plan", "insurer", lambda t=plan_terms: insurer.create_plan(t))
+            terms = replace(plan_terms, period_start=(self.today() - 30) * 86_400)
+            plan_id, _ = self.do("claims.create_plan", "insurer", lambda t=terms: insurer.create_plan(t))
             self.expected.plans.add(plan_id)
-            self.do("claims.set_coverage", "insurer", lambda p=plan_id, r=rules: insurer.set_coverage(p, r))
-            self.expected.rules |= {(plan_id, code) for code in rules}
+            ctx = PlanContext(plan_id, CodeKey(keccak(text=f"careledger random run plan key {n} {self.seed}")), terms)
+            self.ctx[plan_id] = ctx
+            self.code_text |= ctx.codes_of([OFFICE, MRI, DRUG, LAB])
+            effective = self.now() + 3
+            version, _ = self.do(
+                "claims.schedule_rules",
+                "insurer",
+                lambda p=plan_id, k=ctx.key.key_id, e=effective: insurer.schedule_rules(p, e, k),
+            )
+            table = {ctx.code(c): r for c, r in rules.items()}
+            bindings = {ctx.code(DRUG): ctx.key.gtin_binding(plan_id, DRUG, GTIN)}
+            self.do(
+                "claims.set_coverage",
+                "insurer",
+                lambda p=plan_id, v=version, t=table, b=bindings: insurer.set_coverage(p, v, t, b),
+            )
+            self.expected.rules |= {(plan_id, version, code) for code in table}
+            while self.now() < effective:
+                self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
             for member in members:
                 self.plan_of[member] = plan_id
                 self.enrol(member)
@@ -508,7 +536,7 @@ class RandomRun:
             "item": [
                 {
                     "sequence": i + 1,
-                    "productOrService": {"coding": [describe_code(ln.code)]},
+                    "productOrService": {"coding": [describe_code(service_code(self.code_text[ln.code]))]},
                     "servicedDate": service.isoformat(),
                     "net": {"value": ln.billed / USD, "currency": "USD"},
                 }
@@ -848,15 +876,32 @@ class RandomRun:
     # ------------------------------------------------------------------ claims
 
     def enrol(self, member: str | None = None) -> None:
+        """The insurer enrols a member with the member's signature, for this plan year (always,
+        at setup) or the next (refused for a year the member is already covered in)."""
+        at_setup = member is not None
         member = member or self.pick(PATIENTS)
         plan_id = self.plan_of[member]
-        today = self.today()
         insurer = self.client("claims", "insurer")
         record = self.coverage(member)
+        current = insurer.period_at(plan_id, self.now())
+        period = current + (0 if at_setup or self.rng.random() < 0.7 else 1)
+        deadline = self.now() + 7 * 86_400  # a week to collect the member's agreement
+        typed = enrolment_typed_data(
+            plan_id,
+            self.addr[member],
+            record,
+            period,
+            period,
+            insurer.enrolment_nonce(self.addr[member]),
+            deadline,
+            chain_id=insurer.chain.chain_id,
+            contract=insurer.contract.address,
+        )
+        signature = eip712.sign(self.keys[member], typed)
         if self.do(
             "claims.enrol",
             "insurer",
-            lambda: insurer.enrol(plan_id, self.addr[member], record, today - 30, today + 300),
+            lambda: insurer.enrol(plan_id, self.addr[member], record, period, period, deadline, signature),
         ):
             self.expected.members.add(self.addr[member])
 
@@ -884,7 +929,8 @@ class RandomRun:
         if self.do("claims.set_adjuster", "insurer", lambda: insurer.set_adjuster(self.addr[adjuster], allowed)):
             self.expected.adjusters.add((self.addr["insurer"], self.addr[adjuster]))
 
-    def _lines(self, payee: str) -> tuple[Line, ...]:
+    def _lines(self, payee: str, member: str) -> tuple[Line, ...]:
+        ctx = self.ctx[self.plan_of[member]]
         kinds = ["office", "office", "big", "mri", "lab", "lab+office", "drug"]
         kind = self.pick(kinds if payee != "pharmacy" else ["drug"])
         if kind == "drug":
@@ -892,13 +938,13 @@ class RandomRun:
             unit = (
                 self.pick(units) if units and self.rng.random() < 0.8 else unit_id(GTIN, f"X{self.rng.randrange(999)}")
             )
-            return (Line(DRUG, 1, 30 * USD, unit),)
+            return (ctx.line(DRUG, 1, 30 * USD, GTIN, (unit,)),)
         return {
-            "office": (Line(OFFICE, 1, self.pick([80, 180, 300]) * USD),),
-            "big": (Line(OFFICE, 1, 650 * USD),),
-            "mri": (Line(MRI, 1, 1_200 * USD),),
-            "lab": (Line(LAB, 1, 60 * USD),),
-            "lab+office": (Line(LAB, 1, 60 * USD), Line(OFFICE, 1, 90 * USD)),
+            "office": (ctx.line(OFFICE, 1, self.pick([80, 180, 300]) * USD),),
+            "big": (ctx.line(OFFICE, 1, 650 * USD),),
+            "mri": (ctx.line(MRI, 1, 1_200 * USD),),
+            "lab": (ctx.line(LAB, 1, 60 * USD),),
+            "lab+office": (ctx.line(LAB, 1, 60 * USD), ctx.line(OFFICE, 1, 90 * USD)),
         }[kind]
 
     def _request(self) -> tuple[str, ClaimRequest]:
@@ -910,9 +956,10 @@ class RandomRun:
         )
         consented = [pair for pair, (ok, _) in zip(granted, allowed, strict=True) if ok]
         member, payee = self.pick(consented if consented and self.rng.random() < 0.75 else pairs)
-        day = self.today() - self.pick([0, 1, 2, 3, 5, 8, 13, -1])  # -1: a day in the future
-        lines = self._lines(payee)
-        return payee, ClaimRequest(
+        day = self.today() - self.pick([0, 1, 2, 3, 5, 8, 13])
+        lines = self._lines(payee, member)
+        ctx = self.ctx[self.plan_of[member]]
+        return payee, ctx.request(
             self.addr[member], self.addr[payee], day, lines, self.fhir_claim(member, payee, day, lines)
         )
 
@@ -928,13 +975,15 @@ class RandomRun:
         payee = self.pick(("clinic", "lab", "er"))
         rows = []
         reqs = []
+        plan_id = self.pick(sorted(self.ctx))  # a file holds one plan's claims (one code key)
+        ctx = self.ctx[plan_id]
+        members = [m for m in PATIENTS if self.plan_of[m] == plan_id]
         for _ in range(self.rng.randint(2, 4)):
-            member = self.pick(PATIENTS)
+            member = self.pick(members)
             day = self.today() - self.rng.randint(0, 6)
-            lines = self._lines(payee)
-            req = ClaimRequest(
-                self.addr[member], self.addr[payee], day, lines, self.fhir_claim(member, payee, day, lines)
-            )
+            lines = self._lines(payee, member)
+            fhir = self.fhir_claim(member, payee, day, lines)
+            req = ctx.request(self.addr[member], self.addr[payee], day, lines, fhir)
             reqs.append(req)
             rows.append(
                 {
@@ -942,7 +991,8 @@ class RandomRun:
                     "serviceDate": (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat(),
                     "fhirClaim": "0x" + req.fhir_claim.hex(),
                     "lines": [
-                        {"code": code_name(ln.code), "units": ln.units, "billed": str(ln.billed / USD)} for ln in lines
+                        {"code": self.code_text[ln.code], "units": ln.units, "billed": str(ln.billed / USD)}
+                        for ln in lines
                     ],
                 }
             )
@@ -950,7 +1000,7 @@ class RandomRun:
         path.write_text(json.dumps(rows, indent=1))
         c = self.client("claims", payee)
         results = self.do(
-            "claims.submit_file", payee, lambda: run_batch_file(c, load_rows(path, c.chain.account.address, 6))
+            "claims.submit_file", payee, lambda: run_batch_file(c, load_rows(path, c.chain.account.address, 6, ctx))
         )
         for res, req in zip(results or [], reqs, strict=False):
             if res.error is None and not res.resumed:
@@ -988,7 +1038,8 @@ class RandomRun:
         elif decision is Decision.DENY:
             self.do("claims.review(deny)", who, lambda: c.review(cid, decision, 0, 50))
         else:
-            benefit = c.quote(self.claims[cid].member, self.claims[cid].lines).benefit
+            req = self.claims[cid]
+            benefit = c.quote(req.member, req.service_period, req.lines).benefit
             self.do("claims.review(partial)", who, lambda: c.review(cid, decision, max(benefit // 2, 1), 50))
 
     def withdraw(self) -> None:
@@ -999,7 +1050,8 @@ class RandomRun:
         payee = self.name_of[self.claims[cid].payee]
         who = self.pick((payee, payee, "insurer", "pharmacy" if payee != "pharmacy" else "clinic"))
         c = self.client("claims", who)
-        if who in (payee, "insurer"):
+        # The insurer withdraws only claims it submitted (none here: providers submit them all).
+        if who == payee:
             self.do("claims.withdraw", who, lambda: c.withdraw(cid))
         else:
             self.do("claims.withdraw", who, lambda: c.withdraw(cid), refused=True, error=("NotClaimParty",))
@@ -1009,7 +1061,9 @@ class RandomRun:
         again = {}
         for cid in self._claims_in(ClaimStatus.WITHDRAWN):
             old = self.claims[cid]
-            req = ClaimRequest(old.member, old.payee, old.service_day, old.lines, old.fhir_claim, old.resubmission + 1)
+            req = ClaimRequest(
+                old.member, old.payee, old.service_period, old.episode, old.lines, old.fhir_claim, old.resubmission + 1
+            )
             if req.claim_id not in self.claims:
                 again[cid] = req
         if not again:
@@ -1035,10 +1089,14 @@ class RandomRun:
             self.do("claims.appeal", who, lambda: c.appeal(cid))
 
     def pay_batch(self) -> None:
-        """Everything payable, in one payBatch (when there are two claims or more)."""
+        """Everything payable, in one payBatch; now and then with a paid claim in it, which the
+        batch skips (``PayoutSkipped``) instead of failing as a whole."""
         payable = self._claims_in(ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)
-        if len(payable) < 2:
+        if not payable:
             return
+        paid = self._claims_in(ClaimStatus.PAID)
+        if paid and self.rng.random() < 0.3:
+            payable = [*payable, self.pick(paid)]
         who = self.pick(("regulator", "insurer"))
         if self.do("claims.pay_batch", who, lambda: self.client("claims", who).pay_batch(payable)):
             self.expected.token_holders |= {self.claims[cid].payee for cid in payable}
@@ -1309,10 +1367,6 @@ def dev_label(name: str) -> str:
         return dev_account(name).label
     except KeyError:
         return "Harbourside Family Practice"
-
-
-def code_name(code: bytes) -> str:
-    return {OFFICE: "CPT:99213", MRI: "CPT:70551", DRUG: "NDC:0002-1433-80", LAB: "CPT:80053"}[code]
 
 
 # What the run must have done, for its audit to mean anything: every kind of action succeeded at

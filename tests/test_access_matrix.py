@@ -27,7 +27,7 @@ import os
 import re
 from ast import literal_eval
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,8 @@ from web3.exceptions import ContractCustomError, ContractLogicError, ContractPan
 
 from careledger.accounts import dev_account
 from careledger.chain import ErrorDecoder
-from careledger.claims.types import CoverageRule, Line, PlanTerms, day_of, service_code
+from careledger.claims.enrolment import enrolment_typed_data
+from careledger.claims.types import CodeKey, CoverageRule, Line, PlanTerms, day_of
 from careledger.codes import Category, Purpose, Role
 from careledger.consent import eip712
 from careledger.consent.terms import GrantTerms, ModifyTerms, consent_id, mask
@@ -123,6 +124,10 @@ ACCESS_ERRORS = {
     "NoPaymentConsent",
     # ClaimSettlement.submit: a drug line for a unit the payee did not dispense.
     "UnitNotDispensedByPayee",
+    # ClaimSettlement.voidEnrolment: the caller is not a registrar of the directory.
+    "NotRegistrar",
+    # ClaimAdmin: called directly, not by delegatecall from its ClaimSettlement (nobody may).
+    "DirectCallRefused",
     # ERC-20 transferFrom: the owner has not approved the caller for that much.
     "ERC20InsufficientAllowance",
 }
@@ -133,6 +138,14 @@ ACCESS_ERRORS |= gov_matrix.GOV_ACCESS_ERRORS
 # reason. Only governance cells: elsewhere the argument table makes every authorised call succeed.
 DOMAIN_ERROR_CELLS: dict[tuple[str, str], str] = {
     **gov_matrix.no_single_operation(ROLES),
+    ("ClaimSettlement.scheduleRules(uint32,uint40,bytes32)", "insurer"): (
+        "RulesAlreadyScheduled: the world keeps rule table 2 waiting (so setCoverage can be called), and one "
+        "table waits at a time (tests/claims/test_v2_privacy_enrolment.py schedules them)"
+    ),
+    ("ClaimSettlement.releaseLapsed(bytes32)", "insurer"): (
+        "PayoutNotLapsed: the plan's insurer passes the access checks, but only a payout whose transfer "
+        "failed PAYOUT_TIMEOUT ago may be released (tests/claims/test_v2_powers_settlement.py plays it)"
+    ),
 }
 
 DOC = bytes.fromhex("d0" * 32)
@@ -151,9 +164,10 @@ LABS = mask([Category.OBSERVATION, Category.DIAGNOSTIC_REPORT])
 TREAT = mask([Purpose.TREAT])
 REGISTRAR_ROLE = keccak(text="careledger.directory.REGISTRAR")
 USD = 1_000_000  # dtUSD has 6 decimals
-OFFICE = service_code("CPT:99213")  # covered, 20% coinsurance, $20 copay
-MRI = service_code("CPT:70551")  # covered with pre-authorisation: always reviewed
-COSMETIC = service_code("CPT:15780")  # not covered: denied by the rules
+KEY = CodeKey(bytes.fromhex("3c" * 32))  # plan 1's code key (shared off chain)
+OFFICE = KEY.digest(1, "CPT:99213")  # covered, 20% coinsurance, $20 copay
+MRI = KEY.digest(1, "CPT:70551")  # covered with pre-authorisation: always reviewed
+COSMETIC = KEY.digest(1, "CPT:15780")  # not covered: denied by the rules
 RULES = {
     OFFICE: CoverageRule(covered=True, coinsurance_bps=2_000, copay=20 * USD),
     MRI: CoverageRule(covered=True, pre_auth=True, coinsurance_bps=2_000),
@@ -291,12 +305,32 @@ class World:
     plan: int = 0
     plans: dict[str, int] = field(default_factory=dict)  # insurer role -> its plan
     today: int = 0
+    period: int = 0
+    pending_version: int = 0
     claims: dict[str, bytes] = field(default_factory=dict)  # "<status>:<payee role>" -> claim id
     claim_lines: dict[bytes, list[tuple[Any, ...]]] = field(default_factory=dict)
     gov: Any = None  # gov_matrix.Gov: the consortium's contracts and proposals
 
     def claim_input(self, payee: str, day: int, code: bytes = OFFICE, billed: int = 80 * USD) -> tuple[Any, ...]:
-        return (self.addr["patient"], self.addr[payee], day, 0, DOC, [Line(code, 1, billed).as_tuple()])
+        member, to = self.addr["patient"], self.addr[payee]
+        episode = KEY.episode(1, member, to, day)
+        return (member, to, self.period, episode, 0, DOC, [Line(code, 1, billed).as_tuple()])
+
+    def enrolment(self, plan: int, member: Any) -> tuple[Any, ...]:
+        """enrol() arguments with ``member``'s (a LocalAccount) signature for the current year."""
+        deadline = self.now + 7 * DAY
+        typed = enrolment_typed_data(
+            plan,
+            member.address,
+            CRED,
+            self.period,
+            self.period,
+            0,
+            deadline,
+            chain_id=self.chain_id,
+            contract=self.contracts["ClaimSettlement"].address,
+        )
+        return (plan, member.address, CRED, self.period, self.period, deadline, eip712.sign(member, typed))
 
     def new_claim(self, caller: str) -> tuple[Any, ...]:
         """A claim the caller may submit: a provider or pharmacy for itself, the plan's insurer
@@ -337,6 +371,30 @@ class World:
 
 
 Args = Callable[[World, str], tuple[Any, ...]]
+
+LINE = "(bytes32,uint32,uint96,bytes32,bytes32[])"
+LINES = f"{LINE}[]"
+CLAIM = f"(address,address,uint32,bytes32,uint16,bytes32,{LINES})"
+PLAN_SIG = "ClaimSettlement.createPlan((uint96,uint96,uint96,uint32,uint40,uint32,uint32,uint32))"
+COVERAGE_SIG = (
+    "ClaimSettlement.setCoverage(uint32,uint32,bytes32[],(bool,bool,bool,bool,uint16,uint96,uint96)[],bytes32[])"
+)
+ENROL_SIG = "ClaimSettlement.enrol(uint32,address,bytes32,uint32,uint32,uint256,bytes)"
+ADMIN_SIGS = (
+    PLAN_SIG,
+    "ClaimSettlement.scheduleRules(uint32,uint40,bytes32)",
+    COVERAGE_SIG,
+    "ClaimSettlement.setAdjuster(address,bool)",
+    ENROL_SIG,
+    "ClaimSettlement.terminate(address,uint32,uint32)",
+    "ClaimSettlement.voidEnrolment(address,uint32)",
+)
+# A member of the soon suspended insurer's plan: the registrar may void that enrolment.
+VOIDABLE = Account.from_key(keccak(text="careledger access matrix voidable member"))
+
+
+def _plan_terms(w: World) -> PlanTerms:
+    return replace(PLAN_TERMS, period_start=(w.today - 30) * DAY)
 
 
 def _grant_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
@@ -516,34 +574,23 @@ ARGS: dict[str, Args] = {
     ),
     "ParticipantDirectory.revokePrefix(uint256,uint8,bytes32)": lambda w, c: (9506000, 7, REASON),
     # -- ClaimSettlement: plans and pool (plan 1 belongs to the insurer)
-    "ClaimSettlement.createPlan((uint96,uint96,uint96,uint32))": lambda w, c: (PLAN_TERMS.as_tuple(),),
-    "ClaimSettlement.setCoverage(uint32,bytes32[],(bool,bool,bool,uint16,uint96,uint96)[])": lambda w, c: (
-        w.plan_of(c),
-        [OFFICE],
-        [RULES[OFFICE].as_tuple()],
-    ),
+    PLAN_SIG: lambda w, c: (_plan_terms(w).as_tuple(),),
+    "ClaimSettlement.scheduleRules(uint32,uint40,bytes32)": lambda w, c: (w.plan_of(c), w.now + 30 * DAY, KEY.key_id),
+    COVERAGE_SIG: lambda w, c: (w.plan_of(c), w.pending_version, [OFFICE], [RULES[OFFICE].as_tuple()], []),
     "ClaimSettlement.setAdjuster(address,bool)": lambda w, c: (w.addr["er"], True),
-    "ClaimSettlement.enrol(uint32,address,bytes32,uint32,uint32)": lambda w, c: (
-        w.plan_of(c),
-        w.addr["patient2"],
-        CRED,
-        w.today - 10,
-        w.today + 300,
-    ),
+    ENROL_SIG: lambda w, c: w.enrolment(w.plan_of(c), dev_account("patient2").account),
+    "ClaimSettlement.terminate(address,uint32,uint32)": lambda w, c: (w.addr["patient"], 1, w.period),
+    "ClaimSettlement.voidEnrolment(address,uint32)": lambda w, c: (VOIDABLE.address, 1),
     "ClaimSettlement.fund(uint32,uint256)": lambda w, c: (w.plan_of(c), 100 * USD),
     "ClaimSettlement.withdrawFree(uint32,uint256,address)": lambda w, c: (w.plan_of(c), 1 * USD, w.addr[c]),
     # -- ClaimSettlement: claims
-    "ClaimSettlement.submit((address,address,uint32,uint16,bytes32,(bytes32,uint32,uint96,bytes32)[]))": (
-        lambda w, c: (w.new_claim(c),)
-    ),
-    "ClaimSettlement.submitBatch((address,address,uint32,uint16,bytes32,(bytes32,uint32,uint96,bytes32)[])[])": (
-        lambda w, c: ([w.new_claim(c)],)
-    ),
-    "ClaimSettlement.adjudicate(bytes32,(bytes32,uint32,uint96,bytes32)[])": lambda w, c: (
+    f"ClaimSettlement.submit({CLAIM})": lambda w, c: (w.new_claim(c),),
+    f"ClaimSettlement.submitBatch({CLAIM}[])": lambda w, c: ([w.new_claim(c)],),
+    f"ClaimSettlement.adjudicate(bytes32,{LINES})": lambda w, c: (
         w.claims["queued:provider"],
         w.claim_lines[w.claims["queued:provider"]],
     ),
-    "ClaimSettlement.review(bytes32,(bytes32,uint32,uint96,bytes32)[],uint8,uint96,uint16)": lambda w, c: (
+    f"ClaimSettlement.review(bytes32,{LINES},uint8,uint96,uint16)": lambda w, c: (
         w.claims["pending:provider"],
         w.claim_lines[w.claims["pending:provider"]],
         0,  # Decision.Approve
@@ -554,6 +601,10 @@ ARGS: dict[str, Args] = {
     "ClaimSettlement.appeal(bytes32)": lambda w, c: (w.claim("denied", c),),
     "ClaimSettlement.pay(bytes32)": lambda w, c: (w.claims["approved:provider"],),
     "ClaimSettlement.payBatch(bytes32[])": lambda w, c: ([w.claims["approved:provider"]],),
+    "ClaimSettlement.redirectPayout(bytes32,address)": lambda w, c: (w.claim("approved", c), w.addr["regulator"]),
+    "ClaimSettlement.releaseLapsed(bytes32)": lambda w, c: (w.claims["approved:provider"],),
+    # -- ClaimAdmin: the module ClaimSettlement delegatecalls; called directly, it refuses everyone
+    **{f"ClaimAdmin.{sig.split('.', 1)[1]}": (lambda f: lambda w, c: ARGS_ADMIN[f](w, c))(sig) for sig in ADMIN_SIGS},
     # -- DevnetTestUSD (the devnet payment token; every caller holds some and is approved by admin)
     "DevnetTestUSD.approve(address,uint256)": lambda w, c: (w.addr["admin"], USD),
     "DevnetTestUSD.mint(address,uint256)": lambda w, c: (w.addr[c], USD),
@@ -561,6 +612,7 @@ ARGS: dict[str, Args] = {
     "DevnetTestUSD.transferFrom(address,address,uint256)": lambda w, c: (w.addr["admin"], w.addr[c], USD),
 }
 ARGS |= gov_matrix.GOV_ARGS
+ARGS_ADMIN = ARGS
 
 
 def _batch(registry: Any, lot: str, n: int, sender: Any) -> tuple[bytes, MerkleTree, list[str]]:
@@ -568,6 +620,14 @@ def _batch(registry: Any, lot: str, n: int, sender: Any) -> tuple[bytes, MerkleT
     tree = MerkleTree.from_leaves([leaf_hash(GTIN, s) for s in serials])  # positional: index = list order
     tx = registry.commission(GTIN, text_to_bytes32(lot, "lot"), EXPIRY, n, tree.root, sender=sender)
     return bytes(tx.events[0].batchId), tree, serials
+
+
+def _rules_in_force(chain: Any, claims: Any, insurer: Any, plan: int) -> None:
+    """Rule table 1 of ``plan`` (RULES under KEY), filled and then in force."""
+    start = int(chain.pending_timestamp) + 10
+    claims.scheduleRules(plan, start, KEY.key_id, sender=insurer)
+    claims.setCoverage(plan, 1, list(RULES), [r.as_tuple() for r in RULES.values()], [], sender=insurer)
+    chain.mine(timestamp=start)
 
 
 @pytest.fixture(scope="module")
@@ -654,11 +714,29 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
     claims = project.ClaimSettlement.deploy(directory, consent, provenance, token, sender=admin)
     w.contracts |= {"ClaimSettlement": claims, "DevnetTestUSD": token}
     insurer = cast["insurer"]
-    tx = claims.createPlan(PLAN_TERMS.as_tuple(), sender=insurer)
-    w.plan = int(tx.events.filter(claims.PlanCreated)[0].planId)
-    claims.setCoverage(w.plan, list(RULES), [r.as_tuple() for r in RULES.values()], sender=insurer)
+    w.contracts["ClaimAdmin"] = project.ClaimAdmin.at(claims.admin())
     w.today = day_of(int(chain.pending_timestamp))
-    claims.enrol(w.plan, patient, CRED, w.today - 30, w.today + 334, sender=insurer)
+    w.now = int(chain.pending_timestamp)
+    tx = claims.createPlan(_plan_terms(w).as_tuple(), sender=insurer)
+    w.plan = int(tx.events.filter(claims.PlanCreated)[0].planId)
+    _rules_in_force(chain, claims, insurer, w.plan)
+    w.period = int(claims.periodAt(w.plan, chain.pending_timestamp))
+    # The patient for this year and the next (so the insurer may terminate the next).
+    w.now = int(chain.pending_timestamp)
+    deadline = w.now + 7 * DAY
+    typed = enrolment_typed_data(
+        w.plan, patient.address, CRED, w.period, w.period + 1, 0, deadline, chain_id=w.chain_id, contract=claims.address
+    )
+    claims.enrol(
+        w.plan,
+        patient,
+        CRED,
+        w.period,
+        w.period + 1,
+        deadline,
+        eip712.sign(dev_account("patient").account, typed),
+        sender=insurer,
+    )
     for acct in cast.values():
         token.mint(acct, 100_000 * USD, sender=admin)
         token.approve(acct, 100 * USD, sender=admin)
@@ -669,9 +747,14 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
         claim = w.claim_input(payee, day, code, 600 * USD if code == MRI else 80 * USD)
         tx = claims.submit(claim, sender=cast[payee])
         cid = bytes(tx.events.filter(claims.ClaimSubmitted)[0].claimId)
-        w.claims[f"{kind}:{payee}"], w.claim_lines[cid] = cid, claim[5]
+        w.claims[f"{kind}:{payee}"], w.claim_lines[cid] = cid, claim[6]
 
     submit("queued", "provider", w.today - 2, OFFICE)  # benefit $48 > $10 free: queued
+    # A claim the insurer submitted itself (payee the member): the only kind it may withdraw.
+    own = w.claim_input("patient", w.today - 6, MRI, 600 * USD)
+    tx = claims.submit(own, sender=insurer)
+    cid = bytes(tx.events.filter(claims.ClaimSubmitted)[0].claimId)
+    w.claims["pending:insurer"], w.claim_lines[cid] = cid, own[6]
     claims.fund(w.plan, 10_000 * USD, sender=insurer)
     submit("approved", "provider", w.today - 3, OFFICE)
     for payee in ("provider", "suspended"):
@@ -679,10 +762,16 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
         submit("denied", payee, w.today - 5, COSMETIC)
     claims.setAdjuster(suspended, True, sender=insurer)
     # The suspended participant (an insurer too) has its own funded plan.
-    tx = claims.createPlan(PLAN_TERMS.as_tuple(), sender=suspended)
+    tx = claims.createPlan(_plan_terms(w).as_tuple(), sender=suspended)
     w.plans = {"insurer": w.plan, "suspended": int(tx.events.filter(claims.PlanCreated)[0].planId)}
     token.approve(claims, 100_000 * USD, sender=suspended)
     claims.fund(w.plans["suspended"], 10 * USD, sender=suspended)
+    _rules_in_force(chain, claims, suspended, w.plans["suspended"])
+    w.now = int(chain.pending_timestamp)
+    claims.enrol(*w.enrolment(w.plans["suspended"], VOIDABLE), sender=suspended)
+    # Rule table 2 of the insurer's plan waits for its start: setCoverage may still fill it.
+    w.pending_version = 2
+    claims.scheduleRules(w.plan, int(chain.pending_timestamp) + 60 * DAY, KEY.key_id, sender=insurer)
 
     directory.suspend(suspended, REASON, sender=admin)
     w.gov = gov_matrix.build(project, chain, directory, admin, cast, w.fresh, addr["lab"])

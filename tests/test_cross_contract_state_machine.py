@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -38,8 +39,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from careledger.claims.types import ClaimStatus, CoverageRule, Line, PlanTerms, adjudicate_line, day_of, service_code
+from careledger.accounts import dev_accounts
+from careledger.claims.enrolment import enrolment_typed_data
+from careledger.claims.types import ClaimStatus, CodeKey, CoverageRule, Line, PlanTerms, adjudicate_line, day_of
 from careledger.codes import Category, Purpose, Role
+from careledger.consent import eip712
 from careledger.consent.terms import consent_id, mask
 from careledger.provenance.ids import text_to_bytes32
 from careledger.provenance.verdict import Verdict
@@ -78,8 +82,9 @@ TRADERS = ("manufacturer", "distributor", "pharmacy")
 SUSPENDABLE = ("clinic", "lab", "distributor", "pharmacy", "insurer")
 CATEGORIES = mask([Category.OBSERVATION, Category.FINANCIAL])
 USD = 1_000_000
-OFFICE = service_code("CPT:99213")
-DRUG = service_code("NDC:0002-1433-80")
+KEY = CodeKey(bytes.fromhex("5a" * 32))  # plan 1's code key (off chain)
+OFFICE = KEY.digest(1, "CPT:99213")
+DRUG = KEY.digest(1, "NDC:0002-1433-80")
 RULES = {
     OFFICE: CoverageRule(covered=True, coinsurance_bps=2_000, copay=20 * USD),
     DRUG: CoverageRule(covered=True, requires_unit=True, copay=10 * USD),
@@ -175,10 +180,24 @@ class SuiteModel(RuleBasedStateMachine):
         self.ship("distributor", "pharmacy", 2)
         self.accept("pharmacy")
         insurer = self.acct["insurer"]
-        self.claims.createPlan(TERMS.as_tuple(), sender=insurer)
-        self.claims.setCoverage(1, list(RULES), [r.as_tuple() for r in RULES.values()], sender=insurer)
+        self._tick()
+        self.claims.createPlan(replace(TERMS, period_start=self.t - 30 * 86_400).as_tuple(), sender=insurer)
+        self._tick()
+        effective = self.t + 5
+        self.claims.scheduleRules(1, effective, KEY.key_id, sender=insurer)
+        self._tick()
+        binding = KEY.gtin_binding(1, "NDC:0002-1433-80", self.batch.gtin)
+        bindings = [binding if code == DRUG else b"\0" * 32 for code in RULES]
+        self.claims.setCoverage(1, 1, list(RULES), [r.as_tuple() for r in RULES.values()], bindings, sender=insurer)
+        self.t = effective - 1
+        keys = {a.address: a.account for a in dev_accounts()}
         for p in self.patients:
-            self.claims.enrol(1, p, CRED, self.today0 - 30, self.today0 + 300, sender=insurer)
+            self._tick()
+            deadline = self.t + 3_600
+            typed = enrolment_typed_data(
+                1, p.address, CRED, 0, 0, 0, deadline, chain_id=ape.chain.chain_id, contract=self.claims.address
+            )
+            self.claims.enrol(1, p, CRED, 0, 0, deadline, eip712.sign(keys[p.address], typed), sender=insurer)
         self.token.mint(insurer, 10**6 * USD, sender=insurer)
         self.token.approve(self.claims, 10**6 * USD, sender=insurer)
         self.claims.fund(1, FUND, sender=insurer)
@@ -386,7 +405,7 @@ class SuiteModel(RuleBasedStateMachine):
         for an active payee. An accepted claim is approved when the pool can pay it at once, or
         queued (Submitted) when it cannot."""
         member = self.patients[p].address
-        claim = (member, self.acct[payee].address, day, 0, DOC, [line.as_tuple()])
+        claim = (member, self.acct[payee].address, 0, self._episode(p, payee, day), 0, DOC, [line.as_tuple()])
         benefit = adjudicate_line(RULES[line.code], line.units, line.billed, 0, 10**30).benefit
         before = len(self.claim_state)
         holder: dict[str, bytes] = {}
@@ -403,8 +422,8 @@ class SuiteModel(RuleBasedStateMachine):
         if status is ClaimStatus.APPROVED:
             self.owed += benefit
         self.claim_state[holder["id"]] = [status, benefit, payee, [line.as_tuple()]]
-        if line.unit_id != ZERO32:
-            self.claimed_units[line.unit_id.hex()] = holder["id"]
+        for unit in line.unit_ids:
+            self.claimed_units[unit.hex()] = holder["id"]
 
     def _payment_consent(self, p: int, g: str) -> bool:
         suspended = g in self.suspended
@@ -414,10 +433,15 @@ class SuiteModel(RuleBasedStateMachine):
             self.suspended.add(g)
         return ok
 
+    def _episode(self, p: int, payee: str, day: int) -> bytes:
+        return KEY.episode(1, self.patients[p].address, self.acct[payee].address, day)
+
     def _duplicate(self, p: int, payee: str, day: int, code: bytes) -> bool:
         from careledger.claims.types import claim_id
 
-        return claim_id(self.patients[p].address, self.acct[payee].address, day, [code]) in self.claim_state
+        # One claim per encounter (member, payee, day in the episode digest), whatever the code.
+        ep = self._episode(p, payee, day)
+        return claim_id(self.patients[p].address, self.acct[payee].address, 0, ep) in self.claim_state
 
     @rule(p=st.sampled_from(PATIENTS), g=st.sampled_from(("clinic", "lab")), k=st.integers(0, 2))
     def submit_office_claim(self, p: int, g: str, k: int) -> None:
@@ -442,12 +466,16 @@ class SuiteModel(RuleBasedStateMachine):
         if serial in self.dispensed and self.status == "recalled" and self._active("pharmacy"):
             self._tick()
             batch = bytes(self.batch.id)
-            claim = (self.patients[p].address, self.acct["pharmacy"].address, day, 0, DOC, [])
-            line = Line(DRUG, 1, DRUG_BILLED, unit).as_tuple()
+            claim = (self.patients[p].address, self.acct["pharmacy"].address, 0, self._episode(p, "pharmacy", day))
+            line = self._drug_line(unit).as_tuple()
             with ape.reverts(self.claims.UnitRecalled, unitId=unit, batchId=batch):
-                self.claims.submit((*claim[:5], [line]), sender=self.acct["pharmacy"])
+                self.claims.submit((*claim, 0, DOC, [line]), sender=self.acct["pharmacy"])
             return
-        self._submit(p, "pharmacy", day, Line(DRUG, 1, DRUG_BILLED, unit), ok)
+        self._submit(p, "pharmacy", day, self._drug_line(unit), ok)
+
+    def _drug_line(self, unit: bytes) -> Line:
+        salt = KEY.gtin_salt(1, "NDC:0002-1433-80", self.batch.gtin)
+        return Line(DRUG, 1, DRUG_BILLED, salt, (unit,))
 
     def _claim_ids(self) -> list[bytes]:
         return sorted(self.claim_state)

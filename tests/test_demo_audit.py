@@ -15,7 +15,7 @@ from rich.console import Console
 
 from careledger.accounts import dev_account
 from careledger.artifacts import load_artifacts
-from careledger.audit import chain_links, scan_chain
+from careledger.audit import chain_links, load_code_list, scan_chain, scan_codes, scan_dates
 from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.demo.phi import DEMO_PHI, all_demo_phi
 from careledger.demo.runner import run_demo
@@ -100,6 +100,18 @@ def test_scanner_finds_planted_phi_in_each_form(planted_scan, form, label, encod
     assert {hit.label for hit in planted_scan.hits} == {p[1] for p in PLANTED}
 
 
+PUBLIC_CODES = load_code_list(Path(__file__).parent / "data" / "public_service_codes.json")
+
+
+def claims_dates(rpc, deployment, states):
+    """Dates near chain time beside a person's address, in the claims contract's calldata and
+    events (organisations: the directory's participants as the log rebuilds them, the deployed
+    contracts and the consortium admin)."""
+    orgs = [*states["directory"]["participants"], *(r.address for r in deployment.contracts.values())]
+    orgs.append(dev_account("admin").address)
+    return scan_dates(rpc, orgs, contracts=[deployment.address("ClaimSettlement")])
+
+
 @pytest.fixture(scope="module")
 def audited_demo():
     """Run the demo once; before its devnet stops, scan it for PHI and replay its logs."""
@@ -112,6 +124,8 @@ def audited_demo():
         found["phi"] = scan_chain(rpc, all_demo_phi())
         found["states"] = replay(rpc, deployment, load_artifacts())
         found["diffs"] = check(w3, rpc, deployment, load_artifacts())
+        found["codes"] = scan_codes(rpc, PUBLIC_CODES)
+        found["dates"] = claims_dates(rpc, deployment, found["states"])
         found["index"] = index_audit(url, w3, deployment)
         found["links"] = chain_links(w3, deployment, load_artifacts())
         # Then plant a link (after everything above looked): the patient's own address consents
@@ -158,6 +172,14 @@ def test_event_log_rebuilds_every_contract_state(audited_demo):
     assert len(states["provenance"]["batches"]) >= 2 and len(states["provenance"]["units"]) >= 3
     assert len(states["consent"]["consents"]) >= 2 and states["consent"]["accesses"] >= 2
     assert found["diffs"] == {domain: [] for domain in states}
+
+
+def test_demo_writes_no_service_code_and_no_date_of_care(audited_demo):
+    """#13 point 8: no code of the public list in any form (clear, hex, ABI, unsalted hash)
+    anywhere on chain, and no date near chain time beside a member in the claims contract."""
+    _, found = audited_demo
+    assert found["codes"].hits == [], "service codes on chain:\n" + "\n".join(str(h) for h in found["codes"].hits)
+    assert found["dates"] == [], "dates tied to people:\n" + "\n".join(str(h) for h in found["dates"])
 
 
 def test_demo_links_no_relationships_and_a_planted_link_is_caught(audited_demo):

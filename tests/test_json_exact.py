@@ -188,23 +188,23 @@ def _claims(w: Walk) -> None:
     patient = dev_account("patient").address
     plan = w.cli(
         "claims", "plan", "--deductible", "100", "--annual-max", ANNUAL_MAX, "--auto-approve", AUTO_APPROVE,
-        "--rule", "CPT:99213=coins=2000", "--rule", "CPT:70551=preauth,coins=2000", account="insurer",
+        "--rule", "CPT:99213=coins=2000", "--rule", "CPT:70551=preauth,coins=2000", "--year-start", w.day(-100),
+        account="insurer",
     )  # fmt: skip
     pid = str(plan["planId"])
     w.cli("claims", "plan", "--deductible", "abc", "--annual-max", "1", "--auto-approve", "1", code=2)
-    w.cli(
-        "claims", "enrol", pid, patient, "--record", "0x" + "22" * 32, "--start", w.day(-30), "--end", w.day(330),
-        account="insurer",
-    )  # fmt: skip
-    w.cli(
-        "claims", "enrol", "999", patient, "--record", "0x" + "22" * 32, "--start", w.day(-30), "--end", w.day(330),
-        account="insurer", code=1,
-    )  # fmt: skip
+    agreement = w.cli("claims", "sign-enrolment", pid, "--record", "0x" + "22" * 32, account="patient")
+    agreement_file = w.folder / "agreement.json"
+    agreement_file.write_text(json.dumps(agreement))
+    w.files.append(agreement_file)
+    w.cli("claims", "enrol", str(agreement_file), account="insurer")
+    w.cli("claims", "enrol", str(agreement_file), account="insurer", code=1)  # the signature is used up
+    w.cli("claims", "sign-enrolment", "999", "--record", "0x" + "22" * 32, account="patient", code=1)
 
     def submit(day: int, line: str, code: int = 0) -> Any:
         return w.cli(
-            "claims", "submit", "--member", patient, "--day", w.day(day), "--line", line, "--fhir-claim", FHIR,
-            account="clinic", code=code,
+            "claims", "submit", "--plan", pid, "--member", patient, "--day", w.day(day), "--line", line,
+            "--fhir-claim", FHIR, account="clinic", code=code,
         )  # fmt: skip
 
     queued = submit(-1, "CPT:99213,1,20000000000")  # the pool is empty: queued until funded
@@ -239,9 +239,9 @@ def _claims(w: Walk) -> None:
         rows.writerow([patient, "", w.day(-5), "CPT:99213", 1, "30000000000", "", FHIR])
         rows.writerow([patient, "", "not-a-date", "CPT:99213", 1, "90.00", "", FHIR])
     results = w.folder / "results.json"
-    w.cli("claims", "submit-batch", str(batch), "--out", str(results), account="clinic")
+    w.cli("claims", "submit-batch", str(batch), "--plan", pid, "--out", str(results), account="clinic")
     w.files.append(results)
-    w.cli("claims", "submit-batch", str(w.folder / "missing.csv"), account="clinic", code=2)
+    w.cli("claims", "submit-batch", str(w.folder / "missing.csv"), "--plan", pid, account="clinic", code=2)
 
 
 def _directory(w: Walk) -> None:
@@ -436,6 +436,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CARELEDGER_PROVENANCE_DIR", str(folder / "provenance"))
         mp.setenv("CARELEDGER_JOURNAL_DIR", str(folder / "journals"))
+        mp.setenv("CARELEDGER_CLAIMS_KEYS", str(folder / "claims-keys.json"))
         mp.setenv("CARELEDGER_DEVNET_DIR", str(folder / "other-devnet"))
         mp.setenv("CARELEDGER_RECORDS_PASSPHRASE", "json walk: throwaway record keys")
         mp.delenv("CARELEDGER_PRIVATE_KEY", raising=False)

@@ -24,9 +24,10 @@ import chainclock
 import pytest
 import random_run
 from random_run import RandomRun, missing_coverage, phi_to_scan
+from test_demo_audit import PUBLIC_CODES, claims_dates
 
 from bench.harness import fresh_suite
-from careledger.audit import chain_links, scan_chain
+from careledger.audit import chain_links, scan_chain, scan_codes
 from careledger.index.audit import index_audit
 from careledger.indexer import check, replay
 from careledger.rpc import RpcClient
@@ -75,7 +76,9 @@ def audited_run(tmp_path_factory: pytest.TempPathFactory):
             "refused_receipts": rpc.batch([("eth_getTransactionReceipt", [o.tx]) for o in mined]),
             "span": (int(env.w3.eth.get_block(1)["timestamp"]), run.now()),  # chain times the run covered
             "links": chain_links(w3, deployment, artifacts),
+            "codes": scan_codes(rpc, PUBLIC_CODES),
         }
+        found["dates"] = claims_dates(rpc, deployment, found["states"])
         yield run, found
 
 
@@ -171,3 +174,10 @@ def test_random_run_links_no_relationships(audited_run):
     pseudonyms = {n for n in run.keys if "@" in n}
     assert len(pseudonyms) >= 4, pseudonyms  # the run did use pairwise pseudonyms
     assert found["links"] == [], "\n".join(str(h) for h in found["links"])
+
+
+def test_random_run_writes_no_service_code_and_no_date_of_care(audited_run):
+    """#13 point 8 on the seeded run: no public code in any form, no date tied to a member."""
+    _, found = audited_run
+    assert found["codes"].hits == [], "service codes on chain:\n" + "\n".join(str(h) for h in found["codes"].hits)
+    assert found["dates"] == [], "dates tied to people:\n" + "\n".join(str(h) for h in found["dates"])

@@ -12,10 +12,16 @@ from its claims and journalled before it is broadcast, so an interrupted run, ru
 loses a signed batch nor sends one twice.
 
 CSV: one claim (one line item) per row, header
-``member,payee,service_date,code,units,billed,unit_id,fhir_claim`` (``payee`` and ``unit_id``
-may be empty; ``service_date`` is ``YYYY-MM-DD``; ``billed`` in token units with decimals,
-e.g. ``180.00``). JSON: a list of objects ``{"member", "payee", "serviceDate", "fhirClaim",
-"lines": [{"code", "units", "billed", "unitId"}]}``.
+``member,payee,service_date,code,units,billed,unit_id,fhir_claim`` and optionally ``gtin``
+(``payee``, ``unit_id`` and ``gtin`` may be empty; ``unit_id`` holds one unit id per package,
+separated by ``;``; ``gtin`` is the dispensed product of a drug line; ``service_date`` is
+``YYYY-MM-DD``; ``billed`` in token units with decimals, e.g. ``180.00``). JSON: a list of
+objects ``{"member", "payee", "serviceDate", "fhirClaim", "lines": [{"code", "units", "billed",
+"unitIds", "gtin"}]}``.
+
+Codes and dates are readable in the file and never reach the chain as such: the plan context
+(:class:`careledger.claims.keys.PlanContext`, the plan's code key) turns each code into its
+plan-keyed digest and each service date into the plan period plus the episode digest.
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ from eth_typing import HexStr
 
 from careledger.chain import checksum
 from careledger.claims.client import MAX_BATCH, ClaimRequest, ClaimsClient
+from careledger.claims.keys import PlanContext
 from careledger.claims.pipeline import ClaimOps, refusal, sender_for
-from careledger.claims.types import ClaimStatus, Line, service_code
+from careledger.claims.types import ClaimStatus, Line
 from careledger.errors import CareLedgerError, ChainRefused, InvalidInput, NodeUnreachable
 from careledger.exactjson import dumps, quantity
 from careledger.rpc import RpcError
@@ -80,31 +87,37 @@ def _bytes32(text: str, what: str) -> bytes:
         raise InvalidInput(f"{what} {text!r} is not hex") from None
 
 
-def _line(obj: dict[str, Any], decimals: int) -> Line:
+def _line(obj: dict[str, Any], decimals: int, ctx: PlanContext) -> Line:
     try:
         units = int(str(obj.get("units", 1)).strip())
     except ValueError:
         raise InvalidInput(f"units {obj.get('units')!r} is not a whole number") from None
     if not 1 <= units < 2**32:
         raise InvalidInput(f"units {units} out of range")
-    unit = str(obj.get("unitId") or obj.get("unit_id") or "").strip()
-    return Line(
-        service_code(str(obj.get("code", "")).strip()),
-        units,
-        parse_amount(obj.get("billed", ""), decimals),
-        _bytes32(unit, "unit id") if unit else b"\0" * 32,
+    raw_units = obj.get("unitIds") or obj.get("unitId") or obj.get("unit_id") or ""
+    texts = raw_units if isinstance(raw_units, list) else str(raw_units).split(";")
+    unit_ids = tuple(_bytes32(str(t), "unit id") for t in texts if str(t).strip())
+    gtin_text = str(obj.get("gtin") or "").strip()
+    if unit_ids and not gtin_text:
+        raise InvalidInput("a drug line needs the gtin of the dispensed product")
+    try:
+        gtin = int(gtin_text) if gtin_text else None
+    except ValueError:
+        raise InvalidInput(f"gtin {gtin_text!r} is not a number") from None
+    return ctx.line(
+        str(obj.get("code", "")).strip(), units, parse_amount(obj.get("billed", ""), decimals), gtin, unit_ids
     )
 
 
-def _request(obj: dict[str, Any], default_payee: str, decimals: int) -> ClaimRequest:
+def _request(obj: dict[str, Any], default_payee: str, decimals: int, ctx: PlanContext) -> ClaimRequest:
     member = checksum(str(obj.get("member", "")).strip(), "member")
     payee_text = str(obj.get("payee") or "").strip()
     payee = checksum(payee_text, "payee") if payee_text else default_payee
     day = parse_day(obj.get("serviceDate") or obj.get("service_date") or "")
     fhir = _bytes32(str(obj.get("fhirClaim") or obj.get("fhir_claim") or ""), "FHIR claim commitment")
     raw_lines = obj.get("lines")
-    lines = [_line(x, decimals) for x in raw_lines] if isinstance(raw_lines, list) else [_line(obj, decimals)]
-    return ClaimRequest(member, payee, day, tuple(lines), fhir, int(obj.get("resubmission", 0) or 0))
+    lines = [_line(x, decimals, ctx) for x in raw_lines] if isinstance(raw_lines, list) else [_line(obj, decimals, ctx)]
+    return ctx.request(member, payee, day, lines, fhir, int(obj.get("resubmission", 0) or 0))
 
 
 @dataclass
@@ -129,7 +142,9 @@ class RowResult:
         }
 
 
-def load_rows(path: Path, default_payee: str, decimals: int) -> list[tuple[int, ClaimRequest | RowResult]]:
+def load_rows(
+    path: Path, default_payee: str, decimals: int, ctx: PlanContext
+) -> list[tuple[int, ClaimRequest | RowResult]]:
     """(line number, request or the error for that row). Line numbers are those of the file."""
     if not path.is_file():
         raise InvalidInput(f"{path} does not exist")
@@ -149,7 +164,7 @@ def load_rows(path: Path, default_payee: str, decimals: int) -> list[tuple[int, 
             if not isinstance(obj, dict):
                 out.append((line, RowResult(line, error="not a JSON object")))
                 continue
-            out.append((line, _safe(line, _builder(obj, default_payee, decimals))))
+            out.append((line, _safe(line, _builder(obj, default_payee, decimals, ctx))))
         return out
     reader = csv.DictReader(text.splitlines())
     if reader.fieldnames is None or not {"member", "service_date", "code", "billed", "fhir_claim"} <= set(
@@ -158,12 +173,12 @@ def load_rows(path: Path, default_payee: str, decimals: int) -> list[tuple[int, 
         raise InvalidInput(f"{path}: CSV header must hold {', '.join(CSV_FIELDS)}")
     for row in reader:
         line = reader.line_num
-        out.append((line, _safe(line, _builder(dict(row), default_payee, decimals))))
+        out.append((line, _safe(line, _builder(dict(row), default_payee, decimals, ctx))))
     return out
 
 
-def _builder(obj: dict[str, Any], default_payee: str, decimals: int) -> Callable[[], ClaimRequest]:
-    return lambda: _request(obj, default_payee, decimals)
+def _builder(obj: dict[str, Any], default_payee: str, decimals: int, ctx: PlanContext) -> Callable[[], ClaimRequest]:
+    return lambda: _request(obj, default_payee, decimals, ctx)
 
 
 def _json_object_lines(text: str, count: int) -> list[int]:

@@ -2,10 +2,17 @@
 
 Amounts are given in token units with decimals (``180.00`` dtUSD), dates as ``YYYY-MM-DD``
 (UTC), claim ids as 0x + 64 hex digits. Every command prints JSON with ``--json``.
+
+Codes and service dates are typed readable and never reach the chain: the plan's code key
+(the key file of :mod:`careledger.claims.keys`, written by ``claims plan`` and shared off chain
+with the plan's network) turns codes into plan-keyed digests and a date into the plan year
+plus an episode digest. Enrolment needs the member's signature (``claims sign-enrolment``, run
+with the key of the plan pseudonym on the member's card).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,14 +60,15 @@ def _fmt(units: int, decimals: int) -> str:
     return f"{Decimal(units).scaleb(-decimals):f}"
 
 
-def _parse_rule(text: str, decimals: int) -> tuple[bytes, Any]:
-    """``CPT:99213=coins=2000,copay=20`` -> (code, CoverageRule)."""
+def _parse_rule(text: str, decimals: int) -> tuple[str, Any, int | None]:
+    """``CPT:99213=coins=2000,copay=20`` -> (code, CoverageRule, GTIN bound to a drug code)."""
     from careledger.claims.batchfile import parse_amount
     from careledger.claims.types import CoverageRule, service_code
 
     code_text, _, opts = text.partition("=")
-    code = service_code(code_text)
-    covered, pre_auth, unit, coins, copay, cap = True, False, False, 0, 0, 0
+    service_code(code_text)
+    covered, pre_auth, unit, once, coins, copay, cap = True, False, False, False, 0, 0, 0
+    gtin: int | None = None
     for opt in filter(None, (o.strip() for o in (opts or DEFAULT_PLAN_OPTS).split(","))):
         key, _, value = opt.partition("=")
         if key == "covered":
@@ -71,6 +79,10 @@ def _parse_rule(text: str, decimals: int) -> tuple[bytes, Any]:
             pre_auth = True
         elif key == "unit":
             unit = True
+        elif key == "once-per-year":
+            once = True
+        elif key == "gtin" and value.isdigit() and len(value) <= 14:
+            gtin = int(value)
         elif key == "coins" and value.isdigit() and int(value) <= 10_000:
             coins = int(value)
         elif key == "copay" and value:
@@ -79,23 +91,42 @@ def _parse_rule(text: str, decimals: int) -> tuple[bytes, Any]:
             cap = parse_amount(value, decimals)
         else:
             raise InvalidInput(
-                f"rule option {opt!r} in {text!r} is not one of covered, not-covered, preauth, unit, "
-                "coins=BPS (0..10000), copay=AMOUNT, max-per-unit=AMOUNT"
+                f"rule option {opt!r} in {text!r} is not one of covered, not-covered, preauth, unit, once-per-year, "
+                "gtin=GTIN, coins=BPS (0..10000), copay=AMOUNT, max-per-unit=AMOUNT"
             )
-    return code, CoverageRule(covered, pre_auth, unit, coins, copay, cap)
+    if unit and gtin is None:
+        raise InvalidInput(f"rule {text!r}: a drug code (unit) needs gtin=GTIN, the product it binds")
+    return code_text.strip(), CoverageRule(covered, pre_auth, unit, once, coins, copay, cap), gtin
 
 
-def _parse_line(text: str, decimals: int) -> Any:
-    """``CODE,UNITS,AMOUNT[,UNIT_ID]`` -> Line."""
+def _parse_line(text: str, decimals: int, ctx: Any) -> Any:
+    """``CODE,UNITS,AMOUNT[,UNIT_IDS;...,GTIN]`` -> Line."""
     from careledger.claims.batchfile import _line
 
     parts = [p.strip() for p in text.split(",")]
-    if len(parts) not in (3, 4):
-        raise InvalidInput(f"line {text!r} must be CODE,UNITS,AMOUNT[,UNIT_ID]")
+    if len(parts) not in (3, 5):
+        raise InvalidInput(f"line {text!r} must be CODE,UNITS,AMOUNT[,UNIT_ID;UNIT_ID...,GTIN]")
     return _line(
-        {"code": parts[0], "units": parts[1], "billed": parts[2], "unitId": parts[3] if len(parts) == 4 else ""},
+        {
+            "code": parts[0],
+            "units": parts[1],
+            "billed": parts[2],
+            "unitIds": parts[3] if len(parts) == 5 else "",
+            "gtin": parts[4] if len(parts) == 5 else "",
+        },
         decimals,
+        ctx,
     )
+
+
+def _context(client: Any, plan_id: int) -> Any:
+    """The plan's context: its terms (on chain) and code key (the key file)."""
+    from careledger.claims.keys import KeyStore, PlanContext
+
+    _, terms = client.plan(plan_id)
+    if terms.period_length == 0:
+        raise InvalidInput(f"plan {plan_id} does not exist")
+    return PlanContext(plan_id, KeyStore().current(plan_id), terms)
 
 
 def _tx(receipt: Any) -> dict[str, Any]:
@@ -112,45 +143,127 @@ def claims() -> None:
 
 
 @claims.command()
-@click.option("--deductible", required=True, help="Per member and coverage period (e.g. 100.00).")
-@click.option("--annual-max", required=True, help="Most the plan pays per member and period.")
+@click.option("--deductible", required=True, help="Per member and plan year (e.g. 100.00).")
+@click.option("--annual-max", required=True, help="Most the plan pays per member and plan year.")
 @click.option("--auto-approve", "auto_approve", required=True, help="Claims billing at most this settle unreviewed.")
 @click.option("--appeal-days", type=click.IntRange(0, 365), default=30, show_default=True)
+@click.option("--filing-days", type=click.IntRange(0, 366), default=90, show_default=True)
+@click.option("--year-start", default=None, help="First day of plan year 0, YYYY-MM-DD (default: 1 January this year).")
 @click.option("--rule", "rules", multiple=True, help="CODE=OPTS, e.g. CPT:99213=coins=2000,copay=20 (repeatable).")
 @pass_app
 def plan(
-    app: AppContext, deductible: str, annual_max: str, auto_approve: str, appeal_days: int, rules: tuple[str, ...]
+    app: AppContext,
+    deductible: str,
+    annual_max: str,
+    auto_approve: str,
+    appeal_days: int,
+    filing_days: int,
+    year_start: str | None,
+    rules: tuple[str, ...],
 ) -> None:
-    """Create a plan (as the insurer) and set its coverage rules."""
-    from careledger.claims.batchfile import parse_amount
-    from careledger.claims.types import PlanTerms
+    """Create a plan (as the insurer), its code key, and its first rule table."""
+    from careledger.claims.batchfile import parse_amount, parse_day
+    from careledger.claims.keys import KeyStore, new_code_key
+    from careledger.claims.types import PLAN_YEAR, PlanTerms
 
     client = _client(app, "insurer")
     d = _decimals(client)
-    table = dict(_parse_rule(r, d) for r in rules)
+    parsed = [_parse_rule(r, d) for r in rules]
+    now = int(client.chain.w3.eth.get_block("latest")["timestamp"])
+    this_year = datetime.fromtimestamp(now, UTC).year
+    start = parse_day(year_start or f"{this_year}-01-01") * 86_400
     terms = PlanTerms(
-        parse_amount(deductible, d), parse_amount(annual_max, d), parse_amount(auto_approve, d), appeal_days * 86_400
+        parse_amount(deductible, d),
+        parse_amount(annual_max, d),
+        parse_amount(auto_approve, d),
+        appeal_days * 86_400,
+        start,
+        PLAN_YEAR,
+        filing_days * 86_400,
     )
     plan_id, receipt = client.create_plan(terms)
-    out: dict[str, Any] = {"planId": plan_id, **_tx(receipt), "rules": len(table)}
-    if table:
-        out["coverageTx"] = _tx(client.set_coverage(plan_id, table))["tx"]
-    app.emit(out, lambda: click.echo(f"plan {plan_id} created with {len(table)} coverage rule(s)"))
+    key = new_code_key()
+    KeyStore().add(plan_id, key)
+    out: dict[str, Any] = {
+        "planId": plan_id,
+        **_tx(receipt),
+        "rules": len(parsed),
+        "codeKeyId": "0x" + key.key_id.hex(),
+    }
+    if parsed:
+        table = {key.digest(plan_id, c): r for c, r, _ in parsed}
+        bindings = {key.digest(plan_id, c): key.gtin_binding(plan_id, c, g) for c, _, g in parsed if g is not None}
+        version, effective = client.schedule_rules_now(plan_id, key.key_id)
+        out["coverageTx"] = _tx(client.set_coverage(plan_id, version, table, bindings))["tx"]
+        client.wait_until(effective)
+        out["rulesVersion"] = version
+    app.emit(out, lambda: click.echo(f"plan {plan_id} created with {len(parsed)} coverage rule(s)"))
+
+
+@claims.command("sign-enrolment")
+@click.argument("plan_id", type=int)
+@click.option("--record", required=True, help="Commitment to the member record (0x + 64 hex).")
+@click.option("--from-period", type=click.IntRange(0, 2**32 - 1), default=None, help="Default: the current plan year.")
+@click.option("--to-period", type=click.IntRange(0, 2**32 - 1), default=None, help="Default: --from-period.")
+@click.option("--valid-hours", type=click.IntRange(1, 24 * 30), default=72, show_default=True)
+@pass_app
+def sign_enrolment(
+    app: AppContext, plan_id: int, record: str, from_period: int | None, to_period: int | None, valid_hours: int
+) -> None:
+    """As the member (the plan pseudonym's key): agree to an enrolment; prints the signature."""
+    from careledger.claims.batchfile import _bytes32
+    from careledger.claims.enrolment import enrolment_typed_data
+    from careledger.consent import eip712
+
+    client = _client(app, "patient")
+    account = client.chain._require_account()
+    now = int(client.chain.w3.eth.get_block("latest")["timestamp"])
+    first = client.period_at(plan_id, now) if from_period is None else from_period
+    last = first if to_period is None else to_period
+    deadline = now + valid_hours * 3_600
+    member_record = _bytes32(record, "record commitment")
+    typed = enrolment_typed_data(
+        plan_id,
+        account.address,
+        member_record,
+        first,
+        last,
+        client.enrolment_nonce(account.address),
+        deadline,
+        chain_id=client.chain.chain_id,
+        contract=client.contract.address,
+    )
+    sig = eip712.sign(account, typed)
+    out = {
+        "planId": plan_id,
+        "member": account.address,
+        "record": "0x" + member_record.hex(),
+        "fromPeriod": first,
+        "toPeriod": last,
+        "deadline": deadline,
+        "signature": "0x" + sig.hex(),
+    }
+    app.emit(out, lambda: click.echo(dumps(out)))
 
 
 @claims.command()
-@click.argument("plan_id", type=int)
-@click.argument("member")
-@click.option("--record", required=True, help="Commitment to the member record (0x + 64 hex).")
-@click.option("--start", required=True, help="First covered day, YYYY-MM-DD.")
-@click.option("--end", required=True, help="Last covered day, YYYY-MM-DD.")
+@click.argument("agreement", type=click.Path(path_type=Path))
 @pass_app
-def enrol(app: AppContext, plan_id: int, member: str, record: str, start: str, end: str) -> None:
-    """Enrol MEMBER (a pseudonymous address) in PLAN_ID."""
-    from careledger.claims.batchfile import _bytes32, parse_day
+def enrol(app: AppContext, agreement: Path) -> None:
+    """Enrol the member of AGREEMENT (the JSON ``claims sign-enrolment`` printed) as the insurer."""
+    from careledger.claims.batchfile import _bytes32
 
+    try:
+        a = json.loads(agreement.read_text())
+        plan_id, member = int(a["planId"]), str(a["member"])
+        first, last, deadline = int(a["fromPeriod"]), int(a["toPeriod"]), int(a["deadline"])
+        sig_text = str(a["signature"])
+        sig = bytes.fromhex(sig_text.removeprefix("0x"))
+        record = _bytes32(str(a["record"]), "record commitment")
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InvalidInput(f"{agreement} is not an enrolment agreement (claims sign-enrolment --json)") from None
     client = _client(app, "insurer")
-    n, receipt = client.enrol(plan_id, member, _bytes32(record, "record commitment"), parse_day(start), parse_day(end))
+    n, receipt = client.enrol(plan_id, member, record, first, last, deadline, sig)
     app.emit({"enrolment": n, **_tx(receipt)}, lambda: click.echo(f"{member} enrolled in plan {plan_id} (#{n})"))
 
 
@@ -176,15 +289,19 @@ def fund(app: AppContext, plan_id: int, amount: str, mint: bool) -> None:
 
 
 @claims.command()
-@click.option("--member", required=True)
-@click.option("--day", "service_date", required=True, help="Service date, YYYY-MM-DD.")
-@click.option("--line", "lines", multiple=True, required=True, help="CODE,UNITS,AMOUNT[,UNIT_ID] (repeatable).")
+@click.option("--plan", "plan_id", type=int, required=True, help="The member's plan (on the card).")
+@click.option("--member", required=True, help="The plan pseudonym on the member's card.")
+@click.option("--day", "service_date", required=True, help="Service date, YYYY-MM-DD (stays off chain).")
+@click.option(
+    "--line", "lines", multiple=True, required=True, help="CODE,UNITS,AMOUNT[,UNIT_ID;...,GTIN] (repeatable)."
+)
 @click.option("--fhir-claim", required=True, help="Commitment to the off-chain FHIR Claim (0x + 64 hex).")
 @click.option("--payee", default=None, help="Default: the signer (a provider or pharmacy).")
 @click.option("--resubmission", type=click.IntRange(0, 65_535), default=0)
 @pass_app
 def submit(
     app: AppContext,
+    plan_id: int,
     member: str,
     service_date: str,
     lines: tuple[str, ...],
@@ -195,16 +312,16 @@ def submit(
     """Submit one claim (as a provider, pharmacy, or the insurer for the member)."""
     from careledger.chain import checksum
     from careledger.claims.batchfile import _bytes32, parse_day
-    from careledger.claims.client import ClaimRequest
 
     client = _client(app, "clinic")
     d = _decimals(client)
+    ctx = _context(client, plan_id)
     me = client.chain._require_account().address
-    req = ClaimRequest(
+    req = ctx.request(
         checksum(member, "member"),
         checksum(payee) if payee else me,
         parse_day(service_date),
-        tuple(_parse_line(x, d) for x in lines),
+        tuple(_parse_line(x, d, ctx) for x in lines),
         _bytes32(fhir_claim, "FHIR claim commitment"),
         resubmission,
     )
@@ -221,15 +338,16 @@ def submit(
     "--out", type=click.Path(path_type=Path), default=None, help="Per-row results (default FILE.results.csv)."
 )
 @click.option("--batch-size", type=click.IntRange(1, 100), default=100, show_default=True)
+@click.option("--plan", "plan_id", type=int, required=True, help="The members' plan (whose code key to use).")
 @pass_app
-def submit_batch(app: AppContext, file: Path, out: Path | None, batch_size: int) -> None:
+def submit_batch(app: AppContext, file: Path, out: Path | None, batch_size: int, plan_id: int) -> None:
     """Submit the claims of a CSV/JSON FILE in batches; bad rows are reported, not fatal."""
     from rich.progress import Progress
 
     from careledger.claims.batchfile import load_rows, run_batch_file, write_results
 
     client = _client(app, "clinic")
-    rows = load_rows(file, client.chain._require_account().address, _decimals(client))
+    rows = load_rows(file, client.chain._require_account().address, _decimals(client), _context(client, plan_id))
     with Progress(transient=True, disable=app.json_output) as bar:
         task = bar.add_task(f"claims from {file.name}", total=len(rows))
         results = run_batch_file(client, rows, batch_size=batch_size, progress=lambda n: bar.advance(task, n))
@@ -368,14 +486,39 @@ def status(app: AppContext, claim_id: str | None, plan_id: int | None) -> None:
 @claims.command("export-fhir")
 @click.argument("claim_id")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to a file (default stdout).")
+@click.option(
+    "--as-claim",
+    "codes",
+    default=None,
+    help="Export the FHIR Claim instead, its codes restored with the plan's key: CODE,CODE,... the provider bills.",
+)
+@click.option("--day", "service_date_text", default=None, help="With --as-claim: the service date (off chain).")
 @pass_app
-def export_fhir(app: AppContext, claim_id: str, out: Path | None) -> None:
-    """Export the claim's decision as a FHIR R4 ClaimResponse (validated before writing)."""
-    from careledger.claims.fhir import claim_response, validate
+def export_fhir(
+    app: AppContext, claim_id: str, out: Path | None, codes: str | None, service_date_text: str | None
+) -> None:
+    """Export the claim's decision as a FHIR R4 ClaimResponse, or (--as-claim, with the plan's code
+    key) the Claim with its codes read back from their digests; validated before writing."""
+    from careledger.claims.batchfile import parse_day
+    from careledger.claims.fhir import claim_resource, claim_response, validate, validate_claim
 
     client = _reader(app)
     info = client.info(_claim_id(claim_id))
     insurer, _ = client.plan(info.plan_id)
+    if codes is not None:
+        if service_date_text is None:
+            raise InvalidInput("--as-claim needs --day, the service date from the provider's record")
+        table = _context(client, info.plan_id).codes_of([c.strip() for c in codes.split(",") if c.strip()])
+        resource = claim_resource(
+            info, table, parse_day(service_date_text), insurer=insurer, decimals=_decimals(client)
+        )
+        text = validate_claim(resource).model_dump_json(indent=2)
+        if out is not None:
+            out.write_text(text + "\n")
+            app.emit({"written": str(out), "items": len(resource["item"])}, lambda: click.echo(f"wrote {out}"))
+        else:
+            click.echo(text)
+        return
     block = client.chain.w3.eth.get_block(info.history[-1][1]) if info.history else None
     created = datetime.fromtimestamp(int(block["timestamp"]), UTC) if block else None
     resource = claim_response(info, insurer=insurer, decimals=_decimals(client), created=created)

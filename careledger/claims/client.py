@@ -21,6 +21,7 @@ from web3.types import TxReceipt
 from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, checksum
 from careledger.claims.types import (
+    LINE_ABI,
     Adjudication,
     ClaimStatus,
     CoverageRule,
@@ -48,7 +49,7 @@ CONTRACT = "ClaimSettlement"
 DEVNET_TOKEN = "DevnetTestUSD"
 ZERO32 = b"\0" * 32
 MAX_BATCH = 100
-CLAIM_INPUT_ABI = "(address,address,uint32,uint16,bytes32,(bytes32,uint32,uint96,bytes32)[])"
+CLAIM_INPUT_ABI = f"(address,address,uint32,bytes32,uint16,bytes32,{LINE_ABI}[])"
 
 
 def payment_token_name() -> str:
@@ -72,7 +73,8 @@ class ClaimRequest:
 
     member: str
     payee: str
-    service_day: int
+    service_period: int
+    episode: bytes
     lines: tuple[Line, ...]
     fhir_claim: bytes
     resubmission: int = 0
@@ -82,25 +84,26 @@ class ClaimRequest:
             raise InvalidInput("a claim needs at least one line")
         if len(self.fhir_claim) != 32:
             raise InvalidInput("the FHIR Claim commitment must be 32 bytes")
-        if self.service_day < 0 or self.service_day >= 2**32:
-            raise InvalidInput(f"service day {self.service_day} is out of range")
+        if len(self.episode) != 32:
+            raise InvalidInput("the episode digest must be 32 bytes")
+        if self.service_period < 0 or self.service_period >= 2**32:
+            raise InvalidInput(f"service period {self.service_period} is out of range")
 
     @property
     def sorted_lines(self) -> tuple[Line, ...]:
-        """Lines in code order, as the contract requires (stable for equal codes)."""
+        """Lines in code order, as the contract requires."""
         return tuple(sorted(self.lines, key=lambda ln: ln.code))
 
     @property
     def claim_id(self) -> bytes:
-        return claim_id(
-            self.member, self.payee, self.service_day, [ln.code for ln in self.sorted_lines], self.resubmission
-        )
+        return claim_id(self.member, self.payee, self.service_period, self.episode, self.resubmission)
 
-    def as_tuple(self) -> tuple[str, str, int, int, bytes, list[tuple[bytes, int, int, bytes]]]:
+    def as_tuple(self) -> tuple[str, str, int, bytes, int, bytes, list[tuple[bytes, int, int, bytes, list[bytes]]]]:
         return (
             to_checksum_address(self.member),
             to_checksum_address(self.payee),
-            self.service_day,
+            self.service_period,
+            self.episode,
             self.resubmission,
             self.fhir_claim,
             [ln.as_tuple() for ln in self.sorted_lines],
@@ -161,7 +164,9 @@ class ClaimInfo:
     plan_id: int = 0
     submitter: str = ""
     consent_id: int = 0
-    service_day: int = 0
+    service_period: int = 0
+    version: int = 0
+    episode: bytes = ZERO32
     fhir_claim: bytes = ZERO32
     lines: tuple[Line, ...] = ()
     amount: int = 0
@@ -183,13 +188,14 @@ class ClaimInfo:
             "planId": self.plan_id,
             "submitter": self.submitter,
             "consentId": uint_id(self.consent_id),
-            "serviceDay": self.service_day,
+            "servicePeriod": self.service_period,
+            "rulesVersion": self.version,
             "lines": [
                 {
                     "code": "0x" + ln.code.hex(),
                     "units": ln.units,
                     "billed": quantity(ln.billed),
-                    "unitId": "0x" + ln.unit_id.hex(),
+                    "unitIds": ["0x" + u.hex() for u in ln.unit_ids],
                 }
                 for ln in self.lines
             ],
@@ -219,8 +225,8 @@ def _values(t: Any, names: Sequence[str]) -> list[Any]:
 
 
 def _line(t: Any) -> Line:
-    v = _values(t, ("code", "units", "billed", "unitId"))
-    return Line(bytes(v[0]), int(v[1]), int(v[2]), bytes(v[3]))
+    v = _values(t, ("code", "units", "billed", "gtinSalt", "unitIds"))
+    return Line(bytes(v[0]), int(v[1]), int(v[2]), bytes(v[3]), tuple(bytes(u) for u in v[4]))
 
 
 def _line_adjudication(t: Any) -> LineAdjudication:
@@ -267,23 +273,86 @@ class ClaimsClient:
         receipt = self.chain.send(self.contract.functions.createPlan(terms.as_tuple()), "create plan")
         return int(self._events(receipt, "PlanCreated")[0]["planId"]), receipt
 
-    def set_coverage(self, plan_id: int, rules: dict[bytes, CoverageRule]) -> TxReceipt:
+    def schedule_rules(self, plan_id: int, effective_from: int, code_key_id: bytes) -> tuple[int, TxReceipt]:
+        """A new rule table of ``plan_id``, in force from ``effective_from``; returns its version."""
+        receipt = self.chain.send(
+            self.contract.functions.scheduleRules(plan_id, effective_from, code_key_id),
+            f"schedule rules of plan {plan_id}",
+        )
+        return int(self._events(receipt, "RulesScheduled")[0]["version"]), receipt
+
+    def set_coverage(
+        self,
+        plan_id: int,
+        version: int,
+        rules: dict[bytes, CoverageRule],
+        gtin_bindings: Mapping[bytes, bytes] | None = None,
+    ) -> TxReceipt:
+        """Rules (code digest -> rule) of rule table ``version``, before it takes effect."""
         if not rules or len(rules) > MAX_BATCH:
             raise InvalidInput(f"a coverage table holds 1..{MAX_BATCH} codes (got {len(rules)})")
         codes = list(rules)
+        bindings = [gtin_bindings.get(c, ZERO32) for c in codes] if gtin_bindings else []
         return self.chain.send(
-            self.contract.functions.setCoverage(plan_id, codes, [rules[c].as_tuple() for c in codes]),
-            f"set coverage of plan {plan_id}",
+            self.contract.functions.setCoverage(
+                plan_id, version, codes, [rules[c].as_tuple() for c in codes], bindings
+            ),
+            f"set coverage of plan {plan_id} v{version}",
         )
+
+    def schedule_rules_now(self, plan_id: int, code_key_id: bytes, lead: int = 30) -> tuple[int, int]:
+        """A rule table in force ``lead`` seconds (plus the plan's notice) from the latest block:
+        time to set its rules first. Returns (version, effective time)."""
+        now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
+        effective = now + self.plan(plan_id)[1].rule_notice + lead
+        version, _ = self.schedule_rules(plan_id, effective, code_key_id)
+        return version, effective
+
+    def wait_until(self, timestamp: int, poll: float = 0.5) -> None:
+        """Until the chain's time reaches ``timestamp``: a devnet is moved there (a block mined
+        at that time); any other chain is waited for."""
+        import time
+
+        w3 = self.chain.w3
+        if int(w3.eth.get_block("latest")["timestamp"]) >= timestamp:
+            return
+        if self.chain.is_devnet():
+            w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
+            w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            return
+        while int(w3.eth.get_block("latest")["timestamp"]) < timestamp:
+            time.sleep(poll)
+
+    def rules_in_force(self, plan_id: int) -> tuple[int, int]:
+        """(version in force now, latest version) of ``plan_id``."""
+        v, latest = self.chain.call(self.contract.functions.rulesInForce(plan_id), "read rule versions")
+        return int(v), int(latest)
+
+    def period_at(self, plan_id: int, timestamp: int) -> int:
+        return int(self.chain.call(self.contract.functions.periodAt(plan_id, timestamp), "read plan period"))
 
     def set_adjuster(self, adjuster: str, allowed: bool = True) -> TxReceipt:
         return self.chain.send(self.contract.functions.setAdjuster(checksum(adjuster), allowed), "set adjuster")
 
+    def enrolment_nonce(self, member: str) -> int:
+        return int(self.chain.call(self.contract.functions.nonces(checksum(member, "member")), "read nonce"))
+
     def enrol(
-        self, plan_id: int, member: str, member_record: bytes, start_day: int, end_day: int
+        self,
+        plan_id: int,
+        member: str,
+        member_record: bytes,
+        from_period: int,
+        to_period: int,
+        deadline: int,
+        signature: bytes,
     ) -> tuple[int, TxReceipt]:
+        """Enrols ``member`` (a plan pseudonym) with the member's signature over the enrolment
+        (:func:`careledger.claims.enrolment.enrolment_typed_data`)."""
         receipt = self.chain.send(
-            self.contract.functions.enrol(plan_id, checksum(member, "member"), member_record, start_day, end_day),
+            self.contract.functions.enrol(
+                plan_id, checksum(member, "member"), member_record, from_period, to_period, deadline, signature
+            ),
             f"enrol {member} in plan {plan_id}",
         )
         return int(self._events(receipt, "MemberEnrolled")[0]["enrolment"]), receipt
@@ -390,10 +459,11 @@ class ClaimsClient:
         c = self.chain.call(self.contract.functions.claimOf(cid), "read claim")
         return ClaimStatus(int(c[1]))
 
-    def quote(self, member: str, lines: Iterable[Line]) -> Adjudication:
+    def quote(self, member: str, service_period: int, lines: Iterable[Line]) -> Adjudication:
         ordered = sorted(lines, key=lambda ln: ln.code)
         a = self.chain.call(
-            self.contract.functions.quote(checksum(member), [ln.as_tuple() for ln in ordered]), "quote claim"
+            self.contract.functions.quote(checksum(member), service_period, [ln.as_tuple() for ln in ordered]),
+            "quote claim",
         )
         return Adjudication(
             int(a[0]),
@@ -408,7 +478,7 @@ class ClaimsClient:
 
     def plan(self, plan_id: int) -> tuple[str, PlanTerms]:
         insurer, t = self.chain.call(self.contract.functions.planOf(plan_id), f"read plan {plan_id}")
-        return str(insurer), PlanTerms(int(t[0]), int(t[1]), int(t[2]), int(t[3]))
+        return str(insurer), PlanTerms(*(int(x) for x in t))
 
     def info(self, cid: bytes) -> ClaimInfo:
         """The claim rebuilt from its events (raises InvalidInput for an unknown id)."""
@@ -434,7 +504,8 @@ class ClaimsClient:
                 info.member, info.payee = str(args["member"]), str(args["payee"])
                 info.plan_id, info.submitter = int(args["planId"]), str(args["submitter"])
                 info.consent_id = int(args["consentId"])
-                info.service_day, info.fhir_claim = int(args["serviceDay"]), bytes(args["fhirClaim"])
+                info.service_period, info.version = int(args["servicePeriod"]), int(args["version"])
+                info.episode, info.fhir_claim = bytes(args["episode"]), bytes(args["fhirClaim"])
                 info.lines = tuple(_line(t) for t in args["lines"])
             elif name == "ClaimAdjudicated":
                 info.decision = ClaimStatus(int(args["status"]))
@@ -453,9 +524,7 @@ class ClaimsClient:
 
     def submit_batch_calldata(self, requests: Sequence[ClaimRequest]) -> bytes:
         """ABI-encoded ``submitBatch`` call, built without a node round trip."""
-        selector = keccak(
-            text="submitBatch((address,address,uint32,uint16,bytes32,(bytes32,uint32,uint96,bytes32)[])[])"
-        )[:4]
+        selector = keccak(text=f"submitBatch({CLAIM_INPUT_ABI}[])")[:4]
         return selector + abi_encode(
             [f"{CLAIM_INPUT_ABI}[]"],
             [[r.as_tuple() for r in requests]],

@@ -1,41 +1,47 @@
-"""Demo story: an insurer's plan, a member who consented to payment, claims that settle by the
-rules, one that an adjuster partially approves, refusals (duplicate, no consent, recalled drug),
-and a pharmacy claim citing the unit the provenance story dispensed."""
+"""Demo story: an insurer's plan with a code key and a rule table, a member enrolled under the
+plan's card pseudonym (its own signature; not the address it uses for consents with its care
+providers), claims that settle by the rules, one that an adjuster partially approves, refusals
+(duplicate, no consent, recalled drug), and a pharmacy claim citing the unit the provenance
+story dispensed. Codes and service dates never reach the chain: the plan's network maps them
+to keyed digests and plan years locally."""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from typing import Any
 
 from careledger.claims._consent import CONSENT_REGISTRY, grant_payment_consent, payment_consent
-from careledger.claims.client import ClaimRequest, ClaimsClient, fhir_commitment
+from careledger.claims.client import ClaimsClient, fhir_commitment
+from careledger.claims.enrolment import enrolment_typed_data
 from careledger.claims.fhir import claim_response, validate
+from careledger.claims.keys import PlanContext
 from careledger.claims.types import (
+    PLAN_YEAR,
     Carc,
     ClaimStatus,
+    CodeKey,
     CoverageRule,
     Decision,
-    Line,
     PlanTerms,
     day_of,
-    service_code,
 )
+from careledger.consent import eip712
 from careledger.demo.framework import DemoEnv, Story
 
 __all__ = ["DEMO_RULES", "DEMO_TERMS", "USD", "story"]
 
 USD = 1_000_000  # dtUSD has 6 decimals
-OFFICE = service_code("CPT:99213")
-MRI = service_code("CPT:70551")
-DRUG = service_code("NDC:0002-1433-80")
+OFFICE, MRI, DRUG = "CPT:99213", "CPT:70551", "NDC:0002-1433-80"
 DEMO_TERMS = PlanTerms(
     deductible=100 * USD, annual_max=10_000 * USD, auto_approve_limit=500 * USD, appeal_window=30 * 86_400
 )
-DEMO_RULES = {
+DEMO_RULES = {  # readable codes: the chain sees them only as the plan's keyed digests
     OFFICE: CoverageRule(covered=True, coinsurance_bps=2_000, copay=20 * USD),
     MRI: CoverageRule(covered=True, pre_auth=True, coinsurance_bps=2_000),
     DRUG: CoverageRule(covered=True, requires_unit=True, copay=10 * USD),
 }
+CARD = "patient2"  # the member's card for this plan: another key than its consent address
 
 
 def _commit(kind: str) -> bytes:
@@ -53,44 +59,65 @@ def story(env: DemoEnv) -> Story:
     c_addr, l_addr, p_addr = env.who("clinic").address, env.who("lab").address, env.who("pharmacy").address
     now = int(env.w3.eth.get_block("latest")["timestamp"])
     today = day_of(now)
+    card = env.who(CARD).address  # the plan pseudonym: what the claims chain knows of the member
 
-    plan_id, r = insurer.create_plan(DEMO_TERMS)
+    terms = replace(DEMO_TERMS, period_start=(today - 30) * 86_400, period_length=PLAN_YEAR)
+    plan_id, r = insurer.create_plan(terms)
     st.done("insurer", f"create plan {plan_id}: deductible 100, annual max 10,000, auto-approve up to 500 dtUSD", r)
+    key = CodeKey(secrets.token_bytes(32))  # shared off chain with the plan's network
+    ctx = PlanContext(plan_id, key, terms)
+    gtin = int(env.shared.get("dispensed_unit", {}).get("gtin", 0) or 0)
+    version, effective = insurer.schedule_rules_now(plan_id, key.key_id)
+    table = {ctx.code(c): rule for c, rule in DEMO_RULES.items()}
+    bindings = {ctx.code(DRUG): key.gtin_binding(plan_id, DRUG, gtin)} if gtin else {}
     st.done(
         "insurer",
-        "set coverage: office visit, MRI (pre-auth), a drug (needs a dispensed unit)",
-        insurer.set_coverage(plan_id, DEMO_RULES),
+        "rule table 1 (keyed code digests): office visit, MRI (pre-auth), a drug bound to its GTIN",
+        insurer.set_coverage(plan_id, version, table, bindings),
     )
+    insurer.wait_until(effective)
     insurer.mint_test_tokens(env.who("insurer").address, 50_000 * USD)
     st.done(
         "insurer", "fund the plan's pool with 50,000 dtUSD (devnet test token)", insurer.fund(plan_id, 50_000 * USD)
     )
-    _, r = insurer.enrol(plan_id, patient, _commit("member-record"), today - 10, today + 355)
-    st.done("insurer", "enrol the member (pseudonymous address + record commitment) for a year", r)
+    record = _commit("member-record")
+    deadline = now + 7 * 86_400  # a week for the member to agree
+    typed = enrolment_typed_data(
+        plan_id,
+        card,
+        record,
+        0,
+        0,
+        insurer.enrolment_nonce(card),
+        deadline,
+        chain_id=insurer.chain.chain_id,
+        contract=insurer.contract.address,
+    )
+    signature = eip712.sign(env.who(CARD).account, typed)
+    _, r = insurer.enrol(plan_id, card, record, 0, 0, deadline, signature)
+    st.done("insurer", "enrol the member's plan card (its signature) for plan year 0", r)
 
     if env.deployment.contracts.get(CONSENT_REGISTRY) is None:
         st.check("patient", "grant payment consent", "consent registry not deployed", False)
         return st
-    member = env.signer("patient")
-    shared: dict[str, Any] = env.shared.get("consent_payment") or {}
+    member = env.signer(CARD)
     for name, addr in (("clinic", c_addr), ("pharmacy", p_addr)):
-        allowed, consent_id = payment_consent(env.reader(), env.deployment, patient, addr)
+        allowed, _ = payment_consent(env.reader(), env.deployment, card, addr)
         if allowed:
-            # The consent story already had the patient grant it (signed, relayed, gasless).
-            st.check(
-                "patient",
-                f"payment consent for the {name} (FINANCIAL, HPAYMT)",
-                f"granted in the consent story (consent {consent_id:#x})",
-                consent_id == int(shared.get("consentId", consent_id)),
-            )
             continue
         st.done(
-            "patient",
-            f"consent: {name} may see FINANCIAL data for HPAYMT (payment)",
+            "member (plan card)",
+            f"consent: {name} may see FINANCIAL data for HPAYMT (payment), given by the card",
             grant_payment_consent(member, env.deployment, addr, now + 365 * 86_400),
         )
+    st.check(
+        "member",
+        "the treatment address's consents do not open claims for the card",
+        "separate addresses",
+        card.lower() != patient.lower(),
+    )
 
-    small = ClaimRequest(patient, c_addr, today - 1, (Line(OFFICE, 1, 180 * USD),), _commit("small"))
+    small = ctx.request(card, c_addr, today - 1, (ctx.line(OFFICE, 1, 180 * USD),), _commit("small"))
     res = clinic.submit(small)
     st.check(
         "clinic",
@@ -113,7 +140,7 @@ def story(env: DemoEnv) -> Story:
         clinic.balance_of(c_addr) >= 48 * USD and r["status"] == 1,
     )
 
-    large = ClaimRequest(patient, c_addr, today - 1, (Line(MRI, 1, 1_200 * USD),), _commit("large"))
+    large = ctx.request(card, c_addr, today - 2, (ctx.line(MRI, 1, 1_200 * USD),), _commit("large"))
     res = clinic.submit(large)
     st.check(
         "clinic",
@@ -121,7 +148,7 @@ def story(env: DemoEnv) -> Story:
         res.status.name,
         res.status == ClaimStatus.PENDING_REVIEW,
     )
-    rules_say = insurer.quote(patient, large.lines).benefit
+    rules_say = insurer.quote(card, large.service_period, large.lines).benefit
     r = insurer.review(large.claim_id, Decision.PARTIALLY_APPROVE, 700 * USD, int(Carc.NOT_MEDICALLY_NECESSARY))
     st.done("insurer (adjuster)", f"partially approve: 700 of the {rules_say / USD:g} the rules allow (CARC 50)", r)
     st.check(
@@ -133,21 +160,21 @@ def story(env: DemoEnv) -> Story:
 
     st.refused(
         "clinic",
-        "submit the office visit again (same member, provider, day, codes)",
+        "submit the same visit again (same member, provider, day: the same episode digest)",
         "DuplicateClaim",
-        lambda: clinic.submit(ClaimRequest(patient, c_addr, today - 1, (Line(OFFICE, 1, 90 * USD),), _commit("dup"))),
+        lambda: clinic.submit(ctx.request(card, c_addr, today - 1, (ctx.line(OFFICE, 1, 90 * USD),), _commit("dup"))),
     )
     st.refused(
         "lab",
         "submit a claim the member never consented to",
         "NoPaymentConsent",
-        lambda: lab.submit(ClaimRequest(patient, l_addr, today - 1, (Line(OFFICE, 1, 50 * USD),), _commit("lab"))),
+        lambda: lab.submit(ctx.request(card, l_addr, today - 1, (ctx.line(OFFICE, 1, 50 * USD),), _commit("lab"))),
     )
 
     dispensed: dict[str, Any] | None = env.shared.get("dispensed_unit")
     if dispensed is not None and dispensed.get("pharmacy") == p_addr:
         unit = bytes.fromhex(dispensed["unitId"][2:])
-        rx = ClaimRequest(patient, p_addr, today, (Line(DRUG, 1, 35 * USD, unit),), _commit("rx"))
+        rx = ctx.request(card, p_addr, today, (ctx.line(DRUG, 1, 35 * USD, gtin, (unit,)),), _commit("rx"))
         res = pharmacy.submit(rx)
         st.check(
             "pharmacy",
@@ -161,7 +188,8 @@ def story(env: DemoEnv) -> Story:
     recalled: dict[str, Any] | None = env.shared.get("recalled_unit")
     if recalled is not None:
         unit = bytes.fromhex(recalled["unitId"][2:])
-        bad = ClaimRequest(patient, p_addr, today - 2, (Line(DRUG, 1, 35 * USD, unit),), _commit("recalled"))
+        rgtin = int(recalled.get("gtin", gtin) or gtin)
+        bad = ctx.request(card, p_addr, today - 2, (ctx.line(DRUG, 1, 35 * USD, rgtin, (unit,)),), _commit("recalled"))
         st.refused("pharmacy", "claim for a unit of the recalled batch", "UnitRecalled", lambda: pharmacy.submit(bad))
     else:
         st.notes.append("no recalled unit from the provenance story: recall refusal skipped")
@@ -184,5 +212,8 @@ def story(env: DemoEnv) -> Story:
         resource["outcome"] == "partial",
     )
     env.shared["claims_plan"] = plan_id
-    st.notes.append("claims hold codes, amounts and commitments only; the FHIR Claim stays with the provider")
+    st.notes.append(
+        "claims hold keyed code digests, plan years, amounts and commitments only; codes, dates and the "
+        "FHIR Claim stay with the plan's network"
+    )
     return st

@@ -10,14 +10,16 @@ pseudonymous addresses the chain knows. ``fhir.resources`` 8 ships R4B models (4
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from careledger.claims.client import ClaimInfo
-from careledger.claims.types import ClaimStatus, LineAdjudication, code_text
+from careledger.claims.types import ClaimStatus, LineAdjudication, code_text, service_code
+from careledger.errors import InvalidInput
 
-__all__ = ["ADJUDICATION_SYSTEM", "CARC_SYSTEM", "claim_response", "validate"]
+__all__ = ["ADJUDICATION_SYSTEM", "CARC_SYSTEM", "claim_resource", "claim_response", "validate", "validate_claim"]
 
 ADJUDICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/adjudication"
 CARELEDGER_ADJUDICATION = "urn:careledger:adjudication"
@@ -30,6 +32,7 @@ CODE_SYSTEMS = {
     "HCPCS": "urn:oid:2.16.840.1.113883.6.285",
     "NDC": "http://hl7.org/fhir/sid/ndc",
     "LOINC": "http://loinc.org",
+    "GTIN": "urn:oid:1.3.160",
 }
 
 _OUTCOME = {
@@ -98,7 +101,7 @@ def claim_response(
     """The ``ClaimResponse`` of ``info`` as a JSON-ready dict (amounts as Decimal)."""
     cid = "0x" + info.claim_id.hex()
     decided = info.status not in (ClaimStatus.SUBMITTED, ClaimStatus.PENDING_REVIEW, ClaimStatus.WITHDRAWN)
-    pharmacy = any(ln.unit_id != b"\0" * 32 for ln in info.lines)
+    pharmacy = any(ln.unit_ids for ln in info.lines)
     items = []
     for i, line in enumerate(info.lines):
         la = info.line_adjudications[i] if decided and i < len(info.line_adjudications) else None
@@ -151,6 +154,67 @@ def claim_response(
             "amount": _money(info.paid, decimals, currency),
         }
     return resource
+
+
+def claim_resource(
+    info: ClaimInfo,
+    codes: Mapping[bytes, str],
+    service_day: int,
+    *,
+    insurer: str,
+    decimals: int = 6,
+    currency: str = "USD",
+) -> dict[str, Any]:
+    """The FHIR ``Claim`` behind ``info``, rebuilt by a holder of the plan's code key: each
+    line's readable code from ``codes`` (digest -> ``SYSTEM:CODE``, e.g.
+    :meth:`careledger.claims.keys.PlanContext.codes_of`) and the service day the chain never
+    saw (days since 1970-01-01, from the provider's record). A digest the table lacks is refused."""
+    items = []
+    for i, line in enumerate(info.lines):
+        text = codes.get(line.code)
+        if text is None:
+            raise InvalidInput(f"line {i + 1}: code digest 0x{line.code.hex()} is not one of the given codes")
+        items.append(
+            {
+                "sequence": i + 1,
+                "productOrService": {"coding": [describe_code(service_code(text))]},
+                "servicedDate": service_date(service_day),
+                "quantity": {"value": line.units},
+                "net": _money(line.billed, decimals, currency),
+            }
+        )
+    pharmacy = any(ln.unit_ids for ln in info.lines)
+    return {
+        "resourceType": "Claim",
+        "identifier": [{"system": CLAIM_SYSTEM, "value": "0x" + info.claim_id.hex()}],
+        "status": "active",
+        "type": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/claim-type",
+                    "code": "pharmacy" if pharmacy else "professional",
+                }
+            ]
+        },
+        "use": "claim",
+        "patient": {"identifier": {"system": MEMBER_SYSTEM, "value": info.member}},
+        "created": service_date(service_day),
+        "insurer": {"identifier": {"system": PARTICIPANT_SYSTEM, "value": insurer}},
+        "provider": {"identifier": {"system": PARTICIPANT_SYSTEM, "value": info.payee}},
+        "priority": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]},
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"display": f"plan {info.plan_id}"}}],
+        "item": items,
+    }
+
+
+def validate_claim(resource: dict[str, Any]) -> Any:
+    """Parse a ``Claim`` with the FHIR models; raises ``pydantic.ValidationError`` if invalid."""
+    from careledger._extras import needs_extra
+
+    with needs_extra("fhir", "FHIR Claim export"):
+        from fhir.resources.R4B.claim import Claim
+
+    return Claim.model_validate(resource)
 
 
 def validate(resource: dict[str, Any]) -> Any:

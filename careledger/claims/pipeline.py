@@ -66,13 +66,16 @@ def refusal(client: ClaimsClient, exc: RpcError, what: str) -> ChainRefused:
     return client.chain.decoder.refusal(data if isinstance(data, str) else None, what)
 
 
-def _abi_claim(r: ClaimRequest) -> tuple[bytes, bytes, int, int, bytes, list[tuple[bytes, int, int, bytes]]]:
+def _abi_claim(
+    r: ClaimRequest,
+) -> tuple[bytes, bytes, int, bytes, int, bytes, list[tuple[bytes, int, int, bytes, list[bytes]]]]:
     """``ClaimInput`` for eth_abi with addresses as 20 raw bytes: the same encoding as
     :meth:`ClaimRequest.as_tuple`, without checksumming each address twice per claim."""
     return (
         bytes.fromhex(r.member[2:]),
         bytes.fromhex(r.payee[2:]),
-        r.service_day,
+        r.service_period,
+        r.episode,
         r.resubmission,
         r.fhir_claim,
         [ln.as_tuple() for ln in r.sorted_lines],

@@ -53,8 +53,10 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
         _reduce_token(state, event)
         return
     plans: dict[int, dict[str, Any]] = state.setdefault("plans", {})
-    rules: dict[tuple[int, bytes], tuple[Any, ...]] = state.setdefault("rules", {})
+    rules: dict[tuple[int, int, bytes], tuple[tuple[Any, ...], bytes]] = state.setdefault("rules", {})
+    versions: dict[tuple[int, int], int] = state.setdefault("versions", {})
     enrolments: dict[tuple[str, int], dict[str, Any]] = state.setdefault("enrolments", {})
+    covers: dict[tuple[str, int], dict[str, Any]] = state.setdefault("covers", {})
     latest: dict[str, int] = state.setdefault("latest", {})
     claims: dict[bytes, dict[str, Any]] = state.setdefault("claims", {})
     adjusters: dict[tuple[str, str], bool] = state.setdefault("adjusters", {})
@@ -62,20 +64,41 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
     name = event.name
     if name == "PlanCreated":
         plans[a["planId"]] = {"insurer": a["insurer"], "terms": tuple(a["terms"]), "pool": _pool()}
+    elif name == "RulesScheduled":
+        versions[(a["planId"], a["version"])] = a["effectiveFrom"]
     elif name == "CoverageSet":
-        rules[(a["planId"], bytes(a["code"]))] = tuple(a["rule"])
+        rules[(a["planId"], a["version"], bytes(a["code"]))] = (tuple(a["rule"]), bytes(a["gtinBinding"]))
     elif name == "AdjusterSet":
         adjusters[(a["insurer"], a["adjuster"])] = bool(a["allowed"])
     elif name == "MemberEnrolled":
         enrolments[(a["member"], a["enrolment"])] = {
             "planId": a["planId"],
-            "start": a["startDay"],
-            "end": a["endDay"],
-            "deductibleMet": 0,
-            "benefitPaid": 0,
+            "from": a["fromPeriod"],
+            "to": a["toPeriod"],
+            "voided": False,
             "record": bytes(a["memberRecord"]),
         }
         latest[a["member"]] = a["enrolment"]
+        for period in range(a["fromPeriod"], a["toPeriod"] + 1):
+            covers[(a["member"], period)] = {
+                "planId": a["planId"],
+                "enrolment": a["enrolment"],
+                "deductibleMet": 0,
+                "benefitPaid": 0,
+                "voided": False,
+            }
+    elif name == "EnrolmentTerminated":
+        e = enrolments[(a["member"], a["enrolment"])]
+        for period in range(max(a["lastPeriod"] + 1, e["from"]), e["to"] + 1):
+            covers.pop((a["member"], period), None)
+        e["to"] = a["lastPeriod"]
+    elif name == "EnrolmentVoided":
+        e = enrolments[(a["member"], a["enrolment"])]
+        e["voided"] = True
+        for period in range(e["from"], e["to"] + 1):
+            cover = covers.get((a["member"], period))
+            if cover is not None and cover["enrolment"] == a["enrolment"]:
+                cover["voided"] = True
     elif name == "PoolFunded":
         plans[a["planId"]]["pool"]["deposited"] += a["amount"]
         allowances = state.get("token", {}).get("allowances", {})
@@ -85,17 +108,24 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
     elif name == "PoolWithdrawn":
         plans[a["planId"]]["pool"]["withdrawn"] += a["amount"]
     elif name == "ClaimSubmitted":
-        lines = [Line(bytes(ln[0]), int(ln[1]), int(ln[2]), bytes(ln[3])) for ln in a["lines"]]
+        lines = [
+            Line(bytes(ln[0]), int(ln[1]), int(ln[2]), bytes(ln[3]), tuple(bytes(u) for u in ln[4]))
+            for ln in a["lines"]
+        ]
         claims[bytes(a["claimId"])] = {
             "member": a["member"],
             "payee": a["payee"],
             "planId": a["planId"],
-            "enrolment": a["enrolment"],
+            "period": a["servicePeriod"],
+            "version": a["version"],
             "status": int(ClaimStatus.SUBMITTED),
             "amount": 0,
             "appealed": False,
             "linesHash": ZERO32,
             "deniedAt": 0,
+            "byInsurer": a["submitter"] == plans[a["planId"]]["insurer"],
+            "deferredAt": 0,
+            "storedVersion": 0,
             "submittedIn": event.tx_hash,
             "hashOfLines": lines_hash(lines),
         }
@@ -108,7 +138,7 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
             c["deniedAt"] = event.timestamp
         if c["status"] in _PAYABLE:
             c["amount"] = a["amount"]
-            e = enrolments[(c["member"], c["enrolment"])]
+            e = covers[(c["member"], c["period"])]
             e["deductibleMet"] += a["deductible"]
             e["benefitPaid"] += a["amount"]
             plans[c["planId"]]["pool"]["owed"] += a["amount"]
@@ -124,10 +154,23 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
         c["status"] = int(ClaimStatus.PAID)
         c["amount"] = 0  # the contract clears payee and amount once paid
         c["payee"] = ZERO
+    elif name == "PayoutDeferred":
+        c = claims[bytes(a["claimId"])]
+        if c["deferredAt"] == 0:
+            c["deferredAt"] = event.timestamp
+    elif name == "PayoutRedirected":
+        c = claims[bytes(a["claimId"])]
+        c["payee"], c["deferredAt"] = a["to"], 0
+    elif name == "PayoutLapsed":
+        c = claims[bytes(a["claimId"])]
+        plans[c["planId"]]["pool"]["owed"] -= a["amount"]
+        c["status"], c["amount"], c["payee"] = int(ClaimStatus.LAPSED), 0, ZERO
     if name.startswith("Claim") and "claimId" in a:
         c = claims[bytes(a["claimId"])]
         if c["submittedIn"] == event.tx_hash:  # still the submission: where it ends decides
-            c["linesHash"] = c["hashOfLines"] if c["status"] in _UNDECIDED else ZERO32
+            undecided = c["status"] in _UNDECIDED
+            c["linesHash"] = c["hashOfLines"] if undecided else ZERO32
+            c["storedVersion"] = c["version"] if undecided else 0
 
 
 def verify(state: dict[str, Any], reads: Reads) -> list[str]:
@@ -143,32 +186,40 @@ def verify(state: dict[str, Any], reads: Reads) -> list[str]:
         got = {"deposited": v[0], "withdrawn": v[1], "paid": v[3], "owed": v[4]}
         if got != p or v[2] != v[3] + v[4] + v[5]:
             diffs.append(f"pool {plan_id}: log says {p}, chain says {got} (free {v[5]})")
-    for (plan_id, code), rule in state.get("rules", {}).items():
-        got_rule = tuple(fn.coverageOf(plan_id, code).call())
-        if got_rule != rule:
-            diffs.append(f"rule {plan_id}/{code.hex()}: log says {rule}, chain says {got_rule}")
+    for (plan_id, version, code), rule in state.get("rules", {}).items():
+        got_rule, got_binding = fn.coverageOf(plan_id, version, code).call()
+        if (tuple(got_rule), bytes(got_binding)) != rule:
+            diffs.append(f"rule {plan_id}/v{version}/{code.hex()}: log says {rule}, chain says {got_rule}")
     for (insurer, adjuster), allowed in state.get("adjusters", {}).items():
         if fn.isAdjuster(insurer, adjuster).call() != allowed:
             diffs.append(f"adjuster {adjuster} of {insurer}: log says {allowed}")
-    for member, n in state.get("latest", {}).items():
-        e = state["enrolments"][(member, n)]
-        got_n, got = fn.enrolmentOf(member).call()
-        want_e = (e["planId"], e["start"], e["end"], e["deductibleMet"], e["benefitPaid"], e["record"])
-        if (got_n, tuple(got)) != (n, want_e):
-            diffs.append(f"enrolment of {member}: log says #{n} {want_e}, chain says #{got_n} {tuple(got)}")
+    for (member, n), e in state.get("enrolments", {}).items():
+        got, count = fn.enrolmentOf(member, n).call()
+        want_e = (e["planId"], e["from"], e["to"], e["voided"], e["record"])
+        got_e = (got[0], got[1], got[2], got[3], bytes(got[4]))
+        if (got_e, count) != (want_e, state["latest"][member]):
+            diffs.append(f"enrolment {n} of {member}: log says {want_e}, chain says {got_e}")
+    for (member, period), cv in state.get("covers", {}).items():
+        got_cover = tuple(fn.coverOf(member, period).call())
+        want_c = (cv["planId"], cv["enrolment"], cv["deductibleMet"], cv["benefitPaid"], cv["voided"])
+        if got_cover != want_c:
+            diffs.append(f"cover of {member} in period {period}: log says {want_c}, chain says {got_cover}")
     for cid, c in state.get("claims", {}).items():
         got_c = fn.claimOf(cid).call()
-        got_t = (*got_c[:7], bytes(got_c[7]), got_c[8])
+        got_t = (*got_c[:7], bytes(got_c[7]), *got_c[8:12])
         want_t = (
             c["member"],
             c["status"],
             c["appealed"],
             c["planId"],
-            c["enrolment"],
+            c["period"],
             c["payee"],
             c["amount"],
             c["linesHash"],
             c["deniedAt"],
+            c["byInsurer"],
+            c["deferredAt"],
+            c["storedVersion"],
         )
         if got_t != want_t:
             diffs.append(f"claim 0x{cid.hex()}: log says {_show(want_t)}, chain says {_show(got_t)}")

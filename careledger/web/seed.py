@@ -72,59 +72,59 @@ USD = 10**6  # DevnetTestUSD has 6 decimals, like USDC
 OFFICE_VISIT, MRI, DRUG = "CPT:99213", "CPT:70551", f"GTIN:{GTIN:014d}"
 
 
-def _code(text: str) -> bytes:
-    return text.encode().ljust(32, b"\0")
+PLAN_KEY = bytes.fromhex("7f" * 32)  # the seeded plan's code key (the browser test types it in)
 
 
 def seed_claims(admin: Chain) -> dict[str, Any]:
-    """A plan of the insurer with a funded pool; patient2 enrolled and consenting to payment by
-    the clinic and the pharmacy. Office visits settle by the rules, MRIs need an adjuster, the
-    drug line needs a dispensed unit. Calls go straight to the contracts (as any client would)."""
-    from careledger.artifacts import load_artifacts
+    """A plan of the insurer (code key :data:`PLAN_KEY`, rule table 1 in force) with a funded
+    pool; patient2 enrolled (its signature) and consenting to payment by the clinic and the
+    pharmacy. Office visits settle by the rules, MRIs need an adjuster, the drug line needs a
+    dispensed unit of GTIN. Through the claims SDK."""
+    from careledger.claims.client import ClaimsClient
+    from careledger.claims.enrolment import enrolment_typed_data
+    from careledger.claims.types import PLAN_YEAR, CodeKey, CoverageRule, PlanTerms
     from careledger.codes import Category, Purpose
+    from careledger.consent import eip712
 
-    artifacts = load_artifacts()
     deployment = load_deployment(admin.w3)
-    by_hash = {a.abi_hash: a for a in artifacts.contracts.values()}
-
-    def contract(label: str) -> Any:
-        rec = deployment.contracts[label]
-        return admin.contract(rec.address, by_hash[rec.abi_hash].abi)
-
-    # The devnet stablecoin: whichever deployed contract mints and has decimals.
-    token_label = next(
-        n
-        for n, r in deployment.contracts.items()
-        if r.abi_hash in by_hash and {"mint", "decimals"} <= {i.get("name") for i in by_hash[r.abi_hash].abi}
-    )
-
-    def send(name: str, label: str, fn: str, *args: Any) -> Any:
-        chain = admin.with_account(dev_account(name).account)
-        c = chain.contract(contract(label).address, contract(label).abi)
-        return chain.send(getattr(c.functions, fn)(*args), f"{name} {fn}")
-
-    insurer = dev_account("insurer").address
-    member = dev_account("patient2").address
-    claims = deployment.address("ClaimSettlement")
-    send("insurer", "ClaimSettlement", "createPlan", (20 * USD, 5_000 * USD, 500 * USD, 30 * DAY))
-    plan = 1
-    rules = [
-        (True, False, False, 2_000, 10 * USD, 0),  # office visit: 20 % coinsurance, 10 copay
-        (True, True, False, 1_000, 0, 0),  # MRI: prior authorisation -> adjuster
-        (True, False, True, 0, 5 * USD, 0),  # the drug: copay 5, needs the dispensed unit
-    ]
-    send("insurer", "ClaimSettlement", "setCoverage", plan, [_code(c) for c in (OFFICE_VISIT, MRI, DRUG)], rules)
-    today = admin.w3.eth.get_block("latest")["timestamp"] // DAY
-    send("insurer", "ClaimSettlement", "enrol", plan, member, b"\x05" * 32, today - 30, today + 335)
-    send("insurer", token_label, "mint", insurer, 100_000 * USD)
-    send("insurer", token_label, "approve", claims, 50_000 * USD)
-    send("insurer", "ClaimSettlement", "fund", plan, 50_000 * USD)
-    until = admin.w3.eth.get_block("latest")["timestamp"] + 365 * DAY
+    insurer = ClaimsClient(admin.with_account(dev_account("insurer").account), deployment)
+    member = dev_account("patient2")
+    now = int(admin.w3.eth.get_block("latest")["timestamp"])
+    terms = PlanTerms(20 * USD, 5_000 * USD, 500 * USD, 30 * DAY, (now // DAY - 30) * DAY, PLAN_YEAR, 90 * DAY)
+    plan, _ = insurer.create_plan(terms)
+    key = CodeKey(PLAN_KEY)
+    rules = {
+        key.digest(plan, OFFICE_VISIT): CoverageRule(True, False, False, False, 2_000, 10 * USD, 0),
+        key.digest(plan, MRI): CoverageRule(True, True, False, False, 1_000, 0, 0),  # prior authorisation
+        key.digest(plan, DRUG): CoverageRule(True, False, True, False, 0, 5 * USD, 0),  # a dispensed unit
+    }
+    version, effective = insurer.schedule_rules_now(plan, key.key_id)
+    insurer.set_coverage(plan, version, rules, {key.digest(plan, DRUG): key.gtin_binding(plan, DRUG, GTIN)})
+    insurer.wait_until(effective)
+    period = insurer.period_at(plan, now)
+    deadline = now + 7 * DAY
+    typed = enrolment_typed_data(
+        plan, member.address, b"\x05" * 32, period, period, insurer.enrolment_nonce(member.address), deadline,
+        chain_id=insurer.chain.chain_id, contract=insurer.contract.address,
+    )  # fmt: skip
+    insurer.enrol(plan, member.address, b"\x05" * 32, period, period, deadline, eip712.sign(member.account, typed))
+    insurer.mint_test_tokens(dev_account("insurer").address, 100_000 * USD)
+    insurer.fund(plan, 50_000 * USD)
+    until = now + 365 * DAY
     fin, pay = 1 << int(Category.FINANCIAL), 1 << int(Purpose.HPAYMT)
+    registry = admin.with_account(member.account)
+    consent = registry.contract(deployment.address("ConsentRegistry"), _abi("ConsentRegistry", deployment))
     for grantee in ("clinic", "pharmacy"):
-        terms = (dev_account(grantee).address, fin, pay, 0, 0, 0, until, b"\x06" * 32)
-        send("patient2", "ConsentRegistry", "grant", member, terms)
-    return {"plan": plan, "member": member, "token": token_label, "usd": USD}
+        terms_ = (dev_account(grantee).address, fin, pay, 0, 0, 0, until, b"\x06" * 32)
+        registry.send(consent.functions.grant(member.address, terms_), f"patient2 grants {grantee}")
+    return {"plan": plan, "member": member.address, "usd": USD, "planKey": "0x" + PLAN_KEY.hex()}
+
+
+def _abi(label: str, deployment: Any) -> Any:
+    from careledger.artifacts import load_artifacts
+
+    by_hash = {a.abi_hash: a for a in load_artifacts().contracts.values()}
+    return by_hash[deployment.contracts[label].abi_hash].abi
 
 
 def dispense_unit(admin: Chain, store_dir: Path, scan_text: str) -> None:

@@ -19,6 +19,7 @@ import {
     ClaimId,
     ClaimInput,
     ClaimStatus,
+    Cover,
     CoverageRule,
     Decision,
     Enrolment,
@@ -28,145 +29,118 @@ import {
     PlanTerms,
     PoolView
 } from "./ClaimTypes.sol";
+import {ClaimAdmin} from "./ClaimAdmin.sol";
+import {ClaimStorage} from "./ClaimStorage.sol";
 import {IClaimSettlement} from "./IClaimSettlement.sol";
 
 /// @title ClaimSettlement
 /// @notice See {IClaimSettlement}. Plans, enrolments, pools, claims and payouts in one contract;
 ///         the rule arithmetic lives in {AdjudicationMath}.
 /// @dev    Storage is laid out for the hot path (submit + auto-approve, then pay): a claim takes
-///         two fresh slots (member/status/plan/enrolment, payee/amount); the lines hash and the
-///         denial time are written only on the review and denial paths.
-contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
+///         two fresh slots (member/status/plan/period, payee/amount); the lines hash, rule
+///         version and denial time are written only on the queue, review and denial paths. The
+///         member's cover in the service period (enrolment and accumulators) is one slot.
+contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
 
     // ================================================================== constants
 
-    /// @notice Most claims per {submitBatch} / {payBatch} call and most codes per {setCoverage}.
-    ///         100 one-line claims use about 7M gas, well inside a 30M block.
-    uint256 public constant MAX_BATCH = 100;
     /// @notice Most lines per claim.
     uint256 public constant MAX_LINES = 16;
+    /// @notice A drug unit backs a claim only if dispensed at most this long before it.
+    uint256 public constant DISPENSE_WINDOW = 90 days;
+    /// @notice How long an approved payout whose transfer failed waits for its payee to
+    ///         receive it or redirect it before the insurer may release it to the pool.
+    uint256 public constant PAYOUT_TIMEOUT = 180 days;
 
     uint8 private constant _SUBMITTERS = Roles.PROVIDER | Roles.PHARMACY;
 
-    // ================================================================== storage
-
-    struct Plan {
-        address insurer;
-        uint96 autoApproveLimit;
-        uint96 deductible;
-        uint96 annualMax;
-        uint32 appealWindow;
-    }
-
-    struct Pool {
-        uint128 deposited;
-        uint128 withdrawn;
-        uint128 paid;
-        uint128 owed;
-    }
-
-    IParticipantDirectory private immutable _directory;
     IConsentCheck private immutable _consent;
     IDispenseCheck private immutable _provenance;
     IERC20 private immutable _token;
-
-    uint32 private _planCount;
-    mapping(PlanId planId => Plan) private _plans;
-    mapping(PlanId planId => mapping(bytes32 code => CoverageRule)) private _rules;
-    mapping(PlanId planId => Pool) private _pools;
-    mapping(address insurer => mapping(address account => bool)) private _adjusters;
-    mapping(address member => uint32) private _enrolmentCount;
-    mapping(address member => mapping(uint32 enrolment => Enrolment)) private _enrolments;
-    mapping(ClaimId claimId => Claim) private _claims;
-    mapping(bytes32 unitId => ClaimId) private _unitClaims;
+    ClaimAdmin private immutable _admin;
 
     /// @param directory_  the ParticipantDirectory asked who may act.
     /// @param consent_    the consent registry asked for the member's HPAYMT consent.
     /// @param provenance_ the provenance registry asked about drug units (0: drug lines refused).
     /// @param token_      the ERC-20 the pools are funded and claims paid in.
-    constructor(IParticipantDirectory directory_, IConsentCheck consent_, IDispenseCheck provenance_, IERC20 token_) {
+    constructor(
+        IParticipantDirectory directory_,
+        IConsentCheck consent_,
+        IDispenseCheck provenance_,
+        IERC20 token_
+    ) ClaimStorage(directory_) {
         if (address(directory_) == address(0) || address(consent_) == address(0) || address(token_) == address(0)) {
             revert ZeroAddress();
         }
-        _directory = directory_;
         _consent = consent_;
         _provenance = provenance_;
         _token = token_;
+        // Deployed from this constructor: its code counts against this contract's init code,
+        // not its runtime code.
+        _admin = new ClaimAdmin(directory_);
     }
 
-    // ================================================================== plans
+    // ================================================================== plans and enrolment
+    // Implemented by {ClaimAdmin}, run here by delegatecall (same storage, this contract's
+    // address and events): it keeps this contract's runtime code under the 24,576-byte limit.
 
     /// @inheritdoc IClaimSettlement
-    function createPlan(PlanTerms calldata terms) external returns (PlanId planId) {
-        _directory.requireActive(msg.sender, Roles.INSURER);
-        if (terms.annualMax == 0 || terms.annualMax > type(uint80).max || terms.deductible > type(uint80).max) {
-            revert InvalidPlanTerms(terms.deductible, terms.annualMax);
+    function createPlan(PlanTerms calldata) external returns (PlanId) {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IClaimSettlement
+    function scheduleRules(PlanId, uint40, bytes32) external returns (uint32) {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IClaimSettlement
+    function setCoverage(PlanId, uint32, bytes32[] calldata, CoverageRule[] calldata, bytes32[] calldata) external {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IClaimSettlement
+    function setAdjuster(address, bool) external {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IClaimSettlement
+    function enrol(PlanId, address, bytes32, uint32, uint32, uint256, bytes calldata) external returns (uint32) {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IClaimSettlement
+    function terminate(address, uint32, uint32) external {
+        _delegateToAdmin();
+    }
+
+    /// @inheritdoc IClaimSettlement
+    function voidEnrolment(address, uint32) external {
+        _delegateToAdmin();
+    }
+
+    /// @notice The module that runs plan, rule and enrolment administration (see {ClaimAdmin}).
+    function admin() external view returns (address) {
+        return address(_admin);
+    }
+
+    /// @dev Runs the call in {ClaimAdmin} on this contract's storage and returns (or reverts)
+    ///      with exactly what it returned.
+    function _delegateToAdmin() private {
+        address module = address(_admin);
+        // Forwarding the whole call and its whole answer is what assembly is for here.
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) {
+                revert(0, returndatasize())
+            }
+            return(0, returndatasize())
         }
-        planId = PlanId.wrap(++_planCount);
-        // `owed` is stored plus one so the slot never returns to zero: paying the last claim
-        // and approving the next would otherwise cost a fresh 20,000-gas write each time.
-        _pools[planId].owed = 1;
-        _plans[planId] = Plan({
-            insurer: msg.sender,
-            autoApproveLimit: terms.autoApproveLimit,
-            deductible: terms.deductible,
-            annualMax: terms.annualMax,
-            appealWindow: terms.appealWindow
-        });
-        emit PlanCreated(planId, msg.sender, terms);
-    }
-
-    /// @inheritdoc IClaimSettlement
-    function setCoverage(PlanId planId, bytes32[] calldata codes, CoverageRule[] calldata rules) external {
-        _onlyActiveInsurer(planId);
-        uint256 n = codes.length;
-        if (n == 0 || n != rules.length || n > MAX_BATCH) revert InvalidRuleTable(n, rules.length);
-        for (uint256 i; i < n; ++i) {
-            bytes32 code = codes[i];
-            CoverageRule calldata rule = rules[i];
-            if (code == bytes32(0)) revert InvalidCode(code);
-            if (rule.coinsuranceBps > AdjudicationMath.BPS) revert InvalidCoinsurance(code, rule.coinsuranceBps);
-            _rules[planId][code] = rule;
-            emit CoverageSet(planId, code, rule);
-        }
-    }
-
-    /// @inheritdoc IClaimSettlement
-    function setAdjuster(address adjuster, bool allowed) external {
-        _directory.requireActive(msg.sender, Roles.INSURER);
-        if (adjuster == address(0)) revert ZeroAddress();
-        _adjusters[msg.sender][adjuster] = allowed;
-        emit AdjusterSet(msg.sender, adjuster, allowed);
-    }
-
-    /// @inheritdoc IClaimSettlement
-    function enrol(
-        PlanId planId,
-        address member,
-        bytes32 memberRecord,
-        uint32 startDay,
-        uint32 endDay
-    ) external returns (uint32 enrolment) {
-        _onlyActiveInsurer(planId);
-        if (member == address(0)) revert ZeroAddress();
-        if (memberRecord == bytes32(0)) revert EmptyCommitment();
-        if (startDay > endDay) revert InvalidCoveragePeriod(startDay, endDay);
-        uint32 current = _enrolmentCount[member];
-        if (current != 0) {
-            // One enrolment at a time: accumulators belong to one coverage period.
-            Enrolment storage prev = _enrolments[member][current];
-            if (prev.endDay >= startDay) revert MemberStillEnrolled(member, prev.planId, prev.endDay);
-        }
-        enrolment = current + 1;
-        _enrolmentCount[member] = enrolment;
-        Enrolment storage e = _enrolments[member][enrolment];
-        e.planId = planId;
-        e.startDay = startDay;
-        e.endDay = endDay;
-        e.memberRecord = memberRecord;
-        emit MemberEnrolled(planId, member, enrolment, memberRecord, startDay, endDay);
     }
 
     // ================================================================== pool
@@ -224,9 +198,9 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         _checkLines(claimId, cl, lines);
         PlanId planId = cl.planId;
         Plan storage p = _plans[planId];
-        Enrolment storage e = _enrolments[cl.member][cl.enrolment];
-        Adjudication memory a = _compute(planId, p, e, lines);
-        status = _decideByRules(claimId, cl, planId, e, a, false);
+        Cover storage cover = _covers[cl.member][cl.period];
+        Adjudication memory a = _compute(planId, cl.version, p, cover, lines);
+        status = _decideByRules(claimId, cl, planId, cover, a, false);
     }
 
     /// @inheritdoc IClaimSettlement
@@ -240,18 +214,14 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         Claim storage cl = _claims[claimId];
         if (cl.status != ClaimStatus.PendingReview) revert InvalidClaimStatus(claimId, cl.status);
         PlanId planId = cl.planId;
-        Plan storage p = _plans[planId];
-        address insurer = p.insurer;
-        if (msg.sender != insurer && !_adjusters[insurer][msg.sender]) revert NotAdjuster(planId, msg.sender);
-        // Whoever decides must not be paid by the decision.
-        if (msg.sender == cl.payee) revert AdjusterIsPayee(claimId, msg.sender);
-        _directory.requireActive(insurer, Roles.INSURER);
+        _checkReviewer(claimId, cl, planId);
         if (decision == Decision.Approve ? reason != 0 : (reason == 0 || reason > Carc.MAX)) {
             revert InvalidReason(decision, reason);
         }
         _checkLines(claimId, cl, lines);
-        Enrolment storage e = _enrolments[cl.member][cl.enrolment];
-        Adjudication memory a = _compute(planId, p, e, lines);
+        Cover storage cover = _covers[cl.member][cl.period];
+        // The rules the claim was submitted under, whatever the insurer scheduled since.
+        Adjudication memory a = _compute(planId, cl.version, _plans[planId], cover, lines);
 
         uint96 pays = 0;
         uint256 deductible = 0;
@@ -274,10 +244,23 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
             cl.deniedAt = uint40(block.timestamp);
             emit ClaimAdjudicated(claimId, status, 0, 0, reason, msg.sender, a.lines);
         } else {
-            _approve(claimId, cl, planId, e, status, pays, deductible, true);
+            _approve(claimId, cl, planId, cover, status, pays, deductible, true);
             emit ClaimAdjudicated(claimId, status, pays, uint96(deductible), reason, msg.sender, a.lines);
             if (pays == 0) _closeZero(claimId, cl, planId);
         }
+    }
+
+    /// @dev The caller may decide on the claim: the plan's insurer or its adjuster, not the
+    ///      payee, and both the insurer and the adjuster active in the directory.
+    function _checkReviewer(ClaimId claimId, Claim storage cl, PlanId planId) private view {
+        address insurer = _plans[planId].insurer;
+        if (msg.sender != insurer && !_adjusters[insurer][msg.sender]) revert NotAdjuster(planId, msg.sender);
+        // Whoever decides must not be paid by the decision.
+        if (msg.sender == cl.payee) revert AdjusterIsPayee(claimId, msg.sender);
+        // A suspended insurer decides nothing, and neither does a suspended adjuster: adjusters
+        // are directory participants, each checked on every decision.
+        _directory.requireActive(insurer, Roles.INSURER);
+        if (msg.sender != insurer) _directory.requireActive(msg.sender, Roles.ALL);
     }
 
     /// @inheritdoc IClaimSettlement
@@ -285,8 +268,12 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         Claim storage cl = _claims[claimId];
         ClaimStatus s = cl.status;
         if (s != ClaimStatus.Submitted && s != ClaimStatus.PendingReview) revert InvalidClaimStatus(claimId, s);
-        if (msg.sender != cl.payee && msg.sender != _plans[cl.planId].insurer)
-            revert NotClaimParty(claimId, msg.sender);
+        if (msg.sender != cl.payee) {
+            // The insurer withdraws only what it submitted itself, and only while it is active:
+            // a provider's claim is the provider's to withdraw.
+            if (!cl.byInsurer || msg.sender != _plans[cl.planId].insurer) revert NotClaimParty(claimId, msg.sender);
+            _directory.requireActive(msg.sender, Roles.INSURER);
+        }
         cl.status = ClaimStatus.Withdrawn;
         emit ClaimWithdrawn(claimId, msg.sender);
     }
@@ -321,6 +308,12 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         for (uint256 i; i < n; ++i) {
             ClaimId claimId = claimIds[i];
             Claim storage cl = _claims[claimId];
+            ClaimStatus now_ = cl.status;
+            if (now_ != ClaimStatus.Approved && now_ != ClaimStatus.PartiallyApproved) {
+                // Paid already, withdrawn, lapsed...: skip it, the rest of the batch goes on.
+                emit PayoutSkipped(claimId, now_);
+                continue;
+            }
             (address payee, uint96 amount, PlanId planId, ClaimStatus was) = _markPaid(claimId, cl);
             if (_token.trySafeTransfer(payee, amount)) {
                 emit ClaimPaid(claimId, payee, planId, amount);
@@ -333,31 +326,71 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
                 Pool storage pool = _pools[planId];
                 pool.paid -= amount;
                 pool.owed += amount;
+                if (cl.deferredAt == 0) cl.deferredAt = uint40(block.timestamp);
                 emit PayoutDeferred(claimId, payee);
             }
         }
     }
 
+    /// @inheritdoc IClaimSettlement
+    function redirectPayout(ClaimId claimId, address to) external {
+        Claim storage cl = _claims[claimId];
+        ClaimStatus s = cl.status;
+        if (s != ClaimStatus.Approved && s != ClaimStatus.PartiallyApproved) revert InvalidClaimStatus(claimId, s);
+        address from = cl.payee;
+        if (msg.sender != from) revert NotClaimParty(claimId, msg.sender);
+        if (to == address(0)) revert ZeroAddress();
+        cl.payee = to;
+        cl.deferredAt = 0; // a fresh payee gets a fresh timeout
+        emit PayoutRedirected(claimId, from, to);
+    }
+
+    /// @inheritdoc IClaimSettlement
+    function releaseLapsed(ClaimId claimId) external {
+        Claim storage cl = _claims[claimId];
+        ClaimStatus s = cl.status;
+        if (s != ClaimStatus.Approved && s != ClaimStatus.PartiallyApproved) revert InvalidClaimStatus(claimId, s);
+        PlanId planId = cl.planId;
+        _onlyActiveInsurer(planId);
+        uint256 deferredAt = cl.deferredAt;
+        // Only a payout the token refused, and only after the payee had PAYOUT_TIMEOUT to fix
+        // it (or redirect): the insurer never takes back what a payee can still receive.
+        if (deferredAt == 0 || block.timestamp < deferredAt + PAYOUT_TIMEOUT) {
+            revert PayoutNotLapsed(claimId, deferredAt == 0 ? 0 : deferredAt + PAYOUT_TIMEOUT);
+        }
+        address payee = cl.payee;
+        uint96 amount = cl.amount;
+        cl.status = ClaimStatus.Lapsed;
+        cl.payee = address(0);
+        cl.amount = 0;
+        _pools[planId].owed -= amount;
+        emit PayoutLapsed(claimId, payee, planId, amount);
+    }
+
     // ================================================================== reads
 
     /// @inheritdoc IClaimSettlement
-    function quote(address member, Line[] calldata lines) external view returns (Adjudication memory) {
-        uint32 idx = _enrolmentCount[member];
-        if (idx == 0) revert NotEnrolled(member);
-        Enrolment storage e = _enrolments[member][idx];
-        PlanId planId = e.planId;
-        return _compute(planId, _plans[planId], e, lines);
+    function quote(
+        address member,
+        uint32 servicePeriod,
+        Line[] calldata lines
+    ) external view returns (Adjudication memory) {
+        Cover storage cover = _covers[member][servicePeriod];
+        if (cover.enrolment == 0 || cover.voided) revert NotEnrolled(member, servicePeriod);
+        PlanId planId = cover.planId;
+        Plan storage p = _plans[planId];
+        return _compute(planId, _versionInForce(p), p, cover, lines);
     }
 
     /// @inheritdoc IClaimSettlement
     function claimIdOf(
         address member,
         address payee,
-        uint32 serviceDay,
-        uint16 resubmission,
-        bytes32[] calldata codes
+        uint32 servicePeriod,
+        bytes32 episode,
+        uint16 resubmission
     ) external pure returns (ClaimId) {
-        return _claimId(member, payee, serviceDay, resubmission, keccak256(abi.encodePacked(codes)));
+        return _claimId(member, payee, servicePeriod, episode, resubmission);
     }
 
     /// @inheritdoc IClaimSettlement
@@ -373,19 +406,45 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
             deductible: p.deductible,
             annualMax: p.annualMax,
             autoApproveLimit: p.autoApproveLimit,
-            appealWindow: p.appealWindow
+            appealWindow: p.appealWindow,
+            periodStart: p.periodStart,
+            periodLength: p.periodLength,
+            filingWindow: p.filingWindow,
+            ruleNotice: p.ruleNotice
         });
     }
 
     /// @inheritdoc IClaimSettlement
-    function coverageOf(PlanId planId, bytes32 code) external view returns (CoverageRule memory) {
-        return _rules[planId][code];
+    function coverageOf(
+        PlanId planId,
+        uint32 version,
+        bytes32 code
+    ) external view returns (CoverageRule memory rule, bytes32 gtinBinding) {
+        return (_rules[planId][version][code], _gtinBindings[planId][version][code]);
     }
 
     /// @inheritdoc IClaimSettlement
-    function enrolmentOf(address member) external view returns (uint32 enrolment, Enrolment memory) {
-        enrolment = _enrolmentCount[member];
-        return (enrolment, _enrolments[member][enrolment]);
+    function rulesInForce(PlanId planId) external view returns (uint32 version, uint32 latest) {
+        Plan storage p = _plans[planId];
+        return (_versionInForce(p), p.versions);
+    }
+
+    /// @inheritdoc IClaimSettlement
+    function periodAt(PlanId planId, uint256 timestamp) external view returns (uint32) {
+        Plan storage p = _plans[planId];
+        if (p.insurer == address(0)) revert UnknownPlan(planId);
+        if (timestamp < p.periodStart) revert PlanNotStarted(planId, p.periodStart);
+        return ((timestamp - p.periodStart) / p.periodLength).toUint32();
+    }
+
+    /// @inheritdoc IClaimSettlement
+    function enrolmentOf(address member, uint32 enrolment) external view returns (Enrolment memory, uint32 count) {
+        return (_enrolments[member][enrolment], _enrolmentCount[member]);
+    }
+
+    /// @inheritdoc IClaimSettlement
+    function coverOf(address member, uint32 period) external view returns (Cover memory) {
+        return _covers[member][period];
     }
 
     /// @inheritdoc IClaimSettlement
@@ -417,33 +476,37 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
     // ================================================================== internal: submission
 
     function _submit(ClaimInput calldata c) private returns (ClaimId claimId, ClaimStatus status) {
-        (uint32 idx, PlanId planId, uint256 consentId) = _checkSubmission(c);
-        claimId = _record(c, idx, planId, consentId);
+        (PlanId planId, uint32 version, uint256 consentId) = _checkSubmission(c);
+        claimId = _record(c, planId, version, consentId);
         Claim storage cl = _claims[claimId];
-        Enrolment storage e = _enrolments[c.member][idx];
-        Adjudication memory a = _compute(planId, _plans[planId], e, c.lines);
-        status = _decideByRules(claimId, cl, planId, e, a, true);
-        // Claims a person (or a later crank) must still decide keep a hash of their lines; the
-        // decider passes the lines back (from ClaimSubmitted) and they are checked against it.
+        Cover storage cover = _covers[c.member][c.servicePeriod];
+        Adjudication memory a = _compute(planId, version, _plans[planId], cover, c.lines);
+        status = _decideByRules(claimId, cl, planId, cover, a, true);
+        // Claims a person (or a later crank) must still decide keep a hash of their lines and
+        // the rule version; the decider passes the lines back (from ClaimSubmitted) and they
+        // are checked against the hash.
         if (status == ClaimStatus.Submitted || status == ClaimStatus.PendingReview || status == ClaimStatus.Denied) {
             cl.linesHash = keccak256(abi.encode(c.lines));
+            cl.version = version;
         }
     }
 
-    /// @dev Who may submit, for which member and day, with which consent. Returns the member's
-    ///      enrolment number and plan.
+    /// @dev Who may submit, for which member and period, with which consent. Returns the plan
+    ///      of the member's cover in the service period and the rule version in force.
     function _checkSubmission(
         ClaimInput calldata c
-    ) private view returns (uint32 idx, PlanId planId, uint256 consentId) {
+    ) private view returns (PlanId planId, uint32 version, uint256 consentId) {
         address member = c.member;
         address payee = c.payee;
-        idx = _enrolmentCount[member];
-        if (idx == 0) revert NotEnrolled(member);
-        Enrolment storage e = _enrolments[member][idx];
-        planId = e.planId;
+        uint32 period = c.servicePeriod;
+        // The enrolment that covers the service period, not the member's latest one.
+        Cover storage cover = _covers[member][period];
+        if (cover.enrolment == 0 || cover.voided) revert NotEnrolled(member, period);
+        planId = cover.planId;
+        Plan storage p = _plans[planId];
 
         // A provider/pharmacy claims for itself; the plan's insurer may claim for the member.
-        if (msg.sender == _plans[planId].insurer) {
+        if (msg.sender == p.insurer) {
             _directory.requireActive(msg.sender, Roles.INSURER);
             if (payee != member) _directory.requireActive(payee, _SUBMITTERS);
         } else {
@@ -451,49 +514,55 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
             if (payee != msg.sender) revert PayeeNotSubmitter(payee, msg.sender);
         }
 
-        uint32 day = c.serviceDay;
-        uint32 today = uint32(block.timestamp / 1 days);
-        if (day > today) revert ServiceDayInFuture(day, today);
-        if (day < e.startDay || day > e.endDay) revert ServiceNotCovered(member, day, e.startDay, e.endDay);
+        // Windows by block time and plan periods: no date of service on chain.
+        uint256 start = p.periodStart;
+        if (block.timestamp < start) revert PlanNotStarted(planId, start);
+        uint256 length = p.periodLength;
+        uint32 current = uint32((block.timestamp - start) / length); // periods since start fit 32 bits for 4e9 years
+        if (period > current) revert ServicePeriodInFuture(period, current);
+        uint256 deadline = start + (uint256(period) + 1) * length + p.filingWindow;
+        if (block.timestamp >= deadline) revert FilingWindowClosed(period, deadline);
+        if (c.episode == bytes32(0)) revert EmptyEpisode();
+        version = _versionInForce(p);
+        if (version == 0) revert NoRulesInForce(planId);
 
-        // The member's consent to share financial data for payment, with this submitter.
+        // The member's consent (under the plan pseudonym) to share financial data for payment.
         bool allowed;
         (allowed, consentId) = _consent.canAccess(member, msg.sender, Category.FINANCIAL, Purpose.HPAYMT);
         if (!allowed) revert NoPaymentConsent(member, msg.sender);
     }
 
-    /// @dev Derives the id (duplicates refused by it), checks drug units, stores the claim as
-    ///      {ClaimStatus.Submitted} and emits {ClaimSubmitted}.
+    /// @dev Derives the id (duplicates refused by it), checks lines and drug units, stores the
+    ///      claim as {ClaimStatus.Submitted} and emits {ClaimSubmitted}.
     function _record(
         ClaimInput calldata c,
-        uint32 idx,
         PlanId planId,
+        uint32 version,
         uint256 consentId
     ) private returns (ClaimId claimId) {
-        Line[] calldata lines = c.lines;
-        bytes32 codesHash = _validateLines(planId, lines);
-        claimId = _claimId(c.member, c.payee, c.serviceDay, c.resubmission, codesHash);
+        claimId = _claimId(c.member, c.payee, c.servicePeriod, c.episode, c.resubmission);
         Claim storage cl = _claims[claimId];
         if (cl.status != ClaimStatus.None) revert DuplicateClaim(claimId);
         if (c.resubmission != 0) {
-            ClaimId prev = _claimId(c.member, c.payee, c.serviceDay, c.resubmission - 1, codesHash);
+            ClaimId prev = _claimId(c.member, c.payee, c.servicePeriod, c.episode, c.resubmission - 1);
             ClaimStatus ps = _claims[prev].status;
             if (ps != ClaimStatus.Withdrawn) revert ResubmissionNotAllowed(prev, ps);
         }
-        _checkUnits(claimId, c.payee, lines);
+        _checkLinesAndUnits(claimId, c, planId, version);
         cl.member = c.member;
         cl.planId = planId;
-        cl.enrolment = idx;
+        cl.period = c.servicePeriod;
         cl.status = ClaimStatus.Submitted;
         cl.payee = c.payee;
-        _emitSubmitted(claimId, c, planId, idx, consentId);
+        if (msg.sender == _plans[planId].insurer) cl.byInsurer = true;
+        _emitSubmitted(claimId, c, planId, version, consentId);
     }
 
     function _emitSubmitted(
         ClaimId claimId,
         ClaimInput calldata c,
         PlanId planId,
-        uint32 idx,
+        uint32 version,
         uint256 consentId
     ) private {
         emit ClaimSubmitted(
@@ -501,43 +570,82 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
             c.member,
             c.payee,
             planId,
-            idx,
+            version,
+            c.servicePeriod,
             msg.sender,
             consentId,
-            c.serviceDay,
             c.resubmission,
+            c.episode,
             c.fhirClaim,
             c.lines
         );
     }
 
-    /// @dev Shape checks on the lines; returns the hash of their codes (for the claim id).
-    function _validateLines(PlanId planId, Line[] calldata lines) private view returns (bytes32 codesHash) {
-        uint256 n = lines.length;
+    /// @dev Shape checks on the lines, per-period codes, and drug units.
+    function _checkLinesAndUnits(ClaimId claimId, ClaimInput calldata c, PlanId planId, uint32 version) private {
+        uint256 n = c.lines.length;
         if (n == 0 || n > MAX_LINES) revert InvalidLineCount(n, MAX_LINES);
         bytes32 prevCode = bytes32(0);
         for (uint256 i; i < n; ++i) {
-            Line calldata ln = lines[i];
-            if (ln.units == 0 || ln.billed == 0) revert InvalidLine(i);
-            // Sorted codes make the fingerprint independent of line order: no duplicate by shuffling.
-            if (ln.code < prevCode) revert LinesNotSorted(i);
-            prevCode = ln.code;
-            if (ln.unitId == bytes32(0) && _rules[planId][ln.code].requiresUnit) revert DrugUnitRequired(i, ln.code);
+            prevCode = _checkLine(claimId, c, planId, version, i, prevCode);
         }
-        codesHash = _codesHash(lines);
     }
 
-    /// @dev Drug lines: the unit was dispensed by the payee, its batch is not recalled, and no
-    ///      live claim cites it. Records the unit against this claim.
-    function _checkUnits(ClaimId claimId, address payee, Line[] calldata lines) private {
-        uint256 n = lines.length;
-        for (uint256 i; i < n; ++i) {
-            bytes32 unitId = lines[i].unitId;
-            if (unitId == bytes32(0)) continue;
+    function _checkLine(
+        ClaimId claimId,
+        ClaimInput calldata c,
+        PlanId planId,
+        uint32 version,
+        uint256 i,
+        bytes32 prevCode
+    ) private returns (bytes32 code) {
+        Line calldata ln = c.lines[i];
+        if (ln.units == 0 || ln.billed == 0) revert InvalidLine(i);
+        code = ln.code;
+        // Strictly increasing codes: the lines' order is fixed and a code has one line (no
+        // duplicate by splitting a line in two).
+        if (code <= prevCode) revert LinesNotSorted(i);
+        CoverageRule storage rule = _rules[planId][version][code];
+        if (rule.oncePerPeriod) _claimOncePerPeriod(claimId, c.member, c.servicePeriod, code);
+        if (rule.requiresUnit) {
+            if (ln.unitIds.length != ln.units) revert DrugUnitsRequired(i, ln.units, ln.unitIds.length);
+            _checkUnits(claimId, c.payee, i, ln, _gtinBindings[planId][version][code]);
+        } else if (ln.unitIds.length != 0) {
+            revert UnitsNotExpected(i);
+        }
+    }
+
+    /// @dev A code the plan allows once per member and period: one live claim holds it (a
+    ///      duplicate by shifting the day inside the FHIR claim is refused here).
+    function _claimOncePerPeriod(ClaimId claimId, address member, uint32 period, bytes32 code) private {
+        ClaimId holder = _periodClaims[member][period][code];
+        if (ClaimId.unwrap(holder) != bytes32(0) && _claims[holder].status != ClaimStatus.Withdrawn) {
+            revert CodeAlreadyClaimedInPeriod(code, period, holder);
+        }
+        _periodClaims[member][period][code] = claimId;
+    }
+
+    /// @dev Drug line `index`: each unit was dispensed by the payee within {DISPENSE_WINDOW}
+    ///      before now, is of the product the plan binds to the code, from a batch neither
+    ///      recalled nor quarantined, and cited by no other live claim. The rule on recall and
+    ///      quarantine: checked here, once, at submission; a claim accepted before its batch
+    ///      was recalled or quarantined (dispensed in good faith) goes on to be decided and paid.
+    function _checkUnits(ClaimId claimId, address payee, uint256 index, Line calldata ln, bytes32 binding) private {
+        uint256 n = ln.unitIds.length;
+        bytes32 salt = ln.gtinSalt;
+        for (uint256 j; j < n; ++j) {
+            bytes32 unitId = ln.unitIds[j];
             if (address(_provenance) == address(0)) revert DrugUnitsUnsupported(unitId);
             IDispenseCheck.Dispense memory d = _provenance.dispenseOf(unitId);
             if (d.pharmacy != payee) revert UnitNotDispensedByPayee(unitId, d.pharmacy, payee);
             if (d.recalled) revert UnitRecalled(unitId, d.batchId);
+            if (d.quarantined) revert UnitQuarantined(unitId, d.batchId);
+            // dispensedAt <= block.timestamp: the registry stamps it with the dispensing block.
+            if (block.timestamp - d.dispensedAt > DISPENSE_WINDOW) {
+                revert UnitDispenseOutsideWindow(unitId, d.dispensedAt, DISPENSE_WINDOW);
+            }
+            // The product matches the plan's keyed code<->GTIN binding (the table reveals no GTIN).
+            if (keccak256(abi.encode(d.gtin, salt)) != binding) revert UnitProductMismatch(index, unitId);
             ClaimId holder = _unitClaims[unitId];
             if (ClaimId.unwrap(holder) != bytes32(0) && _claims[holder].status != ClaimStatus.Withdrawn) {
                 revert UnitAlreadyClaimed(unitId, holder);
@@ -546,23 +654,14 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         }
     }
 
-    function _codesHash(Line[] calldata lines) private pure returns (bytes32 h) {
-        uint256 n = lines.length;
-        bytes32[] memory codes = new bytes32[](n);
-        for (uint256 i; i < n; ++i) {
-            codes[i] = lines[i].code;
-        }
-        h = keccak256(abi.encodePacked(codes));
-    }
-
     function _claimId(
         address member,
         address payee,
-        uint32 day,
-        uint16 resubmission,
-        bytes32 codesHash
+        uint32 period,
+        bytes32 episode,
+        uint16 resubmission
     ) private pure returns (ClaimId) {
-        return ClaimId.wrap(keccak256(abi.encode(member, payee, day, resubmission, codesHash)));
+        return ClaimId.wrap(keccak256(abi.encode(member, payee, period, episode, resubmission)));
     }
 
     function _checkLines(ClaimId claimId, Claim storage cl, Line[] calldata lines) private view {
@@ -575,8 +674,9 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
     /// @dev The rule table over the lines, from the enrolment's accumulators now. View only.
     function _compute(
         PlanId planId,
+        uint32 version,
         Plan storage p,
-        Enrolment storage e,
+        Cover storage e,
         Line[] calldata lines
     ) private view returns (Adjudication memory a) {
         (uint256 dedLeft, uint256 maxLeft) = _remaining(p, e);
@@ -584,7 +684,7 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         a.lines = new LineAdjudication[](n);
         for (uint256 i; i < n; ++i) {
             Line calldata ln = lines[i];
-            CoverageRule memory rule = _rules[planId][ln.code];
+            CoverageRule memory rule = _rules[planId][version][ln.code];
             LineAdjudication memory la = AdjudicationMath.line(rule, ln.units, ln.billed, dedLeft, maxLeft);
             a.lines[i] = la;
             dedLeft -= la.deductible;
@@ -603,7 +703,7 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
     }
 
     /// @dev What remains of the member's deductible and annual maximum in this enrolment.
-    function _remaining(Plan storage p, Enrolment storage e) private view returns (uint256 dedLeft, uint256 maxLeft) {
+    function _remaining(Plan storage p, Cover storage e) private view returns (uint256 dedLeft, uint256 maxLeft) {
         uint256 deductible = p.deductible;
         uint256 annualMax = p.annualMax;
         uint256 met = e.deductibleMet;
@@ -617,7 +717,7 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         ClaimId claimId,
         Claim storage cl,
         PlanId planId,
-        Enrolment storage e,
+        Cover storage e,
         Adjudication memory a,
         bool queueIfShort
     ) private returns (ClaimStatus status) {
@@ -661,7 +761,7 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
         ClaimId,
         Claim storage cl,
         PlanId planId,
-        Enrolment storage e,
+        Cover storage e,
         ClaimStatus status,
         uint96 pays,
         uint256 deductible,
@@ -711,12 +811,5 @@ contract ClaimSettlement is IClaimSettlement, ReentrancyGuardTransient {
 
     function _free(Pool storage pool) private view returns (uint256) {
         return uint256(pool.deposited) + 1 - pool.withdrawn - pool.paid - pool.owed; // owed is stored + 1
-    }
-
-    function _onlyActiveInsurer(PlanId planId) private view {
-        address insurer = _plans[planId].insurer;
-        if (insurer == address(0)) revert UnknownPlan(planId);
-        if (msg.sender != insurer) revert NotPlanInsurer(planId, msg.sender);
-        _directory.requireActive(msg.sender, Roles.INSURER);
     }
 }

@@ -7,6 +7,7 @@ import {
     ClaimId,
     ClaimInput,
     ClaimStatus,
+    Cover,
     CoverageRule,
     Decision,
     Enrolment,
@@ -18,20 +19,21 @@ import {
 } from "./ClaimTypes.sol";
 
 /// @title IClaimSettlement
-/// @notice Insurance claim settlement by rule table: insurers define plans (coverage per service
-///         code, deductible, annual maximum, auto-approve limit, appeal window), enrol members
-///         (pseudonymous address + commitment to the member record) and fund a pool per plan in
-///         one ERC-20 token. Providers and pharmacies submit claims (codes, units, amounts and a
-///         commitment to the off-chain FHIR `Claim`; never health data); the contract asks the
-///         consent registry for the member's HPAYMT consent and, for drug lines, the provenance
-///         registry for the dispensed unit; the rules adjudicate; adjusters review what the
-///         rules may not settle alone; approved claims are paid from the pool.
+/// @notice Insurance claim settlement by rule table, with no one's care readable on chain.
+///         Insurers define plans (terms fixed at creation; rule tables in versions that take
+///         effect at a future time), enrol members under a plan-scoped pseudonym with the
+///         member's signature, for whole plan periods, and fund a pool per plan in one ERC-20.
+///         Providers and pharmacies submit claims whose codes are plan-keyed digests (the key is
+///         shared off chain with the plan's network; rules are keyed by the same digests), with
+///         no service date (the plan period only; the date is inside the committed FHIR Claim).
+///         The contract asks the consent registry for the pseudonym's HPAYMT consent and, for
+///         drug lines, the provenance registry for each dispensed unit; the rules in force at
+///         submission adjudicate; adjusters review what the rules may not settle alone;
+///         approved claims are paid from the pool.
 /// @dev    Accounting per plan: `funded = paid + owed + free` at all times, where
 ///         `funded = deposited - withdrawn`, `owed` is the sum of approved unpaid claims, and the
-///         insurer may withdraw only `free`. Amounts are token units (no decimals implied).
-///         Claim ids are deterministic (see {claimIdOf}): the fingerprint (member, payee,
-///         service day, codes) plus a resubmission number, so a duplicate is refused by the id
-///         itself and a client knows a claim's id before it is mined.
+///         insurer may withdraw only `free` (and, after PAYOUT_TIMEOUT, a payout its payee could
+///         never receive). Claim ids are deterministic (see {claimIdOf}).
 interface IClaimSettlement {
     // ================================================================== errors
 
@@ -39,8 +41,9 @@ interface IClaimSettlement {
     error NotPlanInsurer(PlanId planId, address caller);
     /// @notice Plan `planId` does not exist.
     error UnknownPlan(PlanId planId);
-    /// @notice Plan terms are unusable: annual maximum 0, or a limit above 2^80 - 1.
-    error InvalidPlanTerms(uint96 deductible, uint96 annualMax);
+    /// @notice Plan terms are unusable: annual maximum 0, a limit above 2^80 - 1, a period that
+    ///         is not a plan year (365 or 366 days) or a filing window above 366 days.
+    error InvalidPlanTerms(uint96 deductible, uint96 annualMax, uint32 periodLength, uint32 filingWindow);
     /// @notice Coinsurance above 100 % (10,000 bps).
     error InvalidCoinsurance(bytes32 code, uint16 coinsuranceBps);
     /// @notice A code of zero cannot carry a rule.
@@ -51,16 +54,43 @@ interface IClaimSettlement {
     error ZeroAddress();
     /// @notice A commitment that must be set is zero.
     error EmptyCommitment();
-    /// @notice Coverage must start no later than it ends.
-    error InvalidCoveragePeriod(uint32 startDay, uint32 endDay);
-    /// @notice `member` is still covered (until `endDay`): a new enrolment must start after it.
-    error MemberStillEnrolled(address member, PlanId planId, uint32 endDay);
-    /// @notice `member` was never enrolled.
-    error NotEnrolled(address member);
-    /// @notice `serviceDay` lies outside the member's coverage `[startDay, endDay]`.
-    error ServiceNotCovered(address member, uint32 serviceDay, uint32 startDay, uint32 endDay);
-    /// @notice A claim cannot be for a service after today (`today` in days since 1970-01-01).
-    error ServiceDayInFuture(uint32 serviceDay, uint32 today);
+    /// @notice An enrolment covers 1..{MAX_ENROLMENT_PERIODS} whole periods, starting in the
+    ///         current period or the next (`current`).
+    error InvalidEnrolmentPeriods(uint32 fromPeriod, uint32 toPeriod, uint32 current);
+    /// @notice `member` is already covered in `period` (by enrolment `enrolment`).
+    error PeriodAlreadyCovered(address member, uint32 period, uint32 enrolment);
+    /// @notice The member's signature over the enrolment is not valid (or not the member's).
+    error InvalidSignature(address member);
+    /// @notice The member's signature expired at `deadline`.
+    error SignatureExpired(uint256 deadline);
+    /// @notice `member` has no (valid) enrolment covering `period`.
+    error NotEnrolled(address member, uint32 period);
+    /// @notice Enrolment `enrolment` of `member` does not exist or was voided.
+    error UnknownEnrolment(address member, uint32 enrolment);
+    /// @notice Termination only shortens an enrolment, never into the past: `lastPeriod` must
+    ///         be below the enrolment's last period and not before the current one.
+    error InvalidTermination(uint32 lastPeriod, uint32 toPeriod, uint32 current);
+    /// @notice Only the directory's registrars may void an enrolment.
+    error NotRegistrar(address caller);
+    /// @notice The enrolment's insurer is active: only a suspended insurer's enrolments are voided.
+    error InsurerStillActive(address insurer);
+    /// @notice The plan has not started (plan period 0 starts at `periodStart`).
+    error PlanNotStarted(PlanId planId, uint256 periodStart);
+    /// @notice A claim cannot be for a period after the current one.
+    error ServicePeriodInFuture(uint32 servicePeriod, uint32 current);
+    /// @notice Timely filing for `servicePeriod` closed at `deadline` (unix time).
+    error FilingWindowClosed(uint32 servicePeriod, uint256 deadline);
+    /// @notice The episode digest of a claim must be set.
+    error EmptyEpisode();
+    /// @notice Plan `planId` has no rule table in force yet.
+    error NoRulesInForce(PlanId planId);
+    /// @notice A rule table takes effect at `effectiveFrom`, which must be at least the plan's
+    ///         notice after now (`earliest`) and after the previous version's start.
+    error InvalidEffectiveTime(uint256 effectiveFrom, uint256 earliest);
+    /// @notice Version `version` of plan `planId` is in force (or unknown): its rules are fixed.
+    error RulesFrozen(PlanId planId, uint32 version);
+    /// @notice A rule table (`version`) is already scheduled and not yet in force.
+    error RulesAlreadyScheduled(PlanId planId, uint32 version);
     /// @notice A provider or pharmacy may only claim for itself.
     error PayeeNotSubmitter(address payee, address submitter);
     /// @notice The consent registry reports no active HPAYMT consent of `member` for `submitter`.
@@ -71,17 +101,31 @@ interface IClaimSettlement {
     error InvalidLine(uint256 index);
     /// @notice Line codes must be in non-decreasing order (line `index` is out of order).
     error LinesNotSorted(uint256 index);
-    /// @notice Line `index` bills a drug code without citing the dispensed unit.
-    error DrugUnitRequired(uint256 index, bytes32 code);
+    /// @notice Line `index` bills a drug code: it must cite one dispensed unit per package
+    ///         (`units`), it cites `given`.
+    error DrugUnitsRequired(uint256 index, uint256 units, uint256 given);
+    /// @notice Line `index` cites drug units but its code is no drug code of the plan.
+    error UnitsNotExpected(uint256 index);
+    /// @notice The product of `unitId` (line `index`) is not the one the plan binds to the
+    ///         line's code (or the line's GTIN salt does not open the binding).
+    error UnitProductMismatch(uint256 index, bytes32 unitId);
+    /// @notice A code the plan allows once per period is already billed in `period` by live
+    ///         claim `claimId`.
+    error CodeAlreadyClaimedInPeriod(bytes32 code, uint32 period, ClaimId claimId);
     /// @notice No provenance registry is configured, so a drug unit cannot be checked.
     error DrugUnitsUnsupported(bytes32 unitId);
     /// @notice The provenance registry says `unitId` was dispensed by `dispensedBy`, not `payee`.
     error UnitNotDispensedByPayee(bytes32 unitId, address dispensedBy, address payee);
-    /// @notice The batch of `unitId` is recalled: the claim is refused.
+    /// @notice The batch of `unitId` is recalled (or voided): the claim is refused.
     error UnitRecalled(bytes32 unitId, bytes32 batchId);
+    /// @notice The batch of `unitId` is quarantined: the claim is refused while it stays so.
+    error UnitQuarantined(bytes32 unitId, bytes32 batchId);
+    /// @notice `unitId` was dispensed at `dispensedAt`, outside the window before the claim
+    ///         ({DISPENSE_WINDOW} seconds up to now).
+    error UnitDispenseOutsideWindow(bytes32 unitId, uint256 dispensedAt, uint256 window);
     /// @notice `unitId` is already cited by claim `claimId` (which is not withdrawn).
     error UnitAlreadyClaimed(bytes32 unitId, ClaimId claimId);
-    /// @notice A claim with the same fingerprint (member, payee, day, codes) exists.
+    /// @notice A claim with the same fingerprint (member, payee, period, episode) exists.
     error DuplicateClaim(ClaimId claimId);
     /// @notice A resubmission is allowed only after the previous submission was withdrawn.
     error ResubmissionNotAllowed(ClaimId previous, ClaimStatus status);
@@ -89,8 +133,12 @@ interface IClaimSettlement {
     error InvalidBatchSize(uint256 size, uint256 max);
     /// @notice Claim `claimId` is in `status`, where this action is not allowed.
     error InvalidClaimStatus(ClaimId claimId, ClaimStatus status);
-    /// @notice Only the payee, the member or (withdrawal) the plan's insurer may do this.
+    /// @notice Only the payee, the member or (withdrawal of a claim it submitted) the plan's
+    ///         insurer may do this.
     error NotClaimParty(ClaimId claimId, address caller);
+    /// @notice The payout of `claimId` may be released to the pool only after a failed transfer
+    ///         and {PAYOUT_TIMEOUT}: not before `releasableAt` (0: no transfer has failed).
+    error PayoutNotLapsed(ClaimId claimId, uint256 releasableAt);
     /// @notice A claim may be appealed once.
     error AppealAlreadyUsed(ClaimId claimId);
     /// @notice The appeal window closed at `deadline` (a unix time; the deadline itself is late).
@@ -119,20 +167,36 @@ interface IClaimSettlement {
 
     /// @notice `insurer` created plan `planId` with `terms`.
     event PlanCreated(PlanId indexed planId, address indexed insurer, PlanTerms terms);
-    /// @notice The rule of plan `planId` for service `code` is now `rule`.
-    event CoverageSet(PlanId indexed planId, bytes32 indexed code, CoverageRule rule);
+    /// @notice Rule table `version` of `planId` takes effect at `effectiveFrom`; its code digests
+    ///         are keyed with the plan's code key `codeKeyId` (an id of the key, e.g. the hash
+    ///         of a key fingerprint; never the key), so old claims keep their meaning for those
+    ///         who hold the old key after a rotation.
+    event RulesScheduled(PlanId indexed planId, uint32 indexed version, uint40 effectiveFrom, bytes32 codeKeyId);
+    /// @notice In rule table `version` of `planId`, the rule for code digest `code` is `rule`
+    ///         (`gtinBinding`: drug codes, the salted commitment to the product's GTIN).
+    event CoverageSet(
+        PlanId indexed planId,
+        uint32 indexed version,
+        bytes32 indexed code,
+        CoverageRule rule,
+        bytes32 gtinBinding
+    );
     /// @notice `insurer` appointed (`allowed`) or removed `adjuster`.
     event AdjusterSet(address indexed insurer, address indexed adjuster, bool allowed);
-    /// @notice `member` was enrolled (enrolment number `enrolment`) in `planId` for the coverage
-    ///         days `[startDay, endDay]`; accumulators start at zero.
+    /// @notice `member` (a plan pseudonym) agreed to enrolment number `enrolment` in `planId` for
+    ///         the plan periods `[fromPeriod, toPeriod]`; accumulators start at zero.
     event MemberEnrolled(
         PlanId indexed planId,
         address indexed member,
         uint32 enrolment,
         bytes32 memberRecord,
-        uint32 startDay,
-        uint32 endDay
+        uint32 fromPeriod,
+        uint32 toPeriod
     );
+    /// @notice The plan's insurer ended enrolment `enrolment` of `member` after `lastPeriod`.
+    event EnrolmentTerminated(address indexed member, uint32 enrolment, uint32 lastPeriod);
+    /// @notice Registrar `by` voided enrolment `enrolment` of `member`, made by a suspended insurer.
+    event EnrolmentVoided(address indexed member, uint32 enrolment, address by);
     /// @notice `from` added `amount` (as received) to the pool of `planId`.
     event PoolFunded(PlanId indexed planId, address indexed from, uint256 amount);
     /// @notice The insurer took `amount` of free funds of `planId` to `to`.
@@ -144,11 +208,12 @@ interface IClaimSettlement {
         address indexed member,
         address indexed payee,
         PlanId planId,
-        uint32 enrolment,
+        uint32 version,
+        uint32 servicePeriod,
         address submitter,
         uint256 consentId,
-        uint32 serviceDay,
         uint16 resubmission,
+        bytes32 episode,
         bytes32 fhirClaim,
         Line[] lines
     );
@@ -177,6 +242,13 @@ interface IClaimSettlement {
     event ClaimPaid(ClaimId indexed claimId, address indexed payee, PlanId planId, uint96 amount);
     /// @notice In a batch, the transfer to `payee` failed; the claim stays payable.
     event PayoutDeferred(ClaimId indexed claimId, address indexed payee);
+    /// @notice In a batch, `claimId` was not payable (it is in `status`) and was skipped.
+    event PayoutSkipped(ClaimId indexed claimId, ClaimStatus status);
+    /// @notice The payee `from` of an approved claim asked to be paid at `to` instead.
+    event PayoutRedirected(ClaimId indexed claimId, address indexed from, address indexed to);
+    /// @notice The payout to `payee` failed and stayed unclaimed for {PAYOUT_TIMEOUT}: `amount`
+    ///         went back to the free funds of `planId` (status {ClaimStatus.Lapsed}).
+    event PayoutLapsed(ClaimId indexed claimId, address indexed payee, PlanId planId, uint96 amount);
 
     // ================================================================== plans
 
@@ -184,23 +256,51 @@ interface IClaimSettlement {
     /// @dev    Reverts {InvalidPlanTerms} when `annualMax` is 0; directory errors otherwise.
     function createPlan(PlanTerms calldata terms) external returns (PlanId planId);
 
-    /// @notice Sets the rules of `planId` for each of `codes` (a code never set is not covered).
-    /// @dev    Plan insurer only; 1..{MAX_BATCH} codes; coinsurance <= 10,000 bps.
-    function setCoverage(PlanId planId, bytes32[] calldata codes, CoverageRule[] calldata rules) external;
+    /// @notice Schedules rule table `version` (the next number) of `planId`, in force from
+    ///         `effectiveFrom` (at least the plan's `ruleNotice` from now) until the next
+    ///         version starts. Its rules are set with {setCoverage} until then and frozen after.
+    ///         A claim is adjudicated under the version in force when it was submitted.
+    /// @dev    Plan insurer only; one version at a time may wait for its start.
+    function scheduleRules(PlanId planId, uint40 effectiveFrom, bytes32 codeKeyId) external returns (uint32 version);
 
-    /// @notice Appoints or removes an adjuster who may review claims on the caller's plans.
+    /// @notice Sets, in rule table `version` (not yet in force), the rule of each code digest.
+    ///         `gtinBindings` is empty or one per code (0 for codes that are no drug code).
+    /// @dev    Plan insurer only; 1..{MAX_BATCH} codes; coinsurance <= 10,000 bps.
+    function setCoverage(
+        PlanId planId,
+        uint32 version,
+        bytes32[] calldata codes,
+        CoverageRule[] calldata rules,
+        bytes32[] calldata gtinBindings
+    ) external;
+
+    /// @notice Appoints or removes an adjuster (an active directory participant when it decides)
+    ///         who may review claims on the caller's plans.
     function setAdjuster(address adjuster, bool allowed) external;
 
-    /// @notice Enrols `member` in `planId` for the days `[startDay, endDay]` with fresh
-    ///         accumulators. A member has one enrolment at a time (its claims use the latest).
-    /// @dev    Plan insurer only. Reverts {MemberStillEnrolled} while an earlier enrolment lasts.
+    /// @notice Enrols `member` (the plan pseudonym on the member's card) in `planId` for the
+    ///         whole periods `[fromPeriod, toPeriod]`, with the member's EIP-712 signature
+    ///         (`Enrolment(uint32 planId,address member,bytes32 memberRecord,uint32 fromPeriod,
+    ///         uint32 toPeriod,uint256 nonce,uint256 deadline)`; ERC-1271 wallets accepted).
+    /// @dev    Plan insurer only; 1..{MAX_ENROLMENT_PERIODS} periods, starting now or next period;
+    ///         refused for a period the member is already covered in.
     function enrol(
         PlanId planId,
         address member,
         bytes32 memberRecord,
-        uint32 startDay,
-        uint32 endDay
+        uint32 fromPeriod,
+        uint32 toPeriod,
+        uint256 deadline,
+        bytes calldata signature
     ) external returns (uint32 enrolment);
+
+    /// @notice The plan's insurer ends an enrolment early: after `lastPeriod`, which is before
+    ///         its last period and not before the current one (shorter only, never retroactive).
+    function terminate(address member, uint32 enrolment, uint32 lastPeriod) external;
+
+    /// @notice A directory registrar voids an enrolment made by an insurer that is now
+    ///         suspended: the member is covered by it no more and may enrol elsewhere.
+    function voidEnrolment(address member, uint32 enrolment) external;
 
     // ================================================================== pool
 
@@ -241,7 +341,9 @@ interface IClaimSettlement {
         uint16 reason
     ) external returns (ClaimStatus status);
 
-    /// @notice Withdraws a claim before a decision (payee or the plan's insurer).
+    /// @notice Withdraws a claim before a decision: its payee, or the plan's insurer when the
+    ///         insurer submitted it (while the insurer is active). Never a claim a provider or
+    ///         pharmacy submitted for itself: that is the provider's claim, not the insurer's.
     function withdraw(ClaimId claimId) external;
 
     /// @notice Appeals a denied claim once, before the plan's appeal window closes (payee or member).
@@ -251,22 +353,39 @@ interface IClaimSettlement {
     function pay(ClaimId claimId) external;
 
     /// @notice Pays 1..{MAX_BATCH} approved claims; a payee whose transfer fails is skipped
-    ///         ({PayoutDeferred}) and blocks nobody. Returns how many were paid.
+    ///         ({PayoutDeferred}, the first failure's time recorded) and a claim that is not
+    ///         payable (any status but approved) is skipped ({PayoutSkipped}): neither blocks
+    ///         the others. Returns how many were paid.
     function payBatch(ClaimId[] calldata claimIds) external returns (uint256 paidCount);
+
+    /// @notice The payee of an approved, unpaid claim names another address to receive it (a
+    ///         payee the token will not pay, e.g. blocklisted, is not stuck).
+    function redirectPayout(ClaimId claimId, address to) external;
+
+    /// @notice The plan's insurer releases an approved claim's amount back to the pool's free
+    ///         funds, once a transfer to its payee failed at least {PAYOUT_TIMEOUT} ago and the
+    ///         payee did not redirect it. The claim becomes {ClaimStatus.Lapsed}.
+    function releaseLapsed(ClaimId claimId) external;
 
     // ================================================================== reads
 
-    /// @notice What the rules would decide for `lines` of `member` now (nothing is written).
-    function quote(address member, Line[] calldata lines) external view returns (Adjudication memory);
+    /// @notice What the rules in force would decide for `lines` of `member` in `servicePeriod`
+    ///         now (nothing is written).
+    function quote(
+        address member,
+        uint32 servicePeriod,
+        Line[] calldata lines
+    ) external view returns (Adjudication memory);
 
-    /// @notice The deterministic id of a claim: keccak256(abi.encode(member, payee, serviceDay,
-    ///         resubmission, keccak256(abi.encodePacked(codes)))).
+    /// @notice The deterministic id of a claim: keccak256(abi.encode(member, payee,
+    ///         servicePeriod, episode, resubmission)). One claim per encounter: splitting its
+    ///         lines over two claims gives the same id.
     function claimIdOf(
         address member,
         address payee,
-        uint32 serviceDay,
-        uint16 resubmission,
-        bytes32[] calldata codes
+        uint32 servicePeriod,
+        bytes32 episode,
+        uint16 resubmission
     ) external pure returns (ClaimId);
 
     /// @notice The stored state of a claim.
@@ -275,11 +394,24 @@ interface IClaimSettlement {
     /// @notice The insurer and terms of a plan.
     function planOf(PlanId planId) external view returns (address insurer, PlanTerms memory terms);
 
-    /// @notice The rule of `planId` for `code`.
-    function coverageOf(PlanId planId, bytes32 code) external view returns (CoverageRule memory);
+    /// @notice The rule of `planId`'s table `version` for code digest `code`, and its GTIN binding.
+    function coverageOf(
+        PlanId planId,
+        uint32 version,
+        bytes32 code
+    ) external view returns (CoverageRule memory rule, bytes32 gtinBinding);
 
-    /// @notice The latest enrolment of `member` (number 0 = never enrolled).
-    function enrolmentOf(address member) external view returns (uint32 enrolment, Enrolment memory);
+    /// @notice The rule table of `planId` in force now (0: none yet) and the latest version.
+    function rulesInForce(PlanId planId) external view returns (uint32 version, uint32 latest);
+
+    /// @notice The plan period (plan year) of `planId` that `timestamp` falls in.
+    function periodAt(PlanId planId, uint256 timestamp) external view returns (uint32);
+
+    /// @notice Enrolment number `enrolment` of `member` and how many `member` has had.
+    function enrolmentOf(address member, uint32 enrolment) external view returns (Enrolment memory, uint32 count);
+
+    /// @notice The cover of `member` in plan period `period` (enrolment 0: not covered).
+    function coverOf(address member, uint32 period) external view returns (Cover memory);
 
     /// @notice The pool of `planId`; `funded == paid + owed + free` always.
     function poolOf(PlanId planId) external view returns (PoolView memory);

@@ -16,6 +16,11 @@ abstract contract PayeeBase is ITokenReceiverHook {
     function submit(ClaimInput calldata claim) external returns (ClaimId claimId, ClaimStatus status) {
         return _claims.submit(claim);
     }
+
+    /// @notice As the payee, names another address to receive `claimId`'s payout.
+    function redirect(ClaimId claimId, address to) external {
+        _claims.redirectPayout(claimId, to);
+    }
 }
 
 /// @notice A payee that, when paid, tries to be paid again: the same claim through {pay} and

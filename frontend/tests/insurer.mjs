@@ -1,6 +1,7 @@
 // Insurer / provider view: a clinic's small claim settles by the rules and is paid; an MRI waits
 // for the insurer's review, is partially approved and paid; the pharmacy claims a unit it
-// dispensed. Env: MEMBER (address), UNIT_SCAN (scan of a dispensed unit, optional).
+// dispensed. Env: MEMBER (address), PLAN_KEY (the plan's code key, shared off chain), UNIT_SCAN
+// (scan of a dispensed unit, optional).
 import { actAs, open, run, shot, text, url } from './lib.mjs';
 
 async function outcome(page) {
@@ -16,8 +17,10 @@ const claims = (page) => page.locator('#claims tbody tr[data-claim]').evaluateAl
 })));
 const pools = (page) => page.locator('#pools tbody tr').evaluateAll((trs) => trs.map((r) => [...r.cells].map((c) => c.innerText.trim())));
 
-async function submit(page, code, billed) {
+async function submit(page, code, billed, date = '') {
+  await page.fill('#claim-form input[name=key]', process.env.PLAN_KEY);
   await page.selectOption('#claim-form select[name=member]', process.env.MEMBER);
+  await page.fill('#claim-form input[name=date]', date);
   await page.fill('#claim-form input[name=code]', code);
   await page.fill('#claim-form input[name=billed]', String(billed));
   await page.click('#quote');
@@ -41,8 +44,9 @@ await run(async (page, result) => {
   result.visit = await submit(page, 'CPT:99213', 120);
   result.visitPaid = await payNewest(page, result.visit.row.id);
 
-  result.mri = await submit(page, 'CPT:70551', 900);
-  result.duplicate = await submit(page, 'CPT:70551', 900);
+  // Another encounter (another day) for the MRI; the same encounter again is a duplicate.
+  result.mri = await submit(page, 'CPT:70551', 900, '2000-01-02');
+  result.duplicate = await submit(page, 'CPT:70551', 900, '2000-01-02');
   await actAs(page, 'insurer');
   const row = page.locator(`#claims tr[data-claim="${result.mri.row.id}"]`);
   await row.locator('input.amount').fill('400');

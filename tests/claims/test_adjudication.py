@@ -66,7 +66,7 @@ def test_contract_quote_equals_model(
         c = project.ClaimSettlement.deploy(directory, consent, dispense, token, sender=admin)
         setup_plan(c, token, insurer, patient, consent, [], rules=table, terms=terms, pool=0)
         ordered = sorted(lines, key=lambda ln: ln.code)
-        q = c.quote(patient, [ln.as_tuple() for ln in ordered])
+        q = c.quote(patient, 0, [ln.as_tuple() for ln in ordered])
         expected = adjudicate(table, terms, 0, 0, ordered)
         assert (q.billed, q.deductible, q.benefit) == (expected.billed, expected.deductible, expected.benefit)
         assert (q.needsReview, q.preAuth, q.anyCovered, q.anyDenied) == (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ape
 import pytest
-from claims_fixtures import COSMETIC, MRI, RULES, TERMS, USD, Line, office, setup_plan, status_of, submit
+from claims_fixtures import COSMETIC, MRI, OFFICE, RULES, TERMS, USD, Line, office, setup_plan, status_of, submit
 
 from careledger.claims.types import Carc, ClaimStatus, Decision, PlanTerms, adjudicate
 
@@ -47,15 +47,18 @@ def test_set_adjuster_grants_and_revokes(claims, insurer, lab):
 
 
 def test_set_coverage_empty_table_refused(claims, insurer, plan_id):
+    from claims_fixtures import schedule
+
+    version = schedule(claims, insurer, plan_id, {OFFICE: RULES[OFFICE]}, wait=False)
     with ape.reverts(claims.InvalidRuleTable, codes=0, rules=0):
-        claims.setCoverage(plan_id, [], [], sender=insurer)
+        claims.setCoverage(plan_id, version, [], [], [], sender=insurer)
 
 
 def test_reads_of_unknown_plan_or_member_refused(claims, patient2):
     with ape.reverts(claims.UnknownPlan, planId=99):
         claims.poolOf(99)
-    with ape.reverts(claims.NotEnrolled, member=patient2.address):
-        claims.quote(patient2, as_tuples(office()))
+    with ape.reverts(claims.NotEnrolled, member=patient2.address, period=0):
+        claims.quote(patient2, 0, as_tuples(office()))
 
 
 def test_review_approve_with_a_denied_line_is_partial(claims, insurer, clinic, patient):
@@ -85,8 +88,8 @@ def test_review_approve_with_nothing_to_pay_closes_the_claim(claims, insurer, cl
     assert tx.events.filter(claims.ClaimPaid) == [claims.ClaimPaid(claimId=cid, payee=clinic, planId=plan_id, amount=0)]
     assert status_of(claims, cid) == ClaimStatus.PAID
     assert claims.claimOf(cid).payee == ZERO_ADDR
-    _, enrolment = claims.enrolmentOf(patient)
-    assert (enrolment.deductibleMet, enrolment.benefitPaid) == (60 * USD, 0)
+    cover = claims.coverOf(patient, 0)
+    assert (cover.deductibleMet, cover.benefitPaid) == (60 * USD, 0)
 
 
 def test_queued_claim_can_be_withdrawn(bare, token, insurer, clinic, patient, consent):
@@ -107,12 +110,11 @@ def test_used_up_annual_maximum_leaves_no_benefit(bare, token, insurer, clinic, 
     assert paid.benefit == terms.annual_max  # capped: the maximum is used up by this claim
     cid, _ = submit(bare, clinic, patient, [first])
     assert status_of(bare, cid) in (ClaimStatus.APPROVED, ClaimStatus.PAID)
-    _, enrolment = bare.enrolmentOf(patient)
-    assert enrolment.benefitPaid == terms.annual_max
+    assert bare.coverOf(patient, 0).benefitPaid == terms.annual_max
 
     second = office(50 * USD)
     expected = adjudicate(RULES, terms, 0, terms.annual_max, [second])
-    q = bare.quote(patient, as_tuples(second))
+    q = bare.quote(patient, 0, as_tuples(second))
     assert q.benefit == expected.benefit == 0
     assert [tuple(x) for x in q.lines] == [
         (la.eligible, la.deductible, la.copay, la.coinsurance, la.benefit, la.reason) for la in expected.lines

@@ -8,11 +8,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import ape
-from claims_fixtures import COSMETIC, MRI, OFFICE, RULES, USD, XRAY, Line, claim_input, setup_plan, today
+from claims_fixtures import (
+    COSMETIC,
+    MRI,
+    OFFICE,
+    RULES,
+    USD,
+    XRAY,
+    Line,
+    claim_input,
+    episode,
+    schedule,
+    setup_plan,
+    today,
+)
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from careledger.claims.types import ClaimStatus, Decision, PlanTerms, adjudicate, claim_id
+from careledger.claims.types import ClaimStatus, CoverageRule, Decision, PlanTerms, adjudicate, claim_id
 
 TERMS = PlanTerms(deductible=50 * USD, annual_max=800 * USD, auto_approve_limit=400 * USD, appeal_window=3_600)
 CODES = [OFFICE, XRAY, MRI, COSMETIC]
@@ -26,6 +39,7 @@ class ModelClaim:
     status: ClaimStatus
     amount: int = 0
     appealed: bool = False
+    version: int = 1  # the rule table in force when it was submitted: the one it is decided under
 
 
 @dataclass
@@ -58,6 +72,8 @@ class ClaimsMachine(RuleBasedStateMachine):
         self.m = Model(deposited=int(CTX["pool"]))
         self.day = today() - 1
         self.touched: set[bytes] = set()
+        self.tables: dict[int, dict[bytes, CoverageRule]] = {1: dict(RULES)}  # rule tables by version
+        self.version = 1  # in force now
 
     def teardown(self) -> None:
         ape.chain.restore(self.snapshot)
@@ -97,14 +113,15 @@ class ClaimsMachine(RuleBasedStateMachine):
         if not duplicate or not self.m.claims:
             self.day -= 1
         line = Line(code, units, billed)
-        cid = claim_id(self.patient.address, payee.address, self.day, [code])
+        # One claim per encounter (member, payee, day in the episode digest), whatever its codes.
+        cid = claim_id(self.patient.address, payee.address, 0, episode(self.patient, payee, self.day))
         if cid in self.m.claims:
             with ape.reverts(self.c.DuplicateClaim, claimId=cid):
                 self.c.submit(claim_input(self.patient, payee, [line], day=self.day), sender=payee)
             return
         self.c.submit(claim_input(self.patient, payee, [line], day=self.day), sender=payee)
-        a = adjudicate(RULES, TERMS, self.m.ded_met, self.m.benefit_paid, [line])
-        mc = ModelClaim(self.patient.address, payee.address, [line], ClaimStatus.SUBMITTED)
+        a = adjudicate(self.tables[self.version], TERMS, self.m.ded_met, self.m.benefit_paid, [line])
+        mc = ModelClaim(self.patient.address, payee.address, [line], ClaimStatus.SUBMITTED, version=self.version)
         self.m.claims[cid] = mc
         self.touched.add(cid)
         if a.needs_review:
@@ -117,6 +134,16 @@ class ClaimsMachine(RuleBasedStateMachine):
             self._approve(
                 cid, ClaimStatus.PARTIALLY_APPROVED if a.any_denied else ClaimStatus.APPROVED, a.benefit, a.deductible
             )
+
+    @rule(coins=st.integers(0, 10_000), office_covered=st.booleans(), xray_covered=st.booleans())
+    def change_rules(self, coins: int, office_covered: bool, xray_covered: bool) -> None:
+        """The insurer puts a new rule table in force (from a future time): new claims use it,
+        claims already submitted keep theirs (queued and in review ones included)."""
+        table = dict(self.tables[self.version])
+        table[OFFICE] = CoverageRule(covered=office_covered, coinsurance_bps=coins, copay=20 * USD)
+        table[XRAY] = CoverageRule(covered=xray_covered, coinsurance_bps=coins, max_per_unit=150 * USD)
+        self.version = schedule(self.c, self.insurer, 1, table)
+        self.tables[self.version] = table
 
     @rule(amount=st.integers(1, 2_000 * USD))
     def fund(self, amount: int) -> None:
@@ -146,7 +173,7 @@ class ClaimsMachine(RuleBasedStateMachine):
         cid = data.draw(st.sampled_from(ids))
         mc = self.m.claims[cid]
         self.touched.add(cid)
-        a = adjudicate(RULES, TERMS, self.m.ded_met, self.m.benefit_paid, mc.lines)
+        a = adjudicate(self.tables[mc.version], TERMS, self.m.ded_met, self.m.benefit_paid, mc.lines)
         lines = [ln.as_tuple() for ln in mc.lines]
         if decision == Decision.DENY or not a.any_covered:
             self.c.review(cid, lines, int(decision), 0, 0 if decision == Decision.APPROVE else 50, sender=self.insurer)
@@ -178,7 +205,7 @@ class ClaimsMachine(RuleBasedStateMachine):
         cid = data.draw(st.sampled_from(ids))
         mc = self.m.claims[cid]
         self.touched.add(cid)
-        a = adjudicate(RULES, TERMS, self.m.ded_met, self.m.benefit_paid, mc.lines)
+        a = adjudicate(self.tables[mc.version], TERMS, self.m.ded_met, self.m.benefit_paid, mc.lines)
         lines = [ln.as_tuple() for ln in mc.lines]
         if a.benefit > self.m.free:
             with ape.reverts(self.c.InsufficientFreeFunds, planId=1, needed=a.benefit, free=self.m.free):
@@ -251,7 +278,7 @@ class ClaimsMachine(RuleBasedStateMachine):
         assert (v.deposited, v.withdrawn, v.paid, v.owed, v.free) == (m.deposited, m.withdrawn, m.paid, m.owed, m.free)
         assert v.funded == v.paid + v.owed + v.free
         assert self.token.balanceOf(self.c) == v.funded - v.paid  # = owed + free: every unit accounted for
-        _, e = self.c.enrolmentOf(self.patient)
+        e = self.c.coverOf(self.patient, 0)
         assert (e.deductibleMet, e.benefitPaid) == (m.ded_met, m.benefit_paid)
         assert e.deductibleMet <= TERMS.deductible
         assert e.benefitPaid <= TERMS.annual_max

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,9 +19,10 @@ from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.claims._consent import CONSENT_REGISTRY, grant_payment_consent, payment_consent
 from careledger.claims.batchfile import parse_day, run_batch_file
-from careledger.claims.client import ClaimRequest, ClaimsClient
+from careledger.claims.client import ClaimsClient
 from careledger.claims.fhir import validate
-from careledger.claims.types import ClaimStatus, Line, service_code
+from careledger.claims.keys import KeyStore, PlanContext
+from careledger.claims.types import ClaimStatus
 from careledger.codes import Category, Purpose
 from careledger.deployments import load_deployment
 from careledger.devnet import Devnet, free_port
@@ -30,7 +32,6 @@ from careledger.sender import Sender
 pytestmark = pytest.mark.devnet
 FHIR = "0x" + "11" * 32
 FHIR32 = bytes.fromhex(FHIR[2:])
-OFFICE = service_code("CPT:99213")
 USD = 10**6
 
 
@@ -52,7 +53,11 @@ def _json(env: dict[str, str], *args: str, account: str | None = None, code: int
 
 
 def _date(days_ago: int) -> str:
-    return (datetime.now(UTC) - timedelta(days=days_ago)).date().isoformat()
+    """A date ``days_ago`` before the devnet's clock (pinned by tests/chainclock.py), not the calendar's."""
+    from careledger.devnet import GENESIS_TIMESTAMP_ENV
+
+    now = datetime.fromtimestamp(int(os.environ[GENESIS_TIMESTAMP_ENV]), UTC)
+    return (now - timedelta(days=days_ago)).date().isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +69,7 @@ def net(tmp_path_factory):
         "CARELEDGER_DEPLOYMENTS_DIR": str(folder / "deployments"),
         "CARELEDGER_JOURNAL_DIR": str(folder / "journals"),
         "CARELEDGER_RPC": dev.rpc_url,
+        "CARELEDGER_CLAIMS_KEYS": str(folder / "claims-keys.json"),  # the plan's code key, off chain
     }
     old = os.environ.get("CARELEDGER_DEPLOYMENTS_DIR")
     os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = env["CARELEDGER_DEPLOYMENTS_DIR"]
@@ -84,24 +90,17 @@ def net(tmp_path_factory):
             "CPT:99213=coins=2000,copay=20",
             "--rule",
             "CPT:70551=preauth,coins=2000",
+            "--year-start",
+            _date(100),
             account="insurer",
         )
         assert plan["planId"] == 1
-        patient = dev_account("patient").address
-        _json(
-            env,
-            "claims",
-            "enrol",
-            "1",
-            patient,
-            "--record",
-            "0x" + "22" * 32,
-            "--start",
-            _date(30),
-            "--end",
-            _date(-330),
-            account="insurer",
-        )
+        # The member agrees (its own key), then the insurer enrols it with that signature.
+        agreement = _json(env, "claims", "sign-enrolment", "1", "--record", "0x" + "22" * 32, account="patient")
+        agreement_file = folder / "agreement.json"
+        agreement_file.write_text(json.dumps(agreement))
+        enrolled = _json(env, "claims", "enrol", str(agreement_file), account="insurer")
+        assert enrolled["enrolment"] == 1
         fund = _json(env, "claims", "fund", "1", "20000", "--mint", account="insurer")
         assert fund["pool"]["free"] == str(20_000 * 10**6)  # amounts are decimal strings (docs/json.md)
         w3 = connect(dev.rpc_url)
@@ -130,6 +129,8 @@ def test_submit_review_pay_status_export(net, tmp_path):
         env,
         "claims",
         "submit",
+        "--plan",
+        "1",
         "--member",
         patient,
         "--day",
@@ -145,6 +146,8 @@ def test_submit_review_pay_status_export(net, tmp_path):
         env,
         "claims",
         "submit",
+        "--plan",
+        "1",
         "--member",
         patient,
         "--day",
@@ -179,6 +182,20 @@ def test_submit_review_pay_status_export(net, tmp_path):
     assert resource["payment"]["amount"]["value"] == 700
     categories = [a["category"]["coding"][0]["code"] for a in resource["item"][0]["adjudication"]]
     assert categories == ["submitted", "eligible", "deductible", "copay", "coinsurance", "benefit"]
+    # The Claim itself, its code read back from the digest with the plan's key (off chain), validated.
+    claim_file = tmp_path / "claim.json"
+    _json(
+        env, "claims", "export-fhir", large["claimId"], "--as-claim", "CPT:99213,CPT:70551", "--day", _date(2),
+        "--out", str(claim_file),
+    )  # fmt: skip
+    claim = json.loads(claim_file.read_text())
+    assert claim["resourceType"] == "Claim"
+    assert claim["item"][0]["productOrService"]["coding"][0]["code"] == "70551"
+    assert claim["item"][0]["servicedDate"] == _date(2)
+    unknown = _run(
+        env, "--json", "claims", "export-fhir", large["claimId"], "--as-claim", "CPT:99213", "--day", _date(2)
+    )
+    assert unknown.returncode == 2 and "not one of the given codes" in unknown.stdout + unknown.stderr
 
 
 def test_submit_batch_reports_bad_rows_and_sends_good_ones(net, tmp_path):
@@ -196,7 +213,7 @@ def test_submit_batch_reports_bad_rows_and_sends_good_ones(net, tmp_path):
         w.writerow([patient, "", _date(10), "CPT:99213", 1, "155.00", "", FHIR])  # line 4: duplicate of line 2
         w.writerow([stranger, "", _date(10), "CPT:99213", 1, "90.00", "", FHIR])  # line 5: not enrolled
         w.writerow([patient, "", _date(11), "CPT:99213", 1, "90.00", "", FHIR])  # line 6: good
-    summary = _json(env, "claims", "submit-batch", str(f), account="clinic")
+    summary = _json(env, "claims", "submit-batch", str(f), "--plan", "1", account="clinic")
     assert (summary["rows"], summary["submitted"], summary["refused"]) == (5, 2, 3)
     errors = {e["line"]: e["error"] for e in summary["errors"]}
     assert set(errors) == {3, 4, 5}
@@ -213,7 +230,7 @@ def test_submit_batch_reports_bad_rows_and_sends_good_ones(net, tmp_path):
         ("6", "APPROVED"),
     ]
     # Interrupted and run again (Ctrl-C, crash): nothing is sent twice, the rows on chain are reported.
-    again = _json(env, "claims", "submit-batch", str(f), account="clinic")
+    again = _json(env, "claims", "submit-batch", str(f), "--plan", "1", account="clinic")
     assert (again["submitted"], again["alreadyOnChain"], again["refused"]) == (0, 2, 3)
 
 
@@ -231,9 +248,14 @@ def test_submit_batch_interrupted_after_signing_is_finished_by_the_next_run(net,
     env, _, chain, deployment = net
     clinic = dev_account("clinic")
     client = ClaimsClient(chain.with_account(clinic.account), deployment)
+    ctx = PlanContext(1, KeyStore(Path(env["CARELEDGER_CLAIMS_KEYS"])).current(1), client.plan(1)[1])
     patient = dev_account("patient").address
+    office = ctx.line("CPT:99213", 1, 90 * USD)
     rows = [
-        (line, ClaimRequest(patient, clinic.address, parse_day(_date(22 + line)), (Line(OFFICE, 1, 90 * USD),), FHIR32))
+        (
+            line,
+            ctx.request(patient, clinic.address, parse_day(_date(22 + line)), (office,), FHIR32),
+        )
         for line in (2, 3, 4)
     ]
     journal = tmp_path / "journal.sqlite"
@@ -278,6 +300,8 @@ def test_real_consent_registry_gates_submission(net):
         env,
         "claims",
         "submit",
+        "--plan",
+        "1",
         "--member",
         patient.address,
         "--day",
@@ -302,6 +326,8 @@ def test_real_consent_registry_gates_submission(net):
         "--json",
         "claims",
         "submit",
+        "--plan",
+        "1",
         "--member",
         patient.address,
         "--day",

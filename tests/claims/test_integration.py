@@ -7,7 +7,18 @@ from __future__ import annotations
 import ape
 import chainclock
 import pytest
-from claims_fixtures import DRUG, USD, Line, claim_input, office, setup_plan, status_of, today
+from claims_fixtures import (
+    DRUG,
+    KEY,
+    USD,
+    Line,
+    claim_input,
+    enrol,
+    office,
+    setup_plan,
+    status_of,
+    today,
+)
 
 from careledger.claims.types import ClaimStatus
 from careledger.codes import Category, Purpose, mask_of
@@ -15,6 +26,14 @@ from careledger.provenance.ids import batch_id, leaf_hash, text_to_bytes32, unit
 from careledger.provenance.merkle import MerkleTree
 
 GTIN = 9506000134352
+SALT = KEY.gtin_salt(1, "NDC:0002-1433-80", GTIN)
+BINDINGS = {DRUG: KEY.gtin_binding(1, "NDC:0002-1433-80", GTIN)}
+
+
+def drug_line(unit):
+    return Line(DRUG, 1, 40 * USD, SALT, (unit,))
+
+
 EXPIRY = int(chainclock.FAR_EXPIRY)  # three years after the pinned clock
 DOC = b"\xd0" * 32
 SERIALS = [f"SN{i:06d}" for i in range(8)]
@@ -32,7 +51,7 @@ def wired(project, admin, directory, token, insurer, patient, pharmacy, clinic, 
     consent = project.ConsentRegistry.deploy(directory, sender=admin)
     provenance = project.ProvenanceRegistry.deploy(directory, sender=admin)
     claims = project.ClaimSettlement.deploy(directory, consent, provenance, token, sender=admin)
-    setup_plan(claims, token, insurer, patient, _NoConsent(), [])
+    setup_plan(claims, token, insurer, patient, _NoConsent(), [], bindings=BINDINGS)
     until = ape.chain.pending_timestamp + 365 * 86_400
     grants = {}
     for grantee in (clinic, pharmacy):
@@ -68,32 +87,51 @@ def test_revoked_consent_refuses_claims(wired, clinic, patient):
         claims.submit(claim_input(patient, clinic, [office()]), sender=clinic)
 
 
-def test_consent_one_second_before_expiry_allowed_at_expiry_refused(wired, clinic, patient):
+def test_consent_one_second_before_expiry_allowed_at_expiry_refused(wired, insurer, clinic, patient):
     claims, consent, _, _, _ = wired
     until = consent.consentOf(patient, clinic).validUntil
-    _, e = claims.enrolmentOf(patient)  # coverage ended before the consent does: bill its last day
+    enrol(claims, insurer, patient, from_period=1)  # the consent outlives plan year 0: cover year 1 too
     ape.chain.pending_timestamp = until - 1
-    claims.submit(claim_input(patient, clinic, [office()], day=e.endDay), sender=clinic)
+    claims.submit(claim_input(patient, clinic, [office()], period=1, day=today()), sender=clinic)
     ape.chain.pending_timestamp = until
     with ape.reverts(claims.NoPaymentConsent, member=patient.address, submitter=clinic.address):
-        claims.submit(claim_input(patient, clinic, [office()], day=e.endDay - 1), sender=clinic)
+        claims.submit(claim_input(patient, clinic, [office()], period=1, day=today() - 1), sender=clinic)
+
+
+def test_plan_pseudonym_needs_its_own_payment_consent(wired, insurer, clinic, patient, patient2):
+    """Point 3: the member is enrolled under the plan pseudonym on the card (patient2's key here),
+    not the address it uses for consents with providers (patient). The payment consent is the
+    pseudonym's: the treatment address's consent does not count, and the claim's events and
+    calldata carry the pseudonym only."""
+    claims, consent, _, _, _ = wired
+    card = patient2  # the plan's card: another key than the treatment address
+    enrol(claims, insurer, card)
+    with ape.reverts(claims.NoPaymentConsent, member=card.address, submitter=clinic.address):
+        claims.submit(claim_input(card, clinic, [office()]), sender=clinic)
+    until = ape.chain.pending_timestamp + 30 * 86_400
+    terms = (clinic.address, mask_of(Category.FINANCIAL), mask_of(Purpose.HPAYMT), 0, 0, 0, until, b"\0" * 32)
+    consent.grant(card, terms, sender=card)
+    tx = claims.submit(claim_input(card, clinic, [office()]), sender=clinic)
+    assert tx.events.filter(claims.ClaimSubmitted)[0].member == card.address
+    treatment = bytes.fromhex(patient.address[2:])
+    calldata = bytes(ape.chain.provider.web3.eth.get_transaction(tx.txn_hash)["input"])
+    assert treatment not in calldata
+    assert all(treatment not in bytes(log["data"]) + b"".join(bytes(t) for t in log["topics"]) for log in tx.logs)
 
 
 def test_unit_dispensed_by_pharmacy_settles_then_recall_refuses(wired, pharmacy, regulator, patient):
     claims, _, provenance, bid, _ = wired
     first, second = unit_id(GTIN, SERIALS[0]), unit_id(GTIN, SERIALS[1])
-    tx = claims.submit(claim_input(patient, pharmacy, [Line(DRUG, 1, 40 * USD, first)]), sender=pharmacy)
+    tx = claims.submit(claim_input(patient, pharmacy, [drug_line(first)]), sender=pharmacy)
     cid = tx.events.filter(claims.ClaimSubmitted)[0].claimId
     assert status_of(claims, cid) in (ClaimStatus.APPROVED, ClaimStatus.PAID)
     provenance.recall(bid, b"CLASS-I".ljust(32, b"\0"), sender=regulator)
     with ape.reverts(claims.UnitRecalled, unitId=second, batchId=bid):
-        claims.submit(
-            claim_input(patient, pharmacy, [Line(DRUG, 1, 40 * USD, second)], day=today() - 2), sender=pharmacy
-        )
+        claims.submit(claim_input(patient, pharmacy, [drug_line(second)], day=today() - 2), sender=pharmacy)
 
 
 def test_unit_never_dispensed_refused(wired, pharmacy, patient):
     claims, _, _, _, _ = wired
     unit = unit_id(GTIN, SERIALS[5])  # at the pharmacy, but not dispensed
     with ape.reverts(claims.UnitNotDispensedByPayee, unitId=unit, dispensedBy="0x" + "00" * 20, payee=pharmacy.address):
-        claims.submit(claim_input(patient, pharmacy, [Line(DRUG, 1, 40 * USD, unit)]), sender=pharmacy)
+        claims.submit(claim_input(patient, pharmacy, [drug_line(unit)]), sender=pharmacy)

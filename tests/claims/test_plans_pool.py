@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import ape
 import pytest
-from claims_fixtures import OFFICE, POOL, RULES, TERMS, USD, office, setup_plan, status_of, submit, today
+from claims_fixtures import OFFICE, POOL, RULES, TERMS, USD, office, setup_plan, status_of, submit
 
-from careledger.claims.types import ClaimStatus, CoverageRule, PlanTerms
+from careledger.claims.types import ClaimStatus, PlanTerms
 from careledger.codes import Role
 
 ZERO_ADDR = "0x" + "00" * 20
+DAY = 86_400
+YEAR = 365 * DAY
 
 
 def test_create_plan_emits_and_stores(bare, insurer):
-    tx = bare.createPlan(TERMS.as_tuple(), sender=insurer)
+    tx = bare.createPlan(TERMS.as_tuple(), sender=insurer)  # period 0 from 1970: a valid (old) plan
     # (Ape cannot build an expected event with a struct argument: compare the fields in full.)
     assert len(tx.events) == 1
     ev = tx.events[0]
@@ -41,61 +43,29 @@ def test_create_plan_by_non_insurer_refused(bare, directory, request, who):
         bare.createPlan(TERMS.as_tuple(), sender=acct)
 
 
-@pytest.mark.parametrize(("deductible", "annual_max"), [(0, 0), (0, 2**80), (2**80, 10)])
-def test_create_plan_invalid_limits_refused(bare, insurer, deductible, annual_max):
-    terms = PlanTerms(deductible, annual_max, 0, 0)
-    with ape.reverts(bare.InvalidPlanTerms, deductible=deductible, annualMax=annual_max):
+@pytest.mark.parametrize(
+    ("deductible", "annual_max", "length", "filing"),
+    [
+        (0, 0, YEAR, 0),
+        (0, 2**80, YEAR, 0),
+        (2**80, 10, YEAR, 0),
+        (0, 10, YEAR - 1, 0),
+        (0, 10, YEAR + 2 * DAY, 0),
+        (0, 10, YEAR, 366 * DAY + 1),
+    ],
+)
+def test_create_plan_invalid_terms_refused(bare, insurer, deductible, annual_max, length, filing):
+    """Limits fit 80 bits; a period is a plan year (365 or 366 days: a claim names its year,
+    no finer date); timely filing at most 366 days."""
+    terms = PlanTerms(deductible, annual_max, 0, 0, 0, length, filing)
+    with ape.reverts(
+        bare.InvalidPlanTerms, deductible=deductible, annualMax=annual_max, periodLength=length, filingWindow=filing
+    ):
         bare.createPlan(terms.as_tuple(), sender=insurer)
 
 
 def test_create_plan_limits_at_max_accepted(bare, insurer):
-    bare.createPlan(PlanTerms(2**80 - 1, 2**80 - 1, 0, 0).as_tuple(), sender=insurer)
-
-
-def test_set_coverage_by_insurer_only(claims, insurer, clinic, plan_id):
-    rule = CoverageRule(covered=True, coinsurance_bps=10_000)
-    tx = claims.setCoverage(plan_id, [OFFICE], [rule.as_tuple()], sender=insurer)
-    assert len(tx.events) == 1
-    ev = tx.events[0]
-    assert (ev.event_name, ev.planId, ev.code, tuple(ev.rule)) == ("CoverageSet", plan_id, OFFICE, rule.as_tuple())
-    assert tuple(claims.coverageOf(plan_id, OFFICE)) == rule.as_tuple()
-    with ape.reverts(claims.NotPlanInsurer, planId=plan_id, caller=clinic.address):
-        claims.setCoverage(plan_id, [OFFICE], [rule.as_tuple()], sender=clinic)
-
-
-def test_set_coverage_bad_tables_refused(claims, insurer, plan_id):
-    rule = CoverageRule(covered=True, coinsurance_bps=10_001)
-    with ape.reverts(claims.InvalidCoinsurance, code=OFFICE, coinsuranceBps=10_001):
-        claims.setCoverage(plan_id, [OFFICE], [rule.as_tuple()], sender=insurer)
-    with ape.reverts(claims.InvalidCode, code=b"\0" * 32):
-        claims.setCoverage(plan_id, [b"\0" * 32], [CoverageRule().as_tuple()], sender=insurer)
-    with ape.reverts(claims.InvalidRuleTable, codes=1, rules=0):
-        claims.setCoverage(plan_id, [OFFICE], [], sender=insurer)
-    with ape.reverts(claims.UnknownPlan, planId=9):
-        claims.setCoverage(9, [OFFICE], [CoverageRule().as_tuple()], sender=insurer)
-
-
-def test_enrol_rules(claims, insurer, clinic, patient2, plan_id):
-    t = today()
-    with ape.reverts(claims.NotPlanInsurer, planId=plan_id, caller=clinic.address):
-        claims.enrol(plan_id, patient2, b"\x01" * 32, t, t + 10, sender=clinic)
-    with ape.reverts(claims.InvalidCoveragePeriod, startDay=t + 1, endDay=t):
-        claims.enrol(plan_id, patient2, b"\x01" * 32, t + 1, t, sender=insurer)
-    with ape.reverts(claims.EmptyCommitment):
-        claims.enrol(plan_id, patient2, b"\0" * 32, t, t, sender=insurer)
-    with ape.reverts(claims.ZeroAddress):
-        claims.enrol(plan_id, ZERO_ADDR, b"\x01" * 32, t, t, sender=insurer)
-    tx = claims.enrol(plan_id, patient2, b"\x01" * 32, t, t + 10, sender=insurer)
-    assert tx.events == [
-        claims.MemberEnrolled(
-            planId=plan_id, member=patient2, enrolment=1, memberRecord=b"\x01" * 32, startDay=t, endDay=t + 10
-        )
-    ]
-    with ape.reverts(claims.MemberStillEnrolled, member=patient2.address, planId=plan_id, endDay=t + 10):
-        claims.enrol(plan_id, patient2, b"\x02" * 32, t + 10, t + 20, sender=insurer)
-    claims.enrol(plan_id, patient2, b"\x02" * 32, t + 11, t + 20, sender=insurer)
-    n, e = claims.enrolmentOf(patient2)
-    assert (n, e.startDay, e.deductibleMet, e.benefitPaid) == (2, t + 11, 0, 0)
+    bare.createPlan(PlanTerms(2**80 - 1, 2**80 - 1, 0, 0, 0, 366 * DAY, 366 * DAY).as_tuple(), sender=insurer)
 
 
 def test_fund_and_withdraw_only_free(claims, token, insurer, clinic, patient, plan_id):

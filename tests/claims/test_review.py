@@ -46,7 +46,7 @@ def test_review_partial_approval_with_reason(claims, insurer, pending):
     tx = claims.review(pending, lines(BIG), PARTIAL, 500 * USD, int(Carc.NOT_MEDICALLY_NECESSARY), sender=insurer)
     ev = tx.events.filter(claims.ClaimAdjudicated)[0]
     assert (ev.status, ev.amount, ev.reason) == (int(ClaimStatus.PARTIALLY_APPROVED), 500 * USD, 50)
-    _, e = claims.enrolmentOf(claims.claimOf(pending).member)
+    e = claims.coverOf(claims.claimOf(pending).member, 0)
     assert (e.deductibleMet, e.benefitPaid) == (TERMS.deductible, 500 * USD)
 
 
@@ -66,7 +66,7 @@ def test_review_deny_leaves_accumulators(claims, insurer, pending, patient, plan
     tx = claims.review(pending, lines(BIG), DENY, 0, int(Carc.NOT_MEDICALLY_NECESSARY), sender=insurer)
     assert status_of(claims, pending) == ClaimStatus.DENIED
     assert tx.events.filter(claims.ClaimAdjudicated)[0].amount == 0
-    _, e = claims.enrolmentOf(patient)
+    e = claims.coverOf(patient, 0)
     assert (e.deductibleMet, e.benefitPaid) == (0, 0)
     assert claims.poolOf(plan_id).owed == 0
     assert claims.claimOf(pending).deniedAt == ape.chain.blocks[tx.block_number].timestamp
@@ -132,9 +132,11 @@ def test_withdraw_by_payee_before_decision(claims, clinic, pending):
     assert status_of(claims, pending) == ClaimStatus.WITHDRAWN
 
 
-def test_withdraw_by_insurer_allowed(claims, insurer, pending):
-    claims.withdraw(pending, sender=insurer)
-    assert status_of(claims, pending) == ClaimStatus.WITHDRAWN
+def test_withdraw_by_insurer_of_providers_claim_refused(claims, insurer, pending):
+    # Attack (#13 point 6): the insurer withdrew a provider's pending claim to dodge paying it.
+    with ape.reverts(claims.NotClaimParty, claimId=pending, caller=insurer.address):
+        claims.withdraw(pending, sender=insurer)
+    assert status_of(claims, pending) == ClaimStatus.PENDING_REVIEW
 
 
 @pytest.mark.parametrize("who", ["lab", "patient", "outsider"])
@@ -214,4 +216,8 @@ def test_auto_denied_claim_can_be_appealed_and_approved(claims, clinic, insurer,
 
 
 def test_claim_input_helper_day(claims):
-    assert claim_input("0x" + "11" * 20, "0x" + "22" * 20, [office()])[2] == today() - 1
+    from claims_fixtures import episode
+
+    member, payee = "0x" + "11" * 20, "0x" + "22" * 20
+    ci = claim_input(member, payee, [office()])
+    assert (ci[2], ci[3]) == (0, episode(member, payee, today() - 1))  # plan period; the day only in the MAC

@@ -7,6 +7,8 @@ import pytest
 from claims_fixtures import (
     COSMETIC,
     DRUG,
+    DRUG_GTIN,
+    DRUG_SALT,
     MRI,
     OFFICE,
     RULES,
@@ -16,6 +18,8 @@ from claims_fixtures import (
     XRAY,
     ZERO32,
     claim_input,
+    enrol,
+    episode,
     office,
     status_of,
     submit,
@@ -27,13 +31,15 @@ from careledger.codes import Category, Purpose, Role
 
 UNIT = b"\x55" * 32
 BATCH = b"\xba" * 32
+DAY = 86_400
 
 
 def test_submit_small_claim_auto_approves_with_deductible(claims, clinic, patient, plan_id):
     day = today() - 1
     line = office(180 * USD)
     tx = claims.submit(claim_input(patient, clinic, [line], day=day), sender=clinic)
-    cid = claim_id(patient.address, clinic.address, day, [OFFICE])
+    ep = episode(patient, clinic, day)
+    cid = claim_id(patient.address, clinic.address, 0, ep)
     expected = adjudicate(RULES, TERMS, 0, 0, [line])
     # 180 billed: 100 deductible, then 20 copay, then 20 % of 60 = 12 coinsurance: plan pays 48.
     assert [la.benefit for la in expected.lines] == [48 * USD]
@@ -44,11 +50,12 @@ def test_submit_small_claim_auto_approves_with_deductible(claims, clinic, patien
             member=patient,
             payee=clinic,
             planId=plan_id,
-            enrolment=1,
+            version=1,
+            servicePeriod=0,
             submitter=clinic,
             consentId=7,
-            serviceDay=day,
             resubmission=0,
+            episode=ep,
             fhirClaim=b"\x11" * 32,
             lines=[line.as_tuple()],
         ),
@@ -69,8 +76,8 @@ def test_submit_small_claim_auto_approves_with_deductible(claims, clinic, patien
         clinic.address,
         48 * USD,
     )
-    _, e = claims.enrolmentOf(patient)
-    assert (e.deductibleMet, e.benefitPaid) == (100 * USD, 48 * USD)
+    cover = claims.coverOf(patient, 0)
+    assert (cover.enrolment, cover.deductibleMet, cover.benefitPaid) == (1, 100 * USD, 48 * USD)
     assert claims.poolOf(plan_id).owed == 48 * USD
 
 
@@ -132,28 +139,37 @@ def test_submit_insurer_on_behalf_pays_member_or_provider(claims, insurer, patie
 
 
 def test_submit_for_unenrolled_member_refused(claims, clinic, patient2):
-    with ape.reverts(claims.NotEnrolled, member=patient2.address):
+    with ape.reverts(claims.NotEnrolled, member=patient2.address, period=0):
         claims.submit(claim_input(patient2, clinic, [office()]), sender=clinic)
 
 
-def test_submit_outside_coverage_refused(claims, clinic, patient):
-    _, e = claims.enrolmentOf(patient)
-    day = e.startDay - 1
-    with ape.reverts(
-        claims.ServiceNotCovered, member=patient.address, serviceDay=day, startDay=e.startDay, endDay=e.endDay
-    ):
-        claims.submit(claim_input(patient, clinic, [office()], day=day), sender=clinic)
-    # The first day of coverage is covered.
-    cid, _ = submit(claims, clinic, patient, [office()], day=e.startDay)
+def test_submit_for_a_period_not_covered_refused_and_filing_window(claims, clinic, patient, plan_id):
+    """Claims resolve the cover of their plan period; a period ends, its claims stay fileable
+    for the filing window (judged by block time), then close."""
+    start = claims.planOf(plan_id)[1][4]  # PlanTerms.periodStart
+    next_period = start + TERMS.period_length
+    ape.chain.mine(timestamp=next_period)
+    with ape.reverts(claims.NotEnrolled, member=patient.address, period=1):
+        claims.submit(claim_input(patient, clinic, [office()], period=1), sender=clinic)
+    cid, _ = submit(claims, clinic, patient, [office()], period=0)  # last year's service, filed in time
     assert status_of(claims, cid) != ClaimStatus.NONE
+    deadline = next_period + TERMS.filing_window
+    ape.chain.mine(timestamp=deadline)
+    with ape.reverts(claims.FilingWindowClosed, servicePeriod=0, deadline=deadline):
+        claims.submit(claim_input(patient, clinic, [office()], day=today() - 400, period=0), sender=clinic)
 
 
-def test_submit_future_service_day_refused(claims, clinic, patient):
-    t = today()
-    with ape.reverts(claims.ServiceDayInFuture, serviceDay=t + 1, today=t):
-        claims.submit(claim_input(patient, clinic, [office()], day=t + 1), sender=clinic)
-    cid, _ = submit(claims, clinic, patient, [office()], day=t)
-    assert status_of(claims, cid) != ClaimStatus.NONE
+def test_submit_future_service_period_refused(claims, clinic, patient, insurer):
+    enrol(claims, insurer, patient, from_period=1)  # next plan year, agreed ahead
+    with ape.reverts(claims.ServicePeriodInFuture, servicePeriod=1, current=0):
+        claims.submit(claim_input(patient, clinic, [office()], period=1), sender=clinic)
+
+
+def test_submit_without_episode_refused(claims, clinic, patient):
+    ci = list(claim_input(patient, clinic, [office()]))
+    ci[3] = ZERO32
+    with ape.reverts(claims.EmptyEpisode):
+        claims.submit(tuple(ci), sender=clinic)
 
 
 @pytest.mark.parametrize("count", [0, 17])
@@ -163,7 +179,8 @@ def test_submit_line_count_out_of_range_refused(claims, clinic, patient, count):
 
 
 def test_submit_sixteen_lines_accepted(claims, clinic, patient):
-    cid, _ = submit(claims, clinic, patient, [office(10 * USD)] * 16)
+    codes = sorted(service_code(f"CPT:992{i:02d}") for i in range(16))  # no rule: not covered
+    cid, _ = submit(claims, clinic, patient, [Line(c, 1, 10 * USD) for c in codes])
     assert status_of(claims, cid) != ClaimStatus.NONE
 
 
@@ -176,18 +193,27 @@ def test_submit_zero_units_or_amount_refused(claims, clinic, patient, line):
 def test_submit_unsorted_codes_refused(claims, clinic, patient):
     lines = sorted([office(), Line(XRAY, 1, 100 * USD)], key=lambda ln: ln.code, reverse=True)
     with ape.reverts(claims.LinesNotSorted, index=1):
-        claims.submit(claim_input(patient, clinic, lines), sender=clinic)
+        claims.submit(claim_input(patient, clinic, lines, sort=False), sender=clinic)
 
 
 def test_submit_duplicate_refused(claims, clinic, patient):
     day = today() - 3
     cid, _ = submit(claims, clinic, patient, [office()], day=day)
-    # Same member, provider, day and codes: a duplicate even with other amounts and commitment.
+    # Same member, provider and encounter (the day is inside the episode digest): a duplicate
+    # even with other amounts and commitment.
     with ape.reverts(claims.DuplicateClaim, claimId=cid):
         claims.submit(claim_input(patient, clinic, [office(999 * USD)], day=day, fhir=b"\x99" * 32), sender=clinic)
-    # Another day, another provider or other codes are different claims.
+    # Another day (another encounter) is a different claim.
     submit(claims, clinic, patient, [office()], day=day - 1)
-    submit(claims, clinic, patient, [Line(XRAY, 1, 50 * USD)], day=day)
+
+
+def test_attack_split_encounter_over_two_claims_refused(claims, clinic, patient):
+    """v1 keyed duplicates by the codes: the same visit billed as [office] and then [x-ray] (or a
+    line split in two) passed as two claims. One claim per encounter now: the id has no codes."""
+    day = today() - 3
+    cid, _ = submit(claims, clinic, patient, [office()], day=day)
+    with ape.reverts(claims.DuplicateClaim, claimId=cid):
+        claims.submit(claim_input(patient, clinic, [Line(XRAY, 1, 50 * USD)], day=day), sender=clinic)
 
 
 def test_resubmission_allowed_only_after_withdrawal(claims, clinic, patient):
@@ -198,17 +224,15 @@ def test_resubmission_allowed_only_after_withdrawal(claims, clinic, patient):
         claims.submit(claim_input(patient, clinic, [office(400 * USD)], day=day, resubmission=1), sender=clinic)
     claims.withdraw(cid, sender=clinic)
     cid1, _ = submit(claims, clinic, patient, [office(400 * USD)], day=day, resubmission=1)
-    assert cid1 == claim_id(patient.address, clinic.address, day, [OFFICE], resubmission=1)
+    assert cid1 == claim_id(patient.address, clinic.address, 0, episode(patient, clinic, day), resubmission=1)
     assert status_of(claims, cid1) == ClaimStatus.APPROVED
     with ape.reverts(claims.ResubmissionNotAllowed, previous=cid1, status=int(ClaimStatus.APPROVED)):
         claims.submit(claim_input(patient, clinic, [office()], day=day, resubmission=2), sender=clinic)
 
 
 def test_claim_id_matches_python(claims, clinic, patient):
-    codes = [OFFICE, XRAY]
-    assert claims.claimIdOf(patient, clinic, 20_000, 3, codes) == claim_id(
-        patient.address, clinic.address, 20_000, codes, 3
-    )
+    ep = episode(patient, clinic, 20_000)
+    assert claims.claimIdOf(patient, clinic, 3, ep, 2) == claim_id(patient.address, clinic.address, 3, ep, 2)
 
 
 def test_uncovered_lines_partially_approve_or_deny(claims, clinic, patient):
@@ -239,23 +263,57 @@ def test_claim_at_limit_auto_and_above_limit_review(claims, clinic, patient):
 # ------------------------------------------------------------------ drug lines
 
 
-def drug(unit=UNIT, billed=40 * USD):
-    return Line(DRUG, 1, billed, unit)
+def drug(unit=UNIT, billed=40 * USD, units=None):
+    units = (unit,) if units is None else units
+    return Line(DRUG, max(len(units), 1), billed, DRUG_SALT, tuple(units))
 
 
 def test_pharmacy_line_with_dispensed_unit_settles(claims, dispense, pharmacy, patient, insurer):
-    dispense.setDispensed(UNIT, pharmacy, BATCH, False, sender=insurer)
+    dispense.setDispensed(UNIT, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
     cid, _ = submit(claims, pharmacy, patient, [drug()])
     assert status_of(claims, cid) in (ClaimStatus.APPROVED, ClaimStatus.PAID)
 
 
 def test_drug_code_without_unit_refused(claims, pharmacy, patient):
-    with ape.reverts(claims.DrugUnitRequired, index=0, code=DRUG):
-        claims.submit(claim_input(patient, pharmacy, [drug(unit=ZERO32)]), sender=pharmacy)
+    with ape.reverts(claims.DrugUnitsRequired, index=0, units=1, given=0):
+        claims.submit(claim_input(patient, pharmacy, [drug(units=())]), sender=pharmacy)
+
+
+def test_attack_one_pack_backs_many_packages_refused(claims, dispense, pharmacy, patient, insurer):
+    """v1: one dispensed pack backed any quantity. Now one unit per package billed."""
+    dispense.setDispensed(UNIT, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
+    three = Line(DRUG, 3, 120 * USD, DRUG_SALT, (UNIT,))
+    with ape.reverts(claims.DrugUnitsRequired, index=0, units=3, given=1):
+        claims.submit(claim_input(patient, pharmacy, [three]), sender=pharmacy)
+
+
+def test_attack_cheap_pack_backs_another_drug_refused(claims, dispense, pharmacy, patient, insurer):
+    """v1: any dispensed unit backed any code. The unit's GTIN must open the code's binding."""
+    dispense.setDispensed(UNIT, pharmacy, 300_000_000_000_9, BATCH, sender=insurer)  # another product
+    with ape.reverts(claims.UnitProductMismatch, index=0, unitId=UNIT):
+        claims.submit(claim_input(patient, pharmacy, [drug()]), sender=pharmacy)
+    # The right product but a salt that is not the plan's: refused the same way.
+    dispense.setDispensed(UNIT, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
+    forged = Line(DRUG, 1, 40 * USD, b"\x01" * 32, (UNIT,))
+    with ape.reverts(claims.UnitProductMismatch, index=0, unitId=UNIT):
+        claims.submit(claim_input(patient, pharmacy, [forged]), sender=pharmacy)
+
+
+def test_units_on_a_code_that_is_no_drug_refused(claims, clinic, patient):
+    with ape.reverts(claims.UnitsNotExpected, index=0):
+        claims.submit(claim_input(patient, clinic, [Line(OFFICE, 1, 80 * USD, ZERO32, (UNIT,))]), sender=clinic)
+
+
+def test_two_packages_two_units_settle(claims, dispense, pharmacy, patient, insurer):
+    other = b"\x56" * 32
+    for u in (UNIT, other):
+        dispense.setDispensed(u, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
+    cid, _ = submit(claims, pharmacy, patient, [drug(units=(UNIT, other), billed=80 * USD)])
+    assert status_of(claims, cid) in (ClaimStatus.APPROVED, ClaimStatus.PAID)
 
 
 def test_unit_dispensed_by_another_pharmacy_refused(claims, dispense, pharmacy, clinic, patient, insurer):
-    dispense.setDispensed(UNIT, clinic, BATCH, False, sender=insurer)
+    dispense.setDispensed(UNIT, clinic, DRUG_GTIN, BATCH, sender=insurer)
     with ape.reverts(claims.UnitNotDispensedByPayee, unitId=UNIT, dispensedBy=clinic.address, payee=pharmacy.address):
         claims.submit(claim_input(patient, pharmacy, [drug()]), sender=pharmacy)
 
@@ -267,28 +325,32 @@ def test_unit_never_dispensed_refused(claims, pharmacy, patient):
 
 
 def test_unit_from_recalled_batch_refused(claims, dispense, pharmacy, patient, insurer):
-    dispense.setDispensed(UNIT, pharmacy, BATCH, True, sender=insurer)
+    dispense.setDispensed(UNIT, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
+    dispense.setFlags(UNIT, True, False, sender=insurer)
     with ape.reverts(claims.UnitRecalled, unitId=UNIT, batchId=BATCH):
         claims.submit(claim_input(patient, pharmacy, [drug()]), sender=pharmacy)
 
 
 def test_unit_claimed_twice_refused(claims, dispense, pharmacy, patient, insurer):
-    dispense.setDispensed(UNIT, pharmacy, BATCH, False, sender=insurer)
+    dispense.setDispensed(UNIT, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
     cid, _ = submit(claims, pharmacy, patient, [drug()])
     with ape.reverts(claims.UnitAlreadyClaimed, unitId=UNIT, claimId=cid):
         claims.submit(claim_input(patient, pharmacy, [drug()], day=today() - 2), sender=pharmacy)
 
 
 def test_unit_cited_twice_in_one_claim_refused(claims, dispense, pharmacy, patient, insurer):
-    dispense.setDispensed(UNIT, pharmacy, BATCH, False, sender=insurer)
-    day = today() - 1
-    cid = claim_id(patient.address, pharmacy.address, day, [DRUG, DRUG])
+    # Two lines of one code are refused outright (one line per code: no splitting a line in two),
+    # and one unit twice on a line is caught as already claimed (by this very claim).
+    dispense.setDispensed(UNIT, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
+    with ape.reverts(claims.LinesNotSorted, index=1):
+        claims.submit(claim_input(patient, pharmacy, [drug(), drug()], sort=False), sender=pharmacy)
+    cid = claim_id(patient.address, pharmacy.address, 0, episode(patient, pharmacy))
     with ape.reverts(claims.UnitAlreadyClaimed, unitId=UNIT, claimId=cid):
-        claims.submit(claim_input(patient, pharmacy, [drug(), drug()], day=day), sender=pharmacy)
+        claims.submit(claim_input(patient, pharmacy, [drug(units=(UNIT, UNIT), billed=80 * USD)]), sender=pharmacy)
 
 
 def test_unit_of_withdrawn_claim_can_be_cited_again(claims, dispense, pharmacy, patient, insurer):
-    dispense.setDispensed(UNIT, pharmacy, BATCH, False, sender=insurer)
+    dispense.setDispensed(UNIT, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
     cid, _ = submit(claims, pharmacy, patient, [drug(billed=600 * USD)])  # above the limit: review
     claims.withdraw(cid, sender=pharmacy)
     cid2, _ = submit(claims, pharmacy, patient, [drug(billed=60 * USD)], resubmission=1)
@@ -350,7 +412,7 @@ def test_submit_batch_size_out_of_range_refused(claims, clinic, patient, size):
 
 def test_submit_batch_all_or_nothing(claims, clinic, patient):
     inputs = [claim_input(patient, clinic, [office(50 * USD)], day=today() - 1) for _ in range(2)]
-    cid = claim_id(patient.address, clinic.address, today() - 1, [OFFICE])
+    cid = claim_id(patient.address, clinic.address, 0, episode(patient, clinic, today() - 1))
     with ape.reverts(claims.DuplicateClaim, claimId=cid):
         claims.submitBatch(inputs, sender=clinic)
     assert status_of(claims, cid) == ClaimStatus.NONE

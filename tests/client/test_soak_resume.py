@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from eth_utils.crypto import keccak
 
+from bench.claimload import KEY
 from bench.soak import Flat, fit_rise, judge
 from careledger.accounts import dev_account
-from careledger.claims.types import claim_id, service_code
+from careledger.claims.types import claim_id
 from careledger.devnet import Devnet
 from careledger.rpc import RpcClient
 
@@ -27,8 +28,8 @@ CLAIMS, BATCH = 200, 2
 SUBMITTED = (
     "0x"
     + keccak(
-        text="ClaimSubmitted(bytes32,address,address,uint32,uint32,address,uint256,uint32,uint16,bytes32,"
-        "(bytes32,uint32,uint96,bytes32)[])"
+        text="ClaimSubmitted(bytes32,address,address,uint32,uint32,uint32,address,uint256,uint16,bytes32,bytes32,"
+        "(bytes32,uint32,uint96,bytes32,bytes32[])[])"
     ).hex()
 )
 PAID = "0x" + keccak(text="ClaimPaid(bytes32,address,uint32,uint96)").hex()
@@ -105,10 +106,12 @@ def test_soak_interrupted_then_resumed_settles_every_claim_exactly_once(tmp_path
     deployment = json.loads(next((state / "deployments").glob("*.json")).read_text())
     settlement = deployment["contracts"]["ClaimSettlement"]["address"]
     wl = run["workload"]
-    # The workload's claims 0..CLAIMS-1 (bench/claimload.py): ten codes per day, back from lastDay.
-    codes = [service_code(f"CPT:9{n:04d}") for n in range(10)]
+    # The workload's claims 0..CLAIMS-1 (bench/claimload.py): encounter i of the plan year.
     expected = sorted(
-        "0x" + claim_id(wl["member"], wl["payee"], wl["lastDay"] - i // 10, [codes[i % 10]]).hex()
+        "0x"
+        + claim_id(
+            wl["member"], wl["payee"], wl["period"], KEY.episode(wl["planId"], wl["member"], wl["payee"], i)
+        ).hex()
         for i in range(CLAIMS)
     )
     assert sorted(_claim_topics(rpc, settlement, SUBMITTED)) == expected

@@ -11,7 +11,7 @@ APPROVED, PARTIAL, PENDING, PAID = 3, 4, 2, 7
 
 
 def test_claims_submitted_in_the_browser_settle_and_are_paid(claims, drugs, dispensed, browse):
-    result = browse("insurer.mjs", MEMBER=claims["member"], UNIT_SCAN=dispensed)
+    result = browse("insurer.mjs", MEMBER=claims["member"], PLAN_KEY=claims["planKey"], UNIT_SCAN=dispensed)
 
     # An office visit under the auto-approve limit settles by the rules: 120 billed, deductible 20,
     # copay 10, 20 % coinsurance of 90 = 18: the plan pays 72.
@@ -35,6 +35,8 @@ def test_claims_submitted_in_the_browser_settle_and_are_paid(claims, drugs, disp
     assert result["pharmacyCode"] == "GTIN:09506000134352"
     assert result["drug"]["submit"]["ok"] and result["drug"]["row"]["status"] == APPROVED
     assert "(drug unit)" in result["drug"]["row"]["cells"][3]
+    # With the key typed in, the page reads the codes back from their keyed digests.
+    assert result["visit"]["row"]["cells"][3] == "CPT:99213 ×1"
     assert result["drugPaid"]["row"]["status"] == PAID
 
     # Pool: 50,000 funded; paid 72 + 400 + 25 (30 billed - 5 copay); nothing owed.

@@ -1,7 +1,12 @@
 // Insurer / provider view: pools (balance and what is owed), the claims queue with states and
 // amounts, adjuster review actions, paying approved claims, and submitting a claim (a
 // provider's, or a pharmacy's for a dispensed drug unit).
-import { erc20Abi, formatUnits, hexToString, stringToHex, zeroHash } from 'viem';
+//
+// Claims v2 (#13): the chain holds codes only as the plan's keyed digests and no service date.
+// Whoever holds the plan's code key (shared off chain by the insurer) types it in below: the page
+// keeps it in this tab's session only, maps the codes it knows back from their digests, and turns
+// a typed code and today's date into digests (careledger/claims/types.py CodeKey, same bytes).
+import { concat, erc20Abi, formatUnits, keccak256, numberToHex, pad, stringToHex, toHex, zeroHash } from 'viem';
 import { config, events, explain, has, network, publicClient, read, short, who, write, UserError } from '../chain.js';
 import { ScanError, parseScan } from '../gs1.js';
 import { unitIdOf } from '../provenance.js';
@@ -9,7 +14,7 @@ import { act, fill, h, note, table } from '../ui.js';
 
 const CLAIMS = 'ClaimSettlement';
 // ClaimTypes.sol ClaimStatus, in enum order.
-const STATUS = ['None', 'Submitted (queued)', 'Pending review', 'Approved', 'Partially approved', 'Denied', 'Withdrawn', 'Paid'];
+const STATUS = ['None', 'Submitted (queued)', 'Pending review', 'Approved', 'Partially approved', 'Denied', 'Withdrawn', 'Paid', 'Lapsed (payee never received)'];
 const DECISION = { approve: 0, partial: 1, deny: 2 };
 
 let money = (v) => String(v);
@@ -28,10 +33,28 @@ async function setupMoney() {
 }
 
 const code32 = (text) => stringToHex(text, { size: 32 });
-const codeText = (hex) => hexToString(hex, { size: 32 }).replace(/\0+$/, '');
-// Today as the chain counts it (days since 1970-01-01 UTC of the latest block): the contract
-// judges service days by block time, not by this computer's calendar.
-const chainDay = async () => Number((await publicClient.getBlock()).timestamp / 86400n);
+// Today as the chain counts it (days since 1970-01-01 UTC of the latest block): the encounter's
+// day goes into the episode digest only, never on chain.
+const chainNow = async () => (await publicClient.getBlock()).timestamp;
+
+// ---- the plan's code key (CodeKey in careledger/claims/types.py)
+const KNOWN_CODES = ['CPT:99213', 'CPT:99214', 'CPT:70551', 'CPT:71046', 'CPT:80053', 'CPT:15780'];
+const planKey = () => sessionStorage.getItem('careledger.planKey') || '';
+const normal = (code) => { const [sys, ...rest] = code.split(':'); return `${sys.toUpperCase()}:${rest.join(':')}`; };
+const mac = (label, key, planId, parts) => keccak256(concat([toHex(label), key, numberToHex(planId, { size: 4 }), ...parts]));
+const digestOf = (key, planId, code) => mac('careledger.code.v1', key, planId, [toHex(normal(code))]);
+const gtinSalt = (key, planId, code, gtin) => mac('careledger.gtin.v1', key, planId, [toHex(normal(code)), numberToHex(BigInt(gtin), { size: 8 })]);
+const episodeOf = (key, planId, member, payee, day) => mac('careledger.episode.v1', key, planId, [pad(member), pad(payee), numberToHex(day, { size: 4 })]);
+function codeLabel(planId, digest, extra = []) {
+  const key = planKey();
+  if (key) for (const c of [...KNOWN_CODES, ...extra]) if (digestOf(key, Number(planId), c) === digest) return c;
+  return `keyed ${short(digest)}`;
+}
+function requireKey() {
+  const key = planKey();
+  if (!/^0x[0-9a-fA-F]{64}$/.test(key)) throw new UserError('Type the plan\'s code key (0x + 64 hex digits) first: codes travel only as its keyed digests.');
+  return key;
+}
 
 async function poolsSection() {
   const plans = await events(CLAIMS, { eventName: 'PlanCreated', limit: 100 });
@@ -67,6 +90,8 @@ function reviewControls(ctx, claim, lines, out) {
   return [decide('approve'), amount, reason, decide('partial'), decide('deny')];
 }
 
+const extraCodes = [];
+
 async function queueSection(ctx, out) {
   const [submitted, paidEvents] = await Promise.all([
     events(CLAIMS, { eventName: 'ClaimSubmitted', limit: 100 }),
@@ -90,7 +115,7 @@ async function queueSection(ctx, out) {
     }
     return h('tr', { dataset: { claim: e.args.claimId, status: String(c.status) } },
       h('td', { class: 'mono' }, short(e.args.claimId)), h('td', {}, who(e.args.member)), h('td', {}, who(e.args.payee)),
-      h('td', {}, e.args.lines.map((l) => `${codeText(l.code)} ×${l.units}${l.unitId !== zeroHash ? ' (drug unit)' : ''}`).join(', ')),
+      h('td', {}, e.args.lines.map((l) => `${codeLabel(e.args.planId, l.code, extraCodes)} ×${l.units}${l.unitIds.length ? ' (drug unit)' : ''}`).join(', ')),
       h('td', {}, money(billed)), h('td', { class: 'status' }, status), h('td', { class: 'amount' }, paid.has(e.args.claimId) ? `${money(paid.get(e.args.claimId))} paid` : money(c.amount)), actions);
   }));
   return table(['Claim', 'Member', 'Payee', 'Lines', 'Billed', 'State', 'Payable / paid', ''], rows, { id: 'claims' });
@@ -106,8 +131,13 @@ function submitForm(ctx, out, prefillScan) {
   const form = h('form', { id: 'claim-form', onsubmit: (e) => e.preventDefault() },
     h('h2', {}, 'Submit a claim'),
     h('div', { class: 'row' },
-      h('label', {}, 'Member ', h('select', { name: 'member' }, members.map((m) => h('option', { value: m.address }, `${m.label} (${short(m.address)})`)))),
+      h('label', {}, 'Plan ', h('input', { type: 'number', name: 'plan', value: '1', min: '1', style: 'width:4rem' })),
+      h('label', {}, 'Plan code key ', h('input', { type: 'password', name: 'key', value: planKey(), placeholder: '0x… (shared off chain)', style: 'width:16rem',
+        onchange: (e) => { sessionStorage.setItem('careledger.planKey', e.target.value.trim()); ctx.refresh(); } }))),
+    h('div', { class: 'row' },
+      h('label', {}, 'Member (the plan card\'s address) ', h('select', { name: 'member' }, members.map((m) => h('option', { value: m.address }, `${m.label} (${short(m.address)})`)))),
       h('label', {}, 'Service code ', h('input', { type: 'text', name: 'code', value: drugCode(prefillScan) || 'CPT:99213', style: 'width:13rem' })),
+      h('label', {}, 'Service date ', h('input', { type: 'date', name: 'date', title: 'Stays off chain: only inside the encounter\'s keyed digest' })),
       h('label', {}, 'Units ', h('input', { type: 'number', name: 'units', value: '1', min: '1', style: 'width:5rem' })),
       h('label', {}, 'Billed ', h('input', { type: 'number', name: 'billed', value: '120', min: '0', step: 'any', style: 'width:7rem' }))),
     h('label', {}, 'Drug unit (pharmacy claims: the dispensed unit\'s GS1 scan) ',
@@ -116,25 +146,38 @@ function submitForm(ctx, out, prefillScan) {
   const send = h('button', { type: 'submit', id: 'submit-claim' }, 'Submit claim');
   const claimInput = async (signer) => {
     const m = await setupMoney();
-    let unitId = zeroHash;
+    sessionStorage.setItem('careledger.planKey', form.key.value.trim());
+    const key = requireKey();
+    const planId = Number(form.plan.value || 1);
+    const code = form.code.value.trim();
+    if (!code.includes(':') || code.length > 32) throw new UserError('The service code must be SYSTEM:CODE, at most 32 characters (e.g. CPT:99213).');
+    let unitIds = [];
+    let salt = zeroHash;
     if (form.unit.value.trim()) {
-      try { const u = parseScan(form.unit.value); unitId = unitIdOf(u.gtin, u.serial); } catch (e) {
+      try {
+        const u = parseScan(form.unit.value);
+        unitIds = [unitIdOf(u.gtin, u.serial)];
+        salt = gtinSalt(key, planId, code, u.gtin);
+      } catch (e) {
         throw new UserError(e instanceof ScanError ? `Drug unit: ${e.message}` : explain(e));
       }
     }
-    const code = form.code.value.trim();
-    if (!code || code.length > 32) throw new UserError('The service code must be 1 to 32 characters (e.g. CPT:99213).');
+    if (!extraCodes.includes(code)) extraCodes.push(code);
     const billed = BigInt(Math.round(Number(form.billed.value || 0) * 10 ** (m?.decimals ?? 0)));
-    const lines = [{ code: code32(code), units: Number(form.units.value || 1), billed, unitId }];
-    const serviceDay = await chainDay();
+    const lines = [{ code: digestOf(key, planId, code), units: Number(form.units.value || 1), billed, gtinSalt: salt, unitIds }];
+    const now = await chainNow();
+    const servicePeriod = Number(await read(CLAIMS, 'periodAt', [planId, now]));
+    const typed = form.date.value ? Date.parse(`${form.date.value}T00:00:00Z`) : NaN;
+    const day = Number.isNaN(typed) ? Number(now / 86400n) : Math.floor(typed / 86400000);
     return {
-      member: form.member.value, payee: signer.address, serviceDay, resubmission: 0,
+      member: form.member.value, payee: signer.address, servicePeriod,
+      episode: episodeOf(key, planId, form.member.value, signer.address, day), resubmission: 0,
       fhirClaim: code32(`claim:${Date.now()}`), lines,
     };
   };
   quote.addEventListener('click', () => act(quote, out, 'Asking the rules…', async () => {
     const input = await claimInput(await ctx.signer());
-    const q = await read(CLAIMS, 'quote', [input.member, input.lines]);
+    const q = await read(CLAIMS, 'quote', [input.member, input.servicePeriod, input.lines]);
     return `Rules: billed ${money(q.billed)}, deductible ${money(q.deductible)}, plan pays ${money(q.benefit)}`
       + `${q.needsReview ? ' — needs an adjuster' : ' — settles automatically'}.`;
   }, explain));
