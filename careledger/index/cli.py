@@ -329,7 +329,7 @@ def claims(
         for c in data["items"]:
             click.echo(
                 f"{c['claimId'][:18]}…  plan {c['planId']}  {c['state']:<18} billed {c['billed']:>12}  "
-                f"paid {c['paid']:>12}  service {c['serviceDate']}"
+                f"paid {c['paid']:>12}  plan year {c['servicePeriod']}"
             )
         for s, t in data["totals"]["byState"].items():
             click.echo(
@@ -365,7 +365,7 @@ def eob(
     def human(data: dict[str, Any]) -> None:
         for c in data["items"]:
             click.echo(
-                f"{c['serviceDate']}  {c['state']:<18} billed {c['billed']:>12}  plan pays {c['planPays']:>12}"
+                f"year {c['servicePeriod']}  {c['state']:<18} billed {c['billed']:>12}  plan pays {c['planPays']:>12}"
                 f"  you owe {c['memberOwes'] if c['memberOwes'] is not None else '(not decided)'}"
             )
             for ln in c["lines"]:

@@ -89,7 +89,10 @@ def index_url() -> str:
 def webapp(suite: Suite, chromium: str, relayer_url: str, index_url: str) -> Iterator[WebApp]:
     dist = build_webapp(suite.folder / "web", rpc=suite.rpc)
     # The proof service (POST /proofs) reads the chain the suite runs on.
-    with WebApp(dist, env={"CARELEDGER_RELAYER_URL": relayer_url, "CARELEDGER_RPC": suite.rpc, "CARELEDGER_INDEX_URL": index_url}) as app:
+    with WebApp(
+        dist,
+        env={"CARELEDGER_RELAYER_URL": relayer_url, "CARELEDGER_RPC": suite.rpc, "CARELEDGER_INDEX_URL": index_url},
+    ) as app:
         yield app
 
 

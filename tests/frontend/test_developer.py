@@ -6,6 +6,7 @@ import pytest
 
 from careledger.accounts import dev_accounts
 from careledger.deployments import load_deployment
+from careledger.seed import DEVNET_PREFIXES
 
 pytestmark = pytest.mark.browser
 
@@ -35,8 +36,10 @@ def test_developer_view_decodes_events_of_a_contract(suite, browse):
     result = browse("developer.mjs")
     names = [row[1] for row in result["events"]]
     registered = [m for m in dev_accounts() if m.role is not None]
-    # newest first: the cast's registrations, then the constructor's two AccessControl grants
-    assert names == ["ParticipantRegistered"] * len(registered) + ["RoleGranted", "RoleGranted"]
+    # newest first: the devnet's GS1 company prefixes attested to the manufacturer (provenance v2),
+    # the cast's registrations, then the constructor's three grants (admin, registrar, emergency)
+    prefixes = ["CompanyPrefixAttested"] * len(DEVNET_PREFIXES)
+    assert names == prefixes + ["ParticipantRegistered"] * len(registered) + ["RoleGranted"] * 3, names
     pharmacy = dev_account_label("pharmacy")
     assert any(pharmacy in row[2] and "roles=16" in row[2] for row in result["events"])
 

@@ -51,7 +51,7 @@ def test_access_log_highlights_break_glass(consents, relayer, browse):
     result = browse("patient.mjs", GRANTEE=dev_account("clinic").address, GRANTEE_LABEL=dev_account("clinic").label)
     assert result["logSource"]["source"] == "chain"
     assert "The index is not reachable" in result["logSource"]["text"]
-    check_access_log(result["log"])
+    check_access_log(result, consents)
 
 
 def test_access_log_reads_the_index_api(consents, relayer, index_api, browse):
@@ -60,10 +60,11 @@ def test_access_log_reads_the_index_api(consents, relayer, index_api, browse):
     result = browse("patient.mjs", GRANTEE=dev_account("clinic").address, GRANTEE_LABEL=dev_account("clinic").label)
     assert result["logSource"]["source"] == "index"
     assert "CSV" in result["logSource"]["text"] and "FHIR AuditEvent bundle" in result["logSource"]["text"]
-    check_access_log(result["log"])
+    check_access_log(result, consents)
 
 
-def check_access_log(log):
+def check_access_log(result, consents):
+    log = result["log"]
     er, lab = dev_account("er").label, dev_account("lab").label
     glass = [row for row in log if row["kind"] == "breakglass"]
     assert len(glass) == 1 and glass[0]["breakglass"] and er in glass[0]["cells"][1]

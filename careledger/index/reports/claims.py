@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from careledger._extras import needs_extra
-from careledger.claims.fhir import service_date
-from careledger.claims.types import ClaimStatus, code_text
+from careledger.claims.types import ClaimStatus
 from careledger.errors import InvalidInput
 from careledger.index import schema as t
 from careledger.index.service import IndexService, Page, check_limit
@@ -37,7 +36,10 @@ CLAIM_EVENTS = (
     "ClaimWithdrawn",
     "ClaimQueued",
     "PayoutDeferred",
+    "PayoutSkipped",
+    "PayoutRedirected",
     "ClaimPaid",
+    "PayoutLapsed",
 )
 STATES = tuple(s.name.lower() for s in ClaimStatus if s != ClaimStatus.NONE)
 _CHUNK = 500
@@ -59,7 +61,9 @@ def _step(name: str, args: Mapping[str, Any]) -> dict[str, Any]:
         return {"state": "withdrawn"}
     if name == "ClaimPaid":
         return {"state": "paid", "paid": int(args["amount"])}
-    return {}  # ClaimQueued, PayoutDeferred: the state stays
+    if name == "PayoutLapsed":
+        return {"state": "lapsed"}
+    return {}  # ClaimQueued, PayoutDeferred, PayoutSkipped, PayoutRedirected: the state stays
 
 
 def _fold(submitted: EventRow, later: Iterable[EventRow]) -> dict[str, Any]:
@@ -70,8 +74,9 @@ def _fold(submitted: EventRow, later: Iterable[EventRow]) -> dict[str, Any]:
         "member": a["member"],
         "payee": a["payee"],
         "planId": int(a["planId"]),
-        "enrolment": int(a["enrolment"]),
-        "serviceDate": service_date(int(a["serviceDay"])),
+        # Claims v2 (#13): no service day on chain, only the plan year and the rule table.
+        "ruleVersion": int(a["version"]),
+        "servicePeriod": int(a["servicePeriod"]),
         "submittedAt": submitted.ts,
         "submittedIn": submitted.tx_hash,
         "state": "submitted",
@@ -80,9 +85,9 @@ def _fold(submitted: EventRow, later: Iterable[EventRow]) -> dict[str, Any]:
         "deductible": 0,
         "paid": 0,
         "appealed": False,
-        "lines": [
-            {"code": code_text(_b(ln["code"])), "units": int(ln["units"]), "billed": int(ln["billed"])} for ln in lines
-        ],
+        # Codes are plan-keyed digests: the index (like every node) cannot read them; a key
+        # holder maps them back (careledger.claims.keys.PlanContext.codes_of).
+        "lines": [{"codeDigest": ln["code"], "units": int(ln["units"]), "billed": int(ln["billed"])} for ln in lines],
         "reason": None,
         "updatedAt": submitted.ts,
     }
