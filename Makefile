@@ -19,7 +19,7 @@ help:
 	@echo "make gasprofile - where the gas of ship/accept/dispense goes (anvil step traces)"
 	@echo "make screenshots - refresh docs/screenshots/ from the browser tests"
 	@echo "make coverage - contract line/branch coverage -> docs/coverage.md, docs/coverage.json"
-	@echo "make lint   - ruff, mypy --strict, Solidity format check"
+	@echo "make lint   - ruff, mypy --strict, Solidity format check, solhint, ESLint"
 
 setup:
 	@tools/setup.sh
@@ -33,6 +33,7 @@ lint: setup
 	mypy
 	prettier --check --log-level warn "contracts/**/*.sol"
 	solhint --disc "contracts/**/*.sol"
+	eslint frontend/src frontend/tests frontend/*.mjs frontend/vite.config.js tools eslint.config.mjs
 
 format: setup
 	ruff format careledger tests scripts bench tools

@@ -10,7 +10,7 @@ export default [
     files: ['frontend/src/**/*.js'],
     languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: globals.browser },
     rules: {
-      'no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }],
+      'no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
       eqeqeq: ['error', 'always'],
       'no-var': 'error',
       'prefer-const': 'error',
@@ -21,10 +21,10 @@ export default [
   },
   {
     // Tests driving the page, benchmarks and tools: Node ES modules.
-    files: ['frontend/tests/**/*.mjs', 'frontend/vite.config.js', 'tools/**/*.mjs', 'eslint.config.mjs'],
+    files: ['frontend/*.mjs', 'frontend/tests/**/*.mjs', 'frontend/vite.config.js', 'tools/**/*.mjs', 'eslint.config.mjs'],
     languageOptions: { ecmaVersion: 2023, sourceType: 'module', globals: { ...globals.node, ...globals.browser } },
     rules: {
-      'no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }],
+      'no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
       eqeqeq: ['error', 'always'],
       'no-var': 'error',
       'prefer-const': 'error',

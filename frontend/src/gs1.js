@@ -165,7 +165,7 @@ export function parseScan(raw, reference) {
     throw new ScanError(`The scan lacks the DSCSA product identifier part${missing.length > 1 ? 's' : ''} `
       + `${missing.map(([ai, n]) => `(${ai}) ${n}`).join(', ')}.`);
   }
-  let gtin = ais['01'];
+  const gtin = ais['01'];
   if (!/^\d{14}$/.test(gtin)) throw new ScanError(`GTIN (01) must be 14 digits, got "${gtin}".`);
   const check = gtinCheckDigit(gtin);
   if (Number(gtin[13]) !== check) throw new ScanError(`GTIN ${gtin} has a wrong check digit (${gtin[13]}; expected ${check}): a misread or a fake label.`);

@@ -16,7 +16,7 @@ const netLine = document.getElementById('network');
 const accountBar = document.getElementById('account');
 
 const chosen = {}; // route -> cast name picked by the user
-let current = { route: null, view: null, token: 0 };
+const current = { route: null, view: null, token: 0 };
 let connected = false;
 
 function showProblem(text) {

@@ -3,7 +3,7 @@
 //  - firstLoadJsBytes: every JavaScript file the first load of #/pharmacy fetched (sizes as served),
 //  - warmMs: scan entered -> verdict painted, for each scan on one page (the pharmacist's counter),
 //  - coldMs: the same for the first scan after a fresh page load (no batch tree cached yet).
-import { open, run, url } from './lib.mjs';
+import { open, run } from './lib.mjs';
 
 const SCANS = JSON.parse(process.env.SCANS || '[]');
 const COLD = Number(process.env.COLD || 5);

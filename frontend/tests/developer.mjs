@@ -1,5 +1,5 @@
 // Developer view: network facts, the deployed contracts, their decoded events; node down.
-import { actAs, open, run, shot, text, url } from './lib.mjs';
+import { open, run, shot, text, url } from './lib.mjs';
 
 await run(async (page, result) => {
   await open(page, '#/developer');

@@ -2,7 +2,7 @@
 // for the insurer's review, is partially approved and paid; the pharmacy claims a unit it
 // dispensed. Env: MEMBER (address), PLAN_KEY (the plan's code key, shared off chain), UNIT_SCAN
 // (scan of a dispensed unit, optional).
-import { actAs, open, run, shot, text, url } from './lib.mjs';
+import { actAs, open, run, shot } from './lib.mjs';
 
 async function outcome(page) {
   const el = page.locator('#claims-out .note.ok, #claims-out .note.error').first();

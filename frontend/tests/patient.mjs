@@ -1,6 +1,6 @@
 // Patient view: grant a consent through the relayer, a refused second grant (decoded before
 // signing), revoke it, and the access log with break-glass highlighted. Env: GRANTEE = address.
-import { actAs, open, run, shot, text, url } from './lib.mjs';
+import { open, run, shot } from './lib.mjs';
 
 async function rows(page) {
   return page.locator('#consents tbody tr[data-consent]').evaluateAll((trs) => trs.map((r) => ({

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bwipjs from 'bwip-js';
-import { actAs, open, run, shot, text, url } from './lib.mjs';
+import { open, run, shot, text } from './lib.mjs';
 
 const SCANS = JSON.parse(process.env.SCANS || '{}');
 
