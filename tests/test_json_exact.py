@@ -242,6 +242,10 @@ def _claims(w: Walk) -> None:
     w.cli("claims", "submit-batch", str(batch), "--plan", pid, "--out", str(results), account="clinic")
     w.files.append(results)
     w.cli("claims", "submit-batch", str(w.folder / "missing.csv"), "--plan", pid, account="clinic", code=2)
+    # The next rule table (same rules), then one under a rotated code key: the walk submits no claim after.
+    w.cli("claims", "rules", pid, "--rule", "CPT:99213=coins=2000", account="insurer")
+    w.cli("claims", "rules", pid, "--rule", "CPT:99213=coins=2000", "--new-key", account="insurer", code=1)  # one waits
+    w.cli("claims", "rules", pid, "--rule", "NOT-A-CODE", account="insurer", code=2)
 
 
 def _directory(w: Walk) -> None:

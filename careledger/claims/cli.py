@@ -126,7 +126,13 @@ def _context(client: Any, plan_id: int) -> Any:
     _, terms = client.plan(plan_id)
     if terms.period_length == 0:
         raise InvalidInput(f"plan {plan_id} does not exist")
-    return PlanContext(plan_id, KeyStore().current(plan_id), terms)
+    # The key of the rule table in force now: after `claims rules --new-key` the newest key waits
+    # for its table, and a claim submitted before then is read under the old one.
+    store = KeyStore()
+    in_force, _ = client.rules_in_force(plan_id)
+    wanted = client.code_key_id(plan_id, in_force) if in_force else None
+    key = next((k for k in store.keys(plan_id) if k.key_id == wanted), None) if wanted else None
+    return PlanContext(plan_id, key or store.current(plan_id), terms)
 
 
 def _tx(receipt: Any) -> dict[str, Any]:
@@ -198,6 +204,52 @@ def plan(
         client.wait_until(effective)
         out["rulesVersion"] = version
     app.emit(out, lambda: click.echo(f"plan {plan_id} created with {len(parsed)} coverage rule(s)"))
+
+
+@claims.command()
+@click.argument("plan_id", type=int)
+@click.option("--rule", "rules", multiple=True, required=True, help="CODE=OPTS as for 'claims plan' (repeatable).")
+@click.option("--new-key", is_flag=True, help="Rotate the plan's code key: the new table's codes use a fresh key.")
+@click.option("--from", "from_day", default=None, help="First day in force, YYYY-MM-DD (default: the plan's notice).")
+@pass_app
+def rules(app: AppContext, plan_id: int, rules: tuple[str, ...], new_key: bool, from_day: str | None) -> None:
+    """Schedule the next rule table of PLAN_ID (as its insurer), optionally with a new code key.
+
+    Claims submitted before it takes effect stay with their own table (and key), so their codes
+    keep their meaning for whoever holds the old key; a rotated key is appended to the key file."""
+    from careledger.claims.batchfile import parse_day
+    from careledger.claims.keys import KeyStore, new_code_key
+
+    client = _client(app, "insurer")
+    parsed = [_parse_rule(r, _decimals(client)) for r in rules]
+    store = KeyStore()
+    key = new_code_key() if new_key else store.current(plan_id)
+    if from_day is not None:
+        version, receipt = client.schedule_rules(plan_id, parse_day(from_day) * 86_400, key.key_id)
+        effective = parse_day(from_day) * 86_400
+    else:
+        version, effective = client.schedule_rules_now(plan_id, key.key_id)
+    if new_key:
+        store.add(plan_id, key)  # only once the chain took the table that uses it
+    table = {key.digest(plan_id, c): r for c, r, _ in parsed}
+    bindings = {key.digest(plan_id, c): key.gtin_binding(plan_id, c, g) for c, _, g in parsed if g is not None}
+    receipt = client.set_coverage(plan_id, version, table, bindings)
+    out = {
+        "planId": plan_id,
+        "rulesVersion": version,
+        "effectiveFrom": effective,
+        "codeKeyId": "0x" + key.key_id.hex(),
+        "rotated": new_key,
+        "rules": len(parsed),
+        **_tx(receipt),
+    }
+    app.emit(
+        out,
+        lambda: click.echo(
+            f"plan {plan_id}: rule table {version} with {len(parsed)} rule(s) in force from {effective}"
+            + (" (new code key)" if new_key else "")
+        ),
+    )
 
 
 @claims.command("sign-enrolment")

@@ -328,6 +328,16 @@ class ClaimsClient:
         v, latest = self.chain.call(self.contract.functions.rulesInForce(plan_id), "read rule versions")
         return int(v), int(latest)
 
+    def code_key_id(self, plan_id: int, version: int) -> bytes | None:
+        """The code key id rule table ``version`` of ``plan_id`` was scheduled with (its
+        ``RulesScheduled`` event), or None when there is no such table."""
+        event = self.contract.events.RulesScheduled()
+        for log in event.get_logs(
+            from_block=self.deploy_block, argument_filters={"planId": plan_id, "version": version}
+        ):
+            return bytes(log["args"]["codeKeyId"])
+        return None
+
     def period_at(self, plan_id: int, timestamp: int) -> int:
         return int(self.chain.call(self.contract.functions.periodAt(plan_id, timestamp), "read plan period"))
 
