@@ -68,9 +68,11 @@ def ensure() -> Path:
 def _as_owner(cmd: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return cmd
-    if shutil.which("runuser") is None:
+    # util-linux puts runuser in /usr/sbin, which a minimal PATH (a CI job's) may leave out.
+    runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+    if runuser is None:
         raise Unavailable("running as root without runuser: cannot start PostgreSQL as another user")
-    return ["runuser", "-u", "postgres", "--", *cmd]
+    return [runuser, "-u", "postgres", "--", *cmd]
 
 
 def _free_port() -> int:
