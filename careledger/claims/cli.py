@@ -225,8 +225,8 @@ def rules(app: AppContext, plan_id: int, rules: tuple[str, ...], new_key: bool, 
     store = KeyStore()
     key = new_code_key() if new_key else store.current(plan_id)
     if from_day is not None:
-        version, receipt = client.schedule_rules(plan_id, parse_day(from_day) * 86_400, key.key_id)
         effective = parse_day(from_day) * 86_400
+        version, _ = client.schedule_rules(plan_id, effective, key.key_id)
     else:
         version, effective = client.schedule_rules_now(plan_id, key.key_id)
     if new_key:

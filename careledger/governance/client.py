@@ -240,13 +240,17 @@ class GovernanceClient:
 
     # ------------------------------------------------------------------ reads
 
-    def proposal(self, proposal_id: int, council: Council | None = None) -> ProposalInfo:
+    def proposal(
+        self, proposal_id: int, council: Council | None = None, descriptions: dict[int, str] | None = None
+    ) -> ProposalInfo:
+        """One proposal. ``descriptions`` (from :meth:`_descriptions`) saves a log scan when
+        several proposals of the same council are read."""
         council = self.find(proposal_id) if council is None else council
         contract = self.councils[council]
         targets, _values, calldatas, _ = self._read(contract.functions.proposalDetails(proposal_id))
         against, votes_for, _abstain = self._read(contract.functions.proposalVotes(proposal_id))
         snapshot = int(self._read(contract.functions.proposalSnapshot(proposal_id)))
-        description = self._description(council, proposal_id)
+        description = (descriptions if descriptions is not None else self._descriptions(council)).get(proposal_id, "")
         return ProposalInfo(
             council=council,
             proposal_id=proposal_id,
@@ -264,18 +268,20 @@ class GovernanceClient:
         found: list[ProposalInfo] = []
         for which in [council] if council is not None else list(Council):
             contract = self.councils[which]
+            descriptions = self._descriptions(which)  # one log scan per council, not per proposal
             for index in range(int(self._read(contract.functions.proposalCount()))):
                 proposal_id = int(self._read(contract.functions.proposalDetailsAt(index))[0])
-                found.append(self.proposal(proposal_id, which))
+                found.append(self.proposal(proposal_id, which, descriptions))
         return found
 
-    def _description(self, council: Council, proposal_id: int) -> str:
-        """The description is only in the ProposalCreated event (the contract keeps its hash)."""
+    def _descriptions(self, council: Council) -> dict[int, str]:
+        """Every proposal's description: it is only in the ProposalCreated event (the contract
+        keeps its hash)."""
         event = self.councils[council].events.ProposalCreated()
-        for log in event.get_logs(from_block=self._since[council]):
-            if int(log["args"]["proposalId"]) == proposal_id:
-                return str(log["args"]["description"])
-        return ""
+        return {
+            int(log["args"]["proposalId"]): str(log["args"]["description"])
+            for log in event.get_logs(from_block=self._since[council])
+        }
 
 
 def _data(fn: Any) -> bytes:
