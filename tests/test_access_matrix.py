@@ -133,11 +133,22 @@ ACCESS_ERRORS = {
 }
 
 ACCESS_ERRORS |= gov_matrix.GOV_ACCESS_ERRORS
+# EmergencyPausable: pause needs the directory's EMERGENCY role, unpause its admin role.
+ACCESS_ERRORS |= {"NotEmergencyCouncil", "NotConsortiumAdmin"}
+
+PAUSABLE = ("ConsentRegistry", "ProvenanceRegistry", "ClaimSettlement")
 
 # (row, role) cells allowed to be `allow` through a domain error rather than a success, with the
 # reason. Only governance cells: elsewhere the argument table makes every authorised call succeed.
 DOMAIN_ERROR_CELLS: dict[tuple[str, str], str] = {
     **gov_matrix.no_single_operation(ROLES),
+    **{
+        (f"{c}.unpause()", "admin"): (
+            "ExpectedPause: the admin passes the access check, and the world is not paused "
+            "(tests/governance/test_pause.py pauses and resumes for real)"
+        )
+        for c in PAUSABLE
+    },
     ("ClaimSettlement.scheduleRules(uint32,uint40,bytes32)", "insurer"): (
         "RulesAlreadyScheduled: the world keeps rule table 2 waiting (so setCoverage can be called), and one "
         "table waits at a time (tests/claims/test_v2_privacy_enrolment.py schedules them)"
@@ -612,6 +623,7 @@ ARGS: dict[str, Args] = {
     "DevnetTestUSD.transferFrom(address,address,uint256)": lambda w, c: (w.addr["admin"], w.addr[c], USD),
 }
 ARGS |= gov_matrix.GOV_ARGS
+ARGS |= {f"{c}.{f}()": (lambda w, c: ()) for c in PAUSABLE for f in ("pause", "unpause")}
 ARGS_ADMIN = ARGS
 
 
@@ -871,3 +883,63 @@ def test_access_matrix_matches_doc(chain, world):
         for row, outcomes in observed.items():
             print("| `" + row + "` | " + " | ".join(f"{classify(o)} {o}" for o in outcomes.values()) + " |")
     assert not problems, "access matrix differs from docs/access-matrix.md:\n" + "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------- the emergency pause
+
+PAUSE_DOC = ROOT / "docs" / "governance.md"
+PAUSE_ROW = re.compile(r"^\|\s*`(?P<fn>[^`]+)`\s*\|\s*(?P<state>stops|continues)\s*\|")
+
+
+def read_pause_table(path: Path = PAUSE_DOC) -> dict[str, str]:
+    """``"Contract.fn(types)" -> "stops" | "continues"`` from docs/governance.md."""
+    table: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        m = PAUSE_ROW.match(line.strip())
+        if m:
+            assert m["fn"] not in table, f"duplicate pause row {m['fn']}"
+            table[m["fn"]] = m["state"]
+    return table
+
+
+def test_pause_table_matches_doc(chain, world, admin):
+    """Pause the three domain contracts in the matrix world, then call every state-changing
+    function as a caller the matrix allows: a function the table says stops must revert with
+    EnforcedPause(); one that continues must still succeed."""
+    abis = suite_abis()
+    rows = {
+        r: fn
+        for r, fn in state_changing_rows(abis).items()
+        if r.split(".", 1)[0] in PAUSABLE and fn["name"] not in ("pause", "unpause")
+    }
+    table = read_pause_table()
+    assert set(table) == set(rows), (
+        f"pause table in {PAUSE_DOC.name}: missing {sorted(set(rows) - set(table))}, "
+        f"stale {sorted(set(table) - set(rows))}"
+    )
+    expected = read_expectations()
+    decoder = ErrorDecoder.from_abis(abis.values())
+    web3 = chain.provider.web3
+    snapshot = chain.snapshot()
+    try:
+        for name in PAUSABLE:
+            world.contracts[name].pause(sender=admin)
+            assert world.contracts[name].paused()
+        problems: list[str] = []
+        for row, fn in rows.items():
+            role = next(r for r in ROLES if expected[row][r] == "allow")
+            data = _calldata(fn, ARGS[row](world, role))
+            contract = world.contracts[row.split(".", 1)[0]]
+            try:
+                web3.eth.call({"from": world.addr[role], "to": contract.address, "data": data})
+                outcome = "ok"
+            except (TransactionFailed, ContractCustomError, ContractPanicError, ContractLogicError) as exc:
+                outcome = decoder.decode(_revert_data(exc))[0] or f"undecoded revert ({exc})"
+            got = "stops" if outcome == "EnforcedPause" else "continues"
+            if got != table[row]:
+                problems.append(f"{row} as {role}: the table says {table[row]}, observed {outcome}")
+            elif got == "continues" and outcome != "ok" and (row, role) not in DOMAIN_ERROR_CELLS:
+                problems.append(f"{row} as {role}: continues, but reverted with {outcome}: fix ARGS")
+        assert not problems, "pause table differs from the contracts:\n" + "\n".join(problems)
+    finally:
+        chain.restore(snapshot)

@@ -146,6 +146,8 @@ class SuiteModel(RuleBasedStateMachine):
         # consent model: (patient, provider) -> [seq, purposes mask, until, live]
         self.consents: dict[tuple[int, str], list[int]] = {}
         self.suspended: set[str] = set()
+        # contracts the emergency path has paused ("consent", "provenance", "claims")
+        self.paused: set[str] = set()
         # provenance model
         expiry, self.expires_at = batch_expiry(self.t)
         self.batch = provenance_fixtures.make_batch(lot="LOT-X", n=N_UNITS, prefix="XS", expiry=expiry)
@@ -210,11 +212,17 @@ class SuiteModel(RuleBasedStateMachine):
         self.t = max(self.t, int(ape.chain.blocks.head.timestamp)) + 1
         ape.chain.pending_timestamp = self.t
 
-    def _attempt(self, ok: bool, actor: str | None, fn: Any) -> None:
+    def _attempt(self, ok: bool, actor: str | None, fn: Any, stops: str | None = None) -> bool:
         """Run ``fn`` (one transaction by ``actor``) and check the outcome against the model:
         ``ok`` is the model's answer for an active actor. A suspended actor must be refused, and
-        when only its suspension stands in the way, refused with ParticipantIsSuspended(actor)."""
+        when only its suspension stands in the way, refused with ParticipantIsSuspended(actor).
+        ``stops``: the contract whose pause stops this action; while it is paused the action is
+        refused with EnforcedPause() whoever sends it, and False is returned (nothing happened)."""
         self._tick()
+        if stops in self.paused:
+            with ape.reverts(self.contracts[stops].EnforcedPause):
+                fn()
+            return False
         if actor in self.suspended:
             if ok:
                 with ape.reverts(self.directory.ParticipantIsSuspended, account=self.acct[actor].address):
@@ -222,10 +230,15 @@ class SuiteModel(RuleBasedStateMachine):
             else:
                 with ape.reverts():
                     fn()
-            return
+            return True
         refused = _refusal(fn)
         assert refused is None or not ok, f"the contract refused an action the model allows: {refused}"
         assert refused is not None or ok, "the contract allowed an action the model refuses"
+        return True
+
+    @property
+    def contracts(self) -> dict[str, Any]:
+        return {"consent": self.consent, "provenance": self.provenance, "claims": self.claims}
 
     def _allowed(self, p: int, g: str, purpose: int, at: int) -> int:
         c = self.consents.get((p, g))
@@ -251,7 +264,10 @@ class SuiteModel(RuleBasedStateMachine):
             self.acct[g], categories=CATEGORIES, purposes=purposes, until=self.t + 1 + duration
         )
         patient = self.patients[p]
-        self._attempt(ok, None, lambda: self.consent.grant(patient, terms.as_tuple(), sender=patient))
+        if not self._attempt(
+            ok, None, lambda: self.consent.grant(patient, terms.as_tuple(), sender=patient), "consent"
+        ):
+            return
         if ok:
             seq = (c[0] if c else 0) + 1
             self.consents[(p, g)] = [seq, purposes, self.t + duration, 1]
@@ -293,6 +309,21 @@ class SuiteModel(RuleBasedStateMachine):
             self.directory.suspend(self.acct[who], SUSPEND, sender=self.acct["admin"])
             self.suspended.add(who)
 
+    @rule(which=st.sampled_from(("consent", "provenance", "claims")))
+    def toggle_pause(self, which: str) -> None:
+        """The emergency role pauses a contract; the directory's admin resumes it (in these tests
+        one account holds both; tests/governance/test_pause.py keeps them apart)."""
+        self._tick()
+        contract = self.contracts[which]
+        if which in self.paused:
+            tx = contract.unpause(sender=self.acct["admin"])
+            assert tx.events.filter(contract.Unpaused)[0].account == self.acct["admin"].address
+            self.paused.discard(which)
+        else:
+            contract.pause(sender=self.acct["admin"])
+            self.paused.add(which)
+        assert bool(contract.paused()) is (which in self.paused)
+
     @rule(seconds=st.sampled_from([1, 29, 600, 3 * 3600, 11 * 3600]))
     def wait(self, seconds: int) -> None:
         self.t = max(self.t, int(ape.chain.blocks.head.timestamp)) + seconds
@@ -324,7 +355,9 @@ class SuiteModel(RuleBasedStateMachine):
         ok = ok and self._active(dst)  # the receiver must be active too (checked after the sender)
         b = self.batch
         at = 0 if start is None else start  # no such parcel: name parcel 0 (the contract refuses)
-        self._attempt(ok, src, lambda: self.provenance.ship(b.id, at, self.acct[dst], q, DOC, sender=self.acct[src]))
+        ship = lambda: self.provenance.ship(b.id, at, self.acct[dst], q, DOC, sender=self.acct[src])  # noqa: E731
+        if not self._attempt(ok, src, ship, "provenance"):
+            return
         if ok and self._active(src):
             end = self.parcels[at][1]
             if at + q < end:
@@ -336,7 +369,10 @@ class SuiteModel(RuleBasedStateMachine):
         start = self._inbound(who)
         ok = self._movable() and start is not None
         at = 0 if start is None else start
-        self._attempt(ok, who, lambda: self.provenance.accept(self.batch.id, at, sender=self.acct[who]))
+        if not self._attempt(
+            ok, who, lambda: self.provenance.accept(self.batch.id, at, sender=self.acct[who]), "provenance"
+        ):
+            return
         if ok and self._active(who):
             self.parcels[at][0] = who
             self.parcels[at][2] = None
@@ -369,14 +405,15 @@ class SuiteModel(RuleBasedStateMachine):
             and serial not in self.dispensed
         )
         b = self.batch
-        self._attempt(
+        done = self._attempt(
             ok,
             who,
             lambda: self.provenance.dispense(
                 b.gtin, b.lot32, text_to_bytes32(serial), i, start, b.proof(serial), sender=self.acct[who]
             ),
+            "provenance",
         )
-        if ok and self._active(who):
+        if done and ok and self._active(who):
             self.dispensed.add(serial)
 
     @rule(action=st.sampled_from(["quarantine", "lift", "recall"]))
@@ -391,7 +428,10 @@ class SuiteModel(RuleBasedStateMachine):
             "lift": self.provenance.liftQuarantine,
             "recall": self.provenance.recall,
         }[action]
-        self._attempt(ok, "regulator", lambda: fn(self.batch.id, REASON, sender=self.acct["regulator"]))
+        # Quarantine and recall are protective and work while paused; lifting a quarantine does not.
+        stops = "provenance" if action == "lift" else None
+        if not self._attempt(ok, "regulator", lambda: fn(self.batch.id, REASON, sender=self.acct["regulator"]), stops):
+            return
         if ok:
             self.status = {"quarantine": "quarantined", "lift": "active", "recall": "recalled"}[action]
 
@@ -414,7 +454,7 @@ class SuiteModel(RuleBasedStateMachine):
             tx = self.claims.submit(claim, sender=self.acct[payee])
             holder["id"] = bytes(tx.events.filter(self.claims.ClaimSubmitted)[0].claimId)
 
-        self._attempt(ok, payee, send)
+        self._attempt(ok, payee, send, "claims")
         if "id" not in holder:
             assert len(self.claim_state) == before
             return
@@ -507,7 +547,10 @@ class SuiteModel(RuleBasedStateMachine):
     def adjudicate_claim(self, cid: bytes) -> None:
         c = self.claim_state[cid]
         ok = c[1] <= self._free()
-        self._attempt(ok, None, lambda: self.claims.adjudicate(cid, c[3], sender=self.acct["regulator"]))
+        if not self._attempt(
+            ok, None, lambda: self.claims.adjudicate(cid, c[3], sender=self.acct["regulator"]), "claims"
+        ):
+            return
         if ok:
             c[0] = ClaimStatus.APPROVED
             self.owed += c[1]
@@ -648,6 +691,20 @@ def test_named_interleavings_agree_with_model(project, admin, cast, patient, pat
     for _ in range(3):  # past the lab's consent (10 minutes) and the batch's expiry (< 24 h)
         step("wait", 11 * 3600)
     step("submit_office_claim", 1, "lab", 1)  # the consent expired: refused
+    # The emergency pause: what stops stops with EnforcedPause, the rest keeps working.
+    step("toggle_pause", "consent")
+    step("grant", 0, "lab", 1 << int(Purpose.TREAT), 600)  # refused: paused
+    step("revoke", 1, "pharmacy")  # a patient can always revoke
+    step("record_access", 0, "pharmacy", int(Purpose.TREAT))  # the audit trail keeps recording
+    step("toggle_pause", "claims")
+    step("submit_office_claim", 0, "lab", 2)  # refused: paused
+    step("fund")  # money in still works
+    step("toggle_pause", "provenance")
+    step("ship", "distributor", "pharmacy", 1)  # refused: paused
+    step("authority", "quarantine")  # protective actions still work (here refused: recalled)
+    for which in ("consent", "claims", "provenance"):
+        step("toggle_pause", which)
+    step("grant", 0, "lab", 1 << int(Purpose.TREAT), 600)  # resumed: allowed again
     assert m.t >= m.expires_at
     assert [c[0] for c in m.claim_state.values()].count(ClaimStatus.PAID) == 2
 

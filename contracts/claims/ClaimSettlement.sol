@@ -4,10 +4,12 @@ pragma solidity ^0.8.24;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {Category, Purpose} from "../common/CareTypes.sol";
 import {IConsentCheck} from "../common/IConsentCheck.sol";
+import {EmergencyPausable} from "../common/EmergencyPausable.sol";
 import {IDispenseCheck} from "../common/IDispenseCheck.sol";
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {Roles} from "../common/Roles.sol";
@@ -40,7 +42,7 @@ import {IClaimSettlement} from "./IClaimSettlement.sol";
 ///         two fresh slots (member/status/plan/period, payee/amount); the lines hash, rule
 ///         version and denial time are written only on the queue, review and denial paths. The
 ///         member's cover in the service period (enrolment and accumulators) is one slot.
-contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTransient {
+contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTransient, EmergencyPausable {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
 
@@ -87,32 +89,48 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
     // address and events): it keeps this contract's runtime code under the 24,576-byte limit.
 
     /// @inheritdoc IClaimSettlement
-    function createPlan(PlanTerms calldata) external returns (PlanId) {
+    function createPlan(PlanTerms calldata) external whenNotPaused returns (PlanId) {
         _delegateToAdmin();
     }
 
     /// @inheritdoc IClaimSettlement
-    function scheduleRules(PlanId, uint40, bytes32) external returns (uint32) {
+    function scheduleRules(PlanId, uint40, bytes32) external whenNotPaused returns (uint32) {
         _delegateToAdmin();
     }
 
     /// @inheritdoc IClaimSettlement
-    function setCoverage(PlanId, uint32, bytes32[] calldata, CoverageRule[] calldata, bytes32[] calldata) external {
+    function setCoverage(
+        PlanId,
+        uint32,
+        bytes32[] calldata,
+        CoverageRule[] calldata,
+        bytes32[] calldata
+    ) external whenNotPaused {
         _delegateToAdmin();
     }
 
     /// @inheritdoc IClaimSettlement
-    function setAdjuster(address, bool) external {
+    function setAdjuster(address, bool enabled) external {
+        // Removing an adjuster works while paused (it narrows who decides); appointing does not.
+        if (enabled) _requireNotPaused();
         _delegateToAdmin();
     }
 
     /// @inheritdoc IClaimSettlement
-    function enrol(PlanId, address, bytes32, uint32, uint32, uint256, bytes calldata) external returns (uint32) {
+    function enrol(
+        PlanId,
+        address,
+        bytes32,
+        uint32,
+        uint32,
+        uint256,
+        bytes calldata
+    ) external whenNotPaused returns (uint32) {
         _delegateToAdmin();
     }
 
     /// @inheritdoc IClaimSettlement
-    function terminate(address, uint32, uint32) external {
+    function terminate(address, uint32, uint32) external whenNotPaused {
         _delegateToAdmin();
     }
 
@@ -124,6 +142,10 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
     /// @notice The module that runs plan, rule and enrolment administration (see {ClaimAdmin}).
     function admin() external view returns (address) {
         return address(_admin);
+    }
+
+    function _pauseAuthority() internal view override returns (IAccessControl) {
+        return IAccessControl(address(_directory));
     }
 
     /// @dev Runs the call in {ClaimAdmin} on this contract's storage and returns (or reverts)
@@ -161,7 +183,7 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IClaimSettlement
-    function withdrawFree(PlanId planId, uint256 amount, address to) external nonReentrant {
+    function withdrawFree(PlanId planId, uint256 amount, address to) external whenNotPaused nonReentrant {
         _onlyActiveInsurer(planId);
         if (to == address(0)) revert ZeroAddress();
         if (amount == 0) revert ZeroAmount();
@@ -177,12 +199,12 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
     // ================================================================== claims
 
     /// @inheritdoc IClaimSettlement
-    function submit(ClaimInput calldata claim) external returns (ClaimId claimId, ClaimStatus status) {
+    function submit(ClaimInput calldata claim) external whenNotPaused returns (ClaimId claimId, ClaimStatus status) {
         return _submit(claim);
     }
 
     /// @inheritdoc IClaimSettlement
-    function submitBatch(ClaimInput[] calldata claims) external returns (ClaimId[] memory claimIds) {
+    function submitBatch(ClaimInput[] calldata claims) external whenNotPaused returns (ClaimId[] memory claimIds) {
         uint256 n = claims.length;
         if (n == 0 || n > MAX_BATCH) revert InvalidBatchSize(n, MAX_BATCH);
         claimIds = new ClaimId[](n);
@@ -192,7 +214,7 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IClaimSettlement
-    function adjudicate(ClaimId claimId, Line[] calldata lines) external returns (ClaimStatus status) {
+    function adjudicate(ClaimId claimId, Line[] calldata lines) external whenNotPaused returns (ClaimStatus status) {
         Claim storage cl = _claims[claimId];
         if (cl.status != ClaimStatus.Submitted) revert InvalidClaimStatus(claimId, cl.status);
         _checkLines(claimId, cl, lines);
@@ -210,7 +232,7 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
         Decision decision,
         uint96 amount,
         uint16 reason
-    ) external returns (ClaimStatus status) {
+    ) external whenNotPaused returns (ClaimStatus status) {
         Claim storage cl = _claims[claimId];
         if (cl.status != ClaimStatus.PendingReview) revert InvalidClaimStatus(claimId, cl.status);
         PlanId planId = cl.planId;
@@ -476,11 +498,11 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
     // ================================================================== internal: submission
 
     function _submit(ClaimInput calldata c) private returns (ClaimId claimId, ClaimStatus status) {
-        (PlanId planId, uint32 version, uint256 consentId) = _checkSubmission(c);
-        claimId = _record(c, planId, version, consentId);
+        (Cover storage cover, Plan storage p, uint32 version, uint256 consentId) = _checkSubmission(c);
+        PlanId planId = cover.planId;
+        claimId = _record(c, planId, version, consentId, msg.sender == p.insurer);
         Claim storage cl = _claims[claimId];
-        Cover storage cover = _covers[c.member][c.servicePeriod];
-        Adjudication memory a = _compute(planId, version, _plans[planId], cover, c.lines);
+        Adjudication memory a = _compute(planId, version, p, cover, c.lines);
         status = _decideByRules(claimId, cl, planId, cover, a, true);
         // Claims a person (or a later crank) must still decide keep a hash of their lines and
         // the rule version; the decider passes the lines back (from ClaimSubmitted) and they
@@ -492,18 +514,18 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
     }
 
     /// @dev Who may submit, for which member and period, with which consent. Returns the plan
-    ///      of the member's cover in the service period and the rule version in force.
+    ///      member's cover in the service period, its plan and the rule version in force.
     function _checkSubmission(
         ClaimInput calldata c
-    ) private view returns (PlanId planId, uint32 version, uint256 consentId) {
+    ) private view returns (Cover storage cover, Plan storage p, uint32 version, uint256 consentId) {
         address member = c.member;
         address payee = c.payee;
         uint32 period = c.servicePeriod;
         // The enrolment that covers the service period, not the member's latest one.
-        Cover storage cover = _covers[member][period];
+        cover = _covers[member][period];
         if (cover.enrolment == 0 || cover.voided) revert NotEnrolled(member, period);
-        planId = cover.planId;
-        Plan storage p = _plans[planId];
+        PlanId planId = cover.planId;
+        p = _plans[planId];
 
         // A provider/pharmacy claims for itself; the plan's insurer may claim for the member.
         if (msg.sender == p.insurer) {
@@ -538,7 +560,8 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
         ClaimInput calldata c,
         PlanId planId,
         uint32 version,
-        uint256 consentId
+        uint256 consentId,
+        bool byInsurer
     ) private returns (ClaimId claimId) {
         claimId = _claimId(c.member, c.payee, c.servicePeriod, c.episode, c.resubmission);
         Claim storage cl = _claims[claimId];
@@ -554,7 +577,7 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
         cl.period = c.servicePeriod;
         cl.status = ClaimStatus.Submitted;
         cl.payee = c.payee;
-        if (msg.sender == _plans[planId].insurer) cl.byInsurer = true;
+        if (byInsurer) cl.byInsurer = true;
         _emitSubmitted(claimId, c, planId, version, consentId);
     }
 

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {Roles} from "../common/Roles.sol";
@@ -14,8 +15,10 @@ import {IClaimSettlement} from "./IClaimSettlement.sol";
 /// @notice The state of claim settlement, shared by {ClaimSettlement} and the {ClaimAdmin}
 ///         module it delegatecalls: both inherit exactly this and declare no state of their own,
 ///         so the storage layout is one. Also the EIP-712 domain and nonces of the members'
-///         enrolment signatures, and the helpers both sides use.
-abstract contract ClaimStorage is EIP712, Nonces {
+///         enrolment signatures, and the helpers both sides use. The emergency pause flag
+///         (OpenZeppelin `Pausable`) is part of the layout too: {ClaimSettlement} checks it
+///         before it delegates, and {ClaimAdmin} shares the slot.
+abstract contract ClaimStorage is EIP712, Nonces, Pausable {
     using SafeCast for uint256;
 
     /// @notice Most claims per {submitBatch} / {payBatch} call and most codes per {setCoverage}.

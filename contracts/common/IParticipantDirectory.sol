@@ -129,4 +129,8 @@ interface IParticipantDirectory {
     /// @notice Reverts with the precise reason unless {isActive}(account, anyOfRoles).
     /// @dev    Domain contracts call this so a refusal names the account and what it lacked.
     function requireActive(address account, uint8 anyOfRoles) external view;
+
+    /// @notice {requireActive} for both ends of a transfer in one call: `first`, then `second`.
+    /// @dev    One external call instead of two on the custody hot path (about 700 gas less).
+    function requireActivePair(address first, address second, uint8 anyOfRoles) external view;
 }

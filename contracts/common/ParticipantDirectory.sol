@@ -184,6 +184,12 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
         _requireActive(account, anyOfRoles);
     }
 
+    /// @inheritdoc IParticipantDirectory
+    function requireActivePair(address first, address second, uint8 anyOfRoles) external view {
+        _requireActive(first, anyOfRoles);
+        _requireActive(second, anyOfRoles);
+    }
+
     // ------------------------------------------------------------------ internal
 
     function _requireActive(address account, uint8 anyOfRoles) private view {

@@ -7,6 +7,8 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 
+import {EmergencyPausable} from "../common/EmergencyPausable.sol";
+
 import {IConsentCheck} from "../common/IConsentCheck.sol";
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {Roles} from "../common/Roles.sol";
@@ -23,7 +25,7 @@ import {PackedConsent, PackedConsentLib} from "./PackedConsent.sol";
 ///         reads it (plus the patient-wide deny and the directory). Nothing loops over a
 ///         user-growable list; lists (a patient's consents, accesses, break-glass uses) are
 ///         rebuilt from indexed events.
-contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
+contract ConsentRegistry is IConsentRegistry, EIP712, Nonces, EmergencyPausable {
     // ================================================================== CONSTANTS
 
     /// @notice How long a break-glass window stays open.
@@ -116,14 +118,19 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     // ================================================================== PATIENT ACTIONS
 
     /// @inheritdoc IConsentRegistry
-    function grant(address patient, GrantTerms calldata terms) external returns (uint256) {
+    function grant(address patient, GrantTerms calldata terms) external whenNotPaused returns (uint256) {
         uint256 scope = _authorise(patient, msg.sender, true);
         if (scope != 0) _checkDelegate(patient, msg.sender, scope, terms.grantee, terms.categories, terms.purposes);
         return _grant(patient, terms, msg.sender);
     }
 
     /// @inheritdoc IConsentRegistry
-    function modify(address patient, address grantee, uint256 consentId, ModifyTerms calldata terms) external {
+    function modify(
+        address patient,
+        address grantee,
+        uint256 consentId,
+        ModifyTerms calldata terms
+    ) external whenNotPaused {
         uint256 scope = _authorise(patient, msg.sender, true);
         _modify(patient, grantee, consentId, terms, msg.sender, scope);
     }
@@ -149,7 +156,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         uint8 kind,
         uint32 categories,
         uint16 purposes
-    ) external {
+    ) external whenNotPaused {
         // Only the patient chooses who may act for them (a delegate cannot appoint another).
         _authorise(patient, msg.sender, false);
         _useNonce(patient);
@@ -188,7 +195,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         address signer,
         uint256 deadline,
         bytes calldata signature
-    ) external returns (uint256) {
+    ) external whenNotPaused returns (uint256) {
         _preSigned(deadline);
         // GrantTerms holds only static fields, so abi.encode(terms) is exactly its fields' words:
         // the EIP-712 encoding of the flat `Grant` type. The nonce is the pair's action counter,
@@ -209,7 +216,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         address signer,
         uint256 deadline,
         bytes calldata signature
-    ) external {
+    ) external whenNotPaused {
         _preSigned(deadline);
         uint256 n = _consents[patient][grantee].nonce();
         bytes32 structHash = keccak256(abi.encode(_MODIFY_TYPEHASH, patient, grantee, consentId, terms, n, deadline));
@@ -284,7 +291,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         uint16 purposes,
         uint256 deadline,
         bytes calldata signature
-    ) external {
+    ) external whenNotPaused {
         _preSigned(deadline);
         bytes32 structHash = keccak256(
             abi.encode(_APPOINT_TYPEHASH, patient, delegate, kind, categories, purposes, _useNonce(patient), deadline)
@@ -391,7 +398,12 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentRegistry
-    function registerStudy(address study, bytes32 form, uint256 deadline, bytes calldata signature) external {
+    function registerStudy(
+        address study,
+        bytes32 form,
+        uint256 deadline,
+        bytes calldata signature
+    ) external whenNotPaused {
         if (study == address(0)) revert ZeroAddress();
         if (form == bytes32(0)) revert EmptyCommitment();
         _directory.requireActive(msg.sender, Roles.PROVIDER);
@@ -407,7 +419,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentRegistry
-    function amendStudy(address study, bytes32 form) external returns (uint16 version) {
+    function amendStudy(address study, bytes32 form) external whenNotPaused returns (uint16 version) {
         if (form == bytes32(0)) revert EmptyCommitment();
         Study storage s = _studies[study];
         if (s.version == 0) revert StudyNotRegistered(study);
@@ -425,6 +437,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         Study storage s = _studies[study];
         if (s.version == 0) revert StudyNotRegistered(study);
         if (status != STUDY_ACTIVE && status != STUDY_CLOSED) revert InvalidStudyStatus(status);
+        // Closing a study narrows access, so it works while paused; reopening one does not.
+        if (status == STUDY_ACTIVE) _requireNotPaused();
         bool authority = IAccessControl(address(_directory)).hasRole(_REGISTRAR_ROLE, msg.sender) ||
             _directory.isActive(msg.sender, Roles.REGULATOR);
         // The sponsor may stop its own study, never restart one a registrar or regulator closed.
@@ -538,6 +552,10 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     // ================================================================== INTERNAL: EFFECTS
 
     /// @dev A delegate's scope is checked by the caller ({_checkDelegate}) before this.
+    function _pauseAuthority() internal view override returns (IAccessControl) {
+        return IAccessControl(address(_directory));
+    }
+
     function _grant(address patient, GrantTerms calldata t, address actor) private returns (uint256 id) {
         address grantee = t.grantee;
         if (grantee == address(0)) revert ZeroAddress();
@@ -700,6 +718,9 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     ) private {
         _checkDeny(categories, purposes);
         uint256 old = _patientDeny[patient];
+        // Adding to the deny works while paused (a patient can always say no); clearing any of it
+        // widens access, which a pause stops.
+        if ((uint32(old) & ~categories) != 0 || (uint16(old >> 32) & ~purposes) != 0) _requireNotPaused();
         if (scope != 0) {
             // The patient-wide deny is the patient's own standing "no": a guardian may widen it,
             // a proxy may not touch it, and no delegate may narrow or clear it.

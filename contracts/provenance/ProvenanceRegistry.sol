@@ -2,6 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {EmergencyPausable} from "../common/EmergencyPausable.sol";
 import {IDispenseCheck} from "../common/IDispenseCheck.sol";
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {Roles} from "../common/Roles.sol";
@@ -11,7 +13,7 @@ import {IProvenanceRegistry} from "./IProvenanceRegistry.sol";
 /// @title ProvenanceRegistry
 /// @notice See {IProvenanceRegistry}. Storage: 2 slots per batch (root; GTIN, quantity, expiry,
 ///         status), 1 slot per parcel plus 1 while it is in transit, 1 slot per dispensed unit.
-contract ProvenanceRegistry is IProvenanceRegistry {
+contract ProvenanceRegistry is IProvenanceRegistry, EmergencyPausable {
     /// @dev Roles that may hold, ship and receive drug product.
     uint8 private constant _TRADING = Roles.MANUFACTURER | Roles.DISTRIBUTOR | Roles.PHARMACY;
     uint256 private constant _MAX_GTIN = 99_999_999_999_999;
@@ -57,7 +59,7 @@ contract ProvenanceRegistry is IProvenanceRegistry {
         uint24 expiry,
         uint48 quantity,
         bytes32 merkleRoot
-    ) external returns (bytes32 batchId) {
+    ) external whenNotPaused returns (bytes32 batchId) {
         if (!_validGtin(gtin)) revert InvalidGtin(gtin);
         if (lot == bytes32(0)) revert EmptyValue("lot");
         if (quantity == 0) revert InvalidQuantity(quantity);
@@ -88,13 +90,12 @@ contract ProvenanceRegistry is IProvenanceRegistry {
     // ------------------------------------------------------------------ custody
 
     /// @inheritdoc IProvenanceRegistry
-    function ship(bytes32 batchId, uint48 start, address to, uint48 quantity, bytes32 document) external {
+    function ship(bytes32 batchId, uint48 start, address to, uint48 quantity, bytes32 document) external whenNotPaused {
         if (quantity == 0) revert InvalidQuantity(quantity);
         if (document == bytes32(0)) revert EmptyValue("document");
         if (to == msg.sender) revert ShipToSelf(to);
         _requireMovable(batchId);
-        _directory.requireActive(msg.sender, _TRADING);
-        _directory.requireActive(to, _TRADING);
+        _directory.requireActivePair(msg.sender, to, _TRADING);
 
         Parcel storage p = _heldParcel(batchId, start);
         uint48 end = p.end;
@@ -113,7 +114,7 @@ contract ProvenanceRegistry is IProvenanceRegistry {
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function split(bytes32 batchId, uint48 start, uint48 at) external {
+    function split(bytes32 batchId, uint48 start, uint48 at) external whenNotPaused {
         _requireMovable(batchId);
         _directory.requireActive(msg.sender, _TRADING);
         Parcel storage p = _heldParcel(batchId, start);
@@ -127,7 +128,7 @@ contract ProvenanceRegistry is IProvenanceRegistry {
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function accept(bytes32 batchId, uint48 start) external {
+    function accept(bytes32 batchId, uint48 start) external whenNotPaused {
         Parcel storage p = _inboundParcel(batchId, start);
         _requireMovable(batchId);
         _directory.requireActive(msg.sender, _TRADING);
@@ -167,7 +168,7 @@ contract ProvenanceRegistry is IProvenanceRegistry {
         uint48 index,
         uint48 parcel,
         bytes32[] calldata proof
-    ) external {
+    ) external whenNotPaused {
         bytes32 batchId = batchIdOf(gtin, lot);
         Batch storage b = _batches[batchId];
         BatchStatus status = b.status;
@@ -202,7 +203,7 @@ contract ProvenanceRegistry is IProvenanceRegistry {
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function liftQuarantine(bytes32 batchId, bytes32 reasonCode) external {
+    function liftQuarantine(bytes32 batchId, bytes32 reasonCode) external whenNotPaused {
         Batch storage b = _authorised(batchId, reasonCode);
         BatchStatus status = b.status;
         if (status == BatchStatus.Recalled || status == BatchStatus.Voided) _revertStatus(batchId, status);
@@ -298,6 +299,10 @@ contract ProvenanceRegistry is IProvenanceRegistry {
     }
 
     // ------------------------------------------------------------------ internal
+
+    function _pauseAuthority() internal view override returns (IAccessControl) {
+        return IAccessControl(address(_directory));
+    }
 
     /// @dev True when `serial` (as `unitId`) sits at position `index` of the batch's positional
     ///      tree: `index < quantity`, a proof of exactly `ceil(log2(quantity))` siblings, and the
