@@ -46,6 +46,12 @@ class DecodedEvent:
     address: str = ""  # the emitting contract (checksummed)
 
 
+# OpenZeppelin Pausable's events (the emergency pause): replayed here for every domain, into
+# state[PAUSED] = {contract name: paused}, and checked against paused().
+_PAUSE_EVENTS = ("Paused", "Unpaused")
+PAUSED = "paused"
+
+
 @dataclass
 class Reads:
     """What a domain's ``verify`` needs to read the chain: a chain and the suite's contracts."""
@@ -136,7 +142,7 @@ def replay(rpc: RpcClient, deployment: Deployment, artifacts: Artifacts) -> dict
         events = [replace(e, timestamp=times[e.block]) for e in events]
         state: dict[str, Any] = {}
         for event in events:
-            module.reduce(state, event)
+            reduce_event(module, state, event)
         states[domain] = state
     return states
 
@@ -158,5 +164,24 @@ def check(w3: Web3, rpc: RpcClient, deployment: Deployment, artifacts: Artifacts
     for domain, state in replay(rpc, deployment, artifacts).items():
         module = domain_module(domain, "replay")
         assert module is not None
-        diffs[domain] = list(module.verify(state, reads))
+        diffs[domain] = verify_state(module, state, reads)
     return diffs
+
+
+def reduce_event(module: Any, state: dict[str, Any], event: DecodedEvent) -> None:
+    """Fold one event into a domain's replayed state: the emergency pause (OpenZeppelin
+    Pausable's events, the same in every domain) here, everything else by the domain's reducer."""
+    if event.name in _PAUSE_EVENTS:
+        state.setdefault(PAUSED, {})[event.contract] = event.name == "Paused"
+    else:
+        module.reduce(state, event)
+
+
+def verify_state(module: Any, state: dict[str, Any], reads: Reads) -> list[str]:
+    """A domain's ``verify`` of its replayed state, plus the pause flag of each of its contracts."""
+    out: list[str] = list(module.verify(state, reads))
+    for name, paused in state.get(PAUSED, {}).items():
+        on_chain = bool(reads.contract(name).functions.paused().call())
+        if on_chain != paused:
+            out.append(f"{name}: paused {on_chain} on chain, {paused} from its events")
+    return out

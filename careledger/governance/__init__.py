@@ -7,3 +7,6 @@ power to register or grant). :mod:`.consortium` sets this up; :mod:`.client` pro
 queues, executes and lists; ``careledger gov`` is the command line. docs/governance.md explains
 the design and why it is built from OpenZeppelin's Governor and TimelockController.
 """
+
+# The contracts the emergency council may pause (and the timelock resume), by their CLI names.
+PAUSABLE = {"consent": "ConsentRegistry", "provenance": "ProvenanceRegistry", "claims": "ClaimSettlement"}

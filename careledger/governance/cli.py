@@ -1,9 +1,9 @@
 """``careledger gov propose|approve|execute|list|status``: consortium decisions.
 
 Members act with their own key (``--account``). An ordinary decision (register, set roles,
-reinstate, admit or expel a member) passes when the council's quorum voted for it, is then queued
-and runs after the timelock's delay; an emergency one (suspend, cancel a queued decision) passes
-at the emergency quorum and runs at once.
+reinstate, admit or expel a member, resume a paused contract) passes when the council's quorum
+voted for it, is then queued and runs after the timelock's delay; an emergency one (suspend, pause
+a contract, cancel a queued decision) passes at the emergency quorum and runs at once.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from careledger.cli.context import AppContext, pass_app
+from careledger.governance import PAUSABLE
 
 
 def _client(app: AppContext, *, signing: bool = False) -> Any:
@@ -145,6 +146,24 @@ def propose_suspend(app: AppContext, address: str, reason: str, note: str) -> No
     _submit(app, lambda c: [c.suspend(addr, reason)], note)
 
 
+@propose.command("pause")
+@click.argument("contract", type=click.Choice(sorted(PAUSABLE)))
+@_note
+@pass_app
+def propose_pause(app: AppContext, contract: str, note: str) -> None:
+    """Propose pausing CONTRACT at once (emergency council): what it stops is in docs/governance.md."""
+    _submit(app, lambda c: [c.pause(contract)], note)
+
+
+@propose.command("unpause")
+@click.argument("contract", type=click.Choice(sorted(PAUSABLE)))
+@_note
+@pass_app
+def propose_unpause(app: AppContext, contract: str, note: str) -> None:
+    """Propose resuming a paused CONTRACT (ordinary council: it runs after the timelock's delay)."""
+    _submit(app, lambda c: [c.unpause(contract)], note)
+
+
 @propose.command("attest-prefix")
 @click.argument("address")
 @click.argument("prefix")
@@ -269,11 +288,13 @@ def list_(app: AppContext, council: str | None) -> None:
 @pass_app
 def status(app: AppContext) -> None:
     """Who holds which power: the directory's and the timelock's roles, the members."""
+    from careledger.governance.client import paused_contracts
     from careledger.governance.consortium import power_holders
 
     holders = power_holders(app.chain().w3)
     config = app.deployment().config.get("consortium")
-    data = {"consortium": config, "roles": holders}
+    paused = paused_contracts(app.chain(), app.deployment())
+    data = {"consortium": config, "roles": holders, "paused": paused}
 
     def human() -> None:
         if config:
@@ -286,5 +307,7 @@ def status(app: AppContext) -> None:
         for contract, roles in holders.items():
             for role, accounts in roles.items():
                 click.echo(f"{contract} {role}: {', '.join(accounts)}")
+        for contract, stopped in paused.items():
+            click.echo(f"{contract}: {'PAUSED' if stopped else 'running'}")
 
     app.emit(data, human)

@@ -3,8 +3,9 @@
 Every decision is a Governor proposal on chain: its calls, its description and every vote are
 public to all members, so nothing has to be passed around off chain. Ordinary decisions go to the
 :data:`~careledger.governance.consortium.COUNCIL` and, once passed, wait in the timelock; emergency
-ones (suspend a participant, cancel an ordinary decision during its delay) go to the
-:data:`~careledger.governance.consortium.EMERGENCY` council and run at once.
+ones (suspend a participant, pause a contract, cancel an ordinary decision during its delay) go
+to the :data:`~careledger.governance.consortium.EMERGENCY` council and run at once. Resuming a
+paused contract is an ordinary decision.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from careledger.deployments import Deployment
 from careledger.directory.client import parse_prefix
 from careledger.errors import InvalidInput, SuiteNotDeployed
 from careledger.exactjson import uint_id
+from careledger.governance import PAUSABLE
 from careledger.governance.consortium import COUNCIL, DIRECTORY, EMERGENCY, MEMBERSHIP, TIMELOCK
 
-__all__ = ["Call", "Council", "GovernanceClient", "ProposalInfo", "ProposalState"]
+__all__ = ["Call", "Council", "GovernanceClient", "ProposalInfo", "ProposalState", "paused_contracts"]
 
 
 class ProposalState(IntEnum):
@@ -107,6 +109,7 @@ class GovernanceClient:
         self.membership = contract(MEMBERSHIP)
         self.timelock = contract(TIMELOCK)
         self.councils = {Council.ORDINARY: contract(COUNCIL), Council.EMERGENCY: contract(EMERGENCY)}
+        self.pausable = {k: contract(n) for k, n in PAUSABLE.items() if n in deployment.contracts}
         self._since = {c: deployment.contracts[c.contract_name].block for c in Council}
 
     # ------------------------------------------------------------------ what a proposal can do
@@ -157,6 +160,26 @@ class GovernanceClient:
         fn = self.membership.functions.expel(addr)
         return Call(self.membership.address, _data(fn), f"expel {addr} from the consortium")
 
+    def _pausable(self, name: str) -> Contract:
+        if name not in self.pausable:
+            known = ", ".join(sorted(self.pausable)) or "none deployed"
+            raise InvalidInput(f"no pausable contract {name!r} in this suite (one of: {known})")
+        return self.pausable[name]
+
+    def pause(self, name: str) -> Call:
+        """Stop the pausable functions of one domain contract (emergency council)."""
+        contract = self._pausable(name)
+        return Call(contract.address, _data(contract.functions.pause()), f"pause {PAUSABLE[name]}")
+
+    def unpause(self, name: str) -> Call:
+        """Resume a paused domain contract (ordinary council, after the timelock's delay)."""
+        contract = self._pausable(name)
+        return Call(contract.address, _data(contract.functions.unpause()), f"resume {PAUSABLE[name]}")
+
+    def paused(self) -> dict[str, bool]:
+        """Whether each deployed domain contract is paused now."""
+        return {k: bool(self._read(c.functions.paused())) for k, c in self.pausable.items()}
+
     def cancel_queued(self, proposal_id: int) -> Call:
         """The emergency council's call that cancels a queued ordinary decision in its delay."""
         if self.find(proposal_id) is not Council.ORDINARY:
@@ -176,11 +199,12 @@ class GovernanceClient:
     # ------------------------------------------------------------------ the life of a proposal
 
     def council_for(self, calls: list[Call]) -> Council:
-        """Suspensions and cancellations are emergencies; everything else is ordinary."""
-        emergency = {"suspend", "cancel"}
+        """Suspensions, pauses and cancellations are emergencies; everything else (resuming a
+        paused contract included) is ordinary."""
+        emergency = {"suspend", "pause", "cancel"}
         kinds = {_function_name(c, self) in emergency for c in calls}
         if len(kinds) != 1:
-            raise InvalidInput("one proposal cannot mix emergency actions (suspend, cancel) with ordinary ones")
+            raise InvalidInput("one proposal cannot mix emergency actions (suspend, pause, cancel) with ordinary ones")
         return Council.EMERGENCY if kinds.pop() else Council.ORDINARY
 
     def propose(self, calls: list[Call], *, note: str = "") -> tuple[Council, int, TxReceipt]:
@@ -284,6 +308,18 @@ class GovernanceClient:
         }
 
 
+def paused_contracts(chain: Chain, deployment: Deployment) -> dict[str, bool]:
+    """Whether each deployed domain contract is paused now (with or without a consortium)."""
+    artifacts = load_artifacts()
+    return {
+        key: bool(
+            chain.call(chain.contract(deployment.address(name), artifacts[name].abi).functions.paused(), "read paused")
+        )
+        for key, name in PAUSABLE.items()
+        if name in deployment.contracts
+    }
+
+
 def _data(fn: Any) -> bytes:
     return bytes.fromhex(fn._encode_transaction_data()[2:])
 
@@ -293,8 +329,11 @@ def _roles(roles: Role) -> str:
 
 
 def _function_name(call: Call, client: GovernanceClient) -> str:
-    for contract in (client.directory, client.membership, client.timelock):
+    for contract in (client.directory, client.membership, client.timelock, *client.pausable.values()):
         if call.target == contract.address:
             decoded, _ = contract.decode_function_input(call.data)
             return str(decoded.fn_name)
-    raise InvalidInput(f"a proposal may only call the directory, the membership or the timelock (not {call.target})")
+    raise InvalidInput(
+        "a proposal may only call the directory, the membership, the timelock or pause/resume a domain "
+        f"contract (not {call.target})"
+    )

@@ -1,6 +1,7 @@
 """Demo story: the devnet put under its 2-of-3 consortium (clinic, insurer, regulator), then one
-ordinary decision through the council and the timelock, one emergency decision, and the old
-deployer key refused. Plays last: from here on no single key holds a power on this chain."""
+ordinary decision through the council and the timelock, one emergency decision, an emergency pause
+resumed by an ordinary decision, and the old deployer key refused. Plays last: from here on no
+single key holds a power on this chain."""
 
 from __future__ import annotations
 
@@ -86,6 +87,33 @@ def story(env: DemoEnv) -> Story:
     done, receipt = regulator.execute(eid)
     st.done("regulator", "execute at once (no delay)", receipt, outcome=done)
     st.check("consortium", "the pharmacy is suspended", "suspended", directory.get(newcomer).suspended)
+
+    # The emergency pause: stopped at once by the emergency quorum, resumed only by the ordinary
+    # path after its delay (docs/governance.md lists what stops and what keeps working).
+    _, xid, receipt = regulator.propose([regulator.pause("provenance")], note="suspected forged batches")
+    st.done("regulator", "propose (emergency): pause the provenance registry", receipt)
+    _travel(env, 1)
+    st.done("regulator", "approve", regulator.vote(xid))
+    st.done("insurer", "approve (emergency quorum)", insurer.vote(xid))
+    done, receipt = regulator.execute(xid)
+    st.done("regulator", "execute at once", receipt, outcome=done)
+    st.check(
+        "consortium",
+        "custody moves stop; verify, recall and quarantine still work",
+        "paused",
+        regulator.paused()["provenance"],
+    )
+    _, rid, receipt = clinic.propose([clinic.unpause("provenance")], note="investigation closed")
+    st.done("clinic", "propose (ordinary): resume the provenance registry", receipt)
+    _travel(env, 1)
+    st.done("clinic", "approve", clinic.vote(rid))
+    st.done("insurer", "approve (quorum reached)", insurer.vote(rid))
+    done, receipt = clinic.execute(rid)
+    st.done("clinic", "queue in the timelock", receipt, outcome=done)
+    _travel(env, config.delay)
+    done, receipt = clinic.execute(rid)
+    st.done("clinic", "execute after 60 s", receipt, outcome=done)
+    st.check("consortium", "the provenance registry runs again", "running", not regulator.paused()["provenance"])
     st.notes.append(
         "`careledger gov status` lists every role holder: the timelock and the two councils, no externally owned key"
     )

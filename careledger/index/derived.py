@@ -20,7 +20,7 @@ from careledger.deployments import Deployment
 from careledger.index.codec import dump_state, load_state
 from careledger.index.decode import LogDecoder
 from careledger.index.store import Store
-from careledger.indexer import Reads
+from careledger.indexer import Reads, reduce_event, verify_state
 
 __all__ = ["check_index", "derive"]
 
@@ -43,7 +43,7 @@ def derive(store: Store, decoder: LogDecoder, *, save: bool = True) -> dict[str,
         if domain is None or row.block <= since[domain]:
             continue
         event = decoder.decoded(row.contract, row.name, row.args, row.block, row.log_index, row.tx_hash, row.ts)
-        modules[domain].reduce(states[domain], event)  # type: ignore[union-attr]
+        reduce_event(modules[domain], states[domain], event)
     if save and cur is not None:
         for d in domains:
             if since[d] < top:
@@ -60,5 +60,5 @@ def check_index(
     for domain, state in derive(store, decoder).items():
         module = domain_module(domain, "replay")
         assert module is not None
-        out[domain] = list(module.verify(state, reads))
+        out[domain] = verify_state(module, state, reads)
     return out

@@ -210,3 +210,42 @@ def test_quorum_of_zero_refused(project, admin):
     membership = project.ConsortiumMembership.deploy(admin, sender=admin)
     with ape.reverts(project.EmergencyCouncil.InvalidQuorum, quorumVotes=0):
         project.EmergencyCouncil.deploy(membership, 0, PERIOD, sender=admin)
+
+
+def test_pause_needs_the_emergency_quorum_and_resume_the_timelock(
+    project, consortium, directory, chain, admin, clinic, insurer, regulator, patient
+):
+    """One member's key cannot pause (directly or by voting alone); the emergency quorum pauses at
+    once but cannot resume; the ordinary council resumes after the timelock's delay."""
+    _, _, council, emergency = consortium
+    registry = project.ConsentRegistry.deploy(directory, sender=admin)
+    for who in (clinic, admin):  # a member's own key, or the deployer's after the handover
+        with ape.reverts(registry.NotEmergencyCouncil, account=who.address):
+            registry.pause(sender=who)
+    pid = _propose(emergency, clinic, registry, registry.pause.encode_input(), "pause consent")
+    chain.mine(1)
+    emergency.castVote(pid, FOR, sender=clinic)
+    with ape.reverts(emergency.GovernorUnexpectedProposalState):
+        emergency.execute(pid, sender=clinic)  # one vote of two
+    emergency.castVote(pid, FOR, sender=regulator)
+    emergency.execute(pid, sender=clinic)
+    assert registry.paused()
+    # The emergency path cannot restart what it stopped.
+    rid = _propose(emergency, clinic, registry, registry.unpause.encode_input(), "resume by emergency")
+    chain.mine(1)
+    emergency.castVote(rid, FOR, sender=clinic)
+    emergency.castVote(rid, FOR, sender=insurer)
+    with ape.reverts(registry.NotConsortiumAdmin, account=emergency.address):
+        emergency.execute(rid, sender=clinic)
+    # The ordinary council resumes it, after the delay everyone can watch.
+    oid = _propose(council, insurer, registry, registry.unpause.encode_input(), "resume consent")
+    chain.mine(1)
+    council.castVote(oid, FOR, sender=insurer)
+    council.castVote(oid, FOR, sender=regulator)
+    council.queue(oid, sender=insurer)
+    with ape.reverts():
+        council.execute(oid, sender=insurer)  # still in its delay
+    assert registry.paused()
+    chain.pending_timestamp += DELAY
+    council.execute(oid, sender=insurer)
+    assert not registry.paused()

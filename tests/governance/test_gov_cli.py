@@ -152,3 +152,24 @@ def test_a_non_member_cannot_propose_and_bad_input_is_one_line(cli):
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     unknown = cli("gov", "approve", "12345", account="clinic")
     assert unknown.returncode == 2 and "no proposal" in unknown.stderr
+
+
+def test_emergency_pause_and_ordinary_resume(cli):
+    clinic = dev_account("clinic").address
+    proposed = cli.json("gov", "propose", "pause", "consent", account="regulator")
+    assert proposed["council"] == "emergency"
+    _pass(cli, proposed["proposalId"], ("regulator", "insurer"))
+    cli.json("gov", "execute", proposed["proposalId"], account="regulator")
+    assert cli.json("gov", "status")["paused"] == {"consent": True, "provenance": False, "claims": False}
+    grant = ("consent", "grant", clinic, "--categories", "observation", "--purposes", "TREAT", "--days", "1")
+    refused = cli(*grant, account="patient")
+    assert refused.returncode == 1 and "EnforcedPause" in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    resume = cli.json("gov", "propose", "unpause", "consent", account="clinic")
+    assert resume["council"] == "ordinary"  # resuming waits for the delay everyone can watch
+    _pass(cli, resume["proposalId"], ("clinic", "insurer"))
+    assert cli.json("gov", "execute", resume["proposalId"], account="clinic")["done"] == "queued"
+    cli.travel(60)
+    cli.json("gov", "execute", resume["proposalId"], account="clinic")
+    assert not cli.json("gov", "status")["paused"]["consent"]
+    assert cli(*grant, account="patient").returncode == 0
