@@ -15,6 +15,8 @@ probe covers all of them and that docs/networks.md says so).
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable
 from typing import Any
 
@@ -66,12 +68,21 @@ def opcodes(code: bytes) -> list[int]:
     return out
 
 
+# solc's CBOR metadata: {"ipfs": 34-byte multihash, "solc": 3-byte version} and its length (0x0033).
+# A contract that deploys another (ClaimSettlement's `new ClaimAdmin`) carries the other's creation
+# code, metadata included, in the middle of its own: read as instructions, its hash bytes would
+# look like any opcode.
+_EMBEDDED_METADATA = re.compile(rb"\xa2\x64ipfs\x58\x22.{34}\x64solc\x43.{3}\x00\x33", re.DOTALL)
+
+
 def strip_metadata(code: bytes) -> bytes:
-    """``code`` without the CBOR metadata solc appends (its length is the last two bytes)."""
-    if len(code) < 2:
-        return code
-    length = int.from_bytes(code[-2:], "big")
-    return code[: -(length + 2)] if 0 < length + 2 <= len(code) and code[-(length + 2)] & 0xE0 == 0xA0 else code
+    """``code`` without the CBOR metadata solc appends (its length is the last two bytes), and
+    without the metadata of any contract's creation code embedded in it."""
+    if len(code) >= 2:
+        length = int.from_bytes(code[-2:], "big")
+        if 0 < length + 2 <= len(code) and code[-(length + 2)] & 0xE0 == 0xA0:
+            code = code[: -(length + 2)]
+    return _EMBEDDED_METADATA.sub(b"", code)
 
 
 def newer_opcodes(bytecodes: Iterable[tuple[str, str]]) -> dict[str, set[str]]:

@@ -406,6 +406,10 @@ def _gov(w: Walk) -> None:
     w.cli("gov", "propose", "expel", dev_account("regulator").address, account="clinic")
     w.cli("gov", "propose", "expel", "nope", account="clinic", code=2)
     w.cli("gov", "propose", "suspend", newcomer, "--reason", "X" * 40, account="regulator", code=2)
+    w.cli("gov", "propose", "pause", "claims", account="regulator")
+    w.cli("gov", "propose", "pause", "directory", account="regulator", code=2)  # the directory never pauses
+    w.cli("gov", "propose", "unpause", "claims", account="clinic")
+    w.cli("gov", "propose", "unpause", "nothing", account="clinic", code=2)
     maker = dev_account("manufacturer").address
     w.cli("gov", "propose", "attest-prefix", maker, "0614142", "--evidence", "GS1-LICENCE-1", account="clinic")
     w.cli("gov", "propose", "attest-prefix", maker, "12345", "--evidence", "GS1-LICENCE-1", account="clinic", code=2)

@@ -5,7 +5,7 @@ working, reads keep answering; clearing a deny or reopening a study stops."""
 from __future__ import annotations
 
 import ape
-from consent_helpers import DAY, LABS, TREAT, terms
+from consent_helpers import DAY, FORM_V1, LABS, TREAT, register_study, terms
 
 from careledger.codes import Category, Purpose
 from careledger.consent.terms import mask
@@ -39,7 +39,10 @@ def test_deny_can_grow_but_not_shrink_while_paused(registry, admin, patient):
             registry.setPatientDeny(patient, categories, purposes, sender=patient)
 
 
-def test_study_can_close_but_not_reopen_while_paused(registry, admin, registered_study, clinic):
+def test_study_can_close_but_not_reopen_while_paused(chain, registry, accounts, admin, clinic):
+    # A study of this test's own (the session's `registered_study` would outlive the test).
+    registered_study = accounts.generate_test_account()
+    register_study(registry, chain, registered_study, FORM_V1, clinic)
     registry.pause(sender=admin)
     registry.setStudyStatus(registered_study, 2, sender=clinic)  # the sponsor closes its study
     assert registry.studyOf(registered_study).status == 2
