@@ -16,7 +16,6 @@ probe covers all of them and that docs/networks.md says so).
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterable
 from typing import Any
 
