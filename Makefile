@@ -7,7 +7,7 @@ export CARELEDGER_HOME := $(CURDIR)
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
 
-.PHONY: help setup build test test-quick lint format slither demo up down bench soak gasprofile screenshots fuzz coverage clean
+.PHONY: help setup build test test-quick lint format slither demo up down bench soak gasprofile gas-snapshot screenshots fuzz coverage clean
 
 help:
 	@echo "make demo   - local devnet, deploy, play the stories, print the report"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - gas and throughput benchmarks -> bench/results.json, then the soak"
 	@echo "make soak   - 50,000 claims settled end to end, memory sampled -> bench/soak.json (Ctrl-C, rerun resumes)"
 	@echo "make gasprofile - where the gas of ship/accept/dispense goes (anvil step traces)"
+	@echo "make gas-snapshot - rewrite tests/data/gas_snapshot.json (make test fails on a 1% gas regression)"
 	@echo "make screenshots - refresh docs/screenshots/ from the browser tests"
 	@echo "make coverage - contract line/branch coverage -> docs/coverage.md, docs/coverage.json"
 	@echo "make lint   - ruff, mypy --strict, Solidity format check, solhint, ESLint"
@@ -83,6 +84,12 @@ screenshots: build
 
 gasprofile: build
 	.venv/bin/python -m bench.gasprofile
+
+# The committed per-operation gas that `make test` diffs (1 % tolerance; tests/gas_snapshot.py):
+# rewrite it after an intended gas change, and say why in the commit.
+gas-snapshot: build
+	GAS_SNAPSHOT=update ape test -q -p no:cacheprovider tests/claims/test_gas_budgets.py \
+		tests/consent/test_gas_snapshot_consent.py tests/provenance/test_gas_snapshot_provenance.py
 
 # Contract line and branch coverage, traced on py-evm while the suite runs (~3 min, so not part of
 # `make test`). Fails when the tests fail or the totals drop below 95% lines / 90% branches.

@@ -4,6 +4,7 @@ batch; the first payout to a payee that never held the token): each within its b
 
 from __future__ import annotations
 
+import gas_snapshot
 from claims_fixtures import USD, claim_input, office, submitted_id, today
 
 BUDGET = {"claims.submit_1line": 140_000, "claims.batch100_per_claim": 90_000, "claims.payout": 70_000}
@@ -27,3 +28,4 @@ def test_claims_gas_within_budgets(claims, clinic, patient, lab):
     }
     print(f"\nfirst claim {first.gas_used:,}; measured {measured}")
     assert {k: v <= BUDGET[k] for k, v in measured.items()} == dict.fromkeys(BUDGET, True), measured
+    gas_snapshot.check({**measured, "claims.submit_1line_first": first.gas_used})
