@@ -141,3 +141,67 @@ def test_admin_can_appoint_registrar(directory, admin, regulator, outsider):
     directory.grantRole(directory.REGISTRAR_ROLE(), regulator, sender=admin)
     directory.register(outsider, int(Role.PROVIDER), CRED, sender=regulator)
     assert directory.isActive(outsider, int(Role.PROVIDER))
+
+
+# ------------------------------------------------------------------ key rotation
+
+
+def _fresh(accounts, admin):
+    key = accounts.generate_test_account()
+    admin.transfer(key, 10**18)
+    return key
+
+
+def test_rotation_moves_the_entry_and_retires_the_old_key(directory, accounts, admin, clinic):
+    new = _fresh(accounts, admin)
+    before = directory.participant(clinic)
+    tx = directory.proposeRotation(clinic, new, sender=admin)
+    assert tx.events == [directory.KeyRotationProposed(oldKey=clinic, newKey=new)]
+    assert directory.isActive(clinic, int(Role.PROVIDER))  # nothing moves until the new key accepts
+    tx = directory.acceptRotation(clinic, sender=new)
+    assert tx.events == [directory.KeyRotated(organisation=clinic, oldKey=clinic, newKey=new)]
+    assert directory.participant(new) == before
+    assert directory.participant(clinic).roles == 0
+    assert (directory.currentKey(clinic), directory.organisationOf(new)) == (new.address, clinic.address)
+    assert directory.pendingRotation(clinic) == "0x" + "00" * 20
+    with ape.reverts(directory.KeyRetired, account=clinic.address, current=new.address):
+        directory.requireActive(clinic, int(Role.PROVIDER))
+    with ape.reverts(directory.KeyRetired, account=clinic.address, current=new.address):
+        directory.register(clinic, int(Role.PROVIDER), CRED, sender=admin)  # a retired key stays retired
+    directory.requireActive(new, int(Role.PROVIDER))
+
+
+def test_rotation_twice_keeps_one_organisation(directory, accounts, admin, lab):
+    second, third = _fresh(accounts, admin), _fresh(accounts, admin)
+    directory.proposeRotation(lab, second, sender=admin)
+    directory.acceptRotation(lab, sender=second)
+    directory.proposeRotation(second, third, sender=admin)
+    tx = directory.acceptRotation(second, sender=third)
+    assert tx.events == [directory.KeyRotated(organisation=lab, oldKey=second, newKey=third)]
+    for key in (lab, second, third):
+        assert (directory.currentKey(key), directory.organisationOf(key)) == (third.address, lab.address)
+
+
+def test_rotation_needs_the_registrar_and_the_new_key(directory, accounts, admin, clinic, lab, pharmacy):
+    new = _fresh(accounts, admin)
+    with ape.reverts(directory.AccessControlUnauthorizedAccount):
+        directory.proposeRotation(clinic, new, sender=clinic)  # an organisation cannot move itself
+    with ape.reverts(directory.NoRotationPending, oldKey=clinic.address, caller=new.address):
+        directory.acceptRotation(clinic, sender=new)
+    directory.proposeRotation(clinic, new, sender=admin)
+    with ape.reverts(directory.NoRotationPending, oldKey=clinic.address, caller=lab.address):
+        directory.acceptRotation(clinic, sender=lab)  # only the proposed key
+    with ape.reverts(directory.InvalidNewKey, newKey=lab.address):
+        directory.proposeRotation(pharmacy, lab, sender=admin)  # a registered key is not fresh
+    directory.proposeRotation(clinic, "0x" + "00" * 20, sender=admin)  # withdrawn
+    with ape.reverts(directory.NoRotationPending, oldKey=clinic.address, caller=new.address):
+        directory.acceptRotation(clinic, sender=new)
+
+
+def test_a_suspended_organisation_stays_suspended_under_its_new_key(directory, accounts, admin, er):
+    new = _fresh(accounts, admin)
+    directory.suspend(er, REASON, sender=admin)
+    directory.proposeRotation(er, new, sender=admin)
+    directory.acceptRotation(er, sender=new)
+    with ape.reverts(directory.ParticipantIsSuspended, account=new.address):
+        directory.requireActive(new, int(Role.PROVIDER))

@@ -64,6 +64,8 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
     name = event.name
     if name == "PlanCreated":
         plans[a["planId"]] = {"insurer": a["insurer"], "terms": tuple(a["terms"]), "pool": _pool()}
+    elif name == "PlanInsurerSucceeded":
+        plans[a["planId"]]["insurer"] = a["insurer"]
     elif name == "RulesScheduled":
         versions[(a["planId"], a["version"])] = a["effectiveFrom"]
     elif name == "CoverageSet":

@@ -1,4 +1,5 @@
-"""``careledger directory show|register|set-roles|suspend|reinstate|attest-prefix|revoke-prefix|gtin-owner``."""
+"""``careledger directory show|register|set-roles|suspend|reinstate|attest-prefix|revoke-prefix|gtin-owner|
+propose-rotation|accept-key``."""
 
 from __future__ import annotations
 
@@ -39,7 +40,15 @@ def show(app: AppContext, address: str) -> None:
     addr = checksum(address)  # before any node is contacted
     info = _client(app).get(addr)
 
+    client = _client(app)
+    current = client.current_key(addr)
+    organisation = client.organisation_of(addr)
+    data = {**info.to_json(), "organisation": organisation, "currentKey": current}
+
     def human() -> None:
+        if current != addr:
+            click.echo(f"{info.address}: retired; organisation {organisation} acts as {current}")
+            return
         if not info.registered:
             click.echo(f"{info.address}: not registered")
             return
@@ -48,7 +57,7 @@ def show(app: AppContext, address: str) -> None:
             f"{info.address}: {', '.join(info.to_json()['roles'])} ({state}), credential {info.credential_commitment}"
         )  # type: ignore[arg-type]
 
-    app.emit(info.to_json(), human)
+    app.emit(data, human)
 
 
 @directory.command()
@@ -130,6 +139,47 @@ def reinstate(app: AppContext, address: str) -> None:
     app.emit(
         {"address": addr, "suspended": False, "tx": receipt["transactionHash"].to_0x_hex()},
         lambda: click.echo(f"{addr} reinstated"),
+    )
+
+
+@directory.command("propose-rotation")
+@click.argument("old_key")
+@click.argument("new_key")
+@pass_app
+def propose_rotation(app: AppContext, old_key: str, new_key: str) -> None:
+    """Propose moving the organisation acting as OLD_KEY to NEW_KEY (a registrar; with a consortium,
+    use 'gov propose rotate-key'). NEW_KEY then runs 'directory accept-key OLD_KEY'."""
+    from careledger.chain import checksum
+
+    old, new = checksum(old_key), checksum(new_key)
+    receipt = _client(app, "admin").propose_rotation(old, new)
+    app.emit(
+        {"oldKey": old, "newKey": new, "tx": receipt["transactionHash"].to_0x_hex()},
+        lambda: click.echo(f"proposed: {old} -> {new}; {new} must now run 'directory accept-key {old}'"),
+    )
+
+
+@directory.command("accept-key")
+@click.argument("old_key")
+@pass_app
+def accept_key(app: AppContext, old_key: str) -> None:
+    """As the proposed new key (--account / CARELEDGER_PRIVATE_KEY), take the organisation over
+    from OLD_KEY: its roles follow, and OLD_KEY is refused everywhere from now on."""
+    from careledger.chain import checksum
+    from careledger.directory.client import DirectoryClient
+    from careledger.errors import InvalidInput
+
+    old = checksum(old_key)
+    chain = app.signer()
+    if chain.account is None:
+        raise InvalidInput("accept-key signs with the new key: give --account or set CARELEDGER_PRIVATE_KEY")
+    client = DirectoryClient(chain, app.deployment())
+    receipt = client.accept_rotation(old)
+    new = chain.account.address
+    organisation = client.organisation_of(new)
+    app.emit(
+        {"oldKey": old, "newKey": new, "organisation": organisation, "tx": receipt["transactionHash"].to_0x_hex()},
+        lambda: click.echo(f"{new} now acts for organisation {organisation}; {old} is retired"),
     )
 
 

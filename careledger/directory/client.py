@@ -128,6 +128,32 @@ class DirectoryClient:
             self.contract.functions.revokePrefix(number, length, reason), f"revoke company prefix {prefix}"
         )
 
+    def propose_rotation(self, old_key: str, new_key: str) -> TxReceipt:
+        """Propose moving the organisation acting as ``old_key`` to ``new_key`` (caller: a
+        registrar; after ``deploy --consortium``, the timelock through ``gov propose rotate-key``)."""
+        old, new = checksum(old_key), checksum(new_key)
+        return self.chain.send(self.contract.functions.proposeRotation(old, new), f"propose rotating {old} to {new}")
+
+    def accept_rotation(self, old_key: str) -> TxReceipt:
+        """Take the organisation over from ``old_key`` (caller: the proposed new key)."""
+        old = checksum(old_key)
+        return self.chain.send(self.contract.functions.acceptRotation(old), f"accept the key of {old}")
+
+    def current_key(self, key: str) -> str:
+        """The key ``key``'s organisation acts with now (``key`` itself unless it was retired)."""
+        addr = checksum(key)
+        return str(self.chain.call(self.contract.functions.currentKey(addr), f"read current key of {addr}"))
+
+    def organisation_of(self, key: str) -> str:
+        """The organisation ``key`` belongs to, named by its first key (which never changes)."""
+        addr = checksum(key)
+        return str(self.chain.call(self.contract.functions.organisationOf(addr), f"read organisation of {addr}"))
+
+    def pending_rotation(self, old_key: str) -> str | None:
+        addr = checksum(old_key)
+        new = str(self.chain.call(self.contract.functions.pendingRotation(addr), f"read rotation of {addr}"))
+        return None if int(new, 16) == 0 else new
+
     def gtin_owner(self, gtin: int) -> GtinOwner:
         owner, prefix, length = self.chain.call(self.contract.functions.gtinOwner(gtin), f"read owner of {gtin:014d}")
         if int(length) == 0:

@@ -1,6 +1,7 @@
 """Rebuilds the participant directory from its events (see careledger.indexer): every
-participant (roles, suspension, registration time, credential commitment) and the registrar
-roles of OpenZeppelin's AccessControl (who holds which role, and each role's admin role)."""
+participant (roles, suspension, registration time, credential commitment), key rotations (each
+key's organisation and current key, pending proposals) and the registrar roles of OpenZeppelin's
+AccessControl (who holds which role, and each role's admin role)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from careledger.indexer import DecodedEvent, Reads
 
 CONTRACTS = ("ParticipantDirectory",)
 DEFAULT_ADMIN_ROLE = b"\0" * 32
+ZERO = "0x" + "00" * 20
+_RETIRED = {"roles": 0, "suspended": False, "registeredAt": 0, "credential": b"\0" * 32}
 
 
 def _b(value: Any) -> bytes:
@@ -36,6 +39,16 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
         people[a["account"]]["suspended"] = True
     elif event.name == "ParticipantReinstated":
         people[a["account"]]["suspended"] = False
+    elif event.name == "KeyRotationProposed":
+        state.setdefault("pending_rotations", {})[a["oldKey"]] = a["newKey"]
+    elif event.name == "KeyRotated":
+        old, new, org = a["oldKey"], a["newKey"], a["organisation"]
+        people[new] = people[old]
+        people[old] = dict(_RETIRED)
+        state.setdefault("pending_rotations", {})[old] = ZERO
+        orgs: dict[str, str] = state.setdefault("organisation_of", {})
+        orgs[old] = orgs[new] = org
+        state.setdefault("current_key", {})[org] = new
     elif event.name == "RoleGranted":
         members[(_b(a["role"]), a["account"])] = True
     elif event.name == "RoleRevoked":
@@ -52,6 +65,16 @@ def verify(state: dict[str, Any], reads: Reads) -> list[str]:
         got = {"roles": roles, "suspended": suspended, "registeredAt": registered_at, "credential": credential}
         if got != want:
             diffs.append(f"ParticipantDirectory {account}: log says {want}, chain says {got}")
+    for old, new in state.get("pending_rotations", {}).items():
+        if fn.pendingRotation(old).call() != new:
+            diffs.append(f"ParticipantDirectory pendingRotation({old}): log says {new}")
+    current: dict[str, str] = state.get("current_key", {})
+    for key, org in state.get("organisation_of", {}).items():
+        chain_says = (fn.organisationOf(key).call(), fn.currentKey(key).call())
+        if chain_says != (org, current[org]):
+            diffs.append(
+                f"ParticipantDirectory key {key}: log says organisation {org}, key {current[org]}; chain {chain_says}"
+            )
     members: dict[tuple[bytes, str], bool] = state.get("role_members", {})
     for (role, account), held in members.items():
         if fn.hasRole(role, account).call() != held:

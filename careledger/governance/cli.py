@@ -146,6 +146,20 @@ def propose_suspend(app: AppContext, address: str, reason: str, note: str) -> No
     _submit(app, lambda c: [c.suspend(addr, reason)], note)
 
 
+@propose.command("rotate-key")
+@click.argument("old_key")
+@click.argument("new_key")
+@_note
+@pass_app
+def propose_rotate_key(app: AppContext, old_key: str, new_key: str, note: str) -> None:
+    """Propose moving the organisation acting as OLD_KEY to NEW_KEY (ordinary council); once it has
+    run, NEW_KEY takes over with 'directory accept-key OLD_KEY'."""
+    from careledger.chain import checksum
+
+    old, new = checksum(old_key), checksum(new_key)
+    _submit(app, lambda c: [c.rotate_key(old, new)], note)
+
+
 @propose.command("pause")
 @click.argument("contract", type=click.Choice(sorted(PAUSABLE)))
 @_note

@@ -139,6 +139,12 @@ class GovernanceClient:
         fn = self.directory.functions.suspend(addr, code.ljust(32, b"\0"))
         return Call(self.directory.address, _data(fn), f"suspend {addr} ({reason})")
 
+    def rotate_key(self, old_key: str, new_key: str) -> Call:
+        """Propose moving an organisation to a new key (the new key then accepts it)."""
+        old, new = checksum(old_key), checksum(new_key)
+        fn = self.directory.functions.proposeRotation(old, new)
+        return Call(self.directory.address, _data(fn), f"rotate the key of {old} to {new} (once {new} accepts)")
+
     def attest_prefix(self, owner: str, prefix: str, evidence: bytes) -> Call:
         addr = checksum(owner)
         number, length = parse_prefix(prefix)

@@ -252,6 +252,19 @@ contract ClaimAdmin is ClaimStorage {
         emit IClaimSettlement.EnrolmentTerminated(member, enrolment, lastPeriod);
     }
 
+    /// @dev See {IClaimSettlement-succeedInsurer}.
+    function succeedInsurer(PlanId planId) external onlyDelegated {
+        Plan storage p = _plans[planId];
+        address previous = p.insurer;
+        if (previous == address(0)) revert IClaimSettlement.UnknownPlan(planId);
+        if (previous == msg.sender || _directory.currentKey(previous) != msg.sender) {
+            revert IClaimSettlement.NotPlanInsurer(planId, msg.sender);
+        }
+        _directory.requireActive(msg.sender, Roles.INSURER);
+        p.insurer = msg.sender;
+        emit IClaimSettlement.PlanInsurerSucceeded(planId, previous, msg.sender);
+    }
+
     /// @dev See {IClaimSettlement-voidEnrolment}.
     function voidEnrolment(address member, uint32 enrolment) external onlyDelegated {
         if (!IAccessControl(address(_directory)).hasRole(REGISTRAR_ROLE, msg.sender))

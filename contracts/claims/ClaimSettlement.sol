@@ -139,6 +139,11 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
         _delegateToAdmin();
     }
 
+    /// @inheritdoc IClaimSettlement
+    function succeedInsurer(PlanId) external {
+        _delegateToAdmin();
+    }
+
     /// @notice The module that runs plan, rule and enrolment administration (see {ClaimAdmin}).
     function admin() external view returns (address) {
         return address(_admin);
@@ -360,7 +365,8 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
         ClaimStatus s = cl.status;
         if (s != ClaimStatus.Approved && s != ClaimStatus.PartiallyApproved) revert InvalidClaimStatus(claimId, s);
         address from = cl.payee;
-        if (msg.sender != from) revert NotClaimParty(claimId, msg.sender);
+        // The payee, or the key it rotated to in the directory (its payouts follow it).
+        if (msg.sender != from && _directory.currentKey(from) != msg.sender) revert NotClaimParty(claimId, msg.sender);
         if (to == address(0)) revert ZeroAddress();
         cl.payee = to;
         cl.deferredAt = 0; // a fresh payee gets a fresh timeout
@@ -660,7 +666,10 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
             bytes32 unitId = ln.unitIds[j];
             if (address(_provenance) == address(0)) revert DrugUnitsUnsupported(unitId);
             IDispenseCheck.Dispense memory d = _provenance.dispenseOf(unitId);
-            if (d.pharmacy != payee) revert UnitNotDispensedByPayee(unitId, d.pharmacy, payee);
+            if (d.pharmacy != payee && _directory.currentKey(d.pharmacy) != payee) {
+                // Dispensed under the pharmacy's previous key counts for its current one.
+                revert UnitNotDispensedByPayee(unitId, d.pharmacy, payee);
+            }
             if (d.recalled) revert UnitRecalled(unitId, d.batchId);
             if (d.quarantined) revert UnitQuarantined(unitId, d.batchId);
             // dispensedAt <= block.timestamp: the registry stamps it with the dispensing block.

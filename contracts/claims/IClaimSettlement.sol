@@ -195,6 +195,9 @@ interface IClaimSettlement {
     );
     /// @notice The plan's insurer ended enrolment `enrolment` of `member` after `lastPeriod`.
     event EnrolmentTerminated(address indexed member, uint32 enrolment, uint32 lastPeriod);
+    /// @notice The insurer of `planId` rotated its directory key from `previous` to `insurer`, and
+    ///         the plan (its pool, rules and enrolments) now answers to the new key.
+    event PlanInsurerSucceeded(PlanId indexed planId, address indexed previous, address indexed insurer);
     /// @notice Registrar `by` voided enrolment `enrolment` of `member`, made by a suspended insurer.
     event EnrolmentVoided(address indexed member, uint32 enrolment, address by);
     /// @notice `from` added `amount` (as received) to the pool of `planId`.
@@ -301,6 +304,12 @@ interface IClaimSettlement {
     /// @notice A directory registrar voids an enrolment made by an insurer that is now
     ///         suspended: the member is covered by it no more and may enrol elsewhere.
     function voidEnrolment(address member, uint32 enrolment) external;
+
+    /// @notice After the plan's insurer rotated its directory key (ParticipantDirectory
+    ///         `acceptRotation`), its current key takes the plan over: pool, rule tables,
+    ///         enrolments and pending decisions follow; adjusters are appointed again. Only the
+    ///         current key of the plan's insurer. Reverts {NotPlanInsurer} for anyone else.
+    function succeedInsurer(PlanId planId) external;
 
     // ================================================================== pool
 

@@ -50,6 +50,13 @@ interface IParticipantDirectory {
     error CompanyPrefixNotAttested(uint256 prefix, uint8 length);
     /// @notice `account` does not own `gtin`: its company prefix is attested to `owner` (zero: to nobody).
     error NotGtinOwner(address account, uint256 gtin, address owner);
+    /// @notice `account` was an organisation's key; the organisation now acts as `current`.
+    error KeyRetired(address account, address current);
+    /// @notice `newKey` cannot become an organisation's key: it is zero, registered, retired or
+    ///         already proposed for another organisation.
+    error InvalidNewKey(address newKey);
+    /// @notice No rotation of `oldKey` to the caller (`caller`) is waiting.
+    error NoRotationPending(address oldKey, address caller);
 
     // ------------------------------------------------------------------ events
 
@@ -63,6 +70,13 @@ interface IParticipantDirectory {
     event ParticipantSuspended(address indexed account, bytes32 reasonCode);
     /// @notice `account` was reinstated after a suspension.
     event ParticipantReinstated(address indexed account);
+    /// @notice The registrar proposed moving the organisation that acts as `oldKey` to `newKey`
+    ///         (zero: a pending proposal withdrawn); `newKey` completes it with {acceptRotation}.
+    event KeyRotationProposed(address indexed oldKey, address indexed newKey);
+    /// @notice The organisation first registered as `organisation` moved from `oldKey` to
+    ///         `newKey`: its entry (roles, suspension, credential) now sits under `newKey`, and
+    ///         `oldKey` is refused everywhere ({KeyRetired}).
+    event KeyRotated(address indexed organisation, address indexed oldKey, address indexed newKey);
     /// @notice The registrar attested that the GS1 company prefix (`prefix`, `length` digits) belongs
     ///         to the manufacturer `owner`; `evidence` commits to the GS1 licence record it checked.
     event CompanyPrefixAttested(uint256 indexed prefix, uint8 length, address indexed owner, bytes32 evidence);
@@ -89,6 +103,34 @@ interface IParticipantDirectory {
     /// @notice Lifts the suspension of `account`.
     function reinstate(address account) external;
 
+    // ------------------------------------------------------------------ key rotation
+
+    /// @notice Proposes moving the organisation that acts as `oldKey` to `newKey` (a lost or
+    ///         leaked key, or routine rotation); `newKey` proves control by {acceptRotation}.
+    ///         Proposing zero withdraws a pending proposal. Registrar only (an ordinary,
+    ///         delayed consortium decision); the emergency council can suspend `oldKey` meanwhile.
+    /// @dev    Reverts {ParticipantNotRegistered}, {KeyRetired} for `oldKey`, {InvalidNewKey}.
+    function proposeRotation(address oldKey, address newKey) external;
+
+    /// @notice Called by the proposed new key: the organisation's entry moves from `oldKey` to the
+    ///         caller, and `oldKey` is retired. What the organisation holds in the domain
+    ///         contracts (custody, GS1 prefixes, plans, consents given to it, study sponsorships,
+    ///         payouts) follows through {currentKey} and {organisationOf}: docs/governance.md.
+    /// @dev    Reverts {NoRotationPending}, {InvalidNewKey}.
+    function acceptRotation(address oldKey) external;
+
+    /// @notice The key `key`'s organisation acts with now: `key` itself unless it was retired.
+    /// @dev    Two storage reads, no loop: every key maps to its organisation's first key, which
+    ///         maps to the current one.
+    function currentKey(address key) external view returns (address);
+
+    /// @notice The organisation `key` belongs or belonged to, named by its first key (`key` itself
+    ///         for an organisation that never rotated, and for any unknown address).
+    function organisationOf(address key) external view returns (address);
+
+    /// @notice The new key proposed for `oldKey` (zero: none).
+    function pendingRotation(address oldKey) external view returns (address);
+
     // ------------------------------------------------------------------ GS1 company prefixes
 
     /// @notice Attests that the GS1 company prefix `prefix` of `length` digits (6-12; the digits
@@ -108,8 +150,9 @@ interface IParticipantDirectory {
     /// @notice The manufacturer the company prefix (`prefix`, `length`) is attested to (zero: none).
     function prefixOwner(uint256 prefix, uint8 length) external view returns (address);
 
-    /// @notice The owner of `gtin` (a GTIN-14 as a number): the manufacturer its company prefix is
-    ///         attested to, with that prefix and its length; all zero when none is attested.
+    /// @notice The owner of `gtin` (a GTIN-14 as a number): the current key of the manufacturer its
+    ///         company prefix is attested to, with that prefix and its length; all zero when none is
+    ///         attested.
     /// @dev    One storage read says which prefix lengths are attested under the GTIN's first 6
     ///         digits, then one read per such length (prefixes never nest, so usually one): 2
     ///         reads whatever the prefix's length, at most 8.

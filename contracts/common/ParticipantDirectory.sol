@@ -35,6 +35,11 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
     ///      7 counters of 32 bits (length 6 in the lowest). One read tells {gtinOwner} which
     ///      lengths to look at, so a GTIN's owner costs 2 reads whatever its prefix length.
     mapping(uint256 head => uint256 counts) private _lengthsUnder;
+    /// @dev Key rotation: every key an organisation took over by rotation -> its first key (the
+    ///      organisation's name); the first key -> the key it acts with now (unset: never rotated).
+    mapping(address key => address organisation) private _organisationOf;
+    mapping(address organisation => address key) private _currentKeyOf;
+    mapping(address oldKey => address newKey) private _pendingRotation;
 
     constructor(address consortiumAdmin) {
         if (consortiumAdmin == address(0)) revert ZeroAddressParticipant();
@@ -53,6 +58,8 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
         _checkRoles(roles);
         if (credentialCommitment == bytes32(0)) revert EmptyCredentialCommitment();
         if (_participants[account].roles != 0) revert ParticipantAlreadyRegistered(account);
+        // A retired key stays retired: registering it again would split an organisation in two.
+        if (_organisationOf[account] != address(0)) revert KeyRetired(account, currentKey(account));
         _participants[account] = Participant({
             roles: roles,
             suspended: false,
@@ -93,6 +100,50 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
         if (!p.suspended) revert ParticipantNotSuspended(account);
         p.suspended = false;
         emit ParticipantReinstated(account);
+    }
+
+    // ------------------------------------------------------------------ key rotation
+
+    /// @inheritdoc IParticipantDirectory
+    function proposeRotation(address oldKey, address newKey) external onlyRole(REGISTRAR_ROLE) {
+        _registered(oldKey);
+        if (newKey != address(0)) _checkNewKey(newKey);
+        _pendingRotation[oldKey] = newKey;
+        emit KeyRotationProposed(oldKey, newKey);
+    }
+
+    /// @inheritdoc IParticipantDirectory
+    function acceptRotation(address oldKey) external {
+        if (msg.sender == address(0) || _pendingRotation[oldKey] != msg.sender) {
+            revert NoRotationPending(oldKey, msg.sender);
+        }
+        // Still free: nothing registered it (or proposed it elsewhere and completed) since.
+        _checkNewKey(msg.sender);
+        Participant memory entry = _registered(oldKey);
+        address organisation = _organisation(oldKey);
+        delete _pendingRotation[oldKey];
+        delete _participants[oldKey];
+        _participants[msg.sender] = entry;
+        _organisationOf[oldKey] = organisation;
+        _organisationOf[msg.sender] = organisation;
+        _currentKeyOf[organisation] = msg.sender;
+        emit KeyRotated(organisation, oldKey, msg.sender);
+    }
+
+    /// @inheritdoc IParticipantDirectory
+    function currentKey(address key) public view returns (address) {
+        address current = _currentKeyOf[_organisation(key)];
+        return current == address(0) ? key : current;
+    }
+
+    /// @inheritdoc IParticipantDirectory
+    function organisationOf(address key) external view returns (address) {
+        return _organisation(key);
+    }
+
+    /// @inheritdoc IParticipantDirectory
+    function pendingRotation(address oldKey) external view returns (address) {
+        return _pendingRotation[oldKey];
     }
 
     // ------------------------------------------------------------------ GS1 company prefixes
@@ -143,7 +194,12 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
     }
 
     /// @inheritdoc IParticipantDirectory
-    function gtinOwner(uint256 gtin) public view returns (address owner, uint256 prefix, uint8 length) {
+    function gtinOwner(uint256 gtin) external view returns (address owner, uint256 prefix, uint8 length) {
+        (owner, prefix, length) = _gtinOwner(gtin);
+        if (owner != address(0)) owner = currentKey(owner);
+    }
+
+    function _gtinOwner(uint256 gtin) private view returns (address owner, uint256 prefix, uint8 length) {
         // GTIN-14 = indicator digit, 12 digits of company prefix + item reference, check digit.
         uint256 body = (gtin / 10) % 1e12;
         uint256 counts = _lengthsUnder[body / 1e6];
@@ -162,8 +218,13 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
     /// @inheritdoc IParticipantDirectory
     function requireGtinOwner(address account, uint256 gtin) external view {
         _requireActive(account, Roles.MANUFACTURER);
-        (address owner, , ) = gtinOwner(gtin);
-        if (owner != account) revert NotGtinOwner(account, gtin, owner);
+        (address owner, , ) = _gtinOwner(gtin);
+        // The prefix stays attested to the key it was attested to; a rotated owner acts with its
+        // current key (looked up only then, so commissioning pays nothing for rotation).
+        if (owner != account) {
+            owner = owner == address(0) ? owner : currentKey(owner);
+            if (owner != account) revert NotGtinOwner(account, gtin, owner);
+        }
     }
 
     // ------------------------------------------------------------------ reads
@@ -194,14 +255,37 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
 
     function _requireActive(address account, uint8 anyOfRoles) private view {
         Participant storage p = _participants[account];
-        if (p.roles == 0) revert ParticipantNotRegistered(account);
+        if (p.roles == 0) _revertUnregistered(account);
         if (p.suspended) revert ParticipantIsSuspended(account);
         if ((p.roles & anyOfRoles) == 0) revert ParticipantLacksRole(account, anyOfRoles);
     }
 
     function _registered(address account) private view returns (Participant storage p) {
         p = _participants[account];
-        if (p.roles == 0) revert ParticipantNotRegistered(account);
+        if (p.roles == 0) _revertUnregistered(account);
+    }
+
+    /// @dev A retired key is named as such, with the key its organisation uses now.
+    function _revertUnregistered(address account) private view {
+        address current = currentKey(account);
+        if (current != account) revert KeyRetired(account, current);
+        revert ParticipantNotRegistered(account);
+    }
+
+    /// @dev The organisation's first key (`key` itself unless `key` came by rotation or was retired).
+    function _organisation(address key) private view returns (address) {
+        address organisation = _organisationOf[key];
+        return organisation == address(0) ? key : organisation;
+    }
+
+    /// @dev A new key must be fresh: never registered, never an organisation's key.
+    function _checkNewKey(address newKey) private view {
+        if (
+            newKey == address(0) ||
+            _participants[newKey].roles != 0 ||
+            _organisationOf[newKey] != address(0) ||
+            _currentKeyOf[newKey] != address(0)
+        ) revert InvalidNewKey(newKey);
     }
 
     /// @dev The first 6 digits of a company prefix of `length` digits.

@@ -423,7 +423,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces, EmergencyPausable 
         if (form == bytes32(0)) revert EmptyCommitment();
         Study storage s = _studies[study];
         if (s.version == 0) revert StudyNotRegistered(study);
-        if (s.sponsor != msg.sender) revert NotStudySponsor(study, msg.sender);
+        if (!_isSponsor(s.sponsor)) revert NotStudySponsor(study, msg.sender);
         if (s.status != STUDY_ACTIVE) revert StudyClosed(study);
         _directory.requireActive(msg.sender, Roles.PROVIDER);
         version = s.version + 1; // checked: reverts after 65,535 amendments
@@ -442,7 +442,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces, EmergencyPausable 
         bool authority = IAccessControl(address(_directory)).hasRole(_REGISTRAR_ROLE, msg.sender) ||
             _directory.isActive(msg.sender, Roles.REGULATOR);
         // The sponsor may stop its own study, never restart one a registrar or regulator closed.
-        if (!authority && (msg.sender != s.sponsor || status != STUDY_CLOSED)) {
+        if (!authority && (!_isSponsor(s.sponsor) || status != STUDY_CLOSED)) {
             revert NotStudyAuthority(study, msg.sender);
         }
         s.status = status;
@@ -552,6 +552,11 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces, EmergencyPausable 
     // ================================================================== INTERNAL: EFFECTS
 
     /// @dev A delegate's scope is checked by the caller ({_checkDelegate}) before this.
+    /// @dev The caller is `sponsor`, or the key it rotated to.
+    function _isSponsor(address sponsor) private view returns (bool) {
+        return sponsor == msg.sender || _directory.currentKey(sponsor) == msg.sender;
+    }
+
     function _pauseAuthority() internal view override returns (IAccessControl) {
         return IAccessControl(address(_directory));
     }
@@ -783,11 +788,19 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces, EmergencyPausable 
             return 0;
         }
         PackedConsent packed = _consents[patient][grantee];
+        address holder = grantee;
+        if (packed.seq() == 0) {
+            // Never a consent to this key: an organisation that rotated its key keeps the consents
+            // given to it under its first key (the organisation's name in the directory). Asked
+            // only here, so a consent given to the key itself costs nothing more.
+            holder = _directory.organisationOf(grantee);
+            if (holder != grantee) packed = _consents[patient][holder];
+        }
         if (!packed.live()) {
             if (strict) revert NoActiveConsent(patient, grantee);
             return 0;
         }
-        Consent memory c = packed.unpack(_consentId(patient, grantee, packed.seq()));
+        Consent memory c = packed.unpack(_consentId(patient, holder, packed.seq()));
         uint256 cBit = 1 << category;
         uint256 pBit = 1 << purpose;
         if (block.timestamp < c.validFrom) {
@@ -841,8 +854,12 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces, EmergencyPausable 
         }
         address sponsor = s.sponsor;
         if (!_directory.isActive(sponsor, Roles.PROVIDER)) {
-            if (strict) revert StudySponsorInactive(study, sponsor);
-            return 0;
+            // A sponsor that rotated its key sponsors on under its current key.
+            address current = _directory.currentKey(sponsor);
+            if (current == sponsor || !_directory.isActive(current, Roles.PROVIDER)) {
+                if (strict) revert StudySponsorInactive(study, sponsor);
+                return 0;
+            }
         }
         return consentId;
     }
