@@ -25,6 +25,8 @@ from typing import Any
 
 import click
 import pytest
+from eth_account import Account
+from eth_utils.crypto import keccak
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -267,6 +269,16 @@ def _directory(w: Walk) -> None:
     w.cli("directory", "gtin-owner", "00614141000013", code=2)
     w.cli("directory", "revoke-prefix", "0614141", "--reason", "LICENCE-MOVED", account="admin")
     w.cli("directory", "revoke-prefix", "0614141", "--reason", "LICENCE-MOVED", account="admin", code=1)
+    # The newcomer moves to a new key: proposed by the registrar, accepted by the new key.
+    new_key = "0x" + keccak(text="careledger json walk rotated key").hex()
+    new_address = Account.from_key(new_key).address
+    w.env.w3.provider.make_request("anvil_setBalance", [new_address, hex(10**18)])  # type: ignore[arg-type]
+    w.cli("directory", "propose-rotation", newcomer, new_address, account="admin")
+    w.cli("directory", "propose-rotation", newcomer, "0x12", account="admin", code=2)
+    w.cli("directory", "accept-key", newcomer, account="clinic", code=1)  # not the proposed key
+    w.cli("directory", "accept-key", "nope", account=new_key, code=2)
+    w.cli("directory", "accept-key", newcomer, account=new_key)
+    w.cli("directory", "show", newcomer)  # retired: names the key its organisation uses now
 
 
 def _drugs(w: Walk) -> None:
@@ -406,6 +418,8 @@ def _gov(w: Walk) -> None:
     w.cli("gov", "propose", "expel", dev_account("regulator").address, account="clinic")
     w.cli("gov", "propose", "expel", "nope", account="clinic", code=2)
     w.cli("gov", "propose", "suspend", newcomer, "--reason", "X" * 40, account="regulator", code=2)
+    w.cli("gov", "propose", "rotate-key", dev_account("lab").address, "0x" + "5e" * 20, account="clinic")
+    w.cli("gov", "propose", "rotate-key", dev_account("lab").address, "0x12", account="clinic", code=2)
     w.cli("gov", "propose", "pause", "claims", account="regulator")
     w.cli("gov", "propose", "pause", "directory", account="regulator", code=2)  # the directory never pauses
     w.cli("gov", "propose", "unpause", "claims", account="clinic")
