@@ -1,4 +1,5 @@
-"""One Hypothesis state machine across the suite: patients grant and revoke consents that expire,
+"""One Hypothesis state machine across the suite (with emergency pauses and key rotations of the
+manufacturer, distributor and insurer): patients grant and revoke consents that expire,
 providers record accesses, a batch is commissioned, shipped, accepted, rejected, dispensed,
 quarantined and recalled, providers and the pharmacy submit claims (office visits, dispensed drug
 units) that are approved, queued while the pool is short, adjudicated and paid, participants are
@@ -80,6 +81,9 @@ PATIENTS = (0, 1)
 PROVIDERS = ("clinic", "lab", "pharmacy")  # consent grantees; the pharmacy for payment claims
 TRADERS = ("manufacturer", "distributor", "pharmacy")
 SUSPENDABLE = ("clinic", "lab", "distributor", "pharmacy", "insurer")
+# Organisations whose key the model rotates (consent grantees keep theirs: the model names a
+# consent by the grantee's key; tests/consent/test_key_rotation_consent.py covers theirs).
+ROTATABLE = ("manufacturer", "distributor", "insurer")
 CATEGORIES = mask([Category.OBSERVATION, Category.FINANCIAL])
 USD = 1_000_000
 KEY = CodeKey(bytes.fromhex("5a" * 32))  # plan 1's code key (off chain)
@@ -134,6 +138,7 @@ class SuiteModel(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
+        self.acct = dict(self.acct)  # a rotation replaces an organisation's key in this run only
         a = self.acct
         self.directory = self.project.ParticipantDirectory.deploy(a["admin"], sender=a["admin"])
         for name, role in ROLE.items():
@@ -308,6 +313,32 @@ class SuiteModel(RuleBasedStateMachine):
         else:
             self.directory.suspend(self.acct[who], SUSPEND, sender=self.acct["admin"])
             self.suspended.add(who)
+
+    @rule(who=st.sampled_from(ROTATABLE))
+    def rotate_key(self, who: str) -> None:
+        """The registrar moves an organisation to a fresh key, which accepts; the old key is
+        refused from then on, and what the organisation holds follows (its plan by
+        succeedInsurer)."""
+        if who in self.suspended:
+            return  # a suspended insurer could not take its plan over: the model rotates active ones
+        old = self.acct[who]
+        new = ape.accounts.test_accounts.generate_test_account()
+        self._tick()
+        self.acct["admin"].transfer(new, 10**18)
+        self._tick()
+        self.directory.proposeRotation(old, new, sender=self.acct["admin"])
+        self._tick()
+        self.directory.acceptRotation(old, sender=new)
+        self.acct[who] = new
+        with ape.reverts(self.directory.KeyRetired, account=old.address, current=new.address):
+            self.directory.requireActive(old, int(ROLE[who]))
+        if who == "insurer":
+            self._tick()
+            self.claims.succeedInsurer(1, sender=new)
+            self._tick()
+            self.token.mint(new, 10**6 * USD, sender=new)
+            self._tick()
+            self.token.approve(self.claims, 10**6 * USD, sender=new)
 
     @rule(which=st.sampled_from(("consent", "provenance", "claims")))
     def toggle_pause(self, which: str) -> None:
@@ -600,7 +631,7 @@ class SuiteModel(RuleBasedStateMachine):
                 want = Verdict.VERIFIED
             assert Verdict(verdict) is want, serial
             if serial in self.dispensed:
-                assert holder == self.acct["pharmacy"].address
+                assert self.directory.currentKey(holder) == self.acct["pharmacy"].address
 
     @invariant()
     def custody_matches_model(self) -> None:
@@ -608,8 +639,12 @@ class SuiteModel(RuleBasedStateMachine):
         for start in sorted(self.parcels):
             holder, end, to = self.parcels[start]
             p = self.provenance.parcelOf(self.batch.id, start)
+            # Custody is recorded under the key that held it then; it belongs to the organisation
+            # whose current key that is.
+            got_to = self.directory.currentKey(p.to) if int(p.to, 16) else p.to
             want_to = self.acct[to].address if to else "0x" + "00" * 20
-            assert (p.holder, int(p.end), p.to) == (self.acct[holder].address, end, want_to), start
+            got = (self.directory.currentKey(p.holder), int(p.end), got_to)
+            assert got == (self.acct[holder].address, end, want_to), start
             assert start == covered  # the parcels tile the batch's positions
             covered = end
         assert covered == N_UNITS
@@ -704,6 +739,13 @@ def test_named_interleavings_agree_with_model(project, admin, cast, patient, pat
     step("authority", "quarantine")  # protective actions still work (here refused: recalled)
     for which in ("consent", "claims", "provenance"):
         step("toggle_pause", which)
+    # Keys rotate mid-flow: custody, the GTIN's prefix and the plan follow the new keys.
+    step("rotate_key", "distributor")
+    step("ship", "distributor", "pharmacy", 1)
+    step("rotate_key", "insurer")
+    step("fund")
+    step("rotate_key", "manufacturer")
+    step("authority", "quarantine")
     step("grant", 0, "lab", 1 << int(Purpose.TREAT), 600)  # resumed: allowed again
     assert m.t >= m.expires_at
     assert [c[0] for c in m.claim_state.values()].count(ClaimStatus.PAID) == 2
