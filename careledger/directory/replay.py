@@ -44,7 +44,8 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
     elif event.name == "KeyRotated":
         old, new, org = a["oldKey"], a["newKey"], a["organisation"]
         people[new] = people[old]
-        people[old] = dict(_RETIRED)
+        # The retired key keeps only its registration time (the directory's mark of retirement).
+        people[old] = {**_RETIRED, "registeredAt": people[new]["registeredAt"]}
         state.setdefault("pending_rotations", {})[old] = ZERO
         orgs: dict[str, str] = state.setdefault("organisation_of", {})
         orgs[old] = orgs[new] = org

@@ -163,7 +163,8 @@ interface IParticipantDirectory {
 
     // ------------------------------------------------------------------ reads
 
-    /// @notice The entry of `account` (all zero when not registered).
+    /// @notice The entry of `account` (all zero when never registered; a retired key keeps only
+    ///         its `registeredAt`).
     function participant(address account) external view returns (Participant memory);
 
     /// @notice True when `account` is registered, not suspended and holds any role in `anyOfRoles`.

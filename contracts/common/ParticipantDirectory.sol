@@ -57,9 +57,11 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
         if (account == msg.sender) revert RegistrarCannotRegisterItself(account);
         _checkRoles(roles);
         if (credentialCommitment == bytes32(0)) revert EmptyCredentialCommitment();
-        if (_participants[account].roles != 0) revert ParticipantAlreadyRegistered(account);
-        // A retired key stays retired: registering it again would split an organisation in two.
-        if (_organisationOf[account] != address(0)) revert KeyRetired(account, currentKey(account));
+        Participant storage existing = _participants[account];
+        if (existing.roles != 0) revert ParticipantAlreadyRegistered(account);
+        // A retired key keeps its registration time (same slot, so no extra read here) and stays
+        // retired: registering it again would split an organisation in two.
+        if (existing.registeredAt != 0) revert KeyRetired(account, currentKey(account));
         _participants[account] = Participant({
             roles: roles,
             suspended: false,
@@ -122,7 +124,13 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
         Participant memory entry = _registered(oldKey);
         address organisation = _organisation(oldKey);
         delete _pendingRotation[oldKey];
-        delete _participants[oldKey];
+        // The old key's entry keeps only its registration time: the mark of a retired key.
+        _participants[oldKey] = Participant({
+            roles: 0,
+            suspended: false,
+            registeredAt: entry.registeredAt,
+            credentialCommitment: bytes32(0)
+        });
         _participants[msg.sender] = entry;
         _organisationOf[oldKey] = organisation;
         _organisationOf[msg.sender] = organisation;
@@ -280,9 +288,11 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
 
     /// @dev A new key must be fresh: never registered, never an organisation's key.
     function _checkNewKey(address newKey) private view {
+        Participant storage p = _participants[newKey];
         if (
             newKey == address(0) ||
-            _participants[newKey].roles != 0 ||
+            p.roles != 0 ||
+            p.registeredAt != 0 ||
             _organisationOf[newKey] != address(0) ||
             _currentKeyOf[newKey] != address(0)
         ) revert InvalidNewKey(newKey);
