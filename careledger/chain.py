@@ -56,7 +56,7 @@ from careledger.errors import (
     TransactionRejected,
 )
 from careledger.exactjson import abi_value
-from careledger.rpc import CONNECTION_REFUSED, connection_cause, nudge_devnet
+from careledger.rpc import CONNECTION_REFUSED, GAS_MARGIN_PCT, connection_cause, nudge_devnet
 
 __all__ = ["CareLedgerProvider", "Chain", "ErrorDecoder", "checksum", "connect"]
 
@@ -323,8 +323,9 @@ class Chain:
             "nonce": self.w3.eth.get_transaction_count(acct.address, "pending"),
         }
         try:
-            if gas is not None:
-                params["gas"] = gas
+            # 20 % over the estimate: what a call costs can depend on the block it lands in (a
+            # vote checkpoint written at a new timestamp, say), and unused gas is not charged.
+            params["gas"] = gas if gas is not None else fn.estimate_gas(params) * GAS_MARGIN_PCT // 100  # type: ignore[arg-type]
             tx = fn.build_transaction(params)  # type: ignore[arg-type]
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self.decoder.refusal(_revert_data(exc), what) from None

@@ -16,10 +16,14 @@ import requests
 
 from careledger.errors import CareLedgerError, NodeFailed, NodeUnreachable
 
-__all__ = ["DEV_CHAIN_IDS", "RpcClient", "RpcError", "nudge_devnet", "unwedge_devnet"]
+__all__ = ["DEV_CHAIN_IDS", "GAS_MARGIN_PCT", "RpcClient", "RpcError", "nudge_devnet", "unwedge_devnet"]
 
 # Local development chains (anvil, Ape's embedded chain): only here does the client mine.
 DEV_CHAIN_IDS = frozenset({31337, 1337})
+
+# A transaction's gas limit is its estimate x 1.2 (Chain.send and the Sender alike): what a call
+# costs can depend on the block it lands in, and unused gas is not charged.
+GAS_MARGIN_PCT = 120
 
 
 class RpcError(CareLedgerError):

@@ -42,7 +42,7 @@ from careledger.errors import (
     NodeUnreachable,
     TransactionRejected,
 )
-from careledger.rpc import RpcClient, RpcError, nudge_devnet, unwedge_devnet
+from careledger.rpc import GAS_MARGIN_PCT, RpcClient, RpcError, nudge_devnet, unwedge_devnet
 
 __all__ = ["Operation", "Outcome", "SendIncomplete", "Sender", "batch_call", "default_journal", "safe_block"]
 
@@ -358,7 +358,7 @@ class Sender:
                 for op, est in zip(need_gas, estimates, strict=True):
                     if isinstance(est, RpcError):
                         raise est
-                    gas_for[op.op_id] = int(est, 16) * 12 // 10
+                    gas_for[op.op_id] = int(est, 16) * GAS_MARGIN_PCT // 100
             max_fee, tip = self._fees(sum(op.gas or gas_for[op.op_id] for op in new))
             db.execute("BEGIN IMMEDIATE")
             try:
