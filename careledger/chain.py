@@ -339,13 +339,14 @@ class Chain:
         acct = self._require_account()
         factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
         try:
-            tx = factory.constructor(*args).build_transaction(
-                {
-                    "from": acct.address,
-                    "chainId": self.chain_id,
-                    "nonce": self.w3.eth.get_transaction_count(acct.address, "pending"),
-                }
-            )
+            constructor = factory.constructor(*args)
+            params: dict[str, Any] = {
+                "from": acct.address,
+                "chainId": self.chain_id,
+                "nonce": self.w3.eth.get_transaction_count(acct.address, "pending"),
+            }
+            params["gas"] = constructor.estimate_gas(params) * GAS_MARGIN_PCT // 100  # type: ignore[arg-type]
+            tx = constructor.build_transaction(params)  # type: ignore[arg-type]
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self.decoder.refusal(_revert_data(exc), what) from None
         except Web3RPCError as exc:
