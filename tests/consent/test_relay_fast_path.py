@@ -1,0 +1,139 @@
+"""The relayer's fast path computes what the slow one did: the EIP-712 digest without
+eth-account's generic encoder (every type, random fields), the signer recovered from it, and raw
+JSON-RPC over one kept-alive connection (calls, batches, retries, typed failures)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_utils.address import to_checksum_address
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from careledger.consent import eip712
+from careledger.devnet import free_port
+from careledger.errors import NodeFailed, NodeUnreachable
+from careledger.rpc import KeepAliveRpcClient, RpcError
+
+KEY = Account.from_key("0x" + "7" * 64)
+
+
+def _value(typ: str) -> st.SearchStrategy[Any]:
+    if typ == "address":
+        return st.binary(min_size=20, max_size=20).map(lambda b: to_checksum_address(b))
+    if typ == "bytes32":
+        return st.binary(min_size=32, max_size=32)
+    return st.integers(min_value=0, max_value=(1 << int(typ.removeprefix("uint"))) - 1)
+
+
+@st.composite
+def _typed_message(draw: st.DrawFn) -> tuple[str, dict[str, Any], int, str]:
+    primary = draw(st.sampled_from(sorted(eip712.TYPES)))
+    message = {f["name"]: draw(_value(f["type"])) for f in eip712.TYPES[primary]}
+    chain_id = draw(st.sampled_from([1, 31337, 11155111]))
+    registry = draw(_value("address"))
+    return primary, message, chain_id, registry
+
+
+@settings(max_examples=150, deadline=None)
+@given(_typed_message())
+def test_fast_digest_is_eth_accounts_digest_and_recovers_the_signer(case: tuple[str, dict[str, Any], int, str]) -> None:
+    primary, message, chain_id, registry = case
+    typed = eip712._typed(primary, message, chain_id, registry)
+    fast = eip712.fast_digest(primary, message, chain_id, registry)
+    assert fast == eip712.digest(typed)
+    signature = eip712.sign(KEY, typed)
+    assert eip712.recover_digest(fast, signature) == KEY.address
+    assert eip712.recover(typed, signature) == KEY.address
+
+
+def test_fast_digest_refuses_out_of_range_fields_and_recover_refuses_bad_forms() -> None:
+    typed = eip712.cancel(KEY.address, "0x" + "00" * 20, 0, 10, chain_id=1, registry="0x" + "11" * 20)
+    message = dict(typed["message"])
+    with pytest.raises(ValueError, match="does not fit uint256"):
+        eip712.fast_digest("Cancel", {**message, "nonce": 1 << 256}, 1, "0x" + "11" * 20)
+    with pytest.raises(ValueError, match="not an address"):
+        eip712.fast_digest("Cancel", {**message, "grantee": "0x1234"}, 1, "0x" + "11" * 20)
+    digest = eip712.fast_digest("Cancel", message, 1, "0x" + "11" * 20)
+    good = eip712.sign(KEY, typed)
+    assert eip712.recover_digest(digest, good[:64] + bytes([1])) is None  # v must be 27/28
+    assert eip712.recover_digest(digest, good[:64]) is None  # 64 bytes
+    assert eip712.recover_digest(digest, bytes(64) + bytes([27])) is None  # r = s = 0: no key
+    assert eip712.recover_digest(bytes(32), good) != KEY.address  # another digest, another key
+
+
+class _Node(BaseHTTPRequestHandler):
+    """A JSON-RPC stub: answers eth_blockNumber, errors on eth_fail, and fails the first
+    ``flaky`` requests with HTTP 503."""
+
+    flaky = 0
+    seen = 0
+
+    def do_POST(self) -> None:
+        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen += 1
+        if type(self).flaky > 0:
+            type(self).flaky -= 1
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+
+        def answer(req: dict[str, Any]) -> dict[str, Any]:
+            if req["method"] == "eth_fail":
+                return {"jsonrpc": "2.0", "id": req["id"], "error": {"code": 3, "message": "reverted", "data": "0xab"}}
+            return {"jsonrpc": "2.0", "id": req["id"], "result": "0x2a"}
+
+        out = [answer(r) for r in payload] if isinstance(payload, list) else answer(payload)
+        body = json.dumps(out).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def stub() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Node)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_keep_alive_client_calls_batches_and_retries(stub: str) -> None:
+    rpc = KeepAliveRpcClient(stub, retries=2, backoff=0.01)
+    assert rpc.call("eth_blockNumber") == "0x2a"
+    with pytest.raises(RpcError) as refused:
+        rpc.call("eth_fail")
+    assert refused.value.data == "0xab" and refused.value.code == 3
+    replies = rpc.batch([("eth_blockNumber", []), ("eth_fail", []), ("eth_blockNumber", [])])
+    assert replies[0] == replies[2] == "0x2a" and isinstance(replies[1], RpcError)
+    _Node.flaky = 2  # two HTTP 503s, then an answer: within the retries
+    assert rpc.call("eth_blockNumber") == "0x2a"
+    _Node.flaky = 5  # more than the retries
+    with pytest.raises(NodeFailed, match=r"503.*3 attempts"):
+        rpc.call("eth_blockNumber")
+    _Node.flaky = 0
+    rpc.close()
+
+
+def test_keep_alive_client_reports_a_node_that_is_not_there() -> None:
+    rpc = KeepAliveRpcClient(f"http://127.0.0.1:{free_port()}", retries=1, backoff=0.01)
+    with pytest.raises(NodeUnreachable, match=r"\(connection refused\), 2 attempts"):
+        rpc.call("eth_blockNumber")
+    with pytest.raises(NodeFailed, match="not an http"):
+        KeepAliveRpcClient("ws://127.0.0.1:1")
