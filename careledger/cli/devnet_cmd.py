@@ -21,12 +21,19 @@ def devnet() -> None:
 
 
 @devnet.command()
+@click.option(
+    "--block-time",
+    type=click.FloatRange(0.001, 3600),
+    default=None,
+    help="Mine a block every SECONDS (interval mining, as a real chain) instead of one block per "
+    "transaction (only when it starts anvil); e.g. 0.02 for the consent relayer (docs/consent.md).",
+)
 @pass_app
-def up(app: AppContext) -> None:
+def up(app: AppContext, block_time: float | None) -> None:
     """Start anvil (or report the running one); print the RPC URL and the dev accounts."""
     from careledger.devnet import Devnet
 
-    net = Devnet(port=_port(app))
+    net = Devnet(port=_port(app), block_time=block_time)
     before = net.status().running
     st = net.up()
     accounts = Devnet.describe_accounts()

@@ -137,3 +137,25 @@ def test_keep_alive_client_reports_a_node_that_is_not_there() -> None:
         rpc.call("eth_blockNumber")
     with pytest.raises(NodeFailed, match="not an http"):
         KeepAliveRpcClient("ws://127.0.0.1:1")
+
+
+def test_devnet_block_time_mines_in_intervals(tmp_path: Any) -> None:
+    """`careledger devnet up --block-time` (Devnet(block_time=...)): blocks come on their own,
+    so a transaction is a mempool insert that the next block takes, as on a real chain."""
+    import time
+
+    from careledger.devnet import Devnet
+    from careledger.errors import EnvironmentProblem
+
+    with pytest.raises(EnvironmentProblem, match="block time"):
+        Devnet(folder=tmp_path / "bad", block_time=0)
+    net = Devnet(folder=tmp_path / "anvil", port=free_port(), persist=False, block_time=0.05)
+    net.up()
+    try:
+        rpc = KeepAliveRpcClient(net.rpc_url)
+        assert rpc.call("anvil_getAutomine") is False
+        first = int(rpc.call("eth_blockNumber"), 16)
+        time.sleep(0.5)
+        assert int(rpc.call("eth_blockNumber"), 16) >= first + 3  # no transaction sent
+    finally:
+        net.down()
