@@ -344,11 +344,23 @@ def counted(devnet: dict[str, Any]) -> Iterator[tuple[ConsentClient, list[str]]]
         calls.append(str(method))
         return original(method, params)
 
+    # The relayer's own transport (raw JSON-RPC, careledger.rpc.KeepAliveRpcClient) is counted too.
+    from careledger.rpc import KeepAliveRpcClient
+
+    raw_post = KeepAliveRpcClient._post
+
+    def counting_post(self: KeepAliveRpcClient, payload: Any) -> Any:
+        for request in payload if isinstance(payload, list) else [payload]:
+            calls.append(str(request["method"]))
+        return raw_post(self, payload)
+
     provider.make_request = counting  # type: ignore[method-assign]
+    KeepAliveRpcClient._post = counting_post  # type: ignore[method-assign]
     try:
         yield relayer, calls
     finally:
         del provider.make_request  # the shared provider answers as before
+        KeepAliveRpcClient._post = raw_post  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize(
@@ -385,6 +397,7 @@ def test_relay_refuses_signature_form_the_contract_refuses_before_any_node_call(
     resp = http.post("/actions", json=honest.to_json())
     assert resp.status_code == 200, resp.text
     assert w3.eth.get_transaction_count(relayer.me) == sent + 1
+    assert {"eth_estimateGas", "eth_sendRawTransaction"} <= set(calls)  # the count sees the relayer's node calls
 
 
 def test_relay_still_accepts_erc1271_wallet_signatures(devnet: dict[str, Any]) -> None:
