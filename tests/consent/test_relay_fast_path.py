@@ -159,3 +159,34 @@ def test_devnet_block_time_mines_in_intervals(tmp_path: Any) -> None:
         assert int(rpc.call("eth_blockNumber"), 16) >= first + 3  # no transaction sent
     finally:
         net.down()
+
+
+def test_budget_keeps_running_sums_through_the_window() -> None:
+    """The sponsoring budget: per key and in total, charges leave the window on time, a settled
+    charge counts what was used; the sums equal a recount of the charges in the window."""
+    import random
+
+    from careledger.consent.relay import Budget
+
+    now = [0.0]
+    budget = Budget(per_key=1_000, total=2_500, window=10.0, clock=lambda: now[0])
+    assert budget.reserve("clinic", 600) is None
+    assert "clinic" in str(budget.reserve("clinic", 500))  # 1,100 > 1,000 per key
+    budget.settle("clinic", 600, 400)  # the receipt used less
+    assert budget.reserve("clinic", 500) is None and budget.spent("clinic") == 900
+    assert budget.reserve("lab", 1_000) is None
+    assert "global" in str(budget.reserve("er", 700))  # 2,600 > 2,500 in total
+    now[0] = 10.0  # every charge so far has left the window
+    assert budget.spent() == 0 and budget.reserve("er", 1_000) is None
+    rng = random.Random(7)
+    log: list[tuple[float, str, int]] = []
+    for _ in range(2_000):
+        now[0] += rng.random() * 0.05
+        key, gas = rng.choice(("clinic", "lab", "er")), rng.randint(1, 60)
+        if budget.reserve(key, gas) is None:
+            used = rng.randint(0, gas)
+            budget.settle(key, gas, used)
+            log.append((now[0], key, used))
+        recent = [(k, g) for t, k, g in log if t > now[0] - 10.0]
+        assert budget.spent("lab") == sum(g for k, g in recent if k == "lab")
+    assert budget.spent() == sum(g for _, g in recent) + (1_000 if now[0] < 20.0 else 0)
