@@ -190,3 +190,48 @@ def test_budget_keeps_running_sums_through_the_window() -> None:
         recent = [(k, g) for t, k, g in log if t > now[0] - 10.0]
         assert budget.spent("lab") == sum(g for k, g in recent if k == "lab")
     assert budget.spent() == sum(g for _, g in recent) + (1_000 if now[0] < 20.0 else 0)
+
+
+def test_calldata_is_web3s_for_every_signed_action() -> None:
+    """The relayer's eth_abi encoder gives web3's bytes for each *BySig call and the reads."""
+    from web3 import Web3
+
+    from careledger.artifacts import load_artifacts
+    from careledger.consent.client import ACTIONS, ConsentClient
+    from careledger.consent.relay import Calldata
+    from careledger.consent.terms import GrantTerms, ModifyTerms
+
+    abi = load_artifacts()["ConsentRegistry"].abi
+    contract = Web3().eth.contract(address=to_checksum_address("0x" + "11" * 20), abi=abi)
+    calls = Calldata(abi)
+    other = to_checksum_address("0x" + "22" * 20)
+    fields: dict[str, dict[str, Any]] = {
+        "grant": {"terms": GrantTerms(other, 3, 1, 2_000_000_000, document=b"\x0d" * 32)},
+        "modify": {"grantee": other, "consent_id": 2**255 + 7, "terms": ModifyTerms(5, 1, 2_000_000_001, 4, 2)},
+        "revoke": {"grantee": other, "consent_id": 2**200},
+        "cancel": {"grantee": other},
+        "set_patient_deny": {"categories": 4, "purposes": 2},
+        "appoint_delegate": {"delegate": other, "kind": 2, "categories": 7, "purposes": 3},
+        "remove_delegate": {"delegate": other},
+        "review_break_glass": {"provider": other, "seq": 3},
+    }
+    assert set(fields) == set(ACTIONS)
+
+    class _Offline(ConsentClient):
+        def __init__(self) -> None:  # no node: only sign() is used, with nonce and deadline given
+            self.address = contract.address
+
+            class _Chain:
+                chain_id = 31337
+
+            self.chain = _Chain()  # type: ignore[assignment]
+
+    client = _Offline()
+    for action, kw in fields.items():
+        signed = client.sign(KEY, action, nonce=5, deadline=1_900_000_000, **kw)
+        web3s = getattr(contract.functions, ACTIONS[action][1])(*signed.call_args())._encode_transaction_data()
+        assert calls.action(signed) == web3s, action
+    assert (
+        calls.encode("pairNonce", [KEY.address, other])
+        == contract.functions.pairNonce(KEY.address, other)._encode_transaction_data()
+    )
