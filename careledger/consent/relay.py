@@ -67,6 +67,9 @@ with needs_extra("relay", "the consent relayer"):
 
 __all__ = ["PATIENT_WIDE", "Budget", "Calldata", "ExactJSONResponse", "RateLimiter", "RelayPolicy", "create_app"]
 
+IDLE_EXIT = 30.0
+"""Seconds a relayer's sender or receipt thread waits for work before it ends (restarted on demand)."""
+
 PATIENT_WIDE = "patient-wide"
 """The budget key of actions that concern no one organisation (deny, delegates, cancel-all)."""
 
@@ -258,8 +261,11 @@ class _Receipts:
         nudged = time.monotonic()
         while True:
             with self._cond:
-                while not self._waiting:
-                    self._cond.wait()
+                if not self._waiting:
+                    self._cond.wait(IDLE_EXIT)
+                if not self._waiting:  # idle: end the thread; the next wait starts another
+                    self._thread = None
+                    return
             try:
                 head = int(str(self.node.call("eth_blockNumber")), 16)
             except CareLedgerError:
@@ -333,8 +339,11 @@ class _Outbox:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue:
-                    self._cond.wait()
+                if not self._queue:
+                    self._cond.wait(IDLE_EXIT)
+                if not self._queue:  # idle: end the thread; the next put starts another
+                    self._thread = None
+                    return
                 work, self._queue = self._queue, []
             try:
                 replies: list[Any] = self.node.batch([("eth_sendRawTransaction", [raw]) for raw, _ in work])

@@ -574,3 +574,36 @@ def test_cli_unreviewed_break_glass_review_and_cancel(
     assert relayer.pair_nonce(at_pharmacy.address, dev_account("pharmacy").address) == held.nonce + 1
     resp = TestClient(create_app(relayer)).post("/actions", json=held.to_json())
     assert resp.status_code == 400 and "action counter" in resp.json()["error"]
+
+
+def test_relay_serve_on_an_automine_devnet_says_how_to_run_it(devnet: dict[str, Any]) -> None:
+    """`careledger relay serve` on a devnet that mines one block per transaction points to the
+    documented way to run it (interval mining), then serves as usual."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    port = free_port()
+    cmd = [
+        sys.executable, "-c", "from careledger.cli.main import main; main()", "--rpc", devnet["rpc"],
+        "--account", "relayer", "relay", "serve", "--port", str(port),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "relay exited"
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=0.5).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "relay did not start"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert "careledger devnet up --block-time 0.02" in err
