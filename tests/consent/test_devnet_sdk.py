@@ -304,6 +304,24 @@ def test_relay_rate_limits_per_signer(devnet: dict[str, Any]) -> None:
     assert http.post("/actions", json=other.to_json()).status_code == 200  # another signer has its own budget
 
 
+def test_replayed_signature_takes_no_slot_of_the_signer(devnet: dict[str, Any]) -> None:
+    """Signed actions are public once mined: anyone can post an old one again. It is refused on
+    its spent nonce before it takes one of the signer's rate-limit slots, so replaying a
+    patient's old signatures cannot lock the patient out of the relayer."""
+    from eth_account import Account
+
+    relayer = _client(devnet, "relayer")
+    http = TestClient(create_app(relayer, RateLimiter(limit=2, window=3600)))
+    key = Account.create()
+    first = relayer.sign(key, "grant", terms=_terms(relayer, "lab"))
+    assert http.post("/actions", json=first.to_json()).status_code == 200  # slot 1 of 2
+    for _ in range(3):
+        resp = http.post("/actions", json=first.to_json())
+        assert resp.status_code == 400 and "action counter" in resp.json()["error"], resp.text
+    again = relayer.sign(key, "grant", terms=_terms(relayer, "clinic"))
+    assert http.post("/actions", json=again.to_json()).status_code == 200  # slot 2 of 2: still free
+
+
 def test_rate_limiter_window_slides() -> None:
     now = [0.0]
     limiter = RateLimiter(limit=2, window=10, clock=lambda: now[0])
