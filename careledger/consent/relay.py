@@ -796,7 +796,10 @@ def create_app(
                 f"rate limit: {clients.limit} requests per {clients.window:.0f} s from {who}",
                 {"Retry-After": str(max(1, round(retry)))},
             )
-        ok, response = handle(request, body)
+        try:
+            ok, response = handle(request, body)
+        except CareLedgerError as exc:  # the node failed us (unreachable, malformed answer): not the client's fault
+            ok, response = False, refuse(502, exc.message)
         if ok:
             stats["accepted"] += 1
         else:

@@ -322,6 +322,26 @@ def test_replayed_signature_takes_no_slot_of_the_signer(devnet: dict[str, Any]) 
     assert http.post("/actions", json=again.to_json()).status_code == 200  # slot 2 of 2: still free
 
 
+def test_relay_answers_502_when_the_node_fails_it(devnet: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that stops answering mid-request is the relayer's problem, said in one line (HTTP
+    502, exact JSON), never an unhandled 500; nothing is sent."""
+    from careledger.errors import NodeUnreachable
+    from careledger.rpc import KeepAliveRpcClient
+
+    relayer = _client(devnet, "relayer")
+    http = TestClient(create_app(relayer))
+    signed = relayer.sign(dev_account("patient2").account, "grant", terms=_terms(relayer, "er"))
+    sent = devnet["w3"].eth.get_transaction_count(relayer.me)
+
+    def down(self: KeepAliveRpcClient, payload: Any) -> Any:
+        raise NodeUnreachable(f"no answer from {self.url} (connection refused), 3 attempts")
+
+    monkeypatch.setattr(KeepAliveRpcClient, "_post", down)
+    resp = http.post("/actions", json=signed.to_json())
+    assert resp.status_code == 502 and "no answer from" in resp.json()["error"], resp.text
+    assert devnet["w3"].eth.get_transaction_count(relayer.me) == sent
+
+
 def test_rate_limiter_window_slides() -> None:
     now = [0.0]
     limiter = RateLimiter(limit=2, window=10, clock=lambda: now[0])
