@@ -100,7 +100,9 @@ class Devnet:
         mining: a transaction is a mempool insert and waits for the next block, as on a real
         chain) instead of one block per transaction as it arrives (automine, the default). The
         relayer reaches its throughput this way (docs/consent.md); everything else works in
-        either mode, automine answers sooner."""
+        either mode, automine answers sooner. With ``persist`` every empty block's state is kept
+        too (measured: about 5 MB a second at 0.02 s): ``careledger devnet up --block-time``
+        starts a throwaway chain."""
         if block_time is not None and not 0.001 <= block_time <= 3600:
             raise EnvironmentProblem(f"block time must be between 0.001 and 3600 seconds, not {block_time:g}")
         self.folder = folder or devnet_dir()
