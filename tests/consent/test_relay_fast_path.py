@@ -235,3 +235,34 @@ def test_calldata_is_web3s_for_every_signed_action() -> None:
         calls.encode("pairNonce", [KEY.address, other])
         == contract.functions.pairNonce(KEY.address, other)._encode_transaction_data()
     )
+
+
+def test_devnet_up_block_time_from_the_cli_is_a_throwaway_interval_chain(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "CARELEDGER_DEVNET_DIR": str(tmp_path / "devnet"),
+        "CARELEDGER_DEPLOYMENTS_DIR": str(tmp_path / "deployments"),
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "careledger.cli", "--rpc", f"http://127.0.0.1:{port}", *args]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+
+    try:
+        up = cli("devnet", "up", "--block-time", "0.05")
+        assert up.returncode == 0, up.stderr
+        assert "interval mining" in up.stdout and "state not kept" in up.stdout
+        rpc = KeepAliveRpcClient(f"http://127.0.0.1:{port}")
+        first = int(rpc.call("eth_blockNumber"), 16)
+        time.sleep(2.5)  # longer than anvil's state interval: nothing is written
+        assert int(rpc.call("eth_blockNumber"), 16) >= first + 10
+        assert not (tmp_path / "devnet" / "state.json").exists()
+        assert cli("devnet", "up", "--block-time", "0").returncode == 2  # out of range: click's usage error
+    finally:
+        cli("devnet", "down")
