@@ -1,6 +1,7 @@
 """Consent benchmark: gas of grant (direct and relayed), revoke, recordAccess and the access
 check, the same grant measured with 1, 100 and 1,000 prior consents (no loops: it must stay
-flat), and the throughput of the access check with batched JSON-RPC versus one call at a time."""
+flat), the throughput of the access check with batched JSON-RPC versus one call at a time, and
+relayed grants end to end through HTTP (many clients against one client sequentially)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,120 @@ def _flood_grants(
         receipt = client.chain.wait(last, "bench setup grants")
         if receipt["status"] != 1:
             raise RuntimeError("bench setup grant reverted")
+
+
+RELAY_BLOCK_TIME = 0.02
+"""Seconds between blocks of the relay devnet (``careledger devnet up --block-time``; docs/consent.md)."""
+RELAY_CLIENTS = 12
+
+
+def _relay_grants(env: BenchEnv) -> tuple[Throughput, str]:
+    """Relayed grants end to end through HTTP: `careledger relay serve` as its own process on a
+    fresh devnet that mines every ``RELAY_BLOCK_TIME`` s, fed signed grants (each from a fresh
+    pseudonym) by ``RELAY_CLIENTS`` concurrent HTTP clients; beside it, one client posting
+    grants one after another (the naive path: each waits for its receipt). Signed action in,
+    receipt and consent id out; latency per grant as each client sees it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench.harness import fresh_suite
+    from careledger.consent.client import SignedAction
+    from careledger.devnet import free_port
+
+    orgs = ("clinic", "lab", "er", "pharmacy")
+    per_org = 60 if env.quick else 150
+    naive_n = 20 if env.quick else 40
+    with fresh_suite(env.workdir / "relay", quick=env.quick, anvil_args=f"--block-time {RELAY_BLOCK_TIME:g}") as renv:
+        client = ConsentClient(renv.signer("relayer"), renv.deployment)
+        port = free_port()
+        cmd = [
+            sys.executable, "-c", "from careledger.cli.main import main; main()", "--rpc", renv.rpc,
+            "--account", "relayer", "relay", "serve", "--port", str(port), "--rate", "1000", "--trust-forwarded-for",
+        ]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"relay serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+                try:
+                    if requests.get(f"{url}/health", timeout=0.5).ok:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("relay serve did not start within 30 s")
+                time.sleep(0.1)
+            now = client.chain_time()
+
+            def grant(org: str) -> SignedAction:
+                terms = GrantTerms(dev_account(org).address, mask([Category.OBSERVATION]), TREAT, now + DAY)
+                return client.sign(Account.create(), "grant", terms=terms, nonce=0, deadline=now + 900)
+
+            actions = [grant(org) for org in orgs for _ in range(per_org)]
+            naive_actions = [grant(orgs[i % len(orgs)]) for i in range(naive_n)]
+            local = threading.local()
+            latencies: list[float] = []
+            failed: list[int] = []
+            lock = threading.Lock()
+
+            def post(i: int, body: SignedAction, forwarded: str) -> None:
+                session = getattr(local, "s", None) or requests.Session()
+                local.s = session
+                t0 = time.perf_counter()
+                resp = session.post(f"{url}/actions", json=body.to_json(), headers={"X-Forwarded-For": forwarded})
+                took = time.perf_counter() - t0
+                with lock:
+                    latencies.append(took)
+                    if resp.status_code != 200 or "consentId" not in resp.json():
+                        failed.append(resp.status_code)
+
+            first_block = renv.w3.eth.block_number
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=RELAY_CLIENTS) as pool:
+                list(pool.map(lambda i: post(i, actions[i], f"10.2.{i % 250}.1"), range(len(actions))))
+            elapsed = time.perf_counter() - t0
+            blocks = renv.w3.eth.block_number - first_block
+            concurrent = sorted(latencies)
+            latencies.clear()
+            t0 = time.perf_counter()
+            for i, body in enumerate(naive_actions):
+                post(i, body, "10.3.0.1")
+            naive_elapsed = time.perf_counter() - t0
+            sequential = sorted(latencies)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+    if failed:
+        raise RuntimeError(f"relay bench: {len(failed)} grants not served (HTTP {sorted(set(failed))})")
+
+    def pct(xs: list[float], q: float) -> float:
+        return round(xs[min(len(xs) - 1, int(len(xs) * q))] * 1000, 1)
+
+    rate, naive_rate = len(actions) / elapsed, naive_n / naive_elapsed
+    detail = {
+        "clients": RELAY_CLIENTS,
+        "block_time_s": RELAY_BLOCK_TIME,
+        "blocks": blocks,
+        "latency_p50_ms": pct(concurrent, 0.5),
+        "latency_p95_ms": pct(concurrent, 0.95),
+        "naive_latency_p50_ms": pct(sequential, 0.5),
+        "naive_latency_p95_ms": pct(sequential, 0.95),
+        "target_ops_per_s": 200,
+    }
+    note = (
+        f"relayed grants end to end through HTTP: {len(actions):,} from fresh pseudonyms by {RELAY_CLIENTS} "
+        f"concurrent clients to `careledger relay serve` on a devnet mining every {RELAY_BLOCK_TIME:g} s: "
+        f"{rate:,.0f}/s in {blocks} blocks, latency p50 {detail['latency_p50_ms']} ms, p95 "
+        f"{detail['latency_p95_ms']} ms; one client sequentially {naive_rate:,.1f}/s (p50 "
+        f"{detail['naive_latency_p50_ms']} ms)"
+    )
+    return Throughput(rate, naive_rate, len(actions), detail), note
 
 
 def _gas(r: TxReceipt) -> int:
@@ -210,6 +325,8 @@ def run(env: BenchEnv) -> BenchResult:
         f"through web3.py ({allowed:,} of the batched answers were 'allowed')"
     )
 
+    relay, relay_note = _relay_grants(env)
+    notes.append(relay_note)
     return BenchResult(
         gas=gas,
         budget={
@@ -220,6 +337,9 @@ def run(env: BenchEnv) -> BenchResult:
             "consent.record_access": 45_000,
         },
         floor={"consent.grant": 44_400},
-        throughput={"consent.check": Throughput(batched, naive, ops, {"batch": 500, "target_ops_per_s": 20_000})},
+        throughput={
+            "consent.check": Throughput(batched, naive, ops, {"batch": 500, "target_ops_per_s": 20_000}),
+            "consent.relay_grants_per_s": relay,
+        },
         notes=notes,
     )

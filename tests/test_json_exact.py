@@ -173,6 +173,34 @@ def _consent(w: Walk) -> None:
     w.cli("consent", "review", rows[0]["breakGlassId"], code=2)  # already reviewed
     w.cli("consent", "cancel", "lab")
     w.cli("consent", "cancel", "0x12", code=2)
+    # the same under 'consent break-glass', with the provider side: open (capped per day),
+    # co-sign over the cap, and the research study's status
+    enc, note = "0x" + "e1" * 32, "0x" + "0c" * 32
+    opened = w.cli(
+        "consent", "break-glass", "open", "patient", "--reason", "etreat", "--encounter", enc, "--justification", note,
+        account="er",
+    )  # fmt: skip
+    w.cli(
+        "consent", "break-glass", "open", "patient", "--reason", "etreat", "--encounter", "0x00", "--justification",
+        note, code=2, account="er",
+    )  # fmt: skip
+    w.cli("consent", "break-glass", "co-sign", "patient", "er", "--encounter", enc, account="regulator")
+    w.cli("consent", "break-glass", "co-sign", "patient", "er", "--encounter", enc, code=2, account="er")
+    rows = w.cli("consent", "break-glass", "unreviewed")
+    assert opened["breakGlassId"] in {r["breakGlassId"] for r in rows}
+    w.cli("consent", "break-glass", "unreviewed", "--patient", "0x1234", code=2)
+    w.cli("consent", "break-glass", "review", opened["breakGlassId"])
+    w.cli("consent", "break-glass", "review", opened["breakGlassId"], code=2)  # already reviewed
+    from eth_account import Account
+
+    study = Account.create()
+    ConsentClient(w.env.signer("clinic"), w.env.deployment).register_study(study, b"\x51" * 32)
+    w.cli("consent", "study", "status", study.address)
+    w.cli("consent", "study", "status", dev_account("lab").address, code=2)  # not a study
+    w.cli("consent", "study", "close", study.address, account="clinic")
+    w.cli("consent", "study", "reopen", study.address, code=1, account="clinic")  # a sponsor only closes
+    w.cli("consent", "study", "reopen", study.address, account="regulator")
+    w.cli("consent", "study", "close", "0x12", code=2, account="regulator")
     # what the clinic's claims need: the member's consent to FINANCIAL data for payment. The claims
     # below enrol the patient's own address as the member, so that address grants it (--patient);
     # with plan pseudonyms it is `--plan insurer` (the member address is then her plan pseudonym).

@@ -21,12 +21,22 @@ def devnet() -> None:
 
 
 @devnet.command()
+@click.option(
+    "--block-time",
+    type=click.FloatRange(0.001, 3600),
+    default=None,
+    help="Mine a block every SECONDS (interval mining, as a real chain) instead of one block per "
+    "transaction, on a throwaway chain (its state is not kept); only when it starts anvil. "
+    "E.g. 0.02 for the consent relayer (docs/consent.md).",
+)
 @pass_app
-def up(app: AppContext) -> None:
+def up(app: AppContext, block_time: float | None) -> None:
     """Start anvil (or report the running one); print the RPC URL and the dev accounts."""
     from careledger.devnet import Devnet
 
-    net = Devnet(port=_port(app))
+    # An interval-mining devnet is a throwaway chain: 50 blocks a second with the suite's
+    # historical states grew anvil's state file by about 5 MB a second (152 MB after 30 s).
+    net = Devnet(port=_port(app), block_time=block_time, persist=block_time is None)
     before = net.status().running
     st = net.up()
     accounts = Devnet.describe_accounts()
@@ -36,7 +46,10 @@ def up(app: AppContext) -> None:
         con = Console()
         verb = "already running" if before else "started"
         con.print(f"devnet {verb}: [bold]{st.rpc_url}[/] chain {st.chain_id}, block {st.block}, pid {st.pid}")
-        con.print(f"state kept in {st.state_file}")
+        if net.persist:
+            con.print(f"state kept in {st.state_file}")
+        else:
+            con.print(f"a block every {block_time:g} s (interval mining); throwaway chain: state not kept")
         table = Table("#", "name", "address", "role in the demo")
         for a in accounts:
             table.add_row(str(a["index"]), str(a["name"]), str(a["address"]), str(a["label"]))

@@ -1,4 +1,5 @@
-"""``careledger consent grant|modify|revoke|check|list|log|export-fhir|import-fhir``.
+"""``careledger consent grant|modify|revoke|check|list|log|export-fhir|import-fhir|unreviewed|review|
+cancel``, ``consent break-glass open|co-sign|review|unreviewed``, ``consent study status|close|reopen``.
 
 Patient commands sign with ``--account`` (default on a devnet: ``patient``). With ``--relay URL``
 they are signed as EIP-712 messages and sent to a relayer (``careledger relay serve``) instead,
@@ -161,7 +162,8 @@ def _identities(app: AppContext, client: Any, patient: str | None) -> list[str]:
 
 @click.group()
 def consent() -> None:
-    """Patient consents: grant, modify, revoke, check, list, audit log, FHIR export/import."""
+    """Patient consents: grant, modify, revoke, check, list, audit log, FHIR export/import;
+    break-glass (open, co-sign, review) and research study status."""
 
 
 _PATIENT = click.option(
@@ -592,3 +594,223 @@ def cancel_cmd(app: AppContext, grantee: str | None, relay_url: str | None) -> N
         {"patient": client.me, "grantee": g, "cancelled": True, "tx": tx},
         lambda: click.echo(f"outstanding signatures of {client.me} for {g or 'patient-wide actions'} voided (tx {tx})"),
     )
+
+
+# ---------------------------------------------------------------------- break-glass (provider side)
+
+
+def _commitment_arg(value: str, what: str) -> bytes:
+    """A salted commitment given as 0x + 64 hex, not zero (the registry refuses an empty one)."""
+    text = value.removeprefix("0x")
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise InvalidInput(f"{what} must be a commitment: 0x + 64 hex digits (e.g. from 'careledger records store')")
+    if not any(raw):
+        raise InvalidInput(f"{what} must not be zero: commit to the real {what} (a salted hash)")
+    return raw
+
+
+def _org_client(app: AppContext) -> Any:
+    """A client signing as the organisation named by --account (or $CARELEDGER_PRIVATE_KEY):
+    provider, regulator or registrar actions have no default signer."""
+    from careledger.consent.client import ConsentClient
+
+    return ConsentClient(app.signer(default=None), app.deployment())
+
+
+def _patient_at(app: AppContext, value: str, organisation: str) -> str:
+    """The patient as ``organisation`` knows them: a 0x address as given, or on a devnet a person
+    of the cast by name, resolved to their pairwise pseudonym for that organisation."""
+    if not value.startswith("0x"):
+        person = _person(app, value)
+        if person is not None:
+            return str(person.address_for(organisation))
+    return _addr(app, value, "patient")
+
+
+@consent.group("break-glass")
+def break_glass() -> None:
+    """Emergency access: open (bounded per day), co-sign over the cap, review, list unreviewed."""
+
+
+@break_glass.command("open")
+@click.argument("patient")
+@click.option(
+    "--reason",
+    type=click.Choice(["etreat", "btg"], case_sensitive=False),
+    required=True,
+    help="ETREAT (emergency treatment) or BTG (break the glass).",
+)
+@click.option(
+    "--encounter",
+    required=True,
+    help="Salted commitment (0x + 64 hex) of the encounter this opening serves.",
+)
+@click.option(
+    "--justification",
+    required=True,
+    help="Salted commitment (0x + 64 hex) of the off-chain justification note.",
+)
+@pass_app
+def break_glass_open_cmd(app: AppContext, patient: str, reason: str, encounter: str, justification: str) -> None:
+    """Open a 4-hour break-glass window on PATIENT as the signing provider (--account). At most
+    two a day per provider and patient; beyond that a second provider or a regulator co-signs
+    the same encounter first ('break-glass co-sign')."""
+    from careledger.errors import ChainRefused
+
+    enc = _commitment_arg(encounter, "encounter")
+    note = _commitment_arg(justification, "justification")
+    client = _org_client(app)
+    who = _patient_at(app, patient, client.me)
+    try:
+        bg_id, receipt = client.break_glass(who, Purpose[reason.upper()], note, enc)
+    except ChainRefused as exc:
+        if exc.error_name == "BreakGlassCapReached":
+            raise ChainRefused(
+                f"{exc.message}: the daily cap is reached; ask a second provider or a regulator to run "
+                f"'careledger consent break-glass co-sign {who} {client.me} --encounter 0x{enc.hex()}'",
+                error_name=exc.error_name,
+                error_args=exc.error_args,
+            ) from None
+        raise
+    ev = client.contract.events.BreakGlassOpened().process_receipt(receipt)[0]["args"]
+    seq = int(client.contract.functions.breakGlassOf(who, client.me).call()[1])
+    data = {
+        "breakGlassId": uint_id(bg_id),
+        "seq": seq,
+        "patient": who,
+        "provider": client.me,
+        "reason": reason.upper(),
+        "until": int(ev["until"]),
+        "encounter": "0x" + enc.hex(),
+        "coSigned": bool(ev["coSigned"]),
+        "tx": receipt["transactionHash"].to_0x_hex(),
+    }
+    app.emit(
+        data,
+        lambda: click.echo(
+            f"break-glass #{seq} open on {who} until {data['until']}"
+            f"{' (co-signed)' if data['coSigned'] else ''}: id {data['breakGlassId']} (tx {data['tx']})"
+        ),
+    )
+
+
+@break_glass.command("co-sign")
+@click.argument("patient")
+@click.argument("provider")
+@click.option("--encounter", required=True, help="The encounter commitment the opening will carry (0x + 64 hex).")
+@pass_app
+def break_glass_cosign_cmd(app: AppContext, patient: str, provider: str, encounter: str) -> None:
+    """As a second provider or a regulator (--account): allow PROVIDER one more break-glass opening
+    on PATIENT today, for that encounter only (used up by the opening)."""
+    enc = _commitment_arg(encounter, "encounter")
+    client = _org_client(app)
+    opener = _addr(app, provider, "provider")
+    if opener.lower() == str(client.me).lower():
+        raise InvalidInput("a provider cannot co-sign its own break-glass: a second provider or a regulator must")
+    who = _patient_at(app, patient, opener)
+    receipt = client.co_sign_break_glass(who, opener, enc)
+    data = {
+        "patient": who,
+        "provider": opener,
+        "cosigner": client.me,
+        "encounter": "0x" + enc.hex(),
+        "tx": receipt["transactionHash"].to_0x_hex(),
+    }
+    app.emit(
+        data,
+        lambda: click.echo(f"{client.me} co-signed one more break-glass of {opener} on {who} (tx {data['tx']})"),
+    )
+
+
+break_glass.add_command(review_cmd, "review")
+break_glass.add_command(unreviewed_cmd, "unreviewed")
+
+
+# ---------------------------------------------------------------------- study status
+
+_STUDY_STATUS = {0: "unregistered", 1: "active", 2: "closed"}
+
+
+def _study(app: AppContext, client: Any, study: str) -> tuple[str, dict[str, Any]]:
+    from careledger.artifacts import load_artifacts
+    from careledger.codes import Role
+
+    addr = _addr(app, study, "study")
+    sponsor, version, status, form = client.chain.call(client.contract.functions.studyOf(addr), "read study")
+    if int(version) == 0:
+        raise InvalidInput(f"{addr} is not a registered study")
+    directory = client.chain.contract(
+        client.deployment.address("ParticipantDirectory"), load_artifacts()["ParticipantDirectory"].abi
+    )
+    active = bool(client.chain.call(directory.functions.isActive(sponsor, int(Role.PROVIDER)), "read sponsor"))
+    return addr, {
+        "study": addr,
+        "sponsor": str(sponsor),
+        "sponsorActive": active,
+        "formVersion": int(version),
+        "form": "0x" + bytes(form).hex(),
+        "status": _STUDY_STATUS.get(int(status), str(status)),
+        # research access needs both: an active study and a sponsor still an active provider
+        "accessOpen": int(status) == 1 and active,
+    }
+
+
+@consent.group("study")
+def study() -> None:
+    """Research studies: status; close or reopen (sponsor: close; registrar or regulator: both)."""
+
+
+@study.command("status")
+@click.argument("study_address")
+@pass_app
+def study_status_cmd(app: AppContext, study_address: str) -> None:
+    """Show STUDY_ADDRESS's sponsor, form version and status, and whether research access is open."""
+    client = _client(app, signer_default=None)
+    _, data = _study(app, client, study_address)
+    app.emit(
+        data,
+        lambda: click.echo(
+            f"study {data['study']}: {data['status']}, form v{data['formVersion']}, sponsor {data['sponsor']}"
+            f"{'' if data['sponsorActive'] else ' (not an active provider)'}; research access "
+            f"{'open' if data['accessOpen'] else 'closed'}"
+        ),
+    )
+
+
+def _set_study(app: AppContext, study_address: str, status: int) -> None:
+    client = _org_client(app)
+    addr, before = _study(app, client, study_address)
+    wanted = _STUDY_STATUS[status]
+    if before["status"] == wanted:
+        app.emit(
+            {**before, "changed": False},
+            lambda: click.echo(f"study {addr} is already {wanted}: nothing sent"),
+        )
+        return
+    receipt = client.set_study_status(addr, status)
+    tx = receipt["transactionHash"].to_0x_hex()
+    app.emit(
+        {**before, "status": wanted, "accessOpen": status == 1 and before["sponsorActive"], "changed": True, "tx": tx},
+        lambda: click.echo(f"study {addr} is now {wanted} (tx {tx})"),
+    )
+
+
+@study.command("close")
+@click.argument("study_address")
+@pass_app
+def study_close_cmd(app: AppContext, study_address: str) -> None:
+    """Close STUDY_ADDRESS (its sponsor, a registrar or a regulator, as --account): no new
+    research consent and no research access until it is reopened."""
+    _set_study(app, study_address, 2)
+
+
+@study.command("reopen")
+@click.argument("study_address")
+@pass_app
+def study_reopen_cmd(app: AppContext, study_address: str) -> None:
+    """Reopen a closed STUDY_ADDRESS (a registrar or a regulator, as --account)."""
+    _set_study(app, study_address, 1)

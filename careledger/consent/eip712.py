@@ -5,13 +5,17 @@ field; the domain is ``("CareLedger Consent", "1", chainId, registry address)``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_keys.datatypes import Signature
+from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+from eth_utils.exceptions import ValidationError
 
 from careledger.consent.terms import GrantTerms, ModifyTerms
 
@@ -22,9 +26,11 @@ __all__ = [
     "appoint_delegate",
     "cancel",
     "digest",
+    "fast_digest",
     "grant",
     "modify",
     "recover",
+    "recover_digest",
     "register_study",
     "remove_delegate",
     "review_break_glass",
@@ -287,6 +293,61 @@ def digest(typed: dict[str, Any]) -> bytes:
     """The 32-byte EIP-712 digest (``\\x19\\x01 || domainSeparator || structHash``) the contract checks."""
     signable = encode_typed_data(full_message=typed)
     return keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
+@functools.lru_cache(maxsize=16)
+def _domain_separator(chain_id: int, registry: str) -> bytes:
+    return keccak(
+        keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+        + keccak(DOMAIN_NAME.encode())
+        + keccak(DOMAIN_VERSION.encode())
+        + chain_id.to_bytes(32, "big")
+        + bytes(12)
+        + bytes.fromhex(to_checksum_address(registry)[2:])
+    )
+
+
+_TYPEHASHES = {primary: keccak(type_string(primary).encode()) for primary in TYPES}
+
+
+def _word(typ: str, value: Any) -> bytes:
+    if typ == "address":
+        raw = bytes.fromhex(str(value)[2:])
+        if len(raw) != 20:
+            raise ValueError(f"not an address: {value!r}")
+        return bytes(12) + raw
+    if typ == "bytes32":
+        raw = value if isinstance(value, bytes) else bytes.fromhex(str(value).removeprefix("0x"))
+        if len(raw) != 32:
+            raise ValueError(f"not 32 bytes: {value!r}")
+        return raw
+    number = int(value)
+    if not 0 <= number < 1 << int(typ.removeprefix("uint")):
+        raise ValueError(f"{number} does not fit {typ}")
+    return number.to_bytes(32, "big")
+
+
+def fast_digest(primary: str, message: dict[str, Any], chain_id: int, registry: str) -> bytes:
+    """:func:`digest` of ``_typed(primary, message, chain_id, registry)`` computed directly: every
+    field of these types is one ABI word (address, uintN, bytes32), so the struct hash is
+    ``keccak256(typeHash || words)`` as the contract computes it. About a tenth of the CPU of
+    eth-account's generic encoder (the relayer computes one per request); the same bytes
+    (``tests/consent/test_relay_fast_path.py``)."""
+    words = b"".join(_word(f["type"], message[f["name"]]) for f in TYPES[primary])
+    struct = keccak(_TYPEHASHES[primary] + words)
+    return keccak(b"\x19\x01" + _domain_separator(chain_id, registry) + struct)
+
+
+def recover_digest(digest32: bytes, signature: bytes) -> str | None:
+    """The address whose key made ``signature`` (65 bytes, v 27/28) over ``digest32``; None when
+    it recovers to no key. Use after :func:`signature_problem` found nothing wrong."""
+    if len(signature) != 65 or signature[64] not in (27, 28):
+        return None
+    try:
+        key = Signature(signature[:64] + bytes([signature[64] - 27])).recover_public_key_from_msg_hash(digest32)
+    except (BadSignature, ValidationError, ValueError):
+        return None
+    return str(key.to_checksum_address())
 
 
 def sign(account: LocalAccount, typed: dict[str, Any]) -> bytes:

@@ -105,6 +105,12 @@ def serve(
     client = ConsentClient(app.signer(default="relayer"), app.deployment())
     if port_in_use(host, port):
         raise EnvironmentProblem(f"port {port} on {host} is already taken; pass --port")
+    if client.chain.is_devnet() and client.chain._raw_call("anvil_getAutomine", []) is True:
+        click.echo(
+            "note: this devnet mines one block per transaction (automine), about 140 relayed grants/s at most; "
+            "for the relayer's throughput start it with 'careledger devnet up --block-time 0.02' (docs/consent.md)",
+            err=True,
+        )
     click.echo(
         f"relay for registry {client.address} on chain {client.chain.chain_id}, signing as {client.me}; "
         f"listening on http://{host}:{port} ({rate} actions per {window:g} s per signer)",

@@ -304,6 +304,44 @@ def test_relay_rate_limits_per_signer(devnet: dict[str, Any]) -> None:
     assert http.post("/actions", json=other.to_json()).status_code == 200  # another signer has its own budget
 
 
+def test_replayed_signature_takes_no_slot_of_the_signer(devnet: dict[str, Any]) -> None:
+    """Signed actions are public once mined: anyone can post an old one again. It is refused on
+    its spent nonce before it takes one of the signer's rate-limit slots, so replaying a
+    patient's old signatures cannot lock the patient out of the relayer."""
+    from eth_account import Account
+
+    relayer = _client(devnet, "relayer")
+    http = TestClient(create_app(relayer, RateLimiter(limit=2, window=3600)))
+    key = Account.create()
+    first = relayer.sign(key, "grant", terms=_terms(relayer, "lab"))
+    assert http.post("/actions", json=first.to_json()).status_code == 200  # slot 1 of 2
+    for _ in range(3):
+        resp = http.post("/actions", json=first.to_json())
+        assert resp.status_code == 400 and "action counter" in resp.json()["error"], resp.text
+    again = relayer.sign(key, "grant", terms=_terms(relayer, "clinic"))
+    assert http.post("/actions", json=again.to_json()).status_code == 200  # slot 2 of 2: still free
+
+
+def test_relay_answers_502_when_the_node_fails_it(devnet: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that stops answering mid-request is the relayer's problem, said in one line (HTTP
+    502, exact JSON), never an unhandled 500; nothing is sent."""
+    from careledger.errors import NodeUnreachable
+    from careledger.rpc import KeepAliveRpcClient
+
+    relayer = _client(devnet, "relayer")
+    http = TestClient(create_app(relayer))
+    signed = relayer.sign(dev_account("patient2").account, "grant", terms=_terms(relayer, "er"))
+    sent = devnet["w3"].eth.get_transaction_count(relayer.me)
+
+    def down(self: KeepAliveRpcClient, payload: Any) -> Any:
+        raise NodeUnreachable(f"no answer from {self.url} (connection refused), 3 attempts")
+
+    monkeypatch.setattr(KeepAliveRpcClient, "_post", down)
+    resp = http.post("/actions", json=signed.to_json())
+    assert resp.status_code == 502 and "no answer from" in resp.json()["error"], resp.text
+    assert devnet["w3"].eth.get_transaction_count(relayer.me) == sent
+
+
 def test_rate_limiter_window_slides() -> None:
     now = [0.0]
     limiter = RateLimiter(limit=2, window=10, clock=lambda: now[0])
@@ -344,11 +382,23 @@ def counted(devnet: dict[str, Any]) -> Iterator[tuple[ConsentClient, list[str]]]
         calls.append(str(method))
         return original(method, params)
 
+    # The relayer's own transport (raw JSON-RPC, careledger.rpc.KeepAliveRpcClient) is counted too.
+    from careledger.rpc import KeepAliveRpcClient
+
+    raw_post = KeepAliveRpcClient._post
+
+    def counting_post(self: KeepAliveRpcClient, payload: Any) -> Any:
+        for request in payload if isinstance(payload, list) else [payload]:
+            calls.append(str(request["method"]))
+        return raw_post(self, payload)
+
     provider.make_request = counting  # type: ignore[method-assign]
+    KeepAliveRpcClient._post = counting_post  # type: ignore[method-assign]
     try:
         yield relayer, calls
     finally:
         del provider.make_request  # the shared provider answers as before
+        KeepAliveRpcClient._post = raw_post  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize(
@@ -385,6 +435,7 @@ def test_relay_refuses_signature_form_the_contract_refuses_before_any_node_call(
     resp = http.post("/actions", json=honest.to_json())
     assert resp.status_code == 200, resp.text
     assert w3.eth.get_transaction_count(relayer.me) == sent + 1
+    assert {"eth_estimateGas", "eth_sendRawTransaction"} <= set(calls)  # the count sees the relayer's node calls
 
 
 def test_relay_still_accepts_erc1271_wallet_signatures(devnet: dict[str, Any]) -> None:
@@ -561,3 +612,36 @@ def test_cli_unreviewed_break_glass_review_and_cancel(
     assert relayer.pair_nonce(at_pharmacy.address, dev_account("pharmacy").address) == held.nonce + 1
     resp = TestClient(create_app(relayer)).post("/actions", json=held.to_json())
     assert resp.status_code == 400 and "action counter" in resp.json()["error"]
+
+
+def test_relay_serve_on_an_automine_devnet_says_how_to_run_it(devnet: dict[str, Any]) -> None:
+    """`careledger relay serve` on a devnet that mines one block per transaction points to the
+    documented way to run it (interval mining), then serves as usual."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    port = free_port()
+    cmd = [
+        sys.executable, "-c", "from careledger.cli.main import main; main()", "--rpc", devnet["rpc"],
+        "--account", "relayer", "relay", "serve", "--port", str(port),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "relay exited"
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=0.5).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "relay did not start"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert "careledger devnet up --block-time 0.02" in err
