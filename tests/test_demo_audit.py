@@ -145,6 +145,17 @@ def audited_demo():
                     valid_until=me.chain_time() + 86_400,
                 )
             )
+        # And the plan card (the member address in the claims) reused for a care consent: the
+        # member <-> consent linkage the claims detector must catch (#13 point 8).
+        card = ConsentClient(chain.with_account(dev_account("patient2").account), deployment)
+        card.grant(
+            GrantTerms(
+                grantee=dev_account("lab").address,
+                categories=mask([Category.OBSERVATION]),
+                purposes=mask([Purpose.TREAT]),
+                valid_until=card.chain_time() + 86_400,
+            )
+        )
         found["planted_links"] = chain_links(w3, deployment, load_artifacts())
 
     stories = run_demo(Console(file=io.StringIO()), inspect=inspect)
@@ -190,6 +201,8 @@ def test_demo_links_no_relationships_and_a_planted_link_is_caught(audited_demo):
     patient = dev_account("patient").address.lower()
     kinds = {(h.address, h.kind) for h in found["planted_links"]}
     assert (patient, "two-organisations") in kinds
+    # the member address of the claims reused in a care consent (#13 point 8): caught
+    assert (dev_account("patient2").address.lower(), "consent-and-claims") in kinds
 
 
 def test_persistent_index_rebuilds_the_demo_and_agrees_with_the_chain(audited_demo):
