@@ -1176,6 +1176,7 @@ class RandomRun:
                 }
             )
         path = self.workdir / f"claims-{self.step}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)  # a file may come before any stored record
         path.write_text(json.dumps(rows, indent=1))
         c = self.client("claims", payee)
         results = self.do(
