@@ -690,26 +690,59 @@ def status(
 @click.option(
     "--as-claim",
     "codes",
+    is_flag=False,
+    flag_value="",
     default=None,
-    help="Export the FHIR Claim instead, its codes restored with the plan's key: CODE,CODE,... the provider bills.",
+    help="Export the FHIR Claim instead, its codes restored with the plan's keys: over the codes of the key file, "
+    "or CODE,CODE,... when given.",
 )
 @click.option("--day", "service_date_text", default=None, help="With --as-claim: the service date (off chain).")
+@click.option(
+    "--records",
+    envvar="CARELEDGER_RECORDS",
+    default=None,
+    help="With --as-claim and no --day: your record store holding the committed FHIR Claim (its service date).",
+)
 @pass_app
 def export_fhir(
-    app: AppContext, claim_id: str, out: Path | None, codes: str | None, service_date_text: str | None
+    app: AppContext,
+    claim_id: str,
+    out: Path | None,
+    codes: str | None,
+    service_date_text: str | None,
+    records: str | None,
 ) -> None:
     """Export the claim's decision as a FHIR R4 ClaimResponse, or (--as-claim, with the plan's code
-    key) the Claim with its codes read back from their digests; validated before writing."""
+    keys) the Claim with its codes read back from their digests; validated before writing.
+
+    Every key of the plan in the key file is tried, so a claim made before a key rotation reads
+    back with the old key."""
     from careledger.claims.batchfile import parse_day
     from careledger.claims.fhir import claim_resource, claim_response, validate, validate_claim
+    from careledger.claims.keys import KeyStore
 
     client = _reader(app)
     info = client.info(_claim_id(claim_id))
     insurer, _ = client.plan(info.plan_id)
     if codes is not None:
+        store = KeyStore()
+        if not store.keys(info.plan_id):
+            raise InvalidInput(f"no code key for plan {info.plan_id} in {store.path} (the insurer shares it off chain)")
+        given = [c.strip() for c in codes.split(",") if c.strip()]
+        if given:
+            table: dict[bytes, str] = {}
+            for key in store.keys(info.plan_id):
+                table |= key.codes_of(info.plan_id, given)
+        else:
+            table = store.reader(info.plan_id).table
         if service_date_text is None:
-            raise InvalidInput("--as-claim needs --day, the service date from the provider's record")
-        table = _context(client, info.plan_id).codes_of([c.strip() for c in codes.split(",") if c.strip()])
+            date = _readable(info, None, records)[1] if records is not None else None
+            if date is None:
+                raise InvalidInput(
+                    "--as-claim needs --day (the service date from the provider's record) or --records holding "
+                    "the committed FHIR Claim"
+                )
+            service_date_text = date
         resource = claim_resource(
             info, table, parse_day(service_date_text), insurer=insurer, decimals=_decimals(client)
         )

@@ -332,6 +332,13 @@ def test_status_shows_codes_and_date_to_their_holders_only(net, tmp_path):
     # A public code list does not help without the key.
     listed = _json(outsider, "claims", "status", claim["claimId"], "--codes", str(PUBLIC_CODES))
     assert [ln["serviceCode"] for ln in listed["lines"]] == [None]
+    # The FHIR Claim rebuilt by the holder: codes from the key file, the date from its record store.
+    rebuilt = tmp_path / "rebuilt.json"
+    _json(records, "claims", "export-fhir", claim["claimId"], "--as-claim", "--out", str(rebuilt))
+    item = json.loads(rebuilt.read_text())["item"][0]
+    assert (item["productOrService"]["coding"][0]["code"], item["servicedDate"]) == ("99213", day)
+    no_key = _run(outsider, "--json", "claims", "export-fhir", claim["claimId"], "--as-claim", "--day", day)
+    assert no_key.returncode == 2 and "no code key" in no_key.stdout
 
 
 def test_redirect_and_release_lapsed_cli(net):
