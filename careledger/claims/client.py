@@ -502,28 +502,6 @@ class ClaimsClient:
         first failed transfer is ``PAYOUT_TIMEOUT`` old and the payee did not redirect it."""
         return self.chain.send(self.contract.functions.releaseLapsed(cid), "release lapsed payout")
 
-    def deferred_at(self, cid: bytes) -> int:
-        """When a transfer of ``cid``'s payout first failed (0: never)."""
-        c = self.chain.call(self.contract.functions.claimOf(cid), "read claim")
-        return int(
-            _values(
-                c,
-                (
-                    "member",
-                    "status",
-                    "appealed",
-                    "planId",
-                    "period",
-                    "payee",
-                    "amount",
-                    "linesHash",
-                    "deniedAt",
-                    "byInsurer",
-                    "deferredAt",
-                ),
-            )[10]
-        )
-
     # ------------------------------------------------------------------ reads
 
     def status(self, cid: bytes) -> ClaimStatus:
