@@ -82,9 +82,11 @@ from careledger.provenance.store import BatchFile, build_batch
 from careledger.rpc import RpcClient
 from careledger.sender import batch_call
 
-SEED = 12  # with STEPS actions it covers every kind of action (see MUST_SUCCEED); issue #8 chose 8,
+SEED = 13  # with STEPS actions it covers every kind of action (see MUST_SUCCEED); issue #8 chose 8,
 # issue #15 (pairwise pseudonyms change which payment consents exist) moved to 11; after the v2
-# merges (#13, #14, #15) 11 missed a successful provenance.lift and 12 covers every kind
+# merges (#13, #14, #15) 11 missed a successful provenance.lift and 12 covered every kind; with
+# claims v2's terminate, void, redirect, release and rule rotation in the mix, 12 missed a queued
+# claim's adjudication and a recalled-batch refusal, and 13 covers every kind
 STEPS = 800
 LAB = "CPT:80053"  # in no plan's table: not covered, denied by the rules
 PLAN2_RULES = {"CPT:99213": SM_RULES[SM_OFFICE], "NDC:0002-1433-80": SM_RULES[SM_DRUG]}  # readable codes
@@ -286,6 +288,11 @@ class RandomRun:
         self.claims: dict[bytes, ClaimRequest] = {}
         self.plan_of: dict[str, int] = {}
         self.ctx: dict[int, PlanContext] = {}  # each plan's terms and code key (the network's side)
+        # A rule table scheduled under a rotated key, per plan: (effective from, its context). Claims
+        # use it from then on; claims submitted before keep their table and key.
+        self.next_ctx: dict[int, tuple[int, PlanContext]] = {}
+        self.rotations = 0
+        self.redirected: dict[bytes, str] = {}  # claim id -> the payee it now pays (redirectPayout)
         self.code_text: dict[bytes, str] = {}  # digest -> readable code, as a key holder maps it
         # The relay app with its abuse limits out of the way (this run plays a patient population, not
         # an attack; tests/consent/test_relay_load.py plays those) and nothing cached across steps,
@@ -880,7 +887,7 @@ class RandomRun:
 
     # ------------------------------------------------------------------ claims
 
-    def enrol(self, member: str | None = None) -> None:
+    def enrol(self, member: str | None = None, years: int | None = None) -> None:
         """The insurer enrols a member with the member's signature, for this plan year (always,
         at setup) or the next (refused for a year the member is already covered in)."""
         at_setup = member is not None
@@ -890,13 +897,15 @@ class RandomRun:
         record = self.coverage(member)
         current = insurer.period_at(plan_id, self.now())
         period = current + (0 if at_setup or self.rng.random() < 0.7 else 1)
+        # one plan year or two (the cap); at setup two, so the insurer has a year to terminate
+        last = period + (years - 1 if years else 1 if at_setup or self.rng.random() < 0.4 else 0)
         deadline = self.now() + 7 * 86_400  # a week to collect the member's agreement
         typed = enrolment_typed_data(
             plan_id,
             self.addr[member],
             record,
             period,
-            period,
+            last,
             insurer.enrolment_nonce(self.addr[member]),
             deadline,
             chain_id=insurer.chain.chain_id,
@@ -906,9 +915,174 @@ class RandomRun:
         if self.do(
             "claims.enrol",
             "insurer",
-            lambda: insurer.enrol(plan_id, self.addr[member], record, period, period, deadline, signature),
+            lambda: insurer.enrol(plan_id, self.addr[member], record, period, last, deadline, signature),
         ):
             self.expected.members.add(self.addr[member])
+
+    def _insurer_active(self) -> bool:
+        return bool(self.client("directory", "regulator").is_active(self.addr["insurer"], Role.INSURER))
+
+    def _enrolments(self) -> list[tuple[str, int, int, int, int]]:
+        """(member, enrolment, plan, fromPeriod, toPeriod) of every enrolment not voided."""
+        f = self.fns("claims")
+        counts = self.read(f.enrolmentOf(self.addr[m], 0) for m in PATIENTS)
+        wanted = [(m, n) for m, (_, count) in zip(PATIENTS, counts, strict=True) for n in range(1, int(count) + 1)]
+        rows = self.read(f.enrolmentOf(self.addr[m], n) for m, n in wanted)
+        return [
+            (m, n, int(e[0]), int(e[1]), int(e[2]))
+            for (m, n), (e, _) in zip(wanted, rows, strict=True)
+            if not e[3] and int(e[1]) <= int(e[2])  # not voided, not terminated before it started
+        ]
+
+    def _cover(self, member: str, period: int) -> tuple[int, int]:
+        return self.client("claims", "regulator").cover(self.addr[member], period)
+
+    def terminate(self) -> None:
+        """The plan's insurer ends an enrolment early: shorter only (the cover of the later year
+        goes), never before the current year, never longer (InvalidTermination)."""
+        insurer = self.client("claims", "insurer")
+        live = self._enrolments()
+        if not live:
+            return
+        member, n, plan_id, first, last = self.pick(live)
+        current = insurer.period_at(plan_id, self.now() + 1)
+        active = self._insurer_active()
+        if last > current and active and self.rng.random() < 0.7:
+            if self.do("claims.terminate", "insurer", lambda: insurer.terminate(self.addr[member], n, current)):
+                assert self._cover(member, last) == (0, 0), f"seed {self.seed}: {member} still covered after {current}"
+                if first <= current:
+                    assert self._cover(member, current) == (plan_id, n), f"seed {self.seed}: running year lost"
+            return
+        errors = ("InvalidTermination",) if active else ("ParticipantIsSuspended", "ParticipantNotActive")
+        self.do(
+            "claims.terminate",
+            "insurer",
+            lambda: insurer.terminate(self.addr[member], n, last),  # not shorter
+            refused=True,
+            error=errors,
+        )
+
+    def void_enrolment(self) -> None:
+        """A registrar voids an enrolment made by a suspended insurer (the member may enrol again);
+        while the insurer is active the registrar can undo nothing (InsurerStillActive)."""
+        live = self._enrolments()
+        if not live:
+            return
+        member, n, _plan, first, last = self.pick(live)
+        registrar = self.client("claims", "admin")
+        if self._insurer_active():
+            if self.rng.random() < 0.6:
+                self.do(
+                    "claims.void_enrolment",
+                    "admin",
+                    lambda: registrar.void_enrolment(self.addr[member], n),
+                    refused=True,
+                    error=("InsurerStillActive",),
+                )
+                return
+            # The consortium suspends the insurer (an audit), voids the enrolment it doubts, and
+            # reinstates the insurer once the audit is over.
+            d = self.client("directory", "admin")
+            if not self.do("directory.suspend", "admin", lambda: d.suspend(self.addr["insurer"], "PLAN-AUDIT")):
+                return
+            voided = self._void(registrar, member, n, first, last)
+            self.do("directory.reinstate", "admin", lambda: d.reinstate(self.addr["insurer"]))
+            if voided and first <= self._current(member) <= last:
+                # The voided year is free again: the member enrols anew (with its signature).
+                before = len(self.outcomes)
+                self.enrol(member, years=1)
+                assert self.outcomes[before].ok, (
+                    f"seed {self.seed}: no new enrolment after a void: {self.outcomes[before]}"
+                )
+            return
+        self._void(registrar, member, n, first, last)
+
+    def _current(self, member: str) -> int:
+        return int(self.client("claims", "regulator").period_at(self.plan_of[member], self.now() + 1))
+
+    def _void(self, registrar: ClaimsClient, member: str, n: int, first: int, last: int) -> bool:
+        if not self.do("claims.void_enrolment", "admin", lambda: registrar.void_enrolment(self.addr[member], n)):
+            return False
+        for period in range(first, last + 1):
+            assert self._cover(member, period)[1] != n, f"seed {self.seed}: voided enrolment still covers"
+        return True
+
+    def reschedule_rules(self) -> None:
+        """The insurer schedules the next rule table of a plan under a rotated code key, in force
+        from a future time; one table may wait at a time (RulesAlreadyScheduled). Claims before
+        it keep their table and key (their digests keep their meaning for the old key's holders)."""
+        plan_id = self.pick(sorted(self.ctx))
+        insurer = self.client("claims", "insurer")
+        old = self.context(plan_id)
+        self.rotations += 1
+        key = CodeKey(keccak(text=f"careledger random run plan {plan_id} key {self.rotations} {self.seed}"))
+        ctx = PlanContext(plan_id, key, old.terms)
+        effective = self.now() + self.pick([20, 600, 3 * 3600])
+        out = self.do(
+            "claims.schedule_rules",
+            "insurer",
+            lambda: insurer.schedule_rules(plan_id, effective, key.key_id),
+            refused=plan_id in self.next_ctx,
+            error=("RulesAlreadyScheduled", "ParticipantIsSuspended", "ParticipantNotActive"),
+        )
+        if not out:
+            return
+        version, _ = out
+        rules = DEMO_RULES if plan_id == min(self.ctx) else PLAN2_RULES
+        table = {ctx.code(c): r for c, r in rules.items()}
+        bindings = {ctx.code(DRUG): key.gtin_binding(plan_id, DRUG, GTIN)}
+        if self.do("claims.set_coverage", "insurer", lambda: insurer.set_coverage(plan_id, version, table, bindings)):
+            self.expected.rules |= {(plan_id, version, code) for code in table}
+        self.code_text |= ctx.codes_of([OFFICE, MRI, DRUG, LAB])
+        self.next_ctx[plan_id] = (effective, ctx)
+
+    def context(self, plan_id: int) -> PlanContext:
+        """The plan's context for a claim mined in the next block: the rotated key once its table
+        is in force (blocks are 1 s apart)."""
+        pending = self.next_ctx.get(plan_id)
+        if pending is not None and pending[0] <= self.now() + 1:
+            self.ctx[plan_id] = pending[1]
+            del self.next_ctx[plan_id]
+        return self.ctx[plan_id]
+
+    def payee_of(self, cid: bytes) -> str:
+        return self.redirected.get(cid, self.claims[cid].payee)
+
+    def redirect(self) -> None:
+        """The payee of an approved, unpaid claim has it paid to another of its addresses' peers
+        (a payee the token would refuse would do this); anyone else is refused (NotClaimParty)."""
+        payable = self._claims_in(ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)
+        if not payable:
+            return
+        cid = self.pick(payable)
+        payee = self.name_of[self.payee_of(cid)]
+        to = self.pick([p for p in PAYEES if p != payee])
+        who = payee if self.rng.random() < 0.75 else self.pick([p for p in PAYEES if p != payee])
+        c = self.client("claims", who)
+        if who != payee:
+            self.do("claims.redirect", who, lambda: c.redirect_payout(cid, self.addr[to]), refused=True,
+                    error=("NotClaimParty",))  # fmt: skip
+            return
+        if self.do("claims.redirect", who, lambda: c.redirect_payout(cid, self.addr[to])):
+            self.redirected[cid] = self.addr[to]
+            assert c.info(cid).payee == self.addr[to]
+
+    def release_lapsed(self) -> None:
+        """The insurer may take back an owed payout only once a transfer of it failed and the
+        timeout passed: the run's token refuses no payee, so every attempt is refused (the
+        success is played with a blocking token in tests/claims/test_v2_powers_settlement.py)."""
+        open_ = self._claims_in(ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED, ClaimStatus.PAID)
+        if not open_:
+            return
+        cid = self.pick(open_)
+        insurer = self.client("claims", "insurer")
+        self.do(
+            "claims.release_lapsed",
+            "insurer",
+            lambda: insurer.release_lapsed(cid),
+            refused=True,
+            error=("PayoutNotLapsed", "InvalidClaimStatus", "ParticipantIsSuspended", "ParticipantNotActive"),
+        )
 
     def fund(self, plan_id: int | None = None, amount: int | None = None) -> None:
         plan_id = plan_id or self.pick(self.expected.plans)
@@ -935,7 +1109,7 @@ class RandomRun:
             self.expected.adjusters.add((self.addr["insurer"], self.addr[adjuster]))
 
     def _lines(self, payee: str, member: str) -> tuple[Line, ...]:
-        ctx = self.ctx[self.plan_of[member]]
+        ctx = self.context(self.plan_of[member])
         kinds = ["office", "office", "big", "mri", "lab", "lab+office", "drug"]
         kind = self.pick(kinds if payee != "pharmacy" else ["drug"])
         if kind == "drug":
@@ -963,7 +1137,7 @@ class RandomRun:
         member, payee = self.pick(consented if consented and self.rng.random() < 0.75 else pairs)
         day = self.today() - self.pick([0, 1, 2, 3, 5, 8, 13])
         lines = self._lines(payee, member)
-        ctx = self.ctx[self.plan_of[member]]
+        ctx = self.context(self.plan_of[member])
         return payee, ctx.request(
             self.addr[member], self.addr[payee], day, lines, self.fhir_claim(member, payee, day, lines)
         )
@@ -981,7 +1155,7 @@ class RandomRun:
         rows = []
         reqs = []
         plan_id = self.pick(sorted(self.ctx))  # a file holds one plan's claims (one code key)
-        ctx = self.ctx[plan_id]
+        ctx = self.context(plan_id)
         members = [m for m in PATIENTS if self.plan_of[m] == plan_id]
         for _ in range(self.rng.randint(2, 4)):
             member = self.pick(members)
@@ -1002,6 +1176,7 @@ class RandomRun:
                 }
             )
         path = self.workdir / f"claims-{self.step}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)  # a file may come before any stored record
         path.write_text(json.dumps(rows, indent=1))
         c = self.client("claims", payee)
         results = self.do(
@@ -1044,7 +1219,10 @@ class RandomRun:
             self.do("claims.review(deny)", who, lambda: c.review(cid, decision, 0, 50))
         else:
             req = self.claims[cid]
-            benefit = c.quote(req.member, req.service_period, req.lines).benefit
+            try:
+                benefit = c.quote(req.member, req.service_period, req.lines).benefit
+            except ChainRefused:  # the member's cover was voided since: the review is refused too
+                benefit = 2
             self.do("claims.review(partial)", who, lambda: c.review(cid, decision, max(benefit // 2, 1), 50))
 
     def withdraw(self) -> None:
@@ -1104,7 +1282,7 @@ class RandomRun:
             payable = [*payable, self.pick(paid)]
         who = self.pick(("regulator", "insurer"))
         if self.do("claims.pay_batch", who, lambda: self.client("claims", who).pay_batch(payable)):
-            self.expected.token_holders |= {self.claims[cid].payee for cid in payable}
+            self.expected.token_holders |= {self.payee_of(cid) for cid in payable}
 
     def pay(self) -> None:
         payable = self._claims_in(ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)
@@ -1118,7 +1296,7 @@ class RandomRun:
             return
         cid = self.pick(payable)
         if self.do("claims.pay", who, lambda: c.pay(cid)):
-            self.expected.token_holders.add(self.claims[cid].payee)
+            self.expected.token_holders.add(self.payee_of(cid))
 
     # ------------------------------------------------------------------ provenance
 
@@ -1344,7 +1522,10 @@ ACTIONS: dict[str, int] = {
     "record_access": 6,
     "break_glass": 2,
     # claims
-    "enrol": 1,
+    "enrol": 2,
+    "terminate": 1,
+    "void_enrolment": 1,
+    "reschedule_rules": 1,
     "fund": 2,
     "withdraw_free": 1,
     "set_adjuster": 1,
@@ -1357,6 +1538,8 @@ ACTIONS: dict[str, int] = {
     "appeal": 2,
     "pay": 4,
     "pay_batch": 1,
+    "redirect": 1,
+    "release_lapsed": 1,
     # provenance
     "commission": 1,
     "ship": 7,
@@ -1409,6 +1592,10 @@ MUST_SUCCEED = (
     "claims.appeal",
     "claims.pay",
     "claims.pay_batch",
+    "claims.terminate",
+    "claims.void_enrolment",
+    "claims.schedule_rules",
+    "claims.redirect",
     "provenance.commission",
     "provenance.ship",
     "provenance.accept",
@@ -1428,6 +1615,10 @@ MUST_BE_REFUSED_WITH = (
     "NoPaymentConsent",
     "BatchIsRecalled",
     "ParticipantIsSuspended",
+    "InvalidTermination",
+    "InsurerStillActive",
+    "PayoutNotLapsed",
+    "NotClaimParty",
 )
 
 

@@ -13,7 +13,7 @@ import pytest
 from eth_abi.abi import encode as abi_encode
 from rich.console import Console
 
-from careledger.accounts import dev_account
+from careledger.accounts import dev_account, dev_person
 from careledger.artifacts import load_artifacts
 from careledger.audit import chain_links, load_code_list, scan_chain, scan_codes, scan_dates
 from careledger.chain import Chain, ErrorDecoder, connect
@@ -145,6 +145,19 @@ def audited_demo():
                     valid_until=me.chain_time() + 86_400,
                 )
             )
+        # And the plan card (the member address in the claims: the patient's pseudonym for the
+        # insurer) reused for a care consent, signed and relayed: the member <-> consent linkage
+        # the claims detector must catch (#13 point 8).
+        relayer = ConsentClient(chain.with_account(dev_account("relayer").account), deployment)
+        card = dev_person("patient").pseudonym(dev_account("insurer").address)
+        care = GrantTerms(
+            grantee=dev_account("lab").address,
+            categories=mask([Category.OBSERVATION]),
+            purposes=mask([Purpose.TREAT]),
+            valid_until=relayer.chain_time() + 86_400,
+        )
+        relayer.submit(relayer.sign(card, "grant", terms=care))
+        found["card"] = card.address.lower()
         found["planted_links"] = chain_links(w3, deployment, load_artifacts())
 
     stories = run_demo(Console(file=io.StringIO()), inspect=inspect)
@@ -190,6 +203,8 @@ def test_demo_links_no_relationships_and_a_planted_link_is_caught(audited_demo):
     patient = dev_account("patient").address.lower()
     kinds = {(h.address, h.kind) for h in found["planted_links"]}
     assert (patient, "two-organisations") in kinds
+    # the member address of the claims reused in a care consent (#13 point 8): caught
+    assert (found["card"], "consent-and-claims") in kinds
 
 
 def test_persistent_index_rebuilds_the_demo_and_agrees_with_the_chain(audited_demo):

@@ -57,7 +57,7 @@ def _claim_id(text: str) -> bytes:
 def _fmt(units: int, decimals: int) -> str:
     from decimal import Decimal
 
-    return f"{Decimal(units).scaleb(-decimals):f}"
+    return f"{Decimal(units).scaleb(-decimals).normalize():f}"
 
 
 def _parse_rule(text: str, decimals: int) -> tuple[str, Any, int | None]:
@@ -189,7 +189,9 @@ def plan(
     )
     plan_id, receipt = client.create_plan(terms)
     key = new_code_key()
-    KeyStore().add(plan_id, key)
+    store = KeyStore()
+    store.add(plan_id, key)
+    store.add_codes(plan_id, [c for c, _, _ in parsed])  # so digests read back later
     out: dict[str, Any] = {
         "planId": plan_id,
         **_tx(receipt),
@@ -231,6 +233,7 @@ def rules(app: AppContext, plan_id: int, rules: tuple[str, ...], new_key: bool, 
         version, effective = client.schedule_rules_now(plan_id, key.key_id)
     if new_key:
         store.add(plan_id, key)  # only once the chain took the table that uses it
+    store.add_codes(plan_id, [c for c, _, _ in parsed])
     table = {key.digest(plan_id, c): r for c, r, _ in parsed}
     bindings = {key.digest(plan_id, c): key.gtin_binding(plan_id, c, g) for c, _, g in parsed if g is not None}
     receipt = client.set_coverage(plan_id, version, table, bindings)
@@ -252,6 +255,19 @@ def rules(app: AppContext, plan_id: int, rules: tuple[str, ...], new_key: bool, 
     )
 
 
+def _member_key(app: AppContext, insurer: str) -> Any:
+    """The key that signs as the member: a person (a devnet person by ``--account``, or
+    ``$CARELEDGER_PATIENT_MNEMONIC``) signs as its pairwise pseudonym for the plan's insurer,
+    the address on its card for the plan (never the ones it uses with its providers); any other
+    signer (``--account 0x<key>``, ``$CARELEDGER_PRIVATE_KEY``) as its own address."""
+    from careledger.consent.cli import _person
+
+    person = _person(app)
+    if person is not None:
+        return person.pseudonym(insurer)
+    return app.signer()._require_account()
+
+
 @claims.command("sign-enrolment")
 @click.argument("plan_id", type=int)
 @click.option("--record", required=True, help="Commitment to the member record (0x + 64 hex).")
@@ -262,13 +278,22 @@ def rules(app: AppContext, plan_id: int, rules: tuple[str, ...], new_key: bool, 
 def sign_enrolment(
     app: AppContext, plan_id: int, record: str, from_period: int | None, to_period: int | None, valid_hours: int
 ) -> None:
-    """As the member (the plan pseudonym's key): agree to an enrolment; prints the signature."""
+    """As the member: agree to an enrolment in PLAN_ID; prints the agreement for the insurer.
+
+    A person signs as its plan pseudonym, derived from its one identity for the plan's insurer
+    (the address on its card; ``member`` in the output): claims, enrolment and the payment
+    consents (``careledger consent grant GRANTEE --plan INSURER ...``) use it, and nothing on
+    chain joins it to the pseudonyms the person uses with its providers. Signing is off chain:
+    the pseudonym needs no ether."""
     from careledger.claims.batchfile import _bytes32
     from careledger.claims.enrolment import enrolment_typed_data
     from careledger.consent import eip712
 
-    client = _client(app, "patient")
-    account = client.chain._require_account()
+    client = _reader(app)
+    insurer, _ = client.plan(plan_id)
+    if int(insurer, 16) == 0:
+        raise InvalidInput(f"no plan {plan_id} on this deployment")
+    account = _member_key(app, insurer)
     now = int(client.chain.w3.eth.get_block("latest")["timestamp"])
     first = client.period_at(plan_id, now) if from_period is None else from_period
     last = first if to_period is None else to_period
@@ -289,6 +314,7 @@ def sign_enrolment(
     out = {
         "planId": plan_id,
         "member": account.address,
+        "insurer": insurer,
         "record": "0x" + member_record.hex(),
         "fromPeriod": first,
         "toPeriod": last,
@@ -317,6 +343,43 @@ def enrol(app: AppContext, agreement: Path) -> None:
     client = _client(app, "insurer")
     n, receipt = client.enrol(plan_id, member, record, first, last, deadline, sig)
     app.emit({"enrolment": n, **_tx(receipt)}, lambda: click.echo(f"{member} enrolled in plan {plan_id} (#{n})"))
+
+
+def _address(text: str, what: str) -> str:
+    from careledger.chain import checksum
+
+    return checksum(text, what)
+
+
+@claims.command()
+@click.argument("member")
+@click.argument("enrolment", type=click.IntRange(1, 2**32 - 1))
+@click.argument("last_period", type=click.IntRange(0, 2**32 - 1))
+@pass_app
+def terminate(app: AppContext, member: str, enrolment: int, last_period: int) -> None:
+    """End ENROLMENT of MEMBER (the plan pseudonym) after plan year LAST_PERIOD, as the plan's
+    insurer: shorter only, never before the current year (InvalidTermination)."""
+    client = _client(app, "insurer")
+    receipt = client.terminate(_address(member, "member"), enrolment, last_period)
+    app.emit(
+        {"member": _address(member, "member"), "enrolment": enrolment, "lastPeriod": last_period, **_tx(receipt)},
+        lambda: click.echo(f"enrolment {enrolment} of {member} ends after plan year {last_period}"),
+    )
+
+
+@claims.command("void-enrolment")
+@click.argument("member")
+@click.argument("enrolment", type=click.IntRange(1, 2**32 - 1))
+@pass_app
+def void_enrolment(app: AppContext, member: str, enrolment: int) -> None:
+    """Void ENROLMENT of MEMBER, made by an insurer now suspended, as a directory registrar (the
+    member may then enrol elsewhere for the same years; InsurerStillActive otherwise)."""
+    client = _client(app, "admin")
+    receipt = client.void_enrolment(_address(member, "member"), enrolment)
+    app.emit(
+        {"member": _address(member, "member"), "enrolment": enrolment, **_tx(receipt)},
+        lambda: click.echo(f"enrolment {enrolment} of {member} voided"),
+    )
 
 
 @claims.command()
@@ -364,6 +427,7 @@ def submit(
     """Submit one claim (as a provider, pharmacy, or the insurer for the member)."""
     from careledger.chain import checksum
     from careledger.claims.batchfile import _bytes32, parse_day
+    from careledger.claims.keys import KeyStore
 
     client = _client(app, "clinic")
     d = _decimals(client)
@@ -378,6 +442,7 @@ def submit(
         resubmission,
     )
     res = client.submit(req)
+    KeyStore().add_codes(plan_id, sorted(ctx.used))  # the codes billed: their digests read back in 'status'
     app.emit(
         res.to_json(),
         lambda: click.echo(f"claim 0x{res.claim_id.hex()}: {res.status.name}, pays {_fmt(res.amount, d)}"),
@@ -397,9 +462,12 @@ def submit_batch(app: AppContext, file: Path, out: Path | None, batch_size: int,
     from rich.progress import Progress
 
     from careledger.claims.batchfile import load_rows, run_batch_file, write_results
+    from careledger.claims.keys import KeyStore
 
     client = _client(app, "clinic")
-    rows = load_rows(file, client.chain._require_account().address, _decimals(client), _context(client, plan_id))
+    ctx = _context(client, plan_id)
+    rows = load_rows(file, client.chain._require_account().address, _decimals(client), ctx)
+    KeyStore().add_codes(plan_id, sorted(ctx.used))
     with Progress(transient=True, disable=app.json_output) as bar:
         task = bar.add_task(f"claims from {file.name}", total=len(rows))
         results = run_batch_file(client, rows, batch_size=batch_size, progress=lambda n: bar.advance(task, n))
@@ -498,12 +566,81 @@ def pay(app: AppContext, claim_ids: tuple[str, ...]) -> None:
     )
 
 
+def _readable(info: Any, codes_file: Path | None, records: str | None) -> tuple[list[str | None], str | None]:
+    """What the caller can read of a claim off chain: each line's code (over every key and code
+    its key file holds for the plan, plus ``codes_file``, e.g. a public code list), and the
+    service date when it holds the committed FHIR Claim in its record store (``records``)."""
+    from careledger.audit import load_code_list
+    from careledger.claims.keys import KeyStore, service_date_of
+
+    extra: list[str] = []
+    if codes_file is not None:
+        try:
+            extra = load_code_list(codes_file)
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"--codes {codes_file}: {exc}") from None
+    reader = KeyStore().reader(info.plan_id, extra)
+    codes = [reader.code(ln.code) for ln in info.lines]
+    date = None
+    if records is not None:
+        from careledger.consent.records_cli import _store
+
+        store = _store(records)
+        found = store.find(info.fhir_claim)
+        if found is not None and found["status"] == "stored":
+            date = service_date_of(store.read(found["recordId"]))
+    return codes, date
+
+
+@claims.command()
+@click.argument("claim_id")
+@click.argument("to")
+@pass_app
+def redirect(app: AppContext, claim_id: str, to: str) -> None:
+    """As the payee of an approved, unpaid claim: have it paid to TO instead (e.g. when the token
+    will not deliver to you)."""
+    receipt = _client(app, "clinic").redirect_payout(_claim_id(claim_id), _address(to, "new payee"))
+    app.emit({**_tx(receipt), "payee": _address(to, "new payee")}, lambda: click.echo(f"claim {claim_id} pays {to}"))
+
+
+@claims.command("release-lapsed")
+@click.argument("claim_id")
+@pass_app
+def release_lapsed(app: AppContext, claim_id: str) -> None:
+    """As the plan's insurer: return a payout that could not be delivered for PAYOUT_TIMEOUT (180
+    days, no redirect) to the pool's free funds; the claim becomes LAPSED."""
+    client = _client(app, "insurer")
+    cid = _claim_id(claim_id)
+    receipt = client.release_lapsed(cid)
+    status = client.status(cid)
+    app.emit({**_tx(receipt), "status": status.name}, lambda: click.echo(f"claim {claim_id}: {status.name}"))
+
+
 @claims.command()
 @click.argument("claim_id", required=False)
 @click.option("--plan", "plan_id", type=int, default=None, help="Show a plan's terms and pool instead.")
+@click.option(
+    "--codes",
+    "codes_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help='More codes to read digests back over: {"codes": ["CPT:99213", ...]} (e.g. a public code list).',
+)
+@click.option(
+    "--records",
+    envvar="CARELEDGER_RECORDS",
+    default=None,
+    help="Your record store (careledger records): the service date, when it holds the claim's FHIR Claim.",
+)
 @pass_app
-def status(app: AppContext, claim_id: str | None, plan_id: int | None) -> None:
-    """Show a claim (rebuilt from its events) or, with --plan, a plan's pool."""
+def status(
+    app: AppContext, claim_id: str | None, plan_id: int | None, codes_file: Path | None, records: str | None
+) -> None:
+    """Show a claim (rebuilt from its events) or, with --plan, a plan's pool.
+
+    Each line's code is shown to whoever holds the plan's code key (the key file; the codes of
+    its rule tables and those this holder billed), else as ``keyed 0x...``; the service date
+    only to whoever holds the committed FHIR Claim (``--records``). Neither is on chain."""
     client = _reader(app)
     if plan_id is not None:
         insurer, terms = client.plan(plan_id)
@@ -526,13 +663,25 @@ def status(app: AppContext, claim_id: str | None, plan_id: int | None) -> None:
     if claim_id is None:
         raise InvalidInput("give a CLAIM_ID or --plan N")
     info = client.info(_claim_id(claim_id))
-    app.emit(
-        info.to_json(),
-        lambda: click.echo(
-            f"claim {claim_id}: {info.status.name}, amount {info.amount}, payee {info.payee}, "
-            f"history {' -> '.join(e for e, _ in info.history)}"
-        ),
-    )
+    codes, date = _readable(info, codes_file, records)
+    data = info.to_json()
+    for line, code in zip(data["lines"], codes, strict=True):
+        line["serviceCode"] = code  # None: this holder cannot read the digest (no key, unknown code)
+    data["serviceDate"] = date
+    d = _decimals(client)
+
+    def human() -> None:
+        click.echo(
+            f"claim {claim_id}: {info.status.name}, amount {_fmt(info.amount, d)}, payee {info.payee}, "
+            f"plan {info.plan_id} year {info.service_period}"
+            + (f", service date {date}" if date else " (service date: off chain)")
+        )
+        for ln, code in zip(info.lines, codes, strict=True):
+            units = f" units {', '.join('0x' + u.hex() for u in ln.unit_ids)}" if ln.unit_ids else ""
+            click.echo(f"  {code or 'keyed 0x' + ln.code.hex()} x{ln.units}  billed {_fmt(ln.billed, d)}{units}")
+        click.echo(f"  history {' -> '.join(e for e, _ in info.history)}")
+
+    app.emit(data, human)
 
 
 @claims.command("export-fhir")
@@ -541,26 +690,59 @@ def status(app: AppContext, claim_id: str | None, plan_id: int | None) -> None:
 @click.option(
     "--as-claim",
     "codes",
+    is_flag=False,
+    flag_value="",
     default=None,
-    help="Export the FHIR Claim instead, its codes restored with the plan's key: CODE,CODE,... the provider bills.",
+    help="Export the FHIR Claim instead, its codes restored with the plan's keys: over the codes of the key file, "
+    "or CODE,CODE,... when given.",
 )
 @click.option("--day", "service_date_text", default=None, help="With --as-claim: the service date (off chain).")
+@click.option(
+    "--records",
+    envvar="CARELEDGER_RECORDS",
+    default=None,
+    help="With --as-claim and no --day: your record store holding the committed FHIR Claim (its service date).",
+)
 @pass_app
 def export_fhir(
-    app: AppContext, claim_id: str, out: Path | None, codes: str | None, service_date_text: str | None
+    app: AppContext,
+    claim_id: str,
+    out: Path | None,
+    codes: str | None,
+    service_date_text: str | None,
+    records: str | None,
 ) -> None:
     """Export the claim's decision as a FHIR R4 ClaimResponse, or (--as-claim, with the plan's code
-    key) the Claim with its codes read back from their digests; validated before writing."""
+    keys) the Claim with its codes read back from their digests; validated before writing.
+
+    Every key of the plan in the key file is tried, so a claim made before a key rotation reads
+    back with the old key."""
     from careledger.claims.batchfile import parse_day
     from careledger.claims.fhir import claim_resource, claim_response, validate, validate_claim
+    from careledger.claims.keys import KeyStore
 
     client = _reader(app)
     info = client.info(_claim_id(claim_id))
     insurer, _ = client.plan(info.plan_id)
     if codes is not None:
+        store = KeyStore()
+        if not store.keys(info.plan_id):
+            raise InvalidInput(f"no code key for plan {info.plan_id} in {store.path} (the insurer shares it off chain)")
+        given = [c.strip() for c in codes.split(",") if c.strip()]
+        if given:
+            table: dict[bytes, str] = {}
+            for key in store.keys(info.plan_id):
+                table |= key.codes_of(info.plan_id, given)
+        else:
+            table = store.reader(info.plan_id).table
         if service_date_text is None:
-            raise InvalidInput("--as-claim needs --day, the service date from the provider's record")
-        table = _context(client, info.plan_id).codes_of([c.strip() for c in codes.split(",") if c.strip()])
+            date = _readable(info, None, records)[1] if records is not None else None
+            if date is None:
+                raise InvalidInput(
+                    "--as-claim needs --day (the service date from the provider's record) or --records holding "
+                    "the committed FHIR Claim"
+                )
+            service_date_text = date
         resource = claim_resource(
             info, table, parse_day(service_date_text), insurer=insurer, decimals=_decimals(client)
         )

@@ -367,6 +367,36 @@ class ClaimsClient:
         )
         return int(self._events(receipt, "MemberEnrolled")[0]["enrolment"]), receipt
 
+    def enrolment(self, member: str, enrolment: int) -> tuple[int, int, int, bool, bytes, int]:
+        """(planId, fromPeriod, toPeriod, voided, memberRecord, the member's enrolment count)."""
+        e, count = self.chain.call(
+            self.contract.functions.enrolmentOf(checksum(member, "member"), enrolment), "read enrolment"
+        )
+        v = _values(e, ("planId", "fromPeriod", "toPeriod", "voided", "memberRecord"))
+        return int(v[0]), int(v[1]), int(v[2]), bool(v[3]), bytes(v[4]), int(count)
+
+    def cover(self, member: str, period: int) -> tuple[int, int]:
+        """(planId, enrolment) covering ``member`` in plan period ``period`` ((0, 0): none)."""
+        c = self.chain.call(self.contract.functions.coverOf(checksum(member, "member"), period), "read cover")
+        v = _values(c, ("planId", "enrolment", "deductibleMet", "benefitPaid", "voided"))
+        return (0, 0) if bool(v[4]) else (int(v[0]), int(v[1]))
+
+    def terminate(self, member: str, enrolment: int, last_period: int) -> TxReceipt:
+        """The plan's insurer ends enrolment ``enrolment`` of ``member`` after ``last_period``
+        (shorter only, never into the past: ``InvalidTermination``)."""
+        return self.chain.send(
+            self.contract.functions.terminate(checksum(member, "member"), enrolment, last_period),
+            f"terminate enrolment {enrolment} of {member}",
+        )
+
+    def void_enrolment(self, member: str, enrolment: int) -> TxReceipt:
+        """A directory registrar voids an enrolment whose insurer is suspended
+        (``InsurerStillActive`` otherwise)."""
+        return self.chain.send(
+            self.contract.functions.voidEnrolment(checksum(member, "member"), enrolment),
+            f"void enrolment {enrolment} of {member}",
+        )
+
     # ------------------------------------------------------------------ pool
 
     def fund(self, plan_id: int, amount: int) -> TxReceipt:
@@ -463,6 +493,15 @@ class ClaimsClient:
         receipt = self.chain.send(self.contract.functions.payBatch(list(cids)), f"pay {len(cids)} claims")
         return len(self._events(receipt, "ClaimPaid")), receipt
 
+    def redirect_payout(self, cid: bytes, to: str) -> TxReceipt:
+        """The payee of an approved, unpaid claim names another address to be paid."""
+        return self.chain.send(self.contract.functions.redirectPayout(cid, checksum(to)), "redirect payout")
+
+    def release_lapsed(self, cid: bytes) -> TxReceipt:
+        """The plan's insurer returns an unreceivable payout to the pool's free funds, once its
+        first failed transfer is ``PAYOUT_TIMEOUT`` old and the payee did not redirect it."""
+        return self.chain.send(self.contract.functions.releaseLapsed(cid), "release lapsed payout")
+
     # ------------------------------------------------------------------ reads
 
     def status(self, cid: bytes) -> ClaimStatus:
@@ -528,6 +567,8 @@ class ClaimsClient:
                 info.paid = int(args["amount"])
             elif name == "ClaimAppealed":
                 info.appealed = True
+            elif name == "PayoutRedirected":
+                info.payee = str(args["to"])
         return info
 
     # ------------------------------------------------------------------ raw calldata (bench fast path)

@@ -1,9 +1,10 @@
 """Demo story: an insurer's plan with a code key and a rule table, a member enrolled under the
-plan's card pseudonym (its own signature; not the address it uses for consents with its care
-providers), claims that settle by the rules, one that an adjuster partially approves, refusals
-(duplicate, no consent, recalled drug), and a pharmacy claim citing the unit the provenance
-story dispensed. Codes and service dates never reach the chain: the plan's network maps them
-to keyed digests and plan years locally."""
+plan's card pseudonym (the person's pairwise pseudonym for the insurer, by her own signature; not
+the addresses she uses for consents with her care providers; gasless: signed, relayed), claims
+that settle by the rules, one that an adjuster partially approves, refusals (duplicate, no
+consent, recalled drug), and a pharmacy claim citing the unit the provenance story dispensed.
+Codes and service dates never reach the chain: the plan's network maps them to keyed digests and
+plan years locally."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import secrets
 from dataclasses import replace
 from typing import Any
 
-from careledger.claims._consent import CONSENT_REGISTRY, grant_payment_consent, payment_consent
+from careledger.accounts import dev_person
+from careledger.claims._consent import CONSENT_REGISTRY, payment_consent
 from careledger.claims.client import ClaimsClient, fhir_commitment
 from careledger.claims.enrolment import enrolment_typed_data
 from careledger.claims.fhir import claim_response, validate
@@ -26,7 +28,10 @@ from careledger.claims.types import (
     PlanTerms,
     day_of,
 )
+from careledger.codes import Category, Purpose, mask_of
 from careledger.consent import eip712
+from careledger.consent.client import ConsentClient
+from careledger.consent.terms import GrantTerms
 from careledger.demo.framework import DemoEnv, Story
 
 __all__ = ["DEMO_RULES", "DEMO_TERMS", "USD", "story"]
@@ -41,7 +46,7 @@ DEMO_RULES = {  # readable codes: the chain sees them only as the plan's keyed d
     MRI: CoverageRule(covered=True, pre_auth=True, coinsurance_bps=2_000),
     DRUG: CoverageRule(covered=True, requires_unit=True, copay=10 * USD),
 }
-CARD = "patient2"  # the member's card for this plan: another key than its consent address
+PERSON = "patient"  # the member: her card for the plan is her pairwise pseudonym for the insurer
 
 
 def _commit(kind: str) -> bytes:
@@ -55,11 +60,13 @@ def story(env: DemoEnv) -> Story:
     clinic = ClaimsClient(env.signer("clinic"), env.deployment)
     lab = ClaimsClient(env.signer("lab"), env.deployment)
     pharmacy = ClaimsClient(env.signer("pharmacy"), env.deployment)
-    patient = env.who("patient").address
+    person = dev_person(PERSON)
     c_addr, l_addr, p_addr = env.who("clinic").address, env.who("lab").address, env.who("pharmacy").address
     now = int(env.w3.eth.get_block("latest")["timestamp"])
     today = day_of(now)
-    card = env.who(CARD).address  # the plan pseudonym: what the claims chain knows of the member
+    # The plan pseudonym (the address on her card): what the claims chain knows of the member.
+    card_key = person.pseudonym(env.who("insurer").address)
+    card = card_key.address
 
     terms = replace(DEMO_TERMS, period_start=(today - 30) * 86_400, period_length=PLAN_YEAR)
     plan_id, r = insurer.create_plan(terms)
@@ -93,28 +100,34 @@ def story(env: DemoEnv) -> Story:
         chain_id=insurer.chain.chain_id,
         contract=insurer.contract.address,
     )
-    signature = eip712.sign(env.who(CARD).account, typed)
+    signature = eip712.sign(card_key, typed)  # off chain: the pseudonym needs no ether
     _, r = insurer.enrol(plan_id, card, record, 0, 0, deadline, signature)
-    st.done("insurer", "enrol the member's plan card (its signature) for plan year 0", r)
+    st.done("insurer", "enrol the member's plan pseudonym (her signature, given off chain) for plan year 0", r)
 
     if env.deployment.contracts.get(CONSENT_REGISTRY) is None:
         st.check("patient", "grant payment consent", "consent registry not deployed", False)
         return st
-    member = env.signer(CARD)
+    relayer = ConsentClient(env.signer("relayer"), env.deployment)
     for name, addr in (("clinic", c_addr), ("pharmacy", p_addr)):
         allowed, _ = payment_consent(env.reader(), env.deployment, card, addr)
-        if allowed:
+        if allowed:  # the consent story's patient already let the clinic bill her plan
             continue
+        terms_ = GrantTerms(
+            grantee=addr,
+            categories=mask_of(Category.FINANCIAL),
+            purposes=mask_of(Purpose.HPAYMT),
+            valid_until=now + 365 * 86_400,
+        )
         st.done(
-            "member (plan card)",
-            f"consent: {name} may see FINANCIAL data for HPAYMT (payment), given by the card",
-            grant_payment_consent(member, env.deployment, addr, now + 365 * 86_400),
+            "member (plan pseudonym)",
+            f"consent: {name} may see FINANCIAL data for HPAYMT (payment), signed by her card, relayed",
+            relayer.submit(relayer.sign(card_key, "grant", terms=terms_)),
         )
     st.check(
         "member",
-        "the treatment address's consents do not open claims for the card",
+        "her care pseudonyms' consents do not open claims for the card (and no consent of the card opens care)",
         "separate addresses",
-        card.lower() != patient.lower(),
+        card not in {person.address_for(env.who(n).address) for n in ("clinic", "lab", "er", "pharmacy")},
     )
 
     small = ctx.request(card, c_addr, today - 1, (ctx.line(OFFICE, 1, 180 * USD),), _commit("small"))

@@ -14,14 +14,14 @@ import json
 import os
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from careledger.claims.client import ClaimRequest
 from careledger.claims.types import CodeKey, Line, PlanTerms, service_code
 from careledger.errors import InvalidInput
 
-__all__ = ["KeyStore", "PlanContext", "default_key_file", "new_code_key"]
+__all__ = ["CodeReader", "KeyStore", "PlanContext", "default_key_file", "new_code_key", "service_date_of"]
 
 
 def new_code_key() -> CodeKey:
@@ -35,25 +35,36 @@ def default_key_file() -> Path:
 
 
 class KeyStore:
-    """Plan code keys in one JSON file: ``{"plans": {"<planId>": ["0x<key>", ...]}}`` (oldest first)."""
+    """Plan code keys in one JSON file: ``{"plans": {"<planId>": ["0x<key>", ...]}, "codes":
+    {"<planId>": ["CPT:99213", ...]}}`` (keys oldest first; codes: those of the plan's rule tables
+    and the ones this holder billed, so it can read digests back).
+    """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_key_file()
 
-    def _read(self) -> dict[str, list[str]]:
+    def _doc(self) -> dict[str, dict[str, list[str]]]:
         if not self.path.exists():
-            return {}
+            return {"plans": {}, "codes": {}}
         try:
             doc = json.loads(self.path.read_text())
-            plans = doc["plans"]
-            assert isinstance(plans, dict)
-            return {str(k): [str(x) for x in v] for k, v in plans.items()}
-        except (ValueError, KeyError, AssertionError, TypeError):
+            out: dict[str, dict[str, list[str]]] = {}
+            for part in ("plans", "codes"):
+                entries = doc.get(part, {})
+                assert isinstance(entries, dict)
+                out[part] = {str(k): [str(x) for x in v] for k, v in entries.items()}
+            return out
+        except (ValueError, KeyError, AssertionError, TypeError, AttributeError):
             raise InvalidInput(f"{self.path} is not a claims key file") from None
+
+    def _write(self, doc: dict[str, dict[str, list[str]]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(doc, indent=1))
+        self.path.chmod(0o600)
 
     def keys(self, plan_id: int) -> list[CodeKey]:
         out = []
-        for text in self._read().get(str(plan_id), []):
+        for text in self._doc()["plans"].get(str(plan_id), []):
             try:
                 out.append(CodeKey(bytes.fromhex(text.removeprefix("0x"))))
             except ValueError:
@@ -67,11 +78,61 @@ class KeyStore:
         return keys[-1]
 
     def add(self, plan_id: int, key: CodeKey) -> None:
-        plans = self._read()
-        plans.setdefault(str(plan_id), []).append("0x" + key.key.hex())
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps({"plans": plans}, indent=1))
-        self.path.chmod(0o600)
+        doc = self._doc()
+        doc["plans"].setdefault(str(plan_id), []).append("0x" + key.key.hex())
+        self._write(doc)
+
+    def codes(self, plan_id: int) -> list[str]:
+        """The readable codes this holder knows for ``plan_id`` (its rule tables', those it billed)."""
+        return list(self._doc()["codes"].get(str(plan_id), []))
+
+    def add_codes(self, plan_id: int, codes: Iterable[str]) -> None:
+        """Remember ``codes`` (``SYSTEM:CODE``) for ``plan_id``: digests of them read back later."""
+        doc = self._doc()
+        known = doc["codes"].setdefault(str(plan_id), [])
+        fresh = [c for c in dict.fromkeys(_canonical(c) for c in codes) if c not in known]
+        if fresh:
+            known.extend(fresh)
+            self._write(doc)
+
+    def reader(self, plan_id: int, extra_codes: Iterable[str] = ()) -> CodeReader:
+        """What this holder can read of ``plan_id``'s digests: every key it holds over every code
+        it knows (``extra_codes``: e.g. a public code list)."""
+        codes = [*self.codes(plan_id), *(c for c in map(_billable, extra_codes) if c is not None)]
+        table: dict[bytes, str] = {}
+        for key in self.keys(plan_id):
+            table |= key.codes_of(plan_id, list(dict.fromkeys(codes)))
+        return CodeReader(table, bool(self.keys(plan_id)))
+
+
+def _canonical(code: str) -> str:
+    """``cpt:99213`` -> ``CPT:99213`` (the text the digest is taken of)."""
+    if code.startswith("0x"):
+        raise InvalidInput(f"{code!r} is a digest, not a readable code")
+    return service_code(code).rstrip(b"\0").decode()
+
+
+def _billable(code: str) -> str | None:
+    """A code of a list as a claim line bills it, or None (a system claims do not bill: ICD-10)."""
+    try:
+        return _canonical(code)
+    except InvalidInput:
+        return None
+
+
+@dataclass(frozen=True)
+class CodeReader:
+    """Digest -> readable code for one plan, as far as the holder's keys and codes reach."""
+
+    table: dict[bytes, str]
+    has_key: bool
+
+    def label(self, digest: bytes) -> str:
+        """The code, else ``keyed 0x<digest>`` (no key, or a code this holder does not know)."""
+        return self.table.get(digest) or f"keyed 0x{digest.hex()}"
+
+    def code(self, digest: bytes) -> str | None:
+        return self.table.get(digest)
 
 
 @dataclass(frozen=True)
@@ -81,9 +142,12 @@ class PlanContext:
     plan_id: int
     key: CodeKey
     terms: PlanTerms
+    used: set[str] = field(default_factory=set, compare=False)  # codes digested (to remember them)
 
     def code(self, text: str) -> bytes:
         service_code(text)  # the readable form is checked first (clear message)
+        if not text.startswith("0x"):
+            self.used.add(_canonical(text))
         return self.key.digest(self.plan_id, text)
 
     def line(self, code: str, units: int, billed: int, gtin: int | None = None, unit_ids: Sequence[bytes] = ()) -> Line:
@@ -116,3 +180,21 @@ class PlanContext:
 
     def codes_of(self, codes: Iterable[str]) -> dict[bytes, str]:
         return self.key.codes_of(self.plan_id, list(codes))
+
+
+def service_date_of(document: bytes) -> str | None:
+    """The service date (``YYYY-MM-DD``) of a FHIR ``Claim`` document held off chain: its
+    first item's ``servicedDate``, else its ``billablePeriod.start``; None if it names none."""
+    try:
+        doc = json.loads(document)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or doc.get("resourceType") != "Claim":
+        return None
+    for item in doc.get("item") or []:
+        if isinstance(item, dict) and isinstance(item.get("servicedDate"), str):
+            return str(item["servicedDate"])[:10]
+    period = doc.get("billablePeriod")
+    if isinstance(period, dict) and isinstance(period.get("start"), str):
+        return str(period["start"])[:10]
+    return None

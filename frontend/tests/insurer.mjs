@@ -66,4 +66,15 @@ await run(async (page, result) => {
   }
   result.poolsAfter = await pools(page);
   await shot(page, 'insurer');
+
+  // Without the plan's key (any other consortium member's view) the same rows show keyed digests only.
+  const visitId = result.visit.row.id;
+  await page.fill('#claim-form input[name=key]', '');
+  await page.locator('#claim-form input[name=key]').dispatchEvent('change');
+  await page.waitForFunction((id) => {
+    const tr = document.querySelector(`#claims tr[data-claim="${id}"]`);
+    return tr && tr.cells[3].innerText.trim().startsWith('keyed');
+  }, visitId, { timeout: 30000 });
+  result.withoutKey = (await claims(page)).find((r) => r.id === visitId);
+  result.pageText = await page.locator('#claims').innerText();
 });

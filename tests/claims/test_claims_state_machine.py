@@ -1,7 +1,12 @@
 """A Hypothesis state machine: insurer, two providers and a member act in random order; a Python
 model of the pool, the accumulators and every claim's state runs beside the contract, and after
 every step the contract must agree with it, with `funded = paid + owed + free` and the token
-balance covering exactly what the pool holds. (Profile `ci`: fixed seed, short runs.)"""
+balance covering exactly what the pool holds. With claims v2's model: rule tables in versions
+(a claim is decided under its own), an enrolment voided once its insurer is suspended and made
+again (accumulators start afresh), payouts redirected by their payee, and the insurer reaching
+for owed funds (withdrawing past the free funds, releasing a payout that never failed): refused
+every time, so the insurer can never take what approved claims are owed. (Profile `ci`: fixed
+seed, short runs.)"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from claims_fixtures import (
     XRAY,
     Line,
     claim_input,
+    enrol,
     episode,
     schedule,
     setup_plan,
@@ -74,6 +80,9 @@ class ClaimsMachine(RuleBasedStateMachine):
         self.touched: set[bytes] = set()
         self.tables: dict[int, dict[bytes, CoverageRule]] = {1: dict(RULES)}  # rule tables by version
         self.version = 1  # in force now
+        self.directory = CTX["directory"]
+        self.admin = CTX["admin"]
+        self.enrolment = 1  # the member's enrolment covering plan year 0
 
     def teardown(self) -> None:
         ape.chain.restore(self.snapshot)
@@ -269,6 +278,62 @@ class ClaimsMachine(RuleBasedStateMachine):
         mc.appealed = True
         mc.status = ClaimStatus.PENDING_REVIEW
 
+    def _owe_something(self) -> bool:
+        """An approved, unpaid claim exists, or the clinic bills an office visit that makes one
+        (the short ci profile rarely meets one otherwise); False when the rules or pool do not."""
+        if self.m.owed == 0:
+            self.submit(0, OFFICE, 300 * USD, 1, False)
+        return self.m.owed > 0
+
+    @rule(data=st.data(), how=st.sampled_from(["withdraw", "release"]))
+    def insurer_reaches_for_owed_funds(self, data: st.DataObject, how: str) -> None:
+        """The insurer tries to take what approved claims are owed: by withdrawing more than the
+        free funds, or by declaring a payout lapsed that never failed. Both are refused."""
+        if not self._owe_something():
+            return
+        if how == "withdraw":
+            amount = self.m.free + data.draw(st.integers(1, self.m.owed))
+            with ape.reverts(self.c.InsufficientFreeFunds, planId=1, needed=amount, free=self.m.free):
+                self.c.withdrawFree(1, amount, self.insurer, sender=self.insurer)
+            return
+        cid = data.draw(st.sampled_from(self._by_status(ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)))
+        with ape.reverts(self.c.PayoutNotLapsed, claimId=cid, releasableAt=0):
+            self.c.releaseLapsed(cid, sender=self.insurer)
+
+    @rule(data=st.data())
+    def redirect(self, data: st.DataObject) -> None:
+        """The payee of an approved claim has it paid to the other provider; nobody else can."""
+        if not self._owe_something():
+            return
+        ids = self._by_status(ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED)
+        cid = data.draw(st.sampled_from(ids))
+        mc = self.m.claims[cid]
+        payee = next(p for p in self.providers if p.address == mc.payee)
+        other = next(p for p in self.providers if p.address != mc.payee)
+        with ape.reverts(self.c.NotClaimParty, claimId=cid, caller=self.insurer.address):
+            self.c.redirectPayout(cid, self.insurer, sender=self.insurer)
+        self.c.redirectPayout(cid, other, sender=payee)
+        mc.payee = other.address
+        self.touched.add(cid)
+
+    @rule()
+    def void_and_enrol_again(self) -> None:
+        """Point 4 in the model: the insurer cannot lengthen or end the running year's enrolment
+        (InvalidTermination); once it is suspended a registrar voids it; reinstated, it enrols the
+        member again for the year, whose accumulators start afresh. Owed funds stay owed. (Once
+        per run: five transactions.)"""
+        if self.enrolment > 1:
+            return
+        with ape.reverts(self.c.InvalidTermination, lastPeriod=0, toPeriod=0, current=0):
+            self.c.terminate(self.patient, self.enrolment, 0, sender=self.insurer)
+        self.directory.suspend(self.insurer, b"AUDIT".ljust(32, b"\0"), sender=self.admin)
+        self.c.voidEnrolment(self.patient, self.enrolment, sender=self.admin)
+        assert self.c.coverOf(self.patient, 0).voided
+        self.directory.reinstate(self.insurer, sender=self.admin)
+        tx = enrol(self.c, self.insurer, self.patient, from_period=0)
+        self.enrolment = int(tx.events.filter(self.c.MemberEnrolled)[0].enrolment)
+        self.m.ded_met = self.m.benefit_paid = 0
+
     # ------------------------------------------------------------------ invariant
 
     @invariant()
@@ -293,7 +358,7 @@ class ClaimsMachine(RuleBasedStateMachine):
             c = self.c.claimOf(cid)
             assert ClaimStatus(c.status) == m.claims[cid].status, cid.hex()
             if m.claims[cid].status in (ClaimStatus.APPROVED, ClaimStatus.PARTIALLY_APPROVED):
-                assert c.amount == m.claims[cid].amount
+                assert (c.amount, c.payee) == (m.claims[cid].amount, m.claims[cid].payee)
         self.touched = set()
 
 
@@ -301,5 +366,14 @@ def test_claims_state_machine(project, admin, directory, consent, dispense, toke
     c = project.ClaimSettlement.deploy(directory, consent, dispense, token, sender=admin)
     pool = 1_500 * USD
     setup_plan(c, token, insurer, patient, consent, [clinic, lab], terms=TERMS, pool=pool)
-    CTX.update(claims=c, token=token, insurer=insurer, patient=patient, providers=[clinic, lab], pool=pool)
+    CTX.update(
+        claims=c,
+        token=token,
+        insurer=insurer,
+        patient=patient,
+        providers=[clinic, lab],
+        pool=pool,
+        directory=directory,
+        admin=admin,
+    )
     run_state_machine_as_test(ClaimsMachine)

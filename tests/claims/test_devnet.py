@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from careledger.accounts import dev_account
+from careledger.accounts import dev_account, dev_person
 from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.claims._consent import CONSENT_REGISTRY, grant_payment_consent, payment_consent
@@ -30,7 +30,12 @@ from careledger.rpc import RpcClient
 from careledger.sender import Sender
 
 pytestmark = pytest.mark.devnet
+# The member's card for plan 1: the person's pairwise pseudonym for the plan's insurer
+# (PersonIdentity.pseudonym), not the address it uses for consents with its providers.
+CARD_KEY = dev_person("patient").pseudonym(dev_account("insurer").address)
+CARD = CARD_KEY.address
 FHIR = "0x" + "11" * 32
+PUBLIC_CODES = Path(__file__).parents[1] / "data" / "public_service_codes.json"
 FHIR32 = bytes.fromhex(FHIR[2:])
 USD = 10**6
 
@@ -96,7 +101,9 @@ def net(tmp_path_factory):
         )
         assert plan["planId"] == 1
         # The member agrees (its own key), then the insurer enrols it with that signature.
+        # As a person, the member signs with its plan pseudonym (derived for the plan's insurer).
         agreement = _json(env, "claims", "sign-enrolment", "1", "--record", "0x" + "22" * 32, account="patient")
+        assert agreement["member"] == CARD != dev_account("patient").address
         agreement_file = folder / "agreement.json"
         agreement_file.write_text(json.dumps(agreement))
         enrolled = _json(env, "claims", "enrol", str(agreement_file), account="insurer")
@@ -105,7 +112,9 @@ def net(tmp_path_factory):
         assert fund["pool"]["free"] == str(20_000 * 10**6)  # amounts are decimal strings (docs/json.md)
         w3 = connect(dev.rpc_url)
         chain = Chain(w3, ErrorDecoder.from_abis(load_artifacts().all_abis()))
-        member = chain.with_account(dev_account("patient").account)
+        # The card pays its own gas on this devnet (credited by the node: no transfer links it).
+        w3.provider.make_request("anvil_setBalance", [CARD, hex(10**18)])
+        member = chain.with_account(CARD_KEY)
         deployment = load_deployment(w3)
         grant_payment_consent(
             member,
@@ -124,7 +133,7 @@ def net(tmp_path_factory):
 
 def test_submit_review_pay_status_export(net, tmp_path):
     env, _, _, _ = net
-    patient = dev_account("patient").address
+    patient = CARD
     small = _json(
         env,
         "claims",
@@ -200,7 +209,7 @@ def test_submit_review_pay_status_export(net, tmp_path):
 
 def test_submit_batch_reports_bad_rows_and_sends_good_ones(net, tmp_path):
     env, _, _, _ = net
-    patient = dev_account("patient").address
+    patient = CARD
     stranger = dev_account("patient2").address
     f = tmp_path / "claims.csv"
     with f.open("w", newline="") as fh:
@@ -249,7 +258,7 @@ def test_submit_batch_interrupted_after_signing_is_finished_by_the_next_run(net,
     clinic = dev_account("clinic")
     client = ClaimsClient(chain.with_account(clinic.account), deployment)
     ctx = PlanContext(1, KeyStore(Path(env["CARELEDGER_CLAIMS_KEYS"])).current(1), client.plan(1)[1])
-    patient = dev_account("patient").address
+    patient = CARD
     office = ctx.line("CPT:99213", 1, 90 * USD)
     rows = [
         (
@@ -287,9 +296,108 @@ def test_cli_exit_codes(net):
     assert json.loads(unknown.stdout)["customError"] == "InvalidClaimStatus"
 
 
+def _submit_office(env: dict[str, str], day: str, fhir: str, billed: str = "120") -> dict:
+    return _json(
+        env, "claims", "submit", "--plan", "1", "--member", CARD, "--day", day,
+        "--line", f"CPT:99213,1,{billed}", "--fhir-claim", fhir, account="clinic",
+    )  # fmt: skip
+
+
+def test_status_shows_codes_and_date_to_their_holders_only(net, tmp_path):
+    """#13 point 1: 'claims status' reads each line's code back from its keyed digest for a holder
+    of the plan's key file, and the service date for a holder of the committed FHIR Claim (its
+    record store); anyone else sees 'keyed 0x...' and no date. Neither is on chain."""
+    env, _, _, _ = net
+    day = _date(30)
+    claim_doc = tmp_path / "claim.json"
+    claim_doc.write_text(
+        json.dumps({"resourceType": "Claim", "item": [{"sequence": 1, "servicedDate": day}], "status": "active"})
+    )
+    records = {**env, "CARELEDGER_RECORDS_PASSPHRASE": "test store", "CARELEDGER_RECORDS": str(tmp_path / "store")}
+    stored = _json(records, "records", "store", str(claim_doc))
+    claim = _submit_office(env, day, stored["commitment"])
+    holder = _json(records, "claims", "status", claim["claimId"])
+    assert [ln["serviceCode"] for ln in holder["lines"]] == ["CPT:99213"]
+    assert holder["serviceDate"] == day
+    assert holder["lines"][0]["code"].startswith("0x") and holder["lines"][0]["code"] != "CPT:99213"
+    # Another node's view: no key file, no record store.
+    outsider = {**env, "CARELEDGER_CLAIMS_KEYS": str(tmp_path / "no-keys.json")}
+    seen = _json(outsider, "claims", "status", claim["claimId"])
+    assert [ln["serviceCode"] for ln in seen["lines"]] == [None] and seen["serviceDate"] is None
+    text = _run(outsider, "claims", "status", claim["claimId"])
+    assert text.returncode == 0 and f"keyed {holder['lines'][0]['code']}" in text.stdout
+    assert "CPT:99213" not in text.stdout and day not in text.stdout
+    text = _run(records, "claims", "status", claim["claimId"])
+    assert "CPT:99213 x1" in text.stdout and f"service date {day}" in text.stdout
+    # A public code list does not help without the key.
+    listed = _json(outsider, "claims", "status", claim["claimId"], "--codes", str(PUBLIC_CODES))
+    assert [ln["serviceCode"] for ln in listed["lines"]] == [None]
+    # The FHIR Claim rebuilt by the holder: codes from the key file, the date from its record store.
+    rebuilt = tmp_path / "rebuilt.json"
+    _json(records, "claims", "export-fhir", claim["claimId"], "--as-claim", "--out", str(rebuilt))
+    item = json.loads(rebuilt.read_text())["item"][0]
+    assert (item["productOrService"]["coding"][0]["code"], item["servicedDate"]) == ("99213", day)
+    no_key = _run(outsider, "--json", "claims", "export-fhir", claim["claimId"], "--as-claim", "--day", day)
+    assert no_key.returncode == 2 and "no code key" in no_key.stdout
+
+
+def test_redirect_and_release_lapsed_cli(net):
+    """Point 7 from the CLI: the payee of an approved claim names another address, which is paid;
+    releasing a payout that never failed is refused (PayoutNotLapsed, exit 1)."""
+    env, _, _, _ = net
+    claim = _submit_office(env, _date(31), FHIR, "300")
+    assert claim["status"] == "APPROVED"
+    other = dev_account("lab").address
+    stranger = _run(env, "--json", "claims", "redirect", claim["claimId"], other, account="er")
+    assert stranger.returncode == 1 and json.loads(stranger.stdout)["customError"] == "NotClaimParty"
+    moved = _json(env, "claims", "redirect", claim["claimId"], other, account="clinic")
+    assert moved["payee"] == other
+    assert _json(env, "claims", "status", claim["claimId"])["payee"] == other
+    early = _run(env, "--json", "claims", "release-lapsed", claim["claimId"], account="insurer")
+    assert early.returncode == 1 and json.loads(early.stdout)["customError"] == "PayoutNotLapsed"
+    paid = _json(env, "claims", "pay", claim["claimId"], account="insurer")
+    assert paid["paid"] == 1
+    assert _json(env, "claims", "status", claim["claimId"])["status"] == "PAID"
+
+
+def test_terminate_and_void_enrolment_cli(net, tmp_path):
+    """Point 4 from the CLI: a second person enrols under its own plan pseudonym for two plan
+    years; the insurer shortens it (and may not lengthen it); the registrar may void it only once
+    the insurer is suspended."""
+    from careledger.directory.client import DirectoryClient
+
+    env, _, chain, deployment = net
+    card2 = dev_person("patient2").address_for(dev_account("insurer").address)
+    client = ClaimsClient(chain, deployment)
+    current = client.period_at(1, int(chain.w3.eth.get_block("latest")["timestamp"]))
+    agreement = _json(
+        env, "claims", "sign-enrolment", "1", "--record", "0x" + "33" * 32,
+        "--from-period", str(current), "--to-period", str(current + 1), account="patient2",
+    )  # fmt: skip
+    assert agreement["member"] == card2
+    path = tmp_path / "agreement2.json"
+    path.write_text(json.dumps(agreement))
+    n = _json(env, "claims", "enrol", str(path), account="insurer")["enrolment"]
+    assert client.cover(card2, current + 1) == (1, n)
+    longer = _run(env, "--json", "claims", "terminate", card2, str(n), str(current + 1), account="insurer")
+    assert longer.returncode == 1 and json.loads(longer.stdout)["customError"] == "InvalidTermination"
+    _json(env, "claims", "terminate", card2, str(n), str(current), account="insurer")
+    assert client.cover(card2, current + 1) == (0, 0) and client.cover(card2, current) == (1, n)
+    active = _run(env, "--json", "claims", "void-enrolment", card2, str(n), account="admin")
+    assert active.returncode == 1 and json.loads(active.stdout)["customError"] == "InsurerStillActive"
+    directory = DirectoryClient(chain.with_account(dev_account("admin").account), deployment)
+    directory.suspend(dev_account("insurer").address, "AUDIT")
+    try:
+        _json(env, "claims", "void-enrolment", card2, str(n), account="admin")
+        assert client.cover(card2, current) == (0, 0)
+        assert client.enrolment(card2, n)[3] is True  # voided
+    finally:
+        directory.reinstate(dev_account("insurer").address)
+
+
 def test_real_consent_registry_gates_submission(net):
     env, _, chain, deployment = net
-    patient, clinic = dev_account("patient"), dev_account("clinic")
+    patient, clinic = CARD_KEY, dev_account("clinic")
     assert payment_consent(chain, deployment, patient.address, clinic.address)[0]
     registry = chain.contract(deployment.address(CONSENT_REGISTRY), load_artifacts()[CONSENT_REGISTRY].abi)
     allowed, consent_id = registry.functions.canAccess(
@@ -318,9 +426,7 @@ def test_real_consent_registry_gates_submission(net):
     assert logs  # the claim's events exist; the consent id it cites is checked through the SDK below
     info = ClaimsClient(chain, deployment).info(bytes.fromhex(ok["claimId"][2:]))
     assert info.consent_id == consent_id
-    chain.with_account(patient.account).send(
-        registry.functions.revoke(patient.address, clinic.address, consent_id), "revoke"
-    )
+    chain.with_account(patient).send(registry.functions.revoke(patient.address, clinic.address, consent_id), "revoke")
     refused = _run(
         env,
         "--json",

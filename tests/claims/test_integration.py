@@ -135,3 +135,29 @@ def test_unit_never_dispensed_refused(wired, pharmacy, patient):
     unit = unit_id(GTIN, SERIALS[5])  # at the pharmacy, but not dispensed
     with ape.reverts(claims.UnitNotDispensedByPayee, unitId=unit, dispensedBy="0x" + "00" * 20, payee=pharmacy.address):
         claims.submit(claim_input(patient, pharmacy, [drug_line(unit)]), sender=pharmacy)
+
+
+def test_real_quarantine_refuses_at_submission_and_spares_the_accepted_claim(
+    wired, pharmacy, regulator, insurer, patient
+):
+    """Point 7, the documented rule with the real registry, both ways: a unit of a batch under
+    quarantine is refused at submission (and accepted once the quarantine is lifted), while a
+    claim accepted before the quarantine goes on to be decided and paid."""
+    claims, _, provenance, bid, _ = wired
+    first, second = unit_id(GTIN, SERIALS[0]), unit_id(GTIN, SERIALS[1])
+    accepted = Line(DRUG, 1, 900 * USD, SALT, (first,))  # above the auto-approve limit: waits for review
+    tx = claims.submit(claim_input(patient, pharmacy, [accepted]), sender=pharmacy)
+    cid = tx.events.filter(claims.ClaimSubmitted)[0].claimId
+    assert status_of(claims, cid) == ClaimStatus.PENDING_REVIEW
+    provenance.quarantine(bid, b"TEMPERATURE".ljust(32, b"\0"), sender=regulator)
+    with ape.reverts(claims.UnitQuarantined, unitId=second, batchId=bid):
+        claims.submit(claim_input(patient, pharmacy, [drug_line(second)], day=today() - 2), sender=pharmacy)
+    claims.review(cid, [accepted.as_tuple()], 0, 0, 0, sender=insurer)  # approve: the claim stands
+    claims.pay(cid, sender=pharmacy)
+    assert status_of(claims, cid) == ClaimStatus.PAID
+    provenance.liftQuarantine(bid, b"CLEARED".ljust(32, b"\0"), sender=regulator)
+    tx = claims.submit(claim_input(patient, pharmacy, [drug_line(second)], day=today() - 2), sender=pharmacy)
+    assert status_of(claims, tx.events.filter(claims.ClaimSubmitted)[0].claimId) in (
+        ClaimStatus.APPROVED,
+        ClaimStatus.PAID,
+    )

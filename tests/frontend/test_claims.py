@@ -39,6 +39,11 @@ def test_claims_submitted_in_the_browser_settle_and_are_paid(claims, drugs, disp
     assert result["visit"]["row"]["cells"][3] == "CPT:99213 ×1"
     assert result["drugPaid"]["row"]["status"] == PAID
 
+    # The key's negative twin: with the key field cleared (another member's view), the same row
+    # shows the keyed digest, and no code of these claims appears anywhere in the table.
+    assert result["withoutKey"]["cells"][3].startswith("keyed 0x")
+    assert not any(c in result["pageText"] for c in ("CPT:99213", "CPT:70551", "GTIN:"))
+
     # Pool: 50,000 funded; paid 72 + 400 + 25 (30 billed - 5 copay); nothing owed.
     before, after = result["poolsBefore"][0], result["poolsAfter"][0]
     assert before[2] == "50000 dtUSD" and before[4] == "0 dtUSD"
