@@ -225,7 +225,7 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
         _checkLines(claimId, cl, lines);
         PlanId planId = cl.planId;
         Plan storage p = _plans[planId];
-        Cover storage cover = _covers[cl.member][cl.period];
+        Cover storage cover = _claimCover(cl, planId);
         Adjudication memory a = _compute(planId, cl.version, p, cover, lines);
         status = _decideByRules(claimId, cl, planId, cover, a, false);
     }
@@ -246,7 +246,7 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
             revert InvalidReason(decision, reason);
         }
         _checkLines(claimId, cl, lines);
-        Cover storage cover = _covers[cl.member][cl.period];
+        Cover storage cover = _claimCover(cl, planId);
         // The rules the claim was submitted under, whatever the insurer scheduled since.
         Adjudication memory a = _compute(planId, cl.version, _plans[planId], cover, lines);
 
@@ -694,6 +694,15 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
         uint16 resubmission
     ) private pure returns (ClaimId) {
         return ClaimId.wrap(keccak256(abi.encode(member, payee, period, episode, resubmission)));
+    }
+
+    /// @dev The member's cover of the claim's period, still in the claim's plan: a claim left
+    ///      waiting when its enrolment was voided (and the member perhaps joined another plan for
+    ///      that year) is decided by no one; its payee withdraws it.
+    function _claimCover(Claim storage cl, PlanId planId) private view returns (Cover storage cover) {
+        cover = _covers[cl.member][cl.period];
+        if (PlanId.unwrap(cover.planId) != PlanId.unwrap(planId) || cover.voided)
+            revert NotEnrolled(cl.member, cl.period);
     }
 
     function _checkLines(ClaimId claimId, Claim storage cl, Line[] calldata lines) private view {
