@@ -231,18 +231,18 @@ class Gateway:
 
     # ------------------------------------------------------------------ reads
 
-    def _now(self) -> int:
-        return int(self.chain.w3.eth.get_block("latest")["timestamp"])
-
-    def _refuse_access(self, req: ReadRequest) -> Refusal:
+    def _refuse_access(self, req: ReadRequest, block: int) -> Refusal:
         """Why the registry refuses (grantor, requester, category, purpose): the precise custom
         error of ``recordAccess`` simulated from the requester (a call, nothing mined)."""
-        consent_id = self.consent.consent_of(req.grantor, req.requester).id
+        raw = self.chain.call(
+            self.consent.contract.functions.consentOf(req.grantor, req.requester), "read consent", block
+        )
+        consent_id = int(raw[0])
         fn = self.consent.contract.functions.recordAccess(
             req.grantor, consent_id, req.category, req.purpose, access_commitment(req.request_id)
         )
         try:
-            fn.call({"from": req.requester})
+            fn.call({"from": req.requester}, block_identifier=block)
         except (ContractCustomError, ContractLogicError) as exc:
             name, _args = self.chain.decoder.decode(_revert_data(exc))
             reason = _REASONS.get(name or "", "no-consent")
@@ -251,20 +251,16 @@ class Gateway:
             return Refusal(403, "no-consent", f"the consent registry refuses: {exc}")
         return Refusal(403, "no-consent", "the consent registry does not allow this read")
 
-    def _check_access_record(self, req: ReadRequest, consent_id: int, now: int) -> None:
+    def _access_record(self, req: ReadRequest, now: int) -> int | None:
+        """The consent id of the requester's ``AccessRecorded`` for this request (grantor,
+        requester, category, purpose, ``accessCommitment(requestId)``), mined within the last
+        15 minutes; None when there is none."""
         try:
             receipt = self.chain.w3.eth.get_transaction_receipt(req.access_tx)  # type: ignore[arg-type]
         except (TransactionNotFound, ValueError):  # unknown or still pending
-            receipt = None
-        if receipt is None or int(receipt["status"]) != 1:
-            raise Refusal(
-                428,
-                "access-not-recorded",
-                "record the read first: recordAccess(grantor, consentId, category, purpose, "
-                "accessCommitment(requestId)) from the requester, then send its transaction hash",
-                accessCommitment="0x" + access_commitment(req.request_id).hex(),
-                consentId=str(consent_id),
-            )
+            return None
+        if int(receipt["status"]) != 1:
+            return None
         want = access_commitment(req.request_id)
         for ev in self.consent.contract.events.AccessRecorded().process_receipt(receipt, errors=DISCARD):
             a = ev["args"]
@@ -275,19 +271,12 @@ class Gateway:
                 and int(a["category"]) == req.category
                 and int(a["purpose"]) == req.purpose
                 and bytes(a["record"]) == want
-                and int(a["consentId"]) == consent_id
             ):
                 block_time = int(self.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
                 if block_time + MAX_REQUEST_LIFETIME < now:
-                    raise Refusal(428, "access-not-recorded", "the access record is older than 15 minutes")
-                return
-        raise Refusal(
-            428,
-            "access-not-recorded",
-            "that transaction records no access by the requester for this request under the current consent",
-            accessCommitment="0x" + want.hex(),
-            consentId=str(consent_id),
-        )
+                    return None
+                return int(a["consentId"])
+        return None
 
     def _anchored_at(self, rec: StoredRecord) -> int:
         cached = self._anchored.get(rec.commitment)
@@ -323,7 +312,8 @@ class Gateway:
             raise Refusal(401, "bad-signature", f"bad request signature: {exc}") from None
         if signer != req.requester:
             raise Refusal(401, "bad-signature", "the request is not signed by the requester it names")
-        now = self._now()
+        latest = self.chain.w3.eth.get_block("latest")
+        now, block = int(latest["timestamp"]), int(latest["number"])
         if req.deadline < now:
             raise Refusal(403, "request-expired", f"the request expired at {req.deadline} (chain time {now})")
         if req.deadline > now + MAX_REQUEST_LIFETIME:
@@ -350,24 +340,33 @@ class Gateway:
                 raise Refusal(401, "bad-link", f"the link expired at {expires}")
         if not self.store.claim_request(req.request_id, req.requester, now):
             raise Refusal(409, "replay", "this requestId was already used")
-        if not self.chain.call(self.directory.functions.isActive(req.requester, _ANY_ROLE), "check requester"):
-            registered = self.chain.call(self.directory.functions.participant(req.requester), "read participant")
+        recorded = self._access_record(req, now)
+        # Every chain read of the decision at one block, the latest once the access record was
+        # found (so never older than it): a revocation mined with or after the requester's access
+        # record refuses the read.
+        at = int(self.chain.w3.eth.get_block("latest")["number"]) if recorded is not None else block
+        if not self.chain.call(self.directory.functions.isActive(req.requester, _ANY_ROLE), "check requester", at):
+            registered = self.chain.call(self.directory.functions.participant(req.requester), "read participant", at)
             if int(registered[0]) == 0:
                 raise Refusal(403, "not-registered", f"{req.requester} is not in the participant directory")
             raise Refusal(403, "suspended-requester", f"{req.requester} is suspended in the participant directory")
-        allowed, consent_id = self.consent.can_access(
-            req.grantor, req.requester, Category(req.category), Purpose(req.purpose)
+        allowed, consent_id = self.chain.call(
+            self.consent.contract.functions.canAccess(req.grantor, req.requester, req.category, req.purpose),
+            "check access",
+            at,
         )
         if not allowed:
-            raise self._refuse_access(req)
-        self._check_access_record(req, consent_id, now)
-        # Consent once more at the latest block: a revocation mined with or after the access
-        # record refuses the read.
-        allowed, current = self.consent.can_access(
-            req.grantor, req.requester, Category(req.category), Purpose(req.purpose)
-        )
-        if not allowed or current != consent_id:
-            raise self._refuse_access(req)
+            raise self._refuse_access(req, at)
+        if recorded is None or recorded != int(consent_id):
+            raise Refusal(
+                428,
+                "access-not-recorded",
+                "record the read first: recordAccess(grantor, consentId, category, purpose, "
+                "accessCommitment(requestId)) from the requester (within 15 minutes), then send its hash",
+                accessCommitment="0x" + access_commitment(req.request_id).hex(),
+                consentId=str(int(consent_id)),
+            )
+        consent_id = int(consent_id)
         return self._serve(req, consent_id, public_key, now)
 
     def _serve(self, req: ReadRequest, consent_id: int, public_key: bytes, now: int) -> dict[str, Any]:
