@@ -93,7 +93,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             # Test-only gas for the patient's pseudonyms (a cheat code, not a transfer that would
             # link them); in production they act by signature through the relayer.
             w3.provider.make_request("anvil_setBalance", [acct.address, hex(10**18)])  # type: ignore[arg-type]
-        yield {"w3": w3, "artifacts": artifacts, "tmp": tmp, "admin": admin, "pseudo": pseudo}
+        yield {"w3": w3, "artifacts": artifacts, "tmp": tmp, "admin": admin, "pseudo": pseudo, "rpc": devnet.rpc_url}
     finally:
         devnet.down()
         if old is None:
@@ -539,3 +539,28 @@ def test_pointer_string_and_fhir_endpoint(world: dict[str, Any]) -> None:
     assert ep["resourceType"] == "Endpoint" and ep["identifier"][0]["value"] == p
     info = w["http"].get("/.well-known/careledger-gateway").json()
     assert info["gateway"] == w["gateway"].address and info["recordAnchor"] == w["gateway"].anchor.address
+
+
+def test_events_alone_rebuild_the_anchors(net: dict[str, Any], world: dict[str, Any]) -> None:
+    from careledger.gateway import replay
+    from careledger.indexer import DecodedEvent, Reads
+
+    w = world
+    put = _put(w, LAB_REPORT)
+    w3, anchor = net["w3"], w["gateway"].anchor
+    state: dict[str, Any] = {}
+    for log in anchor.events.RecordAnchored().get_logs(from_block=0):
+        ts = int(w3.eth.get_block(log["blockNumber"])["timestamp"])
+        replay.reduce(
+            state,
+            DecodedEvent(
+                "RecordAnchor", "RecordAnchored", dict(log["args"]), log["blockNumber"], log["logIndex"], "", ts
+            ),
+        )
+    assert state["anchors"][bytes.fromhex(put["commitment"][2:])][0] == w["gateway"].address
+    reads = Reads(w["chain"]["admin"], w["deployment"], net["artifacts"])
+    assert replay.verify(state, reads) == []
+    # A log that lied (another provider) is caught by the comparison with the chain.
+    first = next(iter(state["anchors"]))
+    state["anchors"][first] = (dev_account("lab").address, state["anchors"][first][1])
+    assert len(replay.verify(state, reads)) == 1
