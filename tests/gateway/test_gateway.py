@@ -7,6 +7,7 @@ tampered record, an oversized and a malformed FHIR body, an erased record."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -564,3 +565,38 @@ def test_events_alone_rebuild_the_anchors(net: dict[str, Any], world: dict[str, 
     first = next(iter(state["anchors"]))
     state["anchors"][first] = (dev_account("lab").address, state["anchors"][first][1])
     assert len(replay.verify(state, reads)) == 1
+
+
+def _cli(net: dict[str, Any], capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any, str]:
+    from careledger.cli.main import run
+
+    capsys.readouterr()
+    code = run(["--rpc", net["rpc"], "--json", *args])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out) if captured.out.strip() else None, captured.err
+
+
+def test_cli_put_pointer_erase_and_refusals(
+    net: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARELEDGER_GATEWAY_PASSPHRASE", "cli test passphrase")
+    store = ["--db", str(tmp_path / "cli.sqlite"), "--keys", str(tmp_path / "cli.keys")]
+    p = net["pseudo"]["clinic"].address
+    good, bad = tmp_path / "report.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(LAB_REPORT))
+    bad.write_text(json.dumps({"resourceType": "DiagnosticReport"}))
+    code, out, _ = _cli(net, capsys, "gateway", "put", str(good), "--pseudonym", p, *store)
+    assert code == 0 and out["status"] == "stored" and out["anchorTx"].startswith("0x")
+    code, out2, _ = _cli(net, capsys, "gateway", "put", str(bad), "--pseudonym", p, *store)
+    assert code == 2 and out2["error"].startswith("invalid FHIR R4 DiagnosticReport")
+    code, ptr, _ = _cli(net, capsys, "gateway", "pointer", "https://gw.example", "--pseudonym", p)
+    assert code == 0 and parse_pointer(ptr["pointer"]) == ("https://gw.example", p)
+    code, ep, _ = _cli(net, capsys, "gateway", "pointer", "https://gw.example", "--pseudonym", p, "--fhir")
+    assert code == 0 and ep["resourceType"] == "Endpoint"
+    code, erased, _ = _cli(net, capsys, "gateway", "erase", out["recordId"], *store)
+    assert code == 0 and erased["commitment"] == out["commitment"]
+    code, again, _ = _cli(net, capsys, "gateway", "erase", out["recordId"], *store)
+    assert code == 2 and "already erased" in again["error"]
+    monkeypatch.delenv("CARELEDGER_GATEWAY_TOKEN", raising=False)
+    code, refused, _ = _cli(net, capsys, "gateway", "serve", *store)
+    assert code == 2 and "CARELEDGER_GATEWAY_TOKEN" in refused["error"]
