@@ -212,8 +212,11 @@ class GatewayStore:
 
     def __init__(self, db: str | Path, keys: Path, passphrase: str) -> None:
         url = gateway_store_url(db)
-        if url.startswith("sqlite:///") and Path(url[len("sqlite:///") :]).resolve() == Path(keys).resolve():
-            raise InvalidInput("the key file must not be the database")
+        if url.startswith("sqlite:///"):
+            file = Path(url[len("sqlite:///") :])
+            if file.resolve() == Path(keys).resolve():
+                raise InvalidInput("the key file must not be the database")
+            file.parent.mkdir(parents=True, exist_ok=True)
         self.engine = sa.create_engine(url)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
