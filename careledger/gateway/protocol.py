@@ -31,8 +31,11 @@ from urllib.parse import urlsplit
 
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_keys.datatypes import Signature
+from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+from eth_utils.exceptions import ValidationError
 
 from careledger._extras import needs_extra
 from careledger.consent.eip712 import signature_problem
@@ -174,11 +177,6 @@ def recover_public_key(typed: dict[str, Any], signature: bytes) -> tuple[str, by
         raise InvalidInput(problem)
     signable = encode_typed_data(full_message=typed)
     digest = keccak(b"\x19" + signable.version + signable.header + signable.body)
-    with needs_extra("gateway", "recovering a requester's public key"):
-        from eth_keys.datatypes import Signature
-        from eth_keys.exceptions import BadSignature
-        from eth_utils.exceptions import ValidationError
-
     v = signature[64] - 27
     try:
         public = Signature(signature[:64] + bytes([v])).recover_public_key_from_msg_hash(digest)
