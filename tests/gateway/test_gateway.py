@@ -600,3 +600,96 @@ def test_cli_put_pointer_erase_and_refusals(
     monkeypatch.delenv("CARELEDGER_GATEWAY_TOKEN", raising=False)
     code, refused, _ = _cli(net, capsys, "gateway", "serve", *store)
     assert code == 2 and "CARELEDGER_GATEWAY_TOKEN" in refused["error"]
+
+
+def test_served_over_http_and_read_with_the_cli(
+    net: dict[str, Any],
+    world: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`careledger gateway serve` as a real process (uvicorn on loopback), a record filed over
+    HTTP with the admin token, and `careledger gateway read POINTER --link` as the lab."""
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from careledger.devnet import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "CARELEDGER_GATEWAY_TOKEN": TOKEN,
+        "CARELEDGER_GATEWAY_PASSPHRASE": "served test passphrase",
+    }
+    store = ["--db", str(tmp_path / "served.sqlite"), "--keys", str(tmp_path / "served.keys")]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "careledger.cli", "--rpc", net["rpc"], "gateway", "serve", "--port", str(port), *store],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if requests.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError(f"gateway did not come up: {proc.stderr.read() if proc.stderr else ''}")
+        r = requests.post(
+            f"{base}/records",
+            json={"pseudonym": _holder(world), "resource": LAB_REPORT},
+            headers={"authorization": f"Bearer {TOKEN}"},
+            timeout=30,
+        )
+        assert r.status_code == 201, r.text
+        link_file = tmp_path / "link.json"
+        link_file.write_text(json.dumps(world["link"].to_json()))
+        pointer = pointer_string(base, _holder(world))
+        code, out, _ = _cli(
+            net,
+            capsys,
+            "--account",
+            "lab",
+            "gateway",
+            "read",
+            pointer,
+            "--category",
+            "DIAGNOSTIC_REPORT",
+            "--grantor",
+            world["pseudo"]["lab"].address,
+            "--link",
+            str(link_file),
+        )
+        assert code == 0, out
+        assert out["count"] == 1 and out["records"][0]["resource"] == LAB_REPORT
+        assert out["records"][0]["recordId"] == r.json()["recordId"]
+        # Without the link (grantor differs from the pseudonym): refused, one JSON error, exit 1.
+        code, out, _ = _cli(
+            net,
+            capsys,
+            "--account",
+            "lab",
+            "gateway",
+            "read",
+            pointer,
+            "--category",
+            "DIAGNOSTIC_REPORT",
+            "--grantor",
+            world["pseudo"]["lab"].address,
+        )
+        assert code == 1 and "bad-link" in out["error"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _holder(world: dict[str, Any]) -> str:
+    return str(world["pseudo"]["clinic"].address)
