@@ -28,13 +28,16 @@ status  reason                when
 410     erased                the named record was erased (the erasure's audit entry)
 404     no-such-record        the named record is not held for this pseudonym/category
 500     integrity             a record fails its commitment or its on-chain anchor
+503     node                  the chain node did not answer the decision's reads
 ======  ====================  ==========================================================
 
-Consent is asked **at the latest block** when the request is served (after the access record),
-so a revocation mined in the same block as the requester's ``recordAccess`` (after it) still
-refuses the read. A served read returns the records' canonical JSON, salts and anchors encrypted
-to the requester's public key (recovered from its request signature) with ECIES (eciespy:
-secp256k1 ECDH, HKDF-SHA256, AES-256-GCM), and is logged in the gateway's disclosure table.
+Consent is asked **at one block, never older than the access record** (two JSON-RPC batches:
+the access record's receipt with the chain head, then the directory, ``canAccess`` and the access
+record's block time at that block), so a revocation mined in the same block as the requester's
+``recordAccess`` (after it) still refuses the read. A served read returns the records'
+canonical JSON, salts and anchors encrypted to the requester's public key (recovered from its
+request signature) with ECIES (eciespy: secp256k1 ECDH, HKDF-SHA256, AES-256-GCM), and is
+logged in the gateway's disclosure table.
 """
 
 from __future__ import annotations
@@ -44,9 +47,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi.abi import decode as abi_decode
 from eth_utils.address import to_checksum_address
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
-from web3.logs import DISCARD
+from eth_utils.crypto import keccak
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from careledger._extras import needs_extra
 from careledger.artifacts import load_artifacts
@@ -66,6 +70,7 @@ from careledger.gateway.protocol import (
     recover_public_key,
 )
 from careledger.gateway.store import GatewayStore, StoredRecord
+from careledger.rpc import RpcClient, RpcError
 
 with needs_extra("gateway", "the record gateway"):
     from ecies import encrypt as ecies_encrypt
@@ -75,6 +80,7 @@ with needs_extra("gateway", "the record gateway"):
 __all__ = ["Gateway", "Refusal", "create_app"]
 
 _ANY_ROLE = 0x7F  # Roles.ALL: any directory role
+_ACCESS_RECORDED = keccak(text="AccessRecorded(uint256,address,address,uint8,uint8,bytes32)")
 # The registry's (and the directory's) custom errors -> the reason a refusal gives.
 _REASONS = {
     "NoActiveConsent": "no-consent",
@@ -195,6 +201,10 @@ class Gateway:
         self.directory = chain.contract(
             deployment.address("ParticipantDirectory"), artifacts["ParticipantDirectory"].abi
         )
+        endpoint = getattr(chain.w3.provider, "endpoint_uri", None)
+        if not endpoint:
+            raise InvalidInput("the gateway needs an HTTP JSON-RPC node (--rpc http://...)")
+        self._rpc = RpcClient(str(endpoint))
         self._anchored: dict[bytes, int] = {}  # commitment -> anchoredAt (anchors never change)
         self._lock = threading.Lock()
 
@@ -251,32 +261,79 @@ class Gateway:
             return Refusal(403, "no-consent", f"the consent registry refuses: {exc}")
         return Refusal(403, "no-consent", "the consent registry does not allow this read")
 
-    def _access_record(self, req: ReadRequest, now: int) -> int | None:
-        """The consent id of the requester's ``AccessRecorded`` for this request (grantor,
-        requester, category, purpose, ``accessCommitment(requestId)``), mined within the last
-        15 minutes; None when there is none."""
-        try:
-            receipt = self.chain.w3.eth.get_transaction_receipt(req.access_tx)  # type: ignore[arg-type]
-        except (TransactionNotFound, ValueError):  # unknown or still pending
-            return None
-        if int(receipt["status"]) != 1:
+    def _access_record(self, req: ReadRequest, receipt: Any) -> tuple[int, str] | None:
+        """(consent id, block number) of the requester's ``AccessRecorded`` for this request
+        (grantor, requester, category, purpose, ``accessCommitment(requestId)``) in ``receipt``
+        (a raw JSON-RPC receipt); None when there is none."""
+        if not isinstance(receipt, dict) or receipt.get("status") != "0x1":
             return None
         want = access_commitment(req.request_id)
-        for ev in self.consent.contract.events.AccessRecorded().process_receipt(receipt, errors=DISCARD):
-            a = ev["args"]
+        for log in receipt.get("logs") or []:
+            topics = [bytes.fromhex(t[2:]) for t in log.get("topics", [])]
             if (
-                ev["address"] == self.consent.address
-                and a["patient"] == req.grantor
-                and a["grantee"] == req.requester
-                and int(a["category"]) == req.category
-                and int(a["purpose"]) == req.purpose
-                and bytes(a["record"]) == want
+                len(topics) != 4
+                or topics[0] != _ACCESS_RECORDED
+                or str(log.get("address", "")).lower() != self.consent.address.lower()
+                or to_checksum_address(topics[2][12:]) != req.grantor
+                or to_checksum_address(topics[3][12:]) != req.requester
             ):
-                block_time = int(self.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
-                if block_time + MAX_REQUEST_LIFETIME < now:
-                    return None
-                return int(a["consentId"])
+                continue
+            category, purpose, record = abi_decode(["uint8", "uint8", "bytes32"], bytes.fromhex(log["data"][2:]))
+            if (int(category), int(purpose), bytes(record)) == (req.category, req.purpose, want):
+                return int.from_bytes(topics[1], "big"), str(receipt["blockNumber"])
         return None
+
+    def _decide(self, req: ReadRequest, now: int) -> int:
+        """The consent id that allows this read, or :class:`Refusal`. Two JSON-RPC batches: the
+        access record's receipt with the chain head, then (at one block, never older than the
+        access record) the directory, ``canAccess`` and the access record's block time. A
+        revocation mined with or after the access record refuses the read."""
+        receipt, head = self._rpc.batch(
+            [("eth_getTransactionReceipt", [req.access_tx]), ("eth_getBlockByNumber", ["latest", False])]
+        )
+        if isinstance(head, RpcError) or not isinstance(head, dict):
+            raise Refusal(503, "node", f"the chain node did not answer: {head}")
+        recorded = self._access_record(req, receipt)
+        at = int(head["number"], 16)
+        if recorded is not None:
+            at = max(at, int(recorded[1], 16))
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_call", [{"to": self.directory.address, "data": self._is_active(req.requester)}, hex(at)]),
+            ("eth_call", [{"to": self.consent.address, "data": self._can_access(req)}, hex(at)]),
+        ]
+        if recorded is not None:
+            calls.append(("eth_getBlockByNumber", [recorded[1], False]))
+        answers = self._rpc.batch(calls)
+        bad = [a for a in answers if isinstance(a, RpcError) or a is None]
+        if bad:
+            raise Refusal(503, "node", f"the chain node could not answer: {bad[0]}")
+        (active,) = abi_decode(["bool"], bytes.fromhex(answers[0][2:]))
+        if not active:
+            registered = self.chain.call(self.directory.functions.participant(req.requester), "read participant", at)
+            if int(registered[0]) == 0:
+                raise Refusal(403, "not-registered", f"{req.requester} is not in the participant directory")
+            raise Refusal(403, "suspended-requester", f"{req.requester} is suspended in the participant directory")
+        allowed, consent_id = abi_decode(["bool", "uint256"], bytes.fromhex(answers[1][2:]))
+        if not allowed:
+            raise self._refuse_access(req, at)
+        fresh = recorded is not None and int(answers[2]["timestamp"], 16) + MAX_REQUEST_LIFETIME >= now
+        if recorded is None or not fresh or recorded[0] != int(consent_id):
+            raise Refusal(
+                428,
+                "access-not-recorded",
+                "record the read first: recordAccess(grantor, consentId, category, purpose, "
+                "accessCommitment(requestId)) from the requester (within 15 minutes), then send its hash",
+                accessCommitment="0x" + access_commitment(req.request_id).hex(),
+                consentId=str(int(consent_id)),
+            )
+        return int(consent_id)
+
+    def _is_active(self, requester: str) -> str:
+        return str(self.directory.functions.isActive(requester, _ANY_ROLE)._encode_transaction_data())
+
+    def _can_access(self, req: ReadRequest) -> str:
+        fn = self.consent.contract.functions.canAccess(req.grantor, req.requester, req.category, req.purpose)
+        return str(fn._encode_transaction_data())
 
     def _anchored_at(self, rec: StoredRecord) -> int:
         cached = self._anchored.get(rec.commitment)
@@ -312,8 +369,7 @@ class Gateway:
             raise Refusal(401, "bad-signature", f"bad request signature: {exc}") from None
         if signer != req.requester:
             raise Refusal(401, "bad-signature", "the request is not signed by the requester it names")
-        latest = self.chain.w3.eth.get_block("latest")
-        now, block = int(latest["timestamp"]), int(latest["number"])
+        now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
         if req.deadline < now:
             raise Refusal(403, "request-expired", f"the request expired at {req.deadline} (chain time {now})")
         if req.deadline > now + MAX_REQUEST_LIFETIME:
@@ -340,33 +396,7 @@ class Gateway:
                 raise Refusal(401, "bad-link", f"the link expired at {expires}")
         if not self.store.claim_request(req.request_id, req.requester, now):
             raise Refusal(409, "replay", "this requestId was already used")
-        recorded = self._access_record(req, now)
-        # Every chain read of the decision at one block, the latest once the access record was
-        # found (so never older than it): a revocation mined with or after the requester's access
-        # record refuses the read.
-        at = int(self.chain.w3.eth.get_block("latest")["number"]) if recorded is not None else block
-        if not self.chain.call(self.directory.functions.isActive(req.requester, _ANY_ROLE), "check requester", at):
-            registered = self.chain.call(self.directory.functions.participant(req.requester), "read participant", at)
-            if int(registered[0]) == 0:
-                raise Refusal(403, "not-registered", f"{req.requester} is not in the participant directory")
-            raise Refusal(403, "suspended-requester", f"{req.requester} is suspended in the participant directory")
-        allowed, consent_id = self.chain.call(
-            self.consent.contract.functions.canAccess(req.grantor, req.requester, req.category, req.purpose),
-            "check access",
-            at,
-        )
-        if not allowed:
-            raise self._refuse_access(req, at)
-        if recorded is None or recorded != int(consent_id):
-            raise Refusal(
-                428,
-                "access-not-recorded",
-                "record the read first: recordAccess(grantor, consentId, category, purpose, "
-                "accessCommitment(requestId)) from the requester (within 15 minutes), then send its hash",
-                accessCommitment="0x" + access_commitment(req.request_id).hex(),
-                consentId=str(int(consent_id)),
-            )
-        consent_id = int(consent_id)
+        consent_id = self._decide(req, now)
         return self._serve(req, consent_id, public_key, now)
 
     def _serve(self, req: ReadRequest, consent_id: int, public_key: bytes, now: int) -> dict[str, Any]:
