@@ -12,6 +12,7 @@ fhir       fhir.resources                        ``consent``/``claims`` ``export
 demo       relay + fhir, httpx                   ``python -m careledger.demo`` (``make demo``)
 dev        Ape, py-evm, pytest, linters          the workshop (tests, benchmarks, ``tools/``)
 index      sqlalchemy, alembic + relay, fhir      ``careledger index`` (the persistent indexer, its API)
+gateway    relay + fhir, sqlalchemy, eciespy     ``careledger gateway`` (the provider record gateway)
 postgres   index + psycopg                       ``careledger index --db postgresql://...``
 =========  ====================================  ================================================
 

@@ -33,7 +33,7 @@ __all__ = ["SUITE_DOMAINS", "DeployContext", "DeployReport", "deploy_suite", "do
 
 # Order matters: later domains read the addresses of earlier ones (claims asks consent and
 # provenance on chain).
-SUITE_DOMAINS: tuple[str, ...] = ("directory", "consent", "provenance", "claims")
+SUITE_DOMAINS: tuple[str, ...] = ("directory", "consent", "provenance", "claims", "gateway")
 
 
 def domain_module(domain: str, part: str) -> Any | None:

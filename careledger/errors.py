@@ -13,6 +13,9 @@ code   class                         meaning
                                      funds); nothing was mined
 1      ``rpc.RpcError``              the node answered one request with a JSON-RPC error
 1      ``claims.SettleFailed``       a settlement receipt does not show every claim paid
+1      ``gateway.Refusal``           the record gateway refuses a request (HTTP status and
+                                     a stable reason: no consent, replay, erased, ...)
+1      ``gateway.GatewayRefused``    a record gateway refused this requester's read
 2      :class:`InvalidInput`         the user's input is malformed; nothing was sent
 3      :class:`NodeUnreachable`      no answer from the RPC endpoint (refused, reset,
                                      timed out)

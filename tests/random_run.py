@@ -213,6 +213,7 @@ class Expected:
     members: set[str] = field(default_factory=set)
     claims: set[bytes] = field(default_factory=set)
     token_holders: set[str] = field(default_factory=set)
+    anchors: set[bytes] = field(default_factory=set)
 
     def differences(self, states: dict[str, dict[str, Any]]) -> list[str]:
         """What the indexer's rebuilt ``states`` hold that no successful action made, and what
@@ -234,6 +235,7 @@ class Expected:
             ("enrolled members", self.members, set(cl.get("latest", {}))),
             ("claims", self.claims, set(cl.get("claims", {}))),
             ("token holders", self.token_holders, set(cl.get("token", {}).get("balances", {}))),
+            ("record anchors", self.anchors, set(states.get("gateway", {}).get("anchors", {}))),
         ]
         out = []
         for what, made, rebuilt in kinds:
@@ -277,6 +279,7 @@ class RandomRun:
         self.name_of = {a: n for n, a in self.addr.items()}
         self._clients: dict[tuple[str, str], Any] = {}
         self.records = RecordStore(workdir / "records", passphrase="random run: throwaway store")
+        self._anchor_abi = artifacts["RecordAnchor"].abi
         self.outcomes: list[Outcome] = []
         self.expected = Expected()
         self.step = 0
@@ -456,6 +459,27 @@ class RandomRun:
         target = self.step + steps
         while self.step < target:
             self.rng.choices(fns, weights)[0]()
+        self.anchor_records()
+
+    def anchor_records(self) -> None:
+        """The record gateway's anchors, after the random steps (no draw from the random stream,
+        so the steps before stay as they were): two providers anchor a salted record commitment
+        each (refused only if the run left one suspended), and the pharmacy is refused."""
+        from careledger.gateway.deploy import ANCHOR
+
+        for who in ("clinic", "lab", "pharmacy"):
+            ident = IDENTITIES[_person_of("patient")]
+            commitment = self._store(f"Patient {ident.name}, {ident.mrn}. {ident.record_text}. Held by {who}.")
+            chain = MinedChain(self.w3, self.decoder, self.keys[who])
+            anchor = chain.contract(self.deployment.address(ANCHOR), self._anchor_abi)
+            if self.do(
+                "gateway.anchor",
+                who,
+                lambda a=anchor, c=chain, m=commitment: c.send(a.functions.anchor(m), "anchor a record"),
+                refused=who == "pharmacy",
+                error=("ParticipantLacksRole",) if who == "pharmacy" else ("ParticipantIsSuspended",),
+            ):
+                self.expected.anchors.add(commitment)
 
     # ------------------------------------------------------------------ off-chain documents
 
@@ -1604,6 +1628,7 @@ MUST_SUCCEED = (
     "provenance.quarantine",
     "provenance.lift",
     "provenance.recall",
+    "gateway.anchor",
     "time.wait",
 )
 # ... and was refused for these reasons at least once: time past a consent's, a batch's, a

@@ -535,6 +535,8 @@ ARGS: dict[str, Args] = {
         int(Purpose.TREAT),
         RECORD,
     ),
+    # -- RecordAnchor (the gateway's integrity anchors): a fresh salted commitment
+    "RecordAnchor.anchor(bytes32)": lambda w, c: (RECORD,),
     "ConsentRegistry.breakGlass(address,uint8,bytes32,bytes32)": lambda w, c: (
         w.addr["patient"],
         int(Purpose.ETREAT),
@@ -673,11 +675,17 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
 
     consent = project.ConsentRegistry.deploy(directory, sender=admin)
     provenance = project.ProvenanceRegistry.deploy(directory, sender=admin)
+    anchor = project.RecordAnchor.deploy(directory, sender=admin)
     now = int(chain.pending_timestamp)
     fresh_acct = accounts.generate_test_account()
     w = World(
         addr=addr,
-        contracts={"ParticipantDirectory": directory, "ConsentRegistry": consent, "ProvenanceRegistry": provenance},
+        contracts={
+            "ParticipantDirectory": directory,
+            "ConsentRegistry": consent,
+            "ProvenanceRegistry": provenance,
+            "RecordAnchor": anchor,
+        },
         patient_key=dev_account("patient").account,
         chain_id=chain.chain_id,
         now=now,

@@ -123,7 +123,7 @@ def test_random_run_event_log_rebuilds_every_contract_state(audited_run):
     """The rebuilt state equals the chain's reads for every entity (each domain's verify), and
     holds exactly the entities the successful actions made."""
     run, found = audited_run
-    assert set(found["diffs"]) == {"directory", "consent", "provenance", "claims"}
+    assert set(found["diffs"]) == {"directory", "consent", "provenance", "claims", "gateway"}
     diffs = [d for domain in found["diffs"].values() for d in domain]
     assert diffs == [], "rebuilt state differs from the chain's reads:\n" + "\n".join(diffs)
     missing = run.expected.differences(found["states"])

@@ -52,7 +52,7 @@ TRANSPORT = {
 }
 # Faces by name: command-line modules, demo stories, servers, the browser-test harness.
 FACE_PACKAGES = ("careledger.cli", "careledger.demo", "careledger.web")
-FACE_MODULES = {"careledger.consent.relay", "careledger.index.api"}
+FACE_MODULES = {"careledger.consent.relay", "careledger.index.api", "careledger.gateway.app"}
 FACE_SUFFIXES = (".cli", "_cli", ".demo", ".__main__")
 
 

@@ -32,6 +32,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "claims": ("careledger.claims.cli", "claims"),
     "gov": ("careledger.governance.cli", "gov"),
     "index": ("careledger.index.cli", "index"),
+    "gateway": ("careledger.gateway.cli", "gateway"),
 }
 
 

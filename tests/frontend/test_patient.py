@@ -79,3 +79,28 @@ def check_access_log(result, consents):
     registry = consents["registry"]
     glass_id = registry.functions.breakGlassOf(dev_account("patient").address, dev_account("er").address).call()[0]
     assert registry.functions.breakGlassReviewed(glass_id).call() is True
+
+
+def test_patient_lists_record_holders_from_her_own_pointers(consents, browse):
+    """The holders come from the pointers she keeps (careledger-gw:1:URL#pseudonym, docs/gateway.md):
+    hers are recognised by her own pseudonym derivation, someone else's and malformed ones are
+    refused, the list survives a reload and can be forgotten."""
+    from careledger.gateway.protocol import pointer_string
+
+    clinic = dev_account("clinic")
+    mine = pointer_string("https://gateway.riverside.example", dev_person("patient").address_for(clinic.address))
+    foreign = pointer_string("https://gateway.riverside.example", dev_person("patient2").address_for(clinic.address))
+    result = browse("patient_holders.mjs", POINTER=mine, FOREIGN=foreign)
+    assert result["before"] == "No pointers kept yet."
+    assert not result["malformed"]["ok"] and result["malformed"]["text"].startswith("Not a gateway pointer")
+    assert not result["foreign"]["ok"] and result["foreign"]["text"].endswith("this pointer is not for you.")
+    assert result["kept"] == {
+        "ok": True,
+        "text": f"Kept: {clinic.label} holds records for you at https://gateway.riverside.example.",
+    }
+    assert [r["pointer"] for r in result["after"]] == [mine] == [r["pointer"] for r in result["afterReload"]]
+    assert result["after"][0]["cells"][:2] == [
+        f"{clinic.label} ({clinic.address[:6]}…{clinic.address[-4:]})",
+        "https://gateway.riverside.example",
+    ]
+    assert result["afterForget"] == "No pointers kept yet."

@@ -58,7 +58,7 @@ def test_index_rebuilds_what_replay_rebuilds_and_agrees_with_the_chain(random_ch
     store, follower = indexed
     want = replay(random_chain.rpc(), random_chain.deployment, random_chain.artifacts)
     got = derive(store, follower.decoder, save=False)
-    assert set(want) == {"directory", "consent", "provenance", "claims"}
+    assert set(want) == {"directory", "consent", "provenance", "claims", "gateway"}
     assert got == want
     assert all(want[d] for d in want), "the run left state in every domain"
     diffs = check_index(random_chain.w3, store, follower.decoder, random_chain.deployment, random_chain.artifacts)

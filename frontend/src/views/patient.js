@@ -325,6 +325,72 @@ async function accessLog(me, ctx, out) {
   return [source, table(['When', 'Who', 'What', 'Under'], rows, { id: 'access-log' })];
 }
 
+// Who holds my records: built from the pointers the patient keeps (the string a gateway's
+// provider hands her, `careledger-gw:1:<gateway URL>#<pseudonym>`, docs/gateway.md), never from
+// the chain, which lists no holders. A pointer is hers when its pseudonym is one of her pairwise
+// pseudonyms: the organisation is then the one she uses that pseudonym with.
+const POINTERS = 'careledger.gateway.pointers';
+const POINTER = /^careledger-gw:1:(https?:\/\/[^#\s]+)#(0x[0-9a-fA-F]{40})$/;
+
+function keptPointers() {
+  try {
+    const list = JSON.parse(localStorage.getItem(POINTERS) || '[]');
+    return Array.isArray(list) ? list.filter((p) => typeof p === 'string' && POINTER.test(p)) : [];
+  } catch {
+    return [];
+  }
+}
+
+function holdersSection(pairs) {
+  const byPseudonym = new Map(pairs.map(([m, address]) => [address.toLowerCase(), m]));
+  const out = h('div', { id: 'holders-out', 'aria-live': 'polite' });
+  const list = h('div', {});
+  const input = h('input', { id: 'pointer-input', name: 'pointer', size: 70, placeholder: 'careledger-gw:1:https://gateway.example#0x…' });
+  const draw = () => {
+    const rows = keptPointers().map((text) => {
+      const [, url, pseudonym] = text.match(POINTER);
+      const org = byPseudonym.get(pseudonym.toLowerCase());
+      const remove = h('button', { type: 'button', class: 'pointer-remove' }, 'Forget');
+      remove.addEventListener('click', () => {
+        localStorage.setItem(POINTERS, JSON.stringify(keptPointers().filter((p) => p !== text)));
+        draw();
+      });
+      return h('tr', { dataset: { pointer: text } },
+        h('td', {}, org ? `${org.label} (${short(org.address)})` : 'unknown'),
+        h('td', { class: 'mono' }, url),
+        h('td', { class: 'mono' }, short(pseudonym)),
+        h('td', {}, remove));
+    });
+    fill(list, rows.length
+      ? table(['Organisation', 'Gateway', 'As', ''], rows, { id: 'holders' })
+      : h('p', { class: 'muted', id: 'holders' }, 'No pointers kept yet.'));
+  };
+  const add = h('button', { type: 'button', id: 'pointer-add' }, 'Keep pointer');
+  add.addEventListener('click', () => {
+    const text = input.value.trim();
+    const m = text.match(POINTER);
+    if (!m) {
+      fill(out, note('error', 'Not a gateway pointer: it looks like careledger-gw:1:https://host#0x… (40 hex digits).'));
+      return;
+    }
+    if (!byPseudonym.has(m[2].toLowerCase())) {
+      fill(out, note('error', `${short(m[2])} is not one of your pseudonyms: this pointer is not for you.`));
+      return;
+    }
+    const kept = keptPointers();
+    if (!kept.includes(text)) localStorage.setItem(POINTERS, JSON.stringify([...kept, text]));
+    fill(out, note('ok', `Kept: ${byPseudonym.get(m[2].toLowerCase()).label} holds records for you at ${m[1]}.`));
+    input.value = '';
+    draw();
+  });
+  draw();
+  return [
+    h('h2', {}, 'Who holds my records'),
+    h('p', { class: 'muted' }, 'From the pointers you keep (each provider\'s gateway gives you one). The chain lists no holders: only you know this list.'),
+    h('p', {}, input, ' ', add), out, list,
+  ];
+}
+
 export default {
   title: 'Patient',
   defaultAccount: 'patient',
@@ -336,7 +402,8 @@ export default {
     const grantees = config.cast.filter((m) => !['patient', 'admin'].includes(m.role));
     // One identity, one address per organisation: the person's pairwise pseudonyms (and the
     // person's own address, where consents made before pseudonyms still live: one combined view).
-    const mine = [...new Set([signer.address, ...(await Promise.all(grantees.map(async (m) => (await pseudonymFor(signer, m.address)).address)))])];
+    const pairs = await Promise.all(grantees.map(async (m) => [m, (await pseudonymFor(signer, m.address)).address]));
+    const mine = [...new Set([signer.address, ...pairs.map(([, address]) => address)])];
     const me = mine.length > 1 ? mine : signer.address;
     const out = h('div', { id: 'patient-out', 'aria-live': 'polite' });
     const consents = h('div', {});
@@ -354,6 +421,7 @@ export default {
       Array.isArray(me) ? h('p', { class: 'muted', id: 'pseudonyms' },
         `Each organisation sees you under its own address (${me.length - 1} pairwise pseudonyms, derived from your one secret); this page shows them all as one.`) : null,
       out, consents, grantForm(ctx, me, out, grantees),
-      h('h2', {}, 'Who looked at my records'), log);
+      h('h2', {}, 'Who looked at my records'), log,
+      ...holdersSection(pairs));
   },
 };
