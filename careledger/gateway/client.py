@@ -116,7 +116,15 @@ def verify_record(chain: Chain, anchor_address: str, gateway: str, pseudonym: st
         raise NotVerified(f"record {item.get('recordId')} does not match the commitment it came with")
     contract = chain.contract(anchor_address, load_artifacts()[ANCHOR].abi)
     provider, at = chain.call(contract.functions.anchorOf(commitment), "read an anchor")
-    if to_checksum_address(provider) != to_checksum_address(gateway):
+    provider, gateway = to_checksum_address(provider), to_checksum_address(gateway)
+    if provider != gateway and int(provider, 16) != 0:
+        # Anchored under the provider's previous key: the directory says whose key it is now.
+        directory = chain.contract(
+            chain.call(contract.functions.directory(), "read the directory"),
+            load_artifacts()["ParticipantDirectory"].abi,
+        )
+        provider = to_checksum_address(chain.call(directory.functions.currentKey(provider), "read a key"))
+    if provider != gateway:
         raise NotVerified(f"record {item.get('recordId')} is not anchored by gateway {gateway}")
     return int(at)
 
