@@ -16,6 +16,7 @@ from eth_utils.address import to_canonical_address, to_checksum_address
 from eth_utils.crypto import keccak
 
 from careledger.codes import Role
+from careledger.errors import InvalidInput
 
 __all__ = [
     "DEMO_CAST",
@@ -106,7 +107,7 @@ def pairwise_path(counterparty: str, identity: int = 0) -> str:
     it negligible. Hardened levels mean a leaked pseudonym key plus any extended public key
     reveals no sibling pseudonym."""
     if not 0 <= identity < _HARDENED:
-        raise ValueError(f"identity index {identity} is not a BIP-32 hardened index")
+        raise InvalidInput(f"identity index {identity} is not a BIP-32 hardened index")
     digest = int.from_bytes(keccak(PAIRWISE_TAG + to_canonical_address(counterparty))[:16], "big") >> 4
     words = [(digest >> (31 * (3 - i))) & (_HARDENED - 1) for i in range(4)]
     return f"m/44'/60'/{identity}'/" + "/".join(f"{w}'" for w in words)

@@ -32,6 +32,7 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
+from careledger.errors import InvalidInput
 from careledger.rpc import RpcClient, RpcError
 
 __all__ = [
@@ -297,7 +298,7 @@ def load_code_list(path: Path) -> list[str]:
     doc = json.loads(path.read_text())
     codes = doc.get("codes") if isinstance(doc, dict) else None
     if not isinstance(codes, list) or not all(isinstance(c, str) and ":" in c for c in codes):
-        raise ValueError(f'{path}: expected {{"codes": ["SYSTEM:CODE", ...]}}')
+        raise InvalidInput(f'{path}: expected {{"codes": ["SYSTEM:CODE", ...]}}')
     return list(codes)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
+from careledger.errors import InvalidInput
+
 __all__ = ["Category", "Purpose", "Role", "mask_of", "parse_role"]
 
 
@@ -70,8 +72,8 @@ def parse_role(text: str) -> Role:
         name = part.strip().upper()
         if name not in Role.__members__:
             known = ", ".join(m.lower() for m in Role.__members__)
-            raise ValueError(f"unknown role {part.strip()!r} (known: {known})")
+            raise InvalidInput(f"unknown role {part.strip()!r} (known: {known})")
         role |= Role[name]
     if not role:
-        raise ValueError("no role given")
+        raise InvalidInput("no role given")
     return role

@@ -11,17 +11,17 @@ code   class                         meaning
 1      :class:`NotVerified`          a verification answered "no" (verdict printed)
 1      :class:`TransactionRejected`  the node would not take a transaction (nonce, fee,
                                      funds); nothing was mined
-1      ``rpc.RpcError``              the node answered one request with a JSON-RPC error
-1      ``claims.SettleFailed``       a settlement receipt does not show every claim paid
-1      ``gateway.Refusal``           the record gateway refuses a request (HTTP status and
+1      :class:`RpcError`             the node answered one request with a JSON-RPC error
+1      :class:`SettleFailed`         a settlement receipt does not show every claim paid
+1      :class:`Refusal`              the record gateway refuses a request (HTTP status and
                                      a stable reason: no consent, replay, erased, ...)
-1      ``gateway.GatewayRefused``    a record gateway refused this requester's read
+1      :class:`GatewayRefused`       a record gateway refused this requester's read
 2      :class:`InvalidInput`         the user's input is malformed; nothing was sent
 3      :class:`NodeUnreachable`      no answer from the RPC endpoint (refused, reset,
                                      timed out)
 3      :class:`NodeFailed`           the endpoint answered, but not usably (HTTP 5xx or
                                      429, not JSON-RPC, an error for a read)
-3      ``sender.SendIncomplete``     the send path ran out of retries; re-running with the
+3      :class:`SendIncomplete`       the send path ran out of retries; re-running with the
                                      same operation ids finishes without doubling
 4      :class:`SuiteNotDeployed`     the chain does not have the suite / wrong file
 4      :class:`ChainChanged`         the node behind the URL is now another chain
@@ -34,6 +34,10 @@ code   class                         meaning
                                      (no receipt in time, or no answer to the send):
                                      check its hash before sending again
 =====  ============================  ===================================================
+
+:class:`InvalidInput` is also a ``ValueError``, so code that parses values may catch either.
+:class:`UnsafeNumber` (a ``ValueError``, deliberately outside the tree) means a bug in the SDK:
+an integer beyond 2^53 was about to be written as a JSON number; the CLI reports it as one (70).
 
 The CLI also exits 130 when interrupted and 70 for anything outside this tree: that is a bug
 (please report it), never an ordinary failure of the node or the network. Transport failures are
@@ -52,14 +56,20 @@ __all__ = [
     "ChainUnsupported",
     "DevnetOnly",
     "EnvironmentProblem",
+    "GatewayRefused",
     "InvalidInput",
     "MissingExtra",
     "NodeFailed",
     "NodeUnreachable",
     "NotVerified",
+    "Refusal",
+    "RpcError",
+    "SendIncomplete",
+    "SettleFailed",
     "SuiteNotDeployed",
     "TransactionPending",
     "TransactionRejected",
+    "UnsafeNumber",
 ]
 
 
@@ -107,10 +117,63 @@ class NotVerified(CareLedgerError):
         self.reported = reported
 
 
-class InvalidInput(CareLedgerError):
+class GatewayRefused(NotVerified):
+    """A record gateway said no to this requester: ``status`` (HTTP), ``reason`` (stable code), the body."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(f"gateway refused ({status} {body.get('reason', '?')}): {body.get('error', body)}")
+        self.status, self.body = status, body
+        self.reason = str(body.get("reason", ""))
+
+
+class InvalidInput(CareLedgerError, ValueError):
     """Malformed user input, found before anything was sent to a node."""
 
     exit_code = 2
+
+
+class UnsafeNumber(ValueError):
+    """An integer beyond +/-(2^53 - 1) was about to be written as a JSON number (a bug: the
+    field should have been converted to a string by the convention). Not a CareLedgerError on
+    purpose: the CLI answers it as the bug it is (exit 70)."""
+
+
+class RpcError(CareLedgerError):
+    """The node answered a request with a JSON-RPC error object (exit 1: for the send path's
+    estimates and calls this is the chain refusing; the caller decides what else it means)."""
+
+    def __init__(self, message: str, code: int = 0, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.data = data
+
+
+class SendIncomplete(CareLedgerError):
+    """Retries ran out. ``done`` are op ids with receipts, ``pending`` were sent but are not yet
+    mined (they will land or be re-sent on the next call with the same ids)."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, done: list[str], pending: list[str]) -> None:
+        super().__init__(message)
+        self.done = done
+        self.pending = pending
+
+
+class SettleFailed(CareLedgerError):
+    """A settlement transaction reverted or its receipt does not show every claim adjudicated
+    and paid. The message names the operation and what was missing."""
+
+
+class Refusal(CareLedgerError):
+    """A read or write the record gateway refuses: HTTP ``status``, a stable ``reason``, a message."""
+
+    def __init__(self, status: int, reason: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.extra = status, reason, extra
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": self.message, "reason": self.reason, **self.extra}
 
 
 class NodeUnreachable(CareLedgerError):

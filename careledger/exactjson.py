@@ -33,6 +33,8 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
+from careledger.errors import InvalidInput, UnsafeNumber
+
 __all__ = [
     "MAX_SAFE_INTEGER",
     "UnsafeNumber",
@@ -55,19 +57,14 @@ _INT_TYPE = re.compile(r"^(u?)int(\d*)$")
 _ARRAY = re.compile(r"^(.*)\[(\d*)\]$")
 
 
-class UnsafeNumber(ValueError):
-    """An integer beyond +/-(2^53 - 1) was about to be written as a JSON number (a bug: the
-    field should have been converted to a string by the convention)."""
-
-
 def uint_id(value: int | bytes) -> str:
     """A ``uint256``/``bytes32`` identifier as ``0x`` + 64 hex digits."""
     if isinstance(value, bytes | bytearray):
         if len(value) != 32:
-            raise ValueError(f"an identifier is 32 bytes, not {len(value)}")
+            raise InvalidInput(f"an identifier is 32 bytes, not {len(value)}")
         return "0x" + bytes(value).hex()
     if not 0 <= int(value) < 2**256:
-        raise ValueError(f"identifier {value} is not a uint256")
+        raise InvalidInput(f"identifier {value} is not a uint256")
     return f"0x{int(value):064x}"
 
 
@@ -125,7 +122,7 @@ def abi_value(abi_type: str, value: Any, name: str = "", components: Sequence[Ma
         if m.group(1) == "u" and bits == 256 and _is_id_name(name):
             return uint_id(int(value))
         return quantity(int(value))
-    raise ValueError(f"no JSON form for ABI type {abi_type!r}")
+    raise InvalidInput(f"no JSON form for ABI type {abi_type!r}")
 
 
 def abi_values(params: Sequence[Mapping[str, Any]], values: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from careledger.errors import CareLedgerError, NodeFailed, NodeUnreachable
+from careledger.errors import CareLedgerError, NodeFailed, NodeUnreachable, RpcError
 
 __all__ = [
     "DEV_CHAIN_IDS",
@@ -35,16 +35,6 @@ DEV_CHAIN_IDS = frozenset({31337, 1337})
 # A transaction's gas limit is its estimate x 1.2 (Chain.send and the Sender alike): what a call
 # costs can depend on the block it lands in, and unused gas is not charged.
 GAS_MARGIN_PCT = 120
-
-
-class RpcError(CareLedgerError):
-    """The node answered a request with a JSON-RPC error object (exit 1: for the send path's
-    estimates and calls this is the chain refusing; the caller decides what else it means)."""
-
-    def __init__(self, message: str, code: int = 0, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.data = data
 
 
 class RpcClient:

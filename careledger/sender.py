@@ -34,12 +34,12 @@ from eth_account.signers.local import LocalAccount
 
 from careledger._paths import project_root
 from careledger.errors import (
-    CareLedgerError,
     ChainChanged,
     EnvironmentProblem,
     InvalidInput,
     NodeFailed,
     NodeUnreachable,
+    SendIncomplete,
     TransactionRejected,
 )
 from careledger.rpc import GAS_MARGIN_PCT, RpcClient, RpcError, nudge_devnet, unwedge_devnet
@@ -117,18 +117,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status == "mined"
-
-
-class SendIncomplete(CareLedgerError):
-    """Retries ran out. ``done`` are op ids with receipts, ``pending`` were sent but are not yet
-    mined (they will land or be re-sent on the next call with the same ids)."""
-
-    exit_code = 3
-
-    def __init__(self, message: str, done: list[str], pending: list[str]) -> None:
-        super().__init__(message)
-        self.done = done
-        self.pending = pending
 
 
 @dataclass

@@ -468,6 +468,9 @@ class RandomRun:
         from careledger.gateway.deploy import ANCHOR
 
         for who in ("clinic", "lab", "pharmacy"):
+            # The directory answers for a suspended account first (a suspended pharmacy is refused
+            # as suspended, an active one for lacking the provider role).
+            suspended = bool(self.read([self.fns("directory").participant(self.addr[who])])[0][1])
             ident = IDENTITIES[_person_of("patient")]
             commitment = self._store(f"Patient {ident.name}, {ident.mrn}. {ident.record_text}. Held by {who}.")
             chain = MinedChain(self.w3, self.decoder, self.keys[who])
@@ -477,7 +480,7 @@ class RandomRun:
                 who,
                 lambda a=anchor, c=chain, m=commitment: c.send(a.functions.anchor(m), "anchor a record"),
                 refused=who == "pharmacy",
-                error=("ParticipantLacksRole",) if who == "pharmacy" else ("ParticipantIsSuspended",),
+                error=("ParticipantIsSuspended",) if suspended or who != "pharmacy" else ("ParticipantLacksRole",),
             ):
                 self.expected.anchors.add(commitment)
 

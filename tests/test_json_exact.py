@@ -53,9 +53,12 @@ AUTO_APPROVE = "50000000000"  # 5 * 10^16 units
 NOT_JSON = {
     "relay serve": "serves HTTP; every route of the app is walked in test_every_relayer_route_*",
     "index serve": "serves HTTP; its routes are checked for exact JSON in tests/index/test_reports.py::test_http_api",
+    "gateway serve": "serves HTTP; its answers are checked in tests/gateway/test_gateway.py (served over HTTP)",
 }
 # Commands whose success needs what a devnet cannot give, where it is played instead.
 NO_SUCCESS_CASE = {
+    "gateway read": "needs a gateway serving over HTTP and a patient's consent and link: played end to end in "
+    "tests/gateway/test_gateway.py::test_served_over_http_and_read_with_the_cli",
     "claims release-lapsed": "needs a payee the token refuses for 180 days; the devnet's test token refuses no one "
     "(played with a blocking token in tests/claims/test_v2_powers_settlement.py)",
 }
@@ -451,6 +454,24 @@ def _travel(w: Walk, seconds: int) -> None:
     w.env.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
+def _gateway(w: Walk) -> None:
+    """The clinic's record gateway: file a FHIR record (anchored), hand out a pointer, erase."""
+    store = ["--db", str(w.folder / "gateway.sqlite"), "--keys", str(w.folder / "gateway.keys")]
+    pseudonym = "0x" + "4b" * 20
+    report, bad = w.folder / "report.json", w.folder / "bad-report.json"
+    report.write_text(
+        json.dumps({"resourceType": "Observation", "status": "final", "code": {"text": "HbA1c"}, "valueString": "6.1%"})
+    )
+    bad.write_text(json.dumps({"resourceType": "Observation"}))
+    put = w.cli("gateway", "put", str(report), "--pseudonym", pseudonym, *store, account="clinic")
+    w.cli("gateway", "put", str(bad), "--pseudonym", pseudonym, *store, account="clinic", code=2)
+    w.cli("gateway", "pointer", "https://gateway.example", "--pseudonym", pseudonym)
+    w.cli("gateway", "pointer", "https://gateway.example", "--pseudonym", "0x12", code=2)
+    w.cli("gateway", "read", "not-a-pointer", "--category", "OBSERVATION", account="lab", code=2)
+    w.cli("gateway", "erase", put["recordId"], *store, account="clinic")
+    w.cli("gateway", "erase", put["recordId"], *store, account="clinic", code=2)  # already erased
+
+
 def _gov(w: Walk) -> None:
     """Last: it hands the walk's suite to the devnet consortium, after which admin holds nothing."""
     w.cli("gov", "list", code=4)  # no consortium yet
@@ -515,11 +536,12 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
         mp.setenv("CARELEDGER_CLAIMS_KEYS", str(folder / "claims-keys.json"))
         mp.setenv("CARELEDGER_DEVNET_DIR", str(folder / "other-devnet"))
         mp.setenv("CARELEDGER_RECORDS_PASSPHRASE", "json walk: throwaway record keys")
+        mp.setenv("CARELEDGER_GATEWAY_PASSPHRASE", "json walk: throwaway gateway keys")
         mp.delenv("CARELEDGER_PRIVATE_KEY", raising=False)
         mp.delenv("CARELEDGER_ACCOUNT", raising=False)
         with fresh_suite(folder / "suite") as env:
             w = Walk(env, folder)
-            for part in (_consent, _claims, _directory, _drugs, _records, _index, _devnet_and_deploy, _gov):
+            for part in (_consent, _claims, _directory, _drugs, _records, _index, _gateway, _devnet_and_deploy, _gov):
                 part(w)
             # a command that has no scenario yet is still run (with no arguments) and checked
             for path in sorted(_LEAVES - {c.path for c in w.calls} - set(NOT_JSON)):

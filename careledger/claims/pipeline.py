@@ -24,7 +24,7 @@ from eth_utils.crypto import keccak
 
 from careledger.claims.client import CLAIM_INPUT_ABI, MAX_BATCH, ClaimRequest, ClaimsClient
 from careledger.claims.types import ClaimStatus
-from careledger.errors import CareLedgerError, ChainRefused, InvalidInput
+from careledger.errors import ChainRefused, InvalidInput, SettleFailed
 from careledger.rpc import RpcClient, RpcError
 from careledger.sender import Operation, Outcome, Sender
 
@@ -40,11 +40,6 @@ TOPIC_ADJUDICATED = (
     ).hex()
 )
 TOPIC_PAID = "0x" + keccak(text="ClaimPaid(bytes32,address,uint32,uint96)").hex()
-
-
-class SettleFailed(CareLedgerError):
-    """A settlement transaction reverted or its receipt does not show every claim adjudicated
-    and paid. The message names the operation and what was missing."""
 
 
 def sender_for(client: ClaimsClient, journal: Path | None = None) -> Sender:
@@ -100,7 +95,7 @@ class ClaimOps:
     ) -> Operation:
         """``submitBatch(requests)``; ``cids`` (the requests' claim ids) when already known."""
         if not 1 <= len(requests) <= MAX_BATCH:
-            raise ValueError(f"a batch holds 1..{MAX_BATCH} claims (got {len(requests)})")
+            raise InvalidInput(f"a batch holds 1..{MAX_BATCH} claims (got {len(requests)})")
         data = SUBMIT_BATCH + abi_encode([f"{CLAIM_INPUT_ABI}[]"], [[_abi_claim(r) for r in requests]])
         ids = cids if cids is not None else [r.claim_id for r in requests]
         return Operation(f"{self.namespace}:submitBatch:{self.digest(ids)}", self.to, "0x" + data.hex(), gas=gas)
@@ -111,7 +106,7 @@ class ClaimOps:
 
     def pay_batch(self, cids: Sequence[bytes], gas: int | None = None) -> Operation:
         if not 1 <= len(cids) <= MAX_BATCH:
-            raise ValueError(f"a payout batch holds 1..{MAX_BATCH} claims (got {len(cids)})")
+            raise InvalidInput(f"a payout batch holds 1..{MAX_BATCH} claims (got {len(cids)})")
         data = PAY_BATCH + abi_encode(["bytes32[]"], [list(cids)])
         return Operation(f"{self.namespace}:payBatch:{self.digest(cids)}", self.to, "0x" + data.hex(), gas=gas)
 

@@ -20,6 +20,7 @@ from careledger.consent.relay import RateLimiter, create_app
 from careledger.consent.terms import GrantTerms, mask
 from careledger.demo.framework import DemoEnv, Story
 from careledger.demo.phi import CONSENT_STORY_PHI
+from careledger.errors import TransactionRejected
 
 with needs_extra("demo", "the consent demo story (it drives the relayer in process)"):
     import httpx  # noqa: F401 - TestClient's transport; imported here so its absence names the extra
@@ -47,11 +48,13 @@ def _relay(env: DemoEnv, client: ConsentClient) -> Any:
     return TestClient(create_app(client.with_chain(env.signer("relayer")), RateLimiter(limit=10, window=60)))
 
 
-def _post(relay: Any, signed: SignedAction) -> dict[str, Any]:
+def post_signed(relay: Any, signed: SignedAction) -> dict[str, Any]:
+    """POST a signed action to the in-process relay (the demos' path); its answer, or
+    :class:`TransactionRejected` naming the relay's refusal."""
     resp = relay.post("/actions", json=signed.to_json())
     body: dict[str, Any] = resp.json()
     if resp.status_code != 200:
-        raise RuntimeError(f"relay refused: {body}")
+        raise TransactionRejected(f"the relay refused the demo's {signed.action}: {body}")
     return body
 
 
@@ -82,7 +85,7 @@ def story(env: DemoEnv) -> Story:
         categories=mask([Category.OBSERVATION, Category.CONDITION, Category.MEDICATION, Category.DIAGNOSTIC_REPORT]),
         purposes=mask([Purpose.TREAT]),
     )
-    out = _post(relay, as_clinic.sign(patient_key, "grant", terms=treatment))
+    out = post_signed(relay, as_clinic.sign(patient_key, "grant", terms=treatment))
     treat_id = int(out["consentId"], 16)
     s.check(
         "patient",
@@ -127,7 +130,7 @@ def story(env: DemoEnv) -> Story:
     )
 
     # 4. The patient revokes (gasless again); the clinic is refused from then on.
-    out = _post(relay, as_clinic.sign(patient_key, "revoke", grantee=clinic, consent_id=treat_id))
+    out = post_signed(relay, as_clinic.sign(patient_key, "revoke", grantee=clinic, consent_id=treat_id))
     s.check(
         "patient", "revokes the clinic's consent (signed, relayed)", f"{out['gasUsed']:,} gas paid by the relayer", True
     )
@@ -169,7 +172,7 @@ def story(env: DemoEnv) -> Story:
         and glass[0].args["reason"] == Purpose.ETREAT,
     )
     unreviewed = as_clinic.unreviewed_break_glass(pseudonyms)
-    out = _post(relay, as_clinic.sign(person.pseudonym(er), "review_break_glass", provider=er, seq=1))
+    out = post_signed(relay, as_clinic.sign(person.pseudonym(er), "review_break_glass", provider=er, seq=1))
     s.check(
         "patient",
         "marks the ER's break-glass reviewed (signed, relayed)",
@@ -184,7 +187,7 @@ def story(env: DemoEnv) -> Story:
         categories=mask([Category.FINANCIAL]),
         purposes=mask([Purpose.HPAYMT]),
     )
-    out = _post(relay, as_clinic.sign(person.pseudonym(insurer), "grant", terms=payment))
+    out = post_signed(relay, as_clinic.sign(person.pseudonym(insurer), "grant", terms=payment))
     pay_id = int(out["consentId"], 16)
     ok, got = as_clinic.can_access(plan, clinic, Category.FINANCIAL, Purpose.HPAYMT)
     s.check(

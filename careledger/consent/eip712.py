@@ -18,6 +18,7 @@ from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError
 
 from careledger.consent.terms import GrantTerms, ModifyTerms
+from careledger.errors import InvalidInput
 
 __all__ = [
     "DOMAIN_NAME",
@@ -314,16 +315,16 @@ def _word(typ: str, value: Any) -> bytes:
     if typ == "address":
         raw = bytes.fromhex(str(value)[2:])
         if len(raw) != 20:
-            raise ValueError(f"not an address: {value!r}")
+            raise InvalidInput(f"not an address: {value!r}")
         return bytes(12) + raw
     if typ == "bytes32":
         raw = value if isinstance(value, bytes) else bytes.fromhex(str(value).removeprefix("0x"))
         if len(raw) != 32:
-            raise ValueError(f"not 32 bytes: {value!r}")
+            raise InvalidInput(f"not 32 bytes: {value!r}")
         return raw
     number = int(value)
     if not 0 <= number < 1 << int(typ.removeprefix("uint")):
-        raise ValueError(f"{number} does not fit {typ}")
+        raise InvalidInput(f"{number} does not fit {typ}")
     return number.to_bytes(32, "big")
 
 

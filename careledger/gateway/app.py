@@ -58,7 +58,7 @@ from careledger.chain import Chain, _revert_data
 from careledger.codes import Category, Purpose
 from careledger.consent.client import ConsentClient
 from careledger.deployments import Deployment
-from careledger.errors import CareLedgerError, InvalidInput, NotVerified
+from careledger.errors import CareLedgerError, InvalidInput, NotVerified, Refusal
 from careledger.exactjson import dumps
 from careledger.gateway.deploy import ANCHOR
 from careledger.gateway.protocol import (
@@ -98,17 +98,6 @@ _REASONS = {
 }
 
 
-class Refusal(CareLedgerError):
-    """A read or write the gateway refuses: HTTP ``status``, a stable ``reason``, a message."""
-
-    def __init__(self, status: int, reason: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.reason, self.extra = status, reason, extra
-
-    def to_json(self) -> dict[str, Any]:
-        return {"error": self.message, "reason": self.reason, **self.extra}
-
-
 @dataclass(frozen=True)
 class ReadRequest:
     requester: str
@@ -140,9 +129,9 @@ class ReadRequest:
 
         def hexbytes(name: str, size: int | None, value: Any = None) -> bytes:
             v = body.get(name) if value is None else value
+            if not isinstance(v, str) or not v.startswith("0x"):
+                raise Refusal(400, "malformed", f"{name} must be 0x-hex")
             try:
-                if not isinstance(v, str) or not v.startswith("0x"):
-                    raise ValueError
                 out = bytes.fromhex(v[2:])
             except ValueError:
                 raise Refusal(400, "malformed", f"{name} must be 0x-hex") from None

@@ -25,7 +25,7 @@ from careledger.chain import Chain
 from careledger.codes import Category, Purpose
 from careledger.consent.client import ConsentClient
 from careledger.deployments import Deployment
-from careledger.errors import InvalidInput, NotVerified
+from careledger.errors import GatewayRefused, InvalidInput, NotVerified
 from careledger.gateway.deploy import ANCHOR
 from careledger.gateway.protocol import (
     access_commitment,
@@ -49,15 +49,6 @@ class _Http(Protocol):
     def get(self, url: str, **kw: Any) -> Any: ...
 
     def post(self, url: str, **kw: Any) -> Any: ...
-
-
-class GatewayRefused(NotVerified):
-    """The gateway said no: ``status`` (HTTP), ``reason`` (stable code), the body."""
-
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(f"gateway refused ({status} {body.get('reason', '?')}): {body.get('error', body)}")
-        self.status, self.body = status, body
-        self.reason = str(body.get("reason", ""))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from typing import Any
 from careledger._extras import needs_extra
 from careledger.accounts import dev_person
 from careledger.codes import Category, Purpose
-from careledger.consent.client import ConsentClient, SignedAction
+from careledger.consent.client import ConsentClient
+from careledger.consent.demo import post_signed
 from careledger.consent.relay import RateLimiter
 from careledger.consent.relay import create_app as relay_app
 from careledger.consent.terms import GrantTerms, mask
@@ -43,14 +44,6 @@ LAB_REPORT: dict[str, Any] = {
     "subject": {"display": DEMO_PHI["patient_name"]},
     "conclusion": DEMO_PHI["record_text"],
 }
-
-
-def _post(relay: Any, signed: SignedAction) -> dict[str, Any]:
-    resp = relay.post("/actions", json=signed.to_json())
-    body: dict[str, Any] = resp.json()
-    if resp.status_code != 200:
-        raise RuntimeError(f"relay refused: {body}")
-    return body
 
 
 def _refused(reader: GatewayReader, reason: str, *args: Any, **kw: Any) -> tuple[bool, str]:
@@ -92,7 +85,7 @@ def story(env: DemoEnv) -> Story:
     # 2. She consents (gasless) from the pseudonym St Mary's knows, and hands over a pointer and link.
     now = consent.chain_time()
     terms = GrantTerms(er, mask([Category.DIAGNOSTIC_REPORT]), mask([Purpose.TREAT]), now + 30 * DAY)
-    out = _post(relay, consent.sign(at_er, "grant", terms=terms))
+    out = post_signed(relay, consent.sign(at_er, "grant", terms=terms))
     consent_id = int(out["consentId"], 16)
     pointer = pointer_string("https://gateway.riverside.example", at_clinic.address)
     link = make_link(
@@ -148,7 +141,7 @@ def story(env: DemoEnv) -> Story:
     s.check("lab", "asks the clinic's gateway for the report without her consent", outcome, ok)
 
     # 5. She revokes; St Mary's is refused from then on.
-    out = _post(relay, consent.sign(at_er, "revoke", grantee=er, consent_id=consent_id))
+    out = post_signed(relay, consent.sign(at_er, "revoke", grantee=er, consent_id=consent_id))
     ok, outcome = _refused(
         specialist,
         "no-consent",

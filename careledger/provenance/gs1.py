@@ -189,7 +189,7 @@ def expiry_after(days: int, reference: Reference) -> str:
     latest block time) instead of a fixed date that the calendar overtakes. ``days`` must stay
     within GS1's window (under 50 years) for the date to read back as the same day."""
     if not 0 <= days < 49 * 365:
-        raise ValueError(f"{days} days is outside the GS1 two-digit-year window")
+        raise InvalidInput(f"{days} days is outside the GS1 two-digit-year window")
     return (_reference_date(reference) + dt.timedelta(days=days)).strftime("%y%m%d")
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from web3 import Web3
 
+from careledger.errors import InvalidInput
 from careledger.provenance.client import ProvenanceClient
 from careledger.provenance.ids import batch_id, bytes32_to_text, unit_id
 
@@ -287,7 +288,7 @@ def to_epcis(history: UnitHistory, chain_id: int) -> dict[str, Any]:
     (a GLN mapping lives with the directory's credentials, off chain); each event's ``eventID``
     is :func:`event_id` of the log it was rebuilt from."""
     if history.registry is None:
-        raise ValueError("an EPCIS export needs the registry address the events came from")
+        raise InvalidInput("an EPCIS export needs the registry address the events came from")
     lot_uri = f"https://id.gs1.org/01/{history.gtin:014d}/10/{history.lot}"
     unit_uri = f"https://id.gs1.org/01/{history.gtin:014d}/21/{history.serial}" if history.serial else None
     events: list[dict[str, Any]] = []
