@@ -153,7 +153,21 @@ def test_node_going_away_leaves_the_index_as_it_was(random_chain: Run, indexed, 
 def test_kill_9_while_indexing_leaves_a_consistent_index_that_resumes(random_chain: Run, indexed, tmp_path: Path):
     path = tmp_path / "killed.sqlite"
     env = {**os.environ, "CARELEDGER_RPC": random_chain.rpc_url}  # the deployments dir is the run's
-    cmd = [sys.executable, "-m", "careledger.cli", "index", "sync", "--db", str(path), "--max-range", "1"]
+    # One-block ranges, a commit every 5 events: many transaction boundaries to be killed
+    # between (the default batch would write this short chain in one transaction).
+    cmd = [
+        sys.executable,
+        "-m",
+        "careledger.cli",
+        "index",
+        "sync",
+        "--db",
+        str(path),
+        "--max-range",
+        "1",
+        "--batch",
+        "5",
+    ]
     killed_at = []
     for delay in (0.0, 0.2, 0.4):
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
