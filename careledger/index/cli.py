@@ -127,7 +127,8 @@ def index() -> None:
     help="Stay this many blocks behind the head.",
 )
 @click.option(
-    "--batch",
+    "--batch-events",
+    "batch",
     default=10_000,
     show_default=True,
     type=click.IntRange(1, 1_000_000),

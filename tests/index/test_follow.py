@@ -199,7 +199,7 @@ def test_kill_9_while_indexing_leaves_a_consistent_index_that_resumes(random_cha
         str(path),
         "--max-range",
         "1",
-        "--batch",
+        "--batch-events",
         "5",
     ]
     killed_at = []
