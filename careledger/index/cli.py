@@ -126,12 +126,27 @@ def index() -> None:
     type=click.IntRange(0, 10_000),
     help="Stay this many blocks behind the head.",
 )
+@click.option(
+    "--batch-events",
+    "batch",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="While catching up, write consecutive ranges in one transaction of up to this many events (or 1 s).",
+)
 @click.option("--follow", is_flag=True, help="Keep following the chain until interrupted.")
 @click.option("--poll", default=2.0, show_default=True, type=click.FloatRange(min=0.05))
 @click.option("--no-derive", is_flag=True, help="Skip updating the derived-state snapshots.")
 @pass_app
 def sync(
-    app: AppContext, db: str | None, max_range: int, confirmations: int, follow: bool, poll: float, no_derive: bool
+    app: AppContext,
+    db: str | None,
+    max_range: int,
+    confirmations: int,
+    batch: int,
+    follow: bool,
+    poll: float,
+    no_derive: bool,
 ) -> None:
     """Index the chain from where the index stopped (or the suite's deployment) to the head."""
     from careledger.artifacts import load_artifacts
@@ -141,7 +156,13 @@ def sync(
 
     store = _open(app, db)
     follower = Follower(
-        RpcClient(app.rpc), store, app.deployment(), load_artifacts(), max_range=max_range, confirmations=confirmations
+        RpcClient(app.rpc),
+        store,
+        app.deployment(),
+        load_artifacts(),
+        max_range=max_range,
+        confirmations=confirmations,
+        batch_events=batch,
     )
 
     def caught_up() -> None:

@@ -2,8 +2,10 @@
 
 :class:`LogDecoder` knows every event of the suite's deployed contracts (``careledger/artifacts``):
 for a log it finds the event by address and topic 0, decodes the indexed arguments from the topics
-and the others from the data (a direct word reader for static types, eth-abi for dynamic ones:
-the same values :func:`careledger.indexer._decode` gives), and writes them as exact JSON.
+and the others from the data (a direct reader of ABI words, compiled per event from the ABI, for
+every type but fixed-point and function ones: static values, ``bytes``, ``string``, fixed and
+dynamic arrays, tuples, nested; eth-abi for the rest and for any data the reader does not vouch
+for: the same values :func:`careledger.indexer._decode` gives), and writes them as exact JSON.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ class EventSpec:
     fast: bool = True
     extra: str | None = None
     topic_conv: list[Converter | None] = field(default_factory=list)
-    plan: list[tuple[str, Reader]] | None = None
+    plan: Callable[[bytes], dict[str, Any]] | None = None
 
     def slot(self, arg: str) -> str:
         """The key column (``k1``..``k4``) an argument of this event is searchable in."""
@@ -106,106 +108,219 @@ def _key_text(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v)
 
 
+# json.dumps with any option builds a new encoder per call; the row encoder is built once.
+_ROW_JSON = json.JSONEncoder(separators=(",", ":")).encode
+
+
 Converter = Callable[[bytes], Any]
+Reader = Callable[[bytes, int], Any]
+
+_ZERO = bytes(32)
+
+
+class _Malformed(ValueError):
+    """Data the direct reader does not vouch for (bad padding, out of bounds, bad UTF-8): the
+    log is handed to eth-abi, which decodes it or raises as it always did."""
 
 
 def word_converter(typ: str, name: str) -> Converter | None:
     """A function from one 32-byte ABI word to the exact JSON value
-    (:func:`careledger.exactjson.abi_value`'s) of a static elementary type; None for others."""
+    (:func:`careledger.exactjson.abi_value`'s) of a static elementary type; None for others.
+
+    It is at least as strict as eth-abi: padding that eth-abi refuses (an address or a
+    ``uint64`` with high bytes set, a ``bool`` other than 0 or 1, a ``bytes4`` with trailing
+    bytes) raises :class:`_Malformed`, so the caller falls back to eth-abi and gets its answer."""
     if typ == "address":
-        return lambda w: _checksum(w[12:])
+
+        def address(w: bytes) -> str:
+            if w[:12] != _ZERO[:12]:
+                raise _Malformed("address word with non-zero padding")
+            return _checksum(w[12:])
+
+        return address
     if typ == "bool":
-        return lambda w: w[-1] != 0
+
+        def boolean(w: bytes) -> bool:
+            v = int.from_bytes(w, "big")
+            if v > 1:
+                raise _Malformed("bool word that is not 0 or 1")
+            return v == 1
+
+        return boolean
     m = re.match(r"^bytes(\d+)$", typ)
     if m:
         n = int(m.group(1))
-        return lambda w: "0x" + w[:n].hex()
+        if not 1 <= n <= 32:
+            return None
+        pad = _ZERO[n:]
+
+        def fixed_bytes(w: bytes) -> str:
+            if w[n:] != pad:
+                raise _Malformed(f"bytes{n} word with non-zero padding")
+            return "0x" + w[:n].hex()
+
+        return fixed_bytes
     m = re.match(r"^(u?)int(\d*)$", typ)
     if not m:
         return None
     signed, bits = m.group(1) == "", int(m.group(2) or 256)
+    if not (8 <= bits <= 256 and bits % 8 == 0):
+        return None
+    lo, hi = (-(1 << (bits - 1)), 1 << (bits - 1)) if signed else (0, 1 << bits)
+
+    def integer(w: bytes) -> int:
+        v = int.from_bytes(w, "big", signed=signed)
+        if not lo <= v < hi:
+            raise _Malformed(f"{typ} word with non-zero padding")
+        return v
+
     if bits <= 48:
-        return lambda w: int.from_bytes(w, "big", signed=signed)
+        return integer
     if not signed and bits == 256 and (name == "id" or name.endswith("Id")):
-        return lambda w: "0x" + w.hex()  # a uint256 identifier: 0x + 64 hex digits
-    return lambda w: str(int.from_bytes(w, "big", signed=signed))
+        return lambda w: "0x" + w.hex()  # a uint256 identifier: 0x + 64 hex digits (no padding)
+    if bits == 256:
+        return lambda w: str(int.from_bytes(w, "big", signed=signed))
+    return lambda w: str(integer(w))
 
 
-def _is_static_tuple(p: Mapping[str, Any]) -> bool:
-    return str(p["type"]) == "tuple" and all(
-        word_converter(str(c["type"]), str(c["name"])) is not None for c in p.get("components", ())
-    )
+def _uint_at(d: bytes, at: int) -> int:
+    """A length or an offset word; bounded by the data (so is whatever it points at)."""
+    if at + 32 > len(d):
+        raise _Malformed("data ends inside a word")
+    v = int.from_bytes(d[at : at + 32], "big")
+    if v > len(d):
+        raise _Malformed("an offset or length beyond the data")
+    return v
 
 
-def _tuple_converter(p: Mapping[str, Any]) -> tuple[int, Callable[[bytes, int], Any]]:
-    """(words, reader) of a tuple of static elementary components: the reader turns the words
-    at an offset into the exact JSON object (components by name)."""
-    comps = [(str(c["name"]), word_converter(str(c["type"]), str(c["name"]))) for c in p["components"]]
+@dataclass(frozen=True)
+class _Kind:
+    """One ABI type compiled to a reader: ``size`` bytes in its parent's head (32, an offset
+    word, when ``dynamic``), ``read(data, at)`` its exact JSON value from the position of its
+    static part (for a dynamic type, where the offset points). A reader may assume the bytes
+    ``[at, at + size)`` of a static type exist (its parent checked them)."""
 
-    def read(data: bytes, at: int) -> dict[str, Any]:
-        return {n: conv(data[at + 32 * i : at + 32 * i + 32]) for i, (n, conv) in enumerate(comps)}  # type: ignore[misc]
-
-    return len(comps), read
-
-
-Reader = Callable[[bytes, int], Any]
+    dynamic: bool
+    size: int
+    read: Reader
 
 
-def _word_at(head: int, conv: Converter) -> Reader:
-    return lambda d, _at: conv(d[head : head + 32])
+def _word_kind(conv: Converter) -> _Kind:
+    return _Kind(False, 32, lambda d, at: conv(d[at : at + 32]))
 
 
-def _tuple_at(head: int, read: Reader) -> Reader:
-    return lambda d, _at: read(d, head)
+def _dynamic_bytes(text: bool) -> _Kind:
+    def read(d: bytes, at: int) -> Any:
+        n = _uint_at(d, at)
+        start, end = at + 32, at + 32 + n
+        padded = start + -(-n // 32) * 32
+        if padded > len(d) or d[end:padded] != _ZERO[: padded - end]:
+            raise _Malformed("dynamic bytes out of bounds or with non-zero padding")
+        raw = d[start:end]
+        if text:
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _Malformed("a string that is not UTF-8") from exc
+        return "0x" + raw.hex()
+
+    return _Kind(True, 32, read)
 
 
-def _element(conv: Converter) -> Reader:
-    return lambda d, at: conv(d[at : at + 32])
+def _sequence(d: bytes, base: int, n: int, elem: _Kind) -> list[Any]:
+    """``n`` elements of ``elem`` laid out as a tuple's head from ``base``."""
+    if base + n * elem.size > len(d):
+        raise _Malformed("an array beyond the data")
+    read = elem.read
+    if elem.dynamic:
+        return [read(d, base + _uint_at(d, base + 32 * i)) for i in range(n)]
+    size = elem.size
+    return [read(d, base + size * i) for i in range(n)]
 
 
-def _array_at(head: int, size: int, reader: Reader) -> Reader:
-    def array(d: bytes, _at: int) -> list[Any]:
-        start = int.from_bytes(d[head : head + 32], "big")
-        n = int.from_bytes(d[start : start + 32], "big")
-        base = start + 32
-        return [reader(d, base + 32 * size * i) for i in range(n)]
+def _array_kind(elem: _Kind, length: int | None) -> _Kind:
+    if length is None:
 
-    return array
+        def dynamic_array(d: bytes, at: int) -> list[Any]:
+            return _sequence(d, at + 32, _uint_at(d, at), elem)
+
+        return _Kind(True, 32, dynamic_array)
+    if elem.dynamic:
+        return _Kind(True, 32, lambda d, at: _sequence(d, at, length, elem))
+    size, read = elem.size, elem.read
+    return _Kind(False, size * length, lambda d, at: [read(d, at + size * i) for i in range(length)])
 
 
-def data_plan(params: Sequence[Mapping[str, Any]]) -> list[tuple[str, Reader]] | None:
-    """A decoder for the non-indexed arguments without eth-abi, when every one is a static
-    elementary value, a tuple of them, or a dynamic array of either (what the suite's events
-    use); None otherwise (eth-abi decodes those). Each reader takes the data and returns the
-    argument's exact JSON value."""
-    plan: list[tuple[str, Reader]] = []
-    head = 0
-    for p in params:
-        name, typ = str(p["name"]), str(p["type"])
-        conv = word_converter(typ, name)
-        if conv is not None:
-            plan.append((name, _word_at(head, conv)))
-            head += 32
-        elif _is_static_tuple(p):
-            words, read = _tuple_converter(p)
-            plan.append((name, _tuple_at(head, read)))
-            head += 32 * words
-        elif typ.endswith("[]") and typ.count("[") == 1:
-            inner = {**p, "type": typ[:-2]}
-            elem = word_converter(typ[:-2], name)
-            size: int
-            reader: Reader
-            if elem is not None:
-                size, reader = 1, _element(elem)
-            elif _is_static_tuple(inner):
-                size, reader = _tuple_converter(inner)
-            else:
-                return None
-            plan.append((name, _array_at(head, size, reader)))
-            head += 32
-        else:
+def _tuple_kind(fields: list[tuple[str, _Kind]]) -> _Kind:
+    dynamic = any(k.dynamic for _, k in fields)
+    head = sum(k.size for _, k in fields)
+    layout = []
+    offset = 0
+    for name, kind in fields:
+        layout.append((name, offset, kind.dynamic, kind.read))
+        offset += kind.size
+
+    def read(d: bytes, at: int) -> dict[str, Any]:
+        if dynamic and at + head > len(d):
+            raise _Malformed("a tuple beyond the data")
+        out: dict[str, Any] = {}
+        for name, off, dyn, rd in layout:
+            out[name] = rd(d, at + _uint_at(d, at + off)) if dyn else rd(d, at + off)
+        return out
+
+    return _Kind(dynamic, 32 if dynamic else head, read)
+
+
+_ARRAY_TYPE = re.compile(r"^(.*)\[(\d*)\]$")
+
+
+def compile_kind(p: Mapping[str, Any], typ: str | None = None, name: str | None = None) -> _Kind | None:
+    """The reader of ABI parameter ``p`` (type ``typ``, named ``name`` for the identifier rule),
+    giving exactly :func:`careledger.exactjson.abi_value` of what eth-abi decodes; None for a
+    type it does not read (fixed-point, function), which eth-abi then decodes."""
+    typ = str(p["type"]) if typ is None else typ
+    name = str(p.get("name") or "") if name is None else name
+    array = _ARRAY_TYPE.match(typ)
+    if array:
+        elem = compile_kind(p, array.group(1), name)  # elements keep the parameter's name
+        if elem is None:
             return None
-    return plan
+        return _array_kind(elem, int(array.group(2)) if array.group(2) else None)
+    if typ == "tuple":
+        fields: list[tuple[str, _Kind]] = []
+        for i, c in enumerate(p.get("components", ())):
+            cname = str(c.get("name") or f"arg{i}")
+            kind = compile_kind(c, str(c["type"]), cname)
+            if kind is None:
+                return None
+            fields.append((cname, kind))
+        return _tuple_kind(fields)
+    if typ in ("bytes", "string"):
+        return _dynamic_bytes(typ == "string")
+    conv = word_converter(typ, name)
+    return None if conv is None else _word_kind(conv)
+
+
+def data_plan(params: Sequence[Mapping[str, Any]]) -> Callable[[bytes], dict[str, Any]] | None:
+    """A decoder of the non-indexed arguments (the event data, a tuple of ``params``) without
+    eth-abi, for every type but fixed-point and function ones (None then: eth-abi decodes).
+    It returns each argument's exact JSON value by name, or raises :class:`_Malformed` where
+    eth-abi might disagree (the caller then asks eth-abi)."""
+    fields: list[tuple[str, _Kind]] = []
+    for p in params:
+        kind = compile_kind(p)
+        if kind is None:
+            return None
+        fields.append((str(p["name"]), kind))
+    tup = _tuple_kind(fields)
+    head = sum(k.size for _, k in fields)
+
+    def decode(data: bytes) -> dict[str, Any]:
+        if head > len(data):
+            raise _Malformed("data shorter than the arguments' head")
+        return tup.read(data, 0)  # type: ignore[no-any-return]
+
+    return decode
 
 
 class LogDecoder:
@@ -268,19 +383,31 @@ class LogDecoder:
             return None
         args: dict[str, Any] = {}
         keys: list[str | None] = [None, None, None, None]
-        for i, ((name, _typ), conv, topic) in enumerate(zip(spec.indexed, spec.topic_conv, topics[1:], strict=True)):
+        for i, ((name, typ), conv, topic) in enumerate(zip(spec.indexed, spec.topic_conv, topics[1:], strict=True)):
             raw = bytes.fromhex(topic[2:])
-            v = conv(raw) if conv is not None else "0x" + raw.hex()  # indexed dynamic value: its hash
+            if conv is None:
+                v = "0x" + raw.hex()  # an indexed dynamic value: its hash
+            else:
+                try:
+                    v = conv(raw)
+                except _Malformed:  # eth-abi decides (and raises as it always did)
+                    v = abi_value(typ, abi_decode([typ], raw)[0], name)
             args[name] = v
             keys[i] = v if isinstance(v, str) else json.dumps(v)
         data = bytes.fromhex(str(log["data"])[2:])
+        plain: dict[str, Any] | None = None
         if spec.plan is not None:
-            for name, read in spec.plan:
-                args[name] = read(data, 0)
-        else:
+            try:
+                plain = spec.plan(data)
+            except _Malformed:
+                plain = None  # eth-abi decides (and raises as it always did)
+        if plain is None:
             values = abi_decode([typ for _, typ in spec.plain], data)
-            for p, (name, _typ), v in zip(spec.plain_params, spec.plain, values, strict=True):
-                args[name] = abi_value(str(p["type"]), v, name, p.get("components", ()))
+            plain = {
+                name: abi_value(str(p["type"]), v, name, p.get("components", ()))
+                for p, (name, _typ), v in zip(spec.plain_params, spec.plain, values, strict=True)
+            }
+        args.update(plain)
         if spec.extra is not None:
             keys[3] = _key_text(args[spec.extra])
         block = int(log["blockNumber"], 16)
@@ -298,7 +425,7 @@ class LogDecoder:
             "k2": keys[1],
             "k3": keys[2],
             "k4": keys[3],
-            "args": json.dumps(ordered, separators=(",", ":")),
+            "args": _ROW_JSON(ordered),
             "parsed": ordered,  # for the report projections in the same transaction (not stored)
         }
 

@@ -14,6 +14,10 @@ One round (:meth:`Follower.step`):
    else the range is fetched again in the next round (the chain moved under us);
 5. rows, the range's first and last block headers and the cursor are written in one transaction
    (the ancestor search walks those; a reorg inside a range rolls back to the range before it).
+   While catching up, consecutive ranges are written together (up to ``batch_events`` events or
+   ``batch_seconds`` of fetching: one commit, and one write of each index page, for many ranges
+   of the node's size); the batch is written as soon as the head is reached, the chain moves, or
+   the sync stops (an error, Ctrl-C).
 
 The store thus holds only blocks that were canonical when written, and :meth:`Follower.verify_tip`
 (run before every query the API or the CLI serves) rolls back any the chain no longer has.
@@ -49,6 +53,18 @@ def is_range_error(exc: RpcError) -> bool:
     """Whether a node refused ``eth_getLogs`` because of the size of the range or the answer
     (providers word it differently; -32005 is the common "limit exceeded" code)."""
     return exc.code == -32005 or bool(_RANGE_PATTERNS.search(exc.message))
+
+
+@dataclass
+class _Batch:
+    """Ranges fetched and checked but not yet written: their rows, the blocks kept, where the
+    cursor goes, and the ranges (for ``on_range``)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+    cursor: Cursor | None = None
+    ranges: list[tuple[int, int, int]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
@@ -98,9 +114,13 @@ class Follower:
         max_range: int = 2000,
         confirmations: int = 0,
         on_range: Callable[[int, int, int], None] | None = None,
+        batch_events: int = 10_000,
+        batch_seconds: float = 1.0,
     ) -> None:
         if max_range < 1 or confirmations < 0:
             raise InvalidInput("--max-range must be at least 1 and --confirmations at least 0")
+        if batch_events < 1 or batch_seconds < 0:
+            raise InvalidInput("a write batch holds at least one event and lasts no less than 0 seconds")
         self.rpc = rpc
         self.store = store
         self.decoder = LogDecoder(deployment, artifacts)
@@ -108,6 +128,9 @@ class Follower:
         self.span = max_range
         self.confirmations = confirmations
         self.on_range = on_range
+        self.batch_events = batch_events
+        self.batch_seconds = batch_seconds
+        self._pending: _Batch | None = None
         self._streak = 0
         self._bind(deployment.chain_id, artifacts)
 
@@ -202,19 +225,22 @@ class Follower:
     def step(self, head: int) -> str:
         """Index the next range up to ``head``: ``"indexed"``, ``"done"`` (nothing left), or
         ``"moved"`` (the chain changed under the request: look at the tip and the head again)."""
-        cur = self.store.cursor()
+        cur = self._pending.cursor if self._pending is not None else self.store.cursor()
         start = self.decoder.start_block if cur is None else cur.block + 1
         if start > head:
+            self.flush()
             return "done"
         end = min(start + self.span - 1, head)
         logs, end = self._logs(start, end)
         numbers = sorted({int(log["blockNumber"], 16) for log in logs} | {start, end})
         headers = self._headers(numbers)
         if any(h is None for h in headers.values()):
+            self.flush()
             return "moved"  # the chain got shorter under us
         first = headers[start]
         assert first is not None
         if cur is not None and first.parent_hash != cur.hash:
+            self.flush()
             return "moved"  # the cursor's block was replaced
         rows: list[dict[str, Any]] = []
         for log in logs:
@@ -222,6 +248,7 @@ class Follower:
             h = headers[n]
             assert h is not None
             if log.get("removed") or str(log.get("blockHash", h.hash)).lower() != h.hash.lower():
+                self.flush()
                 return "moved"  # a log of a block that is no longer the one at that height
             row = self.decoder.row(log, h.timestamp)
             if row is not None:
@@ -231,17 +258,31 @@ class Follower:
         # The range's first and last blocks are kept (reorg detection compares them with the
         # chain); the blocks between only lent their times to the events.
         kept = [first] if first.number == end else [first, last]
-        self.store.write_range(rows, kept, Cursor(end, last.hash))
-        self.report.events += len(rows)
+        batch = self._pending = self._pending or _Batch()
+        batch.rows += rows
+        batch.blocks += kept
+        batch.cursor = Cursor(end, last.hash)
+        batch.ranges.append((start, end, len(rows)))
         self.report.ranges += 1
-        self.report.cursor = end
-        if self.on_range is not None:
-            self.on_range(start, end, len(rows))
+        if len(batch.rows) >= self.batch_events or time.perf_counter() - batch.started >= self.batch_seconds:
+            self.flush()
         self._streak += 1
         if self._streak >= 4 and self.span < self.max_range:
             self.span = min(self.max_range, self.span * 2)
             self._streak = 0
         return "indexed"
+
+    def flush(self) -> None:
+        """Write the ranges fetched so far (one transaction) and move the cursor past them."""
+        batch, self._pending = self._pending, None
+        if batch is None or batch.cursor is None:
+            return
+        self.store.write_range(batch.rows, batch.blocks, batch.cursor)
+        self.report.events += len(batch.rows)
+        self.report.cursor = batch.cursor.block
+        if self.on_range is not None:
+            for start, end, n in batch.ranges:
+                self.on_range(start, end, n)
 
     def sync(
         self,
@@ -257,6 +298,17 @@ class Follower:
         t0 = time.perf_counter()
         cur = self.store.cursor()
         self.report.start = self.decoder.start_block if cur is None else cur.block + 1
+        try:
+            self._follow(until, follow, poll, caught_up)
+        finally:
+            # What was fetched and checked is kept, whatever stopped the sync (a node error,
+            # Ctrl-C); a killed process loses only the unwritten batch and resumes before it.
+            self.flush()
+        self.report.cursor = (self.store.cursor() or Cursor(-1, "")).block
+        self.report.seconds = time.perf_counter() - t0
+        return self.report
+
+    def _follow(self, until: int | None, follow: bool, poll: float, caught_up: Callable[[], None] | None) -> None:
         moved = 0
         while True:
             self.verify_tip()
@@ -275,10 +327,7 @@ class Follower:
             if progressed and caught_up is not None:
                 caught_up()
             if not follow:
-                break
+                return
             time.sleep(poll)
-        self.report.cursor = (self.store.cursor() or Cursor(-1, "")).block
-        self.report.seconds = time.perf_counter() - t0
-        return self.report
 
     report: SyncReport = SyncReport()

@@ -9,6 +9,7 @@ the end of a range, never inside one.
 from __future__ import annotations
 
 import json
+import operator
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ __all__ = ["Block", "Cursor", "EventRow", "Store", "open_store", "store_url"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _EVENT_COLUMNS = tuple(c.name for c in t.events.columns)
+_EVENT_VALUES = operator.itemgetter(*_EVENT_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ class Store:
             if rows:
                 # The driver's executemany straight away: SQLAlchemy's per-row parameter
                 # processing was a third of the indexing time.
-                c.exec_driver_sql(self._insert_events, [tuple(r[k] for k in _EVENT_COLUMNS) for r in rows])
+                c.exec_driver_sql(self._insert_events, [_EVENT_VALUES(r) for r in rows])
                 for projection in _projections():
                     projection.project(c, rows)
             self._set_cursor(c, to)

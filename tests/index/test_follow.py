@@ -108,6 +108,40 @@ def test_range_errors_are_recognised_in_the_wordings_providers_use():
     assert not is_range_error(RpcError("invalid params: address", -32602))
 
 
+class FailingNode(RpcClient):
+    """A node whose ``eth_getLogs`` fails for good after ``ok`` answers."""
+
+    def __init__(self, url: str, ok: int) -> None:
+        super().__init__(url)
+        self.ok = ok
+
+    def call(self, method: str, params: Any = ()) -> Any:
+        if method == "eth_getLogs":
+            if self.ok == 0:
+                raise RpcError("internal error", -32603)
+            self.ok -= 1
+        return super().call(method, params)
+
+
+def test_ranges_fetched_before_a_node_error_are_written_and_nothing_else(random_chain: Run, indexed, tmp_path: Path):
+    """Ranges go to the store in batches; when the node fails in the middle of one, the ranges
+    already fetched and checked are written on the way out (exactly them), and a later sync
+    goes on from there."""
+    path = tmp_path / "failing.sqlite"
+    store = open_store(path)
+    follower = Follower(
+        FailingNode(random_chain.rpc_url, ok=20), store, random_chain.deployment, random_chain.artifacts, max_range=5
+    )
+    with pytest.raises(NodeFailed, match="internal error"):
+        follower.sync()
+    cur = store.cursor()
+    assert cur is not None and cur.block == follower.decoder.start_block + 20 * 5 - 1
+    assert rows(store) == [r for r in rows(indexed[0]) if r[0] >> 20 <= cur.block]
+    assert store.block(cur.block) is not None
+    random_chain.index(path)
+    assert rows(open_store(path)) == rows(indexed[0])
+
+
 def test_restart_resumes_where_it_stopped(random_chain: Run, indexed, tmp_path: Path):
     head = random_chain.w3.eth.block_number
     path = tmp_path / "resume.sqlite"
@@ -153,7 +187,21 @@ def test_node_going_away_leaves_the_index_as_it_was(random_chain: Run, indexed, 
 def test_kill_9_while_indexing_leaves_a_consistent_index_that_resumes(random_chain: Run, indexed, tmp_path: Path):
     path = tmp_path / "killed.sqlite"
     env = {**os.environ, "CARELEDGER_RPC": random_chain.rpc_url}  # the deployments dir is the run's
-    cmd = [sys.executable, "-m", "careledger.cli", "index", "sync", "--db", str(path), "--max-range", "1"]
+    # One-block ranges, a commit every 5 events: many transaction boundaries to be killed
+    # between (the default batch would write this short chain in one transaction).
+    cmd = [
+        sys.executable,
+        "-m",
+        "careledger.cli",
+        "index",
+        "sync",
+        "--db",
+        str(path),
+        "--max-range",
+        "1",
+        "--batch-events",
+        "5",
+    ]
     killed_at = []
     for delay in (0.0, 0.2, 0.4):
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
