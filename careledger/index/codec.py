@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from careledger.errors import EnvironmentProblem
 from careledger.exactjson import MAX_SAFE_INTEGER, abi_value
 
 __all__ = ["dump_state", "exact_args", "load_state", "python_args", "python_value"]
@@ -117,7 +118,7 @@ def _dec(v: Any) -> Any:
         return {_dec(k): _dec(x) for k, x in body}
     if tag == "$s":
         return {_dec(x) for x in body}
-    raise ValueError(f"unknown tag {tag!r} in stored derived state")
+    raise EnvironmentProblem(f"the index's stored derived state has an unknown tag {tag!r}: rebuild the index")
 
 
 def dump_state(state: Mapping[str, Any]) -> str:
@@ -128,5 +129,5 @@ def dump_state(state: Mapping[str, Any]) -> str:
 def load_state(text: str) -> dict[str, Any]:
     state = _dec(json.loads(text))
     if not isinstance(state, dict):
-        raise ValueError("stored derived state is not an object")
+        raise EnvironmentProblem("the index's stored derived state is not an object: rebuild the index")
     return state

@@ -256,7 +256,7 @@ class Store:
             conds.append(e.name.in_(list(names)))
         for col, values in (keys or {}).items():
             if col not in ("k1", "k2", "k3", "k4"):
-                raise ValueError(f"no key column {col!r}")
+                raise InvalidInput(f"no key column {col!r} (k1..k4)")
             conds.append(getattr(e, col).in_(list(values)))
         if since is not None:
             conds.append(e.ts >= since)
