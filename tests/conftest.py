@@ -115,6 +115,21 @@ def outsider(accounts):
     return acct
 
 
+@pytest.fixture
+def rotate(accounts, directory, admin):
+    """rotate(old) -> new: the registrar moves the organisation acting as ``old`` to a fresh,
+    funded key, which accepts (ParticipantDirectory key rotation); returns the new account."""
+
+    def move(old):
+        new = accounts.generate_test_account()
+        admin.transfer(new, 10**18)
+        directory.proposeRotation(old, new, sender=admin)
+        directory.acceptRotation(old, sender=new)
+        return new
+
+    return move
+
+
 CREDENTIAL = bytes.fromhex("c0" * 32)
 
 

@@ -14,16 +14,8 @@ UNIT = b"\x56" * 32
 BATCH = b"\xbb" * 32
 
 
-def _rotate(directory, accounts, admin, old):
-    new = accounts.generate_test_account()
-    admin.transfer(new, 10**18)
-    directory.proposeRotation(old, new, sender=admin)
-    directory.acceptRotation(old, sender=new)
-    return new
-
-
-def test_insurer_new_key_takes_the_plan_over(claims, token, directory, accounts, admin, insurer, plan_id):
-    new = _rotate(directory, accounts, admin, insurer)
+def test_insurer_new_key_takes_the_plan_over(rotate, claims, token, admin, insurer, plan_id):
+    new = rotate(insurer)
     with ape.reverts(claims.NotPlanInsurer, planId=plan_id, account=admin.address):
         claims.succeedInsurer(plan_id, sender=admin)
     claims.pause(sender=admin)  # taking a plan over works during an emergency pause too
@@ -41,20 +33,20 @@ def test_insurer_new_key_takes_the_plan_over(claims, token, directory, accounts,
 
 
 def test_pharmacy_new_key_claims_what_the_old_key_dispensed(
-    claims, consent, dispense, directory, accounts, admin, insurer, pharmacy, patient
+    rotate, claims, consent, dispense, insurer, pharmacy, patient
 ):
     dispense.setDispensed(UNIT, pharmacy, DRUG_GTIN, BATCH, sender=insurer)
-    new = _rotate(directory, accounts, admin, pharmacy)
+    new = rotate(pharmacy)
     consent.setAllowed(patient, new, int(Category.FINANCIAL), int(Purpose.HPAYMT), 8, sender=insurer)
     line = Line(DRUG, 1, 40 * USD, DRUG_SALT, (UNIT,))
     cid, _ = submit(claims, new, patient, [line])
     assert status_of(claims, cid) in (ClaimStatus.APPROVED, ClaimStatus.PAID)
 
 
-def test_payee_new_key_redirects_an_approved_payout(claims, token, directory, accounts, admin, clinic, lab, patient):
+def test_payee_new_key_redirects_an_approved_payout(rotate, claims, token, clinic, lab, patient):
     cid, _ = submit(claims, clinic, patient, [office(300 * USD)])
     assert status_of(claims, cid) == ClaimStatus.APPROVED
-    new = _rotate(directory, accounts, admin, clinic)
+    new = rotate(clinic)
     with ape.reverts(claims.NotClaimParty, claimId=cid, account=lab.address):
         claims.redirectPayout(cid, lab, sender=lab)
     claims.redirectPayout(cid, new, sender=new)

@@ -14,18 +14,10 @@ RECORD = b"\x42" * 32
 OBS, TREAT = int(Category.OBSERVATION), int(Purpose.TREAT)
 
 
-def _rotate(directory, accounts, admin, old):
-    new = accounts.generate_test_account()
-    admin.transfer(new, 10**18)
-    directory.proposeRotation(old, new, sender=admin)
-    directory.acceptRotation(old, sender=new)
-    return new
-
-
 def test_consent_to_the_organisation_answers_for_its_new_key(
-    registry, directory, accounts, admin, patient, clinic, granted, now
+    rotate, registry, directory, patient, clinic, granted, now
 ):
-    new = _rotate(directory, accounts, admin, clinic)
+    new = rotate(clinic)
     assert tuple(registry.canAccess(patient, new, OBS, TREAT)) == (True, granted)
     registry.recordAccess(patient, granted, OBS, TREAT, RECORD, sender=new)
     assert tuple(registry.canAccess(patient, clinic, OBS, TREAT)) == (False, 0)  # the old key: refused
@@ -36,10 +28,8 @@ def test_consent_to_the_organisation_answers_for_its_new_key(
     assert tuple(registry.canAccess(patient, new, OBS, TREAT)) == (False, 0)
 
 
-def test_a_consent_to_the_new_key_replaces_the_old_one(
-    registry, directory, accounts, admin, patient, clinic, granted, now
-):
-    new = _rotate(directory, accounts, admin, clinic)
+def test_a_consent_to_the_new_key_replaces_the_old_one(rotate, registry, patient, clinic, granted, now):
+    new = rotate(clinic)
     tx = registry.grant(patient, terms(new, until=now() + DAY).as_tuple(), sender=patient)
     fresh = tx.events[0].consentId
     assert tuple(registry.canAccess(patient, new, OBS, TREAT)) == (True, fresh)
@@ -48,14 +38,14 @@ def test_a_consent_to_the_new_key_replaces_the_old_one(
     assert tuple(registry.canAccess(patient, new, OBS, TREAT)) == (False, 0)
 
 
-def test_study_sponsorship_follows_the_sponsor_new_key(chain, registry, directory, accounts, admin, patient, lab, now):
+def test_study_sponsorship_follows_the_sponsor_new_key(rotate, chain, registry, directory, accounts, patient, lab, now):
     study = accounts.generate_test_account()
     register_study(registry, chain, study, FORM_V1, lab)
     research = int(Purpose.HRESCH)
     registry.grant(
         patient, terms(study, purposes=1 << research, until=now() + DAY, document=FORM_V1).as_tuple(), sender=patient
     )
-    new = _rotate(directory, accounts, admin, lab)
+    new = rotate(lab)
     assert registry.canAccess(patient, study, OBS, research)[0]  # the sponsor is active under its new key
     registry.amendStudy(study, b"\x02" * 32, sender=new)
     with ape.reverts(directory.KeyRetired, account=lab.address, current=new.address):

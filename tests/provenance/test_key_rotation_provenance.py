@@ -8,19 +8,11 @@ import ape
 from provenance_fixtures import DOC, EXPIRY, dispense, make_batch, parcel
 
 
-def _rotate(directory, accounts, admin, old):
-    new = accounts.generate_test_account()
-    admin.transfer(new, 10**18)
-    directory.proposeRotation(old, new, sender=admin)
-    directory.acceptRotation(old, sender=new)
-    return new
-
-
 def test_manufacturer_prefix_and_custody_follow_the_new_key(
-    registry, directory, accounts, admin, manufacturer, distributor, commissioned
+    rotate, registry, directory, manufacturer, distributor, commissioned
 ):
     b = commissioned
-    new = _rotate(directory, accounts, admin, manufacturer)
+    new = rotate(manufacturer)
     assert directory.gtinOwner(b.gtin)[0] == new.address
     # The prefix was attested to the old key; the new key commissions under it.
     fresh = make_batch(lot="LOT-ROT")
@@ -36,11 +28,11 @@ def test_manufacturer_prefix_and_custody_follow_the_new_key(
 
 
 def test_receiver_and_pharmacy_act_with_their_new_keys(
-    registry, directory, accounts, admin, manufacturer, distributor, pharmacy, commissioned
+    rotate, registry, directory, manufacturer, distributor, pharmacy, commissioned
 ):
     b = commissioned
     registry.ship(b.id, 0, distributor, 8, DOC, sender=manufacturer)
-    distributor2 = _rotate(directory, accounts, admin, distributor)
+    distributor2 = rotate(distributor)
     with ape.reverts(
         registry.NotParcelReceiver, batchId=b.id, start=0, account=pharmacy.address, to=distributor.address
     ):
@@ -48,7 +40,7 @@ def test_receiver_and_pharmacy_act_with_their_new_keys(
     registry.accept(b.id, 0, sender=distributor2)  # sent to the old key, accepted by the new
     registry.ship(b.id, 0, pharmacy, 5, DOC, sender=distributor2)
     registry.accept(b.id, 0, sender=pharmacy)
-    pharmacy2 = _rotate(directory, accounts, admin, pharmacy)
+    pharmacy2 = rotate(pharmacy)
     with ape.reverts(directory.KeyRetired, account=pharmacy.address, current=pharmacy2.address):
         dispense(registry, b, b.serials[0], pharmacy)
     dispense(registry, b, b.serials[0], pharmacy2)
