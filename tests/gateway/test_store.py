@@ -5,17 +5,14 @@ destroys key, salt and ciphertext, and a malformed resource writes nothing."""
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pg_cluster
 import pytest
 import sqlalchemy as sa
 
-from careledger._paths import project_root
 from careledger.codes import Category
 from careledger.errors import InvalidInput, NotVerified
 from careledger.gateway.protocol import canonical, record_commitment
@@ -32,21 +29,8 @@ REPORT: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    spec = importlib.util.spec_from_file_location("careledger_tools_postgres", project_root() / "tools" / "postgres.py")
-    assert spec is not None and spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    folder = Path(tempfile.mkdtemp(prefix="careledger-pg-gw-"))
-    try:
-        url = tool.start(folder)
-    except tool.Unavailable as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        pytest.skip(f"no PostgreSQL for the gateway store test: {exc}")
-    try:
+    with pg_cluster.cluster("careledger-pg-gw-", "the gateway store test") as url:
         yield url
-    finally:
-        tool.stop(folder)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import chainclock
+import pg_cluster
 import pytest
 import random_run
 from index_fixtures import Run
@@ -38,36 +38,9 @@ def indexed(random_chain: Run, tmp_path_factory: pytest.TempPathFactory) -> tupl
     return random_chain.index(Path(tmp_path_factory.mktemp("index-db")) / "index.sqlite")
 
 
-def _postgres_tool() -> Any:
-    import importlib.util
-
-    from careledger._paths import project_root
-
-    spec = importlib.util.spec_from_file_location("careledger_tools_postgres", project_root() / "tools" / "postgres.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster (tools/postgres.py: Debian's package, installed when
-    missing); the tests that need it skip, saying why, where it cannot be had."""
-    import shutil
-    import tempfile
-
-    tool = _postgres_tool()
-    # Not under pytest's tmp folder: that is private to this user, and as root the server runs
-    # as the postgres user, who must reach its data folder.
-    folder = Path(tempfile.mkdtemp(prefix="careledger-pg-"))
-    try:
-        url = tool.start(folder)
-    except tool.Unavailable as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        pytest.skip(f"no PostgreSQL for the index tests: {exc}")
-    try:
+    """A throwaway PostgreSQL cluster (tests/pg_cluster.py); the tests that need it skip, saying
+    why, where it cannot be had."""
+    with pg_cluster.cluster("careledger-pg-", "the index tests") as url:
         yield url
-    finally:
-        tool.stop(folder)
-        shutil.rmtree(folder, ignore_errors=True)
