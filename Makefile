@@ -25,8 +25,15 @@ help:
 setup:
 	@tools/setup.sh
 
+# Ape's incremental compile rebuilds a changed file but not the contracts that import it (a
+# library or interface edit left dependants stale): when any Solidity source or the compiler
+# settings changed since the last build, rebuild everything.
 build: setup
-	@ape compile -v WARNING
+	@sources=$$(find contracts -name '*.sol' -not -path 'contracts/.deps/*' | LC_ALL=C sort); \
+	digest=$$( (echo $$sources; cat ape-config.yaml $$sources) | sha256sum | cut -c1-64); \
+	if [ "$$(cat .build/.sources-digest 2>/dev/null)" != "$$digest" ]; then \
+		ape compile --force -v WARNING && echo "$$digest" > .build/.sources-digest; \
+	else ape compile -v WARNING; fi
 
 lint: setup
 	ruff check careledger tests scripts bench tools

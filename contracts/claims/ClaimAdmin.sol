@@ -4,12 +4,14 @@ pragma solidity ^0.8.24;
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
+import {ICareErrors} from "../common/ICareErrors.sol";
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {Roles} from "../common/Roles.sol";
 import {AdjudicationMath} from "./AdjudicationMath.sol";
 import {ClaimStorage} from "./ClaimStorage.sol";
 import {Cover, CoverageRule, Enrolment, PlanId, PlanTerms} from "./ClaimTypes.sol";
 import {IClaimSettlement} from "./IClaimSettlement.sol";
+import {PoolLedger} from "./PoolLedger.sol";
 
 /// @title ClaimAdmin
 /// @notice Plan, rule-table and enrolment administration of {ClaimSettlement}: createPlan,
@@ -52,9 +54,7 @@ contract ClaimAdmin is ClaimStorage {
             );
         }
         planId = PlanId.wrap(++_planCount);
-        // `owed` is stored plus one so the slot never returns to zero: paying the last claim
-        // and approving the next would otherwise cost a fresh 20,000-gas write each time.
-        _pools[planId].owed = 1;
+        PoolLedger.open(_pools[planId]);
         _plans[planId] = Plan({
             insurer: msg.sender,
             autoApproveLimit: terms.autoApproveLimit,
@@ -108,7 +108,7 @@ contract ClaimAdmin is ClaimStorage {
         uint256 from = _versionFrom[planId][version];
         if (from == 0 || from <= block.timestamp) revert IClaimSettlement.RulesFrozen(planId, version);
         uint256 n = codes.length;
-        if (n == 0 || n != rules.length || n > MAX_BATCH || (gtinBindings.length != 0 && gtinBindings.length != n)) {
+        if (n == 0 || n != rules.length || n > _MAX_BATCH || (gtinBindings.length != 0 && gtinBindings.length != n)) {
             revert IClaimSettlement.InvalidRuleTable(n, rules.length);
         }
         for (uint256 i; i < n; ++i) {
@@ -136,7 +136,7 @@ contract ClaimAdmin is ClaimStorage {
     /// @dev See {IClaimSettlement-setAdjuster}.
     function setAdjuster(address adjuster, bool allowed) external onlyDelegated {
         _directory.requireActive(msg.sender, Roles.INSURER);
-        if (adjuster == address(0)) revert IClaimSettlement.ZeroAddress();
+        if (adjuster == address(0)) revert ICareErrors.ZeroAddress();
         _adjusters[msg.sender][adjuster] = allowed;
         emit IClaimSettlement.AdjusterSet(msg.sender, adjuster, allowed);
     }
@@ -152,8 +152,8 @@ contract ClaimAdmin is ClaimStorage {
         bytes calldata signature
     ) external onlyDelegated returns (uint32 enrolment) {
         _onlyActiveInsurer(planId);
-        if (member == address(0)) revert IClaimSettlement.ZeroAddress();
-        if (memberRecord == bytes32(0)) revert IClaimSettlement.EmptyCommitment();
+        if (member == address(0)) revert ICareErrors.ZeroAddress();
+        if (memberRecord == bytes32(0)) revert ICareErrors.EmptyCommitment();
         uint32 current = _currentPeriod(_plans[planId]);
         // Whole periods, capped, starting now or next period: no insurer enrols anyone for
         // decades ahead, and the member re-agrees at least every MAX_ENROLMENT_PERIODS.
@@ -161,15 +161,15 @@ contract ClaimAdmin is ClaimStorage {
             fromPeriod > toPeriod ||
             fromPeriod < current ||
             fromPeriod > current + 1 ||
-            toPeriod - fromPeriod >= MAX_ENROLMENT_PERIODS
+            toPeriod - fromPeriod >= _MAX_ENROLMENT_PERIODS
         ) {
             revert IClaimSettlement.InvalidEnrolmentPeriods(fromPeriod, toPeriod, current);
         }
         // The member agrees (EIP-712, ERC-1271 wallets too): no insurer enrols an address alone.
-        if (block.timestamp > deadline) revert IClaimSettlement.SignatureExpired(deadline);
+        if (block.timestamp > deadline) revert ICareErrors.SignatureExpired(deadline);
         bytes32 digest = _enrolmentDigest(planId, member, memberRecord, fromPeriod, toPeriod, deadline);
         if (!SignatureChecker.isValidSignatureNow(member, digest, signature))
-            revert IClaimSettlement.InvalidSignature(member);
+            revert ICareErrors.InvalidSignature(member);
         enrolment = _writeEnrolment(planId, member, memberRecord, fromPeriod, toPeriod);
         emit IClaimSettlement.MemberEnrolled(planId, member, enrolment, memberRecord, fromPeriod, toPeriod);
     }
@@ -187,7 +187,7 @@ contract ClaimAdmin is ClaimStorage {
             _hashTypedDataV4(
                 keccak256(
                     abi.encode(
-                        ENROLMENT_TYPEHASH,
+                        _ENROLMENT_TYPEHASH,
                         planId,
                         member,
                         memberRecord,
@@ -267,7 +267,7 @@ contract ClaimAdmin is ClaimStorage {
 
     /// @dev See {IClaimSettlement-voidEnrolment}.
     function voidEnrolment(address member, uint32 enrolment) external onlyDelegated {
-        if (!IAccessControl(address(_directory)).hasRole(REGISTRAR_ROLE, msg.sender))
+        if (!IAccessControl(address(_directory)).hasRole(_REGISTRAR_ROLE, msg.sender))
             revert IClaimSettlement.NotRegistrar(msg.sender);
         Enrolment storage e = _enrolments[member][enrolment];
         PlanId planId = e.planId;

@@ -34,6 +34,7 @@ import {
 import {ClaimAdmin} from "./ClaimAdmin.sol";
 import {ClaimStorage} from "./ClaimStorage.sol";
 import {IClaimSettlement} from "./IClaimSettlement.sol";
+import {Pool, PoolLedger} from "./PoolLedger.sol";
 
 /// @title ClaimSettlement
 /// @notice See {IClaimSettlement}. Plans, enrolments, pools, claims and payouts in one contract;
@@ -45,6 +46,7 @@ import {IClaimSettlement} from "./IClaimSettlement.sol";
 contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTransient, EmergencyPausable {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
+    using PoolLedger for Pool;
 
     // ================================================================== constants
 
@@ -55,6 +57,14 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
     /// @notice How long an approved payout whose transfer failed waits for its payee to
     ///         receive it or redirect it before the insurer may release it to the pool.
     uint256 public constant PAYOUT_TIMEOUT = 180 days;
+    /// @inheritdoc IClaimSettlement
+    uint256 public constant MAX_BATCH = _MAX_BATCH;
+    /// @inheritdoc IClaimSettlement
+    uint32 public constant MAX_ENROLMENT_PERIODS = _MAX_ENROLMENT_PERIODS;
+    /// @inheritdoc IClaimSettlement
+    bytes32 public constant REGISTRAR_ROLE = _REGISTRAR_ROLE;
+    /// @inheritdoc IClaimSettlement
+    bytes32 public constant ENROLMENT_TYPEHASH = _ENROLMENT_TYPEHASH;
 
     uint8 private constant _SUBMITTERS = Roles.PROVIDER | Roles.PHARMACY;
 
@@ -144,6 +154,11 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
         _delegateToAdmin();
     }
 
+    /// @inheritdoc IClaimSettlement
+    function directory() external view returns (IParticipantDirectory) {
+        return _directory;
+    }
+
     /// @notice The module that runs plan, rule and enrolment administration (see {ClaimAdmin}).
     function admin() external view returns (address) {
         return address(_admin);
@@ -182,8 +197,7 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
         _token.safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = _token.balanceOf(address(this)) - before;
         if (received != amount) revert TokenFeeOnTransfer(amount, received);
-        Pool storage pool = _pools[planId];
-        pool.deposited = (uint256(pool.deposited) + amount).toUint128();
+        _pools[planId].deposit(amount);
         emit PoolFunded(planId, msg.sender, amount);
     }
 
@@ -193,10 +207,10 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
         if (to == address(0)) revert ZeroAddress();
         if (amount == 0) revert ZeroAmount();
         Pool storage pool = _pools[planId];
-        uint256 free = _free(pool);
+        uint256 free = pool.free();
         // What approved claims are owed is never the insurer's to take back.
         if (amount > free) revert InsufficientFreeFunds(planId, amount, free);
-        pool.withdrawn += uint128(amount); // amount <= free <= deposited, a uint128
+        pool.withdraw(amount);
         _token.safeTransfer(to, amount);
         emit PoolWithdrawn(planId, to, amount);
     }
@@ -350,9 +364,7 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
                 cl.status = was;
                 cl.payee = payee;
                 cl.amount = amount;
-                Pool storage pool = _pools[planId];
-                pool.paid -= amount;
-                pool.owed += amount;
+                _pools[planId].unpay(amount);
                 if (cl.deferredAt == 0) cl.deferredAt = uint40(block.timestamp);
                 emit PayoutDeferred(claimId, payee);
             }
@@ -391,7 +403,7 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
         cl.status = ClaimStatus.Lapsed;
         cl.payee = address(0);
         cl.amount = 0;
-        _pools[planId].owed -= amount;
+        _pools[planId].release(amount);
         emit PayoutLapsed(claimId, payee, planId, amount);
     }
 
@@ -478,13 +490,7 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
     /// @inheritdoc IClaimSettlement
     function poolOf(PlanId planId) external view returns (PoolView memory v) {
         if (_plans[planId].insurer == address(0)) revert UnknownPlan(planId);
-        Pool storage pool = _pools[planId];
-        v.deposited = pool.deposited;
-        v.withdrawn = pool.withdrawn;
-        v.funded = v.deposited - v.withdrawn;
-        v.paid = pool.paid;
-        v.owed = pool.owed - 1; // stored plus one (see createPlan)
-        v.free = v.funded - v.paid - v.owed;
+        v = _pools[planId].read();
     }
 
     /// @inheritdoc IClaimSettlement
@@ -777,7 +783,7 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
         }
         uint96 pays = uint96(a.benefit); // benefit <= annualMax, a uint96
         if (queueIfShort) {
-            uint256 free = _free(_pools[planId]);
+            uint256 free = _pools[planId].free();
             if (pays > free) {
                 emit ClaimQueued(claimId, pays, free);
                 return ClaimStatus.Submitted;
@@ -810,13 +816,13 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
     ) private {
         Pool storage pool = _pools[planId];
         if (checkFunds) {
-            uint256 free = _free(pool);
+            uint256 free = pool.free();
             if (pays > free) revert InsufficientFreeFunds(planId, pays, free);
         }
         // Both stay within their limits (< 2^80): the rules cap deductible and benefit by what remains.
         e.deductibleMet += uint80(deductible);
         e.benefitPaid += uint80(pays);
-        pool.owed += pays;
+        pool.owe(pays);
         cl.status = status;
         cl.amount = pays;
     }
@@ -845,12 +851,6 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
         // Payee and amount now live in the ClaimPaid event; clearing the slot refunds gas.
         cl.payee = address(0);
         cl.amount = 0;
-        Pool storage pool = _pools[planId];
-        pool.owed -= amount;
-        pool.paid += amount;
-    }
-
-    function _free(Pool storage pool) private view returns (uint256) {
-        return uint256(pool.deposited) + 1 - pool.withdrawn - pool.paid - pool.owed; // owed is stored + 1
+        _pools[planId].pay(amount);
     }
 }

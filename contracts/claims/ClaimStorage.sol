@@ -10,6 +10,7 @@ import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {Roles} from "../common/Roles.sol";
 import {Claim, ClaimId, Cover, CoverageRule, Enrolment, PlanId} from "./ClaimTypes.sol";
 import {IClaimSettlement} from "./IClaimSettlement.sol";
+import {Pool} from "./PoolLedger.sol";
 
 /// @title ClaimStorage
 /// @notice The state of claim settlement, shared by {ClaimSettlement} and the {ClaimAdmin}
@@ -21,15 +22,15 @@ import {IClaimSettlement} from "./IClaimSettlement.sol";
 abstract contract ClaimStorage is EIP712, Nonces, Pausable {
     using SafeCast for uint256;
 
-    /// @notice Most claims per {submitBatch} / {payBatch} call and most codes per {setCoverage}.
+    /// @dev Most claims per {submitBatch} / {payBatch} call and most codes per {setCoverage}.
     ///         100 one-line claims use about 7M gas, well inside a 30M block.
-    uint256 public constant MAX_BATCH = 100;
-    /// @notice Most plan periods one enrolment covers (a member re-agrees at least this often).
-    uint32 public constant MAX_ENROLMENT_PERIODS = 2;
-    /// @notice The directory's registrar role (may void a suspended insurer's enrolments).
-    bytes32 public constant REGISTRAR_ROLE = keccak256("careledger.directory.REGISTRAR");
-    /// @notice EIP-712 type of the member's agreement to an enrolment.
-    bytes32 public constant ENROLMENT_TYPEHASH =
+    uint256 internal constant _MAX_BATCH = 100;
+    /// @dev Most plan periods one enrolment covers (a member re-agrees at least this often).
+    uint32 internal constant _MAX_ENROLMENT_PERIODS = 2;
+    /// @dev The directory's registrar role (may void a suspended insurer's enrolments).
+    bytes32 internal constant _REGISTRAR_ROLE = keccak256("careledger.directory.REGISTRAR");
+    /// @dev EIP-712 type of the member's agreement to an enrolment.
+    bytes32 internal constant _ENROLMENT_TYPEHASH =
         keccak256(
             abi.encodePacked(
                 "Enrolment(uint32 planId,address member,bytes32 memberRecord,uint32 fromPeriod,",
@@ -51,13 +52,6 @@ abstract contract ClaimStorage is EIP712, Nonces, Pausable {
         uint32 ruleNotice;
         uint32 versions;
         uint40 latestFrom;
-    }
-
-    struct Pool {
-        uint128 deposited;
-        uint128 withdrawn;
-        uint128 paid;
-        uint128 owed;
     }
 
     IParticipantDirectory internal immutable _directory;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {ICareErrors} from "../common/ICareErrors.sol";
+import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {
     Adjudication,
     Claim,
@@ -34,7 +36,7 @@ import {
 ///         `funded = deposited - withdrawn`, `owed` is the sum of approved unpaid claims, and the
 ///         insurer may withdraw only `free` (and, after PAYOUT_TIMEOUT, a payout its payee could
 ///         never receive). Claim ids are deterministic (see {claimIdOf}).
-interface IClaimSettlement {
+interface IClaimSettlement is ICareErrors {
     // ================================================================== errors
 
     /// @notice `caller` is not the insurer that owns plan `planId`.
@@ -50,19 +52,11 @@ interface IClaimSettlement {
     error InvalidCode(bytes32 code);
     /// @notice `codes` and `rules` differ in length (or are empty / above {MAX_BATCH}).
     error InvalidRuleTable(uint256 codes, uint256 rules);
-    /// @notice An address that must be set is zero.
-    error ZeroAddress();
-    /// @notice A commitment that must be set is zero.
-    error EmptyCommitment();
     /// @notice An enrolment covers 1..{MAX_ENROLMENT_PERIODS} whole periods, starting in the
     ///         current period or the next (`current`).
     error InvalidEnrolmentPeriods(uint32 fromPeriod, uint32 toPeriod, uint32 current);
     /// @notice `member` is already covered in `period` (by enrolment `enrolment`).
     error PeriodAlreadyCovered(address member, uint32 period, uint32 enrolment);
-    /// @notice The member's signature over the enrolment is not valid (or not the member's).
-    error InvalidSignature(address member);
-    /// @notice The member's signature expired at `deadline`.
-    error SignatureExpired(uint256 deadline);
     /// @notice `member` has no (valid) enrolment covering `period`.
     error NotEnrolled(address member, uint32 period);
     /// @notice Enrolment `enrolment` of `member` does not exist or was voided.
@@ -427,4 +421,32 @@ interface IClaimSettlement {
 
     /// @notice Whether `account` may review claims on `insurer`'s plans (besides the insurer).
     function isAdjuster(address insurer, address account) external view returns (bool);
+
+    // ================================================================== constants and wiring
+
+    /// @notice Most lines per claim.
+    function MAX_LINES() external view returns (uint256);
+
+    /// @notice A drug unit backs a claim only if dispensed at most this long before it (seconds).
+    function DISPENSE_WINDOW() external view returns (uint256);
+
+    /// @notice How long a failed payout waits for its payee before the insurer may release it.
+    function PAYOUT_TIMEOUT() external view returns (uint256);
+
+    /// @notice Most claims per {submitBatch} / {payBatch} call and most codes per {setCoverage}.
+    function MAX_BATCH() external view returns (uint256);
+
+    /// @notice Most plan periods one enrolment covers.
+    function MAX_ENROLMENT_PERIODS() external view returns (uint32);
+
+    /// @notice The directory's registrar role (may void a suspended insurer's enrolments).
+    function REGISTRAR_ROLE() external view returns (bytes32);
+
+    /// @notice EIP-712 type hash of the member's agreement to an enrolment. The domain is read with
+    ///         ERC-5267 `eip712Domain()` (no `DOMAIN_SEPARATOR()` getter: this contract is within
+    ///         a few hundred bytes of the EIP-170 size limit).
+    function ENROLMENT_TYPEHASH() external view returns (bytes32);
+
+    /// @notice The directory this contract asks who may act.
+    function directory() external view returns (IParticipantDirectory);
 }

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {GS1} from "./GS1.sol";
 import {IParticipantDirectory} from "./IParticipantDirectory.sol";
 import {Roles} from "./Roles.sol";
 
@@ -26,8 +27,8 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
         uint96 nested;
     }
 
-    uint8 private constant _MIN_PREFIX = 6;
-    uint8 private constant _MAX_PREFIX = 12;
+    /// @dev Width of one per-length counter in a {_lengthsUnder} word.
+    uint256 private constant _COUNTER_BITS = 32;
 
     mapping(address account => Participant) private _participants;
     mapping(uint8 length => mapping(uint256 prefix => PrefixEntry)) private _prefixes;
@@ -171,14 +172,14 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
         if (e.owner != address(0)) revert CompanyPrefixTaken(prefix, length, e.owner);
         if (e.nested != 0) revert CompanyPrefixContainsAttested(prefix, length, e.nested);
         // At most 6 shorter lengths: none of them may be attested; each counts one more inside it.
-        for (uint8 len = _MIN_PREFIX; len < length; ++len) {
+        for (uint8 len = GS1.MIN_PREFIX; len < length; ++len) {
             uint256 outer = prefix / 10 ** (length - len);
             PrefixEntry storage o = _prefixes[len][outer];
             if (o.owner != address(0)) revert CompanyPrefixOverlaps(prefix, length, outer, len);
             ++o.nested;
         }
         e.owner = owner;
-        _lengthsUnder[_head(prefix, length)] += 1 << (32 * (length - _MIN_PREFIX));
+        _lengthsUnder[GS1.head(prefix, length)] += 1 << (_COUNTER_BITS * (length - GS1.MIN_PREFIX));
         emit CompanyPrefixAttested(prefix, length, owner, evidence);
     }
 
@@ -189,8 +190,8 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
         address owner = e.owner;
         if (owner == address(0)) revert CompanyPrefixNotAttested(prefix, length);
         e.owner = address(0);
-        _lengthsUnder[_head(prefix, length)] -= 1 << (32 * (length - _MIN_PREFIX));
-        for (uint8 len = _MIN_PREFIX; len < length; ++len) {
+        _lengthsUnder[GS1.head(prefix, length)] -= 1 << (_COUNTER_BITS * (length - GS1.MIN_PREFIX));
+        for (uint8 len = GS1.MIN_PREFIX; len < length; ++len) {
             --_prefixes[len][prefix / 10 ** (length - len)].nested;
         }
         emit CompanyPrefixRevoked(prefix, length, owner, reasonCode);
@@ -208,18 +209,17 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
     }
 
     function _gtinOwner(uint256 gtin) private view returns (address owner, uint256 prefix, uint8 length) {
-        // GTIN-14 = indicator digit, 12 digits of company prefix + item reference, check digit.
-        uint256 body = (gtin / 10) % 1e12;
-        uint256 counts = _lengthsUnder[body / 1e6];
+        uint256 body = GS1.body(gtin);
+        uint256 counts = _lengthsUnder[GS1.bodyHead(body)];
         // Only the lengths with an attested prefix under these first 6 digits (prefixes never
         // nest, so at most one of them matches): at most 7, usually 1.
-        for (uint8 len = _MIN_PREFIX; counts != 0; ++len) {
-            if (counts & 0xffffffff != 0) {
-                uint256 candidate = body / 10 ** (_MAX_PREFIX - len);
+        for (uint8 len = GS1.MIN_PREFIX; counts != 0; ++len) {
+            if (counts & type(uint32).max != 0) {
+                uint256 candidate = GS1.prefixOf(body, len);
                 address found = _prefixes[len][candidate].owner;
                 if (found != address(0)) return (found, candidate, len);
             }
-            counts >>= 32;
+            counts >>= _COUNTER_BITS;
         }
     }
 
@@ -298,13 +298,8 @@ contract ParticipantDirectory is IParticipantDirectory, AccessControl {
         ) revert InvalidNewKey(newKey);
     }
 
-    /// @dev The first 6 digits of a company prefix of `length` digits.
-    function _head(uint256 prefix, uint8 length) private pure returns (uint256) {
-        return prefix / 10 ** (length - _MIN_PREFIX);
-    }
-
     function _checkPrefix(uint256 prefix, uint8 length) private pure {
-        if (length < _MIN_PREFIX || length > _MAX_PREFIX || prefix >= 10 ** length) {
+        if (!GS1.isValidPrefix(prefix, length)) {
             revert InvalidCompanyPrefix(prefix, length);
         }
     }

@@ -538,12 +538,12 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces, EmergencyPausable 
         return _breakGlassId(patient, provider, seq);
     }
 
-    /// @notice The directory this registry asks who may act.
+    /// @inheritdoc IConsentRegistry
     function directory() external view returns (IParticipantDirectory) {
         return _directory;
     }
 
-    /// @notice The EIP-712 domain separator (chain id and this contract's address are in it).
+    /// @inheritdoc IConsentRegistry
     // solhint-disable-next-line func-name-mixedcase
     function DOMAIN_SEPARATOR() external view returns (bytes32) {
         return _domainSeparatorV4();

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {ICareErrors} from "../common/ICareErrors.sol";
 import {IConsentCheck} from "../common/IConsentCheck.sol";
+import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 
 /// @title IConsentRegistry
 /// @notice Patient-controlled, time-bound, audited access to health data, on chain only as codes,
@@ -33,7 +35,7 @@ import {IConsentCheck} from "../common/IConsentCheck.sol";
 ///         A patient is expected to use one pairwise pseudonym per counterparty (docs/consent.md):
 ///         nothing here links two of them.
 /// @dev    Events alone rebuild the state: see docs/consent.md.
-interface IConsentRegistry is IConsentCheck {
+interface IConsentRegistry is ICareErrors, IConsentCheck {
     // ================================================================== TYPES
 
     /// @notice The current consent of one (patient, grantee) pair (one storage slot, plus its id).
@@ -107,8 +109,6 @@ interface IConsentRegistry is IConsentCheck {
 
     /// @notice `actor` is neither `patient` nor (where allowed) a delegate the patient appointed.
     error NotPatientOrDelegate(address patient, address actor);
-    /// @notice The zero address cannot be a patient, grantee, delegate or study.
-    error ZeroAddress();
     /// @notice A permit needs at least one category in {Category.COUNT} bits.
     error InvalidCategories(uint32 categories);
     /// @notice Purposes must be non-empty, within TREAT..PUBHLTH (break-glass codes are not
@@ -145,8 +145,6 @@ interface IConsentRegistry is IConsentCheck {
     error InvalidBreakGlassReason(uint8 reason);
     /// @notice `provider` has no open break-glass window on `patient` for `consentId`.
     error BreakGlassNotActive(address patient, address provider, uint256 consentId);
-    /// @notice A record or justification commitment must not be zero.
-    error EmptyCommitment();
     /// @notice Delegate kinds are GUARDIAN (1) and PROXY (2).
     error InvalidDelegateKind(uint8 kind);
     /// @notice `delegate` is not a delegate of `patient`.
@@ -186,11 +184,6 @@ interface IConsentRegistry is IConsentCheck {
     error StudyNotRegistered(address study);
     /// @notice Only the study's `sponsor` may amend it.
     error NotStudySponsor(address study, address caller);
-    /// @notice The signed message's `deadline` has passed.
-    error SignatureExpired(uint256 deadline);
-    /// @notice The signature is not `signer`'s over this message (wrong key, chain, contract,
-    ///         nonce or fields; malformed or high-s; or the ERC-1271 wallet said no).
-    error InvalidSignature(address signer);
 
     // ================================================================== EVENTS
 
@@ -488,4 +481,39 @@ interface IConsentRegistry is IConsentCheck {
 
     /// @notice The id of break-glass window number `seq` of `provider` on `patient`.
     function breakGlassIdOf(address patient, address provider, uint64 seq) external pure returns (uint256);
+
+    // ================================================================== CONSTANTS AND WIRING
+
+    /// @notice How long a break-glass window stays open (seconds).
+    function BREAK_GLASS_WINDOW() external view returns (uint40);
+
+    /// @notice Break-glass windows one provider may open on one patient per UTC day without a
+    ///         co-signature.
+    function BREAK_GLASS_DAILY_CAP() external view returns (uint8);
+
+    /// @notice Delegate kind GUARDIAN (FHIR Consent.provision.actor.role).
+    function GUARDIAN() external view returns (uint8);
+
+    /// @notice Delegate kind PROXY.
+    function PROXY() external view returns (uint8);
+
+    /// @notice Study status: open for consent and access.
+    function STUDY_ACTIVE() external view returns (uint8);
+
+    /// @notice Study status: closed (no new consent, no access).
+    function STUDY_CLOSED() external view returns (uint8);
+
+    /// @notice The latest deadline a signature may carry, from now (seconds).
+    function MAX_SIGNATURE_LIFETIME() external view returns (uint256);
+
+    /// @notice Gas given to an ERC-1271 wallet's `isValidSignature`.
+    function ERC1271_GAS_LIMIT() external view returns (uint256);
+
+    /// @notice The EIP-712 domain separator of the signed patient actions (chain id and this
+    ///         contract's address are in it).
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32);
+
+    /// @notice The directory this registry asks who may act.
+    function directory() external view returns (IParticipantDirectory);
 }

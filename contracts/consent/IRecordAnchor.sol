@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {ICareErrors} from "../common/ICareErrors.sol";
+import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
+
 /// @title IRecordAnchor
 /// @notice Integrity anchors for the records a provider's gateway holds (issue #19). An active
 ///         provider anchors one salted commitment per record:
@@ -14,20 +17,16 @@ pragma solidity ^0.8.24;
 ///         providers hold a given patient's records. Once the gateway destroys a record's salt
 ///         (erasure) the anchor links to nothing. The provider address is public (it sends the
 ///         transaction), so a provider's number of anchors over time is public; see docs/gateway.md.
-interface IRecordAnchor {
+interface IRecordAnchor is ICareErrors {
     /// @notice One anchor: who anchored it and when (block time). All zero: never anchored.
     struct Anchor {
         address provider;
         uint40 anchoredAt;
     }
 
-    /// @notice `commitment` was zero.
-    error EmptyCommitment();
     /// @notice `commitment` was already anchored by `provider` (first anchoring wins; a record
     ///         is never re-anchored, a changed record is a new record with a new salt).
     error AlreadyAnchored(bytes32 commitment, address provider);
-    /// @notice The directory given to the constructor was the zero address.
-    error ZeroDirectory();
 
     /// @notice `provider` anchored `commitment` in this block (the block time is its time).
     ///         Replaying these events rebuilds every {anchorOf}.
@@ -42,5 +41,5 @@ interface IRecordAnchor {
     function anchorOf(bytes32 commitment) external view returns (Anchor memory);
 
     /// @notice The participant directory this contract asks.
-    function directory() external view returns (address);
+    function directory() external view returns (IParticipantDirectory);
 }

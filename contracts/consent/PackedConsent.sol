@@ -14,6 +14,16 @@ type PackedConsent is uint256;
 using PackedConsentLib for PackedConsent global;
 
 library PackedConsentLib {
+    // Bit offsets of the fields in the word (see {PackedConsent}).
+    uint256 private constant _NONCE_AT = 32;
+    uint256 private constant _CATEGORIES_AT = 64;
+    uint256 private constant _PURPOSES_AT = 96;
+    uint256 private constant _DENY_CATEGORIES_AT = 112;
+    uint256 private constant _DENY_PURPOSES_AT = 144;
+    uint256 private constant _VALID_FROM_AT = 160;
+    uint256 private constant _VALID_UNTIL_AT = 200;
+    uint256 private constant _FORM_VERSION_AT = 240;
+
     /// @param counters_ seq and nonce, see {counters}.
     function pack(
         uint64 counters_,
@@ -28,19 +38,19 @@ library PackedConsentLib {
         return
             PackedConsent.wrap(
                 uint256(counters_) |
-                    (uint256(categories_) << 64) |
-                    (uint256(purposes_) << 96) |
-                    (uint256(denyCategories_) << 112) |
-                    (uint256(denyPurposes_) << 144) |
-                    (uint256(validFrom_) << 160) |
-                    (uint256(validUntil_) << 200) |
-                    (uint256(formVersion_) << 240)
+                    (uint256(categories_) << _CATEGORIES_AT) |
+                    (uint256(purposes_) << _PURPOSES_AT) |
+                    (uint256(denyCategories_) << _DENY_CATEGORIES_AT) |
+                    (uint256(denyPurposes_) << _DENY_PURPOSES_AT) |
+                    (uint256(validFrom_) << _VALID_FROM_AT) |
+                    (uint256(validUntil_) << _VALID_UNTIL_AT) |
+                    (uint256(formVersion_) << _FORM_VERSION_AT)
             );
     }
 
     /// @dev seq (low 32 bits) and nonce (high 32 bits) as one `counters` word for {pack}.
     function counters(uint32 seq_, uint32 nonce_) internal pure returns (uint64) {
-        return uint64(seq_) | (uint64(nonce_) << 32);
+        return uint64(seq_) | (uint64(nonce_) << _NONCE_AT);
     }
 
     function seq(PackedConsent c) internal pure returns (uint32) {
@@ -49,35 +59,35 @@ library PackedConsentLib {
 
     /// @dev The pair's action counter: the nonce of its next signed pair action.
     function nonce(PackedConsent c) internal pure returns (uint32) {
-        return uint32(PackedConsent.unwrap(c) >> 32);
+        return uint32(PackedConsent.unwrap(c) >> _NONCE_AT);
     }
 
     function categories(PackedConsent c) internal pure returns (uint32) {
-        return uint32(PackedConsent.unwrap(c) >> 64);
+        return uint32(PackedConsent.unwrap(c) >> _CATEGORIES_AT);
     }
 
     function purposes(PackedConsent c) internal pure returns (uint16) {
-        return uint16(PackedConsent.unwrap(c) >> 96);
+        return uint16(PackedConsent.unwrap(c) >> _PURPOSES_AT);
     }
 
     function denyCategories(PackedConsent c) internal pure returns (uint32) {
-        return uint32(PackedConsent.unwrap(c) >> 112);
+        return uint32(PackedConsent.unwrap(c) >> _DENY_CATEGORIES_AT);
     }
 
     function denyPurposes(PackedConsent c) internal pure returns (uint16) {
-        return uint16(PackedConsent.unwrap(c) >> 144);
+        return uint16(PackedConsent.unwrap(c) >> _DENY_PURPOSES_AT);
     }
 
     function validFrom(PackedConsent c) internal pure returns (uint40) {
-        return uint40(PackedConsent.unwrap(c) >> 160);
+        return uint40(PackedConsent.unwrap(c) >> _VALID_FROM_AT);
     }
 
     function validUntil(PackedConsent c) internal pure returns (uint40) {
-        return uint40(PackedConsent.unwrap(c) >> 200);
+        return uint40(PackedConsent.unwrap(c) >> _VALID_UNTIL_AT);
     }
 
     function formVersion(PackedConsent c) internal pure returns (uint16) {
-        return uint16(PackedConsent.unwrap(c) >> 240);
+        return uint16(PackedConsent.unwrap(c) >> _FORM_VERSION_AT);
     }
 
     /// @dev A granted consent always has `validUntil > 0`; a revoked one keeps only its `seq`.

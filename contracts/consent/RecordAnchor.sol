@@ -15,7 +15,7 @@ contract RecordAnchor is IRecordAnchor {
     mapping(bytes32 commitment => Anchor) private _anchors;
 
     constructor(IParticipantDirectory directory_) {
-        if (address(directory_) == address(0)) revert ZeroDirectory();
+        if (address(directory_) == address(0)) revert ZeroAddress();
         _directory = directory_;
     }
 
@@ -35,7 +35,7 @@ contract RecordAnchor is IRecordAnchor {
     }
 
     /// @inheritdoc IRecordAnchor
-    function directory() external view returns (address) {
-        return address(_directory);
+    function directory() external view returns (IParticipantDirectory) {
+        return _directory;
     }
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {ICareErrors} from "../common/ICareErrors.sol";
 import {IDispenseCheck} from "../common/IDispenseCheck.sol";
+import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 
 /// @title IProvenanceRegistry
 /// @notice Serialised drug batches (GS1 GTIN-14 + lot + expiry + one positional Merkle root over
@@ -27,7 +29,7 @@ import {IDispenseCheck} from "../common/IDispenseCheck.sol";
 ///           shipment moves the first `quantity` positions of a parcel (the rest stays with the
 ///           sender as a parcel of its own). A pharmacy dispenses only a serial whose position
 ///           lies in a parcel it holds. No function loops over serials or parcels.
-interface IProvenanceRegistry is IDispenseCheck {
+interface IProvenanceRegistry is ICareErrors, IDispenseCheck {
     // ------------------------------------------------------------------ types
 
     /// @notice Lifecycle of a batch. `Recalled` and `Voided` are final; `Quarantined` can be lifted.
@@ -79,8 +81,10 @@ interface IProvenanceRegistry is IDispenseCheck {
     error InvalidGtin(uint256 gtin);
     /// @notice The batch expired (at `expiresAt`) before it was commissioned.
     error ExpiryInPast(uint256 expiry, uint256 expiresAt);
-    /// @notice A lot, serial, Merkle root, document or reason code of zero was given.
-    error EmptyValue(string what);
+    /// @notice The lot was zero (a batch is identified by GTIN + lot).
+    error EmptyLot();
+    /// @notice The reason code was zero: a recall, quarantine or void must say why.
+    error EmptyReasonCode();
     /// @notice A quantity of zero (or above 2^48-1) was given.
     error InvalidQuantity(uint256 quantity);
     /// @notice A batch with `batchId` (same GTIN and lot, or the same 56-bit id) already exists.
@@ -204,8 +208,8 @@ interface IProvenanceRegistry is IDispenseCheck {
     ///         `expiry` (YYMMDD) is read with GS1Date: century per GS1 General Specifications 7.12
     ///         in the UTC year of `block.timestamp`, day 00 = last day of the month.
     ///         Reverts {InvalidGtin}, GS1Date's InvalidGs1Date / NoSuchDay, {ExpiryInPast},
-    ///         {EmptyValue}, {InvalidQuantity}, {BatchAlreadyCommissioned}, directory errors
-    ///         (NotGtinOwner among them).
+    ///         {EmptyLot}, {EmptyCommitment} (Merkle root), {InvalidQuantity},
+    ///         {BatchAlreadyCommissioned}, directory errors (NotGtinOwner among them).
     function commission(
         uint256 gtin,
         bytes32 lot,
@@ -239,7 +243,7 @@ interface IProvenanceRegistry is IDispenseCheck {
 
     /// @notice The sender calls back the parcel `start` it shipped, before the receiver accepts.
     /// @dev    No directory or status check (goods come back). Reverts {NotParcelHolder},
-    ///         {ParcelNotInTransit}, {EmptyValue} (reason code).
+    ///         {ParcelNotInTransit}, {EmptyReasonCode}.
     function cancel(bytes32 batchId, uint48 start, bytes32 reasonCode) external;
 
     // ------------------------------------------------------------------ pharmacy
@@ -265,8 +269,8 @@ interface IProvenanceRegistry is IDispenseCheck {
     /// @dev    Authority (quarantine, liftQuarantine, recall): the owner of the batch's GTIN in the
     ///         directory (now, not at commissioning) while an active MANUFACTURER, or an active
     ///         REGULATOR. Another manufacturer that is no regulator gets {NotGtinOwnerOfBatch};
-    ///         anyone else the directory's error for REGULATOR. Reverts {EmptyValue} (reason
-    ///         code), {UnknownBatch}, and the status errors.
+    ///         anyone else the directory's error for REGULATOR. Reverts {EmptyReasonCode},
+    ///         {UnknownBatch}, and the status errors.
     function quarantine(bytes32 batchId, bytes32 reasonCode) external;
 
     /// @notice The GTIN's owner or a regulator lifts a quarantine (product cleared).
@@ -302,5 +306,5 @@ interface IProvenanceRegistry is IDispenseCheck {
     function parcelOf(bytes32 batchId, uint48 start) external view returns (Parcel memory);
 
     /// @notice The directory this registry asks who may act and who owns a GTIN.
-    function directory() external view returns (address);
+    function directory() external view returns (IParticipantDirectory);
 }

@@ -7,6 +7,7 @@ import {EmergencyPausable} from "../common/EmergencyPausable.sol";
 import {IDispenseCheck} from "../common/IDispenseCheck.sol";
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {Roles} from "../common/Roles.sol";
+import {GS1} from "../common/GS1.sol";
 import {GS1Date} from "./GS1Date.sol";
 import {IProvenanceRegistry} from "./IProvenanceRegistry.sol";
 
@@ -16,7 +17,6 @@ import {IProvenanceRegistry} from "./IProvenanceRegistry.sol";
 contract ProvenanceRegistry is IProvenanceRegistry, EmergencyPausable {
     /// @dev Roles that may hold, ship and receive drug product.
     uint8 private constant _TRADING = Roles.MANUFACTURER | Roles.DISTRIBUTOR | Roles.PHARMACY;
-    uint256 private constant _MAX_GTIN = 99_999_999_999_999;
 
     /// @dev A dispensed unit: who dispensed it, when, and the batch (56-bit id) it came from.
     struct Unit {
@@ -33,9 +33,9 @@ contract ProvenanceRegistry is IProvenanceRegistry, EmergencyPausable {
     mapping(bytes32 batchId => mapping(uint256 start => Parcel)) private _parcels;
     mapping(bytes32 unitId => Unit) private _units;
 
-    constructor(address directory_) {
-        if (directory_ == address(0)) revert EmptyValue("directory");
-        _directory = IParticipantDirectory(directory_);
+    constructor(IParticipantDirectory directory_) {
+        if (address(directory_) == address(0)) revert ZeroAddress();
+        _directory = directory_;
     }
 
     // ------------------------------------------------------------------ ids
@@ -60,10 +60,10 @@ contract ProvenanceRegistry is IProvenanceRegistry, EmergencyPausable {
         uint48 quantity,
         bytes32 merkleRoot
     ) external whenNotPaused returns (bytes32 batchId) {
-        if (!_validGtin(gtin)) revert InvalidGtin(gtin);
-        if (lot == bytes32(0)) revert EmptyValue("lot");
+        if (!GS1.isValidGtin(gtin)) revert InvalidGtin(gtin);
+        if (lot == bytes32(0)) revert EmptyLot();
         if (quantity == 0) revert InvalidQuantity(quantity);
-        if (merkleRoot == bytes32(0)) revert EmptyValue("merkleRoot");
+        if (merkleRoot == bytes32(0)) revert EmptyCommitment();
         // The century of YYMMDD is the one GS1 GS 7.12 gives in the year of this block.
         uint256 expiresAt = GS1Date.expiresAt(expiry, block.timestamp);
         // An expired batch would never verify: refuse it rather than record dead stock.
@@ -92,7 +92,7 @@ contract ProvenanceRegistry is IProvenanceRegistry, EmergencyPausable {
     /// @inheritdoc IProvenanceRegistry
     function ship(bytes32 batchId, uint48 start, address to, uint48 quantity, bytes32 document) external whenNotPaused {
         if (quantity == 0) revert InvalidQuantity(quantity);
-        if (document == bytes32(0)) revert EmptyValue("document");
+        if (document == bytes32(0)) revert EmptyCommitment();
         if (to == msg.sender) revert ShipToSelf(to);
         _requireMovable(batchId);
         _directory.requireActivePair(msg.sender, to, _TRADING);
@@ -140,7 +140,7 @@ contract ProvenanceRegistry is IProvenanceRegistry, EmergencyPausable {
 
     /// @inheritdoc IProvenanceRegistry
     function reject(bytes32 batchId, uint48 start, bytes32 reasonCode) external {
-        if (reasonCode == bytes32(0)) revert EmptyValue("reasonCode");
+        if (reasonCode == bytes32(0)) revert EmptyReasonCode();
         Parcel storage p = _inboundParcel(batchId, start);
         p.to = address(0);
         emit ShipmentRejected(batchId, p.holder, msg.sender, start, p.end - start, reasonCode);
@@ -148,7 +148,7 @@ contract ProvenanceRegistry is IProvenanceRegistry, EmergencyPausable {
 
     /// @inheritdoc IProvenanceRegistry
     function cancel(bytes32 batchId, uint48 start, bytes32 reasonCode) external {
-        if (reasonCode == bytes32(0)) revert EmptyValue("reasonCode");
+        if (reasonCode == bytes32(0)) revert EmptyReasonCode();
         Parcel storage p = _parcels[batchId][start];
         address holder = p.holder;
         if (holder != msg.sender) _requireSuccessor(holder, batchId, start, false);
@@ -223,7 +223,7 @@ contract ProvenanceRegistry is IProvenanceRegistry, EmergencyPausable {
 
     /// @inheritdoc IProvenanceRegistry
     function voidBatch(bytes32 batchId, bytes32 reasonCode) external {
-        if (reasonCode == bytes32(0)) revert EmptyValue("reasonCode");
+        if (reasonCode == bytes32(0)) revert EmptyReasonCode();
         Batch storage b = _batches[batchId];
         BatchStatus status = b.status;
         if (status == BatchStatus.None) revert UnknownBatch(batchId);
@@ -294,8 +294,8 @@ contract ProvenanceRegistry is IProvenanceRegistry, EmergencyPausable {
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function directory() external view returns (address) {
-        return address(_directory);
+    function directory() external view returns (IParticipantDirectory) {
+        return _directory;
     }
 
     // ------------------------------------------------------------------ internal
@@ -400,7 +400,7 @@ contract ProvenanceRegistry is IProvenanceRegistry, EmergencyPausable {
 
     /// @dev The owner of the batch's GTIN (active manufacturer) or an active regulator, with a reason.
     function _authorised(bytes32 batchId, bytes32 reasonCode) private view returns (Batch storage b) {
-        if (reasonCode == bytes32(0)) revert EmptyValue("reasonCode");
+        if (reasonCode == bytes32(0)) revert EmptyReasonCode();
         b = _batches[batchId];
         if (b.status == BatchStatus.None) revert UnknownBatch(batchId);
         (address owner, , ) = _directory.gtinOwner(b.gtin);
@@ -414,19 +414,5 @@ contract ProvenanceRegistry is IProvenanceRegistry, EmergencyPausable {
             revert NotGtinOwnerOfBatch(batchId, msg.sender, owner);
         }
         _directory.requireActive(msg.sender, Roles.REGULATOR);
-    }
-
-    /// @dev GTIN-14 check digit (GS1 General Specifications 7.9.1): weights 3,1,3,... from the
-    ///      digit left of the check digit. Fixed 13 iterations.
-    function _validGtin(uint256 gtin) private pure returns (bool) {
-        if (gtin == 0 || gtin > _MAX_GTIN) return false;
-        uint256 check = gtin % 10;
-        uint256 rest = gtin / 10;
-        uint256 sum = 0;
-        for (uint256 i; i < 13; ++i) {
-            sum += (rest % 10) * (i % 2 == 0 ? 3 : 1);
-            rest /= 10;
-        }
-        return (10 - (sum % 10)) % 10 == check;
     }
 }

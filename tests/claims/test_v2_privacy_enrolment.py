@@ -113,11 +113,11 @@ def test_enrolment_carries_periods_not_dates(claims, insurer, patient2):
 def test_attack_enrol_without_the_members_agreement_refused(claims, insurer, patient2, clinic):
     """v1: any insurer enrolled any address, no consent, no end: a lock-out. The member signs."""
     deadline, forged = enrolment_signature(claims, patient2, 1, 0, 0, signer=signer_of(clinic.address))
-    with ape.reverts(claims.InvalidSignature, member=patient2.address):
+    with ape.reverts(claims.InvalidSignature, signer=patient2.address):
         claims.enrol(1, patient2, RECORD, 0, 0, deadline, forged, sender=insurer)
     deadline, sig = enrolment_signature(claims, patient2, 1, 0, 0)
     claims.enrol(1, patient2, RECORD, 0, 0, deadline, sig, sender=insurer)
-    with ape.reverts(claims.InvalidSignature, member=patient2.address):  # replay: the nonce is used
+    with ape.reverts(claims.InvalidSignature, signer=patient2.address):  # replay: the nonce is used
         claims.enrol(1, patient2, RECORD, 0, 0, deadline, sig, sender=insurer)
 
 
@@ -126,7 +126,7 @@ def test_enrol_signature_expired_or_for_other_terms_refused(claims, insurer, pat
     with ape.reverts(claims.SignatureExpired, deadline=deadline):
         claims.enrol(1, patient2, RECORD, 0, 0, deadline, sig, sender=insurer)
     deadline, sig = enrolment_signature(claims, patient2, 1, 0, 0)
-    with ape.reverts(claims.InvalidSignature, member=patient2.address):  # signed period 0 only
+    with ape.reverts(claims.InvalidSignature, signer=patient2.address):  # signed period 0 only
         claims.enrol(1, patient2, RECORD, 0, 1, deadline, sig, sender=insurer)
 
 

@@ -18,7 +18,7 @@ S32 = text_to_bytes32
 
 
 def test_constructor_refuses_zero_directory(project, admin):
-    with ape.reverts(project.ProvenanceRegistry.EmptyValue, what="directory"):
+    with ape.reverts(project.ProvenanceRegistry.ZeroAddress):
         project.ProvenanceRegistry.deploy(ZERO_ADDR, sender=admin)
 
 
@@ -28,9 +28,9 @@ def test_directory_reads_back(registry, directory):
 
 def test_reject_and_cancel_need_a_reason(registry, manufacturer, distributor, commissioned):
     registry.ship(commissioned.id, 0, distributor, 2, DOC, sender=manufacturer)
-    with ape.reverts(registry.EmptyValue, what="reasonCode"):
+    with ape.reverts(registry.EmptyReasonCode):
         registry.reject(commissioned.id, 0, b"\0" * 32, sender=distributor)
-    with ape.reverts(registry.EmptyValue, what="reasonCode"):
+    with ape.reverts(registry.EmptyReasonCode):
         registry.cancel(commissioned.id, 0, b"\0" * 32, sender=manufacturer)
     assert registry.parcelOf(commissioned.id, 0).to == distributor.address
 

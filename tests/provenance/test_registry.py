@@ -120,9 +120,9 @@ def test_commission_past_expiry_refused(registry, manufacturer):
 
 
 def test_commission_empty_values_refused(registry, manufacturer, batch):
-    with ape.reverts(registry.EmptyValue, what="lot"):
+    with ape.reverts(registry.EmptyLot):
         registry.commission(GTIN, b"\0" * 32, EXPIRY, 8, batch.tree.root, sender=manufacturer)
-    with ape.reverts(registry.EmptyValue, what="merkleRoot"):
+    with ape.reverts(registry.EmptyCommitment):
         registry.commission(GTIN, batch.lot32, EXPIRY, 8, b"\0" * 32, sender=manufacturer)
     with ape.reverts(registry.InvalidQuantity, quantity=0):
         registry.commission(GTIN, batch.lot32, EXPIRY, 0, batch.tree.root, sender=manufacturer)
@@ -213,7 +213,7 @@ def test_regulator_voids_a_batch(registry, directory, manufacturer, regulator, p
 
 
 def test_void_needs_reason_and_known_batch(registry, regulator, commissioned):
-    with ape.reverts(registry.EmptyValue, what="reasonCode"):
+    with ape.reverts(registry.EmptyReasonCode):
         registry.voidBatch(commissioned.id, b"\0" * 32, sender=regulator)
     unknown = batch_id(GTIN2, "NOPE")
     with ape.reverts(registry.UnknownBatch, batchId=unknown):
@@ -359,7 +359,7 @@ def test_ship_argument_checks(registry, manufacturer, distributor, commissioned)
     b = commissioned
     with ape.reverts(registry.InvalidQuantity, quantity=0):
         registry.ship(b.id, 0, distributor, 0, DOC, sender=manufacturer)
-    with ape.reverts(registry.EmptyValue, what="document"):
+    with ape.reverts(registry.EmptyCommitment):
         registry.ship(b.id, 0, distributor, 1, b"\0" * 32, sender=manufacturer)
     with ape.reverts(registry.ShipToSelf, account=manufacturer.address):
         registry.ship(b.id, 0, manufacturer, 1, DOC, sender=manufacturer)
@@ -637,7 +637,7 @@ def test_manufacturer_that_is_also_regulator_may_act_on_any_batch(registry, dire
 
 
 def test_recall_needs_reason_and_known_batch(registry, regulator, commissioned):
-    with ape.reverts(registry.EmptyValue, what="reasonCode"):
+    with ape.reverts(registry.EmptyReasonCode):
         registry.recall(commissioned.id, b"\0" * 32, sender=regulator)
     unknown = batch_id(GTIN2, "NOPE")
     with ape.reverts(registry.UnknownBatch, batchId=unknown):
