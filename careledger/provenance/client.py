@@ -8,10 +8,9 @@ from enum import IntEnum
 from typing import Any
 
 import requests
-from eth_abi.abi import encode as abi_encode
-from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
+from careledger.abi import contract as contract_abi
 from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, checksum
 from careledger.deployments import Deployment
@@ -32,7 +31,6 @@ __all__ = [
 ]
 
 ZERO_ADDRESS = "0x" + "00" * 20
-_VERIFY_TYPES = ["uint256", "bytes32", "uint24", "bytes32", "uint48", "bytes32[]"]
 #: Events that change parcels, replayed in log order by :meth:`ProvenanceClient.parcels`.
 _PARCEL_EVENTS = (
     "BatchCommissioned",
@@ -42,7 +40,6 @@ _PARCEL_EVENTS = (
     "ShipmentRejected",
     "ShipmentCancelled",
 )
-_VERIFY_SELECTOR = keccak(text=f"verify({','.join(_VERIFY_TYPES)})")[:4]
 
 
 class BatchStatus(IntEnum):
@@ -135,8 +132,11 @@ class ProvenanceClient:
             if deployment is None:
                 raise InvalidInput("ProvenanceClient needs a deployment or an address")
             address = deployment.address(self.NAME)
-        self.contract = chain.contract(address, load_artifacts()[self.NAME].abi)
+        artifacts = load_artifacts()
+        self.contract = chain.contract(address, artifacts[self.NAME].abi)
         self.address = self.contract.address
+        #: Selectors, topics and calldata of the registry, from the build (careledger.abi).
+        self.abi = contract_abi(self.NAME, artifacts)
 
     # ------------------------------------------------------------------ writes
 
@@ -255,10 +255,10 @@ class ProvenanceClient:
 
     def verify_calldata(self, gtin: int, lot: str, expiry: int, serial: str, index: int, proof: Sequence[bytes]) -> str:
         """The calldata of one verify call, encoded once (for batched JSON-RPC)."""
-        args = abi_encode(
-            _VERIFY_TYPES, [gtin, text_to_bytes32(lot, "lot"), expiry, text_to_bytes32(serial), index, list(proof)]
+        data = self.abi.calldata(
+            "verify", gtin, text_to_bytes32(lot, "lot"), expiry, text_to_bytes32(serial), index, list(proof)
         )
-        return "0x" + (_VERIFY_SELECTOR + args).hex()
+        return "0x" + data.hex()
 
     def verify_many(
         self,
@@ -321,12 +321,7 @@ class ProvenanceClient:
             {"address": self.address, "fromBlock": 0, "toBlock": "latest", "topics": [None, "0x" + bid.hex()]}
         )  # type: ignore[typeddict-item]
         events = self.contract.events
-        by_topic = {}
-        for name in _PARCEL_EVENTS:
-            ev = getattr(events, name)
-            abi = ev.abi
-            sig = f"{abi['name']}({','.join(i['type'] for i in abi['inputs'])})"
-            by_topic[keccak(text=sig)] = ev
+        by_topic = {self.abi.topic(name): getattr(events, name) for name in _PARCEL_EVENTS}
         out: dict[int, Parcel] = {}
         for log in sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"])):
             ev = by_topic.get(bytes(log["topics"][0]))

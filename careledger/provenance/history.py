@@ -154,10 +154,7 @@ def load_history(
         {"address": client.address, "fromBlock": from_block, "toBlock": "latest", "topics": [None, None, topic]}
     )  # type: ignore[typeddict-item]
     events = client.contract.events
-    by_topic = {}
-    for name in _EVENTS:
-        ev = getattr(events, name)
-        by_topic[_hex(Web3.keccak(text=ev.abi_signature if hasattr(ev, "abi_signature") else _sig(ev)))] = ev
+    by_topic = {client.abi.event(name).topic_hex: getattr(events, name) for name in _EVENTS}
     history = UnitHistory(gtin, lot, serial, registry=str(client.address))
     wanted_unit = unit_id(gtin, serial) if serial else None
     stamps: dict[int, int] = {}
@@ -242,11 +239,6 @@ def history_event(name: str, a: Mapping[str, Any], base: Mapping[str, Any], seri
         return HistoryEvent(name, actor=a["holder"], **base)
     reason = a.get("reasonCode")
     return HistoryEvent(name, actor=a.get("by", ""), reason=text(reason) if reason else None, **base)
-
-
-def _sig(ev: Any) -> str:
-    abi = ev.abi
-    return f"{abi['name']}({','.join(i['type'] for i in abi['inputs'])})"
 
 
 # ---------------------------------------------------------------------------- EPCIS 2.0
