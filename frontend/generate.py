@@ -7,6 +7,9 @@ Writes ``frontend/src/generated/`` (git-ignored, never hand-edited):
                        ``@notice``, so the page can explain a revert raised by any contract
 - ``deployments.json`` ``deployments/<chainId>.json`` of every chain, keyed by chain id
 - ``eip712.json``      EIP-712 domain names and types of signed actions, from the domain SDKs
+- ``codes.json``       the contracts' enums (member names in value order) and code tables (Purpose,
+                       Category, Roles, Carc: name -> value), read from the build by
+                       :mod:`careledger.abi` (the page imports them: frontend/src/codes.js)
 - ``config.json``      default RPC and relayer URLs and the devnet cast (names, roles, addresses)
 
 Run with the project's venv python (``source tools/env.sh`` first): ``python frontend/generate.py``.
@@ -26,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from careledger._paths import build_manifest, deployments_dir
+from careledger.abi import constants, enums
 from careledger.accounts import DEV_MNEMONIC, dev_accounts
-from careledger.artifacts import abi_hash
+from careledger.artifacts import abi_hash, load_artifacts
 from careledger.deploy import domain_module
 from careledger.exactjson import dumps
 
@@ -139,6 +143,27 @@ def typed_data() -> dict[str, Any]:
     return out
 
 
+# What the page shows by number: each enum by its short name, and the code tables.
+ENUMS = {
+    "ClaimStatus": "ClaimStatus",
+    "Decision": "Decision",
+    "BatchStatus": "IProvenanceRegistry.BatchStatus",
+    "Verdict": "IProvenanceRegistry.Verdict",
+}
+TABLES = ("Purpose", "Category", "Roles", "Carc")
+
+
+def codes() -> dict[str, Any]:
+    """The enums and code tables of the contracts, from the build (careledger.abi): the page's
+    code tables are never copied by hand (frontend/src/codes.js imports this)."""
+    artifacts = load_artifacts()
+    found, consts = enums(artifacts), constants(artifacts)
+    return {
+        "enums": {short: list(found[full]) for short, full in ENUMS.items()},
+        "tables": {name: {k: int(v) for k, v in consts[name].items() if isinstance(v, int)} for name in TABLES},
+    }
+
+
 def write(name: str, data: Any) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / name).write_text(dumps(data, indent=1, sort_keys=True) + "\n")  # exact JSON (docs/json.md)
@@ -160,6 +185,7 @@ def main() -> int:
     write("deployments.json", deps)
     write("config.json", config(deps))
     write("eip712.json", typed_data())
+    write("codes.json", codes())
     chains = ", ".join(f"{cid} ({len(d['contracts'])} contracts)" for cid, d in deps.items()) or "none"
     print(f"generate: {len(abis)} ABIs, {len(errors)} custom errors, deployments: {chains} -> {OUT}")
     return 0
