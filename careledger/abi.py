@@ -44,8 +44,12 @@ __all__ = [
     "calldata",
     "constants",
     "contract",
+    "eip712_domain",
+    "eip712_fields",
     "enums",
     "event_table",
+    "hashed_texts",
+    "hashed_when_indexed",
     "selector",
     "signature",
     "topic",
@@ -106,8 +110,9 @@ class FunctionAbi:
         return tuple(abi_decode(list(self.output_types), _bytes(data)))
 
 
-def _hashed(typ: str) -> bool:
-    """An indexed argument of this type is stored as the keccak of its encoding."""
+def hashed_when_indexed(typ: str) -> bool:
+    """An indexed argument of this canonical type (:func:`type_string`) is stored in its topic
+    as the keccak of its encoding (strings, bytes, arrays, tuples), not as its value."""
     return typ in ("string", "bytes") or typ.endswith("]") or typ.startswith("(")
 
 
@@ -139,7 +144,7 @@ class EventAbi:
     @property
     def hashed(self) -> tuple[str, ...]:
         """Indexed arguments whose topic is the keccak of their value (dynamic types)."""
-        return tuple(n for n, t in self.indexed if _hashed(t))
+        return tuple(n for n, t in self.indexed if hashed_when_indexed(t))
 
     def decode(self, topics: Sequence[str | bytes], data: str | bytes) -> dict[str, Any]:
         """Arguments by name, as eth_abi gives them (addresses lower-case hex, ``bytesN`` bytes);
@@ -149,7 +154,7 @@ class EventAbi:
             raise ValueError(f"{self.name} has {len(self.indexed)} indexed arguments, the log {len(words)} topics")
         args: dict[str, Any] = {}
         for (name, typ), word in zip(self.indexed, words, strict=True):
-            args[name] = word if _hashed(typ) else abi_decode([typ], word)[0]
+            args[name] = word if hashed_when_indexed(typ) else abi_decode([typ], word)[0]
         if self.plain:
             values = abi_decode([t for _, t in self.plain], _bytes(data))
             args.update({n: v for (n, _), v in zip(self.plain, values, strict=True)})
@@ -257,6 +262,27 @@ def calldata(contract_name: str, fn: str, *args: Any) -> bytes:
     return contract(contract_name).calldata(fn, *args)
 
 
+# ------------------------------------------------------------------ EIP-712 types
+
+
+def eip712_fields(spec: str) -> list[dict[str, str]]:
+    """EIP-712 struct fields from Solidity's ``encodeType`` spelling (the text a contract's
+    ``*_TYPEHASH`` hashes): ``"address patient,uint256 nonce"`` or ``"Name(address patient,...)"``."""
+    inner = spec[spec.index("(") + 1 : spec.rindex(")")] if "(" in spec else spec
+    out = []
+    for item in inner.split(","):
+        typ, name = item.strip().split(" ")
+        out.append({"name": name, "type": typ})
+    return out
+
+
+def eip712_domain(*, verifying_contract: bool = True) -> list[dict[str, str]]:
+    """The ``EIP712Domain`` fields of OpenZeppelin's ``EIP712`` (name, version, chainId,
+    verifyingContract), or without ``verifyingContract`` for a domain no contract verifies."""
+    fields = eip712_fields("string name,string version,uint256 chainId,address verifyingContract")
+    return fields if verifying_contract else fields[:3]
+
+
 # ------------------------------------------------------------------ reverts
 
 
@@ -317,7 +343,9 @@ _ENUM = re.compile(r"\benum\s+(\w+)\s*\{([^}]*)\}")
 _CONSTANT = re.compile(
     r"\b(?:u?int\d*|bytes\d+|address|bool)\s+(?:(?:public|internal|private)\s+)?constant\s+(\w+)\s*=\s*([^;]+);"
 )
-_KECCAK = re.compile(r'^keccak256\(\s*"((?:[^"\\]|\\.)*)"\s*\)$')
+_KECCAK = re.compile(r"^keccak256\(\s*(.*?)\s*\)$", re.S)
+_PACKED = re.compile(r"^abi\.encodePacked\(\s*(.*?)\s*\)$", re.S)
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 _OPS: dict[type, Callable[[int, int], int]] = {
     ast.Add: operator.add,
@@ -347,6 +375,22 @@ def _owner(scopes: list[tuple[int, str]], at: int) -> str | None:
         if start <= at:
             owner = name
     return owner
+
+
+def _hashed_text(expr: str) -> str | None:
+    """The text of ``keccak256("text")``, also spelled as adjacent literals (``"a" "b"``) or
+    ``abi.encodePacked("a", "b")`` of literals only; None for any other expression."""
+    m = _KECCAK.match(expr)
+    if m is None:
+        return None
+    inner, separators = m.group(1), ""
+    packed = _PACKED.match(inner)
+    if packed is not None:
+        inner, separators = packed.group(1), ","
+    parts = _STRING.findall(inner)
+    if not parts or _STRING.sub("", inner).strip(separators + " \t\n"):
+        return None
+    return "".join(parts)
 
 
 def _int_expr(expr: str) -> int | None:
@@ -406,6 +450,27 @@ def _enums(artifacts: Artifacts) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def hashed_texts(artifacts: Artifacts | None = None) -> dict[str, dict[str, str]]:
+    """The text of each ``keccak256("text")`` constant of the build's sources, by contract or
+    library name: the ``encodeType`` of an EIP-712 ``*_TYPEHASH``, a role's name."""
+    arts = artifacts or load_artifacts()
+    found: dict[str, dict[str, str]] = _once(("texts", id(arts)), arts, _hashed_texts)
+    return found
+
+
+def _hashed_texts(artifacts: Artifacts) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for text in artifacts.sources.values():
+        clean = _strip(text)
+        scopes = _scopes(clean)
+        for m in _CONSTANT.finditer(clean):
+            owner = _owner(scopes, m.start())
+            hashed = _hashed_text(m.group(2).strip())
+            if owner is not None and hashed is not None:
+                out.setdefault(owner, {})[m.group(1)] = hashed
+    return out
+
+
 def _constants(artifacts: Artifacts) -> dict[str, dict[str, int | bytes]]:
     """The constants of the build's sources whose value is an integer expression or
     ``keccak256("text")``, by contract or library name."""
@@ -417,10 +482,10 @@ def _constants(artifacts: Artifacts) -> dict[str, dict[str, int | bytes]]:
             owner = _owner(scopes, m.start())
             if owner is None:
                 continue
-            expr = " ".join(m.group(2).split())
+            expr = m.group(2).strip()
             value: int | bytes | None
-            hashed = _KECCAK.match(expr)
-            value = keccak(text=hashed.group(1)) if hashed else _int_expr(expr.replace("_", ""))
+            hashed = _hashed_text(expr)
+            value = keccak(text=hashed) if hashed is not None else _int_expr(" ".join(expr.split()).replace("_", ""))
             if value is not None:
                 out.setdefault(owner, {})[m.group(1)] = value
     return out

@@ -6,7 +6,8 @@ Writes ``frontend/src/generated/`` (git-ignored, never hand-edited):
 - ``errors.json``      every custom error of the build (ABI items, de-duplicated) with its NatSpec
                        ``@notice``, so the page can explain a revert raised by any contract
 - ``deployments.json`` ``deployments/<chainId>.json`` of every chain, keyed by chain id
-- ``eip712.json``      EIP-712 domain names and types of signed actions, from the domain SDKs
+- ``eip712.json``      EIP-712 domain names and types of signed actions (consent actions, proof
+                       requests), from the domain SDKs
 - ``codes.json``       the contracts' enums (member names in value order) and code tables (Purpose,
                        Category, Roles, Carc: name -> value), read from the build by
                        :mod:`careledger.abi` (the page imports them: frontend/src/codes.js)
@@ -140,6 +141,9 @@ def typed_data() -> dict[str, Any]:
     consent = domain_module("consent", "eip712")
     if consent is not None:
         out["consent"] = {"name": consent.DOMAIN_NAME, "version": consent.DOMAIN_VERSION, "types": consent.TYPES}
+    proofs = domain_module("provenance", "proofs")
+    if proofs is not None:  # the web server's proof service (frontend/proof-service.mjs) and the page
+        out["proof"] = {"name": proofs.DOMAIN_NAME, "version": proofs.DOMAIN_VERSION, "types": proofs.PROOF_TYPES}
     return out
 
 

@@ -194,3 +194,28 @@ def test_public_constants_are_what_the_deployed_contracts_answer(project, direct
             answer = getattr(deployed, getter)()
             value = consts[name][getter]
             assert (bytes(answer) if isinstance(value, bytes) else int(answer)) == value, (name, getter)
+
+
+def _encode_type(primary: str, fields: list[dict[str, str]]) -> str:
+    return f"{primary}({','.join(f['type'] + ' ' + f['name'] for f in fields)})"
+
+
+def test_eip712_types_are_the_contracts_typehashes() -> None:
+    """The SDK's EIP-712 structs spell the texts the contracts' ``*_TYPEHASH`` constants hash."""
+    from careledger.claims.enrolment import ENROLMENT_TYPE
+    from careledger.consent import eip712
+
+    texts = abi.hashed_texts()
+    assert _encode_type("Enrolment", ENROLMENT_TYPE) == texts["ClaimStorage"]["ENROLMENT_TYPEHASH"]
+    consent = {t.split("(")[0]: t for k, t in texts["ConsentRegistry"].items() if k.endswith("_TYPEHASH")}
+    assert {name: _encode_type(name, fields) for name, fields in eip712.TYPES.items()} == consent
+    assert abi.eip712_fields(consent["Revoke"]) == eip712.TYPES["Revoke"]
+
+
+def test_hashed_texts_read_every_literal_spelling() -> None:
+    assert abi._hashed_text('keccak256("a.b")') == "a.b"
+    assert abi._hashed_text('keccak256(\n  "Grant(address a,"\n  "uint256 b)"\n)') == "Grant(address a,uint256 b)"
+    assert abi._hashed_text('keccak256(abi.encodePacked("X(uint8 a,", "uint8 b)"))') == "X(uint8 a,uint8 b)"
+    assert abi._hashed_text('keccak256(abi.encode("a", x))') is None
+    assert abi._hashed_text("keccak256(x)") is None
+    assert abi.eip712_domain(verifying_contract=False) == abi.eip712_domain()[:3]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -314,21 +314,25 @@ class ProvenanceClient:
             return None
         return Parcel(start, int(end), str(holder), None if to == ZERO_ADDRESS else str(to))
 
+    def decode_logs(self, logs: Iterable[Any], names: Iterable[str]) -> list[tuple[Any, str, Any]]:
+        """(log, event name, arguments) of the registry's ``names`` events among ``logs``, in
+        chain order; topics from the build (careledger.abi), arguments as web3 decodes them."""
+        wanted = {self.abi.topic(name): name for name in names}
+        out = []
+        for log in sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"])):
+            name = wanted.get(bytes(log["topics"][0])) if log["topics"] else None
+            if name is not None:
+                out.append((log, name, getattr(self.contract.events, name)().process_log(log)["args"]))
+        return out
+
     def parcels(self, bid: bytes) -> list[Parcel]:
         """Every parcel of the batch, rebuilt from the registry's events, by start."""
         w3 = self.chain.w3
         logs = w3.eth.get_logs(
             {"address": self.address, "fromBlock": 0, "toBlock": "latest", "topics": [None, "0x" + bid.hex()]}
         )  # type: ignore[typeddict-item]
-        events = self.contract.events
-        by_topic = {self.abi.topic(name): getattr(events, name) for name in _PARCEL_EVENTS}
         out: dict[int, Parcel] = {}
-        for log in sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"])):
-            ev = by_topic.get(bytes(log["topics"][0]))
-            if ev is None:
-                continue
-            d = ev().process_log(log)
-            name, a = d["event"], d["args"]
+        for _log, name, a in self.decode_logs(logs, _PARCEL_EVENTS):
             if name == "BatchCommissioned":
                 out[0] = Parcel(0, int(a["quantity"]), str(a["manufacturer"]))
             elif name == "ShipmentSent":

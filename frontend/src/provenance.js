@@ -1,6 +1,7 @@
 // Drug provenance for the pharmacy view: ids as the registry derives them, one unit's Merkle
 // proof from the web server for a signed request (never a whole serial tree), one verify() call
 // for the verdict, the unit's custody timeline and parcel rebuilt from events.
+import typed from '@generated/eip712.json';
 import { decodeEventLog, zeroAddress } from 'viem';
 import { config, contract, has, network, publicClient, read, who, write, UserError } from './chain.js';
 import { enumNames, enumValue } from './codes.js';
@@ -25,17 +26,9 @@ export { asBytes32, batchIdOf, bytes32Text, unitIdOf };
 // ------------------------------------------------------------------ proofs
 
 // The web server answers one unit's proof to a trading partner's signed request (frontend/
-// proof-service.mjs); it never hands out a batch's whole serial tree. Mirrors PROOF_TYPES there.
-const PROOF_TYPES = {
-  ProofRequest: [
-    { name: 'pharmacy', type: 'address' },
-    { name: 'gtin', type: 'uint256' },
-    { name: 'lot', type: 'bytes32' },
-    { name: 'serial', type: 'bytes32' },
-    { name: 'nonce', type: 'uint256' },
-    { name: 'deadline', type: 'uint256' },
-  ],
-};
+// proof-service.mjs); it never hands out a batch's whole serial tree. Domain and types are the
+// SDK's (careledger/provenance/proofs.py, written to @generated/eip712.json by generate.py).
+const PROOF = typed.proof;
 const PROOF_DEADLINE_S = 120n;
 
 /** {index, proof, known, missing}: the unit's position and proof, signed for by `signer`. */
@@ -49,8 +42,8 @@ async function proofFor(unit, signer) {
   };
   const signature = await signer.wallet.signTypedData({
     account: signer.account,
-    domain: { name: 'CareLedger proof service', version: '1', chainId: network.chainId, verifyingContract: contract(REGISTRY).address },
-    types: PROOF_TYPES, primaryType: 'ProofRequest', message,
+    domain: { name: PROOF.name, version: PROOF.version, chainId: network.chainId, verifyingContract: contract(REGISTRY).address },
+    types: PROOF.types, primaryType: 'ProofRequest', message,
   });
   const request = Object.fromEntries(Object.entries(message).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]));
   let resp;
