@@ -145,11 +145,11 @@ async function answer(body) {
   if (message.deadline > now + BigInt(MAX_DEADLINE_S)) {
     throw new HttpError(401, `the deadline is more than ${MAX_DEADLINE_S} s ahead of the chain's clock`);
   }
+  const domain = proofDomain(chainId, registry);
+  const { types } = proofRequest();
   let signer;
   try {
-    signer = await recoverTypedDataAddress({
-      domain: proofDomain(chainId, registry), types: proofRequest().types, primaryType: 'ProofRequest', message, signature,
-    });
+    signer = await recoverTypedDataAddress({ domain, types, primaryType: 'ProofRequest', message, signature });
   } catch {
     throw new HttpError(401, 'the signature cannot be read');
   }

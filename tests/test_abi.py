@@ -182,7 +182,16 @@ def test_constant_expressions_evaluate_exactly() -> None:
 
 
 def test_public_constants_are_what_the_deployed_contracts_answer(project, directory, admin) -> None:
-    """The constants read from the sources against the contracts' own getters on the chain."""
+    """The constants read from the sources against the contracts' own getters on the chain, and
+    the timelock roles (OpenZeppelin's sources are not in the build) against theirs."""
+    from careledger.governance.consortium import CANCELLER_ROLE, EXECUTOR_ROLE, PROPOSER_ROLE
+
+    timelock = project.ConsortiumTimelock.deploy(3600, admin, sender=admin)
+    assert (bytes(timelock.PROPOSER_ROLE()), bytes(timelock.CANCELLER_ROLE()), bytes(timelock.EXECUTOR_ROLE())) == (
+        PROPOSER_ROLE,
+        CANCELLER_ROLE,
+        EXECUTOR_ROLE,
+    )
     registry = project.ConsentRegistry.deploy(directory, sender=admin)
     consts = abi.constants()
     for deployed, name in ((directory, "ParticipantDirectory"), (registry, "ConsentRegistry")):

@@ -1,6 +1,7 @@
 """The identifiers the contracts derive, against the shared vectors of tests/data/id_vectors.json:
 the contracts' own pure functions (consentIdOf, breakGlassIdOf, unitIdOf, batchIdOf, claimIdOf)
-on the embedded chain, and the Python mirrors the SDK uses off chain. The web client's mirrors run
+on the embedded chain, and the Python mirrors the SDK uses off chain (with the Merkle leaf and
+the pairwise pseudonym path, which no contract derives). The web client's mirrors run
 the same file under Node (tests/frontend/test_node_vectors.py)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from careledger._paths import project_root
+from careledger.accounts import pairwise_path
 from careledger.claims.types import claim_id
 from careledger.consent.terms import break_glass_id, consent_id
 from careledger.provenance.ids import batch_id, leaf_hash, text_to_bytes32, unit_id
@@ -29,14 +31,14 @@ def _ids(kind: str) -> list[str]:
 
 def test_vectors_cover_every_derivation_and_edge():
     assert set(CASES) == set(VECTORS["formulas"]) == {
-        "consentId", "breakGlassId", "unitId", "leaf", "batchId", "claimId",
+        "consentId", "breakGlassId", "unitId", "leaf", "batchId", "claimId", "pairwisePath",
     }  # fmt: skip
     assert all(len(cases) >= 3 for cases in CASES.values())
     assert any(c["seq"] == str(2**64 - 1) for c in CASES["consentId"])
     assert any(len(c["serial"]) == 20 for c in CASES["unitId"])
     assert any(c["resubmission"] == str(2**16 - 1) for c in CASES["claimId"])
     for kind, cases in CASES.items():  # every case gives its own id
-        key = "leaf" if kind == "leaf" else "id"
+        key = {"leaf": "leaf", "pairwisePath": "path"}.get(kind, "id")
         assert len({c[key] for c in cases}) == len(cases), kind
 
 
@@ -73,6 +75,11 @@ def test_python_claim_id(case):
     episode = bytes.fromhex(case["episode"][2:])
     got = claim_id(case["member"], case["payee"], int(case["servicePeriod"]), episode, int(case["resubmission"]))
     assert _hex(got) == case["id"]
+
+
+@pytest.mark.parametrize("case", CASES["pairwisePath"], ids=_ids("pairwisePath"))
+def test_python_pairwise_path(case):
+    assert pairwise_path(case["counterparty"], int(case["identity"])) == case["path"]
 
 
 # ------------------------------------------------------------------ the contracts

@@ -1,6 +1,6 @@
 // The web client's mirrors of chain rules under Node (`node --test`, no browser): the GS1 date
-// rule (frontend/src/gs1.js) on tests/data/gs1_expiry_vectors.json and the provenance ids
-// (frontend/src/ids.js) on tests/data/id_vectors.json, the files the contracts and the Python SDK
+// rule (frontend/src/gs1.js) on tests/data/gs1_expiry_vectors.json and the ids and pairwise
+// pseudonym paths (frontend/src/ids.js) on tests/data/id_vectors.json, the files the contracts and the Python SDK
 // are held to. tests/frontend/test_node_vectors.py runs this file from pytest (so `make test` does).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
 import { ScanError, expiryDate, parseScan } from '../src/gs1.js';
-import { asBytes32, batchIdOf, unitIdOf } from '../src/ids.js';
+import { asBytes32, batchIdOf, pairwisePath, unitIdOf } from '../src/ids.js';
 
 const data = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'tests', 'data');
 const gs1 = JSON.parse(readFileSync(join(data, 'gs1_expiry_vectors.json'), 'utf8')).cases;
@@ -52,4 +52,9 @@ test('Merkle leaves are OpenZeppelin StandardMerkleTree leaves of (gtin, serial)
   for (const c of ids.leaf) {
     assert.equal(StandardMerkleTree.of([[c.gtin, asBytes32(c.serial)]], ['uint256', 'bytes32']).leafHash([c.gtin, asBytes32(c.serial)]), c.leaf, c.why);
   }
+});
+
+test('pairwise pseudonym paths are careledger.accounts.pairwise_path\'s', () => {
+  assert.ok(ids.pairwisePath.length >= 3);
+  for (const c of ids.pairwisePath) assert.equal(pairwisePath(c.counterparty, c.identity), c.path, c.why);
 });

@@ -30,4 +30,4 @@ def test_node_runs_the_shared_vectors():
     assert done.returncode == 0, out
     counts = {k: int(v) for k, v in re.findall(r"^# (tests|pass|fail) (\d+)$", out, re.M)}
     # Every test of the file ran and passed (a file that stopped loading would count 0).
-    assert counts == {"tests": 5, "pass": 5, "fail": 0}, out
+    assert counts == {"tests": 6, "pass": 6, "fail": 0}, out
