@@ -228,3 +228,12 @@ def test_hashed_texts_read_every_literal_spelling() -> None:
     assert abi._hashed_text('keccak256(abi.encode("a", x))') is None
     assert abi._hashed_text("keccak256(x)") is None
     assert abi.eip712_domain(verifying_contract=False) == abi.eip712_domain()[:3]
+
+
+def test_an_overloaded_function_is_named_by_its_signature() -> None:
+    council = abi.contract("ConsortiumCouncil")
+    with pytest.raises(EnvironmentProblem, match="overloaded names need their signature"):
+        council.function("execute")
+    overloads = [s for s in council.functions if s.startswith("execute(")]
+    assert len(overloads) == 2
+    assert len({council.selector(s) for s in overloads}) == 2
