@@ -140,7 +140,13 @@ def typed_data() -> dict[str, Any]:
     out: dict[str, Any] = {}
     consent = domain_module("consent", "eip712")
     if consent is not None:
-        out["consent"] = {"name": consent.DOMAIN_NAME, "version": consent.DOMAIN_VERSION, "types": consent.TYPES}
+        out["consent"] = {
+            "name": consent.DOMAIN_NAME,
+            "version": consent.DOMAIN_VERSION,
+            "types": consent.TYPES,
+            # Types whose nonce is the pair's action counter (pairNonce), not the signer's.
+            "pairTypes": sorted(consent.PAIR_TYPES),
+        }
     proofs = domain_module("provenance", "proofs")
     if proofs is not None:  # the web server's proof service (frontend/proof-service.mjs) and the page
         out["proof"] = {"name": proofs.DOMAIN_NAME, "version": proofs.DOMAIN_VERSION, "types": proofs.PROOF_TYPES}
