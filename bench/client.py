@@ -19,6 +19,7 @@ from eth_utils.crypto import keccak
 
 from bench.harness import BenchEnv, BenchResult, Throughput, plot_curve
 from bench.provenance import far_expiry
+from careledger.abi import contract as contract_abi
 from careledger.accounts import dev_account
 from careledger.chain import Chain, ErrorDecoder
 from careledger.provenance.client import ProvenanceClient
@@ -29,12 +30,12 @@ from careledger.sender import Operation, Sender
 
 ROOT = Path(__file__).resolve().parent.parent
 CURVE_PNG = ROOT / "docs" / "benchmarks" / "throughput_vs_batch.png"
-SELECTOR = keccak(text="record(bytes32)")[:4].hex()
 
 
 def _ops(oplog: str, prefix: str, n: int) -> list[Operation]:
+    record = contract_abi("OpLog").function("record")
     return [
-        Operation(f"{prefix}-{i}", oplog, "0x" + SELECTOR + keccak(text=f"{prefix}-{i}").hex(), gas=80_000)
+        Operation(f"{prefix}-{i}", oplog, "0x" + record.calldata(keccak(text=f"{prefix}-{i}")).hex(), gas=80_000)
         for i in range(n)
     ]
 

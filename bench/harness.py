@@ -9,6 +9,7 @@ machines are shared and noisy: the ratio is the trustworthy figure.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -71,6 +72,20 @@ class BenchEnv:
         data = bytes.fromhex(str(tx.get("data", "0x"))[2:])
         calldata = sum(16 if b else 4 for b in data)
         return est - 21_000 - calldata
+
+
+def git_commit() -> str:
+    """The short commit hash of the checkout the benchmark ran in (``unknown`` outside git)."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def suite_env(

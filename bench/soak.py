@@ -407,12 +407,6 @@ def _progress(console: Any) -> Any:
     )
 
 
-def _commit() -> str:
-    from bench.run import _commit as commit
-
-    return commit()
-
-
 def _result(
     args: argparse.Namespace,
     saved: dict[str, Any],
@@ -426,6 +420,8 @@ def _result(
     sampler: Sampler,
     verdict: dict[str, Any],
 ) -> dict[str, Any]:
+    from bench.harness import git_commit
+
     samples = sampler.samples
     mid_claim = start + (done - start) / 2
     mid = min(samples, key=lambda s: abs(s["claims"] - mid_claim))
@@ -436,7 +432,7 @@ def _result(
         command += f" --claims {args.claims} --batch {args.batch}"
     settled = done - start
     return {
-        "commit": _commit(),
+        "commit": git_commit(),
         "command": command,
         "machine": _machine(),
         "claims": done,

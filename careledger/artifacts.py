@@ -7,7 +7,7 @@ hash so a deployments file can tell whether the contract at an address is the on
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,8 @@ class Artifact:
 class Artifacts:
     contracts: dict[str, Artifact]
     compiler_version: str
+    #: Source text solc compiled, by path (``contracts/...``): where enums and constants are read.
+    sources: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Artifact:
         try:
@@ -68,7 +70,8 @@ def _load(path: Path, mtime: float) -> Artifacts:
         )
     compilers = data.get("compilers") or [{}]
     version = str(compilers[0].get("version", "unknown"))
-    return Artifacts(contracts=contracts, compiler_version=version)
+    sources = {str(k): str(v.get("content") or "") for k, v in (data.get("sources") or {}).items()}
+    return Artifacts(contracts=contracts, compiler_version=version, sources=sources)
 
 
 def load_artifacts(path: Path | None = None) -> Artifacts:

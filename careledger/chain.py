@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 import requests
-from eth_abi.abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
@@ -45,17 +42,16 @@ from web3.exceptions import (
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 
+from careledger.abi import ErrorDecoder
 from careledger.errors import (
     CareLedgerError,
     ChainChanged,
-    ChainRefused,
     InvalidInput,
     NodeFailed,
     NodeUnreachable,
     TransactionPending,
     TransactionRejected,
 )
-from careledger.exactjson import abi_value
 from careledger.rpc import CONNECTION_REFUSED, GAS_MARGIN_PCT, connection_cause, nudge_devnet
 
 __all__ = ["CareLedgerProvider", "Chain", "ErrorDecoder", "checksum", "connect"]
@@ -96,56 +92,6 @@ def checksum(value: str, what: str = "address") -> str:
     if not isinstance(value, str) or not Web3.is_address(value):
         raise InvalidInput(f"{what} {value!r} is not an Ethereum address (0x + 40 hex digits)")
     return to_checksum_address(value)
-
-
-def _type_string(param: dict[str, Any]) -> str:
-    if param["type"].startswith("tuple"):
-        inner = ",".join(_type_string(c) for c in param.get("components", []))
-        return f"({inner}){param['type'][5:]}"
-    return str(param["type"])
-
-
-@dataclass
-class ErrorDecoder:
-    """Maps 4-byte selectors of every custom error in the build to names and argument names."""
-
-    _errors: dict[bytes, tuple[str, list[str], list[str]]] = field(default_factory=dict)
-
-    @classmethod
-    def from_abis(cls, abis: Iterable[list[dict[str, Any]]]) -> ErrorDecoder:
-        dec = cls()
-        for abi in abis:
-            for item in abi:
-                if item.get("type") != "error":
-                    continue
-                types = [_type_string(p) for p in item.get("inputs", [])]
-                names = [p.get("name") or f"arg{i}" for i, p in enumerate(item.get("inputs", []))]
-                sig = f"{item['name']}({','.join(types)})"
-                dec._errors[keccak(text=sig)[:4]] = (item["name"], types, names)
-        dec._errors[keccak(text="Error(string)")[:4]] = ("Error", ["string"], ["message"])
-        dec._errors[keccak(text="Panic(uint256)")[:4]] = ("Panic", ["uint256"], ["code"])
-        return dec
-
-    def decode(self, data: str | bytes | None) -> tuple[str | None, dict[str, Any]]:
-        if data is None:
-            return None, {}
-        raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
-        if len(raw) < 4 or raw[:4] not in self._errors:
-            return None, {}
-        name, types, names = self._errors[raw[:4]]
-        try:
-            values = abi_decode(types, raw[4:])
-        except Exception:  # noqa: BLE001 - undecodable payload: report the name only
-            return name, {}
-        # In their exact JSON form (careledger.exactjson): ids 0x-hex, wide integers decimal strings.
-        return name, {n: abi_value(t, v, n) for n, t, v in zip(names, types, values, strict=True)}
-
-    def refusal(self, data: str | bytes | None, what: str, tx_hash: str | None = None) -> ChainRefused:
-        name, args = self.decode(data)
-        if name is None:
-            return ChainRefused(f"{what} was refused by the chain (no reason given)", tx_hash=tx_hash)
-        shown = ", ".join(f"{k}={v}" for k, v in args.items())
-        return ChainRefused(f"{what} refused: {name}({shown})", error_name=name, error_args=args, tx_hash=tx_hash)
 
 
 class CareLedgerProvider(HTTPProvider):

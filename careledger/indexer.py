@@ -17,14 +17,14 @@ state the contracts stamp with ``block.timestamp``), and :func:`check` runs ever
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 from web3 import Web3
 
+from careledger.abi import EventAbi
+from careledger.abi import contract as contract_abi
 from careledger.artifacts import Artifacts
 from careledger.chain import Chain, ErrorDecoder
 from careledger.deploy import SUITE_DOMAINS, domain_module
@@ -64,40 +64,10 @@ class Reads:
         return self.chain.contract(self.deployment.address(name), self.artifacts[artifact or name].abi)
 
 
-@dataclass
-class _EventAbi:
-    name: str
-    indexed: list[tuple[str, str]] = field(default_factory=list)
-    plain: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _event_table(abi: list[dict[str, Any]]) -> dict[bytes, _EventAbi]:
-    from careledger.chain import _type_string
-
-    table: dict[bytes, _EventAbi] = {}
-    for item in abi:
-        if item.get("type") != "event" or item.get("anonymous"):
-            continue
-        types = [_type_string(p) for p in item["inputs"]]
-        topic = keccak(text=f"{item['name']}({','.join(types)})")
-        ev = _EventAbi(item["name"])
-        for p, t in zip(item["inputs"], types, strict=True):
-            (ev.indexed if p.get("indexed") else ev.plain).append((p["name"], t))
-        table[topic] = ev
-    return table
-
-
-def _decode(ev: _EventAbi, log: dict[str, Any]) -> dict[str, Any]:
-    args: dict[str, Any] = {}
-    for (name, typ), topic in zip(ev.indexed, log["topics"][1:], strict=True):
-        raw = bytes.fromhex(topic[2:])
-        if typ in ("string", "bytes") or typ.endswith("]") or typ.startswith("("):
-            args[name] = "0x" + raw.hex()  # indexed dynamic values are hashed
-        else:
-            (args[name],) = abi_decode([typ], raw)
-    if ev.plain:
-        values = abi_decode([t for _, t in ev.plain], bytes.fromhex(log["data"][2:]))
-        args.update({n: v for (n, _), v in zip(ev.plain, values, strict=True)})
+def _decode(ev: EventAbi, log: dict[str, Any]) -> dict[str, Any]:
+    args = ev.decode(log["topics"], log["data"])
+    for name in ev.hashed:
+        args[name] = "0x" + bytes(args[name]).hex()  # indexed dynamic values are hashed
     return {
         k: to_checksum_address(v) if isinstance(v, str) and Web3.is_address(v) and len(v) == 42 else v
         for k, v in args.items()
@@ -119,7 +89,7 @@ def replay(rpc: RpcClient, deployment: Deployment, artifacts: Artifacts) -> dict
         events: list[DecodedEvent] = []
         for name in names:
             rec = deployment.contracts[name]
-            table = _event_table(artifacts[name].abi)
+            table = contract_abi(name, artifacts).by_topic
             logs = rpc.call("eth_getLogs", [{"address": rec.address, "fromBlock": hex(rec.block), "toBlock": "latest"}])
             for log in logs:
                 topic0 = bytes.fromhex(log["topics"][0][2:]) if log["topics"] else b""

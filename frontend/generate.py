@@ -6,7 +6,11 @@ Writes ``frontend/src/generated/`` (git-ignored, never hand-edited):
 - ``errors.json``      every custom error of the build (ABI items, de-duplicated) with its NatSpec
                        ``@notice``, so the page can explain a revert raised by any contract
 - ``deployments.json`` ``deployments/<chainId>.json`` of every chain, keyed by chain id
-- ``eip712.json``      EIP-712 domain names and types of signed actions, from the domain SDKs
+- ``eip712.json``      EIP-712 domain names and types of signed actions (consent actions, proof
+                       requests), from the domain SDKs
+- ``codes.json``       the contracts' enums (member names in value order) and code tables (Purpose,
+                       Category, Roles, Carc: name -> value), read from the build by
+                       :mod:`careledger.abi` (the page imports them: frontend/src/codes.js)
 - ``config.json``      default RPC and relayer URLs and the devnet cast (names, roles, addresses)
 
 Run with the project's venv python (``source tools/env.sh`` first): ``python frontend/generate.py``.
@@ -26,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from careledger._paths import build_manifest, deployments_dir
+from careledger.abi import constants, enums
 from careledger.accounts import DEV_MNEMONIC, dev_accounts
-from careledger.artifacts import abi_hash
+from careledger.artifacts import abi_hash, load_artifacts
 from careledger.deploy import domain_module
 from careledger.exactjson import dumps
 
@@ -135,8 +140,38 @@ def typed_data() -> dict[str, Any]:
     out: dict[str, Any] = {}
     consent = domain_module("consent", "eip712")
     if consent is not None:
-        out["consent"] = {"name": consent.DOMAIN_NAME, "version": consent.DOMAIN_VERSION, "types": consent.TYPES}
+        out["consent"] = {
+            "name": consent.DOMAIN_NAME,
+            "version": consent.DOMAIN_VERSION,
+            "types": consent.TYPES,
+            # Types whose nonce is the pair's action counter (pairNonce), not the signer's.
+            "pairTypes": sorted(consent.PAIR_TYPES),
+        }
+    proofs = domain_module("provenance", "proofs")
+    if proofs is not None:  # the web server's proof service (frontend/proof-service.mjs) and the page
+        out["proof"] = {"name": proofs.DOMAIN_NAME, "version": proofs.DOMAIN_VERSION, "types": proofs.PROOF_TYPES}
     return out
+
+
+# What the page shows by number: each enum by its short name, and the code tables.
+ENUMS = {
+    "ClaimStatus": "ClaimStatus",
+    "Decision": "Decision",
+    "BatchStatus": "IProvenanceRegistry.BatchStatus",
+    "Verdict": "IProvenanceRegistry.Verdict",
+}
+TABLES = ("Purpose", "Category", "Roles", "Carc")
+
+
+def codes() -> dict[str, Any]:
+    """The enums and code tables of the contracts, from the build (careledger.abi): the page's
+    code tables are never copied by hand (frontend/src/codes.js imports this)."""
+    artifacts = load_artifacts()
+    found, consts = enums(artifacts), constants(artifacts)
+    return {
+        "enums": {short: list(found[full]) for short, full in ENUMS.items()},
+        "tables": {name: {k: int(v) for k, v in consts[name].items() if isinstance(v, int)} for name in TABLES},
+    }
 
 
 def write(name: str, data: Any) -> None:
@@ -160,6 +195,7 @@ def main() -> int:
     write("deployments.json", deps)
     write("config.json", config(deps))
     write("eip712.json", typed_data())
+    write("codes.json", codes())
     chains = ", ".join(f"{cid} ({len(d['contracts'])} contracts)" for cid, d in deps.items()) or "none"
     print(f"generate: {len(abis)} ABIs, {len(errors)} custom errors, deployments: {chains} -> {OUT}")
     return 0

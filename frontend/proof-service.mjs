@@ -24,27 +24,29 @@ import {
 } from 'viem';
 
 export const MAX_DEADLINE_S = 300;
-// Roles.MANUFACTURER | Roles.DISTRIBUTOR | Roles.PHARMACY (contracts/common/Roles.sol).
-const TRADING = 4 | 8 | 16;
-const DIRECTORY_ABI = [{
-  type: 'function', name: 'isActive', stateMutability: 'view',
-  inputs: [{ name: 'account', type: 'address' }, { name: 'anyOfRoles', type: 'uint8' }],
-  outputs: [{ type: 'bool' }],
-}];
 
-/** The EIP-712 domain and types of a proof request (mirrored in careledger/provenance/proofs.py). */
-export const PROOF_TYPES = {
-  ProofRequest: [
-    { name: 'pharmacy', type: 'address' },
-    { name: 'gtin', type: 'uint256' },
-    { name: 'lot', type: 'bytes32' },
-    { name: 'serial', type: 'bytes32' },
-    { name: 'nonce', type: 'uint256' },
-    { name: 'deadline', type: 'uint256' },
-  ],
-};
+// What the build and the SDK say, from the files frontend/generate.py writes (the folder vite's
+// `@generated` points at): the proof request's EIP-712 domain and types (careledger/provenance/
+// proofs.py), the directory's ABI and the Roles code table (contracts/common/Roles.sol).
+const cache = new Map();
+function generated(name) {
+  const dir = process.env.CARELEDGER_WEB_GENERATED || join(new URL('.', import.meta.url).pathname, 'src', 'generated');
+  const path = join(dir, name);
+  const data = cache.get(path) || readJson(path);
+  if (data) cache.set(path, data);
+  else throw new HttpError(503, `the web server has no ${path}: run frontend/generate.py`);
+  return data;
+}
+const proofRequest = () => generated('eip712.json').proof;
+const directoryAbi = () => generated('abis.json').ParticipantDirectory;
+/** Roles.MANUFACTURER | Roles.DISTRIBUTOR | Roles.PHARMACY: who may ask for a proof. */
+function trading() {
+  const roles = generated('codes.json').tables.Roles;
+  return roles.MANUFACTURER | roles.DISTRIBUTOR | roles.PHARMACY;
+}
 export function proofDomain(chainId, registry) {
-  return { name: 'CareLedger proof service', version: '1', chainId, verifyingContract: registry };
+  const { name, version } = proofRequest();
+  return { name, version, chainId, verifyingContract: registry };
 }
 
 class HttpError extends Error {
@@ -143,11 +145,11 @@ async function answer(body) {
   if (message.deadline > now + BigInt(MAX_DEADLINE_S)) {
     throw new HttpError(401, `the deadline is more than ${MAX_DEADLINE_S} s ahead of the chain's clock`);
   }
+  const domain = proofDomain(chainId, registry);
+  const { types } = proofRequest();
   let signer;
   try {
-    signer = await recoverTypedDataAddress({
-      domain: proofDomain(chainId, registry), types: PROOF_TYPES, primaryType: 'ProofRequest', message, signature,
-    });
+    signer = await recoverTypedDataAddress({ domain, types, primaryType: 'ProofRequest', message, signature });
   } catch {
     throw new HttpError(401, 'the signature cannot be read');
   }
@@ -155,7 +157,7 @@ async function answer(body) {
     throw new HttpError(401, 'the request is not signed by the partner it names');
   }
   const active = await client.readContract({
-    address: directory, abi: DIRECTORY_ABI, functionName: 'isActive', args: [signer, TRADING],
+    address: directory, abi: directoryAbi(), functionName: 'isActive', args: [signer, trading()],
   }).catch(() => { throw new HttpError(503, 'the directory cannot be read'); });
   if (!active) throw new HttpError(403, `${signer} is not an active trading partner in the directory`);
   if (!withinRate(signer.toLowerCase())) {

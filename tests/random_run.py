@@ -54,9 +54,10 @@ from test_cross_contract_state_machine import batch_expiry
 from web3 import Web3
 from web3.types import TxReceipt
 
+from careledger.abi import type_string as _type_string
 from careledger.accounts import DEV_MNEMONIC, PersonIdentity, dev_account, dev_person
 from careledger.artifacts import Artifacts
-from careledger.chain import Chain, ErrorDecoder, _type_string
+from careledger.chain import Chain, ErrorDecoder
 from careledger.claims.batchfile import load_rows, run_batch_file
 from careledger.claims.client import ClaimRequest, ClaimsClient, fhir_commitment
 from careledger.claims.demo import DEMO_RULES, DEMO_TERMS, DRUG, MRI, OFFICE, USD
@@ -73,7 +74,7 @@ from careledger.consent.relay import RateLimiter, RelayPolicy, create_app
 from careledger.consent.terms import ALL_CATEGORIES, GRANTABLE_PURPOSES, DelegateKind, ModifyTerms, mask
 from careledger.demo.phi import CONSENT_STORY_PHI, DEMO_PHI, all_demo_phi
 from careledger.deployments import Deployment
-from careledger.directory.client import REGISTRAR_ROLE, DirectoryClient, credential_commitment
+from careledger.directory.client import EMERGENCY_ROLE, REGISTRAR_ROLE, DirectoryClient, credential_commitment
 from careledger.errors import ChainRefused, InvalidInput
 from careledger.provenance.client import BatchStatus, Parcel, ProvenanceClient, code32
 from careledger.provenance.gs1 import expiry_after
@@ -93,7 +94,6 @@ PLAN2_RULES = {"CPT:99213": SM_RULES[SM_OFFICE], "NDC:0002-1433-80": SM_RULES[SM
 GTIN = 9506000134352
 FAR_EXPIRY_DAYS = 3 * 365  # a batch that does not expire during the run: about three years out
 ZERO32 = DEFAULT_ADMIN_ROLE = b"\0" * 32
-EMERGENCY_ROLE = keccak(text="careledger.directory.EMERGENCY")
 
 PATIENTS = ("patient", "patient2", "patient3")
 FUNDED_PATIENTS = ("patient", "patient2")  # patient3 holds no ether: signed actions only

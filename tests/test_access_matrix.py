@@ -48,6 +48,7 @@ from careledger.claims.types import CodeKey, CoverageRule, Line, PlanTerms, day_
 from careledger.codes import Category, Purpose, Role
 from careledger.consent import eip712
 from careledger.consent.terms import GrantTerms, ModifyTerms, consent_id, mask
+from careledger.directory.client import REGISTRAR_ROLE
 from careledger.provenance.ids import leaf_hash, text_to_bytes32
 from careledger.provenance.merkle import MerkleTree
 
@@ -175,7 +176,6 @@ EXPIRY = int(chainclock.FAR_EXPIRY)  # three years after the pinned clock
 DAY = 24 * 3600
 LABS = mask([Category.OBSERVATION, Category.DIAGNOSTIC_REPORT])
 TREAT = mask([Purpose.TREAT])
-REGISTRAR_ROLE = keccak(text="careledger.directory.REGISTRAR")
 USD = 1_000_000  # dtUSD has 6 decimals
 KEY = CodeKey(bytes.fromhex("3c" * 32))  # plan 1's code key (shared off chain)
 OFFICE = KEY.digest(1, "CPT:99213")  # covered, 20% coinsurance, $20 copay

@@ -39,6 +39,7 @@ PRIMITIVES = {
     "careledger.exactjson",
 }
 TRANSPORT = {
+    "careledger.abi",
     "careledger.artifacts",
     "careledger.chain",
     "careledger.deploy",

@@ -12,16 +12,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3.contract import Contract
 from web3.types import TxReceipt
 
+from careledger.abi import ContractAbi
+from careledger.abi import contract as contract_abi
 from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, checksum
 from careledger.claims.types import (
-    LINE_ABI,
     Adjudication,
     ClaimStatus,
     CoverageRule,
@@ -49,7 +49,6 @@ CONTRACT = "ClaimSettlement"
 DEVNET_TOKEN = "DevnetTestUSD"
 ZERO32 = b"\0" * 32
 MAX_BATCH = 100
-CLAIM_INPUT_ABI = f"(address,address,uint32,bytes32,uint16,bytes32,{LINE_ABI}[])"
 
 
 def payment_token_name() -> str:
@@ -210,13 +209,6 @@ class ClaimInfo:
         }
 
 
-def _type_string(param: dict[str, Any]) -> str:
-    if param["type"].startswith("tuple"):
-        inner = ",".join(_type_string(c) for c in param.get("components", []))
-        return f"({inner}){param['type'][5:]}"
-    return str(param["type"])
-
-
 def _values(t: Any, names: Sequence[str]) -> list[Any]:
     """A decoded struct's fields in order, whether web3 gave a tuple or a named mapping."""
     if isinstance(t, Mapping):
@@ -248,11 +240,9 @@ class ClaimsClient:
         self.deploy_block = deployment.contracts[self.NAME].block
         token_address = self.chain.call(self.contract.functions.wiring(), "read wiring")[3]
         self.token: Contract = chain.contract(token_address, artifacts[DEVNET_TOKEN].abi)
-        self._topics: dict[bytes, str] = {}
-        for item in artifacts[self.NAME].abi:
-            if item.get("type") == "event":
-                sig = f"{item['name']}({','.join(_type_string(p) for p in item['inputs'])})"
-                self._topics[keccak(text=sig)] = str(item["name"])
+        #: Selectors, topics and calldata of the contract, from the build (careledger.abi).
+        self.abi: ContractAbi = contract_abi(self.NAME, artifacts)
+        self._topics: dict[bytes, str] = {t: ev.name for t, ev in self.abi.by_topic.items()}
 
     # ------------------------------------------------------------------ helpers
 
@@ -575,12 +565,7 @@ class ClaimsClient:
 
     def submit_batch_calldata(self, requests: Sequence[ClaimRequest]) -> bytes:
         """ABI-encoded ``submitBatch`` call, built without a node round trip."""
-        selector = keccak(text=f"submitBatch({CLAIM_INPUT_ABI}[])")[:4]
-        return selector + abi_encode(
-            [f"{CLAIM_INPUT_ABI}[]"],
-            [[r.as_tuple() for r in requests]],
-        )
+        return self.abi.calldata("submitBatch", [r.as_tuple() for r in requests])
 
     def pay_batch_calldata(self, cids: Sequence[bytes]) -> bytes:
-        selector = keccak(text="payBatch(bytes32[])")[:4]
-        return selector + abi_encode(["bytes32[]"], [list(cids)])
+        return self.abi.calldata("payBatch", list(cids))

@@ -11,25 +11,16 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
+from careledger.abi import eip712_domain, eip712_fields
+
 __all__ = ["DOMAIN_NAME", "DOMAIN_VERSION", "ENROLMENT_TYPE", "enrolment_typed_data"]
 
 DOMAIN_NAME = "CareLedger Claims"
 DOMAIN_VERSION = "2"
-ENROLMENT_TYPE = [
-    {"name": "planId", "type": "uint32"},
-    {"name": "member", "type": "address"},
-    {"name": "memberRecord", "type": "bytes32"},
-    {"name": "fromPeriod", "type": "uint32"},
-    {"name": "toPeriod", "type": "uint32"},
-    {"name": "nonce", "type": "uint256"},
-    {"name": "deadline", "type": "uint256"},
-]
-_DOMAIN = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
+# The encodeType of ``ClaimStorage.ENROLMENT_TYPEHASH`` (tests/test_abi.py holds them equal).
+ENROLMENT_TYPE = eip712_fields(
+    "uint32 planId,address member,bytes32 memberRecord,uint32 fromPeriod,uint32 toPeriod,uint256 nonce,uint256 deadline"
+)
 
 
 def enrolment_typed_data(
@@ -47,7 +38,7 @@ def enrolment_typed_data(
     """What the member signs to agree to an enrolment (sign with
     :func:`careledger.consent.eip712.sign`)."""
     return {
-        "types": {"EIP712Domain": _DOMAIN, "Enrolment": ENROLMENT_TYPE},
+        "types": {"EIP712Domain": eip712_domain(), "Enrolment": ENROLMENT_TYPE},
         "primaryType": "Enrolment",
         "domain": {
             "name": DOMAIN_NAME,

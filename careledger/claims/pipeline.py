@@ -19,27 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
-from careledger.claims.client import CLAIM_INPUT_ABI, MAX_BATCH, ClaimRequest, ClaimsClient
+from careledger.claims.client import MAX_BATCH, ClaimRequest, ClaimsClient
 from careledger.claims.types import ClaimStatus
 from careledger.errors import ChainRefused, InvalidInput, SettleFailed
 from careledger.rpc import RpcClient, RpcError
 from careledger.sender import Operation, Outcome, Sender
 
 __all__ = ["ClaimOps", "GasLimits", "SettleFailed", "Settler", "WindowReport", "refusal", "sender_for"]
-
-SUBMIT_BATCH = keccak(text=f"submitBatch({CLAIM_INPUT_ABI}[])")[:4]
-SUBMIT_ONE = keccak(text=f"submit({CLAIM_INPUT_ABI})")[:4]
-PAY_BATCH = keccak(text="payBatch(bytes32[])")[:4]
-TOPIC_ADJUDICATED = (
-    "0x"
-    + keccak(
-        text="ClaimAdjudicated(bytes32,uint8,uint96,uint96,uint16,address,(uint96,uint96,uint96,uint96,uint96,uint16)[])"
-    ).hex()
-)
-TOPIC_PAID = "0x" + keccak(text="ClaimPaid(bytes32,address,uint32,uint96)").hex()
 
 
 def sender_for(client: ClaimsClient, journal: Path | None = None) -> Sender:
@@ -85,6 +73,15 @@ class ClaimOps:
         self.to = str(client.contract.address)
         genesis = client.deployment.genesis.removeprefix("0x")[:16]
         self.namespace = f"claims@{genesis}:{self.to.lower()}"
+        abi = client.abi
+        self._submit_batch, self._submit, self._pay_batch = (
+            abi.function("submitBatch"),
+            abi.function("submit"),
+            abi.function("payBatch"),
+        )
+        #: Topics of the events a settled claim's receipts carry (0x-hex, as JSON-RPC gives them).
+        self.adjudicated = abi.event("ClaimAdjudicated").topic_hex
+        self.paid = abi.event("ClaimPaid").topic_hex
 
     @staticmethod
     def digest(cids: Sequence[bytes]) -> str:
@@ -96,18 +93,18 @@ class ClaimOps:
         """``submitBatch(requests)``; ``cids`` (the requests' claim ids) when already known."""
         if not 1 <= len(requests) <= MAX_BATCH:
             raise InvalidInput(f"a batch holds 1..{MAX_BATCH} claims (got {len(requests)})")
-        data = SUBMIT_BATCH + abi_encode([f"{CLAIM_INPUT_ABI}[]"], [[_abi_claim(r) for r in requests]])
+        data = self._submit_batch.calldata([_abi_claim(r) for r in requests])
         ids = cids if cids is not None else [r.claim_id for r in requests]
         return Operation(f"{self.namespace}:submitBatch:{self.digest(ids)}", self.to, "0x" + data.hex(), gas=gas)
 
     def submit_one(self, request: ClaimRequest, gas: int | None = None) -> Operation:
-        data = SUBMIT_ONE + abi_encode([CLAIM_INPUT_ABI], [_abi_claim(request)])
+        data = self._submit.calldata(_abi_claim(request))
         return Operation(f"{self.namespace}:submit:{request.claim_id.hex()}", self.to, "0x" + data.hex(), gas=gas)
 
     def pay_batch(self, cids: Sequence[bytes], gas: int | None = None) -> Operation:
         if not 1 <= len(cids) <= MAX_BATCH:
             raise InvalidInput(f"a payout batch holds 1..{MAX_BATCH} claims (got {len(cids)})")
-        data = PAY_BATCH + abi_encode(["bytes32[]"], [list(cids)])
+        data = self._pay_batch.calldata(list(cids))
         return Operation(f"{self.namespace}:payBatch:{self.digest(cids)}", self.to, "0x" + data.hex(), gas=gas)
 
 
@@ -132,7 +129,11 @@ class WindowReport:
     resent: int
 
 
-def _check_settled(receipt: dict[str, Any] | None, cids: Sequence[bytes], topic: str, what: str) -> None:
+def _check_settled(
+    receipt: dict[str, Any] | None, cids: Sequence[bytes], topic: str, what: str, adjudicated: str
+) -> None:
+    """Every claim of ``cids`` has a ``topic`` event in ``receipt``; an adjudication
+    (``adjudicated``, the topic of ``ClaimAdjudicated``) must have approved it."""
     if not isinstance(receipt, dict) or int(receipt.get("status", "0x0"), 16) != 1:
         raise SettleFailed(f"{what}: transaction failed or has no receipt")
     want = {"0x" + c.hex() for c in cids}
@@ -141,7 +142,7 @@ def _check_settled(receipt: dict[str, Any] | None, cids: Sequence[bytes], topic:
         topics = log.get("topics") or []
         if len(topics) < 2 or topics[0] != topic:
             continue
-        if topic == TOPIC_ADJUDICATED and int(log["data"][2:66], 16) != ClaimStatus.APPROVED:
+        if topic == adjudicated and int(log["data"][2:66], 16) != ClaimStatus.APPROVED:
             raise SettleFailed(f"{what}: claim {topics[1]} adjudicated {ClaimStatus(int(log['data'][2:66], 16)).name}")
         got.add(topics[1])
     if got != want:
@@ -183,7 +184,7 @@ class Settler:
             pay = self.sender.submit([self.ops.pay_batch(cids)], chunk=chunk)[0]
         except RpcError as exc:
             raise refusal(self.client, exc, "first claims batch") from None
-        self._verify([(submit, cids, TOPIC_ADJUDICATED), (pay, cids, TOPIC_PAID)], chunk)
+        self._verify([(submit, cids, self.ops.adjudicated), (pay, cids, self.ops.paid)], chunk)
         self.gas = GasLimits.from_first(submit.gas_used or 0, pay.gas_used or 0)
         if self.window is None:
             block = self.sender.rpc.call("eth_getBlockByNumber", ["latest", False])
@@ -216,7 +217,7 @@ class Settler:
             cids = [r.claim_id for r in batch]
             ops.append(self.ops.submit_batch(batch, gas=self.gas.submit, cids=cids))
             ops.append(self.ops.pay_batch(cids, gas=self.gas.pay))
-            checks += [(cids, TOPIC_ADJUDICATED), (cids, TOPIC_PAID)]
+            checks += [(cids, self.ops.adjudicated), (cids, self.ops.paid)]
         chunk = self.chunk_for(max(len(b) for b in batches))
         outcomes = self.sender.submit(ops, chunk=chunk)
         self._verify([(o, cids, topic) for o, (cids, topic) in zip(outcomes, checks, strict=True)], chunk)
@@ -228,4 +229,4 @@ class Settler:
             raise SettleFailed(f"operation {bad[0].op_id} {bad[0].status} (transaction {bad[0].tx_hash})")
         receipts = self.sender.rpc.batch([("eth_getTransactionReceipt", [o.tx_hash]) for o, _, _ in items], chunk=chunk)
         for (o, cids, topic), receipt in zip(items, receipts, strict=True):
-            _check_settled(receipt, cids, topic, f"operation {o.op_id}")
+            _check_settled(receipt, cids, topic, f"operation {o.op_id}", self.ops.adjudicated)

@@ -17,6 +17,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError
 
+from careledger.abi import eip712_domain, eip712_fields
 from careledger.consent.terms import GrantTerms, ModifyTerms
 from careledger.errors import InvalidInput
 
@@ -48,41 +49,28 @@ SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 DOMAIN_NAME = "CareLedger Consent"
 DOMAIN_VERSION = "2"
 
-_EIP712_DOMAIN = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
-
-
-def _fields(spec: str) -> list[dict[str, str]]:
-    out = []
-    for item in spec.split(","):
-        typ, name = item.strip().split(" ")
-        out.append({"name": name, "type": typ})
-    return out
+_EIP712_DOMAIN = eip712_domain()
 
 
 _TAIL = "uint256 nonce,uint256 deadline"
 TYPES: dict[str, list[dict[str, str]]] = {
-    "Grant": _fields(
+    "Grant": eip712_fields(
         "address patient,address grantee,uint32 categories,uint16 purposes,uint32 denyCategories,"
         f"uint16 denyPurposes,uint40 validFrom,uint40 validUntil,bytes32 document,{_TAIL}"
     ),
-    "Modify": _fields(
+    "Modify": eip712_fields(
         "address patient,address grantee,uint256 consentId,uint32 categories,uint16 purposes,"
         f"uint32 denyCategories,uint16 denyPurposes,uint40 validUntil,{_TAIL}"
     ),
-    "Revoke": _fields(f"address patient,address grantee,uint256 consentId,{_TAIL}"),
-    "Cancel": _fields(f"address patient,address grantee,{_TAIL}"),
-    "SetPatientDeny": _fields(f"address patient,uint32 categories,uint16 purposes,{_TAIL}"),
-    "AppointDelegate": _fields(
+    "Revoke": eip712_fields(f"address patient,address grantee,uint256 consentId,{_TAIL}"),
+    "Cancel": eip712_fields(f"address patient,address grantee,{_TAIL}"),
+    "SetPatientDeny": eip712_fields(f"address patient,uint32 categories,uint16 purposes,{_TAIL}"),
+    "AppointDelegate": eip712_fields(
         f"address patient,address delegate,uint8 kind,uint32 categories,uint16 purposes,{_TAIL}"
     ),
-    "RemoveDelegate": _fields(f"address patient,address delegate,{_TAIL}"),
-    "ReviewBreakGlass": _fields(f"address patient,address provider,uint64 seq,{_TAIL}"),
-    "RegisterStudy": _fields("address study,address sponsor,bytes32 form,uint256 deadline"),
+    "RemoveDelegate": eip712_fields(f"address patient,address delegate,{_TAIL}"),
+    "ReviewBreakGlass": eip712_fields(f"address patient,address provider,uint64 seq,{_TAIL}"),
+    "RegisterStudy": eip712_fields("address study,address sponsor,bytes32 form,uint256 deadline"),
 }
 PAIR_TYPES = frozenset({"Grant", "Modify", "Revoke"})
 """Types whose ``nonce`` is the pair's action counter (``pairNonce``); ``Cancel`` too unless its

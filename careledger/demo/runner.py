@@ -76,8 +76,7 @@ def run_demo(console: Console, inspect: Callable[[str], None] | None = None) -> 
 
 def _directory_story(env: DemoEnv) -> Story:
     from careledger.codes import Role
-    from careledger.directory.client import DirectoryClient
-    from careledger.governance.consortium import EMERGENCY_ROLE
+    from careledger.directory.client import EMERGENCY_ROLE, DirectoryClient
 
     story = Story("Participant directory: who may act")
     directory = DirectoryClient(env.signer("admin"), env.deployment)

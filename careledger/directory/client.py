@@ -12,9 +12,21 @@ from careledger.chain import Chain, checksum
 from careledger.codes import Role
 from careledger.deployments import Deployment
 
-__all__ = ["REGISTRAR_ROLE", "DirectoryClient", "GtinOwner", "ParticipantInfo", "credential_commitment", "parse_prefix"]
+__all__ = [
+    "EMERGENCY_ROLE",
+    "REGISTRAR_ROLE",
+    "DirectoryClient",
+    "GtinOwner",
+    "ParticipantInfo",
+    "credential_commitment",
+    "parse_prefix",
+]
 
+# The directory's AccessControl roles (``ParticipantDirectory.REGISTRAR_ROLE`` / ``EMERGENCY_ROLE``),
+# the one Python copy: module constants, so importing them needs no build output;
+# tests/test_abi.py holds them to the constants of the build (careledger.abi.constants).
 REGISTRAR_ROLE = keccak(text="careledger.directory.REGISTRAR")
+EMERGENCY_ROLE = keccak(text="careledger.directory.EMERGENCY")
 
 
 def credential_commitment(credential: str, salt: bytes) -> bytes:

@@ -47,12 +47,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from careledger._extras import needs_extra
+from careledger.abi import constants
+from careledger.abi import contract as contract_abi
 from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, _revert_data
 from careledger.codes import Category, Purpose
@@ -79,8 +79,6 @@ with needs_extra("gateway", "the record gateway"):
 
 __all__ = ["Gateway", "Refusal", "create_app"]
 
-_ANY_ROLE = 0x7F  # Roles.ALL: any directory role
-_ACCESS_RECORDED = keccak(text="AccessRecorded(uint256,address,address,uint8,uint8,bytes32)")
 # The registry's (and the directory's) custom errors -> the reason a refusal gives.
 _REASONS = {
     "NoActiveConsent": "no-consent",
@@ -190,6 +188,14 @@ class Gateway:
         self.directory = chain.contract(
             deployment.address("ParticipantDirectory"), artifacts["ParticipantDirectory"].abi
         )
+        # ABI facts from the build (careledger.abi): the access record's event, the two reads.
+        consent_abi, directory_abi = (
+            contract_abi("ConsentRegistry", artifacts),
+            contract_abi("ParticipantDirectory", artifacts),
+        )
+        self._access_recorded = consent_abi.event("AccessRecorded")
+        self._can_access_fn, self._is_active_fn = consent_abi.function("canAccess"), directory_abi.function("isActive")
+        self._any_role = int(constants(artifacts)["Roles"]["ALL"])  # any directory role
         endpoint = getattr(chain.w3.provider, "endpoint_uri", None)
         if not endpoint:
             raise InvalidInput("the gateway needs an HTTP JSON-RPC node (--rpc http://...)")
@@ -258,18 +264,20 @@ class Gateway:
             return None
         want = access_commitment(req.request_id)
         for log in receipt.get("logs") or []:
-            topics = [bytes.fromhex(t[2:]) for t in log.get("topics", [])]
+            topics = log.get("topics") or []
             if (
                 len(topics) != 4
-                or topics[0] != _ACCESS_RECORDED
+                or bytes.fromhex(topics[0][2:]) != self._access_recorded.topic
                 or str(log.get("address", "")).lower() != self.consent.address.lower()
-                or to_checksum_address(topics[2][12:]) != req.grantor
-                or to_checksum_address(topics[3][12:]) != req.requester
             ):
                 continue
-            category, purpose, record = abi_decode(["uint8", "uint8", "bytes32"], bytes.fromhex(log["data"][2:]))
-            if (int(category), int(purpose), bytes(record)) == (req.category, req.purpose, want):
-                return int.from_bytes(topics[1], "big"), str(receipt["blockNumber"])
+            a = self._access_recorded.decode(topics, log["data"])
+            if (
+                to_checksum_address(a["patient"]) == req.grantor
+                and to_checksum_address(a["grantee"]) == req.requester
+                and (int(a["category"]), int(a["purpose"]), bytes(a["record"])) == (req.category, req.purpose, want)
+            ):
+                return int(a["consentId"]), str(receipt["blockNumber"])
         return None
 
     def _decide(self, req: ReadRequest, now: int) -> int:
@@ -296,13 +304,13 @@ class Gateway:
         bad = [a for a in answers if isinstance(a, RpcError) or a is None]
         if bad:
             raise Refusal(503, "node", f"the chain node could not answer: {bad[0]}")
-        (active,) = abi_decode(["bool"], bytes.fromhex(answers[0][2:]))
+        (active,) = self._is_active_fn.decode_output(answers[0])
         if not active:
             registered = self.chain.call(self.directory.functions.participant(req.requester), "read participant", at)
             if int(registered[0]) == 0:
                 raise Refusal(403, "not-registered", f"{req.requester} is not in the participant directory")
             raise Refusal(403, "suspended-requester", f"{req.requester} is suspended in the participant directory")
-        allowed, consent_id = abi_decode(["bool", "uint256"], bytes.fromhex(answers[1][2:]))
+        allowed, consent_id = self._can_access_fn.decode_output(answers[1])
         if not allowed:
             raise self._refuse_access(req, at)
         fresh = recorded is not None and int(answers[2]["timestamp"], 16) + MAX_REQUEST_LIFETIME >= now
@@ -318,11 +326,10 @@ class Gateway:
         return int(consent_id)
 
     def _is_active(self, requester: str) -> str:
-        return str(self.directory.functions.isActive(requester, _ANY_ROLE)._encode_transaction_data())
+        return "0x" + self._is_active_fn.calldata(requester, self._any_role).hex()
 
     def _can_access(self, req: ReadRequest) -> str:
-        fn = self.consent.contract.functions.canAccess(req.grantor, req.requester, req.category, req.purpose)
-        return str(fn._encode_transaction_data())
+        return "0x" + self._can_access_fn.calldata(req.grantor, req.requester, req.category, req.purpose).hex()
 
     def _anchored_at(self, rec: StoredRecord) -> int:
         cached = self._anchored.get(rec.commitment)

@@ -38,6 +38,7 @@ from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError
 
 from careledger._extras import needs_extra
+from careledger.abi import eip712_domain, eip712_fields
 from careledger.consent.eip712 import signature_problem
 from careledger.consent.records import commitment_of
 from careledger.errors import InvalidInput
@@ -69,29 +70,11 @@ MAX_REQUEST_LIFETIME = 15 * 60
 """A read request's deadline may be at most this many seconds after the chain's time."""
 POINTER_SCHEME = "careledger-gw"
 
-_DOMAIN = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-]
-READ_FIELDS = [
-    {"name": "requester", "type": "address"},
-    {"name": "gateway", "type": "address"},
-    {"name": "pseudonym", "type": "address"},
-    {"name": "grantor", "type": "address"},
-    {"name": "category", "type": "uint8"},
-    {"name": "purpose", "type": "uint8"},
-    {"name": "record", "type": "bytes32"},
-    {"name": "requestId", "type": "bytes32"},
-    {"name": "deadline", "type": "uint256"},
-]
-LINK_FIELDS = [
-    {"name": "gateway", "type": "address"},
-    {"name": "pseudonym", "type": "address"},
-    {"name": "grantor", "type": "address"},
-    {"name": "requester", "type": "address"},
-    {"name": "expires", "type": "uint256"},
-]
+READ_FIELDS = eip712_fields(
+    "address requester,address gateway,address pseudonym,address grantor,uint8 category,uint8 purpose,"
+    "bytes32 record,bytes32 requestId,uint256 deadline"
+)
+LINK_FIELDS = eip712_fields("address gateway,address pseudonym,address grantor,address requester,uint256 expires")
 
 
 def canonical(resource: dict[str, Any]) -> bytes:
@@ -118,7 +101,7 @@ def access_commitment(request_id: bytes) -> bytes:
 
 def _typed(primary: str, fields: list[dict[str, str]], message: dict[str, Any], chain_id: int) -> dict[str, Any]:
     return {
-        "types": {"EIP712Domain": _DOMAIN, primary: fields},
+        "types": {"EIP712Domain": eip712_domain(verifying_contract=False), primary: fields},
         "primaryType": primary,
         "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id},
         "message": message,

@@ -25,6 +25,7 @@ from careledger.chain import Chain, checksum
 from careledger.deploy import DeployContext, DeployReport
 from careledger.deployments import load_deployment
 from careledger.devchain import require_devnet
+from careledger.directory.client import EMERGENCY_ROLE, REGISTRAR_ROLE
 from careledger.errors import InvalidInput, SuiteNotDeployed
 
 __all__ = [
@@ -46,8 +47,6 @@ COUNCIL = "ConsortiumCouncil"
 EMERGENCY = "EmergencyCouncil"
 
 ADMIN_ROLE = b"\0" * 32
-REGISTRAR_ROLE = keccak(text="careledger.directory.REGISTRAR")
-EMERGENCY_ROLE = keccak(text="careledger.directory.EMERGENCY")
 PROPOSER_ROLE = keccak(text="PROPOSER_ROLE")
 CANCELLER_ROLE = keccak(text="CANCELLER_ROLE")
 EXECUTOR_ROLE = keccak(text="EXECUTOR_ROLE")

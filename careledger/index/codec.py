@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from careledger.abi import hashed_when_indexed, type_string
 from careledger.errors import EnvironmentProblem
 from careledger.exactjson import MAX_SAFE_INTEGER, abi_value
 
@@ -69,7 +70,7 @@ def python_args(params: Sequence[Param], args: Mapping[str, Any]) -> dict[str, A
         name = str(p.get("name") or f"arg{i}")
         typ = _type(p)
         v = args[name]
-        if p.get("indexed") and (typ in ("string", "bytes") or typ.endswith("]") or typ == "tuple"):
+        if p.get("indexed") and hashed_when_indexed(type_string(p)):
             out[name] = v  # the decoder keeps an indexed dynamic value as its 0x hash
         else:
             out[name] = python_value(typ, v, p.get("components", ()))

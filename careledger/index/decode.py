@@ -19,10 +19,11 @@ from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 
+from careledger.abi import EventAbi
+from careledger.abi import type_string as _type_string
 from careledger.artifacts import Artifacts
-from careledger.chain import _type_string, checksum
+from careledger.chain import checksum
 from careledger.deploy import SUITE_DOMAINS, domain_module
 from careledger.deployments import Deployment
 from careledger.errors import InvalidInput
@@ -352,7 +353,7 @@ class LogDecoder:
                 extra = extras.get(item["name"])
                 if extra and extra in {n for n, _ in spec.plain}:
                     spec.extra = extra
-                table[keccak(text=f"{item['name']}({','.join(types)})")] = spec
+                table[EventAbi.of(item).topic] = spec
                 self.by_name[(name, item["name"])] = spec
             self.by_address[rec.address.lower()] = table
             self.address_of[name] = to_checksum_address(rec.address)

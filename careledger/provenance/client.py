@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
 import requests
-from eth_abi.abi import encode as abi_encode
-from eth_utils.crypto import keccak
 from web3.types import TxReceipt
 
+from careledger.abi import contract as contract_abi
 from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, checksum
 from careledger.deployments import Deployment
@@ -32,7 +31,6 @@ __all__ = [
 ]
 
 ZERO_ADDRESS = "0x" + "00" * 20
-_VERIFY_TYPES = ["uint256", "bytes32", "uint24", "bytes32", "uint48", "bytes32[]"]
 #: Events that change parcels, replayed in log order by :meth:`ProvenanceClient.parcels`.
 _PARCEL_EVENTS = (
     "BatchCommissioned",
@@ -42,7 +40,6 @@ _PARCEL_EVENTS = (
     "ShipmentRejected",
     "ShipmentCancelled",
 )
-_VERIFY_SELECTOR = keccak(text=f"verify({','.join(_VERIFY_TYPES)})")[:4]
 
 
 class BatchStatus(IntEnum):
@@ -135,8 +132,11 @@ class ProvenanceClient:
             if deployment is None:
                 raise InvalidInput("ProvenanceClient needs a deployment or an address")
             address = deployment.address(self.NAME)
-        self.contract = chain.contract(address, load_artifacts()[self.NAME].abi)
+        artifacts = load_artifacts()
+        self.contract = chain.contract(address, artifacts[self.NAME].abi)
         self.address = self.contract.address
+        #: Selectors, topics and calldata of the registry, from the build (careledger.abi).
+        self.abi = contract_abi(self.NAME, artifacts)
 
     # ------------------------------------------------------------------ writes
 
@@ -255,10 +255,10 @@ class ProvenanceClient:
 
     def verify_calldata(self, gtin: int, lot: str, expiry: int, serial: str, index: int, proof: Sequence[bytes]) -> str:
         """The calldata of one verify call, encoded once (for batched JSON-RPC)."""
-        args = abi_encode(
-            _VERIFY_TYPES, [gtin, text_to_bytes32(lot, "lot"), expiry, text_to_bytes32(serial), index, list(proof)]
+        data = self.abi.calldata(
+            "verify", gtin, text_to_bytes32(lot, "lot"), expiry, text_to_bytes32(serial), index, list(proof)
         )
-        return "0x" + (_VERIFY_SELECTOR + args).hex()
+        return "0x" + data.hex()
 
     def verify_many(
         self,
@@ -314,26 +314,25 @@ class ProvenanceClient:
             return None
         return Parcel(start, int(end), str(holder), None if to == ZERO_ADDRESS else str(to))
 
+    def decode_logs(self, logs: Iterable[Any], names: Iterable[str]) -> list[tuple[Any, str, Any]]:
+        """(log, event name, arguments) of the registry's ``names`` events among ``logs``, in
+        chain order; topics from the build (careledger.abi), arguments as web3 decodes them."""
+        wanted = {self.abi.topic(name): name for name in names}
+        out = []
+        for log in sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"])):
+            name = wanted.get(bytes(log["topics"][0])) if log["topics"] else None
+            if name is not None:
+                out.append((log, name, getattr(self.contract.events, name)().process_log(log)["args"]))
+        return out
+
     def parcels(self, bid: bytes) -> list[Parcel]:
         """Every parcel of the batch, rebuilt from the registry's events, by start."""
         w3 = self.chain.w3
         logs = w3.eth.get_logs(
             {"address": self.address, "fromBlock": 0, "toBlock": "latest", "topics": [None, "0x" + bid.hex()]}
         )  # type: ignore[typeddict-item]
-        events = self.contract.events
-        by_topic = {}
-        for name in _PARCEL_EVENTS:
-            ev = getattr(events, name)
-            abi = ev.abi
-            sig = f"{abi['name']}({','.join(i['type'] for i in abi['inputs'])})"
-            by_topic[keccak(text=sig)] = ev
         out: dict[int, Parcel] = {}
-        for log in sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"])):
-            ev = by_topic.get(bytes(log["topics"][0]))
-            if ev is None:
-                continue
-            d = ev().process_log(log)
-            name, a = d["event"], d["args"]
+        for _log, name, a in self.decode_logs(logs, _PARCEL_EVENTS):
             if name == "BatchCommissioned":
                 out[0] = Parcel(0, int(a["quantity"]), str(a["manufacturer"]))
             elif name == "ShipmentSent":

@@ -153,21 +153,11 @@ def load_history(
     logs += w3.eth.get_logs(
         {"address": client.address, "fromBlock": from_block, "toBlock": "latest", "topics": [None, None, topic]}
     )  # type: ignore[typeddict-item]
-    events = client.contract.events
-    by_topic = {}
-    for name in _EVENTS:
-        ev = getattr(events, name)
-        by_topic[_hex(Web3.keccak(text=ev.abi_signature if hasattr(ev, "abi_signature") else _sig(ev)))] = ev
     history = UnitHistory(gtin, lot, serial, registry=str(client.address))
     wanted_unit = unit_id(gtin, serial) if serial else None
     stamps: dict[int, int] = {}
     ranges: dict[int, tuple[int, int]] = {}  # event position -> serial positions it moved
-    for log in sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"])):
-        ev = by_topic.get(_hex(log["topics"][0]))
-        if ev is None:
-            continue
-        decoded = ev().process_log(log)
-        name, a = decoded["event"], decoded["args"]
+    for log, name, a in client.decode_logs(logs, _EVENTS):
         block = int(log["blockNumber"])
         if block not in stamps:
             stamps[block] = int(w3.eth.get_block(block)["timestamp"])
@@ -242,11 +232,6 @@ def history_event(name: str, a: Mapping[str, Any], base: Mapping[str, Any], seri
         return HistoryEvent(name, actor=a["holder"], **base)
     reason = a.get("reasonCode")
     return HistoryEvent(name, actor=a.get("by", ""), reason=text(reason) if reason else None, **base)
-
-
-def _sig(ev: Any) -> str:
-    abi = ev.abi
-    return f"{abi['name']}({','.join(i['type'] for i in abi['inputs'])})"
 
 
 # ---------------------------------------------------------------------------- EPCIS 2.0

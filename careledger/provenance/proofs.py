@@ -18,21 +18,27 @@ import requests
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 
+from careledger.abi import eip712_fields
 from careledger.errors import InvalidInput, NodeUnreachable
 from careledger.provenance.ids import text_to_bytes32
 
-__all__ = ["MAX_DEADLINE_S", "PROOF_TYPES", "ProofAnswer", "fetch_proof", "sign_proof_request"]
+__all__ = [
+    "DOMAIN_NAME",
+    "DOMAIN_VERSION",
+    "MAX_DEADLINE_S",
+    "PROOF_TYPES",
+    "ProofAnswer",
+    "fetch_proof",
+    "sign_proof_request",
+]
 
 MAX_DEADLINE_S = 300
+DOMAIN_NAME = "CareLedger proof service"
+DOMAIN_VERSION = "1"
 PROOF_TYPES = {
-    "ProofRequest": [
-        {"name": "pharmacy", "type": "address"},
-        {"name": "gtin", "type": "uint256"},
-        {"name": "lot", "type": "bytes32"},
-        {"name": "serial", "type": "bytes32"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "deadline", "type": "uint256"},
-    ]
+    "ProofRequest": eip712_fields(
+        "address pharmacy,uint256 gtin,bytes32 lot,bytes32 serial,uint256 nonce,uint256 deadline"
+    )
 }
 
 
@@ -66,7 +72,7 @@ def sign_proof_request(
         "nonce": secrets.randbits(128) if nonce is None else nonce,
         "deadline": deadline,
     }
-    domain = {"name": "CareLedger proof service", "version": "1", "chainId": chain_id, "verifyingContract": registry}
+    domain = {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id, "verifyingContract": registry}
     signed = account.sign_message(encode_typed_data(domain, PROOF_TYPES, message))
     request = {
         k: ("0x" + v.hex() if isinstance(v, bytes) else str(v) if isinstance(v, int) else v) for k, v in message.items()

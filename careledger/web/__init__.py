@@ -74,6 +74,13 @@ class WebApp:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
+    def _generated_env(self) -> dict[str, str]:
+        """Where :func:`build_webapp` wrote the data files next to ``dist``: the proof service
+        (``frontend/proof-service.mjs``) reads the proof request's types, the directory's ABI and
+        the Roles table there at run time."""
+        generated = self.dist.parent / "generated"
+        return {"CARELEDGER_WEB_GENERATED": str(generated)} if generated.is_dir() else {}
+
     def start(self, timeout: float = 30.0) -> WebApp:
         self.port = self.port or free_port()
         cmd = [
@@ -94,7 +101,7 @@ class WebApp:
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env={**os.environ, **self.env},
+            env={**os.environ, **self._generated_env(), **self.env},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

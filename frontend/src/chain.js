@@ -3,11 +3,11 @@
 // simulate -> write -> wait for receipt, and every failure turned into a readable sentence.
 import {
   BaseError, ContractFunctionRevertedError, HttpRequestError, TimeoutError, UserRejectedRequestError,
-  concat, createPublicClient, createWalletClient, custom, decodeEventLog, defineChain, getAddress, hexToBytes, http,
-  isAddress, keccak256, stringToBytes,
+  createPublicClient, createWalletClient, custom, decodeEventLog, defineChain, getAddress, http, isAddress,
 } from 'viem';
 import abis from '@generated/abis.json';
 import { roleNames } from './codes.js';
+import { pairwisePath } from './ids.js';
 import errorItems from '@generated/errors.json';
 import deployments from '@generated/deployments.json';
 import generated from '@generated/config.json';
@@ -133,18 +133,6 @@ async function devAccount(index) {
     devKeys.set(index, mnemonicToAccount(generated.devMnemonic, { addressIndex: index }));
   }
   return devKeys.get(index);
-}
-
-/**
- * The BIP-32 path of a person's pairwise pseudonym for `counterparty` (an organisation or study
- * address), exactly as careledger.accounts.pairwise_path: m/44'/60'/{identity}'/a'/b'/c'/d', the
- * four 31-bit words of the first 124 bits of keccak256("careledger.pairwise.v1" || counterparty).
- */
-export function pairwisePath(counterparty, identity) {
-  const digest = BigInt(keccak256(concat([stringToBytes('careledger.pairwise.v1'), hexToBytes(getAddress(counterparty))])));
-  const top = (digest >> 128n) >> 4n;
-  const words = [3n, 2n, 1n, 0n].map((i) => (top >> (31n * i)) & 0x7fffffffn);
-  return `m/44'/60'/${identity}'/${words.map((w) => `${w}'`).join('/')}`;
 }
 
 const pseudonyms = new Map(); // path -> account

@@ -1,48 +1,34 @@
 // Drug provenance for the pharmacy view: ids as the registry derives them, one unit's Merkle
 // proof from the web server for a signed request (never a whole serial tree), one verify() call
 // for the verdict, the unit's custody timeline and parcel rebuilt from events.
-import { decodeEventLog, encodeAbiParameters, keccak256, pad, stringToHex, zeroAddress } from 'viem';
+import typed from '@generated/eip712.json';
+import { decodeEventLog, zeroAddress } from 'viem';
 import { config, contract, has, network, publicClient, read, who, write, UserError } from './chain.js';
+import { enumNames, enumValue } from './codes.js';
+import { asBytes32, batchIdOf, bytes32Text, unitIdOf } from './ids.js';
 
 const REGISTRY = 'ProvenanceRegistry';
-// IProvenanceRegistry.Verdict, in enum order, as DSCSA Verification Router words.
-export const VERDICTS = ['Verified', 'No_match_GTIN_Serial', 'No_match_Lot', 'No_match_Expiry', 'Recalled',
-  'Expired', 'Suspect', 'Dispensed', 'Unknown_batch', 'Voided'];
+// IProvenanceRegistry.Verdict (order from the build: @generated/codes.json), as DSCSA
+// Verification Router words.
+const DSCSA_WORDS = {
+  Verified: 'Verified', NoMatchGtinSerial: 'No_match_GTIN_Serial', NoMatchLot: 'No_match_Lot',
+  NoMatchExpiry: 'No_match_Expiry', Recalled: 'Recalled', Expired: 'Expired', Suspect: 'Suspect',
+  Dispensed: 'Dispensed', UnknownBatch: 'Unknown_batch', Voided: 'Voided',
+};
+export const VERDICTS = enumNames('Verdict').map((name) => DSCSA_WORDS[name] || name);
 
 export function available() {
   return has(REGISTRY) ? null : 'Drug provenance is not deployed on this chain yet (no ProvenanceRegistry in the deployments file): scans are parsed but cannot be verified.';
 }
 
-/** ASCII value left-aligned in bytes32, as the registry stores lot and serial. */
-export const asBytes32 = (text) => stringToHex(text, { size: 32 });
-export const bytes32Text = (hex) => {
-  const bytes = hex.slice(2).match(/../g).map((b) => parseInt(b, 16)).filter(Boolean);
-  return String.fromCharCode(...bytes);
-};
-
-export function unitIdOf(gtin, serial) {
-  return keccak256(encodeAbiParameters([{ type: 'uint256' }, { type: 'bytes32' }], [BigInt(gtin), asBytes32(serial)]));
-}
-
-export function batchIdOf(gtin, lot) {
-  const h = BigInt(keccak256(encodeAbiParameters([{ type: 'uint256' }, { type: 'bytes32' }], [BigInt(gtin), asBytes32(lot)])));
-  return pad(`0x${(h >> 200n).toString(16)}`, { size: 32 });
-}
+export { asBytes32, batchIdOf, bytes32Text, unitIdOf };
 
 // ------------------------------------------------------------------ proofs
 
 // The web server answers one unit's proof to a trading partner's signed request (frontend/
-// proof-service.mjs); it never hands out a batch's whole serial tree. Mirrors PROOF_TYPES there.
-const PROOF_TYPES = {
-  ProofRequest: [
-    { name: 'pharmacy', type: 'address' },
-    { name: 'gtin', type: 'uint256' },
-    { name: 'lot', type: 'bytes32' },
-    { name: 'serial', type: 'bytes32' },
-    { name: 'nonce', type: 'uint256' },
-    { name: 'deadline', type: 'uint256' },
-  ],
-};
+// proof-service.mjs); it never hands out a batch's whole serial tree. Domain and types are the
+// SDK's (careledger/provenance/proofs.py, written to @generated/eip712.json by generate.py).
+const PROOF = typed.proof;
 const PROOF_DEADLINE_S = 120n;
 
 /** {index, proof, known, missing}: the unit's position and proof, signed for by `signer`. */
@@ -56,8 +42,8 @@ async function proofFor(unit, signer) {
   };
   const signature = await signer.wallet.signTypedData({
     account: signer.account,
-    domain: { name: 'CareLedger proof service', version: '1', chainId: network.chainId, verifyingContract: contract(REGISTRY).address },
-    types: PROOF_TYPES, primaryType: 'ProofRequest', message,
+    domain: { name: PROOF.name, version: PROOF.version, chainId: network.chainId, verifyingContract: contract(REGISTRY).address },
+    types: PROOF.types, primaryType: 'ProofRequest', message,
   });
   const request = Object.fromEntries(Object.entries(message).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]));
   let resp;
@@ -89,7 +75,7 @@ export async function verify(unit, signer) {
   if (verdict === 'No_match_GTIN_Serial' && !known) {
     // The batch exists but its serial list is not here: say so instead of "fake".
     const batch = await read(REGISTRY, 'batchInfo', [batchId]);
-    if (batch.status !== 0) {
+    if (batch.status !== enumValue('BatchStatus', 'None')) {
       verdict = 'Unverifiable';
       reason = `The serial list of batch ${batchId.slice(0, 10)}… is not available here (${missing}); ask the supplier for it.`;
     }

@@ -18,8 +18,8 @@ import pytest
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 
+from careledger.abi import type_string as _type_string
 from careledger.artifacts import load_artifacts
-from careledger.chain import _type_string
 from careledger.exactjson import abi_value
 from careledger.index.decode import _Malformed, data_plan, word_converter
 

@@ -230,8 +230,9 @@ def test_the_direct_word_decoder_agrees_with_eth_abi_on_every_event(random_chain
     """The indexer reads ABI words itself (eth-abi was most of its time); for every log of the
     run it must give exactly what eth-abi's decoding gives, and what the one-shot replay's
     decoder gives (careledger.indexer._decode) once turned back into Python values."""
+    from careledger.abi import event_table
     from careledger.index.decode import LogDecoder
-    from careledger.indexer import _decode, _event_table
+    from careledger.indexer import _decode
 
     _, follower = indexed
     fast = follower.decoder
@@ -239,7 +240,7 @@ def test_the_direct_word_decoder_agrees_with_eth_abi_on_every_event(random_chain
     for table in slow.by_address.values():
         for spec in table.values():
             spec.plan = None  # eth-abi for every event
-    tables = {fast.address_of[n].lower(): _event_table(random_chain.artifacts[n].abi) for _, n in fast.contracts}
+    tables = {fast.address_of[n].lower(): event_table(n, random_chain.artifacts) for _, n in fast.contracts}
     logs = random_chain.rpc().call(
         "eth_getLogs", [{"address": fast.addresses, "fromBlock": "0x0", "toBlock": "latest"}]
     )

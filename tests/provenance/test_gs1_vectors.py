@@ -1,7 +1,7 @@
 """The one GS1 date rule (GS1 General Specifications 7.12, DD = 00 = last day of the month), as
 the registry's GS1Date library and the Python client implement it, against the shared vectors in
-tests/data/gs1_expiry_vectors.json (the web client runs the same file in Chromium:
-tests/frontend/test_gs1_vectors.py)."""
+tests/data/gs1_expiry_vectors.json (the web client runs the same file under Node:
+tests/frontend/test_node_vectors.py)."""
 
 from __future__ import annotations
 

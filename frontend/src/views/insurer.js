@@ -8,14 +8,24 @@
 // a typed code and today's date into digests (careledger/claims/types.py CodeKey, same bytes).
 import { concat, erc20Abi, formatUnits, keccak256, numberToHex, pad, stringToHex, toHex, zeroHash } from 'viem';
 import { config, events, explain, has, network, publicClient, read, short, who, write, UserError } from '../chain.js';
+import { enumNames, enumValue } from '../codes.js';
 import { ScanError, parseScan } from '../gs1.js';
 import { unitIdOf } from '../provenance.js';
 import { act, fill, h, note, table } from '../ui.js';
 
 const CLAIMS = 'ClaimSettlement';
-// ClaimTypes.sol ClaimStatus, in enum order.
-const STATUS = ['None', 'Submitted (queued)', 'Pending review', 'Approved', 'Partially approved', 'Denied', 'Withdrawn', 'Paid', 'Lapsed (payee never received)'];
-const DECISION = { approve: 0, partial: 1, deny: 2 };
+// ClaimTypes.sol ClaimStatus and Decision: values from the build (@generated/codes.json), words here.
+const STATUS_WORDS = {
+  None: 'None', Submitted: 'Submitted (queued)', PendingReview: 'Pending review', Approved: 'Approved',
+  PartiallyApproved: 'Partially approved', Denied: 'Denied', Withdrawn: 'Withdrawn', Paid: 'Paid',
+  Lapsed: 'Lapsed (payee never received)',
+};
+const STATUS = enumNames('ClaimStatus').map((name) => STATUS_WORDS[name] || name);
+const PENDING_REVIEW = enumValue('ClaimStatus', 'PendingReview');
+const PAYABLE = new Set([enumValue('ClaimStatus', 'Approved'), enumValue('ClaimStatus', 'PartiallyApproved')]);
+const DECISION = {
+  approve: enumValue('Decision', 'Approve'), partial: enumValue('Decision', 'PartiallyApprove'), deny: enumValue('Decision', 'Deny'),
+};
 
 let money = (v) => String(v);
 
@@ -103,8 +113,8 @@ async function queueSection(ctx, out) {
     const billed = e.args.lines.reduce((s, l) => s + BigInt(l.billed), 0n);
     const status = STATUS[c.status] || String(c.status);
     const actions = h('td', { class: 'actions' });
-    if (c.status === 2) actions.append(...reviewControls(ctx, e.args, e.args.lines, out));
-    if (c.status === 3 || c.status === 4) {
+    if (c.status === PENDING_REVIEW) actions.append(...reviewControls(ctx, e.args, e.args.lines, out));
+    if (PAYABLE.has(c.status)) {
       const pay = h('button', { class: 'pay' }, 'Pay');
       pay.addEventListener('click', () => act(pay, out, 'Paying…', async () => {
         await write(await ctx.signer(), CLAIMS, 'pay', [e.args.claimId]);

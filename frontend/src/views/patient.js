@@ -54,9 +54,9 @@ async function signAction(signer, primaryType, message) {
     throw new UserError(`The registry signs as "${name}" v${version}, this page as "${typed.consent.name}" v${typed.consent.version}: rebuild the page.`);
   }
   // Grant, Modify and Revoke carry the pair's action counter (every action on the pair moves it,
-  // so a signature someone held back dies); the other actions the signer's own nonce.
-  const pairTypes = ['Grant', 'Modify', 'Revoke'];
-  const nonce = pairTypes.includes(primaryType)
+  // so a signature someone held back dies); the other actions the signer's own nonce. Which is
+  // which is the SDK's (careledger.consent.eip712.PAIR_TYPES, in @generated/eip712.json).
+  const nonce = typed.consent.pairTypes.includes(primaryType)
     ? await read(REGISTRY, 'pairNonce', [message.patient, message.grantee])
     : await read(REGISTRY, 'nonces', [signer.address]);
   const block = await publicClient.getBlock();
