@@ -170,7 +170,7 @@ def test_constant_copies_follow_the_contracts() -> None:
         DelegateKind.GUARDIAN,
         DelegateKind.PROXY,
     )
-    assert consts["ClaimStorage"]["MAX_BATCH"] == MAX_BATCH
+    assert consts["ClaimStorage"]["_MAX_BATCH"] == MAX_BATCH
     assert consts["ConsentRegistry"]["BREAK_GLASS_WINDOW"] == 4 * 3600  # `4 hours` evaluated
 
 
@@ -215,7 +215,7 @@ def test_eip712_types_are_the_contracts_typehashes() -> None:
     from careledger.consent import eip712
 
     texts = abi.hashed_texts()
-    assert _encode_type("Enrolment", ENROLMENT_TYPE) == texts["ClaimStorage"]["ENROLMENT_TYPEHASH"]
+    assert _encode_type("Enrolment", ENROLMENT_TYPE) == texts["ClaimStorage"]["_ENROLMENT_TYPEHASH"]
     consent = {t.split("(")[0]: t for k, t in texts["ConsentRegistry"].items() if k.endswith("_TYPEHASH")}
     assert {name: _encode_type(name, fields) for name, fields in eip712.TYPES.items()} == consent
     assert abi.eip712_fields(consent["Revoke"]) == eip712.TYPES["Revoke"]
