@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from careledger.accounts import PersonIdentity
     from careledger.chain import Chain
     from careledger.deployments import Deployment
 
@@ -43,6 +44,64 @@ class AppContext:
 
             self._deployment = load_deployment(self.chain().w3)
         return self._deployment
+
+    def address(self, value: str, what: str = "address") -> str:
+        """The one rule for naming a party on the command line: a 0x address (checked and
+        checksummed; no node is contacted), or a devnet cast name (``pharmacy``, ``clinic``; see
+        ``careledger devnet accounts``), accepted only on a devnet (:meth:`Chain.is_devnet`: one
+        the project started, or declared with ``--devnet``), else
+        :class:`~careledger.errors.DevnetOnly`. Anything else is
+        :class:`~careledger.errors.InvalidInput`."""
+        from careledger.accounts import dev_account
+        from careledger.chain import checksum
+        from careledger.devchain import require_devnet
+        from careledger.errors import InvalidInput
+
+        text = value.strip()
+        if text[:2].lower() == "0x":
+            return checksum(text, what)
+        try:
+            member = dev_account(text)
+        except KeyError:
+            raise InvalidInput(
+                f"{what} {value!r} is neither a 0x address nor a devnet account name (see 'careledger devnet accounts')"
+            ) from None
+        chain = self.chain()
+        require_devnet(
+            chain.is_devnet(), f"{what} {value!r}: devnet account names", chain.chain_id, "give a 0x address"
+        )
+        return member.address
+
+    def person(self, name: str | None = None) -> PersonIdentity | None:
+        """The person acting (or asked about), when it is one: a devnet person of the cast (by
+        name: ``--account patient``, or ``name``), else ``$CARELEDGER_PATIENT_MNEMONIC`` (with
+        ``$CARELEDGER_PATIENT_IDENTITY``, ``$CARELEDGER_PATIENT_PASSPHRASE``) when no account is
+        named. None: act as the account's own address (an organisation, a delegate, a legacy key)."""
+        from careledger.accounts import PersonIdentity, dev_account, dev_person
+        from careledger.devchain import require_devnet
+
+        key = os.environ.get("CARELEDGER_PRIVATE_KEY")
+        who = name if name is not None else (self.account or (None if key else "patient"))
+        if who is not None and not who.startswith("0x"):
+            try:
+                member = dev_account(who)
+            except KeyError:
+                return None
+            if member.role is not None or member.name == "admin":
+                return None
+            chain = self.chain()
+            require_devnet(
+                chain.is_devnet(), f"devnet person {who!r}", chain.chain_id, "set CARELEDGER_PATIENT_MNEMONIC"
+            )
+            return dev_person(who)
+        mnemonic = os.environ.get("CARELEDGER_PATIENT_MNEMONIC")
+        if name is None and self.account is None and mnemonic:
+            return PersonIdentity(
+                mnemonic,
+                int(os.environ.get("CARELEDGER_PATIENT_IDENTITY", "0")),
+                os.environ.get("CARELEDGER_PATIENT_PASSPHRASE", ""),
+            )
+        return None
 
     def signer(self, default: str | None = None) -> Chain:
         """The chain with a signing key: ``--account`` (a devnet cast name or index), else

@@ -17,7 +17,6 @@ def _store(folder: str | None, keys: str | None = None) -> RecordStore:
     import os
     import sys
 
-    from careledger._paths import project_root
     from careledger.consent.records import PASSPHRASE_ENV
     from careledger.errors import InvalidInput
 
@@ -26,9 +25,7 @@ def _store(folder: str | None, keys: str | None = None) -> RecordStore:
         if not sys.stdin.isatty():
             raise InvalidInput(f"the record keys need a passphrase: set ${PASSPHRASE_ENV} (no terminal to ask on)")
         passphrase = click.prompt("record key passphrase", hide_input=True, err=True)
-    return RecordStore(
-        Path(folder) if folder else project_root() / ".records", passphrase, Path(keys) if keys else None
-    )
+    return RecordStore(Path(folder) if folder else None, passphrase, Path(keys) if keys else None)
 
 
 _STORE_OPT = click.option(

@@ -34,16 +34,16 @@ def seed_drugs(admin: Chain, store_dir: Path, units: int = 1000) -> dict[str, st
         return ProvenanceClient(admin.with_account(dev_account(name).account), deployment)
 
     # Two years after the chain's own date (a devnet's clock may be pinned far from the calendar).
-    chain_day = datetime.fromtimestamp(int(admin.w3.eth.get_block("latest")["timestamp"]), UTC).date()
+    chain_day = datetime.fromtimestamp(client("manufacturer").chain_time(), UTC).date()
     expiry = (chain_day + timedelta(days=730)).strftime("%y%m%d")
     distributor, pharmacy = dev_account("distributor").address, dev_account("pharmacy").address
+    maker = client("manufacturer")
     good = build_batch(GTIN, "LOT-A", int(expiry), [f"SN{i:05d}" for i in range(1, units + 1)])
     recalled = build_batch(GTIN, "LOT-R", int(expiry), [f"RC{i:05d}" for i in range(1, 101)])
     for batch in (good, recalled):
-        store.save(batch)
-        client("manufacturer").commission(batch)
+        maker.commission_serials(batch, store)
     # A batch whose serial tree this pharmacy never received (not in its store).
-    client("manufacturer").commission(build_batch(GTIN, "LOT-U", int(expiry), ["UN00001", "UN00002"]))
+    maker.commission_serials(build_batch(GTIN, "LOT-U", int(expiry), ["UN00001", "UN00002"]))
     a, r = good.batch_id, recalled.batch_id
     # Positions 0-199 to the distributor, 0-49 of them on to the pharmacy.
     client("manufacturer").ship(a, distributor, 200, code32("DSCSA-TI-A-0001"), start=0)
@@ -85,6 +85,8 @@ def seed_claims(admin: Chain) -> dict[str, Any]:
     from careledger.claims.types import PLAN_YEAR, CodeKey, CoverageRule, PlanTerms
     from careledger.codes import Category, Purpose
     from careledger.consent import eip712
+    from careledger.consent.client import ConsentClient
+    from careledger.consent.terms import GrantTerms, mask
 
     deployment = load_deployment(admin.w3)
     insurer = ClaimsClient(admin.with_account(dev_account("insurer").account), deployment)
@@ -111,20 +113,11 @@ def seed_claims(admin: Chain) -> dict[str, Any]:
     insurer.mint_test_tokens(dev_account("insurer").address, 100_000 * USD)
     insurer.fund(plan, 50_000 * USD)
     until = now + 365 * DAY
-    fin, pay = 1 << int(Category.FINANCIAL), 1 << int(Purpose.HPAYMT)
-    registry = admin.with_account(member.account)
-    consent = registry.contract(deployment.address("ConsentRegistry"), _abi("ConsentRegistry", deployment))
+    fin, pay = mask([Category.FINANCIAL]), mask([Purpose.HPAYMT])
+    consent = ConsentClient(admin.with_account(member.account), deployment)
     for grantee in ("clinic", "pharmacy"):
-        terms_ = (dev_account(grantee).address, fin, pay, 0, 0, 0, until, b"\x06" * 32)
-        registry.send(consent.functions.grant(member.address, terms_), f"patient2 grants {grantee}")
+        consent.act("grant", terms=GrantTerms(dev_account(grantee).address, fin, pay, until, document=b"\x06" * 32))
     return {"plan": plan, "member": member.address, "usd": USD, "planKey": "0x" + PLAN_KEY.hex()}
-
-
-def _abi(label: str, deployment: Any) -> Any:
-    from careledger.artifacts import load_artifacts
-
-    by_hash = {a.abi_hash: a for a in load_artifacts().contracts.values()}
-    return by_hash[deployment.contracts[label].abi_hash].abi
 
 
 def dispense_unit(admin: Chain, store_dir: Path, scan_text: str) -> None:

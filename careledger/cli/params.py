@@ -1,0 +1,233 @@
+"""The command line's parameter types, shared by every command group.
+
+Each type turns the text a user typed into the value the SDK takes, or stops the command with
+one readable line and exit code 2 (click's usage error: ``error: Invalid value for 'GRANTEE':
+...``) before anything is sent. Parties follow one rule, :meth:`AppContext.address`: a 0x
+address, or on a devnet a cast name (``pharmacy``); a name on another chain is
+:class:`~careledger.errors.DevnetOnly` (exit 6), not a usage error.
+
+Only the address type (for a cast name) and the amount type (for the token's decimals) may ask
+the node anything; the others parse text alone, so a malformed value is refused before any node
+is contacted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import IntEnum
+from typing import Any
+
+import click
+
+from careledger.cli.context import AppContext
+from careledger.errors import InvalidInput
+
+__all__ = [
+    "ADDRESS",
+    "BATCH",
+    "BYTES32",
+    "CATEGORIES",
+    "CATEGORY",
+    "CLAIM_ID",
+    "PURPOSE",
+    "PURPOSES",
+    "SERVICE_CODE",
+    "AddressType",
+    "AmountType",
+    "BatchType",
+    "Bytes32Type",
+    "CodeSetType",
+    "CodeType",
+    "ServiceCodeType",
+]
+
+
+def _app(ctx: click.Context | None) -> AppContext:
+    app = ctx.find_object(AppContext) if ctx is not None else None
+    if app is None:  # a command used outside ``careledger`` (a bug of the caller)
+        raise RuntimeError("careledger parameter types need the careledger command's context")
+    return app
+
+
+def _what(param: click.Parameter | None, default: str) -> str:
+    if param is None or param.name is None:
+        return default
+    return param.name.replace("_", " ")
+
+
+class AddressType(click.ParamType):
+    """An account: a 0x address (checksummed) or, on a devnet, a cast name (``clinic``)."""
+
+    name = "address"
+
+    def __init__(self, what: str | None = None) -> None:
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if not isinstance(value, str):
+            self.fail(f"{value!r} is not an address", param, ctx)
+        try:
+            return _app(ctx).address(value, self.what or _what(param, "address"))
+        except InvalidInput as exc:
+            self.fail(exc.message, param, ctx)
+
+
+class Bytes32Type(click.ParamType):
+    """A 32-byte id or commitment: 0x + 64 hex digits. A ``commitment`` (a salted hash of an
+    off-chain document) must not be zero: the contracts refuse an empty one."""
+
+    name = "bytes32"
+
+    def __init__(self, what: str = "value", *, commitment: bool = False) -> None:
+        self.what = what
+        self.commitment = commitment
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> bytes:
+        if isinstance(value, bytes) and len(value) == 32:
+            return value
+        text = str(value).strip()
+        raw = b""
+        if text[:2].lower() == "0x" and len(text) == 66:
+            try:
+                raw = bytes.fromhex(text[2:])
+            except ValueError:
+                raw = b""
+        if len(raw) != 32 and self.commitment:
+            self.fail(
+                f"{self.what} must be a commitment: 0x + 64 hex digits (e.g. from 'careledger records store'), "
+                f"not {value!r}",
+                param,
+                ctx,
+            )
+        if len(raw) != 32:
+            self.fail(f"{self.what} {value!r} must be 0x + 64 hex digits", param, ctx)
+        if self.commitment and not any(raw):
+            self.fail(f"{self.what} must not be zero: commit to the real {self.what} (a salted hash)", param, ctx)
+        return raw
+
+
+class BatchType(click.ParamType):
+    """A drug batch: its id (0x + 64 hex digits) or ``GTIN/LOT`` (check digit validated)."""
+
+    name = "batch"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> bytes:
+        from careledger.provenance.gs1 import _check_gtin
+        from careledger.provenance.ids import batch_id
+
+        if isinstance(value, bytes) and len(value) == 32:
+            return value
+        text = str(value).strip()
+        if text[:2].lower() == "0x" and len(text) == 66:
+            try:
+                return bytes.fromhex(text[2:])
+            except ValueError:
+                pass
+        elif "/" in text:
+            gtin, _, lot = text.partition("/")
+            try:
+                return batch_id(int(_check_gtin(gtin)), lot)
+            except InvalidInput as exc:
+                self.fail(exc.message, param, ctx)
+        self.fail(f"batch {value!r} must be a batch id (0x + 64 hex digits) or GTIN/LOT", param, ctx)
+
+
+class AmountType(click.ParamType):
+    """A token amount typed with decimals (``180.00``) -> base units (int), exact (a Decimal, no
+    float), positive, refusing more places than the token has. ``decimals`` is the token's: a
+    number, or a function of the command's :class:`AppContext` (e.g. read from the token contract)."""
+
+    name = "amount"
+
+    def __init__(self, decimals: int | Callable[[AppContext], int]) -> None:
+        self.decimals = decimals
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value  # a default already in base units
+        from careledger.claims.batchfile import parse_amount
+
+        decimals = self.decimals if isinstance(self.decimals, int) else self.decimals(_app(ctx))
+        try:
+            return parse_amount(str(value), decimals)
+        except InvalidInput as exc:
+            self.fail(exc.message, param, ctx)
+
+
+class CodeType(click.ParamType):
+    """One code of a code table (``Category``, ``Purpose``), by name, case-insensitive
+    (``lab-result`` or ``LAB_RESULT``)."""
+
+    def __init__(self, table: type[IntEnum], what: str) -> None:
+        self.table = table
+        self.what = what
+        self.name = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> IntEnum:
+        if isinstance(value, self.table):
+            return value
+        key = str(value).strip().upper().replace("-", "_")
+        try:
+            return self.table[key]
+        except KeyError:
+            names = ", ".join(m.name.lower() for m in self.table)
+            self.fail(f"unknown {self.what} {value!r} (one of {names})", param, ctx)
+
+
+class CodeSetType(click.ParamType):
+    """Comma-separated codes of a code table, or ``all`` -> the bit mask the contracts take."""
+
+    def __init__(self, table: type[IntEnum], what: str) -> None:
+        self.table = table
+        self.what = what
+        self.name = f"{what}s"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        from careledger.consent.terms import parse_mask
+
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        try:
+            return parse_mask(str(value), self.table, self.what)
+        except InvalidInput as exc:
+            self.fail(exc.message, param, ctx)
+
+
+class ServiceCodeType(click.ParamType):
+    """A billing code of a public vocabulary (``CPT:99213``, ``NDC:0002-1433-80``): checked,
+    kept as text (the plan's code key turns it into a digest, off chain)."""
+
+    name = "code"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from careledger.claims.types import service_code
+
+        text = str(value).strip()
+        try:
+            service_code(text)
+        except InvalidInput as exc:
+            self.fail(exc.message, param, ctx)
+        return text
+
+
+def _category_table() -> type[IntEnum]:
+    from careledger.codes import Category
+
+    return Category
+
+
+def _purpose_table() -> type[IntEnum]:
+    from careledger.codes import Purpose
+
+    return Purpose
+
+
+ADDRESS = AddressType()
+BYTES32 = Bytes32Type()
+CLAIM_ID = Bytes32Type("claim id")
+BATCH = BatchType()
+CATEGORY = CodeType(_category_table(), "category")
+PURPOSE = CodeType(_purpose_table(), "purpose")
+CATEGORIES = CodeSetType(_category_table(), "category")
+PURPOSES = CodeSetType(_purpose_table(), "purpose")
+SERVICE_CODE = ServiceCodeType()
