@@ -581,9 +581,9 @@ def _readable(info: Any, codes_file: Path | None, records: str | None) -> tuple[
     codes = [reader.code(ln.code) for ln in info.lines]
     date = None
     if records is not None:
-        from careledger.consent.records_cli import _store
+        from careledger.cli.context import record_store
 
-        store = _store(records)
+        store = record_store(records)
         found = store.find(info.fhir_claim)
         if found is not None and found["status"] == "stored":
             date = service_date_of(store.read(found["recordId"]))

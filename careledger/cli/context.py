@@ -13,9 +13,10 @@ import click
 if TYPE_CHECKING:
     from careledger.accounts import PersonIdentity
     from careledger.chain import Chain
+    from careledger.consent.records import RecordStore
     from careledger.deployments import Deployment
 
-__all__ = ["AppContext", "pass_app"]
+__all__ = ["AppContext", "ask_passphrase", "pass_app", "record_store"]
 
 
 @dataclass
@@ -152,3 +153,28 @@ class AppContext:
 
 
 pass_app = click.make_pass_decorator(AppContext)
+
+
+def ask_passphrase(env: str, what: str) -> str:
+    """A key-file passphrase: ``$env``, else asked on the terminal (hidden); with neither,
+    :class:`~careledger.errors.InvalidInput` naming the variable."""
+    from careledger.errors import InvalidInput
+
+    passphrase = os.environ.get(env)
+    if not passphrase:
+        if not sys.stdin.isatty():
+            raise InvalidInput(f"{what} need a passphrase: set ${env} (no terminal to ask on)")
+        passphrase = str(click.prompt(f"{what} passphrase", hide_input=True, err=True))
+    return passphrase
+
+
+def record_store(folder: str | None, keys: str | None = None) -> RecordStore:
+    """The off-chain record store the commands share (``records``, ``claims status --records``):
+    ``folder`` or its default (:class:`~careledger.consent.records.RecordStore`), the key-file
+    passphrase from ``$CARELEDGER_RECORDS_PASSPHRASE`` or the terminal."""
+    from pathlib import Path
+
+    from careledger.consent.records import PASSPHRASE_ENV, RecordStore
+
+    passphrase = ask_passphrase(PASSPHRASE_ENV, "the record keys")
+    return RecordStore(Path(folder) if folder else None, passphrase, Path(keys) if keys else None)

@@ -31,6 +31,7 @@ __all__ = [
     "CLAIM_ID",
     "PURPOSE",
     "PURPOSES",
+    "ROLES",
     "SERVICE_CODE",
     "AddressType",
     "AmountType",
@@ -38,7 +39,9 @@ __all__ = [
     "Bytes32Type",
     "CodeSetType",
     "CodeType",
+    "RolesType",
     "ServiceCodeType",
+    "role_names",
 ]
 
 
@@ -193,6 +196,29 @@ class CodeSetType(click.ParamType):
             self.fail(exc.message, param, ctx)
 
 
+class RolesType(click.ParamType):
+    """Directory roles: ``pharmacy`` or ``provider,relayer`` -> :class:`~careledger.codes.Role` flags."""
+
+    name = "roles"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from careledger.codes import Role, parse_role
+
+        if isinstance(value, Role):
+            return value
+        try:
+            return parse_role(str(value))
+        except InvalidInput as exc:
+            self.fail(exc.message, param, ctx)
+
+
+def role_names(roles: Any) -> str:
+    """``Role.PROVIDER | Role.RELAYER`` -> ``"provider,relayer"`` (the form :data:`ROLES` reads)."""
+    from careledger.codes import Role
+
+    return ",".join(str(m.name).lower() for m in Role if m and m in roles)
+
+
 class ServiceCodeType(click.ParamType):
     """A billing code of a public vocabulary (``CPT:99213``, ``NDC:0002-1433-80``): checked,
     kept as text (the plan's code key turns it into a digest, off chain)."""
@@ -231,3 +257,4 @@ PURPOSE = CodeType(_purpose_table(), "purpose")
 CATEGORIES = CodeSetType(_category_table(), "category")
 PURPOSES = CodeSetType(_purpose_table(), "purpose")
 SERVICE_CODE = ServiceCodeType()
+ROLES = RolesType()

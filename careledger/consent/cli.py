@@ -48,11 +48,11 @@ def _period(valid_from: int, days: float | None, until: int | None, now: int) ->
 def _commitment(document: Path | None) -> bytes:
     if document is None:
         return b"\0" * 32
-    from careledger.consent.records import RecordStore
+    from careledger.cli.context import record_store
 
-    # The consent document is kept encrypted off chain (the record store: $CARELEDGER_RECORDS or
-    # .records/, as 'careledger records'); only its salted commitment goes on chain.
-    ref = RecordStore().store(document.read_bytes())
+    # The consent document is kept encrypted off chain (the record store 'careledger records'
+    # uses: $CARELEDGER_RECORDS or .records/); only its salted commitment goes on chain.
+    ref = record_store(None).store(document.read_bytes())
     click.echo(f"consent document stored as record {ref.record_id}", err=True)
     return ref.commitment
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import click
 
 from careledger.cli.context import AppContext, pass_app
-from careledger.cli.params import ADDRESS
+from careledger.cli.params import ADDRESS, ROLES, role_names
+from careledger.codes import Role
 
 
 def _client(app: AppContext, signer: str | None = None):  # type: ignore[no-untyped-def]
@@ -14,16 +15,6 @@ def _client(app: AppContext, signer: str | None = None):  # type: ignore[no-unty
 
     chain = app.signer(default=signer) if signer else app.chain()
     return DirectoryClient(chain, app.deployment())
-
-
-def _roles(text: str):  # type: ignore[no-untyped-def]
-    from careledger.codes import parse_role
-    from careledger.errors import InvalidInput
-
-    try:
-        return parse_role(text)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
 
 
 @click.group()
@@ -62,11 +53,11 @@ def show(app: AppContext, address: str) -> None:
 
 @directory.command()
 @click.argument("address", type=ADDRESS)
-@click.argument("roles")
+@click.argument("roles", type=ROLES)
 @click.option("--credential", required=True, help="Licence / NPI / GLN (committed with a salt, never stored).")
 @click.option("--salt", default=None, help="Hex salt for the commitment (random when omitted; keep it).")
 @pass_app
-def register(app: AppContext, address: str, roles: str, credential: str, salt: str | None) -> None:
+def register(app: AppContext, address: str, roles: Role, credential: str, salt: str | None) -> None:
     """Register ADDRESS with ROLES (e.g. pharmacy or provider,relayer)."""
     import secrets
 
@@ -74,7 +65,7 @@ def register(app: AppContext, address: str, roles: str, credential: str, salt: s
     from careledger.errors import InvalidInput
 
     addr = address
-    flags = _roles(roles)
+    flags = roles
     try:
         salt_bytes = bytes.fromhex(salt.removeprefix("0x")) if salt else secrets.token_bytes(32)
     except ValueError:
@@ -82,27 +73,30 @@ def register(app: AppContext, address: str, roles: str, credential: str, salt: s
     receipt = _client(app, "admin").register(addr, flags, credential_commitment(credential, salt_bytes))
     data = {
         "address": addr,
-        "roles": roles,
+        "roles": role_names(roles),
         "salt": "0x" + salt_bytes.hex(),
         "tx": receipt["transactionHash"].to_0x_hex(),
     }
     app.emit(
-        data, lambda: click.echo(f"registered {addr} as {roles}; keep the salt {data['salt']} with the credential")
+        data,
+        lambda: click.echo(
+            f"registered {addr} as {role_names(roles)}; keep the salt {data['salt']} with the credential"
+        ),
     )
 
 
 @directory.command("set-roles")
 @click.argument("address", type=ADDRESS)
-@click.argument("roles")
+@click.argument("roles", type=ROLES)
 @pass_app
-def set_roles(app: AppContext, address: str, roles: str) -> None:
+def set_roles(app: AppContext, address: str, roles: Role) -> None:
     """Replace the roles of ADDRESS."""
 
     addr = address
-    receipt = _client(app, "admin").set_roles(addr, _roles(roles))
+    receipt = _client(app, "admin").set_roles(addr, roles)
     app.emit(
-        {"address": addr, "roles": roles, "tx": receipt["transactionHash"].to_0x_hex()},
-        lambda: click.echo(f"{addr} now holds {roles}"),
+        {"address": addr, "roles": role_names(roles), "tx": receipt["transactionHash"].to_0x_hex()},
+        lambda: click.echo(f"{addr} now holds {role_names(roles)}"),
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,14 +27,10 @@ PASSPHRASE_ENV = "CARELEDGER_GATEWAY_PASSPHRASE"
 
 
 def _store(db: str | None, keys: str | None) -> Any:
-    from careledger.errors import InvalidInput
+    from careledger.cli.context import ask_passphrase
     from careledger.gateway.store import GatewayStore
 
-    passphrase = os.environ.get(PASSPHRASE_ENV)
-    if not passphrase:
-        if not sys.stdin.isatty():
-            raise InvalidInput(f"the gateway's record keys need a passphrase: set ${PASSPHRASE_ENV}")
-        passphrase = click.prompt("gateway key passphrase", hide_input=True, err=True)
+    passphrase = ask_passphrase(PASSPHRASE_ENV, "the gateway's record keys")
     return GatewayStore(db, Path(keys) if keys else None, passphrase)
 
 

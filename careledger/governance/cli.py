@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from careledger.cli.context import AppContext, pass_app
-from careledger.cli.params import ADDRESS
+from careledger.cli.params import ADDRESS, ROLES
+from careledger.codes import Role
 from careledger.governance import PAUSABLE
 
 
@@ -83,20 +84,19 @@ _note = click.option("--note", default="", help="A line for the other members (p
 
 @propose.command("register")
 @click.argument("address", type=ADDRESS)
-@click.argument("roles")
+@click.argument("roles", type=ROLES)
 @click.option("--credential", required=True, help="Licence / NPI / GLN (committed with a salt, never stored).")
 @click.option("--salt", default=None, help="Hex salt for the commitment (random when omitted; keep it).")
 @_note
 @pass_app
-def propose_register(app: AppContext, address: str, roles: str, credential: str, salt: str | None, note: str) -> None:
+def propose_register(app: AppContext, address: str, roles: Role, credential: str, salt: str | None, note: str) -> None:
     """Propose registering ADDRESS with ROLES (e.g. pharmacy or provider,relayer)."""
     import secrets
 
-    from careledger.directory.cli import _roles
     from careledger.directory.client import credential_commitment
     from careledger.errors import InvalidInput
 
-    addr, flags = address, _roles(roles)
+    addr, flags = address, roles
     try:
         salt_bytes = bytes.fromhex(salt.removeprefix("0x")) if salt else secrets.token_bytes(32)
     except ValueError:
@@ -109,14 +109,13 @@ def propose_register(app: AppContext, address: str, roles: str, credential: str,
 
 @propose.command("set-roles")
 @click.argument("address", type=ADDRESS)
-@click.argument("roles")
+@click.argument("roles", type=ROLES)
 @_note
 @pass_app
-def propose_set_roles(app: AppContext, address: str, roles: str, note: str) -> None:
+def propose_set_roles(app: AppContext, address: str, roles: Role, note: str) -> None:
     """Propose replacing the roles of ADDRESS."""
-    from careledger.directory.cli import _roles
 
-    addr, flags = address, _roles(roles)
+    addr, flags = address, roles
     _submit(app, lambda c: [c.set_roles(addr, flags)], note)
 
 

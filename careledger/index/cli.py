@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from careledger.cli.context import AppContext, pass_app
+from careledger.cli.params import ADDRESS, BATCH
 
 if TYPE_CHECKING:
     from careledger.deployments import Deployment
@@ -251,8 +252,8 @@ def _common(f: Any) -> Any:
 
 
 @index.command("disclosures")
-@click.argument("patients", nargs=-1, required=True)
-@click.option("--org", "orgs", multiple=True, help="Only disclosures to this organisation (repeatable).")
+@click.argument("patients", type=ADDRESS, nargs=-1, required=True)
+@click.option("--org", "orgs", type=ADDRESS, multiple=True, help="Only disclosures to this organisation (repeatable).")
 @click.option("--period", default=None, help="START..END, days inclusive (e.g. 2028-01-01..2028-12-31).")
 @click.option("--category", "categories", multiple=True, help="Data category, e.g. medication (repeatable).")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(["access", "break-glass", "research"]))
@@ -319,7 +320,7 @@ def disclosures(
 
 
 @index.command("claims")
-@click.argument("insurer")
+@click.argument("insurer", type=ADDRESS)
 @click.option("--plan", "plans", multiple=True, type=int)
 @click.option("--period", default=None, help="START..END of submission, days inclusive.")
 @click.option("--state", "states", multiple=True)
@@ -362,7 +363,7 @@ def claims(
 
 
 @index.command("eob")
-@click.argument("members", nargs=-1, required=True)
+@click.argument("members", type=ADDRESS, nargs=-1, required=True)
 @click.option("--period", default=None, help="START..END of submission, days inclusive.")
 @_common
 @pass_app
@@ -397,15 +398,15 @@ def eob(
 
 
 @index.command("custody")
-@click.argument("batch")
+@click.argument("batch", type=BATCH)
 @_common
 @pass_app
-def custody(app: AppContext, batch: str, limit: int, cursor: str | None, db: str | None, offline: bool) -> None:
-    """A batch's custody trail (BATCH: its 0x batch id)."""
+def custody(app: AppContext, batch: bytes, limit: int, cursor: str | None, db: str | None, offline: bool) -> None:
+    """A batch's custody trail (BATCH: its 0x batch id, or GTIN/LOT)."""
     from careledger.index.reports.custody import custody_trail
 
     svc = _service(app, db, offline)
-    page = custody_trail(svc, batch, limit=limit, cursor=cursor)
+    page = custody_trail(svc, "0x" + batch.hex(), limit=limit, cursor=cursor)
 
     def human(data: dict[str, Any]) -> None:
         for e in data["items"]:
@@ -447,13 +448,13 @@ def regulator(
 
 @index.command("epcis")
 @click.option("--period", default=None, help="START..END, days inclusive.")
-@click.option("--batch", "batches", multiple=True, help="Only these batch ids (repeatable).")
+@click.option("--batch", "batches", type=BATCH, multiple=True, help="Only these batches: id or GTIN/LOT (repeatable).")
 @click.option("--out", type=click.Path(path_type=Path), default=None)
 @_offline_option
 @_db_option
 @pass_app
 def epcis(
-    app: AppContext, period: str | None, batches: tuple[str, ...], out: Path | None, db: str | None, offline: bool
+    app: AppContext, period: str | None, batches: tuple[bytes, ...], out: Path | None, db: str | None, offline: bool
 ) -> None:
     """GS1 EPCIS 2.0 JSON-LD of every custody event in a period."""
     from careledger.exactjson import dumps
@@ -462,7 +463,7 @@ def epcis(
 
     svc = _service(app, db, offline)
     since, until = parse_period(period)
-    _write(out, dumps(epcis_export(svc, since=since, until=until, batches=batches)))
+    _write(out, dumps(epcis_export(svc, since=since, until=until, batches=["0x" + b.hex() for b in batches])))
 
 
 @index.command("serve")

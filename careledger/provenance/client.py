@@ -140,14 +140,10 @@ class Commissioned:
     store: Path | None
 
     def to_json(self) -> dict[str, Any]:
-        b = self.batch
+        batch = {k: v for k, v in self.batch.to_json().items() if k not in ("serials", "root")}
         return {
-            "batchId": "0x" + b.batch_id.hex(),
-            "gtin": f"{b.gtin:014d}",
-            "lot": b.lot,
-            "expiry": f"{b.expiry:06d}",
-            "quantity": len(b.serials),
-            "merkleRoot": "0x" + b.root.hex(),
+            **batch,
+            "merkleRoot": "0x" + self.batch.root.hex(),
             "gasUsed": int(self.receipt["gasUsed"]),
             "tx": self.receipt["transactionHash"].to_0x_hex(),
             "store": None if self.store is None else str(self.store),
