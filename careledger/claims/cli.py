@@ -202,9 +202,8 @@ def plan(
     if parsed:
         table = {key.digest(plan_id, c): r for c, r, _ in parsed}
         bindings = {key.digest(plan_id, c): key.gtin_binding(plan_id, c, g) for c, _, g in parsed if g is not None}
-        version, effective = client.schedule_rules_now(plan_id, key.key_id)
-        out["coverageTx"] = _tx(client.set_coverage(plan_id, version, table, bindings))["tx"]
-        client.wait_until(effective)
+        version, _, receipt = client.coverage_now(plan_id, key.key_id, table, bindings)
+        out["coverageTx"] = _tx(receipt)["tx"]
         out["rulesVersion"] = version
     app.emit(out, lambda: click.echo(f"plan {plan_id} created with {len(parsed)} coverage rule(s)"))
 
@@ -289,9 +288,6 @@ def sign_enrolment(
     consents (``careledger consent grant GRANTEE --plan INSURER ...``) use it, and nothing on
     chain joins it to the pseudonyms the person uses with its providers. Signing is off chain:
     the pseudonym needs no ether."""
-    from careledger.claims.enrolment import enrolment_typed_data
-    from careledger.consent import eip712
-
     client = _reader(app)
     insurer, _ = client.plan(plan_id)
     if int(insurer, 16) == 0:
@@ -302,18 +298,7 @@ def sign_enrolment(
     last = first if to_period is None else to_period
     deadline = now + valid_hours * 3_600
     member_record = record
-    typed = enrolment_typed_data(
-        plan_id,
-        account.address,
-        member_record,
-        first,
-        last,
-        client.enrolment_nonce(account.address),
-        deadline,
-        chain_id=client.chain.chain_id,
-        contract=client.contract.address,
-    )
-    sig = eip712.sign(account, typed)
+    sig = client.sign_enrolment(account, plan_id, member_record, first, last, deadline)
     out = {
         "planId": plan_id,
         "member": account.address,

@@ -27,8 +27,7 @@ def directory() -> None:
 @pass_app
 def show(app: AppContext, address: str) -> None:
     """Show the directory entry of ADDRESS."""
-
-    addr = address  # before any node is contacted
+    addr = address  # checked (and a cast name resolved) by the ADDRESS type
     info = _client(app).get(addr)
 
     client = _client(app)
@@ -91,7 +90,6 @@ def register(app: AppContext, address: str, roles: Role, credential: str, salt: 
 @pass_app
 def set_roles(app: AppContext, address: str, roles: Role) -> None:
     """Replace the roles of ADDRESS."""
-
     addr = address
     receipt = _client(app, "admin").set_roles(addr, roles)
     app.emit(
@@ -123,7 +121,6 @@ def suspend(app: AppContext, address: str, reason: str) -> None:
 @pass_app
 def reinstate(app: AppContext, address: str) -> None:
     """Lift the suspension of ADDRESS."""
-
     addr = address
     receipt = _client(app, "admin").reinstate(addr)
     app.emit(
@@ -139,7 +136,6 @@ def reinstate(app: AppContext, address: str) -> None:
 def propose_rotation(app: AppContext, old_key: str, new_key: str) -> None:
     """Propose moving the organisation acting as OLD_KEY to NEW_KEY (a registrar; with a consortium,
     use 'gov propose rotate-key'). NEW_KEY then runs 'directory accept-key OLD_KEY'."""
-
     old, new = old_key, new_key
     receipt = _client(app, "admin").propose_rotation(old, new)
     app.emit(

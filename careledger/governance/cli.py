@@ -114,7 +114,6 @@ def propose_register(app: AppContext, address: str, roles: Role, credential: str
 @pass_app
 def propose_set_roles(app: AppContext, address: str, roles: Role, note: str) -> None:
     """Propose replacing the roles of ADDRESS."""
-
     addr, flags = address, roles
     _submit(app, lambda c: [c.set_roles(addr, flags)], note)
 
@@ -125,7 +124,6 @@ def propose_set_roles(app: AppContext, address: str, roles: Role, note: str) -> 
 @pass_app
 def propose_reinstate(app: AppContext, address: str, note: str) -> None:
     """Propose lifting the suspension of ADDRESS."""
-
     addr = address
     _submit(app, lambda c: [c.reinstate(addr)], note)
 
@@ -137,7 +135,6 @@ def propose_reinstate(app: AppContext, address: str, note: str) -> None:
 @pass_app
 def propose_suspend(app: AppContext, address: str, reason: str, note: str) -> None:
     """Propose suspending ADDRESS at once (emergency council)."""
-
     addr = address
     _submit(app, lambda c: [c.suspend(addr, reason)], note)
 
@@ -150,7 +147,6 @@ def propose_suspend(app: AppContext, address: str, reason: str, note: str) -> No
 def propose_rotate_key(app: AppContext, old_key: str, new_key: str, note: str) -> None:
     """Propose moving the organisation acting as OLD_KEY to NEW_KEY (ordinary council); once it has
     run, NEW_KEY takes over with 'directory accept-key OLD_KEY'."""
-
     old, new = old_key, new_key
     _submit(app, lambda c: [c.rotate_key(old, new)], note)
 
@@ -212,7 +208,6 @@ def propose_revoke_prefix(app: AppContext, prefix: str, reason: str, note: str) 
 @pass_app
 def propose_admit(app: AppContext, member: str, note: str) -> None:
     """Propose admitting MEMBER to the consortium (one vote)."""
-
     addr = member
     _submit(app, lambda c: [c.admit(addr)], note)
 
@@ -223,7 +218,6 @@ def propose_admit(app: AppContext, member: str, note: str) -> None:
 @pass_app
 def propose_expel(app: AppContext, member: str, note: str) -> None:
     """Propose expelling MEMBER from the consortium."""
-
     addr = member
     _submit(app, lambda c: [c.expel(addr)], note)
 

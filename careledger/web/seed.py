@@ -80,13 +80,9 @@ def seed_claims(admin: Chain) -> dict[str, Any]:
     pool; patient2 enrolled (its signature) and consenting to payment by the clinic and the
     pharmacy. Office visits settle by the rules, MRIs need an adjuster, the drug line needs a
     dispensed unit of GTIN. Through the claims SDK."""
+    from careledger.claims._consent import grant_payment_consent
     from careledger.claims.client import ClaimsClient
-    from careledger.claims.enrolment import enrolment_typed_data
     from careledger.claims.types import PLAN_YEAR, CodeKey, CoverageRule, PlanTerms
-    from careledger.codes import Category, Purpose
-    from careledger.consent import eip712
-    from careledger.consent.client import ConsentClient
-    from careledger.consent.terms import GrantTerms, mask
 
     deployment = load_deployment(admin.w3)
     insurer = ClaimsClient(admin.with_account(dev_account("insurer").account), deployment)
@@ -100,23 +96,18 @@ def seed_claims(admin: Chain) -> dict[str, Any]:
         key.digest(plan, MRI): CoverageRule(True, True, False, False, 1_000, 0, 0),  # prior authorisation
         key.digest(plan, DRUG): CoverageRule(True, False, True, False, 0, 5 * USD, 0),  # a dispensed unit
     }
-    version, effective = insurer.schedule_rules_now(plan, key.key_id)
-    insurer.set_coverage(plan, version, rules, {key.digest(plan, DRUG): key.gtin_binding(plan, DRUG, GTIN)})
-    insurer.wait_until(effective)
+    insurer.coverage_now(plan, key.key_id, rules, {key.digest(plan, DRUG): key.gtin_binding(plan, DRUG, GTIN)})
     period = insurer.period_at(plan, now)
     deadline = now + 7 * DAY
-    typed = enrolment_typed_data(
-        plan, member.address, b"\x05" * 32, period, period, insurer.enrolment_nonce(member.address), deadline,
-        chain_id=insurer.chain.chain_id, contract=insurer.contract.address,
-    )  # fmt: skip
-    insurer.enrol(plan, member.address, b"\x05" * 32, period, period, deadline, eip712.sign(member.account, typed))
+    signature = insurer.sign_enrolment(member.account, plan, b"\x05" * 32, period, period, deadline)
+    insurer.enrol(plan, member.address, b"\x05" * 32, period, period, deadline, signature)
     insurer.mint_test_tokens(dev_account("insurer").address, 100_000 * USD)
     insurer.fund(plan, 50_000 * USD)
     until = now + 365 * DAY
-    fin, pay = mask([Category.FINANCIAL]), mask([Purpose.HPAYMT])
-    consent = ConsentClient(admin.with_account(member.account), deployment)
     for grantee in ("clinic", "pharmacy"):
-        consent.act("grant", terms=GrantTerms(dev_account(grantee).address, fin, pay, until, document=b"\x06" * 32))
+        grant_payment_consent(
+            admin.with_account(member.account), deployment, dev_account(grantee).address, until, b"\x06" * 32
+        )
     return {"plan": plan, "member": member.address, "usd": USD, "planKey": "0x" + PLAN_KEY.hex()}
 
 
