@@ -9,6 +9,7 @@ machines are shared and noisy: the ratio is the trustworthy figure.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +23,21 @@ from careledger.artifacts import Artifacts
 from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.deployments import Deployment, load_deployment
 
-__all__ = ["BenchEnv", "BenchResult", "Throughput", "fresh_suite", "plot_curve", "suite_env"]
+__all__ = ["BenchEnv", "BenchResult", "Throughput", "fresh_suite", "git_commit", "plot_curve", "suite_env"]
+
+
+def git_commit() -> str:
+    """The checkout's short commit, recorded with every result ("unknown" outside git)."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 @dataclass

@@ -30,7 +30,6 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
-from bench.harness import BenchEnv, BenchResult, Throughput, fresh_suite
+from bench.harness import BenchEnv, BenchResult, Throughput, fresh_suite, git_commit
 from careledger.deployments import Deployment
 from careledger.exactjson import dumps
 from careledger.rpc import RpcClient
@@ -369,15 +368,6 @@ def plot(samples: list[dict[str, float]], png: Path, budget: int) -> None:
     plt.close(fig)
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def measure(env: BenchEnv, events: int, db: str | None, steps: int, command: str) -> dict[str, Any]:
     logs, times, head = record(env, steps)
     template = Template(logs, head + 1, env.deployment, env.artifacts)
@@ -388,7 +378,7 @@ def measure(env: BenchEnv, events: int, db: str | None, steps: int, command: str
     result.update(
         {
             "command": command,
-            "commit": _commit(),
+            "commit": git_commit(),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
             "database": "postgresql" if db and "://" in db else "sqlite",
             "recorded": {"events": len(template), "blocks": head, "random_run_steps": steps, "seed": 8},

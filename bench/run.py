@@ -13,14 +13,13 @@ import itertools
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import BenchResult, fresh_suite
+from bench.harness import BenchResult, fresh_suite, git_commit
 from careledger.deploy import SUITE_DOMAINS
 from careledger.exactjson import dumps
 
@@ -28,15 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 SOAK = ROOT / "bench" / "soak.json"
 DOC = ROOT / "docs" / "benchmarks.md"
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 # Benchmarks beyond the domains: the client's send path and CLI start-up (bench/client.py), the
@@ -91,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     command = "make bench" + (" (--quick)" if args.quick else "") + (f" (--only {args.only})" if args.only else "")
     results = {
-        "commit": _commit(),
+        "commit": git_commit(),
         "command": command,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "gas": dict(sorted(gas.items())),
