@@ -31,12 +31,14 @@ __all__ = [
     "CLAIM_ID",
     "PURPOSE",
     "PURPOSES",
+    "REASON",
     "ROLES",
     "SERVICE_CODE",
     "AddressType",
     "AmountType",
     "BatchType",
     "Bytes32Type",
+    "Code32Type",
     "CodeSetType",
     "CodeType",
     "RolesType",
@@ -196,6 +198,26 @@ class CodeSetType(click.ParamType):
             self.fail(exc.message, param, ctx)
 
 
+class Code32Type(click.ParamType):
+    """A short code as the contracts store it (bytes32): ASCII up to 32 characters (``DAMAGED``)
+    or 0x + 64 hex digits (:func:`careledger.provenance.client.code32`)."""
+
+    name = "code"
+
+    def __init__(self, what: str = "reason code") -> None:
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> bytes:
+        from careledger.provenance.client import code32
+
+        if isinstance(value, bytes) and len(value) == 32:
+            return value
+        try:
+            return code32(str(value), self.what)
+        except InvalidInput as exc:
+            self.fail(exc.message, param, ctx)
+
+
 class RolesType(click.ParamType):
     """Directory roles: ``pharmacy`` or ``provider,relayer`` -> :class:`~careledger.codes.Role` flags."""
 
@@ -258,3 +280,4 @@ CATEGORIES = CodeSetType(_category_table(), "category")
 PURPOSES = CodeSetType(_purpose_table(), "purpose")
 SERVICE_CODE = ServiceCodeType()
 ROLES = RolesType()
+REASON = Code32Type()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from careledger.cli.context import AppContext, pass_app
-from careledger.cli.params import ADDRESS, BATCH
+from careledger.cli.params import ADDRESS, BATCH, REASON
 
 if TYPE_CHECKING:
     from careledger.provenance.client import ProvenanceClient
@@ -155,15 +155,15 @@ def ship(
     document_file: Path | None,
 ) -> None:
     """Ship the first QUANTITY serial positions of one of your parcels of BATCH (id or GTIN/LOT)."""
-    bid, receiver, doc = batch, to, _document(document, document_file)
+    doc = _document(document, document_file)
     client = _client(app, "manufacturer")
-    receipt = client.ship(bid, receiver, quantity, doc, start=parcel)
+    receipt = client.ship(batch, to, quantity, doc, start=parcel)
     sent = client.contract.events.ShipmentSent().process_receipt(receipt)[0]["args"]
     start = int(sent["start"])
     app.emit(
         {
-            "batchId": "0x" + bid.hex(),
-            "to": receiver,
+            "batchId": "0x" + batch.hex(),
+            "to": to,
             "parcel": start,
             "positions": [start, start + quantity],
             "quantity": quantity,
@@ -171,8 +171,7 @@ def ship(
             "gasUsed": receipt["gasUsed"],
         },
         lambda: click.echo(
-            f"shipped positions {start}..{start + quantity - 1} ({quantity} units) to {receiver} "
-            "(in transit until accepted)"
+            f"shipped positions {start}..{start + quantity - 1} ({quantity} units) to {to} (in transit until accepted)"
         ),
     )
 
@@ -183,30 +182,26 @@ def ship(
 @pass_app
 def accept(app: AppContext, batch: bytes, parcel: int | None) -> None:
     """Accept a parcel of BATCH in transit to you."""
-    bid = batch
     client = _client(app, "distributor")
-    receipt = client.accept(bid, parcel)
+    receipt = client.accept(batch, parcel)
     me = client._me()
-    held = client.units_held(bid, me)
+    held = client.units_held(batch, me)
     app.emit(
-        {"batchId": "0x" + bid.hex(), "held": held, "gasUsed": receipt["gasUsed"]},
-        lambda: click.echo(f"accepted; you now hold {held} serial positions of 0x{bid.hex()}"),
+        {"batchId": "0x" + batch.hex(), "held": held, "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"accepted; you now hold {held} serial positions of 0x{batch.hex()}"),
     )
 
 
 @drugs.command()
 @click.argument("batch", type=BATCH)
-@click.option("--reason", required=True, help="Reason code (short ASCII, e.g. DAMAGED).")
+@click.option("--reason", type=REASON, required=True, help="Reason code (short ASCII, e.g. DAMAGED).")
 @click.option("--parcel", type=int, default=None, help="Start position of the parcel (default: the first inbound).")
 @pass_app
-def reject(app: AppContext, batch: bytes, reason: str, parcel: int | None) -> None:
+def reject(app: AppContext, batch: bytes, reason: bytes, parcel: int | None) -> None:
     """Reject a parcel of BATCH in transit to you; the units go back to the sender."""
-    from careledger.provenance.client import code32
-
-    bid = batch
-    receipt = _client(app, "distributor").reject(bid, code32(reason), parcel)
+    receipt = _client(app, "distributor").reject(batch, reason, parcel)
     app.emit(
-        {"batchId": "0x" + bid.hex(), "rejected": True, "gasUsed": receipt["gasUsed"]},
+        {"batchId": "0x" + batch.hex(), "rejected": True, "gasUsed": receipt["gasUsed"]},
         lambda: click.echo("rejected; the units are back with the sender"),
     )
 
@@ -218,27 +213,23 @@ def reject(app: AppContext, batch: bytes, reason: str, parcel: int | None) -> No
 @pass_app
 def split(app: AppContext, batch: bytes, parcel: int, at: int) -> None:
     """Split your parcel of BATCH at position AT, so that any range of it can be shipped."""
-    bid = batch
-    receipt = _client(app, "distributor").split(bid, parcel, at)
+    receipt = _client(app, "distributor").split(batch, parcel, at)
     app.emit(
-        {"batchId": "0x" + bid.hex(), "parcels": [parcel, at], "gasUsed": receipt["gasUsed"]},
-        lambda: click.echo(f"split parcel {parcel} of 0x{bid.hex()} at {at}"),
+        {"batchId": "0x" + batch.hex(), "parcels": [parcel, at], "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"split parcel {parcel} of 0x{batch.hex()} at {at}"),
     )
 
 
 @drugs.command()
 @click.argument("batch", type=BATCH)
 @click.option("--parcel", type=int, required=True, help="Start position of the parcel you shipped.")
-@click.option("--reason", required=True, help="Reason code (short ASCII, e.g. WRONG-ORDER).")
+@click.option("--reason", type=REASON, required=True, help="Reason code (short ASCII, e.g. WRONG-ORDER).")
 @pass_app
-def cancel(app: AppContext, batch: bytes, parcel: int, reason: str) -> None:
+def cancel(app: AppContext, batch: bytes, parcel: int, reason: bytes) -> None:
     """Call back a parcel of BATCH you shipped that the receiver has not accepted yet."""
-    from careledger.provenance.client import code32
-
-    bid = batch
-    receipt = _client(app, "distributor").cancel(bid, parcel, code32(reason))
+    receipt = _client(app, "distributor").cancel(batch, parcel, reason)
     app.emit(
-        {"batchId": "0x" + bid.hex(), "parcel": parcel, "cancelled": True, "gasUsed": receipt["gasUsed"]},
+        {"batchId": "0x" + batch.hex(), "parcel": parcel, "cancelled": True, "gasUsed": receipt["gasUsed"]},
         lambda: click.echo(f"shipment of parcel {parcel} called back; the units are yours again"),
     )
 
@@ -248,8 +239,7 @@ def cancel(app: AppContext, batch: bytes, parcel: int, reason: str) -> None:
 @pass_app
 def parcels(app: AppContext, batch: bytes) -> None:
     """The parcels of BATCH: serial positions, holder, and where each is in transit to."""
-    bid = batch
-    found = _client(app).parcels(bid)
+    found = _client(app).parcels(batch)
 
     def human() -> None:
         for p in found:
@@ -258,7 +248,7 @@ def parcels(app: AppContext, batch: bytes) -> None:
                 + (f" -> {p.to} (in transit)" if p.to else "")
             )
 
-    app.emit({"batchId": "0x" + bid.hex(), "parcels": [p.to_json() for p in found]}, human)
+    app.emit({"batchId": "0x" + batch.hex(), "parcels": [p.to_json() for p in found]}, human)
 
 
 @drugs.command()
@@ -336,54 +326,46 @@ def dispense(
     )
 
 
+def _end_batch(app: AppContext, batch: bytes, reason: bytes, action: str, status: str) -> None:
+    """Recall or void ``batch`` (final) and report its new status."""
+    receipt = getattr(_client(app, "regulator"), action)(batch, reason)
+    app.emit(
+        {"batchId": "0x" + batch.hex(), "status": status, "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"batch 0x{batch.hex()} {status}"),
+    )
+
+
 @drugs.command()
 @click.argument("batch", type=BATCH)
-@click.option("--reason", required=True)
+@click.option("--reason", type=REASON, required=True)
 @pass_app
-def recall(app: AppContext, batch: bytes, reason: str) -> None:
+def recall(app: AppContext, batch: bytes, reason: bytes) -> None:
     """Recall BATCH (the GTIN's owner or a regulator). Final."""
-    from careledger.provenance.client import code32
-
-    bid = batch
-    receipt = _client(app, "regulator").recall(bid, code32(reason))
-    app.emit(
-        {"batchId": "0x" + bid.hex(), "status": "recalled", "gasUsed": receipt["gasUsed"]},
-        lambda: click.echo(f"batch 0x{bid.hex()} recalled"),
-    )
+    _end_batch(app, batch, reason, "recall", "recalled")
 
 
 @drugs.command(name="void")
 @click.argument("batch", type=BATCH)
-@click.option("--reason", required=True)
+@click.option("--reason", type=REASON, required=True)
 @pass_app
-def void_batch(app: AppContext, batch: bytes, reason: str) -> None:
+def void_batch(app: AppContext, batch: bytes, reason: bytes) -> None:
     """Void BATCH (regulator only): its commissioning is annulled. Final."""
-    from careledger.provenance.client import code32
-
-    bid = batch
-    receipt = _client(app, "regulator").void(bid, code32(reason))
-    app.emit(
-        {"batchId": "0x" + bid.hex(), "status": "voided", "gasUsed": receipt["gasUsed"]},
-        lambda: click.echo(f"batch 0x{bid.hex()} voided"),
-    )
+    _end_batch(app, batch, reason, "void", "voided")
 
 
 @drugs.command()
 @click.argument("batch", type=BATCH)
-@click.option("--reason", required=True)
+@click.option("--reason", type=REASON, required=True)
 @click.option("--lift", is_flag=True, help="Lift the quarantine instead.")
 @pass_app
-def quarantine(app: AppContext, batch: bytes, reason: str, lift: bool) -> None:
+def quarantine(app: AppContext, batch: bytes, reason: bytes, lift: bool) -> None:
     """Quarantine BATCH as suspect product (or --lift it)."""
-    from careledger.provenance.client import code32
-
-    bid = batch
     client = _client(app, "regulator")
-    receipt = client.lift_quarantine(bid, code32(reason)) if lift else client.quarantine(bid, code32(reason))
+    receipt = client.lift_quarantine(batch, reason) if lift else client.quarantine(batch, reason)
     status = "active" if lift else "quarantined"
     app.emit(
-        {"batchId": "0x" + bid.hex(), "status": status, "gasUsed": receipt["gasUsed"]},
-        lambda: click.echo(f"batch 0x{bid.hex()} {status}"),
+        {"batchId": "0x" + batch.hex(), "status": status, "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"batch 0x{batch.hex()} {status}"),
     )
 
 
