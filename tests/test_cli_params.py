@@ -21,6 +21,7 @@ from careledger.cli.params import (
     CATEGORIES,
     CATEGORY,
     CLAIM_ID,
+    PERIOD,
     PURPOSE,
     PURPOSES,
     ROLES,
@@ -131,6 +132,17 @@ def test_codes_and_masks():
     assert "unknown category" in _parse(CATEGORY, "gossip", devnet=None)[2]
     assert "unknown purpose" in _parse(PURPOSES, "treat,gossip", devnet=None)[2]
     assert _parse(PURPOSES, "all", devnet=None) == ALL_PURPOSES
+
+
+def test_a_period_is_two_inclusive_days_either_open():
+    since, until = _parse(PERIOD, "2028-01-01..2028-01-31", devnet=None)
+    assert (
+        since is not None and until is not None and until - since == 31 * 86_400
+    )  # the end day included (until is exclusive)
+    assert _parse(PERIOD, "2028-01-01..", devnet=None)[1] is None
+    assert _parse(PERIOD, "", devnet=None) == (None, None)
+    assert "ends before it starts" in _parse(PERIOD, "2028-02-01..2028-01-01", devnet=None)[2]
+    assert _parse(PERIOD, "2028-01-01", devnet=None)[:2] == ("usage", 2)
 
 
 def test_roles_read_and_print_back():

@@ -151,6 +151,14 @@ class AppContext:
         else:
             click.echo(data if isinstance(data, str) else dumps(data))
 
+    def emit_rows(self, rows: list[Any], line: Callable[[Any], str], empty: str) -> None:
+        """A list: exact JSON with --json, else one ``line(row)`` per row (``empty`` when none)."""
+
+        def human() -> None:
+            click.echo("\n".join(line(r) for r in rows) if rows else empty)
+
+        self.emit(rows, human)
+
 
 pass_app = click.make_pass_decorator(AppContext)
 

@@ -29,6 +29,7 @@ __all__ = [
     "CATEGORIES",
     "CATEGORY",
     "CLAIM_ID",
+    "PERIOD",
     "PURPOSE",
     "PURPOSES",
     "REASON",
@@ -41,6 +42,7 @@ __all__ = [
     "Code32Type",
     "CodeSetType",
     "CodeType",
+    "PeriodType",
     "RolesType",
     "ServiceCodeType",
     "role_names",
@@ -218,6 +220,26 @@ class Code32Type(click.ParamType):
             self.fail(exc.message, param, ctx)
 
 
+class PeriodType(click.ParamType):
+    """``START..END`` (dates or times, either side may be empty; days inclusive) -> ``(since,
+    until)`` unix times (:func:`careledger.index.service.parse_period`). An option left out is
+    ``(None, None)``: give it ``default=""``."""
+
+    name = "period"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[int | None, int | None]:
+        from careledger.index.service import parse_period
+
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_period(str(value))
+        except InvalidInput as exc:
+            self.fail(exc.message, param, ctx)
+
+
 class RolesType(click.ParamType):
     """Directory roles: ``pharmacy`` or ``provider,relayer`` -> :class:`~careledger.codes.Role` flags."""
 
@@ -281,3 +303,4 @@ PURPOSES = CodeSetType(_purpose_table(), "purpose")
 SERVICE_CODE = ServiceCodeType()
 ROLES = RolesType()
 REASON = Code32Type()
+PERIOD = PeriodType()

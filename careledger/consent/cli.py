@@ -293,16 +293,14 @@ def list_cmd(app: AppContext, patient: str | None) -> None:
     for who in _identities(app, client, patient):
         rows += [{**r, "as": who} for r in client.consents(who)]
 
-    def human() -> None:
-        if not rows:
-            click.echo("no consents")
-        for r in rows:
-            click.echo(
-                f"{r['status']:9} {r['grantee']}  {','.join(r['categories']) or '-'} for "
-                f"{','.join(r['purposes']) or '-'} until {r['validUntil']}  id {r['consentId']}"
-            )
-
-    app.emit(rows, human)
+    app.emit_rows(
+        rows,
+        lambda r: (
+            f"{r['status']:9} {r['grantee']}  {','.join(r['categories']) or '-'} for "
+            f"{','.join(r['purposes']) or '-'} until {r['validUntil']}  id {r['consentId']}"
+        ),
+        "no consents",
+    )
 
 
 @consent.command("log")
@@ -420,16 +418,14 @@ def unreviewed_cmd(app: AppContext, patient: str | None) -> None:
         seq = _break_glass_seq(client, args)
         rows.append({**args, "seq": seq})
 
-    def human() -> None:
-        if not rows:
-            click.echo("no unreviewed break-glass")
-        for r in rows:
-            click.echo(
-                f"!! block {r['block']:>6}  {r['provider']} opened break-glass #{r['seq']} on {r['patient']} "
-                f"until {r['until']}  (review: careledger consent review {r['breakGlassId']})"
-            )
-
-    app.emit(rows, human)
+    app.emit_rows(
+        rows,
+        lambda r: (
+            f"!! block {r['block']:>6}  {r['provider']} opened break-glass #{r['seq']} on {r['patient']} "
+            f"until {r['until']}  (review: careledger consent review {r['breakGlassId']})"
+        ),
+        "no unreviewed break-glass",
+    )
 
 
 def _break_glass_seq(client: Any, args: dict[str, Any]) -> int:
