@@ -62,7 +62,18 @@ def _what(param: click.Parameter | None, default: str) -> str:
     return param.name.replace("_", " ")
 
 
-class AddressType(click.ParamType):
+class _Checked(click.ParamType):
+    """A parameter type whose parsing is an SDK function: its :class:`InvalidInput` becomes the
+    usage error (one line, exit 2)."""
+
+    def _checked(self, parse: Callable[[], Any], param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return parse()
+        except InvalidInput as exc:
+            self.fail(exc.message, param, ctx)
+
+
+class AddressType(_Checked):
     """An account: a 0x address (checksummed) or, on a devnet, a cast name (``clinic``)."""
 
     name = "address"
@@ -73,10 +84,7 @@ class AddressType(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if not isinstance(value, str):
             self.fail(f"{value!r} is not an address", param, ctx)
-        try:
-            return _app(ctx).address(value, self.what or _what(param, "address"))
-        except InvalidInput as exc:
-            self.fail(exc.message, param, ctx)
+        return str(self._checked(lambda: _app(ctx).address(value, self.what or _what(param, "address")), param, ctx))
 
 
 class Bytes32Type(click.ParamType):
@@ -113,7 +121,7 @@ class Bytes32Type(click.ParamType):
         return raw
 
 
-class BatchType(click.ParamType):
+class BatchType(_Checked):
     """A drug batch: its id (0x + 64 hex digits) or ``GTIN/LOT`` (check digit validated)."""
 
     name = "batch"
@@ -132,14 +140,11 @@ class BatchType(click.ParamType):
                 pass
         elif "/" in text:
             gtin, _, lot = text.partition("/")
-            try:
-                return batch_id(int(_check_gtin(gtin)), lot)
-            except InvalidInput as exc:
-                self.fail(exc.message, param, ctx)
+            return bytes(self._checked(lambda: batch_id(int(_check_gtin(gtin)), lot), param, ctx))
         self.fail(f"batch {value!r} must be a batch id (0x + 64 hex digits) or GTIN/LOT", param, ctx)
 
 
-class AmountType(click.ParamType):
+class AmountType(_Checked):
     """A token amount typed with decimals (``180.00``) -> base units (int), exact (a Decimal, no
     float), positive, refusing more places than the token has. ``decimals`` is the token's: a
     number, or a function of the command's :class:`AppContext` (e.g. read from the token contract)."""
@@ -155,10 +160,7 @@ class AmountType(click.ParamType):
         from careledger.claims.batchfile import parse_amount
 
         decimals = self.decimals if isinstance(self.decimals, int) else self.decimals(_app(ctx))
-        try:
-            return parse_amount(str(value), decimals)
-        except InvalidInput as exc:
-            self.fail(exc.message, param, ctx)
+        return int(self._checked(lambda: parse_amount(str(value), decimals), param, ctx))
 
 
 class CodeType(click.ParamType):
@@ -181,7 +183,7 @@ class CodeType(click.ParamType):
             self.fail(f"unknown {self.what} {value!r} (one of {names})", param, ctx)
 
 
-class CodeSetType(click.ParamType):
+class CodeSetType(_Checked):
     """Comma-separated codes of a code table, or ``all`` -> the bit mask the contracts take."""
 
     def __init__(self, table: type[IntEnum], what: str) -> None:
@@ -194,13 +196,10 @@ class CodeSetType(click.ParamType):
 
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        try:
-            return parse_mask(str(value), self.table, self.what)
-        except InvalidInput as exc:
-            self.fail(exc.message, param, ctx)
+        return int(self._checked(lambda: parse_mask(str(value), self.table, self.what), param, ctx))
 
 
-class Code32Type(click.ParamType):
+class Code32Type(_Checked):
     """A short code as the contracts store it (bytes32): ASCII up to 32 characters (``DAMAGED``)
     or 0x + 64 hex digits (:func:`careledger.provenance.client.code32`)."""
 
@@ -214,13 +213,10 @@ class Code32Type(click.ParamType):
 
         if isinstance(value, bytes) and len(value) == 32:
             return value
-        try:
-            return code32(str(value), self.what)
-        except InvalidInput as exc:
-            self.fail(exc.message, param, ctx)
+        return bytes(self._checked(lambda: code32(str(value), self.what), param, ctx))
 
 
-class PeriodType(click.ParamType):
+class PeriodType(_Checked):
     """``START..END`` (dates or times, either side may be empty; days inclusive) -> ``(since,
     until)`` unix times (:func:`careledger.index.service.parse_period`). An option left out is
     ``(None, None)``: give it ``default=""``."""
@@ -234,13 +230,11 @@ class PeriodType(click.ParamType):
 
         if isinstance(value, tuple):
             return value
-        try:
-            return parse_period(str(value))
-        except InvalidInput as exc:
-            self.fail(exc.message, param, ctx)
+        since, until = self._checked(lambda: parse_period(str(value)), param, ctx)
+        return since, until
 
 
-class RolesType(click.ParamType):
+class RolesType(_Checked):
     """Directory roles: ``pharmacy`` or ``provider,relayer`` -> :class:`~careledger.codes.Role` flags."""
 
     name = "roles"
@@ -250,10 +244,7 @@ class RolesType(click.ParamType):
 
         if isinstance(value, Role):
             return value
-        try:
-            return parse_role(str(value))
-        except InvalidInput as exc:
-            self.fail(exc.message, param, ctx)
+        return self._checked(lambda: parse_role(str(value)), param, ctx)
 
 
 def role_names(roles: Any) -> str:
@@ -263,7 +254,7 @@ def role_names(roles: Any) -> str:
     return ",".join(str(m.name).lower() for m in Role if m and m in roles)
 
 
-class ServiceCodeType(click.ParamType):
+class ServiceCodeType(_Checked):
     """A billing code of a public vocabulary (``CPT:99213``, ``NDC:0002-1433-80``): checked,
     kept as text (the plan's code key turns it into a digest, off chain)."""
 
@@ -273,10 +264,7 @@ class ServiceCodeType(click.ParamType):
         from careledger.claims.types import service_code
 
         text = str(value).strip()
-        try:
-            service_code(text)
-        except InvalidInput as exc:
-            self.fail(exc.message, param, ctx)
+        self._checked(lambda: service_code(text), param, ctx)
         return text
 
 

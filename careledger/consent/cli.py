@@ -38,6 +38,20 @@ def _as_pseudonym(client: Any, person: Any, counterparty: str, relayed: bool) ->
     return client.acting_as(person.pseudonym(counterparty), relayed=relayed, counterparty=counterparty)
 
 
+def _current(app: AppContext, grantee: str, patient: str | None, relayed: bool) -> tuple[Any, str, Any]:
+    """(client acting for the patient, the patient's address, its current consent to ``grantee``):
+    a person acts as its pseudonym for ``grantee``; :class:`InvalidInput` when there is none."""
+    client = _client(app)
+    person = None if patient else app.person()
+    if person is not None:
+        client = _as_pseudonym(client, person, grantee, relayed)
+    who = app.address(patient, "patient") if patient else client.me
+    state = client.consent_of(who, grantee)
+    if state.valid_until == 0:
+        raise InvalidInput(f"{who} has no current consent for {grantee}")
+    return client, who, state
+
+
 def _period(valid_from: int, days: float | None, until: int | None, now: int) -> tuple[int, int]:
     if (days is None) == (until is None):
         raise InvalidInput("give exactly one of --days or --until")
@@ -214,15 +228,8 @@ def modify_cmd(
     relay_url: str | None,
 ) -> None:
     """Change the terms of the current consent to GRANTEE (its id stays)."""
-    client = _client(app)
+    client, who, state = _current(app, grantee, patient, bool(relay_url))
     g = grantee
-    person = None if patient else app.person()
-    if person is not None:
-        client = _as_pseudonym(client, person, g, bool(relay_url))
-    who = app.address(patient, "patient") if patient else client.me
-    state = client.consent_of(who, g)
-    if state.valid_until == 0:
-        raise InvalidInput(f"{who} has no current consent for {g}")
     _, end = _period(0, days, until, client.chain_time())
     dc, dp = _deny(deny_categories, deny_purposes)
     terms = ModifyTerms(categories, purposes, end, dc, dp)
@@ -240,15 +247,8 @@ def modify_cmd(
 @pass_app
 def revoke_cmd(app: AppContext, grantee: str, patient: str | None, relay_url: str | None) -> None:
     """Revoke the current consent to GRANTEE now (accesses already logged stay logged)."""
-    client = _client(app)
+    client, who, state = _current(app, grantee, patient, bool(relay_url))
     g = grantee
-    person = None if patient else app.person()
-    if person is not None:
-        client = _as_pseudonym(client, person, g, bool(relay_url))
-    who = app.address(patient, "patient") if patient else client.me
-    state = client.consent_of(who, g)
-    if state.valid_until == 0:
-        raise InvalidInput(f"{who} has no current consent for {g}")
     tx = client.act("revoke", relay=relay_url, patient=who, grantee=g, consent_id=state.id).tx
     app.emit(
         {"consentId": uint_id(state.id), "revoked": True, "tx": tx},
