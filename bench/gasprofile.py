@@ -28,9 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.harness import BenchEnv, fresh_suite
+from bench.harness import BenchEnv, fresh_suite, git_commit
 from bench.provenance import DOC, GTIN, far_expiry
-from bench.run import _commit
 from careledger.provenance.client import ProvenanceClient
 from careledger.provenance.store import build_batch
 
@@ -205,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         ops = profile(env)
     results = {
-        "commit": _commit(),
+        "commit": git_commit(),
         "command": "make gasprofile" + (" (--quick)" if args.quick else ""),
         "units": 10_000 if args.quick else 100_000,
         "budget": {

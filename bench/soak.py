@@ -408,9 +408,9 @@ def _progress(console: Any) -> Any:
 
 
 def _commit() -> str:
-    from bench.run import _commit as commit
+    from bench.harness import git_commit  # imported late, as the rest of this module's project imports
 
-    return commit()
+    return git_commit()
 
 
 def _result(
