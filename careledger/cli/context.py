@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from careledger.accounts import PersonIdentity
+    from careledger.accounts import DevAccount, PersonIdentity
     from careledger.chain import Chain
     from careledger.consent.records import RecordStore
     from careledger.deployments import Deployment
@@ -53,25 +53,32 @@ class AppContext:
         the project started, or declared with ``--devnet``), else
         :class:`~careledger.errors.DevnetOnly`. Anything else is
         :class:`~careledger.errors.InvalidInput`."""
-        from careledger.accounts import dev_account
         from careledger.chain import checksum
-        from careledger.devchain import require_devnet
-        from careledger.errors import InvalidInput
 
         text = value.strip()
         if text[:2].lower() == "0x":
             return checksum(text, what)
+        return self._cast_member(
+            text,
+            f"{what} {value!r} is neither a 0x address nor a devnet account name (see 'careledger devnet accounts')",
+            f"{what} {value!r}: devnet account names",
+            "give a 0x address",
+        ).address
+
+    def _cast_member(self, name: str, unknown: str, what: str, remedy: str) -> DevAccount:
+        """The devnet cast member ``name`` (:class:`InvalidInput` ``unknown`` when there is none),
+        only on a devnet (:class:`DevnetOnly` naming ``what`` and the ``remedy`` elsewhere)."""
+        from careledger.accounts import dev_account
+        from careledger.devchain import require_devnet
+        from careledger.errors import InvalidInput
+
         try:
-            member = dev_account(text)
+            member = dev_account(name)
         except KeyError:
-            raise InvalidInput(
-                f"{what} {value!r} is neither a 0x address nor a devnet account name (see 'careledger devnet accounts')"
-            ) from None
+            raise InvalidInput(unknown) from None
         chain = self.chain()
-        require_devnet(
-            chain.is_devnet(), f"{what} {value!r}: devnet account names", chain.chain_id, "give a 0x address"
-        )
-        return member.address
+        require_devnet(chain.is_devnet(), what, chain.chain_id, remedy)
+        return member
 
     def person(self, name: str | None = None) -> PersonIdentity | None:
         """The person acting (or asked about), when it is one: a devnet person of the cast (by
@@ -109,8 +116,6 @@ class AppContext:
         ``$CARELEDGER_PRIVATE_KEY``, else ``default`` (a devnet cast name). Cast names are keys
         from the public test mnemonic: only on a devnet (:meth:`Chain.is_devnet`), else
         :class:`~careledger.errors.DevnetOnly`."""
-        from careledger.accounts import dev_account
-        from careledger.devchain import require_devnet
         from careledger.errors import InvalidInput
 
         chain = self.chain()
@@ -119,14 +124,10 @@ class AppContext:
         if name is not None:
             if name.startswith("0x") and len(name) == 66:
                 return chain.with_account(name)
-            try:
-                member = dev_account(name)
-            except KeyError:
-                raise InvalidInput(f"unknown account {name!r}; see 'careledger devnet accounts'") from None
-            require_devnet(
-                chain.is_devnet(),
+            member = self._cast_member(
+                name,
+                f"unknown account {name!r}; see 'careledger devnet accounts'",
                 f"devnet account names like {name!r} (keys from the public test mnemonic)",
-                chain.chain_id,
                 "set CARELEDGER_PRIVATE_KEY to a real key",
             )
             return chain.with_account(member.account)

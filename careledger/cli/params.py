@@ -25,7 +25,6 @@ from careledger.errors import InvalidInput
 __all__ = [
     "ADDRESS",
     "BATCH",
-    "BYTES32",
     "CATEGORIES",
     "CATEGORY",
     "CLAIM_ID",
@@ -34,7 +33,6 @@ __all__ = [
     "PURPOSES",
     "REASON",
     "ROLES",
-    "SERVICE_CODE",
     "AddressType",
     "AmountType",
     "BatchType",
@@ -44,7 +42,6 @@ __all__ = [
     "CodeType",
     "PeriodType",
     "RolesType",
-    "ServiceCodeType",
     "role_names",
 ]
 
@@ -254,20 +251,6 @@ def role_names(roles: Any) -> str:
     return ",".join(str(m.name).lower() for m in Role if m and m in roles)
 
 
-class ServiceCodeType(_Checked):
-    """A billing code of a public vocabulary (``CPT:99213``, ``NDC:0002-1433-80``): checked,
-    kept as text (the plan's code key turns it into a digest, off chain)."""
-
-    name = "code"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        from careledger.claims.types import service_code
-
-        text = str(value).strip()
-        self._checked(lambda: service_code(text), param, ctx)
-        return text
-
-
 def _category_table() -> type[IntEnum]:
     from careledger.codes import Category
 
@@ -281,14 +264,12 @@ def _purpose_table() -> type[IntEnum]:
 
 
 ADDRESS = AddressType()
-BYTES32 = Bytes32Type()
 CLAIM_ID = Bytes32Type("claim id")
 BATCH = BatchType()
 CATEGORY = CodeType(_category_table(), "category")
 PURPOSE = CodeType(_purpose_table(), "purpose")
 CATEGORIES = CodeSetType(_category_table(), "category")
 PURPOSES = CodeSetType(_purpose_table(), "purpose")
-SERVICE_CODE = ServiceCodeType()
 ROLES = RolesType()
 REASON = Code32Type()
 PERIOD = PeriodType()
