@@ -25,9 +25,7 @@ from careledger.accounts import DEV_MNEMONIC
 from careledger.chain import Chain
 from careledger.claims._consent import grant_payment_consent
 from careledger.claims.client import ClaimRequest, ClaimsClient
-from careledger.claims.enrolment import enrolment_typed_data
 from careledger.claims.types import CodeKey, CoverageRule, Line, PlanTerms, day_of
-from careledger.consent import eip712
 
 __all__ = ["CODE_TEXTS", "KEY", "TERMS", "USD", "Workload", "codes"]
 
@@ -96,25 +94,13 @@ class Workload:
         now = int(env.w3.eth.get_block("latest")["timestamp"])
         today = day_of(now)
         plan_id, _ = insurer.create_plan(replace(TERMS, period_start=(today - 30) * 86_400))
-        version, effective = insurer.schedule_rules_now(plan_id, KEY.key_id)
-        insurer.set_coverage(plan_id, version, dict.fromkeys(codes(plan_id), RULE))
-        insurer.wait_until(effective)
+        insurer.coverage_now(plan_id, KEY.key_id, dict.fromkeys(codes(plan_id), RULE))
         insurer.mint_test_tokens(insurer.chain._require_account().address, POOL)
         insurer.fund(plan_id, POOL)
         record, deadline = keccak(b"bench-member"), now + 7 * 86_400
         period = insurer.period_at(plan_id, now)
-        typed = enrolment_typed_data(
-            plan_id,
-            member,
-            record,
-            period,
-            period,
-            insurer.enrolment_nonce(member),
-            deadline,
-            chain_id=insurer.chain.chain_id,
-            contract=insurer.contract.address,
-        )
-        insurer.enrol(plan_id, member, record, period, period, deadline, eip712.sign(patient.account, typed))
+        signature = insurer.sign_enrolment(patient.account, plan_id, record, period, period, deadline)
+        insurer.enrol(plan_id, member, record, period, period, deadline, signature)
         grant_payment_consent(patient, env.deployment, payee, now + 30 * 86_400)
         return cls(insurer, ClaimsClient(clinic_chain, env.deployment), plan_id, member, payee, period)
 

@@ -92,8 +92,7 @@ def _cli_startup(env: BenchEnv, runs: int = 5) -> list[float]:
     store = env.workdir / "store"
     expiry = far_expiry(env)
     batch = build_batch(9506000134352, "CLI-START", expiry, (f"U{i:06d}" for i in range(1000)))
-    ProvenanceClient(env.signer("manufacturer"), env.deployment).commission(batch)
-    ProvenanceStore(store).save(batch)
+    ProvenanceClient(env.signer("manufacturer"), env.deployment).commission_serials(batch, ProvenanceStore(store))
     scan = hri("09506000134352", "CLI-START", f"{expiry:06d}", "U000123")
     cli = str(Path(sys.executable).parent / "careledger")
     envvars = {**os.environ, "CARELEDGER_RPC": env.rpc, "CARELEDGER_PROVENANCE_DIR": str(store)}

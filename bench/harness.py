@@ -23,7 +23,21 @@ from careledger.artifacts import Artifacts
 from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.deployments import Deployment, load_deployment
 
-__all__ = ["BenchEnv", "BenchResult", "Throughput", "fresh_suite", "plot_curve", "suite_env"]
+__all__ = ["BenchEnv", "BenchResult", "Throughput", "fresh_suite", "git_commit", "plot_curve", "suite_env"]
+
+
+def git_commit() -> str:
+    """The checkout's short commit, recorded with every result ("unknown" outside git)."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 @dataclass
@@ -74,35 +88,39 @@ class BenchEnv:
         return est - 21_000 - calldata
 
 
-def git_commit() -> str:
-    """The short commit hash of the checkout the benchmark ran in (``unknown`` outside git)."""
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).resolve().parent.parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def suite_env(
-    rpc: str, workdir: Path, *, quick: bool = False, deploy: bool = True, artifacts: Artifacts | None = None
+    rpc: str,
+    workdir: Path,
+    *,
+    quick: bool = False,
+    deploy: bool = True,
+    artifacts: Artifacts | None = None,
+    domains: tuple[str, ...] | None = None,
 ) -> BenchEnv:
     """A :class:`BenchEnv` on the node at ``rpc``: with ``deploy``, the suite is deployed and the
     directory seeded first (a fresh chain); without, the chain's existing deployment is used.
+    ``domains`` deploys only those (through their deploy plug-ins, in the order given, e.g.
+    ``("directory", "consent")``) instead of the whole suite (:func:`careledger.deploy.deploy_suite`).
     ``$CARELEDGER_DEPLOYMENTS_DIR`` says where the deployments file lives."""
     from careledger.artifacts import load_artifacts
-    from careledger.deploy import deploy_suite
+    from careledger.deploy import DeployContext, DeployReport, deploy_suite, domain_module
+    from careledger.deployments import Deployment, genesis_hash
     from careledger.seed import seed_directory
 
     artifacts = artifacts or load_artifacts()
     w3 = connect(rpc)
     if deploy:
         admin = Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())).with_account(dev_account("admin").account)
-        deploy_suite(admin, artifacts=artifacts)
+        if domains is None:
+            deploy_suite(admin, artifacts=artifacts)
+        else:
+            dep = Deployment(chain_id=w3.eth.chain_id, genesis=genesis_hash(w3), compiler=artifacts.compiler_version)
+            ctx = DeployContext(admin, artifacts, dep, DeployReport(dep.chain_id, str(dep.path)))
+            for domain in domains:
+                module = domain_module(domain, "deploy")
+                if module is None:
+                    raise RuntimeError(f"domain {domain!r} has no deploy plug-in")
+                module.deploy(ctx)
         seed_directory(admin)
     workdir.mkdir(parents=True, exist_ok=True)
     return BenchEnv(rpc=rpc, w3=w3, deployment=load_deployment(w3), artifacts=artifacts, workdir=workdir, quick=quick)
@@ -116,13 +134,19 @@ def fresh_suite(
     anvil_args: str = "",
     genesis_timestamp: int | None = None,
     block_interval: int | None = None,
+    block_time: float | None = None,
+    domains: tuple[str, ...] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[BenchEnv]:
     """A fresh anvil under ``folder`` with the suite deployed and the directory seeded; stopped on
-    exit, so no benchmark sees another's consents, nonces or raised base fee. Its deployments file
-    and send journals live in ``folder`` too (``$CARELEDGER_DEPLOYMENTS_DIR`` and
-    ``$CARELEDGER_JOURNAL_DIR`` are set for the duration and restored after); ``anvil_args`` are
-    extra anvil flags (``$CARELEDGER_ANVIL_ARGS``), e.g.
-    ``--steps-tracing`` for opcode traces.
+    exit, so no benchmark sees another's consents, nonces or raised base fee. The one devnet-suite
+    fixture of the bench and the tests (``tests/**`` wrap it in their pytest fixtures). Its
+    deployments file and send journals live in ``folder`` too (``$CARELEDGER_DEPLOYMENTS_DIR`` and
+    ``$CARELEDGER_JOURNAL_DIR`` are set for the duration and restored after, with any ``env``
+    given, e.g. ``CARELEDGER_PROVENANCE_DIR``); ``anvil_args`` are extra anvil flags
+    (``$CARELEDGER_ANVIL_ARGS``), e.g. ``--steps-tracing`` for opcode traces; ``block_time``
+    mines a block every that many seconds instead of one per transaction; ``domains`` deploys
+    only those domains (see :func:`suite_env`).
 
     ``genesis_timestamp`` starts the chain at that unix time (else ``$CARELEDGER_GENESIS_TIMESTAMP``
     or the wall clock); ``block_interval`` makes every block, from the first deployment on, its
@@ -131,14 +155,22 @@ def fresh_suite(
     so that a seeded run sees the same block times on any day and at any machine speed."""
     from careledger.devnet import GENESIS_TIMESTAMP_ENV, Devnet, free_port
 
-    keys = ("CARELEDGER_DEPLOYMENTS_DIR", "CARELEDGER_JOURNAL_DIR", "CARELEDGER_ANVIL_ARGS", GENESIS_TIMESTAMP_ENV)
+    extra = dict(env or {})
+    keys = (
+        "CARELEDGER_DEPLOYMENTS_DIR",
+        "CARELEDGER_JOURNAL_DIR",
+        "CARELEDGER_ANVIL_ARGS",
+        GENESIS_TIMESTAMP_ENV,
+        *extra,
+    )
     saved = {k: os.environ.get(k) for k in keys}
     os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(folder / "deployments")
     os.environ["CARELEDGER_JOURNAL_DIR"] = str(folder / "journals")
     os.environ["CARELEDGER_ANVIL_ARGS"] = anvil_args
+    os.environ.update(extra)
     if genesis_timestamp is not None:
         os.environ[GENESIS_TIMESTAMP_ENV] = str(genesis_timestamp)
-    net = Devnet(folder=folder / "devnet", port=free_port(), persist=False)
+    net = Devnet(folder=folder / "devnet", port=free_port(), persist=False, block_time=block_time)
     try:
         net.up()
         if block_interval is not None:
@@ -146,7 +178,7 @@ def fresh_suite(
                 "anvil_setBlockTimestampInterval",  # type: ignore[arg-type]
                 [block_interval],
             )
-        yield suite_env(net.rpc_url, folder / "work", quick=quick)
+        yield suite_env(net.rpc_url, folder / "work", quick=quick, domains=domains)
     finally:
         net.down()
         for key, value in saved.items():

@@ -61,12 +61,10 @@ from careledger.chain import Chain, ErrorDecoder
 from careledger.claims.batchfile import load_rows, run_batch_file
 from careledger.claims.client import ClaimRequest, ClaimsClient, fhir_commitment
 from careledger.claims.demo import DEMO_RULES, DEMO_TERMS, DRUG, MRI, OFFICE, USD
-from careledger.claims.enrolment import enrolment_typed_data
 from careledger.claims.fhir import describe_code
 from careledger.claims.keys import PlanContext
 from careledger.claims.types import ClaimStatus, CodeKey, Decision, Line, day_of, service_code
 from careledger.codes import Category, Purpose, Role
-from careledger.consent import eip712
 from careledger.consent.client import ConsentClient, SignedAction
 from careledger.consent.fhir import ADDRESS_SYSTEM, DOCUMENT_SYSTEM, import_consent
 from careledger.consent.records import RecordStore
@@ -927,18 +925,7 @@ class RandomRun:
         # one plan year or two (the cap); at setup two, so the insurer has a year to terminate
         last = period + (years - 1 if years else 1 if at_setup or self.rng.random() < 0.4 else 0)
         deadline = self.now() + 7 * 86_400  # a week to collect the member's agreement
-        typed = enrolment_typed_data(
-            plan_id,
-            self.addr[member],
-            record,
-            period,
-            last,
-            insurer.enrolment_nonce(self.addr[member]),
-            deadline,
-            chain_id=insurer.chain.chain_id,
-            contract=insurer.contract.address,
-        )
-        signature = eip712.sign(self.keys[member], typed)
+        signature = insurer.sign_enrolment(self.keys[member], plan_id, record, period, last, deadline)
         if self.do(
             "claims.enrol",
             "insurer",

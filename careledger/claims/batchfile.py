@@ -59,6 +59,8 @@ def parse_amount(text: str | int | float, decimals: int) -> int:
         value = Decimal(str(text).strip())
     except InvalidOperation:
         raise InvalidInput(f"amount {text!r} is not a number") from None
+    if not value.is_finite():
+        raise InvalidInput(f"amount {text!r} is not a number")
     units = value.scaleb(decimals)
     if value <= 0 or units != units.to_integral_value():
         raise InvalidInput(f"amount {text!r} must be positive with at most {decimals} decimals")

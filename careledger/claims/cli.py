@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from careledger.cli.context import AppContext, pass_app
+from careledger.cli.params import ADDRESS, CLAIM_ID, AddressType, AmountType, Bytes32Type
 from careledger.errors import InvalidInput
 from careledger.exactjson import dumps, quantity
 
@@ -44,14 +45,12 @@ def _decimals(client: Any) -> int:
     return int(client.chain.call(client.token.functions.decimals(), "token decimals"))
 
 
-def _claim_id(text: str) -> bytes:
-    t = text.strip()
-    if not (t.startswith("0x") and len(t) == 66):
-        raise InvalidInput(f"claim id {text!r} must be 0x + 64 hex digits")
-    try:
-        return bytes.fromhex(t[2:])
-    except ValueError:
-        raise InvalidInput(f"claim id {text!r} is not hex") from None
+def _token_decimals(app: AppContext) -> int:
+    return _decimals(_reader(app))
+
+
+AMOUNT = AmountType(_token_decimals)
+"""A payment-token amount with decimals (``180.00``), in base units: the token's decimals are read from the chain."""
 
 
 def _fmt(units: int, decimals: int) -> str:
@@ -149,9 +148,11 @@ def claims() -> None:
 
 
 @claims.command()
-@click.option("--deductible", required=True, help="Per member and plan year (e.g. 100.00).")
-@click.option("--annual-max", required=True, help="Most the plan pays per member and plan year.")
-@click.option("--auto-approve", "auto_approve", required=True, help="Claims billing at most this settle unreviewed.")
+@click.option("--deductible", type=AMOUNT, required=True, help="Per member and plan year (e.g. 100.00).")
+@click.option("--annual-max", type=AMOUNT, required=True, help="Most the plan pays per member and plan year.")
+@click.option(
+    "--auto-approve", "auto_approve", type=AMOUNT, required=True, help="Claims billing at most this settle unreviewed."
+)
 @click.option("--appeal-days", type=click.IntRange(0, 365), default=30, show_default=True)
 @click.option("--filing-days", type=click.IntRange(0, 366), default=90, show_default=True)
 @click.option("--year-start", default=None, help="First day of plan year 0, YYYY-MM-DD (default: 1 January this year).")
@@ -159,16 +160,16 @@ def claims() -> None:
 @pass_app
 def plan(
     app: AppContext,
-    deductible: str,
-    annual_max: str,
-    auto_approve: str,
+    deductible: int,
+    annual_max: int,
+    auto_approve: int,
     appeal_days: int,
     filing_days: int,
     year_start: str | None,
     rules: tuple[str, ...],
 ) -> None:
     """Create a plan (as the insurer), its code key, and its first rule table."""
-    from careledger.claims.batchfile import parse_amount, parse_day
+    from careledger.claims.batchfile import parse_day
     from careledger.claims.keys import KeyStore, new_code_key
     from careledger.claims.types import PLAN_YEAR, PlanTerms
 
@@ -179,9 +180,9 @@ def plan(
     this_year = datetime.fromtimestamp(now, UTC).year
     start = parse_day(year_start or f"{this_year}-01-01") * 86_400
     terms = PlanTerms(
-        parse_amount(deductible, d),
-        parse_amount(annual_max, d),
-        parse_amount(auto_approve, d),
+        deductible,
+        annual_max,
+        auto_approve,
         appeal_days * 86_400,
         start,
         PLAN_YEAR,
@@ -201,9 +202,8 @@ def plan(
     if parsed:
         table = {key.digest(plan_id, c): r for c, r, _ in parsed}
         bindings = {key.digest(plan_id, c): key.gtin_binding(plan_id, c, g) for c, _, g in parsed if g is not None}
-        version, effective = client.schedule_rules_now(plan_id, key.key_id)
-        out["coverageTx"] = _tx(client.set_coverage(plan_id, version, table, bindings))["tx"]
-        client.wait_until(effective)
+        version, _, receipt = client.coverage_now(plan_id, key.key_id, table, bindings)
+        out["coverageTx"] = _tx(receipt)["tx"]
         out["rulesVersion"] = version
     app.emit(out, lambda: click.echo(f"plan {plan_id} created with {len(parsed)} coverage rule(s)"))
 
@@ -260,9 +260,7 @@ def _member_key(app: AppContext, insurer: str) -> Any:
     ``$CARELEDGER_PATIENT_MNEMONIC``) signs as its pairwise pseudonym for the plan's insurer,
     the address on its card for the plan (never the ones it uses with its providers); any other
     signer (``--account 0x<key>``, ``$CARELEDGER_PRIVATE_KEY``) as its own address."""
-    from careledger.consent.cli import _person
-
-    person = _person(app)
+    person = app.person()
     if person is not None:
         return person.pseudonym(insurer)
     return app.signer()._require_account()
@@ -270,13 +268,18 @@ def _member_key(app: AppContext, insurer: str) -> Any:
 
 @claims.command("sign-enrolment")
 @click.argument("plan_id", type=int)
-@click.option("--record", required=True, help="Commitment to the member record (0x + 64 hex).")
+@click.option(
+    "--record",
+    type=Bytes32Type("record commitment"),
+    required=True,
+    help="Commitment to the member record (0x + 64 hex).",
+)
 @click.option("--from-period", type=click.IntRange(0, 2**32 - 1), default=None, help="Default: the current plan year.")
 @click.option("--to-period", type=click.IntRange(0, 2**32 - 1), default=None, help="Default: --from-period.")
 @click.option("--valid-hours", type=click.IntRange(1, 24 * 30), default=72, show_default=True)
 @pass_app
 def sign_enrolment(
-    app: AppContext, plan_id: int, record: str, from_period: int | None, to_period: int | None, valid_hours: int
+    app: AppContext, plan_id: int, record: bytes, from_period: int | None, to_period: int | None, valid_hours: int
 ) -> None:
     """As the member: agree to an enrolment in PLAN_ID; prints the agreement for the insurer.
 
@@ -285,10 +288,6 @@ def sign_enrolment(
     consents (``careledger consent grant GRANTEE --plan INSURER ...``) use it, and nothing on
     chain joins it to the pseudonyms the person uses with its providers. Signing is off chain:
     the pseudonym needs no ether."""
-    from careledger.claims.batchfile import _bytes32
-    from careledger.claims.enrolment import enrolment_typed_data
-    from careledger.consent import eip712
-
     client = _reader(app)
     insurer, _ = client.plan(plan_id)
     if int(insurer, 16) == 0:
@@ -298,19 +297,8 @@ def sign_enrolment(
     first = client.period_at(plan_id, now) if from_period is None else from_period
     last = first if to_period is None else to_period
     deadline = now + valid_hours * 3_600
-    member_record = _bytes32(record, "record commitment")
-    typed = enrolment_typed_data(
-        plan_id,
-        account.address,
-        member_record,
-        first,
-        last,
-        client.enrolment_nonce(account.address),
-        deadline,
-        chain_id=client.chain.chain_id,
-        contract=client.contract.address,
-    )
-    sig = eip712.sign(account, typed)
+    member_record = record
+    sig = client.sign_enrolment(account, plan_id, member_record, first, last, deadline)
     out = {
         "planId": plan_id,
         "member": account.address,
@@ -345,14 +333,8 @@ def enrol(app: AppContext, agreement: Path) -> None:
     app.emit({"enrolment": n, **_tx(receipt)}, lambda: click.echo(f"{member} enrolled in plan {plan_id} (#{n})"))
 
 
-def _address(text: str, what: str) -> str:
-    from careledger.chain import checksum
-
-    return checksum(text, what)
-
-
 @claims.command()
-@click.argument("member")
+@click.argument("member", type=ADDRESS)
 @click.argument("enrolment", type=click.IntRange(1, 2**32 - 1))
 @click.argument("last_period", type=click.IntRange(0, 2**32 - 1))
 @pass_app
@@ -360,39 +342,37 @@ def terminate(app: AppContext, member: str, enrolment: int, last_period: int) ->
     """End ENROLMENT of MEMBER (the plan pseudonym) after plan year LAST_PERIOD, as the plan's
     insurer: shorter only, never before the current year (InvalidTermination)."""
     client = _client(app, "insurer")
-    receipt = client.terminate(_address(member, "member"), enrolment, last_period)
+    receipt = client.terminate(member, enrolment, last_period)
     app.emit(
-        {"member": _address(member, "member"), "enrolment": enrolment, "lastPeriod": last_period, **_tx(receipt)},
+        {"member": member, "enrolment": enrolment, "lastPeriod": last_period, **_tx(receipt)},
         lambda: click.echo(f"enrolment {enrolment} of {member} ends after plan year {last_period}"),
     )
 
 
 @claims.command("void-enrolment")
-@click.argument("member")
+@click.argument("member", type=ADDRESS)
 @click.argument("enrolment", type=click.IntRange(1, 2**32 - 1))
 @pass_app
 def void_enrolment(app: AppContext, member: str, enrolment: int) -> None:
     """Void ENROLMENT of MEMBER, made by an insurer now suspended, as a directory registrar (the
     member may then enrol elsewhere for the same years; InsurerStillActive otherwise)."""
     client = _client(app, "admin")
-    receipt = client.void_enrolment(_address(member, "member"), enrolment)
+    receipt = client.void_enrolment(member, enrolment)
     app.emit(
-        {"member": _address(member, "member"), "enrolment": enrolment, **_tx(receipt)},
+        {"member": member, "enrolment": enrolment, **_tx(receipt)},
         lambda: click.echo(f"enrolment {enrolment} of {member} voided"),
     )
 
 
 @claims.command()
 @click.argument("plan_id", type=int)
-@click.argument("amount")
+@click.argument("amount", type=AMOUNT)
 @click.option("--mint", is_flag=True, help="Devnet only: mint the test tokens first.")
 @pass_app
-def fund(app: AppContext, plan_id: int, amount: str, mint: bool) -> None:
+def fund(app: AppContext, plan_id: int, amount: int, mint: bool) -> None:
     """Fund PLAN_ID's pool with AMOUNT tokens (as the insurer)."""
-    from careledger.claims.batchfile import parse_amount
-
     client = _client(app, "insurer")
-    units = parse_amount(amount, _decimals(client))
+    units = amount
     if mint:
         client.mint_test_tokens(client.chain._require_account().address, units)
     receipt = client.fund(plan_id, units)
@@ -405,13 +385,18 @@ def fund(app: AppContext, plan_id: int, amount: str, mint: bool) -> None:
 
 @claims.command()
 @click.option("--plan", "plan_id", type=int, required=True, help="The member's plan (on the card).")
-@click.option("--member", required=True, help="The plan pseudonym on the member's card.")
+@click.option("--member", type=ADDRESS, required=True, help="The plan pseudonym on the member's card.")
 @click.option("--day", "service_date", required=True, help="Service date, YYYY-MM-DD (stays off chain).")
 @click.option(
     "--line", "lines", multiple=True, required=True, help="CODE,UNITS,AMOUNT[,UNIT_ID;...,GTIN] (repeatable)."
 )
-@click.option("--fhir-claim", required=True, help="Commitment to the off-chain FHIR Claim (0x + 64 hex).")
-@click.option("--payee", default=None, help="Default: the signer (a provider or pharmacy).")
+@click.option(
+    "--fhir-claim",
+    type=Bytes32Type("FHIR claim commitment"),
+    required=True,
+    help="Commitment to the off-chain FHIR Claim (0x + 64 hex).",
+)
+@click.option("--payee", type=ADDRESS, default=None, help="Default: the signer (a provider or pharmacy).")
 @click.option("--resubmission", type=click.IntRange(0, 65_535), default=0)
 @pass_app
 def submit(
@@ -420,13 +405,12 @@ def submit(
     member: str,
     service_date: str,
     lines: tuple[str, ...],
-    fhir_claim: str,
+    fhir_claim: bytes,
     payee: str | None,
     resubmission: int,
 ) -> None:
     """Submit one claim (as a provider, pharmacy, or the insurer for the member)."""
-    from careledger.chain import checksum
-    from careledger.claims.batchfile import _bytes32, parse_day
+    from careledger.claims.batchfile import parse_day
     from careledger.claims.keys import KeyStore
 
     client = _client(app, "clinic")
@@ -434,11 +418,11 @@ def submit(
     ctx = _context(client, plan_id)
     me = client.chain._require_account().address
     req = ctx.request(
-        checksum(member, "member"),
-        checksum(payee) if payee else me,
+        member,
+        payee or me,
         parse_day(service_date),
         tuple(_parse_line(x, d, ctx) for x in lines),
-        _bytes32(fhir_claim, "FHIR claim commitment"),
+        fhir_claim,
         resubmission,
     )
     res = client.submit(req)
@@ -496,65 +480,64 @@ def submit_batch(app: AppContext, file: Path, out: Path | None, batch_size: int,
 
 
 @claims.command()
-@click.argument("claim_id")
+@click.argument("claim_id", type=CLAIM_ID)
 @pass_app
-def adjudicate(app: AppContext, claim_id: str) -> None:
+def adjudicate(app: AppContext, claim_id: bytes) -> None:
     """Adjudicate a queued claim by the rules (once the pool can cover it)."""
     client = _client(app, "insurer")
-    receipt = client.adjudicate(_claim_id(claim_id))
-    status = client.status(_claim_id(claim_id))
-    app.emit({**_tx(receipt), "status": status.name}, lambda: click.echo(f"claim {claim_id}: {status.name}"))
+    receipt = client.adjudicate(claim_id)
+    status = client.status(claim_id)
+    app.emit({**_tx(receipt), "status": status.name}, lambda: click.echo(f"claim 0x{claim_id.hex()}: {status.name}"))
 
 
 @claims.command()
-@click.argument("claim_id")
+@click.argument("claim_id", type=CLAIM_ID)
 @click.option("--approve", "decision", flag_value="approve", help="Pay what the rules compute.")
-@click.option("--partial", "partial", default=None, help="Pay this amount (less than the rules compute).")
+@click.option("--partial", "partial", type=AMOUNT, default=None, help="Pay this amount (less than the rules compute).")
 @click.option("--deny", "decision", flag_value="deny")
 @click.option("--reason", type=click.IntRange(0, 999), default=0, help="X12 CARC (required to deny or reduce).")
 @pass_app
-def review(app: AppContext, claim_id: str, decision: str | None, partial: str | None, reason: int) -> None:
+def review(app: AppContext, claim_id: bytes, decision: str | None, partial: int | None, reason: int) -> None:
     """Decide a claim in review (as the insurer or its adjuster)."""
-    from careledger.claims.batchfile import parse_amount
     from careledger.claims.types import Decision
 
     if (decision is None) == (partial is None):
         raise InvalidInput("give exactly one of --approve, --partial AMOUNT, --deny")
     client = _client(app, "insurer")
-    cid = _claim_id(claim_id)
+    cid = claim_id
     if partial is not None:
-        receipt = client.review(cid, Decision.PARTIALLY_APPROVE, parse_amount(partial, _decimals(client)), reason)
+        receipt = client.review(cid, Decision.PARTIALLY_APPROVE, partial, reason)
     else:
         receipt = client.review(cid, Decision.APPROVE if decision == "approve" else Decision.DENY, 0, reason)
     status = client.status(cid)
-    app.emit({**_tx(receipt), "status": status.name}, lambda: click.echo(f"claim {claim_id}: {status.name}"))
+    app.emit({**_tx(receipt), "status": status.name}, lambda: click.echo(f"claim 0x{claim_id.hex()}: {status.name}"))
 
 
 @claims.command()
-@click.argument("claim_id")
+@click.argument("claim_id", type=CLAIM_ID)
 @pass_app
-def withdraw(app: AppContext, claim_id: str) -> None:
+def withdraw(app: AppContext, claim_id: bytes) -> None:
     """Withdraw a claim before a decision (payee or the plan's insurer)."""
-    receipt = _client(app, "clinic").withdraw(_claim_id(claim_id))
-    app.emit(_tx(receipt), lambda: click.echo(f"claim {claim_id} withdrawn"))
+    receipt = _client(app, "clinic").withdraw(claim_id)
+    app.emit(_tx(receipt), lambda: click.echo(f"claim 0x{claim_id.hex()} withdrawn"))
 
 
 @claims.command()
-@click.argument("claim_id")
+@click.argument("claim_id", type=CLAIM_ID)
 @pass_app
-def appeal(app: AppContext, claim_id: str) -> None:
+def appeal(app: AppContext, claim_id: bytes) -> None:
     """Appeal a denied claim (once, within the plan's window)."""
-    receipt = _client(app, "clinic").appeal(_claim_id(claim_id))
-    app.emit(_tx(receipt), lambda: click.echo(f"claim {claim_id} appealed: back in review"))
+    receipt = _client(app, "clinic").appeal(claim_id)
+    app.emit(_tx(receipt), lambda: click.echo(f"claim 0x{claim_id.hex()} appealed: back in review"))
 
 
 @claims.command()
-@click.argument("claim_ids", nargs=-1, required=True)
+@click.argument("claim_ids", type=CLAIM_ID, nargs=-1, required=True)
 @pass_app
-def pay(app: AppContext, claim_ids: tuple[str, ...]) -> None:
+def pay(app: AppContext, claim_ids: tuple[bytes, ...]) -> None:
     """Pay approved claims from the pool (several ids: one batch; a failing payee is skipped)."""
     client = _client(app, "insurer")
-    ids = [_claim_id(c) for c in claim_ids]
+    ids = list(claim_ids)
     if len(ids) == 1:
         receipt = client.pay(ids[0])
         paid = 1
@@ -583,9 +566,9 @@ def _readable(info: Any, codes_file: Path | None, records: str | None) -> tuple[
     codes = [reader.code(ln.code) for ln in info.lines]
     date = None
     if records is not None:
-        from careledger.consent.records_cli import _store
+        from careledger.cli.context import record_store
 
-        store = _store(records)
+        store = record_store(records)
         found = store.find(info.fhir_claim)
         if found is not None and found["status"] == "stored":
             date = service_date_of(store.read(found["recordId"]))
@@ -593,31 +576,31 @@ def _readable(info: Any, codes_file: Path | None, records: str | None) -> tuple[
 
 
 @claims.command()
-@click.argument("claim_id")
-@click.argument("to")
+@click.argument("claim_id", type=CLAIM_ID)
+@click.argument("to", type=AddressType("new payee"))
 @pass_app
-def redirect(app: AppContext, claim_id: str, to: str) -> None:
+def redirect(app: AppContext, claim_id: bytes, to: str) -> None:
     """As the payee of an approved, unpaid claim: have it paid to TO instead (e.g. when the token
     will not deliver to you)."""
-    receipt = _client(app, "clinic").redirect_payout(_claim_id(claim_id), _address(to, "new payee"))
-    app.emit({**_tx(receipt), "payee": _address(to, "new payee")}, lambda: click.echo(f"claim {claim_id} pays {to}"))
+    receipt = _client(app, "clinic").redirect_payout(claim_id, to)
+    app.emit({**_tx(receipt), "payee": to}, lambda: click.echo(f"claim 0x{claim_id.hex()} pays {to}"))
 
 
 @claims.command("release-lapsed")
-@click.argument("claim_id")
+@click.argument("claim_id", type=CLAIM_ID)
 @pass_app
-def release_lapsed(app: AppContext, claim_id: str) -> None:
+def release_lapsed(app: AppContext, claim_id: bytes) -> None:
     """As the plan's insurer: return a payout that could not be delivered for PAYOUT_TIMEOUT (180
     days, no redirect) to the pool's free funds; the claim becomes LAPSED."""
     client = _client(app, "insurer")
-    cid = _claim_id(claim_id)
+    cid = claim_id
     receipt = client.release_lapsed(cid)
     status = client.status(cid)
-    app.emit({**_tx(receipt), "status": status.name}, lambda: click.echo(f"claim {claim_id}: {status.name}"))
+    app.emit({**_tx(receipt), "status": status.name}, lambda: click.echo(f"claim 0x{claim_id.hex()}: {status.name}"))
 
 
 @claims.command()
-@click.argument("claim_id", required=False)
+@click.argument("claim_id", type=CLAIM_ID, required=False)
 @click.option("--plan", "plan_id", type=int, default=None, help="Show a plan's terms and pool instead.")
 @click.option(
     "--codes",
@@ -634,7 +617,7 @@ def release_lapsed(app: AppContext, claim_id: str) -> None:
 )
 @pass_app
 def status(
-    app: AppContext, claim_id: str | None, plan_id: int | None, codes_file: Path | None, records: str | None
+    app: AppContext, claim_id: bytes | None, plan_id: int | None, codes_file: Path | None, records: str | None
 ) -> None:
     """Show a claim (rebuilt from its events) or, with --plan, a plan's pool.
 
@@ -662,7 +645,7 @@ def status(
         return
     if claim_id is None:
         raise InvalidInput("give a CLAIM_ID or --plan N")
-    info = client.info(_claim_id(claim_id))
+    info = client.info(claim_id)
     codes, date = _readable(info, codes_file, records)
     data = info.to_json()
     for line, code in zip(data["lines"], codes, strict=True):
@@ -672,7 +655,7 @@ def status(
 
     def human() -> None:
         click.echo(
-            f"claim {claim_id}: {info.status.name}, amount {_fmt(info.amount, d)}, payee {info.payee}, "
+            f"claim 0x{claim_id.hex()}: {info.status.name}, amount {_fmt(info.amount, d)}, payee {info.payee}, "
             f"plan {info.plan_id} year {info.service_period}"
             + (f", service date {date}" if date else " (service date: off chain)")
         )
@@ -685,7 +668,7 @@ def status(
 
 
 @claims.command("export-fhir")
-@click.argument("claim_id")
+@click.argument("claim_id", type=CLAIM_ID)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write to a file (default stdout).")
 @click.option(
     "--as-claim",
@@ -706,7 +689,7 @@ def status(
 @pass_app
 def export_fhir(
     app: AppContext,
-    claim_id: str,
+    claim_id: bytes,
     out: Path | None,
     codes: str | None,
     service_date_text: str | None,
@@ -722,7 +705,7 @@ def export_fhir(
     from careledger.claims.keys import KeyStore
 
     client = _reader(app)
-    info = client.info(_claim_id(claim_id))
+    info = client.info(claim_id)
     insurer, _ = client.plan(info.plan_id)
     if codes is not None:
         store = KeyStore()

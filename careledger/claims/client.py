@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3.contract import Contract
@@ -298,6 +299,25 @@ class ClaimsClient:
         version, _ = self.schedule_rules(plan_id, effective, code_key_id)
         return version, effective
 
+    def coverage_now(
+        self,
+        plan_id: int,
+        code_key_id: bytes,
+        rules: dict[bytes, CoverageRule],
+        gtin_bindings: Mapping[bytes, bytes] | None = None,
+        *,
+        wait: bool = True,
+    ) -> tuple[int, int, TxReceipt]:
+        """The next rule table of ``plan_id`` (code key ``code_key_id``), in force as soon as the
+        plan's notice allows: scheduled, its ``rules`` set and, with ``wait``, waited into force
+        (:meth:`wait_until`). What a new plan's first table needs, for the CLI, the demo, the
+        web seed and the bench alike. Returns (version, effective time, the coverage receipt)."""
+        version, effective = self.schedule_rules_now(plan_id, code_key_id)
+        receipt = self.set_coverage(plan_id, version, rules, gtin_bindings)
+        if wait:
+            self.wait_until(effective)
+        return version, effective, receipt
+
     def wait_until(self, timestamp: int, poll: float = 0.5) -> None:
         """Until the chain's time reaches ``timestamp``: a devnet is moved there (a block mined
         at that time); any other chain is waited for."""
@@ -336,6 +356,35 @@ class ClaimsClient:
 
     def enrolment_nonce(self, member: str) -> int:
         return int(self.chain.call(self.contract.functions.nonces(checksum(member, "member")), "read nonce"))
+
+    def sign_enrolment(
+        self,
+        key: LocalAccount,
+        plan_id: int,
+        member_record: bytes,
+        from_period: int,
+        to_period: int,
+        deadline: int,
+    ) -> bytes:
+        """The member's side of :meth:`enrol`: ``key`` (the plan pseudonym's, which holds no
+        ether: signing is off chain) signs its agreement to be enrolled in ``plan_id`` for plan
+        years ``from_period``..``to_period``, under its current enrolment nonce
+        (:func:`careledger.claims.enrolment.enrolment_typed_data`)."""
+        from careledger.claims.enrolment import enrolment_typed_data
+        from careledger.consent import eip712
+
+        typed = enrolment_typed_data(
+            plan_id,
+            key.address,
+            member_record,
+            from_period,
+            to_period,
+            self.enrolment_nonce(key.address),
+            deadline,
+            chain_id=self.chain.chain_id,
+            contract=self.contract.address,
+        )
+        return eip712.sign(key, typed)
 
     def enrol(
         self,

@@ -15,7 +15,6 @@ from typing import Any
 from careledger.accounts import dev_person
 from careledger.claims._consent import CONSENT_REGISTRY, payment_consent
 from careledger.claims.client import ClaimsClient, fhir_commitment
-from careledger.claims.enrolment import enrolment_typed_data
 from careledger.claims.fhir import claim_response, validate
 from careledger.claims.keys import PlanContext
 from careledger.claims.types import (
@@ -29,7 +28,6 @@ from careledger.claims.types import (
     day_of,
 )
 from careledger.codes import Category, Purpose, mask_of
-from careledger.consent import eip712
 from careledger.consent.client import ConsentClient
 from careledger.consent.terms import GrantTerms
 from careledger.demo.framework import DemoEnv, Story
@@ -74,33 +72,20 @@ def story(env: DemoEnv) -> Story:
     key = CodeKey(secrets.token_bytes(32))  # shared off chain with the plan's network
     ctx = PlanContext(plan_id, key, terms)
     gtin = int(env.shared.get("dispensed_unit", {}).get("gtin", 0) or 0)
-    version, effective = insurer.schedule_rules_now(plan_id, key.key_id)
     table = {ctx.code(c): rule for c, rule in DEMO_RULES.items()}
     bindings = {ctx.code(DRUG): key.gtin_binding(plan_id, DRUG, gtin)} if gtin else {}
     st.done(
         "insurer",
         "rule table 1 (keyed code digests): office visit, MRI (pre-auth), a drug bound to its GTIN",
-        insurer.set_coverage(plan_id, version, table, bindings),
+        insurer.coverage_now(plan_id, key.key_id, table, bindings)[2],
     )
-    insurer.wait_until(effective)
     insurer.mint_test_tokens(env.who("insurer").address, 50_000 * USD)
     st.done(
         "insurer", "fund the plan's pool with 50,000 dtUSD (devnet test token)", insurer.fund(plan_id, 50_000 * USD)
     )
     record = _commit("member-record")
     deadline = now + 7 * 86_400  # a week for the member to agree
-    typed = enrolment_typed_data(
-        plan_id,
-        card,
-        record,
-        0,
-        0,
-        insurer.enrolment_nonce(card),
-        deadline,
-        chain_id=insurer.chain.chain_id,
-        contract=insurer.contract.address,
-    )
-    signature = eip712.sign(card_key, typed)  # off chain: the pseudonym needs no ether
+    signature = insurer.sign_enrolment(card_key, plan_id, record, 0, 0, deadline)  # off chain: no ether needed
     _, r = insurer.enrol(plan_id, card, record, 0, 0, deadline, signature)
     st.done("insurer", "enrol the member's plan pseudonym (her signature, given off chain) for plan year 0", r)
 

@@ -15,32 +15,15 @@ from typing import Any
 import click
 
 from careledger.cli.context import AppContext, pass_app
+from careledger.cli.params import ADDRESS, CATEGORIES, CATEGORY, PURPOSE, PURPOSES, AddressType, Bytes32Type
 from careledger.codes import Category, Purpose
-from careledger.consent.terms import GrantTerms, ModifyTerms, parse_categories, parse_purposes
+from careledger.consent.terms import ALL_CATEGORIES, ALL_PURPOSES, GrantTerms, ModifyTerms
 from careledger.errors import InvalidInput, NotVerified
 from careledger.exactjson import dumps, uint_id
 
 __all__ = ["consent"]
 
 DAY = 86_400
-
-
-def _addr(app: AppContext, value: str, what: str) -> str:
-    """A 0x address, or a devnet cast name (``clinic``) on a local devnet."""
-    from careledger.accounts import dev_account
-    from careledger.chain import checksum
-
-    if value.startswith("0x"):
-        return checksum(value, what)
-    from careledger.devchain import require_devnet
-
-    try:
-        member = dev_account(value)
-    except KeyError:
-        raise InvalidInput(f"{what} {value!r} is neither a 0x address nor a devnet account name") from None
-    chain = app.chain()
-    require_devnet(chain.is_devnet(), f"{what} {value!r}: devnet account names", chain.chain_id, "give a 0x address")
-    return member.address
 
 
 def _client(app: AppContext, signer_default: str | None = "patient") -> Any:
@@ -50,78 +33,23 @@ def _client(app: AppContext, signer_default: str | None = "patient") -> Any:
     return ConsentClient(chain, app.deployment())
 
 
-def _person(app: AppContext, name: str | None = None) -> Any:
-    """The person acting (or asked about), when it is one: a devnet person of the cast (by name:
-    ``--account patient``, or ``name``), else ``$CARELEDGER_PATIENT_MNEMONIC`` (with
-    ``$CARELEDGER_PATIENT_IDENTITY``, ``$CARELEDGER_PATIENT_PASSPHRASE``) when no account is
-    named. None: act as the account's own address (an organisation, a delegate, a legacy key)."""
-    import os
-
-    from careledger.accounts import PersonIdentity, dev_account, dev_person
-    from careledger.devchain import require_devnet
-
-    who = (
-        name if name is not None else (app.account or (None if os.environ.get("CARELEDGER_PRIVATE_KEY") else "patient"))
-    )
-    if who is not None and not who.startswith("0x"):
-        try:
-            member = dev_account(who)
-        except KeyError:
-            return None
-        if member.role is not None or member.name == "admin":
-            return None
-        chain = app.chain()
-        require_devnet(chain.is_devnet(), f"devnet person {who!r}", chain.chain_id, "set CARELEDGER_PATIENT_MNEMONIC")
-        return dev_person(who)
-    mnemonic = os.environ.get("CARELEDGER_PATIENT_MNEMONIC")
-    if name is None and app.account is None and mnemonic:
-        return PersonIdentity(
-            mnemonic,
-            int(os.environ.get("CARELEDGER_PATIENT_IDENTITY", "0")),
-            os.environ.get("CARELEDGER_PATIENT_PASSPHRASE", ""),
-        )
-    return None
-
-
-def _as_pseudonym(app: AppContext, client: Any, person: Any, counterparty: str, relayed: bool) -> Any:
+def _as_pseudonym(client: Any, person: Any, counterparty: str, relayed: bool) -> Any:
     """``client`` acting as ``person``'s pairwise pseudonym for ``counterparty``."""
-    return _with_key(app, client, person.pseudonym(counterparty), relayed, counterparty)
+    return client.acting_as(person.pseudonym(counterparty), relayed=relayed, counterparty=counterparty)
 
 
-def _with_key(app: AppContext, client: Any, key: Any, relayed: bool, counterparty: str = "") -> Any:
-    """``client`` signing with ``key``. A pseudonym holds no ether: it signs for the relayer;
-    sending directly is possible only on a devnet, where the node credits it gas with
-    ``anvil_setBalance`` (no transaction, so nothing links it)."""
-    from eth_utils.address import to_checksum_address
-
-    from careledger.consent.client import ConsentClient
-
-    chain = app.chain().with_account(key)
-    if not relayed and int(chain.w3.eth.get_balance(to_checksum_address(key.address))) == 0:
-        if not chain.is_devnet():
-            raise InvalidInput(
-                f"your pseudonym{' for ' + counterparty if counterparty else ''} ({key.address}) holds no ether: "
-                "sign through a relayer (--relay URL or CARELEDGER_RELAY)"
-            )
-        chain._raw_call("anvil_setBalance", [key.address, hex(10**18)])
-    return ConsentClient(chain, client.deployment)
-
-
-def _relay_post(url: str, signed: Any) -> dict[str, Any]:
-    import requests
-
-    from careledger.errors import ChainRefused, NodeUnreachable
-
-    try:
-        resp = requests.post(url.rstrip("/") + "/actions", json=signed.to_json(), timeout=60)
-    except requests.RequestException as exc:
-        raise NodeUnreachable(f"relay {url} did not answer: {type(exc).__name__}") from None
-    body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
-    if resp.status_code == 422:
-        raise ChainRefused(str(body.get("error")), error_name=body.get("customError"), error_args=body.get("args"))
-    if resp.status_code != 200:
-        raise InvalidInput(f"relay refused the action ({resp.status_code}): {body.get('error', resp.text)}")
-    return dict(body)
+def _current(app: AppContext, grantee: str, patient: str | None, relayed: bool) -> tuple[Any, str, Any]:
+    """(client acting for the patient, the patient's address, its current consent to ``grantee``):
+    a person acts as its pseudonym for ``grantee``; :class:`InvalidInput` when there is none."""
+    client = _client(app)
+    person = None if patient else app.person()
+    if person is not None:
+        client = _as_pseudonym(client, person, grantee, relayed)
+    who = app.address(patient, "patient") if patient else client.me
+    state = client.consent_of(who, grantee)
+    if state.valid_until == 0:
+        raise InvalidInput(f"{who} has no current consent for {grantee}")
+    return client, who, state
 
 
 def _period(valid_from: int, days: float | None, until: int | None, now: int) -> tuple[int, int]:
@@ -134,29 +62,29 @@ def _period(valid_from: int, days: float | None, until: int | None, now: int) ->
 def _commitment(document: Path | None) -> bytes:
     if document is None:
         return b"\0" * 32
-    from careledger._paths import project_root
-    from careledger.consent.records import RecordStore
+    from careledger.cli.context import record_store
 
-    # The consent document is kept encrypted off chain; only its salted commitment goes on chain.
-    ref = RecordStore(project_root() / ".records").store(document.read_bytes())
+    # The consent document is kept encrypted off chain (the record store 'careledger records'
+    # uses: $CARELEDGER_RECORDS or .records/); only its salted commitment goes on chain.
+    ref = record_store(None).store(document.read_bytes())
     click.echo(f"consent document stored as record {ref.record_id}", err=True)
     return ref.commitment
 
 
-def _deny(deny_categories: str | None, deny_purposes: str | None) -> tuple[int, int]:
+def _deny(deny_categories: int | None, deny_purposes: int | None) -> tuple[int, int]:
     if deny_categories is None and deny_purposes is None:
         return 0, 0
-    return (parse_categories(deny_categories or "all"), parse_purposes(deny_purposes or "all"))
+    return (deny_categories or ALL_CATEGORIES, deny_purposes or ALL_PURPOSES)
 
 
 def _identities(app: AppContext, client: Any, patient: str | None) -> list[str]:
     """Addresses whose history is the patient's: a person's pseudonyms for every organisation and
     study, or the one address given."""
-    person = _person(app, patient)
+    person = app.person(patient)
     if person is not None:
         return list(person.pseudonyms(client.counterparties()))
     if patient:
-        return [_addr(app, patient, "patient")]
+        return [app.address(patient, "patient")]
     return [_client(app).me]
 
 
@@ -179,14 +107,26 @@ _RELAY = click.option(
 
 
 @consent.command("grant")
-@click.argument("grantee")
-@click.option("--categories", required=True, help="Comma-separated data categories, or 'all'.")
-@click.option("--purposes", required=True, help="Comma-separated purposes (treat, hpaymt, hoperat, hresch, pubhlth).")
+@click.argument("grantee", type=ADDRESS)
+@click.option("--categories", type=CATEGORIES, required=True, help="Comma-separated data categories, or 'all'.")
+@click.option(
+    "--purposes",
+    type=PURPOSES,
+    required=True,
+    help="Comma-separated purposes (treat, hpaymt, hoperat, hresch, pubhlth).",
+)
 @click.option("--days", type=float, default=None, help="Valid for this many days from now (or from --from).")
 @click.option("--until", type=int, default=None, help="Valid until this unix time (exclusive).")
 @click.option("--from", "valid_from", type=int, default=0, help="Valid from this unix time (default: now).")
-@click.option("--deny-categories", default=None, help="Deny provision: categories (default all if purposes given).")
-@click.option("--deny-purposes", default=None, help="Deny provision: purposes (default all if categories given).")
+@click.option(
+    "--deny-categories",
+    type=CATEGORIES,
+    default=None,
+    help="Deny provision: categories (default all if purposes given).",
+)
+@click.option(
+    "--deny-purposes", type=PURPOSES, default=None, help="Deny provision: purposes (default all if categories given)."
+)
 @click.option(
     "--document",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -197,6 +137,7 @@ _RELAY = click.option(
 @click.option(
     "--plan",
     "plan",
+    type=AddressType("plan insurer"),
     default=None,
     help="A payment consent for your health plan: sign as your pseudonym for this insurer (the "
     "member address the plan's claims use), not as your pseudonym for the grantee.",
@@ -207,13 +148,13 @@ _RELAY = click.option(
 def grant_cmd(
     app: AppContext,
     grantee: str,
-    categories: str,
-    purposes: str,
+    categories: int,
+    purposes: int,
     days: float | None,
     until: int | None,
     valid_from: int,
-    deny_categories: str | None,
-    deny_purposes: str | None,
+    deny_categories: int | None,
+    deny_purposes: int | None,
     document: Path | None,
     allow_unvetted: bool,
     plan: str | None,
@@ -223,13 +164,13 @@ def grant_cmd(
     """Grant GRANTEE access to CATEGORIES for PURPOSES for a period. A person acts as their
     pairwise pseudonym for GRANTEE (or, with --plan, for that insurer)."""
     client = _client(app)
-    g = _addr(app, grantee, "grantee")
+    g = grantee
     start, end = _period(valid_from, days, until, client.chain_time())
     dc, dp = _deny(deny_categories, deny_purposes)
     terms = GrantTerms(
         grantee=g,
-        categories=parse_categories(categories),
-        purposes=parse_purposes(purposes),
+        categories=categories,
+        purposes=purposes,
         valid_until=end,
         valid_from=start,
         deny_categories=dc,
@@ -237,20 +178,14 @@ def grant_cmd(
         document=_commitment(document),
     )
     terms.check()
-    person = None if patient else _person(app)
+    person = None if patient else app.person()
     if person is not None:  # the person's pairwise pseudonym for this grantee (or plan) acts
-        counterparty = _addr(app, plan, "plan insurer") if plan else g
-        client = _as_pseudonym(app, client, person, counterparty, bool(relay_url))
-    who = _addr(app, patient, "patient") if patient else client.me
+        client = _as_pseudonym(client, person, plan or g, bool(relay_url))
+    who = app.address(patient, "patient") if patient else client.me
     if not allow_unvetted:
         client.require_vetted(g)
-    if relay_url:
-        signed = client.sign(client.chain.account, "grant", patient=who, terms=terms)
-        out = _relay_post(relay_url, signed)
-        cid, tx, gas = int(out["consentId"], 16), out["tx"], out["gasUsed"]
-    else:
-        cid, receipt = client.grant(terms, who, require_vetted=False)
-        tx, gas = receipt["transactionHash"].to_0x_hex(), int(receipt["gasUsed"])
+    sent = client.act("grant", relay=relay_url, patient=who, terms=terms)
+    cid, tx, gas = sent.consent_id or 0, sent.tx, sent.gas_used
     data = {
         "consentId": uint_id(cid),
         "patient": who,
@@ -258,7 +193,7 @@ def grant_cmd(
         "validUntil": end,
         "tx": tx,
         "gasUsed": gas,
-        "relayed": bool(relay_url),
+        "relayed": sent.relayed,
     }
     app.emit(
         data,
@@ -270,49 +205,35 @@ def grant_cmd(
 
 
 @consent.command("modify")
-@click.argument("grantee")
-@click.option("--categories", required=True)
-@click.option("--purposes", required=True)
+@click.argument("grantee", type=ADDRESS)
+@click.option("--categories", type=CATEGORIES, required=True)
+@click.option("--purposes", type=PURPOSES, required=True)
 @click.option("--days", type=float, default=None)
 @click.option("--until", type=int, default=None)
-@click.option("--deny-categories", default=None)
-@click.option("--deny-purposes", default=None)
+@click.option("--deny-categories", type=CATEGORIES, default=None)
+@click.option("--deny-purposes", type=PURPOSES, default=None)
 @_PATIENT
 @_RELAY
 @pass_app
 def modify_cmd(
     app: AppContext,
     grantee: str,
-    categories: str,
-    purposes: str,
+    categories: int,
+    purposes: int,
     days: float | None,
     until: int | None,
-    deny_categories: str | None,
-    deny_purposes: str | None,
+    deny_categories: int | None,
+    deny_purposes: int | None,
     patient: str | None,
     relay_url: str | None,
 ) -> None:
     """Change the terms of the current consent to GRANTEE (its id stays)."""
-    client = _client(app)
-    g = _addr(app, grantee, "grantee")
-    person = None if patient else _person(app)
-    if person is not None:
-        client = _as_pseudonym(app, client, person, g, bool(relay_url))
-    who = _addr(app, patient, "patient") if patient else client.me
-    state = client.consent_of(who, g)
-    if state.valid_until == 0:
-        raise InvalidInput(f"{who} has no current consent for {g}")
+    client, who, state = _current(app, grantee, patient, bool(relay_url))
+    g = grantee
     _, end = _period(0, days, until, client.chain_time())
     dc, dp = _deny(deny_categories, deny_purposes)
-    terms = ModifyTerms(parse_categories(categories), parse_purposes(purposes), end, dc, dp)
-    if relay_url:
-        out = _relay_post(
-            relay_url,
-            client.sign(client.chain.account, "modify", patient=who, grantee=g, consent_id=state.id, terms=terms),
-        )
-        tx = out["tx"]
-    else:
-        tx = client.modify(g, state.id, terms, who)["transactionHash"].to_0x_hex()
+    terms = ModifyTerms(categories, purposes, end, dc, dp)
+    tx = client.act("modify", relay=relay_url, patient=who, grantee=g, consent_id=state.id, terms=terms).tx
     app.emit(
         {"consentId": uint_id(state.id), "validUntil": end, "tx": tx},
         lambda: click.echo(f"modified consent {state.id:#x} (tx {tx})"),
@@ -320,27 +241,15 @@ def modify_cmd(
 
 
 @consent.command("revoke")
-@click.argument("grantee")
+@click.argument("grantee", type=ADDRESS)
 @_PATIENT
 @_RELAY
 @pass_app
 def revoke_cmd(app: AppContext, grantee: str, patient: str | None, relay_url: str | None) -> None:
     """Revoke the current consent to GRANTEE now (accesses already logged stay logged)."""
-    client = _client(app)
-    g = _addr(app, grantee, "grantee")
-    person = None if patient else _person(app)
-    if person is not None:
-        client = _as_pseudonym(app, client, person, g, bool(relay_url))
-    who = _addr(app, patient, "patient") if patient else client.me
-    state = client.consent_of(who, g)
-    if state.valid_until == 0:
-        raise InvalidInput(f"{who} has no current consent for {g}")
-    if relay_url:
-        tx = _relay_post(
-            relay_url, client.sign(client.chain.account, "revoke", patient=who, grantee=g, consent_id=state.id)
-        )["tx"]
-    else:
-        tx = client.revoke(g, state.id, who)["transactionHash"].to_0x_hex()
+    client, who, state = _current(app, grantee, patient, bool(relay_url))
+    g = grantee
+    tx = client.act("revoke", relay=relay_url, patient=who, grantee=g, consent_id=state.id).tx
     app.emit(
         {"consentId": uint_id(state.id), "revoked": True, "tx": tx},
         lambda: click.echo(f"revoked consent {state.id:#x} (tx {tx})"),
@@ -349,20 +258,16 @@ def revoke_cmd(app: AppContext, grantee: str, patient: str | None, relay_url: st
 
 @consent.command("check")
 @click.argument("patient")
-@click.argument("grantee")
-@click.argument("category")
-@click.argument("purpose")
+@click.argument("grantee", type=ADDRESS)
+@click.argument("category", type=CATEGORY)
+@click.argument("purpose", type=PURPOSE)
 @pass_app
-def check_cmd(app: AppContext, patient: str, grantee: str, category: str, purpose: str) -> None:
+def check_cmd(app: AppContext, patient: str, grantee: str, category: Category, purpose: Purpose) -> None:
     """May GRANTEE access CATEGORY of PATIENT for PURPOSE now? Exit 0 yes, 1 no."""
     client = _client(app, signer_default=None)
-    try:
-        cat, pur = Category[category.upper().replace("-", "_")], Purpose[purpose.upper()]
-    except KeyError as exc:
-        raise InvalidInput(f"unknown code {exc.args[0]!r}") from None
-    g = _addr(app, grantee, "grantee")
-    person = _person(app, patient)
-    p = person.address_for(g) if person is not None else _addr(app, patient, "patient")
+    cat, pur, g = category, purpose, grantee
+    person = app.person(patient)
+    p = person.address_for(g) if person is not None else app.address(patient, "patient")
     allowed, cid = client.can_access(p, g, cat, pur)
     data = {
         "allowed": allowed,
@@ -388,16 +293,14 @@ def list_cmd(app: AppContext, patient: str | None) -> None:
     for who in _identities(app, client, patient):
         rows += [{**r, "as": who} for r in client.consents(who)]
 
-    def human() -> None:
-        if not rows:
-            click.echo("no consents")
-        for r in rows:
-            click.echo(
-                f"{r['status']:9} {r['grantee']}  {','.join(r['categories']) or '-'} for "
-                f"{','.join(r['purposes']) or '-'} until {r['validUntil']}  id {r['consentId']}"
-            )
-
-    app.emit(rows, human)
+    app.emit_rows(
+        rows,
+        lambda r: (
+            f"{r['status']:9} {r['grantee']}  {','.join(r['categories']) or '-'} for "
+            f"{','.join(r['purposes']) or '-'} until {r['validUntil']}  id {r['consentId']}"
+        ),
+        "no consents",
+    )
 
 
 @consent.command("log")
@@ -419,7 +322,7 @@ def log_cmd(app: AppContext, patient: str | None) -> None:
 
 
 @consent.command("export-fhir")
-@click.argument("grantee")
+@click.argument("grantee", type=ADDRESS)
 @click.option("--patient", default=None, help="Patient (default: the signer).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @pass_app
@@ -428,12 +331,12 @@ def export_cmd(app: AppContext, grantee: str, patient: str | None, output: Path 
     from careledger.consent import fhir
 
     client = _client(app, signer_default=None)
-    g = _addr(app, grantee, "grantee")
-    person = _person(app, patient)
+    g = grantee
+    person = app.person(patient)
     if person is not None:
         who = person.address_for(g)
     else:
-        who = _addr(app, patient, "patient") if patient else _client(app).me
+        who = app.address(patient, "patient") if patient else _client(app).me
     state = client.consent_of(who, g)
     document = None
     for e in client.history(who, ("ConsentGranted",)):
@@ -470,9 +373,9 @@ def import_cmd(app: AppContext, file: Path, allow_unvetted: bool, relay_url: str
         raise InvalidInput(f"{file} does not hold a FHIR resource object")
     patient, terms = fhir.import_consent(resource)
     client = _client(app)
-    person = _person(app)
+    person = app.person()
     if person is not None:
-        client = _as_pseudonym(app, client, person, terms.grantee, bool(relay_url))
+        client = _as_pseudonym(client, person, terms.grantee, bool(relay_url))
         if patient.lower() != client.me.lower():
             raise InvalidInput(
                 f"this Consent's patient {patient} is not your pseudonym for {terms.grantee} ({client.me}); "
@@ -480,12 +383,8 @@ def import_cmd(app: AppContext, file: Path, allow_unvetted: bool, relay_url: str
             )
     if not allow_unvetted:
         client.require_vetted(terms.grantee)
-    if relay_url:
-        out = _relay_post(relay_url, client.sign(client.chain.account, "grant", patient=patient, terms=terms))
-        cid, tx = int(out["consentId"], 16), out["tx"]
-    else:
-        cid, receipt = client.grant(terms, patient, require_vetted=False)
-        tx = receipt["transactionHash"].to_0x_hex()
+    sent = client.act("grant", relay=relay_url, patient=patient, terms=terms)
+    cid, tx = sent.consent_id or 0, sent.tx
     app.emit(
         {"consentId": uint_id(cid), "patient": patient, "grantee": terms.grantee, "tx": tx},
         lambda: click.echo(f"granted consent {cid:#x} from {file.name} (tx {tx})"),
@@ -495,7 +394,7 @@ def import_cmd(app: AppContext, file: Path, allow_unvetted: bool, relay_url: str
 def _key_for(app: AppContext, client: Any, address: str) -> Any:
     """The key that signs as ``address``: the acting person's pseudonym with that address (or the
     account itself when it is that address)."""
-    person = _person(app)
+    person = app.person()
     if person is not None:
         for org in client.counterparties():
             key = person.pseudonym(org)
@@ -519,16 +418,14 @@ def unreviewed_cmd(app: AppContext, patient: str | None) -> None:
         seq = _break_glass_seq(client, args)
         rows.append({**args, "seq": seq})
 
-    def human() -> None:
-        if not rows:
-            click.echo("no unreviewed break-glass")
-        for r in rows:
-            click.echo(
-                f"!! block {r['block']:>6}  {r['provider']} opened break-glass #{r['seq']} on {r['patient']} "
-                f"until {r['until']}  (review: careledger consent review {r['breakGlassId']})"
-            )
-
-    app.emit(rows, human)
+    app.emit_rows(
+        rows,
+        lambda r: (
+            f"!! block {r['block']:>6}  {r['provider']} opened break-glass #{r['seq']} on {r['patient']} "
+            f"until {r['until']}  (review: careledger consent review {r['breakGlassId']})"
+        ),
+        "no unreviewed break-glass",
+    )
 
 
 def _break_glass_seq(client: Any, args: dict[str, Any]) -> int:
@@ -543,53 +440,44 @@ def _break_glass_seq(client: Any, args: dict[str, Any]) -> int:
 
 
 @consent.command("review")
-@click.argument("break_glass_id")
+@click.argument("break_glass_id", type=Bytes32Type("break-glass id"))
 @_RELAY
 @pass_app
-def review_cmd(app: AppContext, break_glass_id: str, relay_url: str | None) -> None:
+def review_cmd(app: AppContext, break_glass_id: bytes, relay_url: str | None) -> None:
     """Mark break-glass opening BREAK_GLASS_ID (from 'consent unreviewed') reviewed."""
     client = _client(app, signer_default=None)
-    try:
-        wanted = int(break_glass_id, 16)
-    except ValueError:
-        raise InvalidInput(f"{break_glass_id!r} is not a break-glass id (0x + 64 hex)") from None
+    wanted = int.from_bytes(break_glass_id, "big")
     mine = _identities(app, client, None)
     match = [e for e in client.unreviewed_break_glass(mine) if int(e.args["breakGlassId"]) == wanted]
     if not match:
-        raise InvalidInput(f"no unreviewed break-glass {break_glass_id} on your addresses")
+        raise InvalidInput(f"no unreviewed break-glass 0x{break_glass_id.hex()} on your addresses")
     args = match[0].to_json()
     seq = _break_glass_seq(client, args)
     key = _key_for(app, client, args["patient"])
-    if relay_url:
-        signed = client.sign(key, "review_break_glass", patient=args["patient"], provider=args["provider"], seq=seq)
-        tx = _relay_post(relay_url, signed)["tx"]
-    else:
-        acting = _with_key(app, client, key, False)
-        tx = acting.review_break_glass(args["provider"], seq, args["patient"])["transactionHash"].to_0x_hex()
+    acting = client.acting_as(key, relayed=bool(relay_url))
+    tx = acting.act(
+        "review_break_glass", relay=relay_url, patient=args["patient"], provider=args["provider"], seq=seq
+    ).tx
     app.emit(
-        {"breakGlassId": break_glass_id, "reviewed": True, "tx": tx},
+        {"breakGlassId": "0x" + break_glass_id.hex(), "reviewed": True, "tx": tx},
         lambda: click.echo(f"break-glass #{seq} of {args['provider']} marked reviewed (tx {tx})"),
     )
 
 
 @consent.command("cancel")
-@click.argument("grantee", required=False)
+@click.argument("grantee", type=ADDRESS, required=False)
 @_RELAY
 @pass_app
 def cancel_cmd(app: AppContext, grantee: str | None, relay_url: str | None) -> None:
     """Void signatures you gave but nobody submitted yet: for GRANTEE (every signed grant, modify
     or revoke of that relationship), or without GRANTEE your patient-wide ones."""
-    from careledger.consent.client import ZERO_ADDRESS
 
     client = _client(app)
-    g = _addr(app, grantee, "grantee") if grantee else None
-    person = _person(app)
+    g = grantee
+    person = app.person()
     if person is not None and g is not None:
-        client = _as_pseudonym(app, client, person, g, bool(relay_url))
-    if relay_url:
-        tx = _relay_post(relay_url, client.sign(client.chain.account, "cancel", grantee=g or ZERO_ADDRESS))["tx"]
-    else:
-        tx = client.cancel(g)["transactionHash"].to_0x_hex()
+        client = _as_pseudonym(client, person, g, bool(relay_url))
+    tx = client.act("cancel", relay=relay_url, grantee=g).tx
     app.emit(
         {"patient": client.me, "grantee": g, "cancelled": True, "tx": tx},
         lambda: click.echo(f"outstanding signatures of {client.me} for {g or 'patient-wide actions'} voided (tx {tx})"),
@@ -599,18 +487,8 @@ def cancel_cmd(app: AppContext, grantee: str | None, relay_url: str | None) -> N
 # ---------------------------------------------------------------------- break-glass (provider side)
 
 
-def _commitment_arg(value: str, what: str) -> bytes:
-    """A salted commitment given as 0x + 64 hex, not zero (the registry refuses an empty one)."""
-    text = value.removeprefix("0x")
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
-        raise InvalidInput(f"{what} must be a commitment: 0x + 64 hex digits (e.g. from 'careledger records store')")
-    if not any(raw):
-        raise InvalidInput(f"{what} must not be zero: commit to the real {what} (a salted hash)")
-    return raw
+_ENCOUNTER = Bytes32Type("encounter", commitment=True)
+_JUSTIFICATION = Bytes32Type("justification", commitment=True)
 
 
 def _org_client(app: AppContext) -> Any:
@@ -625,10 +503,10 @@ def _patient_at(app: AppContext, value: str, organisation: str) -> str:
     """The patient as ``organisation`` knows them: a 0x address as given, or on a devnet a person
     of the cast by name, resolved to their pairwise pseudonym for that organisation."""
     if not value.startswith("0x"):
-        person = _person(app, value)
+        person = app.person(value)
         if person is not None:
             return str(person.address_for(organisation))
-    return _addr(app, value, "patient")
+    return app.address(value, "patient")
 
 
 @consent.group("break-glass")
@@ -646,23 +524,24 @@ def break_glass() -> None:
 )
 @click.option(
     "--encounter",
+    type=_ENCOUNTER,
     required=True,
     help="Salted commitment (0x + 64 hex) of the encounter this opening serves.",
 )
 @click.option(
     "--justification",
+    type=_JUSTIFICATION,
     required=True,
     help="Salted commitment (0x + 64 hex) of the off-chain justification note.",
 )
 @pass_app
-def break_glass_open_cmd(app: AppContext, patient: str, reason: str, encounter: str, justification: str) -> None:
+def break_glass_open_cmd(app: AppContext, patient: str, reason: str, encounter: bytes, justification: bytes) -> None:
     """Open a 4-hour break-glass window on PATIENT as the signing provider (--account). At most
     two a day per provider and patient; beyond that a second provider or a regulator co-signs
     the same encounter first ('break-glass co-sign')."""
     from careledger.errors import ChainRefused
 
-    enc = _commitment_arg(encounter, "encounter")
-    note = _commitment_arg(justification, "justification")
+    enc, note = encounter, justification
     client = _org_client(app)
     who = _patient_at(app, patient, client.me)
     try:
@@ -700,15 +579,17 @@ def break_glass_open_cmd(app: AppContext, patient: str, reason: str, encounter: 
 
 @break_glass.command("co-sign")
 @click.argument("patient")
-@click.argument("provider")
-@click.option("--encounter", required=True, help="The encounter commitment the opening will carry (0x + 64 hex).")
+@click.argument("provider", type=ADDRESS)
+@click.option(
+    "--encounter", type=_ENCOUNTER, required=True, help="The encounter commitment the opening will carry (0x + 64 hex)."
+)
 @pass_app
-def break_glass_cosign_cmd(app: AppContext, patient: str, provider: str, encounter: str) -> None:
+def break_glass_cosign_cmd(app: AppContext, patient: str, provider: str, encounter: bytes) -> None:
     """As a second provider or a regulator (--account): allow PROVIDER one more break-glass opening
     on PATIENT today, for that encounter only (used up by the opening)."""
-    enc = _commitment_arg(encounter, "encounter")
+    enc = encounter
     client = _org_client(app)
-    opener = _addr(app, provider, "provider")
+    opener = provider
     if opener.lower() == str(client.me).lower():
         raise InvalidInput("a provider cannot co-sign its own break-glass: a second provider or a regulator must")
     who = _patient_at(app, patient, opener)
@@ -739,7 +620,7 @@ def _study(app: AppContext, client: Any, study: str) -> tuple[str, dict[str, Any
     from careledger.artifacts import load_artifacts
     from careledger.codes import Role
 
-    addr = _addr(app, study, "study")
+    addr = app.address(study, "study")
     sponsor, version, status, form = client.chain.call(client.contract.functions.studyOf(addr), "read study")
     if int(version) == 0:
         raise InvalidInput(f"{addr} is not a registered study")

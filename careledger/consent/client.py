@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
@@ -27,7 +27,7 @@ from careledger.deployments import Deployment
 from careledger.errors import InvalidInput
 from careledger.exactjson import abi_value, abi_values, exact, uint_id
 
-__all__ = ["ACTIONS", "ConsentClient", "HistoryEntry", "SignedAction"]
+__all__ = ["ACTIONS", "ConsentClient", "HistoryEntry", "RelayTransport", "Sent", "SignedAction", "post_to_relay"]
 
 # action name -> (EIP-712 primary type, contract function)
 ACTIONS: dict[str, tuple[str, str]] = {
@@ -180,6 +180,51 @@ class SignedAction:
         return [m["patient"], m["delegate"], m["deadline"], sig]
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A patient action that landed, however it travelled (:meth:`ConsentClient.act`): the
+    transaction, the gas it used (paid by the relayer when ``relayed``) and, for a grant, the
+    consent id it created."""
+
+    tx: str
+    gas_used: int
+    relayed: bool
+    consent_id: int | None = None
+    sponsor: str | None = None  # relayed: the organisation whose budget paid
+
+
+class RelayTransport(Protocol):
+    """What :func:`post_to_relay` needs of an HTTP client bound to a relayer's base URL (an
+    ``httpx``/Starlette ``TestClient`` of the relay app in process, as the demos use)."""
+
+    def post(self, url: str, *, json: Any) -> Any: ...
+
+
+def post_to_relay(relay: str | RelayTransport, signed: SignedAction, timeout: float = 60) -> dict[str, Any]:
+    """Hand a signed action to a relayer (``careledger relay serve``, ``POST /actions``; its URL,
+    or a client bound to it) and return its answer. A refusal the relayer decoded from the
+    registry is :class:`~careledger.errors.ChainRefused` with the custom error; a relayer that
+    does not answer, :class:`~careledger.errors.NodeUnreachable`; any other refusal,
+    :class:`~careledger.errors.InvalidInput`."""
+    import requests
+
+    from careledger.errors import ChainRefused, NodeUnreachable
+
+    if not isinstance(relay, str):
+        resp = relay.post("/actions", json=signed.to_json())
+    else:
+        try:
+            resp = requests.post(relay.rstrip("/") + "/actions", json=signed.to_json(), timeout=timeout)
+        except requests.RequestException as exc:
+            raise NodeUnreachable(f"relay {relay} did not answer: {type(exc).__name__}") from None
+    body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+    if resp.status_code == 422:
+        raise ChainRefused(str(body.get("error")), error_name=body.get("customError"), error_args=body.get("args"))
+    if resp.status_code != 200:
+        raise InvalidInput(f"relay refused the action ({resp.status_code}): {body.get('error', resp.text)}")
+    return dict(body)
+
+
 def _uint(value: Any, name: str, typ: str) -> int:
     """A message integer given as a JSON number, a decimal string or a 0x-hex string."""
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -231,6 +276,51 @@ class ConsentClient:
         if self.chain.account is None:
             raise InvalidInput("this action needs a signing account (--account or CARELEDGER_PRIVATE_KEY)")
         return str(self.chain.account.address)
+
+    def acting_as(self, key: LocalAccount, *, relayed: bool, counterparty: str = "") -> ConsentClient:
+        """This registry with ``key`` signing (a person's pairwise pseudonym). A pseudonym holds
+        no ether: relayed, it only signs; sent directly, that is possible only on a devnet, where
+        the node credits it gas with ``anvil_setBalance`` (no transaction, so nothing links it),
+        and refused elsewhere (:class:`InvalidInput`: sign through a relayer)."""
+        chain = self.chain.with_account(key)
+        if not relayed and int(chain.w3.eth.get_balance(to_checksum_address(key.address))) == 0:
+            if not chain.is_devnet():
+                raise InvalidInput(
+                    f"your pseudonym{' for ' + counterparty if counterparty else ''} ({key.address}) holds no "
+                    "ether: sign through a relayer (--relay URL or CARELEDGER_RELAY)"
+                )
+            chain._raw_call("anvil_setBalance", [key.address, hex(10**18)])
+        return ConsentClient(chain, self.deployment)
+
+    def act(
+        self, action: str, *, relay: str | RelayTransport | None = None, patient: str | None = None, **fields: Any
+    ) -> Sent:
+        """One patient action (``grant``, ``modify``, ``revoke``, ``cancel``,
+        ``review_break_glass``), the same whichever way it travels: with ``relay`` (a relayer's
+        URL, or a client of it: :class:`RelayTransport`) signed as EIP-712 with this client's
+        key and handed to the relayer, who pays the gas; without, sent directly by this
+        client's account. ``fields`` are those of :meth:`sign`. The CLI and the demos act
+        through here."""
+        if relay is not None and relay != "":
+            signed = self.sign(self.chain._require_account(), action, patient=patient, **fields)
+            out = post_to_relay(relay, signed)
+            cid = int(out["consentId"], 16) if action == "grant" and out.get("consentId") else None
+            sponsor = str(out["sponsor"]) if out.get("sponsor") else None
+            return Sent(str(out["tx"]), int(out.get("gasUsed", 0)), True, cid, sponsor)
+        cid = None
+        if action == "grant":
+            cid, receipt = self.grant(fields["terms"], patient, require_vetted=False)
+        elif action == "modify":
+            receipt = self.modify(fields["grantee"], int(fields["consent_id"]), fields["terms"], patient)
+        elif action == "revoke":
+            receipt = self.revoke(fields["grantee"], int(fields["consent_id"]), patient)
+        elif action == "cancel":
+            receipt = self.cancel(fields.get("grantee"), patient)
+        elif action == "review_break_glass":
+            receipt = self.review_break_glass(fields["provider"], int(fields["seq"]), patient)
+        else:
+            raise InvalidInput(f"unknown patient action {action!r}")
+        return Sent(receipt["transactionHash"].to_0x_hex(), int(receipt["gasUsed"]), False, cid)
 
     # ------------------------------------------------------------------ direct patient actions
 

@@ -14,13 +14,12 @@ from web3 import Web3
 from careledger._extras import needs_extra
 from careledger.accounts import dev_person
 from careledger.codes import Category, Purpose
-from careledger.consent.client import ConsentClient, SignedAction
+from careledger.consent.client import ConsentClient
 from careledger.consent.records import RecordStore
 from careledger.consent.relay import RateLimiter, create_app
 from careledger.consent.terms import GrantTerms, mask
 from careledger.demo.framework import DemoEnv, Story
 from careledger.demo.phi import CONSENT_STORY_PHI
-from careledger.errors import TransactionRejected
 
 with needs_extra("demo", "the consent demo story (it drives the relayer in process)"):
     import httpx  # noqa: F401 - TestClient's transport; imported here so its absence names the extra
@@ -46,16 +45,6 @@ _ER_NOTE = "Unconscious on arrival; family reports Type 2 diabetes mellitus, met
 def _relay(env: DemoEnv, client: ConsentClient) -> Any:
     """The relay app, in process (same code as 'careledger relay serve'), signing as the relayer."""
     return TestClient(create_app(client.with_chain(env.signer("relayer")), RateLimiter(limit=10, window=60)))
-
-
-def post_signed(relay: Any, signed: SignedAction) -> dict[str, Any]:
-    """POST a signed action to the in-process relay (the demos' path); its answer, or
-    :class:`TransactionRejected` naming the relay's refusal."""
-    resp = relay.post("/actions", json=signed.to_json())
-    body: dict[str, Any] = resp.json()
-    if resp.status_code != 200:
-        raise TransactionRejected(f"the relay refused the demo's {signed.action}: {body}")
-    return body
 
 
 def story(env: DemoEnv) -> Story:
@@ -85,14 +74,14 @@ def story(env: DemoEnv) -> Story:
         categories=mask([Category.OBSERVATION, Category.CONDITION, Category.MEDICATION, Category.DIAGNOSTIC_REPORT]),
         purposes=mask([Purpose.TREAT]),
     )
-    out = post_signed(relay, as_clinic.sign(patient_key, "grant", terms=treatment))
-    treat_id = int(out["consentId"], 16)
+    out = as_clinic.acting_as(patient_key, relayed=True).act("grant", relay=relay, terms=treatment)
+    treat_id = out.consent_id or 0
     s.check(
         "patient",
         "signs a 30-day treatment consent for Riverside Clinic with her pseudonym for the clinic; "
         "the relay submits it, sponsored by the clinic",
-        f"consent {treat_id:#x}, {out['gasUsed']:,} gas paid by the relayer",
-        out["sponsor"] == clinic,
+        f"consent {treat_id:#x}, {out.gas_used:,} gas paid by the relayer",
+        out.sponsor == clinic,
     )
 
     # 2. The clinic checks and reads; the read is logged against the consent.
@@ -130,9 +119,9 @@ def story(env: DemoEnv) -> Story:
     )
 
     # 4. The patient revokes (gasless again); the clinic is refused from then on.
-    out = post_signed(relay, as_clinic.sign(patient_key, "revoke", grantee=clinic, consent_id=treat_id))
+    out = as_clinic.acting_as(patient_key, relayed=True).act("revoke", relay=relay, grantee=clinic, consent_id=treat_id)
     s.check(
-        "patient", "revokes the clinic's consent (signed, relayed)", f"{out['gasUsed']:,} gas paid by the relayer", True
+        "patient", "revokes the clinic's consent (signed, relayed)", f"{out.gas_used:,} gas paid by the relayer", True
     )
     s.refused(
         "clinic",
@@ -172,12 +161,14 @@ def story(env: DemoEnv) -> Story:
         and glass[0].args["reason"] == Purpose.ETREAT,
     )
     unreviewed = as_clinic.unreviewed_break_glass(pseudonyms)
-    out = post_signed(relay, as_clinic.sign(person.pseudonym(er), "review_break_glass", provider=er, seq=1))
+    out = as_clinic.acting_as(person.pseudonym(er), relayed=True).act(
+        "review_break_glass", relay=relay, provider=er, seq=1
+    )
     s.check(
         "patient",
         "marks the ER's break-glass reviewed (signed, relayed)",
         f"{len(unreviewed)} unreviewed before, {len(as_clinic.unreviewed_break_glass(pseudonyms))} after",
-        len(unreviewed) == 1 and not as_clinic.unreviewed_break_glass(pseudonyms) and out["sponsor"] == er,
+        len(unreviewed) == 1 and not as_clinic.unreviewed_break_glass(pseudonyms) and out.sponsor == er,
     )
 
     # 7. Payment consent for the claims story: the clinic may bill with the financial data.
@@ -187,8 +178,8 @@ def story(env: DemoEnv) -> Story:
         categories=mask([Category.FINANCIAL]),
         purposes=mask([Purpose.HPAYMT]),
     )
-    out = post_signed(relay, as_clinic.sign(person.pseudonym(insurer), "grant", terms=payment))
-    pay_id = int(out["consentId"], 16)
+    out = as_clinic.acting_as(person.pseudonym(insurer), relayed=True).act("grant", relay=relay, terms=payment)
+    pay_id = out.consent_id or 0
     ok, got = as_clinic.can_access(plan, clinic, Category.FINANCIAL, Purpose.HPAYMT)
     s.check(
         "patient",

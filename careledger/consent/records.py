@@ -47,6 +47,7 @@ __all__ = ["KeyFile", "RecordRef", "RecordStore", "commitment_of"]
 
 PASSPHRASE_ENV = "CARELEDGER_RECORDS_PASSPHRASE"
 KEYS_ENV = "CARELEDGER_RECORD_KEYS"
+FOLDER_ENV = "CARELEDGER_RECORDS"
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 
 
@@ -127,10 +128,17 @@ class KeyFile:
 
 class RecordStore:
     """A folder of encrypted records, and their keys in a sealed key file apart from it (see the
-    module docstring). ``keys`` defaults to ``$CARELEDGER_RECORD_KEYS`` or ``<folder>.keys``;
-    ``passphrase`` to ``$CARELEDGER_RECORDS_PASSPHRASE``."""
+    module docstring). ``folder`` defaults to ``$CARELEDGER_RECORDS`` or ``.records/`` in the
+    checkout (the one default of the CLI's ``records`` commands and ``consent grant
+    --document``); ``keys`` to ``$CARELEDGER_RECORD_KEYS`` or ``<folder>.keys``; ``passphrase``
+    to ``$CARELEDGER_RECORDS_PASSPHRASE``."""
 
-    def __init__(self, folder: Path, passphrase: str | None = None, keys: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, passphrase: str | None = None, keys: Path | None = None) -> None:
+        if folder is None:
+            from careledger._paths import project_root
+
+            env_folder = os.environ.get(FOLDER_ENV)
+            folder = Path(env_folder) if env_folder else project_root() / ".records"
         self.folder = Path(folder)
         env_keys = os.environ.get(KEYS_ENV)
         path = keys or (Path(env_keys) if env_keys else self.folder.with_name(self.folder.name + ".keys"))

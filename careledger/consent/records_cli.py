@@ -6,29 +6,9 @@ from pathlib import Path
 
 import click
 
-from careledger.cli.context import AppContext, pass_app
-from careledger.consent.records import RecordStore
+from careledger.cli.context import AppContext, pass_app, record_store
 
 __all__ = ["records"]
-
-
-def _store(folder: str | None, keys: str | None = None) -> RecordStore:
-    """The store; the key-file passphrase comes from $CARELEDGER_RECORDS_PASSPHRASE, else a prompt."""
-    import os
-    import sys
-
-    from careledger._paths import project_root
-    from careledger.consent.records import PASSPHRASE_ENV
-    from careledger.errors import InvalidInput
-
-    passphrase = os.environ.get(PASSPHRASE_ENV)
-    if not passphrase:
-        if not sys.stdin.isatty():
-            raise InvalidInput(f"the record keys need a passphrase: set ${PASSPHRASE_ENV} (no terminal to ask on)")
-        passphrase = click.prompt("record key passphrase", hide_input=True, err=True)
-    return RecordStore(
-        Path(folder) if folder else project_root() / ".records", passphrase, Path(keys) if keys else None
-    )
 
 
 _STORE_OPT = click.option(
@@ -51,7 +31,7 @@ def records() -> None:
 @pass_app
 def store_cmd(app: AppContext, file: Path, folder: str | None) -> None:
     """Encrypt FILE into the store; print its id and the commitment to put on chain."""
-    store = _store(folder)
+    store = record_store(folder)
     ref = store.store(file.read_bytes())
     app.emit(ref.to_json(), lambda: click.echo(f"stored record {ref.record_id}\ncommitment 0x{ref.commitment.hex()}"))
 
@@ -63,7 +43,7 @@ def store_cmd(app: AppContext, file: Path, folder: str | None) -> None:
 @pass_app
 def show_cmd(app: AppContext, record_id: str, decrypt: bool, folder: str | None) -> None:
     """Show a record's status and commitment (or its content with --decrypt)."""
-    store = _store(folder)
+    store = record_store(folder)
     if decrypt:
         click.get_binary_stream("stdout").write(store.read(record_id))
         return
@@ -77,7 +57,7 @@ def show_cmd(app: AppContext, record_id: str, decrypt: bool, folder: str | None)
 @pass_app
 def erase_cmd(app: AppContext, record_id: str, folder: str | None) -> None:
     """Crypto-shred a record: destroy its key and salt, keep a tombstone (GDPR Art. 17)."""
-    store = _store(folder)
+    store = record_store(folder)
     out = store.erase(record_id)
     app.emit(
         out,
@@ -102,7 +82,7 @@ def find_cmd(app: AppContext, commitment: str, folder: str | None) -> None:
         raise InvalidInput(f"commitment {commitment!r} is not hex") from None
     if len(raw) != 32:
         raise InvalidInput("a commitment is 32 bytes")
-    store = _store(folder)
+    store = record_store(folder)
     found = store.find(raw)
     if found is None:
         raise NotVerified(f"commitment {commitment} links to no record in this store")

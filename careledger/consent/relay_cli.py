@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from careledger.cli.context import AppContext, pass_app
+from careledger.cli.params import Bytes32Type
 
 __all__ = ["relay"]
 
@@ -50,6 +51,7 @@ def relay() -> None:
 @click.option(
     "--wallet-code-hash",
     "wallet_code_hashes",
+    type=Bytes32Type("wallet code hash"),
     multiple=True,
     help="0x keccak256 of an ERC-1271 wallet's code to relay for (repeatable; none by default).",
 )
@@ -70,7 +72,7 @@ def serve(
     global_budget: int,
     max_gas: int,
     balance_floor: int,
-    wallet_code_hashes: tuple[str, ...],
+    wallet_code_hashes: tuple[bytes, ...],
     trust_forwarded_for: bool,
 ) -> None:
     """Serve POST /actions, GET /nonce/{signer}, GET /health; signs as --account (default: relayer)."""
@@ -82,14 +84,9 @@ def serve(
     from careledger.consent.client import ConsentClient
     from careledger.consent.relay import RateLimiter, RelayPolicy, create_app
     from careledger.devnet import port_in_use
-    from careledger.errors import EnvironmentProblem, InvalidInput
+    from careledger.errors import EnvironmentProblem
 
-    try:
-        hashes = frozenset(bytes.fromhex(h.removeprefix("0x")) for h in wallet_code_hashes)
-    except ValueError:
-        raise InvalidInput("--wallet-code-hash takes 0x + 64 hex digits") from None
-    if any(len(h) != 32 for h in hashes):
-        raise InvalidInput("--wallet-code-hash takes 0x + 64 hex digits")
+    hashes = frozenset(wallet_code_hashes)
     policy = RelayPolicy(
         signer_limit=rate,
         window=window,

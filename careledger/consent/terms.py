@@ -32,6 +32,7 @@ __all__ = [
     "consent_id",
     "mask",
     "parse_categories",
+    "parse_mask",
     "parse_purposes",
     "purposes_of",
 ]
@@ -86,7 +87,8 @@ def purposes_of(m: int) -> list[Purpose]:
     return [p for p in Purpose if m >> int(p) & 1]
 
 
-def _parse(text: str, enum: type[IntEnum], what: str) -> int:
+def parse_mask(text: str, enum: type[IntEnum], what: str) -> int:
+    """Comma-separated names of ``enum`` (case-insensitive, ``-`` for ``_``), or ``all`` -> bit mask."""
     if text.strip().lower() == "all":
         return (1 << len(enum)) - 1
     m = 0
@@ -105,12 +107,12 @@ def _parse(text: str, enum: type[IntEnum], what: str) -> int:
 
 def parse_categories(text: str) -> int:
     """``"observation,condition"`` or ``"all"`` -> category mask; :class:`InvalidInput` otherwise."""
-    return _parse(text, Category, "category")
+    return parse_mask(text, Category, "category")
 
 
 def parse_purposes(text: str) -> int:
     """``"treat,hpaymt"`` -> purpose mask; :class:`InvalidInput` otherwise."""
-    return _parse(text, Purpose, "purpose")
+    return parse_mask(text, Purpose, "purpose")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import click
 
 from careledger.cli.context import AppContext, pass_app
+from careledger.cli.params import ADDRESS, ROLES, role_names
+from careledger.codes import Role
 
 
 def _client(app: AppContext, signer: str | None = None):  # type: ignore[no-untyped-def]
@@ -15,29 +17,17 @@ def _client(app: AppContext, signer: str | None = None):  # type: ignore[no-unty
     return DirectoryClient(chain, app.deployment())
 
 
-def _roles(text: str):  # type: ignore[no-untyped-def]
-    from careledger.codes import parse_role
-    from careledger.errors import InvalidInput
-
-    try:
-        return parse_role(text)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
-
-
 @click.group()
 def directory() -> None:
     """The consortium's participant directory."""
 
 
 @directory.command()
-@click.argument("address")
+@click.argument("address", type=ADDRESS)
 @pass_app
 def show(app: AppContext, address: str) -> None:
     """Show the directory entry of ADDRESS."""
-    from careledger.chain import checksum
-
-    addr = checksum(address)  # before any node is contacted
+    addr = address  # checked (and a cast name resolved) by the ADDRESS type
     info = _client(app).get(addr)
 
     client = _client(app)
@@ -61,21 +51,20 @@ def show(app: AppContext, address: str) -> None:
 
 
 @directory.command()
-@click.argument("address")
-@click.argument("roles")
+@click.argument("address", type=ADDRESS)
+@click.argument("roles", type=ROLES)
 @click.option("--credential", required=True, help="Licence / NPI / GLN (committed with a salt, never stored).")
 @click.option("--salt", default=None, help="Hex salt for the commitment (random when omitted; keep it).")
 @pass_app
-def register(app: AppContext, address: str, roles: str, credential: str, salt: str | None) -> None:
+def register(app: AppContext, address: str, roles: Role, credential: str, salt: str | None) -> None:
     """Register ADDRESS with ROLES (e.g. pharmacy or provider,relayer)."""
     import secrets
 
-    from careledger.chain import checksum
     from careledger.directory.client import credential_commitment
     from careledger.errors import InvalidInput
 
-    addr = checksum(address)
-    flags = _roles(roles)
+    addr = address
+    flags = roles
     try:
         salt_bytes = bytes.fromhex(salt.removeprefix("0x")) if salt else secrets.token_bytes(32)
     except ValueError:
@@ -83,43 +72,43 @@ def register(app: AppContext, address: str, roles: str, credential: str, salt: s
     receipt = _client(app, "admin").register(addr, flags, credential_commitment(credential, salt_bytes))
     data = {
         "address": addr,
-        "roles": roles,
+        "roles": role_names(roles),
         "salt": "0x" + salt_bytes.hex(),
         "tx": receipt["transactionHash"].to_0x_hex(),
     }
     app.emit(
-        data, lambda: click.echo(f"registered {addr} as {roles}; keep the salt {data['salt']} with the credential")
+        data,
+        lambda: click.echo(
+            f"registered {addr} as {role_names(roles)}; keep the salt {data['salt']} with the credential"
+        ),
     )
 
 
 @directory.command("set-roles")
-@click.argument("address")
-@click.argument("roles")
+@click.argument("address", type=ADDRESS)
+@click.argument("roles", type=ROLES)
 @pass_app
-def set_roles(app: AppContext, address: str, roles: str) -> None:
+def set_roles(app: AppContext, address: str, roles: Role) -> None:
     """Replace the roles of ADDRESS."""
-    from careledger.chain import checksum
-
-    addr = checksum(address)
-    receipt = _client(app, "admin").set_roles(addr, _roles(roles))
+    addr = address
+    receipt = _client(app, "admin").set_roles(addr, roles)
     app.emit(
-        {"address": addr, "roles": roles, "tx": receipt["transactionHash"].to_0x_hex()},
-        lambda: click.echo(f"{addr} now holds {roles}"),
+        {"address": addr, "roles": role_names(roles), "tx": receipt["transactionHash"].to_0x_hex()},
+        lambda: click.echo(f"{addr} now holds {role_names(roles)}"),
     )
 
 
 @directory.command()
-@click.argument("address")
+@click.argument("address", type=ADDRESS)
 @click.option("--reason", required=True, help="A short reason code (max 32 bytes), e.g. LICENCE-LAPSED.")
 @pass_app
 def suspend(app: AppContext, address: str, reason: str) -> None:
     """Suspend ADDRESS in every role."""
-    from careledger.chain import checksum
     from careledger.errors import InvalidInput
 
     if len(reason.encode()) > 32:
         raise InvalidInput(f"reason code {reason!r} is longer than 32 bytes; use a short code")
-    addr = checksum(address)
+    addr = address
     receipt = _client(app, "admin").suspend(addr, reason)
     app.emit(
         {"address": addr, "suspended": True, "tx": receipt["transactionHash"].to_0x_hex()},
@@ -128,13 +117,11 @@ def suspend(app: AppContext, address: str, reason: str) -> None:
 
 
 @directory.command()
-@click.argument("address")
+@click.argument("address", type=ADDRESS)
 @pass_app
 def reinstate(app: AppContext, address: str) -> None:
     """Lift the suspension of ADDRESS."""
-    from careledger.chain import checksum
-
-    addr = checksum(address)
+    addr = address
     receipt = _client(app, "admin").reinstate(addr)
     app.emit(
         {"address": addr, "suspended": False, "tx": receipt["transactionHash"].to_0x_hex()},
@@ -143,15 +130,13 @@ def reinstate(app: AppContext, address: str) -> None:
 
 
 @directory.command("propose-rotation")
-@click.argument("old_key")
-@click.argument("new_key")
+@click.argument("old_key", type=ADDRESS)
+@click.argument("new_key", type=ADDRESS)
 @pass_app
 def propose_rotation(app: AppContext, old_key: str, new_key: str) -> None:
     """Propose moving the organisation acting as OLD_KEY to NEW_KEY (a registrar; with a consortium,
     use 'gov propose rotate-key'). NEW_KEY then runs 'directory accept-key OLD_KEY'."""
-    from careledger.chain import checksum
-
-    old, new = checksum(old_key), checksum(new_key)
+    old, new = old_key, new_key
     receipt = _client(app, "admin").propose_rotation(old, new)
     app.emit(
         {"oldKey": old, "newKey": new, "tx": receipt["transactionHash"].to_0x_hex()},
@@ -160,16 +145,15 @@ def propose_rotation(app: AppContext, old_key: str, new_key: str) -> None:
 
 
 @directory.command("accept-key")
-@click.argument("old_key")
+@click.argument("old_key", type=ADDRESS)
 @pass_app
 def accept_key(app: AppContext, old_key: str) -> None:
     """As the proposed new key (--account / CARELEDGER_PRIVATE_KEY), take the organisation over
     from OLD_KEY: its roles follow, and OLD_KEY is refused everywhere from now on."""
-    from careledger.chain import checksum
     from careledger.directory.client import DirectoryClient
     from careledger.errors import InvalidInput
 
-    old = checksum(old_key)
+    old = old_key
     chain = app.signer()
     if chain.account is None:
         raise InvalidInput("accept-key signs with the new key: give --account or set CARELEDGER_PRIVATE_KEY")
@@ -184,7 +168,7 @@ def accept_key(app: AppContext, old_key: str) -> None:
 
 
 @directory.command("attest-prefix")
-@click.argument("address")
+@click.argument("address", type=ADDRESS)
 @click.argument("prefix")
 @click.option("--evidence", required=True, help="The GS1 licence record checked (hashed; never stored in clear).")
 @pass_app
@@ -192,10 +176,9 @@ def attest_prefix(app: AppContext, address: str, prefix: str, evidence: str) -> 
     """Attest that the GS1 company PREFIX (6-12 digits) belongs to the manufacturer ADDRESS (registrar)."""
     from eth_utils.crypto import keccak
 
-    from careledger.chain import checksum
     from careledger.directory.client import parse_prefix
 
-    addr = checksum(address)
+    addr = address
     parse_prefix(prefix)  # before any node is contacted
     receipt = _client(app, "admin").attest_prefix(addr, prefix, keccak(text=evidence))
     app.emit(

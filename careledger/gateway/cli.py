@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from careledger.cli.context import AppContext, pass_app
+from careledger.cli.params import CATEGORY, PURPOSE, AddressType
+
+if TYPE_CHECKING:
+    from careledger.codes import Category, Purpose
 
 __all__ = ["gateway"]
 
@@ -24,18 +27,11 @@ PASSPHRASE_ENV = "CARELEDGER_GATEWAY_PASSPHRASE"
 
 
 def _store(db: str | None, keys: str | None) -> Any:
-    from careledger._paths import project_root
-    from careledger.errors import InvalidInput
+    from careledger.cli.context import ask_passphrase
     from careledger.gateway.store import GatewayStore
 
-    passphrase = os.environ.get(PASSPHRASE_ENV)
-    if not passphrase:
-        if not sys.stdin.isatty():
-            raise InvalidInput(f"the gateway's record keys need a passphrase: set ${PASSPHRASE_ENV}")
-        passphrase = click.prompt("gateway key passphrase", hide_input=True, err=True)
-    home = project_root() / ".gateway"
-    home.mkdir(exist_ok=True)
-    return GatewayStore(db or home / "records.sqlite", Path(keys) if keys else home / "records.keys", passphrase)
+    passphrase = ask_passphrase(PASSPHRASE_ENV, "the gateway's record keys")
+    return GatewayStore(db, Path(keys) if keys else None, passphrase)
 
 
 _DB = click.option(
@@ -92,20 +88,24 @@ def serve(app: AppContext, db: str | None, keys: str | None, host: str, port: in
 
 @gateway.command("put")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--pseudonym", required=True, help="The patient's pairwise pseudonym for this provider.")
+@click.option(
+    "--pseudonym",
+    type=AddressType("pseudonym"),
+    required=True,
+    help="The patient's pairwise pseudonym for this provider.",
+)
 @_DB
 @_KEYS
 @pass_app
 def put(app: AppContext, file: Path, pseudonym: str, db: str | None, keys: str | None) -> None:
     """Validate a FHIR R4 resource (JSON FILE), store it encrypted and anchor its commitment."""
-    from careledger.chain import checksum
     from careledger.errors import InvalidInput
 
     try:
         resource = json.loads(file.read_text())
     except ValueError as exc:
         raise InvalidInput(f"{file} is not JSON: {exc}") from None
-    out = _gateway(app, db, keys).put(checksum(pseudonym, "pseudonym"), resource)
+    out = _gateway(app, db, keys).put(pseudonym, resource)
     app.emit(out, lambda: click.echo(f"stored and anchored record {out['recordId']} ({out['category']})"))
 
 
@@ -123,15 +123,19 @@ def erase(app: AppContext, record_id: str, reason: str, db: str | None, keys: st
 
 @gateway.command("pointer")
 @click.argument("url")
-@click.option("--pseudonym", required=True, help="The pseudonym the gateway holds the records under.")
+@click.option(
+    "--pseudonym",
+    type=AddressType("pseudonym"),
+    required=True,
+    help="The pseudonym the gateway holds the records under.",
+)
 @click.option("--fhir", "as_fhir", is_flag=True, help="Print a FHIR R4 Endpoint instead of the pointer string.")
 @pass_app
 def pointer(app: AppContext, url: str, pseudonym: str, as_fhir: bool) -> None:
     """The pointer a patient hands a requester (gateway URL + pseudonym); nothing goes on chain."""
-    from careledger.chain import checksum
     from careledger.gateway.protocol import endpoint_resource, pointer_string
 
-    p = checksum(pseudonym, "pseudonym")
+    p = pseudonym
     if as_fhir:
         resource = endpoint_resource(url, p)
         app.emit(resource, lambda: click.echo(json.dumps(resource, indent=2)))
@@ -142,10 +146,13 @@ def pointer(app: AppContext, url: str, pseudonym: str, as_fhir: bool) -> None:
 
 @gateway.command("read")
 @click.argument("pointer_text", metavar="POINTER")
-@click.option("--category", required=True, help="Category name, e.g. DIAGNOSTIC_REPORT.")
-@click.option("--purpose", default="TREAT", show_default=True, help="Purpose name, e.g. TREAT, ETREAT.")
+@click.option("--category", type=CATEGORY, required=True, help="Category name, e.g. DIAGNOSTIC_REPORT.")
+@click.option("--purpose", type=PURPOSE, default="TREAT", show_default=True, help="Purpose name, e.g. TREAT, ETREAT.")
 @click.option(
-    "--grantor", default=None, help="The patient address whose consent allows the read (default: the pseudonym)."
+    "--grantor",
+    type=AddressType("grantor"),
+    default=None,
+    help="The patient address whose consent allows the read (default: the pseudonym).",
 )
 @click.option(
     "--link",
@@ -156,17 +163,18 @@ def pointer(app: AppContext, url: str, pseudonym: str, as_fhir: bool) -> None:
 )
 @pass_app
 def read(
-    app: AppContext, pointer_text: str, category: str, purpose: str, grantor: str | None, link_file: Path | None
+    app: AppContext,
+    pointer_text: str,
+    category: Category,
+    purpose: Purpose,
+    grantor: str | None,
+    link_file: Path | None,
 ) -> None:
     """As a requester (--account): record the access on chain, fetch, decrypt and verify."""
-    from careledger.codes import Category, Purpose
-    from careledger.errors import InvalidInput
     from careledger.gateway.client import GatewayReader, Link
     from careledger.gateway.protocol import parse_pointer
 
     url, pseudonym = parse_pointer(pointer_text)
-    if category not in Category.__members__ or purpose not in Purpose.__members__:
-        raise InvalidInput(f"unknown category {category!r} or purpose {purpose!r}")
     reader = GatewayReader(app.signer(), app.deployment())
     link = None
     if link_file is not None:
@@ -179,5 +187,5 @@ def read(
             int(data["expires"]),
             bytes.fromhex(str(data["signature"])[2:]),
         )
-    out = reader.read(url, pseudonym, Category[category], Purpose[purpose], grantor=grantor, link=link)
+    out = reader.read(url, pseudonym, category, purpose, grantor=grantor, link=link)
     app.emit(out, lambda: click.echo(f"{out['count']} record(s), verified against their anchors"))

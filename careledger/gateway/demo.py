@@ -16,7 +16,6 @@ from careledger._extras import needs_extra
 from careledger.accounts import dev_person
 from careledger.codes import Category, Purpose
 from careledger.consent.client import ConsentClient
-from careledger.consent.demo import post_signed
 from careledger.consent.relay import RateLimiter
 from careledger.consent.relay import create_app as relay_app
 from careledger.consent.terms import GrantTerms, mask
@@ -85,8 +84,8 @@ def story(env: DemoEnv) -> Story:
     # 2. She consents (gasless) from the pseudonym St Mary's knows, and hands over a pointer and link.
     now = consent.chain_time()
     terms = GrantTerms(er, mask([Category.DIAGNOSTIC_REPORT]), mask([Purpose.TREAT]), now + 30 * DAY)
-    out = post_signed(relay, consent.sign(at_er, "grant", terms=terms))
-    consent_id = int(out["consentId"], 16)
+    out = consent.acting_as(at_er, relayed=True).act("grant", relay=relay, terms=terms)
+    consent_id = out.consent_id or 0
     pointer = pointer_string("https://gateway.riverside.example", at_clinic.address)
     link = make_link(
         at_clinic,
@@ -101,7 +100,7 @@ def story(env: DemoEnv) -> Story:
         "consents St Mary's to her lab reports for treatment (her St Mary's pseudonym, signed, relayed) "
         "and hands it the clinic pointer with a link signed by her clinic pseudonym",
         f"consent {consent_id:#x}; pointer {pointer[:44]}…",
-        out["sponsor"] == er and parse_pointer(pointer)[1] == at_clinic.address,
+        out.sponsor == er and parse_pointer(pointer)[1] == at_clinic.address,
     )
 
     # 3. The specialist reads twice: each read recorded by itself on chain, delivered encrypted to its key.
@@ -141,7 +140,7 @@ def story(env: DemoEnv) -> Story:
     s.check("lab", "asks the clinic's gateway for the report without her consent", outcome, ok)
 
     # 5. She revokes; St Mary's is refused from then on.
-    out = post_signed(relay, consent.sign(at_er, "revoke", grantee=er, consent_id=consent_id))
+    consent.acting_as(at_er, relayed=True).act("revoke", relay=relay, grantee=er, consent_id=consent_id)
     ok, outcome = _refused(
         specialist,
         "no-consent",

@@ -208,9 +208,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 class GatewayStore:
-    """Records in a database, their keys and salts in a sealed key file apart from it."""
+    """Records in a database, their keys and salts in a sealed key file apart from it. ``db``
+    and ``keys`` default to ``.gateway/records.sqlite`` and ``.gateway/records.keys`` in the
+    checkout (the CLI's defaults)."""
 
-    def __init__(self, db: str | Path, keys: Path, passphrase: str) -> None:
+    def __init__(self, db: str | Path | None, keys: Path | None, passphrase: str) -> None:
+        if db is None or keys is None:
+            from careledger._paths import project_root
+
+            home = project_root() / ".gateway"
+            home.mkdir(parents=True, exist_ok=True)
+            db = home / "records.sqlite" if db is None else db
+            keys = home / "records.keys" if keys is None else keys
         url = gateway_store_url(db)
         if url.startswith("sqlite:///"):
             file = Path(url[len("sqlite:///") :])

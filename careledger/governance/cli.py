@@ -13,6 +13,8 @@ from typing import Any
 import click
 
 from careledger.cli.context import AppContext, pass_app
+from careledger.cli.params import ADDRESS, ROLES
+from careledger.codes import Role
 from careledger.governance import PAUSABLE
 
 
@@ -81,22 +83,20 @@ _note = click.option("--note", default="", help="A line for the other members (p
 
 
 @propose.command("register")
-@click.argument("address")
-@click.argument("roles")
+@click.argument("address", type=ADDRESS)
+@click.argument("roles", type=ROLES)
 @click.option("--credential", required=True, help="Licence / NPI / GLN (committed with a salt, never stored).")
 @click.option("--salt", default=None, help="Hex salt for the commitment (random when omitted; keep it).")
 @_note
 @pass_app
-def propose_register(app: AppContext, address: str, roles: str, credential: str, salt: str | None, note: str) -> None:
+def propose_register(app: AppContext, address: str, roles: Role, credential: str, salt: str | None, note: str) -> None:
     """Propose registering ADDRESS with ROLES (e.g. pharmacy or provider,relayer)."""
     import secrets
 
-    from careledger.chain import checksum
-    from careledger.directory.cli import _roles
     from careledger.directory.client import credential_commitment
     from careledger.errors import InvalidInput
 
-    addr, flags = checksum(address), _roles(roles)
+    addr, flags = address, roles
     try:
         salt_bytes = bytes.fromhex(salt.removeprefix("0x")) if salt else secrets.token_bytes(32)
     except ValueError:
@@ -108,55 +108,46 @@ def propose_register(app: AppContext, address: str, roles: str, credential: str,
 
 
 @propose.command("set-roles")
-@click.argument("address")
-@click.argument("roles")
+@click.argument("address", type=ADDRESS)
+@click.argument("roles", type=ROLES)
 @_note
 @pass_app
-def propose_set_roles(app: AppContext, address: str, roles: str, note: str) -> None:
+def propose_set_roles(app: AppContext, address: str, roles: Role, note: str) -> None:
     """Propose replacing the roles of ADDRESS."""
-    from careledger.chain import checksum
-    from careledger.directory.cli import _roles
-
-    addr, flags = checksum(address), _roles(roles)
+    addr, flags = address, roles
     _submit(app, lambda c: [c.set_roles(addr, flags)], note)
 
 
 @propose.command("reinstate")
-@click.argument("address")
+@click.argument("address", type=ADDRESS)
 @_note
 @pass_app
 def propose_reinstate(app: AppContext, address: str, note: str) -> None:
     """Propose lifting the suspension of ADDRESS."""
-    from careledger.chain import checksum
-
-    addr = checksum(address)
+    addr = address
     _submit(app, lambda c: [c.reinstate(addr)], note)
 
 
 @propose.command("suspend")
-@click.argument("address")
+@click.argument("address", type=ADDRESS)
 @click.option("--reason", required=True, help="A short reason code (max 32 bytes), e.g. LICENCE-LAPSED.")
 @_note
 @pass_app
 def propose_suspend(app: AppContext, address: str, reason: str, note: str) -> None:
     """Propose suspending ADDRESS at once (emergency council)."""
-    from careledger.chain import checksum
-
-    addr = checksum(address)
+    addr = address
     _submit(app, lambda c: [c.suspend(addr, reason)], note)
 
 
 @propose.command("rotate-key")
-@click.argument("old_key")
-@click.argument("new_key")
+@click.argument("old_key", type=ADDRESS)
+@click.argument("new_key", type=ADDRESS)
 @_note
 @pass_app
 def propose_rotate_key(app: AppContext, old_key: str, new_key: str, note: str) -> None:
     """Propose moving the organisation acting as OLD_KEY to NEW_KEY (ordinary council); once it has
     run, NEW_KEY takes over with 'directory accept-key OLD_KEY'."""
-    from careledger.chain import checksum
-
-    old, new = checksum(old_key), checksum(new_key)
+    old, new = old_key, new_key
     _submit(app, lambda c: [c.rotate_key(old, new)], note)
 
 
@@ -179,7 +170,7 @@ def propose_unpause(app: AppContext, contract: str, note: str) -> None:
 
 
 @propose.command("attest-prefix")
-@click.argument("address")
+@click.argument("address", type=ADDRESS)
 @click.argument("prefix")
 @click.option(
     "--evidence", required=True, help="Reference of the GS1 licence checked off chain (committed, never stored)."
@@ -190,10 +181,9 @@ def propose_attest_prefix(app: AppContext, address: str, prefix: str, evidence: 
     """Propose binding the GS1 company PREFIX to the manufacturer ADDRESS."""
     from eth_utils.crypto import keccak
 
-    from careledger.chain import checksum
     from careledger.directory.client import parse_prefix
 
-    addr = checksum(address)
+    addr = address
     parse_prefix(prefix)
     _submit(app, lambda c: [c.attest_prefix(addr, prefix, keccak(text=evidence))], note)
 
@@ -213,26 +203,22 @@ def propose_revoke_prefix(app: AppContext, prefix: str, reason: str, note: str) 
 
 
 @propose.command("admit")
-@click.argument("member")
+@click.argument("member", type=ADDRESS)
 @_note
 @pass_app
 def propose_admit(app: AppContext, member: str, note: str) -> None:
     """Propose admitting MEMBER to the consortium (one vote)."""
-    from careledger.chain import checksum
-
-    addr = checksum(member)
+    addr = member
     _submit(app, lambda c: [c.admit(addr)], note)
 
 
 @propose.command("expel")
-@click.argument("member")
+@click.argument("member", type=ADDRESS)
 @_note
 @pass_app
 def propose_expel(app: AppContext, member: str, note: str) -> None:
     """Propose expelling MEMBER from the consortium."""
-    from careledger.chain import checksum
-
-    addr = checksum(member)
+    addr = member
     _submit(app, lambda c: [c.expel(addr)], note)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from careledger.cli.context import AppContext, pass_app
+from careledger.cli.params import ADDRESS, BATCH, PERIOD
 
 if TYPE_CHECKING:
     from careledger.deployments import Deployment
@@ -251,9 +252,9 @@ def _common(f: Any) -> Any:
 
 
 @index.command("disclosures")
-@click.argument("patients", nargs=-1, required=True)
-@click.option("--org", "orgs", multiple=True, help="Only disclosures to this organisation (repeatable).")
-@click.option("--period", default=None, help="START..END, days inclusive (e.g. 2028-01-01..2028-12-31).")
+@click.argument("patients", type=ADDRESS, nargs=-1, required=True)
+@click.option("--org", "orgs", type=ADDRESS, multiple=True, help="Only disclosures to this organisation (repeatable).")
+@click.option("--period", type=PERIOD, default="", help="START..END, days inclusive (e.g. 2028-01-01..2028-12-31).")
 @click.option("--category", "categories", multiple=True, help="Data category, e.g. medication (repeatable).")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(["access", "break-glass", "research"]))
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "fhir"]), default="table", show_default=True)
@@ -265,7 +266,7 @@ def disclosures(
     app: AppContext,
     patients: tuple[str, ...],
     orgs: tuple[str, ...],
-    period: str | None,
+    period: tuple[int | None, int | None],
     categories: tuple[str, ...],
     kinds: tuple[str, ...],
     fmt: str,
@@ -279,10 +280,9 @@ def disclosures(
     """Accounting of disclosures under any of PATIENTS (each of the patient's pseudonyms)."""
     from careledger.exactjson import dumps
     from careledger.index.reports.disclosures import bundle, disclosures, to_csv
-    from careledger.index.service import parse_period
 
     svc = _service(app, db, offline)
-    since, until = parse_period(period)
+    since, until = period
     page = disclosures(
         svc,
         patients,
@@ -319,9 +319,9 @@ def disclosures(
 
 
 @index.command("claims")
-@click.argument("insurer")
+@click.argument("insurer", type=ADDRESS)
 @click.option("--plan", "plans", multiple=True, type=int)
-@click.option("--period", default=None, help="START..END of submission, days inclusive.")
+@click.option("--period", type=PERIOD, default="", help="START..END of submission, days inclusive.")
 @click.option("--state", "states", multiple=True)
 @_common
 @pass_app
@@ -329,7 +329,7 @@ def claims(
     app: AppContext,
     insurer: str,
     plans: tuple[int, ...],
-    period: str | None,
+    period: tuple[int | None, int | None],
     states: tuple[str, ...],
     limit: int,
     cursor: str | None,
@@ -338,10 +338,9 @@ def claims(
 ) -> None:
     """An insurer's claims by state, plan and period, with totals."""
     from careledger.index.reports.claims import insurer_claims
-    from careledger.index.service import parse_period
 
     svc = _service(app, db, offline)
-    since, until = parse_period(period)
+    since, until = period
     page = insurer_claims(
         svc, insurer, plans=plans, since=since, until=until, states=states, limit=limit, cursor=cursor
     )
@@ -362,14 +361,14 @@ def claims(
 
 
 @index.command("eob")
-@click.argument("members", nargs=-1, required=True)
-@click.option("--period", default=None, help="START..END of submission, days inclusive.")
+@click.argument("members", type=ADDRESS, nargs=-1, required=True)
+@click.option("--period", type=PERIOD, default="", help="START..END of submission, days inclusive.")
 @_common
 @pass_app
 def eob(
     app: AppContext,
     members: tuple[str, ...],
-    period: str | None,
+    period: tuple[int | None, int | None],
     limit: int,
     cursor: str | None,
     db: str | None,
@@ -377,10 +376,9 @@ def eob(
 ) -> None:
     """A member's explanation of benefits (MEMBERS: each pseudonym of the member)."""
     from careledger.index.reports.claims import member_eob
-    from careledger.index.service import parse_period
 
     svc = _service(app, db, offline)
-    since, until = parse_period(period)
+    since, until = period
     page = member_eob(svc, members, since=since, until=until, limit=limit, cursor=cursor)
 
     def human(data: dict[str, Any]) -> None:
@@ -397,15 +395,15 @@ def eob(
 
 
 @index.command("custody")
-@click.argument("batch")
+@click.argument("batch", type=BATCH)
 @_common
 @pass_app
-def custody(app: AppContext, batch: str, limit: int, cursor: str | None, db: str | None, offline: bool) -> None:
-    """A batch's custody trail (BATCH: its 0x batch id)."""
+def custody(app: AppContext, batch: bytes, limit: int, cursor: str | None, db: str | None, offline: bool) -> None:
+    """A batch's custody trail (BATCH: its 0x batch id, or GTIN/LOT)."""
     from careledger.index.reports.custody import custody_trail
 
     svc = _service(app, db, offline)
-    page = custody_trail(svc, batch, limit=limit, cursor=cursor)
+    page = custody_trail(svc, "0x" + batch.hex(), limit=limit, cursor=cursor)
 
     def human(data: dict[str, Any]) -> None:
         for e in data["items"]:
@@ -420,18 +418,22 @@ def custody(app: AppContext, batch: str, limit: int, cursor: str | None, db: str
 
 
 @index.command("regulator")
-@click.option("--period", default=None, help="START..END, days inclusive.")
+@click.option("--period", type=PERIOD, default="", help="START..END, days inclusive.")
 @_common
 @pass_app
 def regulator(
-    app: AppContext, period: str | None, limit: int, cursor: str | None, db: str | None, offline: bool
+    app: AppContext,
+    period: tuple[int | None, int | None],
+    limit: int,
+    cursor: str | None,
+    db: str | None,
+    offline: bool,
 ) -> None:
     """Recalls, quarantines, voided batches and suspensions in a period."""
     from careledger.index.reports.custody import regulator_view
-    from careledger.index.service import parse_period
 
     svc = _service(app, db, offline)
-    since, until = parse_period(period)
+    since, until = period
     page = regulator_view(svc, since=since, until=until, limit=limit, cursor=cursor)
 
     def human(data: dict[str, Any]) -> None:
@@ -446,23 +448,27 @@ def regulator(
 
 
 @index.command("epcis")
-@click.option("--period", default=None, help="START..END, days inclusive.")
-@click.option("--batch", "batches", multiple=True, help="Only these batch ids (repeatable).")
+@click.option("--period", type=PERIOD, default="", help="START..END, days inclusive.")
+@click.option("--batch", "batches", type=BATCH, multiple=True, help="Only these batches: id or GTIN/LOT (repeatable).")
 @click.option("--out", type=click.Path(path_type=Path), default=None)
 @_offline_option
 @_db_option
 @pass_app
 def epcis(
-    app: AppContext, period: str | None, batches: tuple[str, ...], out: Path | None, db: str | None, offline: bool
+    app: AppContext,
+    period: tuple[int | None, int | None],
+    batches: tuple[bytes, ...],
+    out: Path | None,
+    db: str | None,
+    offline: bool,
 ) -> None:
     """GS1 EPCIS 2.0 JSON-LD of every custody event in a period."""
     from careledger.exactjson import dumps
     from careledger.index.reports.custody import epcis_export
-    from careledger.index.service import parse_period
 
     svc = _service(app, db, offline)
-    since, until = parse_period(period)
-    _write(out, dumps(epcis_export(svc, since=since, until=until, batches=batches)))
+    since, until = period
+    _write(out, dumps(epcis_export(svc, since=since, until=until, batches=["0x" + b.hex() for b in batches])))
 
 
 @index.command("serve")

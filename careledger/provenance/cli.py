@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from careledger.cli.context import AppContext, pass_app
+from careledger.cli.params import ADDRESS, BATCH, REASON
 
 if TYPE_CHECKING:
     from careledger.provenance.client import ProvenanceClient
@@ -21,35 +22,6 @@ def _client(app: AppContext, signer: str | None = None) -> ProvenanceClient:
 
     chain = app.signer(default=signer) if signer else app.chain()
     return ProvenanceClient(chain, app.deployment())
-
-
-def _batch_ref(text: str) -> bytes:
-    """A batch as ``0x`` + 64 hex digits, or ``GTIN/LOT``."""
-    from careledger.errors import InvalidInput
-    from careledger.provenance.gs1 import _check_gtin
-    from careledger.provenance.ids import batch_id
-
-    if text.startswith("0x") and len(text) == 66:
-        try:
-            return bytes.fromhex(text[2:])
-        except ValueError:
-            pass
-    if "/" in text:
-        gtin, _, lot = text.partition("/")
-        return batch_id(int(_check_gtin(gtin)), lot)
-    raise InvalidInput(f"batch {text!r} must be a batch id (0x + 64 hex digits) or GTIN/LOT")
-
-
-def _address(text: str) -> str:
-    from careledger.accounts import dev_account
-    from careledger.chain import checksum
-
-    if text.startswith("0x"):
-        return checksum(text, "receiver")
-    try:
-        return dev_account(text).address
-    except KeyError:
-        return checksum(text, "receiver")
 
 
 def _document(value: str | None, file: Path | None) -> bytes:
@@ -66,11 +38,6 @@ def _document(value: str | None, file: Path | None) -> bytes:
     if value is None:
         raise InvalidInput("a change of ownership needs the DSCSA TI/TS document: --document 0x... or --document-file")
     return code32(value, "document commitment")
-
-
-def _chain_time(client: ProvenanceClient) -> int:
-    """The latest block's timestamp: the reference time for reading GS1 dates (never the wall clock)."""
-    return int(client.chain.w3.eth.get_block("latest")["timestamp"])
 
 
 def _scan(scan: str | None, image: Path | None) -> Scan:
@@ -145,59 +112,34 @@ def commission(app: AppContext, gtin: str, lot: str, expiry: str, serials_file: 
     """Commission a batch: one Merkle root over its serials goes on chain; the tree stays local."""
     from rich.progress import Progress
 
-    from careledger.errors import InvalidInput
-    from careledger.provenance.gs1 import _check_gtin, _check_text, check_yymmdd, expiry_date
+    from careledger.provenance.gs1 import _check_gtin, _check_text, check_yymmdd
     from careledger.provenance.store import ProvenanceStore, build_batch, read_serials
 
     gtin14 = int(_check_gtin(gtin))
     _check_text(lot, "10")
-    check_yymmdd(expiry)  # before any node is contacted
+    check_yymmdd(expiry)  # before any node is contacted (the century is checked against the chain's)
     client = _client(app, "manufacturer")
-    # The registry reads the century of YYMMDD in the year of the block (GS1 GS 7.12): check the
-    # date as the chain will, against its latest block (000229 does not exist from 2050 on).
-    expiry_date(expiry, _chain_time(client))
     with Progress(transient=True, disable=app.json_output) as progress:
         task = progress.add_task("reading serials", total=None)
         items = read_serials(serials_file, progress=lambda n: progress.advance(task, n))
         progress.update(task, description=f"hashing {len(items):,} serials")
         batch = build_batch(gtin14, lot, int(expiry), items)
-    from careledger.provenance.serials import sequential_warning
-
-    warning = sequential_warning(items)
-    if warning:
-        click.echo(f"warning: {warning}", err=True)
-    store = ProvenanceStore()
-    clash = store.duplicates(gtin14, items, exclude=batch.batch_id)
-    if clash:
-        raise InvalidInput(
-            f"{len(clash)} serial(s) of GTIN {gtin14:014d} are already in another batch, e.g. {clash[0]!r}"
-        )
-    receipt = client.commission(batch)
-    store.save(batch)
-    data = {
-        "batchId": "0x" + batch.batch_id.hex(),
-        "gtin": f"{gtin14:014d}",
-        "lot": lot,
-        "expiry": expiry,
-        "quantity": len(items),
-        "merkleRoot": "0x" + batch.root.hex(),
-        "gasUsed": receipt["gasUsed"],
-        "tx": receipt["transactionHash"].to_0x_hex(),
-        "store": str(store.folder),
-        "warnings": [warning] if warning else [],
-    }
+    done = client.commission_serials(batch, ProvenanceStore())
+    if done.warning:
+        click.echo(f"warning: {done.warning}", err=True)
+    data = done.to_json()
     app.emit(
         data,
         lambda: click.echo(
             f"commissioned batch {data['batchId']} ({len(items):,} units), "
-            f"root {data['merkleRoot']}, gas {receipt['gasUsed']:,}"
+            f"root {data['merkleRoot']}, gas {data['gasUsed']:,}"
         ),
     )
 
 
 @drugs.command()
-@click.argument("batch")
-@click.option("--to", "to", required=True, help="Receiver: address or devnet name.")
+@click.argument("batch", type=BATCH)
+@click.option("--to", "to", type=ADDRESS, required=True, help="Receiver: address or devnet name.")
 @click.option("--quantity", type=int, required=True)
 @click.option("--parcel", type=int, default=None, help="Start position of your parcel (default: the first big enough).")
 @click.option("--document", default=None, help="DSCSA TI/TS commitment (0x + 64 hex).")
@@ -205,7 +147,7 @@ def commission(app: AppContext, gtin: str, lot: str, expiry: str, serials_file: 
 @pass_app
 def ship(
     app: AppContext,
-    batch: str,
+    batch: bytes,
     to: str,
     quantity: int,
     parcel: int | None,
@@ -213,15 +155,15 @@ def ship(
     document_file: Path | None,
 ) -> None:
     """Ship the first QUANTITY serial positions of one of your parcels of BATCH (id or GTIN/LOT)."""
-    bid, receiver, doc = _batch_ref(batch), _address(to), _document(document, document_file)
+    doc = _document(document, document_file)
     client = _client(app, "manufacturer")
-    receipt = client.ship(bid, receiver, quantity, doc, start=parcel)
+    receipt = client.ship(batch, to, quantity, doc, start=parcel)
     sent = client.contract.events.ShipmentSent().process_receipt(receipt)[0]["args"]
     start = int(sent["start"])
     app.emit(
         {
-            "batchId": "0x" + bid.hex(),
-            "to": receiver,
+            "batchId": "0x" + batch.hex(),
+            "to": to,
             "parcel": start,
             "positions": [start, start + quantity],
             "quantity": quantity,
@@ -229,85 +171,75 @@ def ship(
             "gasUsed": receipt["gasUsed"],
         },
         lambda: click.echo(
-            f"shipped positions {start}..{start + quantity - 1} ({quantity} units) to {receiver} "
-            "(in transit until accepted)"
+            f"shipped positions {start}..{start + quantity - 1} ({quantity} units) to {to} (in transit until accepted)"
         ),
     )
 
 
 @drugs.command()
-@click.argument("batch")
+@click.argument("batch", type=BATCH)
 @click.option("--parcel", type=int, default=None, help="Start position of the parcel (default: the first inbound).")
 @pass_app
-def accept(app: AppContext, batch: str, parcel: int | None) -> None:
+def accept(app: AppContext, batch: bytes, parcel: int | None) -> None:
     """Accept a parcel of BATCH in transit to you."""
-    bid = _batch_ref(batch)
     client = _client(app, "distributor")
-    receipt = client.accept(bid, parcel)
+    receipt = client.accept(batch, parcel)
     me = client._me()
-    held = client.units_held(bid, me)
+    held = client.units_held(batch, me)
     app.emit(
-        {"batchId": "0x" + bid.hex(), "held": held, "gasUsed": receipt["gasUsed"]},
-        lambda: click.echo(f"accepted; you now hold {held} serial positions of 0x{bid.hex()}"),
+        {"batchId": "0x" + batch.hex(), "held": held, "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"accepted; you now hold {held} serial positions of 0x{batch.hex()}"),
     )
 
 
 @drugs.command()
-@click.argument("batch")
-@click.option("--reason", required=True, help="Reason code (short ASCII, e.g. DAMAGED).")
+@click.argument("batch", type=BATCH)
+@click.option("--reason", type=REASON, required=True, help="Reason code (short ASCII, e.g. DAMAGED).")
 @click.option("--parcel", type=int, default=None, help="Start position of the parcel (default: the first inbound).")
 @pass_app
-def reject(app: AppContext, batch: str, reason: str, parcel: int | None) -> None:
+def reject(app: AppContext, batch: bytes, reason: bytes, parcel: int | None) -> None:
     """Reject a parcel of BATCH in transit to you; the units go back to the sender."""
-    from careledger.provenance.client import code32
-
-    bid = _batch_ref(batch)
-    receipt = _client(app, "distributor").reject(bid, code32(reason), parcel)
+    receipt = _client(app, "distributor").reject(batch, reason, parcel)
     app.emit(
-        {"batchId": "0x" + bid.hex(), "rejected": True, "gasUsed": receipt["gasUsed"]},
+        {"batchId": "0x" + batch.hex(), "rejected": True, "gasUsed": receipt["gasUsed"]},
         lambda: click.echo("rejected; the units are back with the sender"),
     )
 
 
 @drugs.command()
-@click.argument("batch")
+@click.argument("batch", type=BATCH)
 @click.option("--parcel", type=int, required=True, help="Start position of your parcel.")
 @click.option("--at", "at", type=int, required=True, help="First position of the second part.")
 @pass_app
-def split(app: AppContext, batch: str, parcel: int, at: int) -> None:
+def split(app: AppContext, batch: bytes, parcel: int, at: int) -> None:
     """Split your parcel of BATCH at position AT, so that any range of it can be shipped."""
-    bid = _batch_ref(batch)
-    receipt = _client(app, "distributor").split(bid, parcel, at)
+    receipt = _client(app, "distributor").split(batch, parcel, at)
     app.emit(
-        {"batchId": "0x" + bid.hex(), "parcels": [parcel, at], "gasUsed": receipt["gasUsed"]},
-        lambda: click.echo(f"split parcel {parcel} of 0x{bid.hex()} at {at}"),
+        {"batchId": "0x" + batch.hex(), "parcels": [parcel, at], "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"split parcel {parcel} of 0x{batch.hex()} at {at}"),
     )
 
 
 @drugs.command()
-@click.argument("batch")
+@click.argument("batch", type=BATCH)
 @click.option("--parcel", type=int, required=True, help="Start position of the parcel you shipped.")
-@click.option("--reason", required=True, help="Reason code (short ASCII, e.g. WRONG-ORDER).")
+@click.option("--reason", type=REASON, required=True, help="Reason code (short ASCII, e.g. WRONG-ORDER).")
 @pass_app
-def cancel(app: AppContext, batch: str, parcel: int, reason: str) -> None:
+def cancel(app: AppContext, batch: bytes, parcel: int, reason: bytes) -> None:
     """Call back a parcel of BATCH you shipped that the receiver has not accepted yet."""
-    from careledger.provenance.client import code32
-
-    bid = _batch_ref(batch)
-    receipt = _client(app, "distributor").cancel(bid, parcel, code32(reason))
+    receipt = _client(app, "distributor").cancel(batch, parcel, reason)
     app.emit(
-        {"batchId": "0x" + bid.hex(), "parcel": parcel, "cancelled": True, "gasUsed": receipt["gasUsed"]},
+        {"batchId": "0x" + batch.hex(), "parcel": parcel, "cancelled": True, "gasUsed": receipt["gasUsed"]},
         lambda: click.echo(f"shipment of parcel {parcel} called back; the units are yours again"),
     )
 
 
 @drugs.command()
-@click.argument("batch")
+@click.argument("batch", type=BATCH)
 @pass_app
-def parcels(app: AppContext, batch: str) -> None:
+def parcels(app: AppContext, batch: bytes) -> None:
     """The parcels of BATCH: serial positions, holder, and where each is in transit to."""
-    bid = _batch_ref(batch)
-    found = _client(app).parcels(bid)
+    found = _client(app).parcels(batch)
 
     def human() -> None:
         for p in found:
@@ -316,7 +248,7 @@ def parcels(app: AppContext, batch: str) -> None:
                 + (f" -> {p.to} (in transit)" if p.to else "")
             )
 
-    app.emit({"batchId": "0x" + bid.hex(), "parcels": [p.to_json() for p in found]}, human)
+    app.emit({"batchId": "0x" + batch.hex(), "parcels": [p.to_json() for p in found]}, human)
 
 
 @drugs.command()
@@ -386,7 +318,7 @@ def dispense(
     index, proof = _proof(s, serials, proof_service, app)
     client = _client(app, "pharmacy")
     receipt = client.dispense(s.gtin_int, s.lot, s.serial, index, proof)
-    s = replace(s, expiry_date=expiry_date(s.expiry, _chain_time(client)))
+    s = replace(s, expiry_date=expiry_date(s.expiry, client.chain_time()))
     uid = "0x" + unit_id(s.gtin_int, s.serial).hex()
     app.emit(
         {"unitId": uid, **s.to_json(), "gasUsed": receipt["gasUsed"]},
@@ -394,54 +326,46 @@ def dispense(
     )
 
 
-@drugs.command()
-@click.argument("batch")
-@click.option("--reason", required=True)
-@pass_app
-def recall(app: AppContext, batch: str, reason: str) -> None:
-    """Recall BATCH (the GTIN's owner or a regulator). Final."""
-    from careledger.provenance.client import code32
-
-    bid = _batch_ref(batch)
-    receipt = _client(app, "regulator").recall(bid, code32(reason))
+def _end_batch(app: AppContext, batch: bytes, reason: bytes, action: str, status: str) -> None:
+    """Recall or void ``batch`` (final) and report its new status."""
+    receipt = getattr(_client(app, "regulator"), action)(batch, reason)
     app.emit(
-        {"batchId": "0x" + bid.hex(), "status": "recalled", "gasUsed": receipt["gasUsed"]},
-        lambda: click.echo(f"batch 0x{bid.hex()} recalled"),
+        {"batchId": "0x" + batch.hex(), "status": status, "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"batch 0x{batch.hex()} {status}"),
     )
+
+
+@drugs.command()
+@click.argument("batch", type=BATCH)
+@click.option("--reason", type=REASON, required=True)
+@pass_app
+def recall(app: AppContext, batch: bytes, reason: bytes) -> None:
+    """Recall BATCH (the GTIN's owner or a regulator). Final."""
+    _end_batch(app, batch, reason, "recall", "recalled")
 
 
 @drugs.command(name="void")
-@click.argument("batch")
-@click.option("--reason", required=True)
+@click.argument("batch", type=BATCH)
+@click.option("--reason", type=REASON, required=True)
 @pass_app
-def void_batch(app: AppContext, batch: str, reason: str) -> None:
+def void_batch(app: AppContext, batch: bytes, reason: bytes) -> None:
     """Void BATCH (regulator only): its commissioning is annulled. Final."""
-    from careledger.provenance.client import code32
-
-    bid = _batch_ref(batch)
-    receipt = _client(app, "regulator").void(bid, code32(reason))
-    app.emit(
-        {"batchId": "0x" + bid.hex(), "status": "voided", "gasUsed": receipt["gasUsed"]},
-        lambda: click.echo(f"batch 0x{bid.hex()} voided"),
-    )
+    _end_batch(app, batch, reason, "void", "voided")
 
 
 @drugs.command()
-@click.argument("batch")
-@click.option("--reason", required=True)
+@click.argument("batch", type=BATCH)
+@click.option("--reason", type=REASON, required=True)
 @click.option("--lift", is_flag=True, help="Lift the quarantine instead.")
 @pass_app
-def quarantine(app: AppContext, batch: str, reason: str, lift: bool) -> None:
+def quarantine(app: AppContext, batch: bytes, reason: bytes, lift: bool) -> None:
     """Quarantine BATCH as suspect product (or --lift it)."""
-    from careledger.provenance.client import code32
-
-    bid = _batch_ref(batch)
     client = _client(app, "regulator")
-    receipt = client.lift_quarantine(bid, code32(reason)) if lift else client.quarantine(bid, code32(reason))
+    receipt = client.lift_quarantine(batch, reason) if lift else client.quarantine(batch, reason)
     status = "active" if lift else "quarantined"
     app.emit(
-        {"batchId": "0x" + bid.hex(), "status": status, "gasUsed": receipt["gasUsed"]},
-        lambda: click.echo(f"batch 0x{bid.hex()} {status}"),
+        {"batchId": "0x" + batch.hex(), "status": status, "gasUsed": receipt["gasUsed"]},
+        lambda: click.echo(f"batch 0x{batch.hex()} {status}"),
     )
 
 

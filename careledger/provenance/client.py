@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -16,12 +17,13 @@ from careledger.chain import Chain, checksum
 from careledger.deployments import Deployment
 from careledger.errors import InvalidInput, NodeUnreachable
 from careledger.provenance.ids import batch_id, bytes32_to_text, text_to_bytes32
-from careledger.provenance.store import BatchFile
+from careledger.provenance.store import BatchFile, ProvenanceStore
 from careledger.provenance.verdict import Verdict, VerifyResult
 
 __all__ = [
     "BatchInfo",
     "BatchStatus",
+    "Commissioned",
     "DispenseRecord",
     "Parcel",
     "ProvenanceClient",
@@ -123,6 +125,29 @@ class DispenseRecord:
     quarantined: bool
 
 
+@dataclass(frozen=True)
+class Commissioned:
+    """What :meth:`ProvenanceClient.commission_serials` did: the batch (its tree), the receipt,
+    the sequential-serials warning (empty when the serials look random) and where the tree was
+    kept (None when no store was given)."""
+
+    batch: BatchFile
+    receipt: TxReceipt
+    warning: str
+    store: Path | None
+
+    def to_json(self) -> dict[str, Any]:
+        batch = {k: v for k, v in self.batch.to_json().items() if k not in ("serials", "root")}
+        return {
+            **batch,
+            "merkleRoot": "0x" + self.batch.root.hex(),
+            "gasUsed": int(self.receipt["gasUsed"]),
+            "tx": self.receipt["transactionHash"].to_0x_hex(),
+            "store": None if self.store is None else str(self.store),
+            "warnings": [self.warning] if self.warning else [],
+        }
+
+
 class ProvenanceClient:
     NAME = "ProvenanceRegistry"
 
@@ -145,6 +170,33 @@ class ProvenanceClient:
             batch.gtin, text_to_bytes32(batch.lot, "lot"), batch.expiry, len(batch.serials), batch.root
         )
         return self.chain.send(f, f"commission batch {batch.gtin:014d}/{batch.lot}")
+
+    def commission_serials(self, batch: BatchFile, store: ProvenanceStore | None = None) -> Commissioned:
+        """Commissions ``batch`` the way every face does (CLI, demo, web seed, bench): its expiry
+        read as the registry will (the century of YYMMDD in the year of the latest block, GS1 GS
+        7.12), a warning when the serials are guessable (:mod:`careledger.provenance.serials`),
+        and, with a ``store``, no serial that another stored batch of the GTIN already holds
+        (:class:`InvalidInput`, before anything is sent); then the root goes on chain and the
+        tree into the store (the chain keeps only the root: verifiers need the tree)."""
+        from careledger.provenance.gs1 import expiry_date
+        from careledger.provenance.serials import sequential_warning
+
+        expiry_date(f"{batch.expiry:06d}", self.chain_time())
+        warning = sequential_warning(batch.serials) or ""
+        if store is not None:
+            clash = store.duplicates(batch.gtin, batch.serials, exclude=batch.batch_id)
+            if clash:
+                raise InvalidInput(
+                    f"{len(clash)} serial(s) of GTIN {batch.gtin:014d} are already in another batch, e.g. {clash[0]!r}"
+                )
+        receipt = self.commission(batch)
+        if store is not None:
+            store.save(batch)
+        return Commissioned(batch, receipt, warning, None if store is None else store.folder)
+
+    def chain_time(self) -> int:
+        """The latest block's timestamp: the reference time for reading GS1 dates (never the wall clock)."""
+        return int(self.chain.w3.eth.get_block("latest")["timestamp"])
 
     def _me(self) -> str:
         if self.chain.account is None:

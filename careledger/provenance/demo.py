@@ -38,18 +38,21 @@ def story(env: DemoEnv) -> Story:
     d_addr, p_addr = env.who("distributor").address, env.who("pharmacy").address
     store = ProvenanceStore(env.workdir / "provenance")
     # Dated from the chain's clock, not the calendar: the demo reads the same on any day.
-    expiry = int(expiry_after(EXPIRY_DAYS, int(mfr.chain.w3.eth.get_block("latest")["timestamp"])))
+    expiry = int(expiry_after(EXPIRY_DAYS, mfr.chain_time()))
 
     a = build_batch(GTIN, "DEMO-A", expiry, (f"A{i:07d}" for i in range(10_000)))
-    store.save(a)
     foreign = build_batch(FOREIGN_GTIN, "DEMO-X", expiry, ["X0000001"])
     st.refused(
         "manufacturer",
         f"commission GTIN {FOREIGN_GTIN:014d}, whose GS1 company prefix is not its own",
         "NotGtinOwner",
-        lambda: mfr.commission(foreign),
+        lambda: mfr.commission_serials(foreign, store),
     )
-    st.done("manufacturer", "commission 10,000 units of its own GTIN (one Merkle root on chain)", mfr.commission(a))
+    st.done(
+        "manufacturer",
+        "commission 10,000 units of its own GTIN (one Merkle root on chain)",
+        mfr.commission_serials(a, store).receipt,
+    )
     st.done(
         "manufacturer",
         "ship the whole batch to the distributor (TI/TS committed)",
@@ -123,8 +126,7 @@ def story(env: DemoEnv) -> Story:
     env.shared["dispensed_unit"] = _unit(a, second, p_addr)
 
     b = build_batch(GTIN, "DEMO-B", expiry, (f"B{i:07d}" for i in range(1_000)))
-    store.save(b)
-    st.done("manufacturer", "commission a second batch of 1,000 units", mfr.commission(b))
+    st.done("manufacturer", "commission a second batch of 1,000 units", mfr.commission_serials(b, store).receipt)
     mfr.ship(b.batch_id, d_addr, 1_000, TI_TS, start=0)
     dist.accept(b.batch_id, 0)
     dist.ship(b.batch_id, p_addr, 10, TI_TS, start=0)

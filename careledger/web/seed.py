@@ -34,16 +34,16 @@ def seed_drugs(admin: Chain, store_dir: Path, units: int = 1000) -> dict[str, st
         return ProvenanceClient(admin.with_account(dev_account(name).account), deployment)
 
     # Two years after the chain's own date (a devnet's clock may be pinned far from the calendar).
-    chain_day = datetime.fromtimestamp(int(admin.w3.eth.get_block("latest")["timestamp"]), UTC).date()
+    chain_day = datetime.fromtimestamp(client("manufacturer").chain_time(), UTC).date()
     expiry = (chain_day + timedelta(days=730)).strftime("%y%m%d")
     distributor, pharmacy = dev_account("distributor").address, dev_account("pharmacy").address
+    maker = client("manufacturer")
     good = build_batch(GTIN, "LOT-A", int(expiry), [f"SN{i:05d}" for i in range(1, units + 1)])
     recalled = build_batch(GTIN, "LOT-R", int(expiry), [f"RC{i:05d}" for i in range(1, 101)])
     for batch in (good, recalled):
-        store.save(batch)
-        client("manufacturer").commission(batch)
+        maker.commission_serials(batch, store)
     # A batch whose serial tree this pharmacy never received (not in its store).
-    client("manufacturer").commission(build_batch(GTIN, "LOT-U", int(expiry), ["UN00001", "UN00002"]))
+    maker.commission_serials(build_batch(GTIN, "LOT-U", int(expiry), ["UN00001", "UN00002"]))
     a, r = good.batch_id, recalled.batch_id
     # Positions 0-199 to the distributor, 0-49 of them on to the pharmacy.
     client("manufacturer").ship(a, distributor, 200, code32("DSCSA-TI-A-0001"), start=0)
@@ -80,11 +80,9 @@ def seed_claims(admin: Chain) -> dict[str, Any]:
     pool; patient2 enrolled (its signature) and consenting to payment by the clinic and the
     pharmacy. Office visits settle by the rules, MRIs need an adjuster, the drug line needs a
     dispensed unit of GTIN. Through the claims SDK."""
+    from careledger.claims._consent import grant_payment_consent
     from careledger.claims.client import ClaimsClient
-    from careledger.claims.enrolment import enrolment_typed_data
     from careledger.claims.types import PLAN_YEAR, CodeKey, CoverageRule, PlanTerms
-    from careledger.codes import Category, Purpose
-    from careledger.consent import eip712
 
     deployment = load_deployment(admin.w3)
     insurer = ClaimsClient(admin.with_account(dev_account("insurer").account), deployment)
@@ -98,33 +96,19 @@ def seed_claims(admin: Chain) -> dict[str, Any]:
         key.digest(plan, MRI): CoverageRule(True, True, False, False, 1_000, 0, 0),  # prior authorisation
         key.digest(plan, DRUG): CoverageRule(True, False, True, False, 0, 5 * USD, 0),  # a dispensed unit
     }
-    version, effective = insurer.schedule_rules_now(plan, key.key_id)
-    insurer.set_coverage(plan, version, rules, {key.digest(plan, DRUG): key.gtin_binding(plan, DRUG, GTIN)})
-    insurer.wait_until(effective)
+    insurer.coverage_now(plan, key.key_id, rules, {key.digest(plan, DRUG): key.gtin_binding(plan, DRUG, GTIN)})
     period = insurer.period_at(plan, now)
     deadline = now + 7 * DAY
-    typed = enrolment_typed_data(
-        plan, member.address, b"\x05" * 32, period, period, insurer.enrolment_nonce(member.address), deadline,
-        chain_id=insurer.chain.chain_id, contract=insurer.contract.address,
-    )  # fmt: skip
-    insurer.enrol(plan, member.address, b"\x05" * 32, period, period, deadline, eip712.sign(member.account, typed))
+    signature = insurer.sign_enrolment(member.account, plan, b"\x05" * 32, period, period, deadline)
+    insurer.enrol(plan, member.address, b"\x05" * 32, period, period, deadline, signature)
     insurer.mint_test_tokens(dev_account("insurer").address, 100_000 * USD)
     insurer.fund(plan, 50_000 * USD)
     until = now + 365 * DAY
-    fin, pay = 1 << int(Category.FINANCIAL), 1 << int(Purpose.HPAYMT)
-    registry = admin.with_account(member.account)
-    consent = registry.contract(deployment.address("ConsentRegistry"), _abi("ConsentRegistry", deployment))
     for grantee in ("clinic", "pharmacy"):
-        terms_ = (dev_account(grantee).address, fin, pay, 0, 0, 0, until, b"\x06" * 32)
-        registry.send(consent.functions.grant(member.address, terms_), f"patient2 grants {grantee}")
+        grant_payment_consent(
+            admin.with_account(member.account), deployment, dev_account(grantee).address, until, b"\x06" * 32
+        )
     return {"plan": plan, "member": member.address, "usd": USD, "planKey": "0x" + PLAN_KEY.hex()}
-
-
-def _abi(label: str, deployment: Any) -> Any:
-    from careledger.artifacts import load_artifacts
-
-    by_hash = {a.abi_hash: a for a in load_artifacts().contracts.values()}
-    return by_hash[deployment.contracts[label].abi_hash].abi
 
 
 def dispense_unit(admin: Chain, store_dir: Path, scan_text: str) -> None:

@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from bench.harness import BenchEnv, fresh_suite
 from careledger.accounts import dev_account
-from careledger.artifacts import load_artifacts
-from careledger.chain import Chain, ErrorDecoder, connect
+from careledger.chain import Chain, ErrorDecoder
 from careledger.codes import Category, Purpose
 from careledger.consent.terms import GrantTerms, mask
-from careledger.devnet import Devnet, free_port
 from careledger.errors import ChainRefused
 
 pytestmark = pytest.mark.devnet
@@ -26,32 +25,20 @@ GWEI = 10**9
 
 
 @pytest.fixture(scope="module")
-def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
-    net = Devnet(folder=Path(tmp_path_factory.mktemp("anvil")), port=free_port(), persist=False)
-    net.up()
-    try:
-        artifacts = load_artifacts()
-        yield Chain(connect(net.rpc_url), ErrorDecoder.from_abis(artifacts.all_abis()))
-    finally:
-        net.down()
+def devnet_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BenchEnv]:
+    with fresh_suite(Path(tmp_path_factory.mktemp("anvil")), domains=("directory", "consent")) as env:
+        yield env
 
 
 @pytest.fixture(scope="module")
-def suite(anvil: Chain) -> dict[str, Any]:
-    art = load_artifacts()
-    admin = anvil.with_account(dev_account("admin").account)
-    d = admin.deploy(
-        art["ParticipantDirectory"].abi,
-        art["ParticipantDirectory"].bytecode,
-        [admin.account.address],
-        "deploy directory",
-    )
-    directory = anvil.contract(d["contractAddress"], art["ParticipantDirectory"].abi)
-    admin.send(directory.functions.register(dev_account("clinic").address, 1, b"\xc0" * 32), "register clinic")
-    r = admin.deploy(
-        art["ConsentRegistry"].abi, art["ConsentRegistry"].bytecode, [directory.address], "deploy registry"
-    )
-    return {"registry": anvil.contract(r["contractAddress"], art["ConsentRegistry"].abi)}
+def anvil(devnet_suite: BenchEnv) -> Chain:
+    return Chain(devnet_suite.w3, ErrorDecoder.from_abis(devnet_suite.artifacts.all_abis()))
+
+
+@pytest.fixture(scope="module")
+def suite(anvil: Chain, devnet_suite: BenchEnv) -> dict[str, Any]:
+    registry = devnet_suite.deployment.address("ConsentRegistry")
+    return {"registry": anvil.contract(registry, devnet_suite.artifacts["ConsentRegistry"].abi)}
 
 
 def _signed(chain: Chain, acct: LocalAccount, fn: Any, tip: int) -> bytes:

@@ -14,24 +14,20 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from bench.harness import fresh_suite
 from careledger.accounts import dev_account
-from careledger.artifacts import load_artifacts
-from careledger.chain import Chain, ErrorDecoder, connect
+from careledger.chain import Chain, ErrorDecoder
 from careledger.cli.main import run
 from careledger.codes import Category, Purpose
-from careledger.consent import deploy as consent_deploy
 from careledger.consent import eip712
 from careledger.consent.client import ConsentClient, SignedAction
 from careledger.consent.demo import DEMO_PHI, story
 from careledger.consent.relay import RateLimiter, RelayPolicy, create_app
 from careledger.consent.terms import GrantTerms, mask
 from careledger.demo.framework import DemoEnv
-from careledger.deploy import DeployContext, DeployReport
-from careledger.deployments import Deployment, genesis_hash, load_deployment
-from careledger.devnet import Devnet, free_port
-from careledger.directory import deploy as directory_deploy
+from careledger.deployments import load_deployment
+from careledger.devnet import free_port
 from careledger.exactjson import unsafe_integers
-from careledger.seed import seed_directory
 
 pytestmark = pytest.mark.devnet
 
@@ -39,27 +35,9 @@ pytestmark = pytest.mark.devnet
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = Path(tmp_path_factory.mktemp("consent-devnet"))
-    old = os.environ.get("CARELEDGER_DEPLOYMENTS_DIR")
-    os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(tmp / "deployments")
-    net = Devnet(folder=tmp / "anvil", port=free_port(), persist=False)
-    net.up()
-    try:
-        artifacts = load_artifacts()
-        w3 = connect(net.rpc_url)
-        admin = Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())).with_account(dev_account("admin").account)
-        # Only the domains this test needs (directory, then consent), through their deploy plug-ins.
-        dep = Deployment(chain_id=w3.eth.chain_id, genesis=genesis_hash(w3), compiler=artifacts.compiler_version)
-        ctx = DeployContext(admin, artifacts, dep, DeployReport(dep.chain_id, str(dep.path)))
-        directory_deploy.deploy(ctx)
-        consent_deploy.deploy(ctx)
-        seed_directory(admin)
-        yield {"rpc": net.rpc_url, "w3": w3, "artifacts": artifacts, "tmp": tmp}
-    finally:
-        net.down()
-        if old is None:
-            os.environ.pop("CARELEDGER_DEPLOYMENTS_DIR", None)
-        else:
-            os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = old
+    # Only the domains this test needs (directory, then consent), through their deploy plug-ins.
+    with fresh_suite(tmp, domains=("directory", "consent")) as env:
+        yield {"rpc": env.rpc, "w3": env.w3, "artifacts": env.artifacts, "tmp": tmp}
 
 
 def _client(devnet: dict[str, Any], name: str) -> ConsentClient:

@@ -18,19 +18,14 @@ import pytest
 import requests
 from eth_account import Account
 
+from bench.harness import fresh_suite
 from careledger.accounts import dev_account
-from careledger.artifacts import load_artifacts
-from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.codes import Category, Purpose
-from careledger.consent import deploy as consent_deploy
 from careledger.consent.client import ConsentClient, SignedAction
 from careledger.consent.relay import RelayPolicy, create_app
 from careledger.consent.terms import GrantTerms, mask
-from careledger.deploy import DeployContext, DeployReport
-from careledger.deployments import Deployment, genesis_hash, load_deployment
-from careledger.devnet import Devnet, free_port
-from careledger.directory import deploy as directory_deploy
-from careledger.seed import seed_directory
+from careledger.deployments import load_deployment
+from careledger.devnet import free_port
 
 pytestmark = pytest.mark.devnet
 
@@ -47,69 +42,54 @@ RELAY_BLOCK_TIME = 0.02  # as bench/consent.py and `careledger devnet up --block
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A devnet with the directory and consent registry, and the relayer served by uvicorn on a
     free loopback port (behind a notional proxy: clients are told apart by X-Forwarded-For)."""
-    import os
-
     import uvicorn
 
     tmp = Path(tmp_path_factory.mktemp("relay-load"))
-    old = os.environ.get("CARELEDGER_DEPLOYMENTS_DIR")
-    os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(tmp / "deployments")
-    net = Devnet(folder=tmp / "anvil", port=free_port(), persist=False, block_time=RELAY_BLOCK_TIME)
-    net.up()
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
-    try:
-        artifacts = load_artifacts()
-        w3 = connect(net.rpc_url)
-        admin = Chain(w3, ErrorDecoder.from_abis(artifacts.all_abis())).with_account(dev_account("admin").account)
-        dep = Deployment(chain_id=w3.eth.chain_id, genesis=genesis_hash(w3), compiler=artifacts.compiler_version)
-        ctx = DeployContext(admin, artifacts, dep, DeployReport(dep.chain_id, str(dep.path)))
-        directory_deploy.deploy(ctx)
-        consent_deploy.deploy(ctx)
-        seed_directory(admin)
-        relayer = ConsentClient(admin.with_account(dev_account("relayer").account), load_deployment(w3))
-        policy = RelayPolicy(
-            org_budget=ORG_BUDGET,
-            client_limit=10_000,
-            client_failures=10,
-            signer_limit=5,
-            window=3600,
-            trust_forwarded_for=True,
-        )
-        urls = []
-        for p in (policy,):
-            port = free_port()
-            server = uvicorn.Server(
-                uvicorn.Config(create_app(relayer, policy=p), host="127.0.0.1", port=port, log_level="warning")
+    with fresh_suite(tmp, domains=("directory", "consent"), block_time=RELAY_BLOCK_TIME) as env:
+        try:
+            w3, artifacts, admin = env.w3, env.artifacts, env.signer("admin")
+            relayer = ConsentClient(admin.with_account(dev_account("relayer").account), load_deployment(w3))
+            policy = RelayPolicy(
+                org_budget=ORG_BUDGET,
+                client_limit=10_000,
+                client_failures=10,
+                signer_limit=5,
+                window=3600,
+                trust_forwarded_for=True,
             )
-            thread = threading.Thread(target=server.run, daemon=True)
-            thread.start()
-            servers.append((server, thread))
-            url = f"http://127.0.0.1:{port}"
-            urls.append(url)
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    if requests.get(f"{url}/health", timeout=0.5).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                assert time.monotonic() < deadline, "relay did not start"
-                time.sleep(0.05)
-        yield {
-            "url": urls[0],
-            "rpc": net.rpc_url,
-            "relayer": relayer,
-            "w3": w3,
-            "artifacts": artifacts,
-            "admin": admin,
-        }
-    finally:
-        for server, thread in servers:
-            server.should_exit = True
-            thread.join(timeout=10)
-        net.down()
-        if old is None:
-            os.environ.pop("CARELEDGER_DEPLOYMENTS_DIR", None)
+            urls = []
+            for p in (policy,):
+                port = free_port()
+                server = uvicorn.Server(
+                    uvicorn.Config(create_app(relayer, policy=p), host="127.0.0.1", port=port, log_level="warning")
+                )
+                thread = threading.Thread(target=server.run, daemon=True)
+                thread.start()
+                servers.append((server, thread))
+                url = f"http://127.0.0.1:{port}"
+                urls.append(url)
+                deadline = time.monotonic() + 20
+                while True:
+                    try:
+                        if requests.get(f"{url}/health", timeout=0.5).ok:
+                            break
+                    except requests.RequestException:
+                        pass
+                    assert time.monotonic() < deadline, "relay did not start"
+                    time.sleep(0.05)
+            yield {
+                "url": urls[0],
+                "rpc": env.rpc,
+                "relayer": relayer,
+                "w3": w3,
+                "artifacts": artifacts,
+                "admin": admin,
+            }
+        finally:
+            for server, thread in servers:
+                server.should_exit = True
+                thread.join(timeout=10)
 
 
 def _grant(client: ConsentClient, org: str, now: int) -> SignedAction:

@@ -18,16 +18,13 @@ from typing import Any
 import pytest
 from web3 import Web3
 
+from bench.harness import fresh_suite
 from careledger._paths import project_root
 from careledger.accounts import dev_account
-from careledger.chain import Chain, connect
-from careledger.deploy import deploy_suite, suite_chain
-from careledger.devnet import Devnet
-from careledger.seed import seed_directory
+from careledger.chain import Chain
 from careledger.web import WebApp, build_webapp, ensure_chromium, free_port, run_script
 
 SCREENSHOTS = project_root() / "docs" / "screenshots"
-ENV_KEYS = ("CARELEDGER_DEPLOYMENTS_DIR", "CARELEDGER_PROVENANCE_DIR")
 
 
 @dataclass
@@ -53,24 +50,8 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     folder = tmp_path_factory.mktemp("web-suite")
     # Deployments and the provenance store (batch serial trees, from which the web server's
     # proof service answers one unit at a time) live in the temp folder; the server inherits these.
-    saved = {k: os.environ.get(k) for k in ENV_KEYS}
-    os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(folder / "deployments")
-    os.environ["CARELEDGER_PROVENANCE_DIR"] = str(folder / "provenance")
-    devnet = Devnet(folder=folder / "devnet", port=free_port(), persist=False)
-    devnet.up()
-    try:
-        w3 = connect(devnet.rpc_url)
-        admin = suite_chain(w3, dev_account("admin").account.key.hex())
-        deploy_suite(admin)
-        seed_directory(admin)
-        yield Suite(devnet.rpc_url, w3, admin, folder)
-    finally:
-        devnet.down()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with fresh_suite(folder, env={"CARELEDGER_PROVENANCE_DIR": str(folder / "provenance")}) as env:
+        yield Suite(env.rpc, env.w3, env.signer("admin"), folder)
 
 
 @pytest.fixture(scope="session")

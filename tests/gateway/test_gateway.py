@@ -19,20 +19,17 @@ from ecies import decrypt
 from fastapi.testclient import TestClient
 from web3.logs import DISCARD
 
+from bench.harness import fresh_suite
 from careledger.accounts import dev_account, dev_person
 from careledger.artifacts import load_artifacts
-from careledger.chain import Chain, ErrorDecoder, connect
+from careledger.chain import Chain, ErrorDecoder
 from careledger.codes import Category, Purpose
-from careledger.consent import deploy as consent_deploy
 from careledger.consent.client import ConsentClient
 from careledger.consent.terms import GrantTerms, mask
-from careledger.deploy import DeployContext, DeployReport
-from careledger.deployments import Deployment, genesis_hash, load_deployment
-from careledger.devnet import Devnet, free_port
-from careledger.directory import deploy as directory_deploy
+from careledger.deployments import load_deployment
+from careledger.devnet import free_port
 from careledger.directory.client import DirectoryClient
 from careledger.errors import NotVerified
-from careledger.gateway import deploy as gateway_deploy
 from careledger.gateway.app import Gateway, create_app
 from careledger.gateway.client import GatewayReader, GatewayRefused, make_link, verify_record
 from careledger.gateway.protocol import (
@@ -44,7 +41,6 @@ from careledger.gateway.protocol import (
     record_commitment,
 )
 from careledger.gateway.store import GatewayStore, records
-from careledger.seed import seed_directory
 
 pytestmark = pytest.mark.devnet
 
@@ -72,21 +68,10 @@ def _chain(w3: Any, artifacts: Any, account: Any) -> Chain:
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = Path(tmp_path_factory.mktemp("gateway-devnet"))
-    old = os.environ.get("CARELEDGER_DEPLOYMENTS_DIR")
-    os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = str(tmp / "deployments")
-    devnet = Devnet(folder=tmp / "anvil", port=free_port(), persist=False)
-    devnet.up()
-    try:
-        artifacts = load_artifacts()
-        w3 = connect(devnet.rpc_url)
-        admin = _chain(w3, artifacts, dev_account("admin").account)
-        dep = Deployment(chain_id=w3.eth.chain_id, genesis=genesis_hash(w3), compiler=artifacts.compiler_version)
-        ctx = DeployContext(admin, artifacts, dep, DeployReport(dep.chain_id, str(dep.path)))
-        # The domains the gateway needs, through their deploy plug-ins (gateway last, as in the suite).
-        directory_deploy.deploy(ctx)
-        consent_deploy.deploy(ctx)
-        gateway_deploy.deploy(ctx)
-        seed_directory(admin)
+    # The domains the gateway needs, through their deploy plug-ins (gateway last, as in the suite).
+    with fresh_suite(tmp, domains=("directory", "consent", "gateway")) as env:
+        w3, artifacts = env.w3, env.artifacts
+        admin = env.signer("admin")
         person = dev_person("patient")
         clinic, lab, er = (dev_account(n).address for n in ("clinic", "lab", "er"))
         pseudo = {name: person.pseudonym(addr) for name, addr in (("clinic", clinic), ("lab", lab), ("er", er))}
@@ -94,13 +79,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             # Test-only gas for the patient's pseudonyms (a cheat code, not a transfer that would
             # link them); in production they act by signature through the relayer.
             w3.provider.make_request("anvil_setBalance", [acct.address, hex(10**18)])  # type: ignore[arg-type]
-        yield {"w3": w3, "artifacts": artifacts, "tmp": tmp, "admin": admin, "pseudo": pseudo, "rpc": devnet.rpc_url}
-    finally:
-        devnet.down()
-        if old is None:
-            os.environ.pop("CARELEDGER_DEPLOYMENTS_DIR", None)
-        else:
-            os.environ["CARELEDGER_DEPLOYMENTS_DIR"] = old
+        yield {"w3": w3, "artifacts": artifacts, "tmp": tmp, "admin": admin, "pseudo": pseudo, "rpc": env.rpc}
 
 
 @pytest.fixture
@@ -616,8 +595,6 @@ def test_served_over_http_and_read_with_the_cli(
     import time
 
     import requests
-
-    from careledger.devnet import free_port
 
     port = free_port()
     env = {
