@@ -166,3 +166,73 @@ def test_digest_folds_batches_in_order():
     state = [(i, i + 1) for i in range(5)]
     assert digest(batches(state, 2)) != digest(batches(state, 3))
     assert digest([]) == b"\0" * 32
+
+
+def test_truncated_import_and_later_events_are_caught_by_verify(tmp_path, monkeypatch):
+    """On a fresh devnet whose deployer still holds the powers (DirectExecutor): a successor
+    sealed with one slot short fails verify (count, digest and the slot itself), and so does one
+    whose predecessor logged a patient's revoke after the snapshot."""
+    from careledger.codes import Category, Purpose
+    from careledger.consent.client import ConsentClient
+    from careledger.consent.terms import GrantTerms, mask
+    from careledger.deploy import deploy_suite, suite_chain
+    from careledger.devnet import Devnet, free_port
+    from careledger.upgrade import DirectExecutor, Plan, export_state, import_state, written_slots
+
+    monkeypatch.setenv("CARELEDGER_DEPLOYMENTS_DIR", str(tmp_path / "deployments"))
+    net = Devnet(folder=tmp_path / "devnet", port=free_port(), persist=False)
+    net.up()
+    try:
+        w3 = connect(net.rpc_url)
+        rpc = RpcClient(net.rpc_url)
+        artifacts = load_artifacts()
+        admin = suite_chain(w3, dev_account("admin").account.key.hex(), devnet=True)
+        deploy_suite(admin)
+        deployment = load_deployment(w3)
+        patient = ConsentClient(admin.with_account(dev_account("patient").account), deployment)
+        ids = {}
+        for org in ("lab", "er", "clinic"):
+            terms = GrantTerms(
+                grantee=dev_account(org).address,
+                categories=mask([Category.OBSERVATION]),
+                purposes=mask([Purpose.TREAT]),
+                valid_until=patient.chain_time() + 86_400,
+            )
+            ids[org], _ = patient.grant(terms, require_vetted=False)
+        direct = DirectExecutor(admin)
+        old = deployment.contracts["ConsentRegistry"]
+        directory = deployment.address("ParticipantDirectory")
+
+        def successor() -> Plan:
+            art = artifacts["ConsentRegistryV2"]
+            receipt = admin.deploy(art.abi, art.bytecode, [directory, old.address], "deploy v2")
+            return Plan(
+                "ConsentRegistry",
+                "ConsentRegistryV2",
+                old,
+                str(receipt["contractAddress"]),
+                int(receipt["blockNumber"]),
+            )
+
+        v1 = admin.contract(old.address, artifacts["ConsentRegistry"].abi)
+        direct.run([v1.functions.pause()], "pause")
+        snapshot = int(w3.eth.block_number)
+        full = export_state(rpc, old.address, written_slots(rpc, deployment, old, snapshot), snapshot)
+        assert len(full) >= 3
+
+        short = successor()
+        short.snapshot, short.state = snapshot, full[:-1]
+        import_state(admin, artifacts, short, direct)
+        problems = verify(rpc, admin, artifacts, deployment, short)
+        assert any(f"sealed {len(full) - 1} slots" in p for p in problems), problems
+        assert any(f"slot {full[-1][0]:#x}" in p for p in problems), problems
+
+        whole = successor()
+        whole.snapshot, whole.state = snapshot, full
+        import_state(admin, artifacts, whole, direct)
+        assert verify(rpc, admin, artifacts, deployment, whole) == []
+        patient.revoke(dev_account("lab").address, ids["lab"])  # a patient's revoke works while paused
+        problems = verify(rpc, admin, artifacts, deployment, whole)
+        assert len(problems) == 1 and "after the snapshot" in problems[0], problems
+    finally:
+        net.down()
