@@ -56,6 +56,7 @@ __all__ = [
     "import_state",
     "layout_rule",
     "migrate_suite",
+    "recorded_plans",
     "verify",
     "written_slots",
 ]
@@ -108,7 +109,9 @@ def written_slots(rpc: RpcClient, deployment: Deployment, rec: ContractRecord, s
     """Every storage slot the contract ``rec`` wrote from its deployment up to ``snapshot`` (see
     the module's docstring); any suite contract's log marks a transaction to look at."""
     address = rec.address.lower()
-    suite = {r.address for r in deployment.contracts.values()} | {rec.address}
+    suite = {rec.address}
+    for r in deployment.contracts.values():  # every contract of the suite, every version of it
+        suite.update(a for a, _, _ in r.segments())
     txs = _logged_transactions(rpc, sorted(suite), rec.block, snapshot)
     block = rpc.call("eth_getBlockByNumber", [hex(rec.block), False])
     txs.update(str(h) for h in block["transactions"])
@@ -312,6 +315,10 @@ def migrate_suite(
     """The whole procedure of docs/upgrades.md for ``names``: deploy successors (paused), pause
     the predecessors, hand the claims pool over, snapshot, import, seal, verify, resume the
     successors, record them. Raises NotVerified (nothing resumed) when verification fails."""
+    if {"ConsentRegistry", "ProvenanceRegistry"} & set(names) and "ClaimSettlement" not in names:
+        # ClaimSettlement asks both registries through immutable addresses: it moves with them.
+        raise InvalidInput("moving the consent or provenance registry moves ClaimSettlement too (it is wired to them)")
+    names = [n for n in MOVING if n in names]  # in deployment order
     plans = [Plan(n, MOVING[n], deployment.contracts[n]) for n in names]
     for plan in plans:
         if plan.old.predecessor is None and plan.old.version != 1:
@@ -357,6 +364,20 @@ def migrate_suite(
         record(chain, artifacts, deployment, plan)
     deployment.save()
     return plans
+
+
+def recorded_plans(deployment: Deployment) -> list[Plan]:
+    """The moves recorded in the deployment (each successor and its latest predecessor)."""
+    out: list[Plan] = []
+    for name, rec in sorted(deployment.contracts.items()):
+        pred = rec.predecessor
+        if pred is None:
+            continue
+        old = ContractRecord(
+            pred.address, pred.block, pred.abi_hash, version=pred.version, predecessor=pred.predecessor
+        )
+        out.append(Plan(name, rec.artifact or name, old, rec.address, rec.block, pred.snapshot_block))
+    return out
 
 
 def record(chain: Chain, artifacts: Artifacts, deployment: Deployment, plan: Plan) -> None:
