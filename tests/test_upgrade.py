@@ -19,6 +19,7 @@ from careledger.deployments import load_deployment
 from careledger.errors import InvalidInput
 from careledger.governance.client import GovernanceClient
 from careledger.governance.consortium import ConsortiumConfig
+from careledger.index.audit import index_audit
 from careledger.indexer import check, replay
 from careledger.rpc import RpcClient
 from careledger.upgrade import (
@@ -69,6 +70,7 @@ def upgraded():
         found["after"] = after
         found["states_after"] = replay(rpc, after, artifacts)
         found["diffs_after"] = check(w3, rpc, after, artifacts)
+        found["index_after"] = index_audit(url, w3, after)
         found["verify"] = [p for plan in plans for p in verify(rpc, deployer, artifacts, after, plan)]
         found["balances"] = _balances(w3, artifacts, after, plans)
 
@@ -137,6 +139,17 @@ def test_event_replay_of_v1_then_v2_agrees_with_v2(upgraded):
     assert _stable(upgraded["states_after"]) == _stable(upgraded["states_before"])
     for domain in ("consent", "provenance", "claims"):
         assert not any(upgraded["states_after"][domain].get("paused", {}).values()), domain
+
+
+def test_persistent_index_follows_the_predecessor_chain(upgraded):
+    """careledger index, built after the upgrade, reads v1 up to the snapshot then v2: the same
+    state as the replay, and no difference from v2's reads."""
+    index = upgraded["index_after"]
+    for domain, state in upgraded["states_after"].items():
+        for key, value in state.items():
+            assert index["states"][domain].get(key) == value, (domain, key)
+    assert index["states"] == upgraded["states_after"]
+    assert index["diffs"] == {domain: [] for domain in upgraded["states_after"]}
 
 
 def test_pool_tokens_moved_with_the_accounting(upgraded):
