@@ -25,6 +25,7 @@ consortium (propose, approve, queue, execute; devnet: the clock is moved over th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -44,12 +45,14 @@ from careledger.rpc import RpcClient
 __all__ = [
     "IMPORT_BATCH",
     "MOVING",
+    "SUCCESSOR_VERSIONS",
     "TRANSLATORS",
     "CouncilExecutor",
     "DirectExecutor",
     "Executor",
     "Plan",
     "Slots",
+    "appends",
     "batches",
     "digest",
     "export_state",
@@ -57,6 +60,7 @@ __all__ = [
     "layout_rule",
     "migrate_suite",
     "recorded_plans",
+    "storage_layouts",
     "verify",
     "written_slots",
 ]
@@ -67,6 +71,8 @@ MOVING: dict[str, str] = {
     "ProvenanceRegistry": "ProvenanceRegistryV2",
     "ClaimSettlement": "ClaimSettlementV2",
 }
+# The version each successor artifact reports (checked on chain once deployed).
+SUCCESSOR_VERSIONS: dict[str, int] = {a: 2 for a in MOVING.values()}
 # Slots per importState call: 128 fresh slots cost about 2.9 M gas, well inside a block.
 IMPORT_BATCH = 128
 # The import's own namespace (contracts/common/Migration.sol): never exported.
@@ -95,6 +101,86 @@ def layout_rule(name: str, old: int, new: int, *, same_layout: bool) -> Translat
             "and no translator is registered for that pair"
         )
     return translator
+
+
+Layout = dict[str, Any]  # {"storage": [[label, slot, offset, type], ...], "types": {type: definition}}
+
+
+def _normal(text: str) -> str:
+    """A solc type id without its AST numbers (``t_struct(Plan)15275_storage`` -> ``t_struct(Plan)_storage``)."""
+    return re.sub(r"\)\d+", ")", text)
+
+
+def storage_layouts(artifacts: Artifacts, names: Sequence[str]) -> dict[str, Layout]:
+    """The compiler's storage layout of each artifact in ``names`` (solc ``storageLayout``, the
+    pinned compiler of the build, AST ids removed), cached next to the build output."""
+    import json
+
+    from careledger._paths import build_manifest
+
+    manifest = build_manifest()
+    cache_path = manifest.with_name("storage-layouts.json")
+    stamp = keccak(manifest.read_bytes()).hex() if manifest.is_file() else ""
+    cache: dict[str, Any] = {}
+    if cache_path.is_file():
+        cache = json.loads(cache_path.read_text())
+        if cache.get("build") != stamp:
+            cache = {}
+    layouts: dict[str, Layout] = cache.get("layouts", {})
+    missing = [n for n in names if n not in layouts]
+    if missing:
+        layouts.update(_compile_layouts(artifacts, missing))
+        cache_path.write_text(json.dumps({"build": stamp, "layouts": layouts}, sort_keys=True))
+    return {n: layouts[n] for n in names}
+
+
+def _compile_layouts(artifacts: Artifacts, names: Sequence[str]) -> dict[str, Layout]:
+    from careledger._paths import project_root
+    from careledger.errors import EnvironmentProblem
+
+    try:
+        import solcx  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - the build environment has it
+        raise EnvironmentProblem("py-solc-x is needed to read storage layouts; run 'make setup'") from None
+    root = project_root()
+    sources = sorted({artifacts[n].source_id for n in names})
+    settings = {
+        "remappings": ["@openzeppelin/contracts=contracts/.deps/@openzeppelin/contracts"],
+        "evmVersion": "cancun",
+        "outputSelection": {src: {"*": ["storageLayout"]} for src in sources},
+    }
+    request = {"language": "Solidity", "sources": {s: {"urls": [s]} for s in sources}, "settings": settings}
+    version = artifacts.compiler_version.split("+")[0]
+    try:
+        out = solcx.compile_standard(request, solc_version=version, allow_paths=[str(root)], base_path=str(root))
+    except Exception as exc:  # noqa: BLE001 - solcx raises its own tree
+        raise EnvironmentProblem(f"cannot compute storage layouts with solc {version}: {exc}") from None
+    layouts: dict[str, Layout] = {}
+    for name in names:
+        raw = out["contracts"][artifacts[name].source_id][name]["storageLayout"]
+        types = {
+            _normal(k): {
+                "encoding": v.get("encoding"),
+                "numberOfBytes": v.get("numberOfBytes"),
+                "members": [[m["label"], m["slot"], m["offset"], _normal(m["type"])] for m in v.get("members", [])],
+                "key": _normal(v.get("key", "")),
+                "value": _normal(v.get("value", "")),
+                "base": _normal(v.get("base", "")),
+            }
+            for k, v in (raw.get("types") or {}).items()
+        }
+        storage = [[e["label"], e["slot"], e["offset"], _normal(e["type"])] for e in raw["storage"]]
+        layouts[name] = {"storage": storage, "types": types}
+    return layouts
+
+
+def appends(old: Layout, new: Layout) -> bool:
+    """Whether ``new`` keeps every variable of ``old`` at its slot and offset with the same type
+    (and the same definition of each type it uses), adding only after them."""
+    n = len(old["storage"])
+    if new["storage"][:n] != old["storage"]:
+        return False
+    return all(new["types"].get(t) == d for t, d in old["types"].items())
 
 
 # ---------------------------------------------------------------------- export
@@ -320,10 +406,18 @@ def migrate_suite(
         raise InvalidInput("moving the consent or provenance registry moves ClaimSettlement too (it is wired to them)")
     names = [n for n in MOVING if n in names]  # in deployment order
     plans = [Plan(n, MOVING[n], deployment.contracts[n]) for n in names]
+    translators: dict[str, Translator] = {}
     for plan in plans:
-        if plan.old.predecessor is None and plan.old.version != 1:
-            raise InvalidInput(f"{plan.name}: unknown history")
-        layout_rule(plan.name, plan.old.version, 2, same_layout=True)
+        old_artifact = plan.old.artifact or plan.name
+        if artifacts[old_artifact].abi_hash != plan.old.abi_hash:
+            raise InvalidInput(
+                f"{plan.name}: this build's {old_artifact} is not the deployed one; its layout is unknown"
+            )
+        layouts = storage_layouts(artifacts, [old_artifact, plan.artifact])
+        new_version = SUCCESSOR_VERSIONS[plan.artifact]
+        translators[plan.name] = layout_rule(
+            plan.name, plan.old.version, new_version, same_layout=appends(layouts[old_artifact], layouts[plan.artifact])
+        )
     by_name = {p.name: p for p in plans}
     directory = deployment.address("ParticipantDirectory")
 
@@ -340,6 +434,9 @@ def migrate_suite(
         art = artifacts[plan.artifact]
         receipt = chain.deploy(art.abi, art.bytecode, args, f"deploy {plan.artifact}")
         plan.new_address, plan.new_block = str(receipt["contractAddress"]), int(receipt["blockNumber"])
+        got = _contract(chain, plan.new_address, artifacts["IVersioned"].abi).functions.version().call()
+        if got != SUCCESSOR_VERSIONS[plan.artifact]:
+            raise NotVerified(f"{plan.artifact} reports version {got}, not {SUCCESSOR_VERSIONS[plan.artifact]}")
 
     def pausable(address: str) -> Contract:
         return _contract(chain, address, artifacts["IEmergencyPausable"].abi, artifacts["ProvenanceRegistry"].abi)
@@ -354,7 +451,8 @@ def migrate_suite(
     snapshot = int(chain.w3.eth.block_number)
     for plan in plans:
         plan.snapshot = snapshot
-        plan.state = export_state(rpc, plan.old.address, written_slots(rpc, deployment, plan.old, snapshot), snapshot)
+        read = export_state(rpc, plan.old.address, written_slots(rpc, deployment, plan.old, snapshot), snapshot)
+        plan.state = translators[plan.name](read)
         import_state(chain, artifacts, plan, ordinary)
     problems = [p for plan in plans for p in verify(rpc, chain, artifacts, deployment, plan)]
     if problems:

@@ -26,10 +26,12 @@ from careledger.rpc import RpcClient
 from careledger.upgrade import (
     MOVING,
     CouncilExecutor,
+    appends,
     batches,
     digest,
     layout_rule,
     migrate_suite,
+    storage_layouts,
     verify,
 )
 
@@ -183,6 +185,23 @@ def test_v2_keeps_working(upgraded):
     assert upgraded["grant_after"]
     if upgraded["withdrew"] is not None:
         assert int(upgraded["withdrew"].withdrawn) == int(upgraded["pool_before_withdraw"].withdrawn) + 1
+
+
+def test_layouts_from_the_compiler_decide_the_translation():
+    """Each successor's layout (solc storageLayout) appends to its predecessor's; a pair whose
+    layout differs (here: two different contracts) is not, and gets no identity translation."""
+    artifacts = load_artifacts()
+    names = [*MOVING, *MOVING.values()]
+    layouts = storage_layouts(artifacts, names)
+    for old, new in MOVING.items():
+        assert appends(layouts[old], layouts[new]), old
+        assert layouts[old]["storage"], old
+    assert not appends(layouts["ConsentRegistry"], layouts["ProvenanceRegistryV2"])
+    assert not appends(layouts["ClaimSettlement"], layouts["ConsentRegistryV2"])
+    with pytest.raises(InvalidInput, match="no translator"):
+        layout_rule(
+            "ConsentRegistry", 1, 2, same_layout=appends(layouts["ClaimSettlement"], layouts["ConsentRegistryV2"])
+        )
 
 
 def test_a_layout_change_without_translator_is_refused():
