@@ -127,8 +127,11 @@ def deploy_suite(chain: Chain, *, force: bool = False, artifacts: Artifacts | No
     except SuiteNotDeployed:
         deployment = _fresh_deployment(w3, artifacts)
     # A contract whose ABI changed since it was deployed cannot be wired with the new code.
+    # (A successor version is compared with the artifact it was deployed from.)
     stale = [
-        n for n, r in deployment.contracts.items() if n in artifacts.contracts and artifacts[n].abi_hash != r.abi_hash
+        n
+        for n, r in deployment.contracts.items()
+        if (r.artifact or n) in artifacts.contracts and artifacts[r.artifact or n].abi_hash != r.abi_hash
     ]
     if stale:
         raise SuiteNotDeployed(

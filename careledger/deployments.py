@@ -25,11 +25,48 @@ from careledger._paths import deployments_dir
 from careledger.errors import SuiteNotDeployed
 from careledger.exactjson import dumps
 
-__all__ = ["ContractRecord", "Deployment", "genesis_hash", "load_deployment"]
+__all__ = ["ContractRecord", "Deployment", "Predecessor", "genesis_hash", "load_deployment"]
 
 
 def genesis_hash(w3: Web3) -> str:
     return w3.eth.get_block(0)["hash"].to_0x_hex()
+
+
+@dataclass
+class Predecessor:
+    """The contract a successor version took its state over from (docs/upgrades.md): its address,
+    version, deployment block, the snapshot block the import copied, and its own predecessor."""
+
+    address: str
+    version: int
+    block: int
+    snapshot_block: int
+    abi_hash: str
+    predecessor: Predecessor | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "address": self.address,
+            "version": self.version,
+            "block": self.block,
+            "snapshotBlock": self.snapshot_block,
+            "abiHash": self.abi_hash,
+        }
+        if self.predecessor is not None:
+            out["predecessor"] = self.predecessor.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Predecessor:
+        inner = data.get("predecessor")
+        return cls(
+            address=str(data["address"]),
+            version=int(data.get("version", 1)),
+            block=int(data["block"]),
+            snapshot_block=int(data["snapshotBlock"]),
+            abi_hash=str(data.get("abiHash", "")),
+            predecessor=cls.from_json(inner) if inner else None,
+        )
 
 
 @dataclass
@@ -38,12 +75,33 @@ class ContractRecord:
     block: int
     abi_hash: str
     code_hash: str | None = None
+    # The code version (files written before versions were recorded: 1), the build artifact
+    # deployed when it is not the record's name (a successor's "ConsentRegistryV2"), and, for a
+    # successor, the contract it took its state over from.
+    version: int = 1
+    artifact: str | None = None
+    predecessor: Predecessor | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"address": self.address, "block": self.block, "abiHash": self.abi_hash}
         if self.code_hash:
             out["codeHash"] = self.code_hash
+        out["version"] = self.version
+        if self.artifact:
+            out["artifact"] = self.artifact
+        if self.predecessor is not None:
+            out["predecessor"] = self.predecessor.to_json()
         return out
+
+    def segments(self, latest: int | None = None) -> list[tuple[str, int, int | None]]:
+        """Where this contract's history is: (address, first block, last block or None for
+        "latest"), oldest version first; each predecessor up to its snapshot block."""
+        out: list[tuple[str, int, int | None]] = [(self.address, self.block, latest)]
+        pred = self.predecessor
+        while pred is not None:
+            out.append((pred.address, pred.block, pred.snapshot_block))
+            pred = pred.predecessor
+        return out[::-1]
 
 
 @dataclass
@@ -98,7 +156,13 @@ class Deployment:
             compiler=str(data.get("compiler", "unknown")),
             contracts={
                 n: ContractRecord(
-                    address=r["address"], block=int(r["block"]), abi_hash=r["abiHash"], code_hash=r.get("codeHash")
+                    address=r["address"],
+                    block=int(r["block"]),
+                    abi_hash=r["abiHash"],
+                    code_hash=r.get("codeHash"),
+                    version=int(r.get("version", 1)),
+                    artifact=r.get("artifact"),
+                    predecessor=Predecessor.from_json(r["predecessor"]) if r.get("predecessor") else None,
                 )
                 for n, r in data.get("contracts", {}).items()
             },

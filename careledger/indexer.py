@@ -90,7 +90,16 @@ def replay(rpc: RpcClient, deployment: Deployment, artifacts: Artifacts) -> dict
         for name in names:
             rec = deployment.contracts[name]
             table = contract_abi(name, artifacts).by_topic
-            logs = rpc.call("eth_getLogs", [{"address": rec.address, "fromBlock": hex(rec.block), "toBlock": "latest"}])
+            # A successor version's history: each predecessor's logs up to the snapshot its
+            # state was copied at, then the successor's (docs/upgrades.md).
+            logs = []
+            for address, first, last in rec.segments():
+                window = {
+                    "address": address,
+                    "fromBlock": hex(first),
+                    "toBlock": "latest" if last is None else hex(last),
+                }
+                logs.extend(rpc.call("eth_getLogs", [window]))
             for log in logs:
                 topic0 = bytes.fromhex(log["topics"][0][2:]) if log["topics"] else b""
                 ev = table.get(topic0)

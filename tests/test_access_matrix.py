@@ -624,6 +624,10 @@ ARGS: dict[str, Args] = {
     "ClaimSettlement.succeedInsurer(uint32)": lambda w, c: (w.plan,),
     # -- ClaimAdmin: the module ClaimSettlement delegatecalls; called directly, it refuses everyone
     **{f"ClaimAdmin.{sig.split('.', 1)[1]}": (lambda f: lambda w, c: ARGS_ADMIN[f](w, c))(sig) for sig in ADMIN_SIGS},
+    # (and its upgrade functions, reached through ClaimSettlement's fallback: tests/test_upgrade.py)
+    "ClaimAdmin.importState(bytes32[],bytes32[])": lambda w, c: ([b"\1" * 32], [b"\2" * 32]),
+    "ClaimAdmin.sealImport(uint256)": lambda w, c: (0,),
+    "ClaimAdmin.handOver(address)": lambda w, c: (w.addr["admin"],),
     # -- DevnetTestUSD (the devnet payment token; every caller holds some and is approved by admin)
     "DevnetTestUSD.approve(address,uint256)": lambda w, c: (w.addr["admin"], USD),
     "DevnetTestUSD.mint(address,uint256)": lambda w, c: (w.addr[c], USD),

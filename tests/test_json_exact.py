@@ -59,6 +59,8 @@ NOT_JSON = {
 NO_SUCCESS_CASE = {
     "gateway read": "needs a gateway serving over HTTP and a patient's consent and link: played end to end in "
     "tests/gateway/test_gateway.py::test_served_over_http_and_read_with_the_cli",
+    "upgrade run": "moves the suite that the rest of the walk and its relayer use: played end to end in "
+    "tests/test_upgrade_cli.py::test_upgrade_run_status_verify",
     "claims release-lapsed": "needs a payee the token refuses for 180 days; the devnet's test token refuses no one "
     "(played with a blocking token in tests/claims/test_v2_powers_settlement.py)",
 }
@@ -472,6 +474,19 @@ def _gateway(w: Walk) -> None:
     w.cli("gateway", "erase", put["recordId"], *store, account="clinic", code=2)  # already erased
 
 
+def _upgrade(w: Walk) -> None:
+    """Reads and refusals only: a successful run moves the suite the rest of the walk (and the
+    relayer it started) uses; see NO_SUCCESS_CASE."""
+    dead = "http://127.0.0.1:1"
+    w.cli("upgrade", "status")
+    w.cli("upgrade", "status", rpc=dead, code=3)
+    w.cli("upgrade", "verify")  # nothing recorded yet
+    w.cli("upgrade", "verify", rpc=dead, code=3)
+    w.cli("upgrade", "run", "--only", "RecordAnchor", account="admin", code=2)
+    w.cli("upgrade", "run", "--only", "ConsentRegistry", account="admin", code=2)
+    w.cli("upgrade", "run", "--only", "ClaimSettlement", rpc=dead, code=3)
+
+
 def _gov(w: Walk) -> None:
     """Last: it hands the walk's suite to the devnet consortium, after which admin holds nothing."""
     w.cli("gov", "list", code=4)  # no consortium yet
@@ -541,7 +556,18 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
         mp.delenv("CARELEDGER_ACCOUNT", raising=False)
         with fresh_suite(folder / "suite") as env:
             w = Walk(env, folder)
-            for part in (_consent, _claims, _directory, _drugs, _records, _index, _gateway, _devnet_and_deploy, _gov):
+            for part in (
+                _consent,
+                _claims,
+                _directory,
+                _drugs,
+                _records,
+                _index,
+                _gateway,
+                _devnet_and_deploy,
+                _upgrade,
+                _gov,
+            ):
                 part(w)
             # a command that has no scenario yet is still run (with no arguments) and checked
             for path in sorted(_LEAVES - {c.path for c in w.calls} - set(NOT_JSON)):

@@ -33,6 +33,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "gov": ("careledger.governance.cli", "gov"),
     "index": ("careledger.index.cli", "index"),
     "gateway": ("careledger.gateway.cli", "gateway"),
+    "upgrade": ("careledger.upgrade_cli", "upgrade"),
 }
 
 

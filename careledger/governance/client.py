@@ -111,6 +111,9 @@ class GovernanceClient:
         self.councils = {Council.ORDINARY: contract(COUNCIL), Council.EMERGENCY: contract(EMERGENCY)}
         self.pausable = {k: contract(n) for k, n in PAUSABLE.items() if n in deployment.contracts}
         self._since = {c: deployment.contracts[c.contract_name].block for c in Council}
+        # Calls of an upgrade (careledger.upgrade) that a proposal may make besides the above:
+        # target address -> function name, registered by the upgrade SDK, never from input.
+        self.upgrade_targets: dict[str, str] = {}
 
     # ------------------------------------------------------------------ what a proposal can do
 
@@ -335,6 +338,8 @@ def _roles(roles: Role) -> str:
 
 
 def _function_name(call: Call, client: GovernanceClient) -> str:
+    if call.target in client.upgrade_targets:
+        return client.upgrade_targets[call.target]
     for contract in (client.directory, client.membership, client.timelock, *client.pausable.values()):
         if call.target == contract.address:
             decoded, _ = contract.decode_function_input(call.data)

@@ -333,6 +333,7 @@ class LogDecoder:
         self.by_name: dict[tuple[str, str], EventSpec] = {}
         self.address_of: dict[str, str] = {}
         self.domain_of: dict[str, str] = {}
+        self.windows: dict[str, tuple[int, int | None]] = {}  # lower-case address -> (first, last block)
         for domain, name in self.contracts:
             rec = deployment.contracts[name]
             table: dict[bytes, EventSpec] = {}
@@ -355,17 +356,21 @@ class LogDecoder:
                     spec.extra = extra
                 table[EventAbi.of(item).topic] = spec
                 self.by_name[(name, item["name"])] = spec
-            self.by_address[rec.address.lower()] = table
+            # A successor version's history (docs/upgrades.md): each predecessor's logs count up
+            # to the snapshot block its state was copied at, then the successor's.
+            for address, first, last in rec.segments():
+                self.by_address[address.lower()] = table
+                self.windows[address.lower()] = (first, last)
             self.address_of[name] = to_checksum_address(rec.address)
             self.domain_of[name] = domain
 
     @property
     def addresses(self) -> list[str]:
-        return [self.address_of[n] for _, n in self.contracts]
+        return [to_checksum_address(a) for a in self.windows]
 
     @property
     def start_block(self) -> int:
-        return min(self.deployment.contracts[n].block for _, n in self.contracts)
+        return min(first for first, _ in self.windows.values())
 
     def spec(self, contract: str, event: str) -> EventSpec:
         try:
@@ -379,6 +384,9 @@ class LogDecoder:
         topics: Sequence[str] = log["topics"]
         if table is None or not topics:
             return None
+        last = self.windows[str(log["address"]).lower()][1]
+        if last is not None and int(str(log["blockNumber"]), 16) > last:
+            return None  # a predecessor's log after its snapshot: not part of the moved state
         spec = table.get(bytes.fromhex(topics[0][2:]))
         if spec is None:
             return None
@@ -436,5 +444,14 @@ class LogDecoder:
         """A stored event as the replay modules' reducers receive it."""
         spec = self.spec(contract, name)
         return DecodedEvent(
-            contract, name, python_args(spec.params, args), block, log_index, tx, ts, self.address_of[contract]
+            contract, name, python_args(spec.params, args), block, log_index, tx, ts, self._address_at(contract, block)
         )
+
+    def _address_at(self, contract: str, block: int) -> str:
+        """The address ``contract`` had at ``block``: a predecessor up to its snapshot block, then
+        the next version (rows do not store the address; the reducers that key state by it, e.g.
+        claims' allowance spent by ``fund``, need the one that emitted)."""
+        for address, _first, last in self.deployment.contracts[contract].segments():
+            if last is None or block <= last:
+                return to_checksum_address(address)
+        return self.address_of[contract]

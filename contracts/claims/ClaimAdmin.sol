@@ -2,23 +2,32 @@
 pragma solidity ^0.8.24;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 import {ICareErrors} from "../common/ICareErrors.sol";
+import {IMigratable} from "../common/IMigratable.sol";
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
+import {Migration} from "../common/Migration.sol";
 import {Roles} from "../common/Roles.sol";
 import {AdjudicationMath} from "./AdjudicationMath.sol";
 import {ClaimStorage} from "./ClaimStorage.sol";
 import {Cover, CoverageRule, Enrolment, PlanId, PlanTerms} from "./ClaimTypes.sol";
 import {IClaimSettlement} from "./IClaimSettlement.sol";
 import {PoolLedger} from "./PoolLedger.sol";
+import {IPoolHandOver} from "./IPoolHandOver.sol";
 
 /// @title ClaimAdmin
 /// @notice Plan, rule-table and enrolment administration of {ClaimSettlement}: createPlan,
 ///         scheduleRules, setCoverage, setAdjuster, enrol, terminate, voidEnrolment. It runs
 ///         only by delegatecall from the ClaimSettlement that deployed it, on that contract's
 ///         storage ({ClaimStorage}); errors, events and NatSpec are {IClaimSettlement}'s.
+///         It also runs the settlement's upgrade: the state import of a successor version and
+///         the pool's hand-over to one ({IPoolHandOver}, docs/upgrades.md).
 contract ClaimAdmin is ClaimStorage {
+    using SafeERC20 for IERC20;
+
     address private immutable _self;
 
     /// @notice Called directly instead of through its ClaimSettlement.
@@ -283,4 +292,56 @@ contract ClaimAdmin is ClaimStorage {
         }
         emit IClaimSettlement.EnrolmentVoided(member, enrolment, msg.sender);
     }
+
+    // ================================================================== upgrade
+
+    /// @dev See {IMigratable-predecessor}.
+    function predecessor() external view onlyDelegated returns (address) {
+        return Migration.state().predecessor;
+    }
+
+    /// @dev See {IMigratable-importStatus}.
+    function importStatus() external view onlyDelegated returns (bool, uint256, bytes32) {
+        return Migration.status();
+    }
+
+    /// @dev See {IMigratable-importState}.
+    function importState(bytes32[] calldata slots, bytes32[] calldata values) external onlyDelegated {
+        _requirePaused();
+        Migration.write(_authority(), slots, values);
+        if (!paused()) revert IMigratable.ImportUnpaused();
+    }
+
+    /// @dev See {IMigratable-sealImport}.
+    function sealImport(uint256 snapshotBlock) external onlyDelegated {
+        Migration.seal(_authority(), snapshotBlock);
+    }
+
+    /// @dev See {IPoolHandOver-handOver}.
+    function handOver(address successor) external onlyDelegated {
+        Migration.requireImporter(_authority());
+        _requirePaused();
+        IERC20 token = _tokenOf(address(this));
+        if (
+            successor.code.length == 0 ||
+            IMigratable(successor).predecessor() != address(this) ||
+            _tokenOf(successor) != token
+        ) revert IPoolHandOver.NotMySuccessor(successor);
+        uint256 amount = token.balanceOf(address(this));
+        emit IPoolHandOver.PoolHandedOver(successor, amount);
+        token.safeTransfer(successor, amount);
+    }
+
+    function _authority() private view returns (IAccessControl) {
+        return IAccessControl(address(_directory));
+    }
+
+    function _tokenOf(address settlement) private view returns (IERC20 token) {
+        (, , , token) = IWiring(settlement).wiring();
+    }
+}
+
+/// @dev The one view of ClaimSettlement the hand-over reads (ClaimSettlement imports this file).
+interface IWiring {
+    function wiring() external view returns (address, address, address, IERC20);
 }

@@ -10,6 +10,8 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {Category, Purpose} from "../common/CareTypes.sol";
 import {IConsentCheck} from "../common/IConsentCheck.sol";
 import {EmergencyPausable} from "../common/EmergencyPausable.sol";
+import {IVersioned} from "../common/IMigratable.sol";
+import {Migration} from "../common/Migration.sol";
 import {IDispenseCheck} from "../common/IDispenseCheck.sol";
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {Roles} from "../common/Roles.sol";
@@ -43,7 +45,7 @@ import {Pool, PoolLedger} from "./PoolLedger.sol";
 ///         two fresh slots (member/status/plan/period, payee/amount); the lines hash, rule
 ///         version and denial time are written only on the queue, review and denial paths. The
 ///         member's cover in the service period (enrolment and accumulators) is one slot.
-contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTransient, EmergencyPausable {
+contract ClaimSettlement is IClaimSettlement, IVersioned, ClaimStorage, ReentrancyGuardTransient, EmergencyPausable {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
     using PoolLedger for Pool;
@@ -162,6 +164,23 @@ contract ClaimSettlement is IClaimSettlement, ClaimStorage, ReentrancyGuardTrans
     /// @notice The module that runs plan, rule and enrolment administration (see {ClaimAdmin}).
     function admin() external view returns (address) {
         return address(_admin);
+    }
+
+    /// @inheritdoc IVersioned
+    function version() public pure virtual returns (uint16) {
+        return 1;
+    }
+
+    /// @notice Every other call (the state import of a successor version and the pool's hand-over
+    ///         to one: {IMigratable}, {ClaimAdmin-handOver}) runs in {ClaimAdmin}, which refuses
+    ///         a selector it does not know.
+    fallback() external {
+        _delegateToAdmin();
+    }
+
+    /// @dev A successor version resumes only once its import is sealed.
+    function _beforeUnpause() internal view virtual override {
+        Migration.requireSealedIfSuccessor();
     }
 
     function _pauseAuthority() internal view override returns (IAccessControl) {

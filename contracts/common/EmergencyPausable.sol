@@ -24,8 +24,12 @@ abstract contract EmergencyPausable is IEmergencyPausable, Pausable {
     /// @inheritdoc IEmergencyPausable
     function unpause() external {
         if (!_pauseAuthority().hasRole(_ADMIN_ROLE, msg.sender)) revert NotConsortiumAdmin(msg.sender);
+        _beforeUnpause();
         _unpause();
     }
+
+    /// @dev A check before resuming (a successor version refuses until its import is sealed).
+    function _beforeUnpause() internal view virtual {}
 
     /// @dev The ParticipantDirectory whose roles decide who pauses and who resumes.
     function _pauseAuthority() internal view virtual returns (IAccessControl);

@@ -8,6 +8,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 
 import {EmergencyPausable} from "../common/EmergencyPausable.sol";
+import {IVersioned} from "../common/IMigratable.sol";
 
 import {IConsentCheck} from "../common/IConsentCheck.sol";
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
@@ -25,7 +26,7 @@ import {PackedConsent, PackedConsentLib} from "./PackedConsent.sol";
 ///         reads it (plus the patient-wide deny and the directory). Nothing loops over a
 ///         user-growable list; lists (a patient's consents, accesses, break-glass uses) are
 ///         rebuilt from indexed events.
-contract ConsentRegistry is IConsentRegistry, EIP712, Nonces, EmergencyPausable {
+contract ConsentRegistry is IConsentRegistry, IVersioned, EIP712, Nonces, EmergencyPausable {
     // ================================================================== CONSTANTS
 
     /// @notice How long a break-glass window stays open.
@@ -555,6 +556,11 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces, EmergencyPausable 
     /// @dev The caller is `sponsor`, or the key it rotated to.
     function _isSponsor(address sponsor) private view returns (bool) {
         return sponsor == msg.sender || _directory.currentKey(sponsor) == msg.sender;
+    }
+
+    /// @inheritdoc IVersioned
+    function version() public pure virtual returns (uint16) {
+        return 1;
     }
 
     function _pauseAuthority() internal view override returns (IAccessControl) {

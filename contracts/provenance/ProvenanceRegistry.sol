@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {EmergencyPausable} from "../common/EmergencyPausable.sol";
+import {IVersioned} from "../common/IMigratable.sol";
 import {IDispenseCheck} from "../common/IDispenseCheck.sol";
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {Roles} from "../common/Roles.sol";
@@ -14,7 +15,7 @@ import {IProvenanceRegistry} from "./IProvenanceRegistry.sol";
 /// @title ProvenanceRegistry
 /// @notice See {IProvenanceRegistry}. Storage: 2 slots per batch (root; GTIN, quantity, expiry,
 ///         status), 1 slot per parcel plus 1 while it is in transit, 1 slot per dispensed unit.
-contract ProvenanceRegistry is IProvenanceRegistry, EmergencyPausable {
+contract ProvenanceRegistry is IProvenanceRegistry, IVersioned, EmergencyPausable {
     /// @dev Roles that may hold, ship and receive drug product.
     uint8 private constant _TRADING = Roles.MANUFACTURER | Roles.DISTRIBUTOR | Roles.PHARMACY;
 
@@ -299,6 +300,11 @@ contract ProvenanceRegistry is IProvenanceRegistry, EmergencyPausable {
     }
 
     // ------------------------------------------------------------------ internal
+
+    /// @inheritdoc IVersioned
+    function version() public pure virtual returns (uint16) {
+        return 1;
+    }
 
     function _pauseAuthority() internal view override returns (IAccessControl) {
         return IAccessControl(address(_directory));
