@@ -474,6 +474,11 @@ class Chain:
             raise NodeUnreachable(f"node stopped answering during {what}: {type(exc).__name__}") from None
         return self._send(Operation(f"chain-{uuid.uuid4().hex}", None, data, 0, gas), what)
 
+    def transfer(self, to: str, value: int, what: str) -> TxReceipt:
+        """Send ``value`` wei to ``to`` (a plain transfer: 21,000 gas), through the same path."""
+        self._require_account()
+        return self._send(Operation(f"chain-{uuid.uuid4().hex}", checksum(to), "0x", value, 21_000), what)
+
     def _send(self, op: Operation, what: str) -> TxReceipt:
         """Through the key's sender; its failures in this class's words (a transaction that may
         still land is :class:`TransactionPending` with its hash; a revert is decoded)."""

@@ -115,32 +115,43 @@ class RpcClient:
         is not JSON. Then :class:`NodeUnreachable` (no answer) or :class:`NodeFailed` (answers,
         but not usable ones). Re-sending is safe: every request here is a read or a signed
         transaction whose second copy the node recognises."""
+        body = json.dumps(payload, separators=(",", ":")).encode()
         delay = self.backoff
         failure: CareLedgerError = NodeUnreachable(f"no answer from {self.url}")
         for attempt in range(self.retries + 1):
             wait = delay
-            try:
-                resp = self._session.post(self.url, json=payload, timeout=self.timeout)
-                if resp.status_code == 429:
-                    failure = NodeFailed(f"{self.url} keeps answering HTTP 429 (rate-limited)")
-                    wait = max(delay, _retry_after(resp.headers.get("Retry-After")))
-                elif resp.status_code >= 500:
-                    failure = NodeFailed(f"{self.url} answered HTTP {resp.status_code} {resp.reason or ''}".rstrip())
-                elif resp.status_code >= 400:
-                    raise NodeFailed(f"{self.url} answered HTTP {resp.status_code} {resp.reason or ''}".rstrip())
-                else:
-                    return resp.json()
-            except requests.Timeout:
-                failure = NodeUnreachable(f"{self.url} did not answer within {self.timeout:g} s")
-            except requests.ConnectionError as exc:
-                failure = NodeUnreachable(f"no answer from {self.url} ({connection_cause(exc)})")
-            except ValueError:  # not JSON: a proxy error page, say
-                failure = NodeFailed(f"{self.url} answered with something that is not JSON-RPC")
+            answer = self._exchange(body)
+            if isinstance(answer, CareLedgerError):  # no answer at all
+                failure = answer
+            elif answer[0] == 429:
+                failure = NodeFailed(f"{self.url} keeps answering HTTP 429 (rate-limited)")
+                wait = max(delay, _retry_after(answer[2]))
+            elif answer[0] >= 500:
+                failure = NodeFailed(f"{self.url} answered HTTP {answer[0]} {answer[1]}".rstrip())
+            elif answer[0] >= 400:
+                raise NodeFailed(f"{self.url} answered HTTP {answer[0]} {answer[1]}".rstrip())
+            else:
+                try:
+                    return json.loads(answer[3])
+                except ValueError:  # not JSON: a proxy error page, say
+                    failure = NodeFailed(f"{self.url} answered with something that is not JSON-RPC")
             if attempt < self.retries:
                 time.sleep(wait)
                 delay = min(delay * 2, 3.0)
         failure.message = f"{failure.message}, {self.retries + 1} attempts"
         raise failure
+
+    def _exchange(self, body: bytes) -> tuple[int, str, str | None, bytes] | CareLedgerError:
+        """One POST: (status, reason, Retry-After, body), or why no answer came."""
+        try:
+            resp = self._session.post(
+                self.url, data=body, headers={"Content-Type": "application/json"}, timeout=self.timeout
+            )
+        except requests.Timeout:
+            return NodeUnreachable(f"{self.url} did not answer within {self.timeout:g} s")
+        except requests.ConnectionError as exc:
+            return NodeUnreachable(f"no answer from {self.url} ({connection_cause(exc)})")
+        return resp.status_code, resp.reason or "", resp.headers.get("Retry-After"), resp.content
 
     def call(self, method: str, params: Sequence[Any] = ()) -> Any:
         reply = self._post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)})
@@ -214,45 +225,25 @@ class KeepAliveRpcClient(RpcClient):
             self._conn.close()
             self._conn = None
 
-    def _post(self, payload: Any) -> Any:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+    def _exchange(self, body: bytes) -> tuple[int, str, str | None, bytes] | CareLedgerError:
         headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
-        delay = self.backoff
-        failure: CareLedgerError = NodeUnreachable(f"no answer from {self.url}")
-        for attempt in range(self.retries + 1):
-            wait = delay
-            try:
-                conn = self._connection()
-                conn.request("POST", self._path, body, headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                if resp.getheader("connection", "").lower() == "close":
-                    self._drop()
-                if resp.status == 429:
-                    failure = NodeFailed(f"{self.url} keeps answering HTTP 429 (rate-limited)")
-                    wait = max(delay, _retry_after(resp.getheader("Retry-After")))
-                elif resp.status >= 500:
-                    failure = NodeFailed(f"{self.url} answered HTTP {resp.status} {resp.reason or ''}".rstrip())
-                elif resp.status >= 400:
-                    raise NodeFailed(f"{self.url} answered HTTP {resp.status} {resp.reason or ''}".rstrip())
-                else:
-                    return json.loads(data)
-            except TimeoutError:
-                self._drop()
-                failure = NodeUnreachable(f"{self.url} did not answer within {self.timeout:g} s")
-            except ConnectionRefusedError:
-                self._drop()
-                failure = NodeUnreachable(f"no answer from {self.url} ({CONNECTION_REFUSED})")
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop()
-                failure = NodeUnreachable(f"no answer from {self.url} ({type(exc).__name__})")
-            except ValueError:  # not JSON
-                failure = NodeFailed(f"{self.url} answered with something that is not JSON-RPC")
-            if attempt < self.retries:
-                time.sleep(wait)
-                delay = min(delay * 2, 3.0)
-        failure.message = f"{failure.message}, {self.retries + 1} attempts"
-        raise failure
+        try:
+            conn = self._connection()
+            conn.request("POST", self._path, body, headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except TimeoutError:
+            self._drop()
+            return NodeUnreachable(f"{self.url} did not answer within {self.timeout:g} s")
+        except ConnectionRefusedError:
+            self._drop()
+            return NodeUnreachable(f"no answer from {self.url} ({CONNECTION_REFUSED})")
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop()
+            return NodeUnreachable(f"no answer from {self.url} ({type(exc).__name__})")
+        if resp.getheader("connection", "").lower() == "close":
+            self._drop()
+        return resp.status, resp.reason or "", resp.getheader("Retry-After"), data
 
     def close(self) -> None:
         self._drop()

@@ -47,6 +47,7 @@ TRANSPORT = {
     "careledger.devnet",
     "careledger.evm",
     "careledger.indexer",
+    "careledger.journal",
     "careledger.rpc",
     "careledger.sender",
 }
