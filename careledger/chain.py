@@ -23,7 +23,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -442,36 +443,37 @@ class Chain:
                 senders[key] = sender
         return sender
 
-    def send(self, fn: ContractFunction, what: str, value: int = 0, gas: int | None = None) -> TxReceipt:
-        acct = self._require_account()
+    @contextmanager
+    def _estimating(self, what: str) -> Iterator[None]:
+        """An estimate's failures in this SDK's words: a revert decoded (:class:`ChainRefused`),
+        any other refusal (funds, fee, nonce) :class:`TransactionRejected`, no answer
+        :class:`NodeUnreachable`. Nothing has been signed yet."""
         try:
-            # 20 % over the estimate (rpc.GAS_MARGIN_PCT): what a call costs can depend on the
-            # block it lands in (a vote checkpoint written at a new timestamp, say), and unused
-            # gas is not charged.
-            if gas is None:
-                gas = fn.estimate_gas({"from": acct.address, "value": value}) * GAS_MARGIN_PCT // 100  # type: ignore[arg-type]
-            data = fn._encode_transaction_data()
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            raise self.decoder.refusal(_revert_data(exc), what) from None
-        except Web3RPCError as exc:  # the estimate failed without a revert: funds, fee, nonce
-            raise TransactionRejected(f"the node would not take {what}: {_rpc_message(exc)}") from None
-        except requests.exceptions.RequestException as exc:
-            raise NodeUnreachable(f"node stopped answering during {what}: {type(exc).__name__}") from None
-        return self._send(Operation(f"chain-{uuid.uuid4().hex}", fn.address, data, value, gas), what)
-
-    def deploy(self, abi: list[dict[str, Any]], bytecode: str, args: list[Any], what: str) -> TxReceipt:
-        acct = self._require_account()
-        factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
-        try:
-            constructor = factory.constructor(*args)
-            gas = constructor.estimate_gas({"from": acct.address}) * GAS_MARGIN_PCT // 100
-            data = constructor.data_in_transaction
+            yield
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self.decoder.refusal(_revert_data(exc), what) from None
         except Web3RPCError as exc:
             raise TransactionRejected(f"the node would not take {what}: {_rpc_message(exc)}") from None
         except requests.exceptions.RequestException as exc:
             raise NodeUnreachable(f"node stopped answering during {what}: {type(exc).__name__}") from None
+
+    def send(self, fn: ContractFunction, what: str, value: int = 0, gas: int | None = None) -> TxReceipt:
+        acct = self._require_account()
+        with self._estimating(what):
+            # 20 % over the estimate (rpc.GAS_MARGIN_PCT): what a call costs can depend on the
+            # block it lands in (a vote checkpoint written at a new timestamp, say), and unused
+            # gas is not charged.
+            if gas is None:
+                gas = fn.estimate_gas({"from": acct.address, "value": value}) * GAS_MARGIN_PCT // 100  # type: ignore[arg-type]
+            data = fn._encode_transaction_data()
+        return self._send(Operation(f"chain-{uuid.uuid4().hex}", fn.address, data, value, gas), what)
+
+    def deploy(self, abi: list[dict[str, Any]], bytecode: str, args: list[Any], what: str) -> TxReceipt:
+        acct = self._require_account()
+        with self._estimating(what):
+            constructor = self.w3.eth.contract(abi=abi, bytecode=bytecode).constructor(*args)
+            gas = constructor.estimate_gas({"from": acct.address}) * GAS_MARGIN_PCT // 100
+            data = constructor.data_in_transaction
         return self._send(Operation(f"chain-{uuid.uuid4().hex}", None, data, 0, gas), what)
 
     def transfer(self, to: str, value: int, what: str) -> TxReceipt:

@@ -50,7 +50,17 @@ from careledger.errors import (
 from careledger.journal import Entry, Journal, default_journal
 from careledger.rpc import GAS_MARGIN_PCT, Node, NodeHook, RpcClient, RpcError, receipt_timeout_default
 
-__all__ = ["Operation", "Outcome", "SendIncomplete", "Sender", "batch_call", "nonce_lock_path", "safe_block"]
+# default_journal lives in careledger.journal; importable from here too, as before.
+__all__ = [
+    "Operation",
+    "Outcome",
+    "SendIncomplete",
+    "Sender",
+    "batch_call",
+    "default_journal",
+    "nonce_lock_path",
+    "safe_block",
+]
 
 _KNOWN = (
     "already known",
