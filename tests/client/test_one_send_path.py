@@ -23,7 +23,7 @@ from careledger.accounts import dev_account
 from careledger.artifacts import load_artifacts
 from careledger.chain import Chain, ErrorDecoder, connect
 from careledger.devnet import DevnetHook
-from careledger.errors import SendIncomplete, TransactionRejected
+from careledger.errors import SendIncomplete, TransactionPending, TransactionRejected
 from careledger.rpc import NodeCall, NodeHook, RpcClient
 from careledger.sender import Sender
 
@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TRANSPORT = ("chain.py", "rpc.py", "sender.py", "journal.py")
 
 
-def _chain(url: str, key: Any) -> Chain:
-    return Chain(connect(url), ErrorDecoder.from_abis([load_artifacts()["OpLog"].abi])).with_account(key)
+def _chain(url: str, key: Any, journal: Path | None = None) -> Chain:
+    decoder = ErrorDecoder.from_abis([load_artifacts()["OpLog"].abi])
+    return Chain(connect(url), decoder, journal=journal).with_account(key)
 
 
 def _record(chain: Chain, oplog: str, op_id: str) -> Any:
@@ -127,6 +128,22 @@ def test_a_refused_chain_send_leaves_no_gap(proxy, rpc, oplog, key):
     assert _nonce_of(rpc, receipt["transactionHash"].to_0x_hex()) == nonce
     assert rpc.call("eth_getTransactionByHash", [refused.value.tx_hash]) is None
     assert op_count(rpc, oplog) == 1
+
+
+def test_a_journalled_chain_send_left_pending_lands_once_before_the_next(proxy, rpc, oplog, key, tmp_path):
+    journal = tmp_path / "chain-journal.sqlite"
+    first = _chain(proxy.url, key, journal)
+    first.receipt_timeout = 1.0
+    proxy.inject("swallow", methods={"eth_sendRawTransaction"}, count=1)  # the node never sees it
+    with pytest.raises(TransactionPending) as pending:
+        _record(first, oplog, "left-pending")
+    assert op_count(rpc, oplog) == 0
+    # Another connection (as another process would open), the same journal: the pending
+    # transaction is broadcast again, same bytes, before the next one; nothing is signed twice.
+    _record(_chain(proxy.url, key, journal), oplog, "next")
+    assert rpc.call("eth_getTransactionReceipt", [pending.value.tx_hash])["status"] == "0x1"
+    assert op_count(rpc, oplog) == 2
+    assert len(set(recorded_events(rpc, oplog))) == 2
 
 
 def test_the_project_devnet_gets_its_hook_injected(devnet, key, tmp_path, monkeypatch):
