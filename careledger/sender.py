@@ -13,11 +13,11 @@ transaction is written to a journal (:mod:`careledger.journal`, SQLite, write-ah
   transaction is gone, the same signed bytes are re-broadcast.
 
 Nonces: the next nonce is ``max(chain pending count, highest journalled nonce + 1)``, reserved
-under an in-process lock and an ``fcntl`` file lock per key and chain (in the system's temporary
-folder, whatever the journal), held until the new transactions have been handed to the node. So
-every sender of one key on one machine, :class:`careledger.chain.Chain`'s (a façade over this
-one) included, takes its nonces from one authority and never collides: the node's pending count
-read under the lock already counts every transaction signed before.
+under an in-process lock and an ``fcntl`` file lock per key and chain (:func:`nonce_lock_path`,
+whatever the journal), held until the new transactions have been handed to the node. So every
+sender of one key on one machine, :class:`careledger.chain.Chain`'s (a façade over this one)
+included, takes its nonces from one authority and never collides: the node's pending count read
+under the lock already counts every transaction signed before.
 
 Whatever the node software needs beyond JSON-RPC (mining on request, a pool to unstick) is a
 :class:`~careledger.rpc.NodeHook`: none on a real network, the devnet's own on a recognised
@@ -27,6 +27,7 @@ devnet (:func:`careledger.devchain.node_hook`), or the one passed in.
 from __future__ import annotations
 
 import fcntl
+import os
 import tempfile
 import threading
 import time
@@ -79,8 +80,10 @@ _THREAD_LOCKS_GUARD = threading.Lock()
 
 def nonce_lock_path(chain_id: int, address: str) -> Path:
     """The file every sender of ``address`` on chain ``chain_id`` locks while it reserves nonces
-    and hands the new transactions to the node (``$TMPDIR/careledger-nonces/``)."""
-    return Path(tempfile.gettempdir()) / "careledger-nonces" / f"{chain_id}-{address.lower()}.lock"
+    and hands the new transactions to the node (``$TMPDIR/careledger-nonces-<uid>/``: one
+    folder per user, so that another user's lock file never stands in the way)."""
+    folder = f"careledger-nonces-{os.getuid()}"
+    return Path(tempfile.gettempdir()) / folder / f"{chain_id}-{address.lower()}.lock"
 
 
 def _thread_lock(path: Path) -> threading.Lock:
