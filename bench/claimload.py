@@ -116,16 +116,5 @@ def fresh_member(env: BenchEnv) -> Chain:
     member = Account.from_mnemonic(DEV_MNEMONIC, account_path=MEMBER_PATH)
     admin = env.signer("admin")
     assert admin.account is not None
-    tx = admin.account.sign_transaction(
-        {
-            "to": member.address,
-            "value": 10**18,
-            "gas": 21_000,
-            "maxFeePerGas": 100 * 10**9,
-            "maxPriorityFeePerGas": 10**9,
-            "nonce": env.w3.eth.get_transaction_count(admin.account.address, "pending"),
-            "chainId": env.w3.eth.chain_id,
-        }
-    )
-    env.w3.eth.wait_for_transaction_receipt(env.w3.eth.send_raw_transaction(tx.raw_transaction))
+    admin.transfer(member.address, 10**18, "fund bench member")
     return admin.with_account(member)

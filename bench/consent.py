@@ -20,6 +20,9 @@ from careledger.accounts import dev_account
 from careledger.codes import Category, Purpose
 from careledger.consent.client import ConsentClient
 from careledger.consent.terms import GrantTerms, mask
+from careledger.journal import Journal
+from careledger.rpc import RpcClient
+from careledger.sender import Operation, Sender
 
 DAY = 86_400
 DOC = bytes.fromhex("d0" * 32)
@@ -36,35 +39,22 @@ def _flood_grants(
     env: BenchEnv, client: ConsentClient, patient: LocalAccount, grantees: list[str], batch: int = 200
 ) -> None:
     """Many direct grants from one patient, pre-signed and sent in JSON-RPC batches (fast setup)."""
-    w3 = env.w3
-    nonce = w3.eth.get_transaction_count(patient.address, "pending")  # type: ignore[arg-type]
     until = client.chain_time() + 365 * DAY
-    fee = {"maxFeePerGas": 50 * 10**9, "maxPriorityFeePerGas": 10**9}
-    raws: list[str] = []
-    for g in grantees:
-        fn = client.contract.functions.grant(
-            patient.address, GrantTerms(g, LABS, TREAT, until, document=DOC).as_tuple()
+    ops = [
+        Operation(
+            f"bench-grant-{patient.address}-{g}",
+            client.address,
+            client.contract.functions.grant(
+                patient.address, GrantTerms(g, LABS, TREAT, until, document=DOC).as_tuple()
+            )._encode_transaction_data(),
+            gas=120_000,
         )
-        tx = fn.build_transaction(
-            {"from": patient.address, "nonce": nonce, "gas": 120_000, "chainId": client.chain.chain_id, **fee}
-        )  # type: ignore[typeddict-item]
-        raws.append("0x" + bytes(patient.sign_transaction(tx).raw_transaction).hex())
-        nonce += 1
-    last = None
-    for i in range(0, len(raws), batch):
-        payload = [
-            {"jsonrpc": "2.0", "id": k, "method": "eth_sendRawTransaction", "params": [r]}
-            for k, r in enumerate(raws[i : i + batch])
-        ]
-        answers = requests.post(env.rpc, json=payload, timeout=120).json()
-        bad = [a for a in answers if "error" in a]
-        if bad:
-            raise RuntimeError(f"bench setup: {bad[0]['error']}")
-        last = answers[-1]["result"]
-    if last is not None:
-        receipt = client.chain.wait(last, "bench setup grants")
-        if receipt["status"] != 1:
-            raise RuntimeError("bench setup grant reverted")
+        for g in grantees
+    ]
+    # The SDK's batched send path (JSON-RPC batches of `batch`), journalled for this run only.
+    outcomes = Sender(RpcClient(env.rpc), patient, journal=Journal.throwaway()).submit(ops, chunk=batch)
+    if not all(o.ok for o in outcomes):
+        raise RuntimeError("bench setup grant reverted")
 
 
 RELAY_BLOCK_TIME = 0.02
@@ -244,18 +234,7 @@ def run(env: BenchEnv) -> BenchResult:
     grantees = [_addr(i, 0xC0) for i in range(sizes[-1] + len(sizes))]
     heavy: LocalAccount = Account.from_key(b"\x01" * 31 + b"\x07")
     fund = env.signer("admin")
-    fund._sign_and_wait(
-        {
-            "to": heavy.address,
-            "value": 10**21,
-            "gas": 21_000,
-            "maxFeePerGas": 50 * 10**9,
-            "maxPriorityFeePerGas": 10**9,
-            "chainId": fund.chain_id,
-            "nonce": env.w3.eth.get_transaction_count(fund.account.address, "pending"),  # type: ignore[union-attr]
-        },
-        "fund bench patient",
-    )
+    fund.transfer(heavy.address, 10**21, "fund bench patient")
     heavy_c = clinic_c.with_chain(clinic_c.chain.with_account(heavy))
     per_patient: list[int] = []
     done = 0

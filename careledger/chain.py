@@ -20,8 +20,12 @@ exceptions :class:`Chain` decodes into :class:`~careledger.errors.ChainRefused`.
 
 from __future__ import annotations
 
-import os
+import threading
 import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, cast
 
 import requests
@@ -49,36 +53,31 @@ from careledger.errors import (
     InvalidInput,
     NodeFailed,
     NodeUnreachable,
+    RpcError,
+    SendIncomplete,
     TransactionPending,
     TransactionRejected,
 )
-from careledger.rpc import CONNECTION_REFUSED, GAS_MARGIN_PCT, connection_cause, nudge_devnet
+from careledger.journal import Journal
+from careledger.rpc import (
+    CONNECTION_REFUSED,
+    DEFAULT_RPC_TIMEOUT,
+    GAS_MARGIN_PCT,
+    NodeHook,
+    connection_cause,
+    env_seconds,
+    receipt_timeout_default,
+)
+from careledger.sender import Operation, Sender
 
-__all__ = ["CareLedgerProvider", "Chain", "ErrorDecoder", "checksum", "connect"]
+__all__ = ["CareLedgerProvider", "Chain", "ErrorDecoder", "Web3Node", "checksum", "connect"]
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
-# Seconds: one HTTP request ($CARELEDGER_RPC_TIMEOUT) and the wait for a receipt
-# ($CARELEDGER_RECEIPT_TIMEOUT). A slow node or a congested chain wants them longer.
-DEFAULT_RPC_TIMEOUT = 10.0
-DEFAULT_RECEIPT_TIMEOUT = 120.0
 # Requests whose JSON-RPC errors web3 itself interprets: reverts (decoded into ChainRefused by
 # Chain) and the priority-fee method web3 falls back from.
 _WEB3_HANDLES_ERRORS = frozenset({"eth_call", "eth_estimateGas", "eth_maxPriorityFeePerGas"})
 # A send the node already has (our own bytes, e.g. on a retry): it is on its way, not refused.
 _ALREADY_KNOWN = ("already known", "known transaction", "already imported", "transaction already exists")
-
-
-def _seconds(env: str, default: float) -> float:
-    raw = os.environ.get(env)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidInput(f"${env} must be a number of seconds (got {raw!r})") from None
-    if value <= 0:
-        raise InvalidInput(f"${env} must be more than 0 seconds (got {raw!r})")
-    return value
 
 
 def _error_message(error: Any) -> str:
@@ -158,7 +157,9 @@ class CareLedgerProvider(HTTPProvider):
             if any(k in message.lower() for k in _ALREADY_KNOWN):
                 return cast(RPCResponse, {"jsonrpc": "2.0", "id": response.get("id", 0), "result": tx_hash})
             self._check_chain_id(self._ask_chain_id())
-            raise TransactionRejected(f"the node refused transaction {tx_hash}: {message}", tx_hash=tx_hash)
+            raise TransactionRejected(
+                f"the node refused transaction {tx_hash}: {message}", tx_hash=tx_hash, reason=message
+            )
         raise NodeFailed(f"{self.url} answered {method} with an error: {message}")
 
     def _ask_chain_id(self) -> Any:
@@ -191,7 +192,7 @@ def connect(rpc: str = DEFAULT_RPC, timeout: float | None = None) -> Web3:
     ``timeout`` (seconds per request) defaults to ``$CARELEDGER_RPC_TIMEOUT``, else 10."""
     if not rpc.startswith(("http://", "https://")):
         raise InvalidInput(f"RPC URL {rpc!r} must start with http:// or https://")
-    timeout = timeout if timeout is not None else _seconds("CARELEDGER_RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT)
+    timeout = timeout if timeout is not None else env_seconds("CARELEDGER_RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT)
     w3 = Web3(CareLedgerProvider(rpc, timeout))
     try:
         w3.eth.chain_id  # noqa: B018 - the probe
@@ -202,28 +203,120 @@ def connect(rpc: str = DEFAULT_RPC, timeout: float | None = None) -> Web3:
     return w3
 
 
+class Web3Node:
+    """A web3 provider as a :class:`careledger.rpc.Node`, so that :class:`Chain` sends through the
+    one send path (:mod:`careledger.sender`) over the connection it already has, with the
+    provider's failure mapping (:class:`CareLedgerProvider`). Requests go one at a time (a
+    provider batch would bypass that mapping); a :class:`Chain` sends one transaction at a time."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+        uri = getattr(w3.provider, "endpoint_uri", None)
+        self.url = str(uri or type(w3.provider).__name__)
+        # A node over HTTP answers in JSON-RPC's wire form; an in-process one (eth-tester) only
+        # through its provider's own middleware, which web3's request function applies.
+        self._request: Any = (
+            w3.provider.make_request if uri else (lambda method, params: w3.manager._make_request(method, params))
+        )
+
+    def call(self, method: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            response = self._request(RPCEndpoint(method), list(params))
+        except TransactionRejected as exc:  # the provider's refusal of a send: the node's words
+            raise RpcError(exc.reason or exc.message) from None
+        except requests.exceptions.RequestException as exc:  # a provider that does not map failures
+            if method == "eth_sendRawTransaction":
+                tx_hash = _raw_tx_hash(params)
+                raise TransactionPending(
+                    f"transaction {tx_hash} may have been sent, the node stopped answering ({type(exc).__name__}); "
+                    "look it up before sending again",
+                    tx_hash=tx_hash,
+                ) from None
+            raise NodeUnreachable(f"node stopped answering {method}: {type(exc).__name__}") from None
+        if "error" in response:
+            error = response["error"]
+            code = error.get("code", 0) if isinstance(error, dict) else 0
+            raise RpcError(_error_message(error), int(code) if isinstance(code, int) else 0)
+        return _hex_quantities(response.get("result"))
+
+    def batch(self, requests_: Sequence[tuple[str, Sequence[Any]]], *, chunk: int = 500) -> list[Any]:
+        out: list[Any] = []
+        for method, params in requests_:
+            try:
+                out.append(self.call(method, params))
+            except RpcError as exc:
+                out.append(exc)
+        return out
+
+
+def _hex_quantities(value: Any) -> Any:
+    """A result in JSON-RPC's wire form: an in-process provider (eth-tester) may answer integers
+    and bytes where a node answers hex strings."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return hex(value)
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, Mapping):
+        return {k: _hex_quantities(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_hex_quantities(v) for v in value]
+    return value
+
+
+class _DeferredHook(NodeHook):
+    """A chain's hook, resolved when first needed (asking whether the chain is a devnet costs a read)."""
+
+    def __init__(self, chain: Chain) -> None:
+        self._chain = chain
+
+    def stalled(self, call: Any) -> bool:
+        return self._chain.node_hook().stalled(call)
+
+    def wedged(self, call: Any, address: str) -> bool:
+        return self._chain.node_hook().wedged(call, address)
+
+
+_SENDERS_LOCK = threading.Lock()
+
+
 class Chain:
     """A connected node plus a decoder and (optionally) a local signing key.
 
-    ``send`` estimates first, so a refusal is reported with its decoded custom error before any
-    transaction is signed, and leaves nothing half-written.
+    ``send`` and ``deploy`` estimate first, so a refusal is reported with its decoded custom
+    error before any transaction is signed, and leaves nothing half-written. Then they hand the
+    transaction to the key's :class:`careledger.sender.Sender` (one per key and connection):
+    one nonce authority per key, shared with every other sender of that key on the machine.
+    ``journal``: where those sends are journalled (default: a journal that lives as long as the
+    process; give a path to keep them across a crash). ``hook``: a
+    :class:`~careledger.rpc.NodeHook` (default: :func:`careledger.devchain.node_hook`).
     """
 
     def __init__(
-        self, w3: Web3, decoder: ErrorDecoder, account: LocalAccount | None = None, *, devnet: bool | None = None
+        self,
+        w3: Web3,
+        decoder: ErrorDecoder,
+        account: LocalAccount | None = None,
+        *,
+        devnet: bool | None = None,
+        journal: Path | None = None,
+        hook: NodeHook | None = None,
     ) -> None:
         self.w3 = w3
         self.decoder = decoder
         self.account = account
         self.chain_id: int = w3.eth.chain_id
         self.receipt_poll = 0.005
-        self.receipt_timeout = _seconds("CARELEDGER_RECEIPT_TIMEOUT", DEFAULT_RECEIPT_TIMEOUT)
+        self.receipt_timeout = receipt_timeout_default()
         # True: declared a devnet (--devnet); None: ask careledger.devchain when first needed.
         self._devnet = devnet
+        self._journal = journal
+        self._hook = hook
 
     def with_account(self, account: LocalAccount | str) -> Chain:
         acct = Account.from_key(account) if isinstance(account, str) else account
-        chain = Chain(self.w3, self.decoder, acct, devnet=self._devnet)
+        chain = Chain(self.w3, self.decoder, acct, devnet=self._devnet, journal=self._journal, hook=self._hook)
         chain.receipt_timeout = self.receipt_timeout
         return chain
 
@@ -235,6 +328,15 @@ class Chain:
 
             self._devnet = recognise(self.w3)
         return self._devnet
+
+    def node_hook(self) -> NodeHook:
+        """The hook the send path calls when something looks stuck: the one given, else the
+        devnet's own on a devnet (:func:`careledger.devchain.node_hook`), else one that does nothing."""
+        if self._hook is None:
+            from careledger.devchain import node_hook
+
+            self._hook = node_hook(self.is_devnet())
+        return self._hook
 
     def contract(self, address: str, abi: list[dict[str, Any]]) -> Contract:
         return self.w3.eth.contract(address=to_checksum_address(address), abi=abi)
@@ -260,76 +362,125 @@ class Chain:
             raise InvalidInput("this action needs a signing account (--account or CARELEDGER_PRIVATE_KEY)")
         return self.account
 
-    def send(self, fn: ContractFunction, what: str, value: int = 0, gas: int | None = None) -> TxReceipt:
+    def sender(self) -> Sender:
+        """This key's :class:`~careledger.sender.Sender` over this connection (made once, kept
+        with the provider, so every :class:`Chain` of the key on one connection shares it)."""
         acct = self._require_account()
-        params: dict[str, Any] = {
-            "from": acct.address,
-            "chainId": self.chain_id,
-            "value": value,
-            "nonce": self.w3.eth.get_transaction_count(acct.address, "pending"),
-        }
-        try:
-            # 20 % over the estimate: what a call costs can depend on the block it lands in (a
-            # vote checkpoint written at a new timestamp, say), and unused gas is not charged.
-            params["gas"] = gas if gas is not None else fn.estimate_gas(params) * GAS_MARGIN_PCT // 100  # type: ignore[arg-type]
-            tx = fn.build_transaction(params)  # type: ignore[arg-type]
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            raise self.decoder.refusal(_revert_data(exc), what) from None
-        except Web3RPCError as exc:  # the estimate failed without a revert: funds, fee, nonce
-            raise TransactionRejected(f"the node would not take {what}: {_rpc_message(exc)}") from None
-        except requests.exceptions.RequestException as exc:
-            raise NodeUnreachable(f"node stopped answering during {what}: {type(exc).__name__}") from None
-        return self._sign_and_wait(tx, what)
+        provider: Any = self.w3.provider
+        with _SENDERS_LOCK:
+            senders: dict[Any, Any] | None = getattr(provider, "_careledger_senders", None)
+            if senders is None:
+                senders = {}
+                provider._careledger_senders = senders
+            where = self._journal
+            key = (self.chain_id, acct.address, where)
+            sender = senders.get(key)
+            if sender is None:
+                journal = Journal(where) if where is not None else senders.get("throwaway")
+                if journal is None:
+                    journal = senders["throwaway"] = Journal.throwaway()
+                sender = Sender(
+                    Web3Node(self.w3),
+                    acct,
+                    journal=journal,
+                    receipt_timeout=self.receipt_timeout,
+                    hook=_DeferredHook(self),
+                    chain_id=self.chain_id,
+                )
+                senders[key] = sender
+        return sender
 
-    def deploy(self, abi: list[dict[str, Any]], bytecode: str, args: list[Any], what: str) -> TxReceipt:
-        acct = self._require_account()
-        factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
+    @contextmanager
+    def _estimating(self, what: str) -> Iterator[None]:
+        """An estimate's failures in this SDK's words: a revert decoded (:class:`ChainRefused`),
+        any other refusal (funds, fee, nonce) :class:`TransactionRejected`, no answer
+        :class:`NodeUnreachable`. Nothing has been signed yet."""
         try:
-            constructor = factory.constructor(*args)
-            params: dict[str, Any] = {
-                "from": acct.address,
-                "chainId": self.chain_id,
-                "nonce": self.w3.eth.get_transaction_count(acct.address, "pending"),
-            }
-            params["gas"] = constructor.estimate_gas(params) * GAS_MARGIN_PCT // 100  # type: ignore[arg-type]
-            tx = constructor.build_transaction(params)  # type: ignore[arg-type]
+            yield
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self.decoder.refusal(_revert_data(exc), what) from None
         except Web3RPCError as exc:
             raise TransactionRejected(f"the node would not take {what}: {_rpc_message(exc)}") from None
         except requests.exceptions.RequestException as exc:
             raise NodeUnreachable(f"node stopped answering during {what}: {type(exc).__name__}") from None
-        return self._sign_and_wait(tx, what)
 
-    def _sign_and_wait(self, tx: Any, what: str) -> TxReceipt:
+    def send(self, fn: ContractFunction, what: str, value: int = 0, gas: int | None = None) -> TxReceipt:
         acct = self._require_account()
-        signed = acct.sign_transaction(tx)
-        sent = signed.hash.to_0x_hex()
+        with self._estimating(what):
+            # 20 % over the estimate (rpc.GAS_MARGIN_PCT): what a call costs can depend on the
+            # block it lands in (a vote checkpoint written at a new timestamp, say), and unused
+            # gas is not charged.
+            if gas is None:
+                gas = fn.estimate_gas({"from": acct.address, "value": value}) * GAS_MARGIN_PCT // 100  # type: ignore[arg-type]
+            data = fn._encode_transaction_data()
+        return self._send(Operation(f"chain-{uuid.uuid4().hex}", fn.address, data, value, gas), what)
+
+    def deploy(self, abi: list[dict[str, Any]], bytecode: str, args: list[Any], what: str) -> TxReceipt:
+        acct = self._require_account()
+        with self._estimating(what):
+            constructor = self.w3.eth.contract(abi=abi, bytecode=bytecode).constructor(*args)
+            gas = constructor.estimate_gas({"from": acct.address}) * GAS_MARGIN_PCT // 100
+            data = constructor.data_in_transaction
+        return self._send(Operation(f"chain-{uuid.uuid4().hex}", None, data, 0, gas), what)
+
+    def transfer(self, to: str, value: int, what: str) -> TxReceipt:
+        """Send ``value`` wei to ``to`` (a plain transfer: 21,000 gas), through the same path."""
+        self._require_account()
+        return self._send(Operation(f"chain-{uuid.uuid4().hex}", checksum(to), "0x", value, 21_000), what)
+
+    def _send(self, op: Operation, what: str) -> TxReceipt:
+        """Through the key's sender; its failures in this class's words (a transaction that may
+        still land is :class:`TransactionPending` with its hash; a revert is decoded)."""
+        sender = self.sender()
+        sender.receipt_timeout = self.receipt_timeout
         try:
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        except Web3RPCError as exc:  # a provider that does not map refusals itself
-            raise TransactionRejected(f"the node refused {what} ({sent}): {_rpc_message(exc)}", tx_hash=sent) from None
-        except requests.exceptions.RequestException as exc:
-            raise TransactionPending(
-                f"{what}: transaction {sent} may have been sent, the node stopped answering ({type(exc).__name__}); "
-                "look it up before sending again",
-                tx_hash=sent,
+            outcome = sender.submit([op])[0]
+        except SendIncomplete as exc:
+            raise self._incomplete(sender, op, what, exc) from None
+        except TransactionRejected as exc:
+            raise TransactionRejected(
+                f"the node refused transaction {exc.tx_hash} ({what}): {exc.reason or exc.message}",
+                tx_hash=exc.tx_hash,
+                reason=exc.reason,
             ) from None
         try:
-            receipt = self.wait(tx_hash.to_0x_hex(), what, self.receipt_timeout)
+            receipt = self.w3.eth.get_transaction_receipt(HexStr(outcome.tx_hash))
         except (NodeUnreachable, requests.exceptions.RequestException) as exc:
-            # The node took the transaction and then stopped answering: it may be mined.
             cause = exc.message if isinstance(exc, CareLedgerError) else type(exc).__name__
             raise TransactionPending(
-                f"{what}: transaction {sent} was sent but the node stopped answering before its receipt ({cause}); "
-                "look it up before sending again",
-                tx_hash=sent,
+                f"{what}: transaction {outcome.tx_hash} was mined in block {outcome.block} but its receipt could not "
+                f"be read ({cause})",
+                tx_hash=outcome.tx_hash,
             ) from None
         if receipt["status"] != 1:
             # Replay the call at the block before to recover the revert data.
+            tx = {"from": sender.address, "data": op.data, "value": op.value, **({"to": op.to} if op.to else {})}
             data = self._replay_revert(tx, receipt["blockNumber"])
-            raise self.decoder.refusal(data, what, tx_hash=tx_hash.to_0x_hex())
+            raise self.decoder.refusal(data, what, tx_hash=outcome.tx_hash)
         return receipt
+
+    def _incomplete(self, sender: Sender, op: Operation, what: str, exc: SendIncomplete) -> CareLedgerError:
+        cause = exc.cause or NodeUnreachable(exc.message)
+        entry = sender.outcome(op.op_id)
+        if entry is None:  # nothing signed: the node failed before (or an earlier send is stuck)
+            return cause
+        if isinstance(cause, TransactionPending) and cause.tx_hash == entry.tx_hash:
+            return TransactionPending(f"{what}: {cause.message}", tx_hash=entry.tx_hash)
+        if entry.status == "signed" and not isinstance(cause, TransactionPending):
+            # The node never took it (the connection was refused): it is not sent later either.
+            sender.forget_unsent(op.op_id)
+            return cause
+        if isinstance(cause, TransactionPending):
+            return TransactionPending(
+                f"{what}: transaction {entry.tx_hash} was sent but has no receipt after {sender.receipt_timeout:g} s; "
+                "it may still be mined: look it up before sending again (a longer wait: $CARELEDGER_RECEIPT_TIMEOUT)",
+                tx_hash=entry.tx_hash,
+            )
+        return TransactionPending(
+            f"{what}: transaction {entry.tx_hash} was sent but the node stopped answering before its receipt "
+            f"({cause.message}); look it up before sending again",
+            tx_hash=entry.tx_hash,
+        )
 
     def wait(self, tx_hash: str, what: str, timeout: float | None = None) -> TxReceipt:
         """Wait for a receipt, polling fast at first and backing off (no fixed 0.1 s sleep).
@@ -348,8 +499,8 @@ class Chain:
                     "be mined: look it up before sending again (a longer wait: $CARELEDGER_RECEIPT_TIMEOUT)",
                     tx_hash=tx_hash,
                 )
-            if time.monotonic() > nudge_at:  # a stalled local automine (see rpc.nudge_devnet)
-                nudge_devnet(self._raw_call, self.chain_id)
+            if time.monotonic() > nudge_at:  # no block for a while: a node that mines on request
+                self.node_hook().stalled(self._raw_call)
                 nudge_at = time.monotonic() + 2.0
             time.sleep(delay)
             delay = min(delay * 2, 0.25)

@@ -31,8 +31,19 @@ from web3 import Web3
 
 from careledger._paths import project_root
 from careledger.errors import DevnetOnly
+from careledger.rpc import NodeHook
 
-__all__ = ["declared", "forget", "recognise", "record", "registry_dir", "require_devnet", "started_by_project"]
+__all__ = [
+    "declared",
+    "forget",
+    "node_hook",
+    "recognise",
+    "recognise_genesis",
+    "record",
+    "registry_dir",
+    "require_devnet",
+    "started_by_project",
+]
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -134,6 +145,23 @@ def recognise(w3: Web3) -> bool:
         return True
     block = w3.eth.get_block(0)
     return started_by_project(bytes(block["hash"]).hex())
+
+
+def recognise_genesis(genesis: str) -> bool:
+    """:func:`recognise` for a chain known by its block 0 hash (a raw JSON-RPC client's view)."""
+    return declared() or started_by_project(genesis)
+
+
+def node_hook(is_devnet: bool) -> NodeHook:
+    """The :class:`~careledger.rpc.NodeHook` the transport uses on a chain: the devnet's own
+    (:class:`careledger.devnet.DevnetHook`) on a recognised devnet, else the one that does
+    nothing. This is where the devnet's workarounds are injected into the send path; the
+    transport itself knows no node software by name."""
+    if not is_devnet:
+        return NodeHook()
+    from careledger.devnet import DevnetHook
+
+    return DevnetHook()
 
 
 def require_devnet(is_devnet: bool, what: str, chain_id: int, remedy: str) -> None:

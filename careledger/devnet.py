@@ -21,9 +21,10 @@ import requests
 
 from careledger._paths import devnet_dir, node_bin
 from careledger.accounts import DEV_MNEMONIC
-from careledger.errors import EnvironmentProblem, NodeUnreachable
+from careledger.errors import EnvironmentProblem, NodeUnreachable, RpcError
+from careledger.rpc import NodeCall, NodeHook
 
-__all__ = ["Devnet", "DevnetStatus", "anvil_binary", "free_port", "port_in_use"]
+__all__ = ["Devnet", "DevnetHook", "DevnetStatus", "anvil_binary", "free_port", "port_in_use"]
 
 STATE_INTERVAL = 2  # seconds between anvil's state snapshots
 DEFAULT_PORT = 8545
@@ -63,6 +64,57 @@ def _rpc(url: str, method: str, params: list[object] | None = None, timeout: flo
     )
     resp.raise_for_status()
     return resp.json().get("result")
+
+
+class DevnetHook(NodeHook):
+    """anvil's quirks, behind the transport's :class:`~careledger.rpc.NodeHook`: the send path
+    (:mod:`careledger.sender`, :class:`careledger.chain.Chain`, the relayer) calls it when a
+    transaction seems stuck, and only on a chain :mod:`careledger.devchain` recognises as a
+    devnet the project started or someone declared (never by chain id)."""
+
+    def stalled(self, call: NodeCall) -> bool:
+        """Mine one block when automine has left transactions pending.
+
+        anvil's automine normally mines each transaction as it arrives, but after a burst larger
+        than a block it was seen leaving transactions pending under an empty head (1,356 of
+        3,000) until someone mined. Never when automine is off (interval mining, or a test or a
+        script that owns mining)."""
+        try:
+            if not call("anvil_getAutomine", []):
+                return False
+            status = call("txpool_status", [])
+            if not isinstance(status, dict) or int(str(status.get("pending", "0x0")), 16) == 0:
+                return False
+            call("evm_mine", [])
+        except (RpcError, NodeUnreachable, ValueError):
+            return False
+        return True
+
+    def wedged(self, call: NodeCall, address: str) -> bool:
+        """Drop an account's transactions that the pool holds as "queued" although the chain has
+        reached their nonce.
+
+        anvil (1.x), sent a burst of one account's transactions in JSON-RPC batches, was seen
+        leaving the rest of the burst queued behind a predecessor it had already mined (38 of 74,
+        for good): no block takes them, and the same bytes are refused as "already imported". The
+        sign is unambiguous: nothing of the account's is pending (ready) and its lowest queued
+        nonce is the account's mined transaction count. Then the account's pool transactions are
+        removed so that the caller can send them again (same bytes, in nonce order)."""
+        try:
+            pool = call("txpool_inspect", []) or {}
+            key = address.lower()
+            if any(str(a).lower() == key for a in (pool.get("pending") or {})):
+                return False
+            queued = next((txs for a, txs in (pool.get("queued") or {}).items() if str(a).lower() == key), None)
+            if not queued:
+                return False
+            mined = int(str(call("eth_getTransactionCount", [address, "latest"])), 16)
+            if min(int(n) for n in queued) != mined:
+                return False  # a real gap: an earlier nonce is missing, not a wedge
+            call("anvil_removePoolTransactions", [address])
+        except (RpcError, NodeUnreachable, ValueError):
+            return False
+        return True
 
 
 @dataclass
@@ -247,9 +299,9 @@ class Devnet:
         """A new chain starts with no send journal. Journals are keyed by chain id and genesis
         hash, and two devnets started at the same pinned genesis time have the same genesis, so a
         wiped one's journal would otherwise be taken for this chain's and its unmined
-        transactions re-sent here (careledger.sender.default_journal)."""
+        transactions re-sent here (careledger.journal.default_journal)."""
+        from careledger.journal import default_journal
         from careledger.rpc import RpcClient
-        from careledger.sender import default_journal
 
         journal = default_journal(RpcClient(self.rpc_url), CHAIN_ID)
         for path in (journal, journal.with_name(journal.name + "-wal"), journal.with_name(journal.name + "-shm")):

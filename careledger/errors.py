@@ -150,14 +150,18 @@ class RpcError(CareLedgerError):
 
 class SendIncomplete(CareLedgerError):
     """Retries ran out. ``done`` are op ids with receipts, ``pending`` were sent but are not yet
-    mined (they will land or be re-sent on the next call with the same ids)."""
+    mined (they will land or be re-sent on the next call with the same ids). ``cause`` is the
+    failure that stopped the run (the node unreachable, or no receipt in time)."""
 
     exit_code = 3
 
-    def __init__(self, message: str, done: list[str], pending: list[str]) -> None:
+    def __init__(
+        self, message: str, done: list[str], pending: list[str], *, cause: CareLedgerError | None = None
+    ) -> None:
         super().__init__(message)
         self.done = done
         self.pending = pending
+        self.cause = cause
 
 
 class SettleFailed(CareLedgerError):
@@ -192,13 +196,15 @@ class NodeFailed(NodeUnreachable):
 
 class TransactionRejected(CareLedgerError):
     """The node refused to accept a signed transaction (nonce too low or too high, fee below the
-    base fee, funds short of gas × price + value, ...): nothing was mined, nothing changed."""
+    base fee, funds short of gas × price + value, ...): nothing was mined, nothing changed.
+    ``reason`` is the node's own words, when it gave some."""
 
     exit_code = 1
 
-    def __init__(self, message: str, *, tx_hash: str | None = None) -> None:
+    def __init__(self, message: str, *, tx_hash: str | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.tx_hash = tx_hash
+        self.reason = reason
 
 
 class TransactionPending(CareLedgerError):

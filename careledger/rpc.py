@@ -10,31 +10,94 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
 
-from careledger.errors import CareLedgerError, NodeFailed, NodeUnreachable, RpcError
+from careledger.errors import CareLedgerError, InvalidInput, NodeFailed, NodeUnreachable, RpcError
 
 __all__ = [
-    "DEV_CHAIN_IDS",
+    "DEFAULT_RECEIPT_TIMEOUT",
+    "DEFAULT_RPC_TIMEOUT",
     "GAS_MARGIN_PCT",
     "KeepAliveRpcClient",
+    "Node",
+    "NodeCall",
+    "NodeHook",
     "RpcClient",
     "RpcError",
-    "nudge_devnet",
-    "unwedge_devnet",
+    "env_seconds",
+    "receipt_timeout_default",
 ]
-
-# Local development chains (anvil, Ape's embedded chain): only here does the client mine.
-DEV_CHAIN_IDS = frozenset({31337, 1337})
 
 # A transaction's gas limit is its estimate x 1.2 (Chain.send and the Sender alike): what a call
 # costs can depend on the block it lands in, and unused gas is not charged.
 GAS_MARGIN_PCT = 120
+
+
+# Seconds: one HTTP request ($CARELEDGER_RPC_TIMEOUT) and the wait for a receipt
+# ($CARELEDGER_RECEIPT_TIMEOUT), for every client of the send path. A slow node or a congested
+# chain wants them longer.
+DEFAULT_RPC_TIMEOUT = 10.0
+DEFAULT_RECEIPT_TIMEOUT = 120.0
+
+
+def env_seconds(env: str, default: float) -> float:
+    """A positive number of seconds from ``$env``, else ``default``; :class:`InvalidInput` otherwise."""
+    raw = os.environ.get(env)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"${env} must be a number of seconds (got {raw!r})") from None
+    if value <= 0:
+        raise InvalidInput(f"${env} must be more than 0 seconds (got {raw!r})")
+    return value
+
+
+def receipt_timeout_default() -> float:
+    """How long the send path waits for a receipt: ``$CARELEDGER_RECEIPT_TIMEOUT``, else 120 s."""
+    return env_seconds("CARELEDGER_RECEIPT_TIMEOUT", DEFAULT_RECEIPT_TIMEOUT)
+
+
+NodeCall = Callable[[str, list[Any]], Any]
+"""``call(method, params)``: one JSON-RPC request, its result (or a :mod:`careledger.errors` type)."""
+
+
+class Node(Protocol):
+    """What the send path needs of a node: one request, or many in order (a JSON-RPC batch where
+    the connection has one). :class:`RpcClient` is one; ``careledger.chain`` adapts a web3
+    provider to it. ``batch`` puts an :class:`RpcError` in place of each request the node refused."""
+
+    url: str
+
+    def call(self, method: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def batch(self, requests_: Sequence[tuple[str, Sequence[Any]]], *, chunk: int = 500) -> list[Any]: ...
+
+
+class NodeHook:
+    """What the transport does about a node that needs a hand, beyond the JSON-RPC every node
+    speaks. The transport calls these when something looks stuck; this base class does nothing
+    (every real network), and a local development chain's own module supplies one that acts
+    (``careledger.devnet.DevnetHook``, injected for a recognised devnet by
+    :func:`careledger.devchain.node_hook`). ``call`` is the caller's :data:`NodeCall`."""
+
+    def stalled(self, call: NodeCall) -> bool:
+        """Transactions have waited a while for a block that does not come: make one if this
+        node mines on request. True when it did."""
+        return False
+
+    def wedged(self, call: NodeCall, address: str) -> bool:
+        """``address``'s transactions wait in the pool although the chain has reached their nonce:
+        drop them from the pool so the caller can send the same bytes again, in nonce order.
+        True when it dropped them."""
+        return False
 
 
 class RpcClient:
@@ -52,32 +115,43 @@ class RpcClient:
         is not JSON. Then :class:`NodeUnreachable` (no answer) or :class:`NodeFailed` (answers,
         but not usable ones). Re-sending is safe: every request here is a read or a signed
         transaction whose second copy the node recognises."""
+        body = json.dumps(payload, separators=(",", ":")).encode()
         delay = self.backoff
         failure: CareLedgerError = NodeUnreachable(f"no answer from {self.url}")
         for attempt in range(self.retries + 1):
             wait = delay
-            try:
-                resp = self._session.post(self.url, json=payload, timeout=self.timeout)
-                if resp.status_code == 429:
-                    failure = NodeFailed(f"{self.url} keeps answering HTTP 429 (rate-limited)")
-                    wait = max(delay, _retry_after(resp.headers.get("Retry-After")))
-                elif resp.status_code >= 500:
-                    failure = NodeFailed(f"{self.url} answered HTTP {resp.status_code} {resp.reason or ''}".rstrip())
-                elif resp.status_code >= 400:
-                    raise NodeFailed(f"{self.url} answered HTTP {resp.status_code} {resp.reason or ''}".rstrip())
-                else:
-                    return resp.json()
-            except requests.Timeout:
-                failure = NodeUnreachable(f"{self.url} did not answer within {self.timeout:g} s")
-            except requests.ConnectionError as exc:
-                failure = NodeUnreachable(f"no answer from {self.url} ({connection_cause(exc)})")
-            except ValueError:  # not JSON: a proxy error page, say
-                failure = NodeFailed(f"{self.url} answered with something that is not JSON-RPC")
+            answer = self._exchange(body)
+            if isinstance(answer, CareLedgerError):  # no answer at all
+                failure = answer
+            elif answer[0] == 429:
+                failure = NodeFailed(f"{self.url} keeps answering HTTP 429 (rate-limited)")
+                wait = max(delay, _retry_after(answer[2]))
+            elif answer[0] >= 500:
+                failure = NodeFailed(f"{self.url} answered HTTP {answer[0]} {answer[1]}".rstrip())
+            elif answer[0] >= 400:
+                raise NodeFailed(f"{self.url} answered HTTP {answer[0]} {answer[1]}".rstrip())
+            else:
+                try:
+                    return json.loads(answer[3])
+                except ValueError:  # not JSON: a proxy error page, say
+                    failure = NodeFailed(f"{self.url} answered with something that is not JSON-RPC")
             if attempt < self.retries:
                 time.sleep(wait)
                 delay = min(delay * 2, 3.0)
         failure.message = f"{failure.message}, {self.retries + 1} attempts"
         raise failure
+
+    def _exchange(self, body: bytes) -> tuple[int, str, str | None, bytes] | CareLedgerError:
+        """One POST: (status, reason, Retry-After, body), or why no answer came."""
+        try:
+            resp = self._session.post(
+                self.url, data=body, headers={"Content-Type": "application/json"}, timeout=self.timeout
+            )
+        except requests.Timeout:
+            return NodeUnreachable(f"{self.url} did not answer within {self.timeout:g} s")
+        except requests.ConnectionError as exc:
+            return NodeUnreachable(f"no answer from {self.url} ({connection_cause(exc)})")
+        return resp.status_code, resp.reason or "", resp.headers.get("Retry-After"), resp.content
 
     def call(self, method: str, params: Sequence[Any] = ()) -> Any:
         reply = self._post({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)})
@@ -125,7 +199,7 @@ class RpcClient:
 class KeepAliveRpcClient(RpcClient):
     """:class:`RpcClient` over one kept-alive ``http.client`` connection instead of a
     ``requests`` session: the same batching, retries and typed failures, at about a sixth of the
-    CPU per round trip (0.07 ms against 0.48 ms measured against anvil on loopback), which is
+    CPU per round trip (0.07 ms against 0.48 ms measured against a local devnet node on loopback), which is
     what a relayer making several node calls per request in one Python process needs. One
     instance per thread (an ``http.client`` connection serves one request at a time); plain
     ``http://`` and ``https://`` URLs only (no proxies)."""
@@ -151,45 +225,25 @@ class KeepAliveRpcClient(RpcClient):
             self._conn.close()
             self._conn = None
 
-    def _post(self, payload: Any) -> Any:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+    def _exchange(self, body: bytes) -> tuple[int, str, str | None, bytes] | CareLedgerError:
         headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
-        delay = self.backoff
-        failure: CareLedgerError = NodeUnreachable(f"no answer from {self.url}")
-        for attempt in range(self.retries + 1):
-            wait = delay
-            try:
-                conn = self._connection()
-                conn.request("POST", self._path, body, headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                if resp.getheader("connection", "").lower() == "close":
-                    self._drop()
-                if resp.status == 429:
-                    failure = NodeFailed(f"{self.url} keeps answering HTTP 429 (rate-limited)")
-                    wait = max(delay, _retry_after(resp.getheader("Retry-After")))
-                elif resp.status >= 500:
-                    failure = NodeFailed(f"{self.url} answered HTTP {resp.status} {resp.reason or ''}".rstrip())
-                elif resp.status >= 400:
-                    raise NodeFailed(f"{self.url} answered HTTP {resp.status} {resp.reason or ''}".rstrip())
-                else:
-                    return json.loads(data)
-            except TimeoutError:
-                self._drop()
-                failure = NodeUnreachable(f"{self.url} did not answer within {self.timeout:g} s")
-            except ConnectionRefusedError:
-                self._drop()
-                failure = NodeUnreachable(f"no answer from {self.url} ({CONNECTION_REFUSED})")
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop()
-                failure = NodeUnreachable(f"no answer from {self.url} ({type(exc).__name__})")
-            except ValueError:  # not JSON
-                failure = NodeFailed(f"{self.url} answered with something that is not JSON-RPC")
-            if attempt < self.retries:
-                time.sleep(wait)
-                delay = min(delay * 2, 3.0)
-        failure.message = f"{failure.message}, {self.retries + 1} attempts"
-        raise failure
+        try:
+            conn = self._connection()
+            conn.request("POST", self._path, body, headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except TimeoutError:
+            self._drop()
+            return NodeUnreachable(f"{self.url} did not answer within {self.timeout:g} s")
+        except ConnectionRefusedError:
+            self._drop()
+            return NodeUnreachable(f"no answer from {self.url} ({CONNECTION_REFUSED})")
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop()
+            return NodeUnreachable(f"no answer from {self.url} ({type(exc).__name__})")
+        if resp.getheader("connection", "").lower() == "close":
+            self._drop()
+        return resp.status, resp.reason or "", resp.getheader("Retry-After"), data
 
     def close(self) -> None:
         self._drop()
@@ -228,54 +282,3 @@ def connection_cause(exc: requests.RequestException) -> str:
     if "aborted" in text or "remotedisconnected" in text or "without response" in text:
         return "connection closed without a reply"
     return type(exc).__name__
-
-
-def nudge_devnet(call: Callable[[str, list[Any]], Any], chain_id: int) -> bool:
-    """Mine one block on a local dev chain whose automine has left transactions pending.
-
-    anvil's automine normally mines each transaction as it arrives, but after a burst larger than
-    a block it was seen leaving transactions pending under an empty head (1,356 of 3,000) until
-    someone mined. Never on a real network, never when automine is off (a test or a script owns
-    mining then). ``call(method, params)`` returns the JSON-RPC result. True when it mined."""
-    if chain_id not in DEV_CHAIN_IDS:
-        return False
-    try:
-        if not call("anvil_getAutomine", []):
-            return False
-        status = call("txpool_status", [])
-        if not isinstance(status, dict) or int(str(status.get("pending", "0x0")), 16) == 0:
-            return False
-        call("evm_mine", [])
-    except (RpcError, NodeUnreachable, ValueError):
-        return False
-    return True
-
-
-def unwedge_devnet(call: Callable[[str, list[Any]], Any], chain_id: int, address: str) -> bool:
-    """Free an account's transactions that a local dev chain's pool holds as "queued" although
-    the chain has reached their nonce.
-
-    anvil (1.x), sent a burst of one account's transactions in JSON-RPC batches, was seen leaving
-    the rest of the burst queued behind a predecessor it had already mined (38 of 74, for good):
-    no block takes them, and the same bytes are refused as "already imported". The sign is
-    unambiguous: nothing of the account's is pending (ready) and its lowest queued nonce is the
-    account's mined transaction count. Then the account's pool transactions are removed so that
-    the caller can send them again (same bytes, in nonce order). Never on a real network. True
-    when it removed them."""
-    if chain_id not in DEV_CHAIN_IDS:
-        return False
-    try:
-        pool = call("txpool_inspect", []) or {}
-        key = address.lower()
-        if any(str(a).lower() == key for a in (pool.get("pending") or {})):
-            return False
-        queued = next((txs for a, txs in (pool.get("queued") or {}).items() if str(a).lower() == key), None)
-        if not queued:
-            return False
-        mined = int(str(call("eth_getTransactionCount", [address, "latest"])), 16)
-        if min(int(n) for n in queued) != mined:
-            return False  # a real gap: an earlier nonce is missing, not a wedge
-        call("anvil_removePoolTransactions", [address])
-    except (RpcError, NodeUnreachable, ValueError):
-        return False
-    return True

@@ -1,8 +1,8 @@
-"""The send path: local signing, one persisted nonce manager per key, idempotent operations,
+"""The send path: local signing, one nonce authority per key, idempotent operations,
 JSON-RPC batches, efficient receipts, confirmations and reorg handling.
 
 Every logical operation carries its own id (``op_id``). Before anything is broadcast, the signed
-transaction is written to a journal (SQLite, write-ahead). So:
+transaction is written to a journal (:mod:`careledger.journal`, SQLite, write-ahead). So:
 
 - a retry of the same ``op_id`` never signs a second transaction: it re-uses the journalled one;
 - "already known" / "nonce too low" for *our own* hash means "sent", never "send again";
@@ -13,38 +13,55 @@ transaction is written to a journal (SQLite, write-ahead). So:
   transaction is gone, the same signed bytes are re-broadcast.
 
 Nonces: the next nonce is ``max(chain pending count, highest journalled nonce + 1)``, reserved
-under an in-process lock and an ``fcntl`` file lock, so concurrent threads and processes sharing a
-key and a journal never collide.
+under an in-process lock and an ``fcntl`` file lock per key and chain (:func:`nonce_lock_path`,
+whatever the journal), held until the new transactions have been handed to the node. So every
+sender of one key on one machine, :class:`careledger.chain.Chain`'s (a façade over this one)
+included, takes its nonces from one authority and never collides: the node's pending count read
+under the lock already counts every transaction signed before.
+
+Whatever the node software needs beyond JSON-RPC (mining on request, a pool to unstick) is a
+:class:`~careledger.rpc.NodeHook`: none on a real network, the devnet's own on a recognised
+devnet (:func:`careledger.devchain.node_hook`), or the one passed in.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from careledger._paths import project_root
 from careledger.errors import (
     ChainChanged,
-    EnvironmentProblem,
     InvalidInput,
     NodeFailed,
     NodeUnreachable,
     SendIncomplete,
+    TransactionPending,
     TransactionRejected,
 )
-from careledger.rpc import GAS_MARGIN_PCT, RpcClient, RpcError, nudge_devnet, unwedge_devnet
+from careledger.journal import Entry, Journal, default_journal
+from careledger.rpc import GAS_MARGIN_PCT, Node, NodeHook, RpcClient, RpcError, receipt_timeout_default
 
-__all__ = ["Operation", "Outcome", "SendIncomplete", "Sender", "batch_call", "default_journal", "safe_block"]
+# default_journal lives in careledger.journal; importable from here too, as before.
+__all__ = [
+    "Operation",
+    "Outcome",
+    "SendIncomplete",
+    "Sender",
+    "batch_call",
+    "default_journal",
+    "nonce_lock_path",
+    "safe_block",
+]
 
 _KNOWN = (
     "already known",
@@ -55,49 +72,32 @@ _KNOWN = (
     "replacement transaction underpriced",
 )
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ops (
-    op_id      TEXT NOT NULL,
-    chain_id   INTEGER NOT NULL,
-    sender     TEXT NOT NULL,
-    nonce      INTEGER NOT NULL,
-    tx_hash    TEXT NOT NULL,
-    raw_tx     TEXT NOT NULL,
-    status     TEXT NOT NULL,          -- signed | sent | mined | reverted
-    block      INTEGER,
-    block_hash TEXT,
-    gas_used   INTEGER,
-    resent     INTEGER NOT NULL DEFAULT 0,
-    reorged    INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (chain_id, sender, op_id),
-    UNIQUE (chain_id, sender, nonce)
-);
--- What repair() looks for on every submission: rows not yet mined. Without it, every call
--- scanned the whole journal (and every raw transaction in it).
-CREATE INDEX IF NOT EXISTS ops_open ON ops (chain_id, sender, status);
-"""
+# Threads of one process share a key's lock object, so that two senders of one key in one
+# process (a Chain's and a pipeline's) take turns before the file lock is even tried.
+_THREAD_LOCKS: dict[Path, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
 
 
-def default_journal(rpc: RpcClient, chain_id: int) -> Path:
-    """``journal-<chain id>-<genesis hash prefix>.sqlite`` in ``.careledger/`` (or
-    ``$CARELEDGER_JOURNAL_DIR``): one journal per chain.
+def nonce_lock_path(chain_id: int, address: str) -> Path:
+    """The file every sender of ``address`` on chain ``chain_id`` locks while it reserves nonces
+    and hands the new transactions to the node (``$TMPDIR/careledger-nonces-<uid>/``: one
+    folder per user, so that another user's lock file never stands in the way)."""
+    folder = f"careledger-nonces-{os.getuid()}"
+    return Path(tempfile.gettempdir()) / folder / f"{chain_id}-{address.lower()}.lock"
 
-    Keyed by the chain id alone, a journal would outlive a wiped local devnet (same id, new
-    chain, nonces from 0 again) and :meth:`Sender.repair` would re-broadcast the old chain's
-    transactions onto the new one."""
-    genesis = rpc.call("eth_getBlockByNumber", ["0x0", False]) or {}
-    tag = str(genesis.get("hash") or "0x")[2:10] or "unknown"
-    env = os.environ.get("CARELEDGER_JOURNAL_DIR")
-    folder = Path(env) if env else project_root() / ".careledger"
-    return folder / f"journal-{chain_id}-{tag}.sqlite"
+
+def _thread_lock(path: Path) -> threading.Lock:
+    with _THREAD_LOCKS_GUARD:
+        return _THREAD_LOCKS.setdefault(path, threading.Lock())
 
 
 @dataclass(frozen=True)
 class Operation:
-    """One logical operation: a call of ``to`` with ``data``. ``op_id`` makes it idempotent."""
+    """One logical operation: a call of ``to`` with ``data`` (``to`` None: a contract creation,
+    ``data`` its init code). ``op_id`` makes it idempotent."""
 
     op_id: str
-    to: str
+    to: str | None
     data: str
     value: int = 0
     gas: int | None = None
@@ -119,84 +119,63 @@ class Outcome:
         return self.status == "mined"
 
 
-@dataclass
-class _Row:
-    op_id: str
-    nonce: int
-    tx_hash: str
-    raw_tx: str
-    status: str
-    block: int | None
-    block_hash: str | None
-    gas_used: int | None
-    resent: int
-    reorged: int
-    sent_at: float = field(default=0.0)
+def _outcome(e: Entry) -> Outcome:
+    return Outcome(e.op_id, e.nonce, e.tx_hash, e.status, e.block, e.gas_used, e.resent, bool(e.reorged))
 
 
 class Sender:
+    """Sends operations for one key over ``rpc`` (an :class:`~careledger.rpc.RpcClient`, a URL,
+    or any :class:`~careledger.rpc.Node`), journalled in ``journal`` (a path or a
+    :class:`~careledger.journal.Journal`; default: :func:`~careledger.journal.default_journal`).
+    ``hook``: what to do for a node that needs a hand (default: resolved from the chain, see the
+    module docstring). ``receipt_timeout`` defaults to ``$CARELEDGER_RECEIPT_TIMEOUT``, else 120 s."""
+
     def __init__(
         self,
-        rpc: RpcClient | str,
+        rpc: Node | str,
         account: LocalAccount,
         *,
-        journal: Path | None = None,
+        journal: Path | Journal | None = None,
         confirmations: int = 0,
-        receipt_timeout: float = 60.0,
+        receipt_timeout: float | None = None,
         drop_check_after: float = 2.0,
+        hook: NodeHook | None = None,
+        chain_id: int | None = None,
     ) -> None:
-        self.rpc = RpcClient(rpc) if isinstance(rpc, str) else rpc
+        self.rpc: Node = RpcClient(rpc) if isinstance(rpc, str) else rpc
         self.account = account
         self.address = account.address
         self.confirmations = confirmations
-        self.receipt_timeout = receipt_timeout
+        self.receipt_timeout = receipt_timeout if receipt_timeout is not None else receipt_timeout_default()
         self.drop_check_after = drop_check_after
-        self.chain_id = _chain_id(self.rpc)
-        self.journal_path = journal or default_journal(self.rpc, self.chain_id)
-        try:
-            self.journal_path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            folder = self.journal_path.parent
-            raise EnvironmentProblem(f"cannot create the send journal's folder {folder}: {exc}") from None
-        self._lock_path = self.journal_path.with_suffix(f".{self.address.lower()}.lock")
-        self._thread_lock = threading.Lock()
-        self._local = threading.local()
-        with self._db() as db:
-            db.executescript(_SCHEMA)
-
-    # ------------------------------------------------------------------ storage
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection to the journal, opened once and kept: opening and closing
-        one per step made SQLite checkpoint the write-ahead log at every close, which grew with
-        the journal. A step that fails inside a transaction rolls it back."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            try:
-                db = sqlite3.connect(self.journal_path, timeout=30, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-            except sqlite3.Error as exc:
-                raise EnvironmentProblem(f"cannot open the send journal {self.journal_path}: {exc}") from None
-            self._local.db = db
-        try:
-            yield db
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+        self.chain_id = chain_id if chain_id is not None else _chain_id(self.rpc)
+        if not isinstance(journal, Journal):
+            journal = Journal(journal or default_journal(self.rpc, self.chain_id))
+        self.journal = journal
+        self.journal_path = journal.path
+        self._rows = journal.key(self.chain_id, self.address)
+        self._lock_path = nonce_lock_path(self.chain_id, self.address)
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        self._thread_lock = _thread_lock(self._lock_path)
+        self._hook = hook
 
     def close(self) -> None:
         """Close this thread's journal connection (another step opens a new one)."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        self.journal.close()
+
+    def node_hook(self) -> NodeHook:
+        """The hook in use: the one passed in, else the devnet's own on a recognised devnet
+        (:func:`careledger.devchain.node_hook`, asked once), else one that does nothing."""
+        if self._hook is None:
+            from careledger.devchain import node_hook, recognise_genesis
+
+            genesis = self.rpc.call("eth_getBlockByNumber", ["0x0", False]) or {}
+            self._hook = node_hook(recognise_genesis(str(genesis.get("hash") or "")))
+        return self._hook
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
-        """Both locks: threads of this process, then other processes sharing the journal."""
+        """The key's nonce lock: threads of this process, then other processes (any journal)."""
         with self._thread_lock, open(self._lock_path, "a+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
@@ -204,40 +183,26 @@ class Sender:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _rows(self, db: sqlite3.Connection, op_ids: Sequence[str]) -> dict[str, _Row]:
-        rows: dict[str, _Row] = {}
-        for start in range(0, len(op_ids), 500):
-            part = list(op_ids[start : start + 500])
-            marks = ",".join("?" * len(part))
-            cur = db.execute(
-                "SELECT op_id, nonce, tx_hash, raw_tx, status, block, block_hash, gas_used, resent, reorged FROM ops "
-                f"WHERE chain_id=? AND sender=? AND op_id IN ({marks})",
-                [self.chain_id, self.address, *part],
-            )
-            for r in cur.fetchall():
-                rows[r[0]] = _Row(*r)
-        return rows
-
     # ------------------------------------------------------------------ public
 
     def submit(self, ops: Sequence[Operation], *, chunk: int = 500) -> list[Outcome]:
         """Sign (once per op id), broadcast, and wait for every receipt (and confirmations).
 
         Returns outcomes in the order of ``ops``. Raises :class:`SendIncomplete` if the node stays
-        unreachable; calling again with the same ops finishes the job without doubling any."""
+        unreachable or a receipt does not come in time; calling again with the same ops finishes
+        the job without doubling any."""
         ids = [op.op_id for op in ops]
         if len(set(ids)) != len(ids):
             raise InvalidInput("duplicate op_id in one submission")
         try:
             self.repair()
-            rows = self._sign_missing(ops)
-            self._broadcast([rows[i] for i in ids if rows[i].status in ("signed", "sent")], chunk)
+            # New ops are signed and handed to the node here; journalled ones were by repair().
+            self._sign_and_send(ops, chunk)
             self._await_receipts(ids, chunk)
             if self.confirmations:
                 self._confirm(ids, chunk)
-        except NodeUnreachable as exc:
-            with self._db() as db:
-                final = self._rows(db, ids)
+        except (NodeUnreachable, TransactionPending) as exc:
+            final = self._rows.entries(ids)
             done = [i for i in ids if i in final and final[i].status in ("mined", "reverted")]
             pending = [i for i in ids if i not in done]
             signed = sum(1 for i in pending if i in final)
@@ -247,13 +212,10 @@ class Sender:
                 "finish them; none will be sent twice)",
                 done,
                 pending,
+                cause=exc,
             ) from None
-        with self._db() as db:
-            final = self._rows(db, ids)
-        return [
-            Outcome(i, r.nonce, r.tx_hash, r.status, r.block, r.gas_used, r.resent, bool(r.reorged))
-            for i, r in ((i, final[i]) for i in ids)
-        ]
+        final = self._rows.entries(ids)
+        return [_outcome(final[i]) for i in ids]
 
     def repair(self) -> int:
         """Make the journal agree with the chain, then finish what it holds. Any journalled
@@ -261,26 +223,11 @@ class Sender:
         was sent, a drop, a node restarted from an older snapshot, a reorg): it is re-broadcast
         with its original bytes, in nonce order, so no gap remains. Returns how many."""
         mined_count = int(self.rpc.call("eth_getTransactionCount", [self.address, "latest"]), 16)
-        columns = "op_id, nonce, tx_hash, raw_tx, status, block, block_hash, gas_used, resent, reorged"
-        with self._db() as db:
-            # Two indexed lookups (an OR of the two made SQLite scan the whole journal).
-            key = [self.chain_id, self.address]
-            found = {
-                r[0]: _Row(*r)
-                for query, params in (
-                    (f"SELECT {columns} FROM ops WHERE chain_id=? AND sender=? AND nonce>=?", [*key, mined_count]),
-                    (f"SELECT {columns} FROM ops WHERE chain_id=? AND sender=? AND status IN ('signed','sent')", key),
-                )
-                for r in db.execute(query, params).fetchall()
-            }
-            stale = sorted(found.values(), key=lambda r: r.nonce)
-            lost = [r for r in stale if r.nonce >= mined_count and r.status in ("mined", "reverted")]
-            for r in lost:  # a receipt we recorded is no longer on this chain
-                db.execute(
-                    "UPDATE ops SET status='sent', block=NULL, block_hash=NULL, reorged=1 "
-                    "WHERE chain_id=? AND sender=? AND op_id=?",
-                    [self.chain_id, self.address, r.op_id],
-                )
+        stale = self._rows.open_or_from(mined_count)
+        # A receipt we recorded is no longer on this chain.
+        self._rows.mark_reorged(
+            [r.op_id for r in stale if r.nonce >= mined_count and r.status in ("mined", "reverted")]
+        )
         if not stale:
             return 0
         todo = [r for r in stale if r.nonce >= mined_count]
@@ -299,6 +246,18 @@ class Sender:
         finally:
             self.confirmations = saved
         return [o for o in (self.outcome(i) for i in op_ids) if o is not None]
+
+    def forget_unsent(self, op_id: str) -> bool:
+        """Drop ``op_id``'s journalled transaction if the node never took it and nothing was
+        signed after it (its nonce is free again), so that it is not re-broadcast by a later
+        :meth:`repair`. For a caller whose operation failed before it reached the node and that
+        will not retry it by the same id (a :class:`careledger.chain.Chain` send). True when dropped."""
+        with self._exclusive():
+            entry = self._rows.entries([op_id]).get(op_id)
+            if entry is None or entry.status != "signed" or self._rows.top_nonce() != entry.nonce:
+                return False
+            self._rows.forget(op_id)
+            return True
 
     # ------------------------------------------------------------------ steps
 
@@ -320,26 +279,24 @@ class Sender:
         headroom = 1.125**full_blocks
         return int(base * headroom * 2) + tip, tip
 
-    def _sign_missing(self, ops: Sequence[Operation]) -> dict[str, _Row]:
-        with self._exclusive(), self._db() as db:
-            existing = self._rows(db, [op.op_id for op in ops])
+    def _sign_and_send(self, ops: Sequence[Operation], chunk: int) -> dict[str, Entry]:
+        """Journal a signed transaction for every op not journalled yet, and hand those to the
+        node, all under the key's nonce lock (so the next reservation, by any sender of the key,
+        reads a pending count that includes them)."""
+        with self._exclusive():
+            existing = self._rows.entries([op.op_id for op in ops])
             new = [op for op in ops if op.op_id not in existing]
             if not new:
                 return existing
             chain_next = int(self.rpc.call("eth_getTransactionCount", [self.address, "pending"]), 16)
-            top = db.execute(
-                "SELECT MAX(nonce) FROM ops WHERE chain_id=? AND sender=?", [self.chain_id, self.address]
-            ).fetchone()[0]
+            top = self._rows.top_nonce()
             nonce = max(chain_next, (top + 1) if top is not None else 0)
             need_gas = [op for op in new if op.gas is None]
             gas_for: dict[str, int] = {}
             if need_gas:
                 estimates = self.rpc.batch(
                     [
-                        (
-                            "eth_estimateGas",
-                            [{"from": self.address, "to": op.to, "data": op.data, "value": hex(op.value)}],
-                        )
+                        ("eth_estimateGas", [{"from": self.address, "data": op.data, "value": hex(op.value)} | _to(op)])
                         for op in need_gas
                     ]
                 )
@@ -348,136 +305,112 @@ class Sender:
                         raise est
                     gas_for[op.op_id] = int(est, 16) * GAS_MARGIN_PCT // 100
             max_fee, tip = self._fees(sum(op.gas or gas_for[op.op_id] for op in new))
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for op in new:
-                    tx: dict[str, Any] = {
-                        "type": 2,
-                        "chainId": self.chain_id,
-                        "nonce": nonce,
-                        "to": op.to,
-                        "data": op.data,
-                        "value": op.value,
-                        "gas": op.gas or gas_for[op.op_id],
-                        "maxFeePerGas": max_fee,
-                        "maxPriorityFeePerGas": tip,
-                    }
-                    signed = self.account.sign_transaction(tx)
-                    db.execute(
-                        "INSERT INTO ops (op_id, chain_id, sender, nonce, tx_hash, raw_tx, status) "
-                        "VALUES (?,?,?,?,?,?, 'signed')",
-                        [
-                            op.op_id,
-                            self.chain_id,
-                            self.address,
-                            nonce,
-                            signed.hash.to_0x_hex(),
-                            signed.raw_transaction.to_0x_hex(),
-                        ],
-                    )
-                    nonce += 1
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            return self._rows(db, [op.op_id for op in ops])
+            signed_rows: list[tuple[str, int, str, str]] = []
+            for op in new:
+                tx: dict[str, Any] = {
+                    "type": 2,
+                    "chainId": self.chain_id,
+                    "nonce": nonce,
+                    "data": op.data,
+                    "value": op.value,
+                    "gas": op.gas or gas_for[op.op_id],
+                    "maxFeePerGas": max_fee,
+                    "maxPriorityFeePerGas": tip,
+                    **_to(op),
+                }
+                signed = self.account.sign_transaction(tx)
+                signed_rows.append((op.op_id, nonce, signed.hash.to_0x_hex(), signed.raw_transaction.to_0x_hex()))
+                nonce += 1
+            self._rows.record_signed(signed_rows)
+            rows = self._rows.entries([op.op_id for op in ops])
+            self._broadcast([rows[op.op_id] for op in new], chunk)
+            return self._rows.entries([op.op_id for op in ops])
 
-    def _broadcast(self, rows: Sequence[_Row], chunk: int, *, resend: bool = False) -> None:
+    def _broadcast(self, rows: Sequence[Entry], chunk: int, *, resend: bool = False) -> None:
         if not rows:
             return
         replies = self.rpc.batch([("eth_sendRawTransaction", [r.raw_tx]) for r in rows], chunk=chunk)
-        with self._db() as db:
+        taken: list[str] = []
+        try:
             for row, reply in zip(rows, replies, strict=True):
                 if isinstance(reply, RpcError) and not any(k in reply.message.lower() for k in _KNOWN):
-                    self._refused(row, reply)
+                    self._refused(row, reply, first=not resend)
                 # A "known"/"nonce too low" reply is fine: our own signed bytes are on their
                 # way or already mined; the receipt lookup tells which.
-                db.execute(
-                    "UPDATE ops SET status=CASE WHEN status='signed' THEN 'sent' ELSE status END, "
-                    "resent=resent+? WHERE chain_id=? AND sender=? AND op_id=?",
-                    [1 if resend else 0, self.chain_id, self.address, row.op_id],
-                )
+                taken.append(row.op_id)
+        finally:
+            self._rows.mark_sent(taken, resent=resend)
 
     def _await_receipts(self, ids: Sequence[str], chunk: int) -> None:
         deadline = time.monotonic() + self.receipt_timeout
         delay = 0.002
         last_drop_check = time.monotonic()
         while True:
-            with self._db() as db:
-                rows = self._rows(db, ids)
-            waiting = [r for r in rows.values() if r.status in ("signed", "sent")]
+            waiting = [r for r in self._rows.entries(ids).values() if r.status in ("signed", "sent")]
             if not waiting:
                 return
             receipts = self.rpc.batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in waiting], chunk=chunk)
-            with self._db() as db:
-                db.execute("BEGIN")
-                for row, rc in zip(waiting, receipts, strict=True):
-                    if isinstance(rc, dict) and rc.get("blockNumber"):
-                        db.execute(
-                            "UPDATE ops SET status=?, block=?, block_hash=?, gas_used=? "
-                            "WHERE chain_id=? AND sender=? AND op_id=?",
-                            [
-                                "mined" if rc.get("status") == "0x1" else "reverted",
-                                int(rc["blockNumber"], 16),
-                                rc["blockHash"],
-                                int(rc["gasUsed"], 16),
-                                self.chain_id,
-                                self.address,
-                                row.op_id,
-                            ],
-                        )
-                db.execute("COMMIT")
-            still = [
-                r
+            found = [
+                (r, rc)
                 for r, rc in zip(waiting, receipts, strict=True)
-                if not (isinstance(rc, dict) and rc.get("blockNumber"))
+                if isinstance(rc, dict) and rc.get("blockNumber")
             ]
+            self._rows.mark_receipts(
+                [
+                    (
+                        r.op_id,
+                        rc.get("status") == "0x1",
+                        int(rc["blockNumber"], 16),
+                        rc["blockHash"],
+                        int(rc["gasUsed"], 16),
+                    )
+                    for r, rc in found
+                ]
+            )
+            done = {r.op_id for r, _ in found}
+            still = [r for r in waiting if r.op_id not in done]
             if not still:
                 return
             if time.monotonic() - last_drop_check > self.drop_check_after:
                 self._rebroadcast_dropped(still, chunk)
-                if unwedge_devnet(self.rpc.call, self.chain_id, self.address):
+                hook = self.node_hook()
+                if hook.wedged(self.rpc.call, self.address):
                     self._rebroadcast_open(chunk)
-                nudge_devnet(self.rpc.call, self.chain_id)
+                hook.stalled(self.rpc.call)
                 last_drop_check = time.monotonic()
             if time.monotonic() > deadline:
-                raise NodeUnreachable(
-                    f"{len(still)} transactions still without a receipt after {self.receipt_timeout:.0f} s"
+                raise TransactionPending(
+                    f"{len(still)} transactions still without a receipt after {self.receipt_timeout:g} s"
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
 
-    def _refused(self, row: _Row, reply: RpcError) -> None:
+    def _refused(self, row: Entry, reply: RpcError, *, first: bool) -> None:
         """The node would not take one of our transactions: :class:`ChainChanged` when it is now
         another chain, else :class:`TransactionRejected` naming the transaction and the reason.
-        Rows already sent stay journalled; the next run re-checks them against the chain."""
+        A transaction refused at its first broadcast with nothing signed after it is dropped
+        from the journal (the node never had it; its nonce is free again). Other rows stay
+        journalled; the next run re-checks them against the chain."""
         now = _chain_id(self.rpc)
         if now != self.chain_id:
             raise ChainChanged(
                 f"the node at {self.rpc.url} is now chain {now}, not chain {self.chain_id}: nothing more is sent"
             )
+        if first and self._rows.top_nonce() == row.nonce:
+            self._rows.forget(row.op_id)
         raise TransactionRejected(
             f"the node refused transaction {row.tx_hash} (operation {row.op_id!r}, nonce {row.nonce}): {reply.message}",
             tx_hash=row.tx_hash,
+            reason=reply.message,
         )
 
     def _rebroadcast_open(self, chunk: int) -> None:
         """Every journalled transaction the chain has not mined, sent again in nonce order (after
-        a local dev chain's pool let go of them: :func:`careledger.rpc.unwedge_devnet`)."""
+        the node's pool let go of them: :meth:`careledger.rpc.NodeHook.wedged`)."""
         mined = int(self.rpc.call("eth_getTransactionCount", [self.address, "latest"]), 16)
-        with self._db() as db:
-            rows = [
-                _Row(*r)
-                for r in db.execute(
-                    "SELECT op_id, nonce, tx_hash, raw_tx, status, block, block_hash, gas_used, resent, reorged "
-                    "FROM ops WHERE chain_id=? AND sender=? AND nonce>=? AND status IN ('signed','sent') "
-                    "ORDER BY nonce",
-                    [self.chain_id, self.address, mined],
-                ).fetchall()
-            ]
-        self._broadcast(rows, chunk, resend=True)
+        self._broadcast(self._rows.unmined_from(mined), chunk, resend=True)
 
-    def _rebroadcast_dropped(self, rows: Sequence[_Row], chunk: int) -> None:
+    def _rebroadcast_dropped(self, rows: Sequence[Entry], chunk: int) -> None:
         """A transaction the node no longer knows (dropped from its pool) is sent again, same bytes."""
         known = self.rpc.batch([("eth_getTransactionByHash", [r.tx_hash]) for r in rows], chunk=chunk)
         gone = [r for r, k in zip(rows, known, strict=True) if k is None]
@@ -489,8 +422,7 @@ class Sender:
         canonical. A reorged-out transaction is re-broadcast (same nonce, same bytes)."""
         deadline = time.monotonic() + self.receipt_timeout
         while True:
-            with self._db() as db:
-                rows = [r for r in self._rows(db, ids).values() if r.block is not None]
+            rows = [r for r in self._rows.entries(ids).values() if r.block is not None]
             head = int(self.rpc.call("eth_blockNumber"), 16)
             target = max((r.block or 0) for r in rows) + self.confirmations if rows else head
             if head < target:
@@ -504,13 +436,7 @@ class Sender:
             moved = [r for r in rows if hash_at.get(r.block or -1) != r.block_hash]
             if not moved:
                 return
-            with self._db() as db:
-                for r in moved:
-                    db.execute(
-                        "UPDATE ops SET status='sent', block=NULL, block_hash=NULL, reorged=1 "
-                        "WHERE chain_id=? AND sender=? AND op_id=?",
-                        [self.chain_id, self.address, r.op_id],
-                    )
+            self._rows.mark_reorged([r.op_id for r in moved])
             # Re-included elsewhere? The receipt lookup finds it; otherwise re-send the same bytes.
             self._rebroadcast_dropped(moved, chunk)
             self._await_receipts([r.op_id for r in moved], chunk)
@@ -518,14 +444,15 @@ class Sender:
     # ------------------------------------------------------------------ reads
 
     def outcome(self, op_id: str) -> Outcome | None:
-        with self._db() as db:
-            r = self._rows(db, [op_id]).get(op_id)
-        if r is None:
-            return None
-        return Outcome(r.op_id, r.nonce, r.tx_hash, r.status, r.block, r.gas_used, r.resent, bool(r.reorged))
+        entry = self._rows.entries([op_id]).get(op_id)
+        return None if entry is None else _outcome(entry)
 
 
-def _chain_id(rpc: RpcClient) -> int:
+def _to(op: Operation) -> dict[str, str]:
+    return {} if op.to is None else {"to": op.to}
+
+
+def _chain_id(rpc: Node) -> int:
     value = rpc.call("eth_chainId")
     try:
         return int(str(value), 16)
@@ -533,13 +460,13 @@ def _chain_id(rpc: RpcClient) -> int:
         raise NodeFailed(f"{rpc.url} answered eth_chainId with {value!r}, not a chain id") from None
 
 
-def batch_call(rpc: RpcClient, calls: Sequence[tuple[str, str]], block: str = "latest", chunk: int = 500) -> list[Any]:
+def batch_call(rpc: Node, calls: Sequence[tuple[str, str]], block: str = "latest", chunk: int = 500) -> list[Any]:
     """Many ``eth_call`` reads in JSON-RPC batches: ``[(to, data), ...]`` -> results (hex
     strings, or :class:`RpcError` for a call that reverted)."""
     return rpc.batch([("eth_call", [{"to": to, "data": data}, block]) for to, data in calls], chunk=chunk)
 
 
-def safe_block(rpc: RpcClient, confirmations: int) -> int:
+def safe_block(rpc: Node, confirmations: int) -> int:
     """The newest block a read that gates an off-chain action (releasing a record) should use:
     the node's ``safe`` block where it has one distinct from the head, else head − confirmations."""
     head = int(rpc.call("eth_blockNumber"), 16)

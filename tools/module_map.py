@@ -48,6 +48,7 @@ TRANSPORT = {
     "careledger.devnet",
     "careledger.evm",
     "careledger.indexer",
+    "careledger.journal",
     "careledger.rpc",
     "careledger.sender",
 }

@@ -57,7 +57,7 @@ from careledger.errors import (
     TransactionRejected,
 )
 from careledger.exactjson import dumps, quantity, uint_id
-from careledger.rpc import KeepAliveRpcClient, RpcClient, RpcError, nudge_devnet
+from careledger.rpc import KeepAliveRpcClient, NodeHook, RpcClient, RpcError
 
 with needs_extra("relay", "the consent relayer"):
     from fastapi import FastAPI, Request
@@ -223,8 +223,8 @@ class _Receipts:
     ``eth_getTransactionReceipt`` round trip. So the node answers one cheap read per round plus
     one batch per block, instead of a poll per request (web3's wait backs off to 250 ms)."""
 
-    def __init__(self, node: _Node, chain_id: int, poll: float = 0.002, timeout: float = 60.0) -> None:
-        self.node, self.chain_id, self.poll, self.timeout = node, chain_id, poll, timeout
+    def __init__(self, node: _Node, hook: NodeHook, poll: float = 0.002, timeout: float = 60.0) -> None:
+        self.node, self.hook, self.poll, self.timeout = node, hook, poll, timeout
         self._cond = threading.Condition()
         # tx hash -> [event, receipt or error, since, head when last looked up (-1: never)]
         self._waiting: dict[str, list[Any]] = {}
@@ -294,8 +294,8 @@ class _Receipts:
                 oldest = min((s[2] for s in self._waiting.values()), default=now)
                 busy = bool(self._waiting)
             if busy:
-                if now - oldest > 2.0 and now - nudged > 2.0:  # a stalled local automine (rpc.nudge_devnet)
-                    nudge_devnet(self.node.call, self.chain_id)
+                if now - oldest > 2.0 and now - nudged > 2.0:  # no block for a while (rpc.NodeHook.stalled)
+                    self.hook.stalled(self.node.call)
                     nudged = now
                 time.sleep(self.poll)
 
@@ -358,7 +358,7 @@ class _Sender:
         self.client, self.node, self.clock, self.ttl = client, node, clock, ttl
         self.lock = threading.Lock()  # the nonce lane: held while a transaction is signed and sent
         self._facts = threading.Lock()  # fees and chain time, refreshed at most once per ttl
-        self.receipts = _Receipts(node, client.chain.chain_id, timeout=client.chain.receipt_timeout)
+        self.receipts = _Receipts(node, client.chain.node_hook(), timeout=client.chain.receipt_timeout)
         self.outbox = _Outbox(node)
         self._next: int | None = None
         self._block_at = -1.0
