@@ -29,6 +29,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from careledger.accounts import PersonIdentity
@@ -47,6 +48,7 @@ __all__ = [
     "MIN_DELAY",
     "MIN_THRESHOLD",
     "TYPES",
+    "Approval",
     "GuardianSet",
     "RecoveryClient",
     "RecoveryPlan",
@@ -189,6 +191,42 @@ class RecoveryPlan:
         return cls(entries)
 
 
+@dataclass(frozen=True)
+class Approval:
+    """One guardian's signed ``Recover`` approval, as it travels to whoever starts the recovery."""
+
+    patient: str
+    successor: str
+    guardian: str
+    deadline: int
+    signature: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "patient": self.patient,
+            "successor": self.successor,
+            "guardian": self.guardian,
+            "deadline": str(self.deadline),  # uint256: a decimal string (docs/json.md)
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Approval:
+        try:
+            sig = str(data["signature"])
+            if not sig.startswith("0x") or len(bytes.fromhex(sig[2:])) != 65:
+                raise InvalidInput("approval signature must be 0x + 65 bytes")
+            return cls(
+                checksum(str(data["patient"]), "patient"),
+                checksum(str(data["successor"]), "successor"),
+                checksum(str(data["guardian"]), "guardian"),
+                int(data["deadline"]),
+                sig,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"malformed approval: {exc}") from None
+
+
 class RecoveryClient:
     """Typed client of the ConsentRecovery module (found through the registry's ``recovery()``)."""
 
@@ -236,7 +274,7 @@ class RecoveryClient:
             "guardiansHash": "0x" + bytes(g[0]).hex(),
             "threshold": int(g[1]),
             "delay": int(g[2]),
-            "recoveryNonce": uint_id(self.recovery_nonce(p)),
+            "recoveryNonce": str(self.recovery_nonce(p)),  # uint256: a decimal string
             "pending": None
             if int(pending[0], 16) == 0
             else {"successor": str(pending[0]), "executableAt": int(pending[1])},
@@ -325,6 +363,53 @@ class RecoveryClient:
             checksum(patient, "patient"), checksum(successor, "successor"), list(guardians.guardians), deadline, sigs
         )
         return self.chain.send(fn, f"start recovery of {patient}")
+
+    def approval(self, guardian_key: LocalAccount, patient: str, successor: str, deadline: int) -> Approval:
+        """:meth:`approve`, packaged for the one who starts the recovery."""
+        msg, sig = self.approve(guardian_key, patient, successor, deadline)
+        return Approval(msg["patient"], msg["successor"], guardian_key.address, deadline, "0x" + sig.hex())
+
+    def start_with(self, guardians: GuardianSet, approvals: Sequence[Approval]) -> TxReceipt:
+        """Start the recovery the ``approvals`` agree on (same patient, successor and deadline;
+        each from a distinct guardian of ``guardians``)."""
+        if not approvals:
+            raise InvalidInput("no approvals given")
+        first = approvals[0]
+        for a in approvals:
+            if (a.patient, a.successor, a.deadline) != (first.patient, first.successor, first.deadline):
+                raise InvalidInput(
+                    f"approval of {a.guardian} is for another recovery (patient, successor or deadline differ)"
+                )
+        by_guardian = {a.guardian: bytes.fromhex(a.signature[2:]) for a in approvals}
+        if len(by_guardian) != len(approvals):
+            raise InvalidInput("two approvals from one guardian")
+        return self.start(first.patient, first.successor, guardians, by_guardian, first.deadline)
+
+    def movable(self, lost: str) -> list[str]:
+        """Grantees of the retired pseudonym ``lost`` whose consent is still live (to move)."""
+        from careledger.consent.client import ConsentClient
+
+        rows = ConsentClient(self.chain, self.deployment).consents(checksum(lost, "lost"))
+        return [str(r["grantee"]) for r in rows if r["status"] in ("active", "proposed")]
+
+    def move_all(self, successor_key: LocalAccount, lost: str, *, spread: float = 0.0) -> list[dict[str, Any]]:
+        """Move every live consent of ``lost`` to its successor (``successor_key`` signs, this
+        client's account relays), one pair per transaction; ``spread`` seconds between them
+        (moves in one burst are linked by their timing only to each other: they all concern the
+        same old and new pseudonym, which the grantee already sees). Returns the moved ids."""
+        import time
+
+        if self.successor_of(lost) != successor_key.address:
+            raise InvalidInput(f"{successor_key.address} is not the successor of {lost} (recovery not executed?)")
+        out: list[dict[str, Any]] = []
+        for i, grantee in enumerate(self.movable(lost)):
+            if i and spread > 0:
+                time.sleep(spread)
+            msg, sig = self.sign_move(successor_key, lost, grantee)
+            receipt = self.move(msg, sig)
+            granted = self.registry.events.ConsentGranted().process_receipt(receipt, errors=DISCARD)
+            out.append({"grantee": grantee, "consentId": uint_id(int(granted[0]["args"]["consentId"]))})
+        return out
 
     def cancel(self, msg: dict[str, Any], signature: bytes) -> TxReceipt:
         fn = self.contract.functions.cancelRecoveryBySig(msg["patient"], msg["deadline"], signature)
