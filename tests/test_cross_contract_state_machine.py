@@ -393,7 +393,9 @@ class SuiteModel(RuleBasedStateMachine):
         )
         patient, grantee = self.patients[p].address, self.acct[g].address
         n = int(self.consent.pairNonce(patient, grantee))
-        if not self._attempt(ok, None, lambda: self.recovery.moveConsent(patient, grantee, n, sender=succ), "consent"):
+        # The module checks the successor first; a pause stops the registry's part after it.
+        stops = "consent" if self.retired.get(p) == succ.address else None
+        if not self._attempt(ok, None, lambda: self.recovery.moveConsent(patient, grantee, n, sender=succ), stops):
             return
         if ok and c is not None:
             self.moved[(p, g)] = [(m[0] if m else 0) + 1, c[1], c[2], 1]
