@@ -219,24 +219,37 @@ def execute_cmd(app: AppContext, patient: str) -> None:
 
 
 @recovery.command("move")
-@click.argument("counterparty")
+@click.argument("counterparty", required=False)
 @_PLAN
+@click.option("--all", "move_all", is_flag=True, help="Every counterparty of the plan whose recovery was executed.")
 @click.option("--new-person", default=None, help="Devnet person of the new seed (else $CARELEDGER_NEW_MNEMONIC).")
-@click.option("--spread", type=float, default=0.0, help="Seconds to wait between two moves.")
+@click.option("--spread", type=float, default=0.0, help="Seconds to wait between two moves (timing linkage).")
 @pass_app
-def move_cmd(app: AppContext, counterparty: str, plan_path: Path, new_person: str | None, spread: float) -> None:
+def move_cmd(
+    app: AppContext, counterparty: str | None, plan_path: Path, move_all: bool, new_person: str | None, spread: float
+) -> None:
     """As the successor (the new seed's pseudonym for COUNTERPARTY), move every live consent of
-    the retired pseudonym."""
-    from careledger.consent.recovery import successor_for
-
+    the retired pseudonym; with --all, for every counterparty of the plan already recovered to
+    the new seed (moves in one burst link those pseudonyms by timing: use --spread, or run it per
+    counterparty on different days)."""
+    if (counterparty is None) == (not move_all):
+        raise InvalidInput("give a COUNTERPARTY or --all")
     new = _identity(app, new_person, "CARELEDGER_NEW_MNEMONIC")
-    cp = _addr(app, counterparty, "counterparty")
-    lost, _ = _entry(_load_plan(plan_path), cp)
-    key = new.pseudonym(cp)
-    if key.address != successor_for(new, cp):  # one derivation for both: a mismatch is a bug
-        raise InvalidInput("successor derivation mismatch")
-    moved = _client(app).move_all(key, lost, spread=spread)
-    app.emit({"lost": lost, "successor": key.address, "moved": moved})
+    plan = _load_plan(plan_path)
+    client = _client(app)
+    if counterparty is not None:
+        cp = _addr(app, counterparty, "counterparty")
+        todo = [(cp, _entry(plan, cp)[0])]
+    else:
+        todo = [(c, lost) for c, lost, _ in plan.entries if client.successor_of(lost) == new.address_for(c)]
+        if not todo:
+            raise InvalidInput("no pseudonym of the plan has been recovered to this new seed yet")
+    out = []
+    for cp, lost in todo:
+        key = new.pseudonym(cp)
+        out.append({"counterparty": cp, "lost": lost, "successor": key.address,
+                    "moved": client.move_all(key, lost, spread=spread)})  # fmt: skip
+    app.emit(out[0] if counterparty is not None else out)
 
 
 @recovery.command("status")

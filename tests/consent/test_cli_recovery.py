@@ -92,8 +92,13 @@ def test_cli_recovery_cancel_execute_move(
     devnet["w3"].provider.make_request("evm_mine", [])
     assert _ok(_cli(devnet, capsys, "consent", "recovery", "execute", ward))["successor"] == successor
     monkeypatch.setenv("CARELEDGER_NEW_MNEMONIC", NEW_SEED)
+    code, out = _cli(devnet, capsys, "consent", "recovery", "move", "--plan", str(plan))
+    assert code == 2 and "COUNTERPARTY or --all" in out["error"]
+    out = _ok(_cli(devnet, capsys, "consent", "recovery", "move", "--all", "--plan", str(plan)))
+    assert [(o["counterparty"], o["successor"]) for o in out] == [(clinic, successor)]
+    assert [m["grantee"] for m in out[0]["moved"]] == [clinic]
     out = _ok(_cli(devnet, capsys, "consent", "recovery", "move", "clinic", "--plan", str(plan)))
-    assert out["successor"] == successor and [m["grantee"] for m in out["moved"]] == [clinic]
+    assert out["successor"] == successor and out["moved"] == []  # nothing left to move
     status = _ok(_cli(devnet, capsys, "consent", "recovery", "status", ward))
     assert status["retired"] and status["successor"] == successor and status["pending"] is None
     reg = _client(devnet, "clinic")
