@@ -229,7 +229,9 @@ contract ConsentRecovery is IConsentRecovery, EIP712, Nonces {
         }
         if (_guardians[patient].threshold == 0) revert NoGuardians(patient);
         PendingRecovery memory pending = _pending[patient];
-        if (pending.successor != address(0)) {
+        // A pending recovery whose successor was retired meanwhile can never execute: it no
+        // longer blocks a new one (the lost key may not be there to cancel it).
+        if (pending.successor != address(0) && registry.successorOf(pending.successor) == address(0)) {
             revert RecoveryAlreadyPending(patient, pending.successor, pending.executableAt);
         }
         return keccak256(abi.encode(_RECOVER_TYPEHASH, patient, successor, _recoveryNonce[patient], deadline));

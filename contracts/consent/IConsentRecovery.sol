@@ -55,7 +55,8 @@ interface IConsentRecovery {
     error SignatureCountMismatch(uint256 guardians, uint256 count);
     /// @notice Only `approvals` guardians signed; `threshold` are needed.
     error NotEnoughApprovals(uint256 approvals, uint8 threshold);
-    /// @notice `patient` already has a recovery to `successor` pending (cancel it first).
+    /// @notice `patient` already has a recovery to `successor` pending (cancel it first; one whose
+    ///         successor has since been retired no longer counts).
     error RecoveryAlreadyPending(address patient, address successor, uint40 executableAt);
     /// @notice `patient` has no pending recovery.
     error NoRecoveryPending(address patient);

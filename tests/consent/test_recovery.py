@@ -395,7 +395,7 @@ def test_pause_lets_a_recovery_retire_but_not_move(
     recovery.moveConsentBySig(patient, clinic, n, d, sig, sender=relayer)
 
 
-def test_successor_retired_during_the_delay_is_refused_at_execution(
+def test_successor_retired_during_the_delay_is_refused_and_unblocks(
     chain, recovery, registry, relayer, patient, patient2, guarded, guardian_keys
 ):
     """A successor that was itself retired meanwhile cannot take over (no chains of retirements)."""
@@ -410,6 +410,12 @@ def test_successor_retired_during_the_delay_is_refused_at_execution(
     # the registry's InvalidSuccessor(lost, successor), decoded by the module's ABI
     with ape.reverts(recovery.InvalidSuccessor, patient=patient.address, successor=target):
         recovery.executeRecovery(patient, sender=relayer)
+    # that pending recovery can never run, so it does not block the guardians' next one
+    other = NEW_SEED.address_for(patient.address)
+    _start(recovery, chain, relayer, patient, other, guarded, guardian_keys[1:])
+    chain.pending_timestamp += guarded.delay
+    recovery.executeRecovery(patient, sender=relayer)
+    assert registry.successorOf(patient) == other
 
 
 # ---------------------------------------------------------------------- the seed backup
