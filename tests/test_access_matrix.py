@@ -47,6 +47,7 @@ from careledger.claims.enrolment import enrolment_typed_data
 from careledger.claims.types import CodeKey, CoverageRule, Line, PlanTerms, day_of
 from careledger.codes import Category, Purpose, Role
 from careledger.consent import eip712
+from careledger.consent.recovery import guardians_hash, recovery_typed
 from careledger.consent.terms import GrantTerms, ModifyTerms, consent_id, mask
 from careledger.directory.client import REGISTRAR_ROLE
 from careledger.provenance.ids import leaf_hash, text_to_bytes32
@@ -129,8 +130,16 @@ ACCESS_ERRORS = {
     "NotRegistrar",
     # ClaimAdmin: called directly, not by delegatecall from its ClaimSettlement (nobody may).
     "DirectCallRefused",
+    # MigrationModule: called directly, not through a successor's fallback (nobody may).
+    "MigrationModuleCalledDirectly",
     # ERC-20 transferFrom: the owner has not approved the caller for that much.
     "ERC20InsufficientAllowance",
+    # ConsentRecovery.setGuardians/cancelRecovery: the caller is not the pseudonym itself.
+    "NotPatient",
+    # ConsentRecovery.moveConsent: the caller is not the successor of the retired pseudonym.
+    "NotSuccessor",
+    # ConsentRegistry.retirePatient/moveConsent: only the registry's own recovery module calls them.
+    "NotRecoveryModule",
 }
 
 ACCESS_ERRORS |= gov_matrix.GOV_ACCESS_ERRORS
@@ -323,6 +332,7 @@ class World:
     claims: dict[str, bytes] = field(default_factory=dict)  # "<status>:<payee role>" -> claim id
     claim_lines: dict[bytes, list[tuple[Any, ...]]] = field(default_factory=dict)
     gov: Any = None  # gov_matrix.Gov: the consortium's contracts and proposals
+    wards: dict[str, str] = field(default_factory=dict)  # recovery: "pending" | "guarded" | "retired"
 
     def claim_input(self, payee: str, day: int, code: bytes = OFFICE, billed: int = 80 * USD) -> tuple[Any, ...]:
         member, to = self.addr["patient"], self.addr[payee]
@@ -470,6 +480,54 @@ def _remove_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
     return (p, w.addr["patient2"], deadline, sig)
 
 
+# ConsentRecovery: two guardian keys of every ward in the world, and the successors named.
+RECOVERY_GUARDIANS = sorted(
+    (Account.from_key(keccak(text=f"careledger access matrix guardian {i}")) for i in range(2)),
+    key=lambda a: int(a.address, 16),
+)
+RECOVERY_SUCCESSOR = Account.from_key(keccak(text="careledger access matrix successor")).address
+RECOVERY_DELAY = 2 * DAY
+
+
+def _recovery_typed(w: World, primary: str, message: dict[str, Any]) -> dict[str, Any]:
+    return recovery_typed(primary, message, chain_id=w.chain_id, module=w.contracts["ConsentRecovery"].address)
+
+
+def _set_guardians_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
+    p, deadline = w.addr["patient"], w.now + DAY // 2
+    h = guardians_hash([g.address for g in RECOVERY_GUARDIANS])
+    n = w.contracts["ConsentRecovery"].nonces(p)
+    msg = {"patient": p, "guardiansHash": h, "threshold": 2, "delay": RECOVERY_DELAY, "nonce": n, "deadline": deadline}
+    return (p, h, 2, RECOVERY_DELAY, deadline, eip712.sign(w.patient_key, _recovery_typed(w, "SetGuardians", msg)))
+
+
+def _start_recovery(w: World, _caller: str) -> tuple[Any, ...]:
+    ward, deadline = w.wards["guarded"], w.now + DAY // 2
+    n = w.contracts["ConsentRecovery"].recoveryNonce(ward)
+    msg = {"patient": ward, "successor": RECOVERY_SUCCESSOR, "recoveryNonce": n, "deadline": deadline}
+    sigs = [eip712.sign(g, _recovery_typed(w, "Recover", msg)) for g in RECOVERY_GUARDIANS]
+    return (ward, RECOVERY_SUCCESSOR, [g.address for g in RECOVERY_GUARDIANS], deadline, sigs)
+
+
+def _cancel_recovery_by_sig(w: World, _caller: str) -> tuple[Any, ...]:
+    p, deadline = w.addr["patient"], w.now + DAY // 2
+    msg = {"patient": p, "nonce": w.contracts["ConsentRecovery"].nonces(p), "deadline": deadline}
+    return (p, deadline, eip712.sign(w.patient_key, _recovery_typed(w, "CancelRecovery", msg)))
+
+
+def _move_consent(w: World, _caller: str) -> tuple[Any, ...]:
+    lost, grantee = w.wards["retired"], w.addr["lab"]
+    return (lost, grantee, w.contracts["ConsentRegistry"].pairNonce(lost, grantee))
+
+
+def _move_consent_by_sig(w: World, caller: str) -> tuple[Any, ...]:
+    lost, grantee, expected = _move_consent(w, caller)
+    p, deadline = w.addr["patient"], w.now + DAY // 2
+    n = w.contracts["ConsentRecovery"].nonces(p)
+    msg = {"lost": lost, "grantee": grantee, "expectedNonce": expected, "nonce": n, "deadline": deadline}
+    return (lost, grantee, expected, deadline, eip712.sign(w.patient_key, _recovery_typed(w, "MoveConsent", msg)))
+
+
 # Arguments per function signature, as a function of (world, calling role). Where the function
 # acts on the caller itself (renounceRole, recordAccess under the caller's consent, amendStudy of
 # the caller's study, ship to a partner other than the caller) the caller's own data is used.
@@ -551,6 +609,23 @@ ARGS: dict[str, Args] = {
     "ConsentRegistry.registerStudy(address,bytes32,uint256,bytes)": _register_study,
     "ConsentRegistry.setStudyStatus(address,uint8)": lambda w, c: (w.studies.get(c, w.studies["provider"]), 2),
     "ConsentRegistry.amendStudy(address,bytes32)": lambda w, c: (w.studies.get(c, w.studies["provider"]), FORM_2),
+    # -- ConsentRegistry: the recovery hooks (only the registry's own ConsentRecovery module)
+    "ConsentRegistry.retirePatient(address,address)": lambda w, c: (w.wards["guarded"], RECOVERY_SUCCESSOR),
+    "ConsentRegistry.moveConsent(address,address,uint256)": _move_consent,
+    # -- ConsentRecovery: the patient's guardians, a recovery to start, execute, cancel, move
+    "ConsentRecovery.setGuardians(address,bytes32,uint8,uint32)": lambda w, c: (
+        w.addr["patient"],
+        guardians_hash([g.address for g in RECOVERY_GUARDIANS]),
+        2,
+        RECOVERY_DELAY,
+    ),
+    "ConsentRecovery.setGuardiansBySig(address,bytes32,uint8,uint32,uint256,bytes)": _set_guardians_by_sig,
+    "ConsentRecovery.startRecovery(address,address,address[],uint256,bytes[])": _start_recovery,
+    "ConsentRecovery.cancelRecovery(address)": lambda w, c: (w.addr["patient"],),
+    "ConsentRecovery.cancelRecoveryBySig(address,uint256,bytes)": _cancel_recovery_by_sig,
+    "ConsentRecovery.executeRecovery(address)": lambda w, c: (w.wards["pending"],),
+    "ConsentRecovery.moveConsent(address,address,uint256)": _move_consent,
+    "ConsentRecovery.moveConsentBySig(address,address,uint256,uint256,bytes)": _move_consent_by_sig,
     # -- ProvenanceRegistry
     "ProvenanceRegistry.commission(uint256,bytes32,uint24,uint48,bytes32)": lambda w, c: (
         GTIN,
@@ -628,6 +703,9 @@ ARGS: dict[str, Args] = {
     "ClaimAdmin.importState(bytes32[],bytes32[])": lambda w, c: ([b"\1" * 32], [b"\2" * 32]),
     "ClaimAdmin.sealImport(uint256)": lambda w, c: (0,),
     "ClaimAdmin.handOver(address)": lambda w, c: (w.addr["admin"],),
+    # -- MigrationModule: a successor's import, run by delegatecall; called directly, it refuses
+    "MigrationModule.importState(bytes32[],bytes32[])": lambda w, c: ([b"\1" * 32], [b"\2" * 32]),
+    "MigrationModule.sealImport(uint256)": lambda w, c: (0,),
     # -- DevnetTestUSD (the devnet payment token; every caller holds some and is approved by admin)
     "DevnetTestUSD.approve(address,uint256)": lambda w, c: (w.addr["admin"], USD),
     "DevnetTestUSD.mint(address,uint256)": lambda w, c: (w.addr[c], USD),
@@ -654,6 +732,35 @@ def _rules_in_force(chain: Any, claims: Any, insurer: Any, plan: int) -> None:
     chain.mine(timestamp=start)
 
 
+def _recovery_wards(chain: Any, accounts: Any, admin: Any, consent: Any, recovery: Any, relayer: Any, lab: Any):
+    """Three pseudonyms guarded by RECOVERY_GUARDIANS: "guarded" (nothing started: a recovery may
+    start), "pending" (started, its delay over: anyone may execute) and "retired" (recovered in
+    favour of the world's patient, its consent to the lab still to move). Runs first: the chain
+    moves on by the delay."""
+    h = guardians_hash([g.address for g in RECOVERY_GUARDIANS])
+    wards = {k: accounts.generate_test_account() for k in ("guarded", "pending", "retired")}
+    for ward in wards.values():
+        admin.transfer(ward, 10**19)
+        recovery.setGuardians(ward, h, 2, RECOVERY_DELAY, sender=ward)
+    now = int(chain.pending_timestamp)
+    t = GrantTerms(grantee=str(lab.address), categories=LABS, purposes=TREAT, valid_until=now + 60 * DAY)
+    consent.grant(wards["retired"], t.as_tuple(), sender=wards["retired"])
+    for key, successor in (("pending", RECOVERY_SUCCESSOR), ("retired", str(accounts[10].address))):
+        ward, deadline = str(wards[key].address), now + DAY // 2
+        msg = {
+            "patient": ward,
+            "successor": successor,
+            "recoveryNonce": recovery.recoveryNonce(ward),
+            "deadline": deadline,
+        }
+        typed = recovery_typed("Recover", msg, chain_id=chain.chain_id, module=recovery.address)
+        sigs = [eip712.sign(g, typed) for g in RECOVERY_GUARDIANS]
+        recovery.startRecovery(ward, successor, [g.address for g in RECOVERY_GUARDIANS], deadline, sigs, sender=relayer)
+    chain.mine(timestamp=int(chain.pending_timestamp) + RECOVERY_DELAY)
+    recovery.executeRecovery(wards["retired"], sender=relayer)
+    return {k: str(a.address) for k, a in wards.items()}
+
+
 @pytest.fixture(scope="module")
 def world(project, chain, accounts, directory, admin, clinic, lab, er, manufacturer, distributor, pharmacy, regulator):
     cast = {
@@ -678,6 +785,8 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
     patient = cast["patient"]
 
     consent = project.ConsentRegistry.deploy(directory, sender=admin)
+    recovery = project.ConsentRecovery.at(consent.recovery())
+    wards = _recovery_wards(chain, accounts, admin, consent, recovery, cast["relayer"], lab)
     provenance = project.ProvenanceRegistry.deploy(directory, sender=admin)
     anchor = project.RecordAnchor.deploy(directory, sender=admin)
     now = int(chain.pending_timestamp)
@@ -689,7 +798,9 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
             "ConsentRegistry": consent,
             "ProvenanceRegistry": provenance,
             "RecordAnchor": anchor,
+            "ConsentRecovery": recovery,
         },
+        wards=wards,
         patient_key=dev_account("patient").account,
         chain_id=chain.chain_id,
         now=now,
@@ -745,6 +856,7 @@ def world(project, chain, accounts, directory, admin, clinic, lab, er, manufactu
     w.contracts |= {"ClaimSettlement": claims, "DevnetTestUSD": token}
     insurer = cast["insurer"]
     w.contracts["ClaimAdmin"] = project.ClaimAdmin.at(claims.admin())
+    w.contracts["MigrationModule"] = project.MigrationModule.deploy(sender=admin)
     w.today = day_of(int(chain.pending_timestamp))
     w.now = int(chain.pending_timestamp)
     tx = claims.createPlan(_plan_terms(w).as_tuple(), sender=insurer)
@@ -913,6 +1025,12 @@ PAUSE_ROW = re.compile(r"^\|\s*`(?P<fn>[^`]+)`\s*\|\s*(?P<state>stops|continues)
 
 # Rows no role may call in the matrix world, with the test that plays them while paused.
 PAUSE_NOT_OBSERVABLE = {
+    "ConsentRegistry.retirePatient(address,address)": (
+        "tests/consent/test_recovery.py::test_pause_lets_a_recovery_retire_but_not_move (through ConsentRecovery)"
+    ),
+    "ConsentRegistry.moveConsent(address,address,uint256)": (
+        "tests/consent/test_recovery.py::test_pause_lets_a_recovery_retire_but_not_move (through ConsentRecovery)"
+    ),
     "ClaimSettlement.succeedInsurer(uint32)": "tests/claims/test_claims_key_rotation.py (a rotated insurer)",
 }
 

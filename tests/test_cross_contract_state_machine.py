@@ -3,7 +3,9 @@ manufacturer, distributor and insurer): patients grant and revoke consents that 
 providers record accesses, a batch is commissioned, shipped, accepted, rejected, dispensed,
 quarantined and recalled, providers and the pharmacy submit claims (office visits, dispensed drug
 units) that are approved, queued while the pool is short, adjudicated and paid, participants are
-suspended mid-flow and reinstated, and time passes past consent and batch expiries. A Python model
+suspended mid-flow and reinstated, a patient pseudonym is recovered by its guardians (started,
+maybe cancelled by the real key, executed after the delay, its consents moved to the successor),
+and time passes past consent and batch expiries. A Python model
 says what every action must do (succeed, or be refused; a suspended actor refused *because* it is
 suspended) and, after every step, what every read must answer: canAccess for every (patient,
 grantee, purpose), the verify verdict of every unit, the custody of every party, who is active,
@@ -29,6 +31,8 @@ from typing import Any
 import ape
 import pytest
 from ape.exceptions import ContractLogicError
+from eth_account import Account
+from eth_utils.address import to_checksum_address
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -45,7 +49,8 @@ from careledger.claims.enrolment import enrolment_typed_data
 from careledger.claims.types import ClaimStatus, CodeKey, CoverageRule, Line, PlanTerms, adjudicate_line, day_of
 from careledger.codes import Category, Purpose, Role
 from careledger.consent import eip712
-from careledger.consent.terms import consent_id, mask
+from careledger.consent.recovery import guardians_hash, recovery_typed
+from careledger.consent.terms import ALL_CATEGORIES, ALL_PURPOSES, consent_id, mask
 from careledger.provenance.ids import text_to_bytes32
 from careledger.provenance.verdict import Verdict
 
@@ -96,6 +101,12 @@ RULES = {
 TERMS = PlanTerms(deductible=0, annual_max=50_000 * USD, auto_approve_limit=500 * USD, appeal_window=7 * 86_400)
 OFFICE_BILLED, DRUG_BILLED = 80 * USD, 30 * USD
 FUND = 60 * USD  # a bit more than one office claim: claims queue when the pool runs short
+# Recovery: every patient pseudonym is guarded 2-of-2 with the shortest delay; a recovery names
+# the patient's honest successor (a fresh account) or a hostile one (the guardians colluding).
+GUARDIANS = sorted((Account.from_key(bytes([0x6A, i]) * 16) for i in range(2)), key=lambda a: int(a.address, 16))
+RECOVERY_DELAY = 2 * 86_400
+HOSTILE = to_checksum_address("0x" + "4b" * 20)
+ZERO_ADDRESS = "0x" + "00" * 20
 ROLE = {
     "insurer": Role.INSURER,
     "clinic": Role.PROVIDER,
@@ -104,6 +115,7 @@ ROLE = {
     "distributor": Role.DISTRIBUTOR,
     "pharmacy": Role.PHARMACY,
     "regulator": Role.REGULATOR,
+    "relayer": Role.RELAYER,
 }
 
 
@@ -169,6 +181,17 @@ class SuiteModel(RuleBasedStateMachine):
         self.funded = self.paid = self.owed = 0
         self.claim_state: dict[bytes, list[Any]] = {}  # id -> [status, amount, payee, lines]
         self.claimed_units: dict[str, bytes] = {}
+        # recovery model: pending {p: (successor, executableAt)}, retired {p: successor}, the
+        # approvals' nonce per patient, and the consents moved to the honest successor
+        # {(p, provider): [seq, purposes, until, live]}
+        self.recovery = self.project.ConsentRecovery.at(self.consent.recovery())
+        self.successors = [ape.accounts.test_accounts.generate_test_account() for _ in PATIENTS]
+        for succ in self.successors:
+            a["admin"].transfer(succ, 10**18)
+        self.pending: dict[int, tuple[str, int]] = {}
+        self.retired: dict[int, str] = {}
+        self.rec_nonce: dict[int, int] = {p: 0 for p in PATIENTS}
+        self.moved: dict[tuple[int, str], list[int]] = {}
 
     @initialize()
     def start(self) -> None:
@@ -179,6 +202,10 @@ class SuiteModel(RuleBasedStateMachine):
         for p in PATIENTS:
             for g in ("clinic", "pharmacy"):
                 self.grant(p, g, both, 3 * 24 * 3600)
+            self._tick()
+            h = guardians_hash([g.address for g in GUARDIANS])
+            self.recovery.setGuardians(self.patients[p], h, 2, RECOVERY_DELAY, sender=self.patients[p])
+            self.rec_nonce[p] += 1
         b = self.batch
         self._tick()
         self.provenance.commission(b.gtin, b.lot32, b.expiry, N_UNITS, b.tree.root, sender=self.acct["manufacturer"])
@@ -246,6 +273,8 @@ class SuiteModel(RuleBasedStateMachine):
         return {"consent": self.consent, "provenance": self.provenance, "claims": self.claims}
 
     def _allowed(self, p: int, g: str, purpose: int, at: int) -> int:
+        if p in self.retired:  # a retired pseudonym's deny covers everything, for good
+            return 0
         c = self.consents.get((p, g))
         if c is None or not c[3] or at >= c[2] or not c[1] & (1 << purpose) or g in self.suspended:
             return 0
@@ -301,6 +330,76 @@ class SuiteModel(RuleBasedStateMachine):
         self._attempt(
             ok, g, lambda: self.consent.recordAccess(patient, cid, CATEGORY, purpose, RECORD, sender=self.acct[g])
         )
+
+    # ------------------------------------------------------------------ recovery
+
+    @rule(p=st.sampled_from(PATIENTS), hostile=st.booleans())
+    def start_recovery(self, p: int, hostile: bool) -> None:
+        """The guardians (2 of 2) approve a recovery to the honest successor, or collude for a
+        hostile one; a relayer starts it."""
+        patient = self.patients[p].address
+        successor = HOSTILE if hostile else self.successors[p].address
+        ok = p not in self.retired and p not in self.pending
+        deadline = self.t + 3_600
+        msg = {"patient": patient, "successor": successor, "recoveryNonce": self.rec_nonce[p], "deadline": deadline}
+        typed = recovery_typed("Recover", msg, chain_id=ape.chain.chain_id, module=self.recovery.address)
+        sigs = [eip712.sign(g, typed) for g in GUARDIANS]
+        relayer = self.acct["relayer"]
+        guardians = [g.address for g in GUARDIANS]
+        self._attempt(
+            ok,
+            None,
+            lambda: self.recovery.startRecovery(patient, successor, guardians, deadline, sigs, sender=relayer),
+        )
+        if ok:
+            self.pending[p] = (successor, self.t + RECOVERY_DELAY)
+
+    @rule(p=st.sampled_from(PATIENTS))
+    def cancel_recovery(self, p: int) -> None:
+        """The real key cancels (a hostile or a mistaken recovery): the approvals are void."""
+        patient = self.patients[p]
+        ok = p not in self.retired
+        self._attempt(ok, None, lambda: self.recovery.cancelRecovery(patient, sender=patient))
+        if ok:
+            self.pending.pop(p, None)
+            self.rec_nonce[p] += 1
+
+    @rule(p=st.sampled_from(PATIENTS))
+    def execute_recovery(self, p: int) -> None:
+        """Anyone executes once the delay is over (time moves on to it); a pause does not stop it."""
+        ok = p in self.pending
+        if ok:
+            self.t = max(self.t, self.pending[p][1] - 1)
+        patient = self.patients[p].address
+        self._attempt(ok, None, lambda: self.recovery.executeRecovery(patient, sender=self.acct["admin"]))
+        if ok:
+            self.retired[p] = self.pending.pop(p)[0]
+            self.rec_nonce[p] += 1
+
+    @rule(p=st.sampled_from(PATIENTS), g=st.sampled_from(PROVIDERS))
+    def move_consent(self, p: int, g: str) -> None:
+        """The honest successor moves one consent of the retired pseudonym (refused when the
+        pseudonym was taken over by someone else, when there is nothing live to move, or while
+        the registry is paused)."""
+        succ = self.successors[p]
+        c, m = self.consents.get((p, g)), self.moved.get((p, g))
+        at = self.t + 1
+        ok = (
+            self.retired.get(p) == succ.address
+            and c is not None
+            and bool(c[3])
+            and c[2] > at
+            and (m is None or not m[3] or m[2] <= at)
+        )
+        patient, grantee = self.patients[p].address, self.acct[g].address
+        n = int(self.consent.pairNonce(patient, grantee))
+        # The module checks the successor first; a pause stops the registry's part after it.
+        stops = "consent" if self.retired.get(p) == succ.address else None
+        if not self._attempt(ok, None, lambda: self.recovery.moveConsent(patient, grantee, n, sender=succ), stops):
+            return
+        if ok and c is not None:
+            self.moved[(p, g)] = [(m[0] if m else 0) + 1, c[1], c[2], 1]
+            c[3] = 0
 
     # ------------------------------------------------------------------ directory and time
 
@@ -650,6 +749,27 @@ class SuiteModel(RuleBasedStateMachine):
         assert covered == N_UNITS
 
     @invariant()
+    def recovery_matches_model(self) -> None:
+        """Each pseudonym's pending recovery, approvals nonce and successor; a retired one denies
+        everything; moved consents allow exactly what they allowed before, to the same grantees."""
+        at = int(ape.chain.blocks.head.timestamp)
+        for p in PATIENTS:
+            patient = self.patients[p].address
+            pending = self.recovery.pendingRecoveryOf(patient)
+            assert (pending.successor, int(pending.executableAt)) == self.pending.get(p, (ZERO_ADDRESS, 0))
+            assert int(self.recovery.recoveryNonce(patient)) == self.rec_nonce[p]
+            assert self.consent.successorOf(patient) == self.retired.get(p, ZERO_ADDRESS)
+            if p in self.retired:
+                assert tuple(self.consent.patientDenyOf(patient)) == (ALL_CATEGORIES, ALL_PURPOSES)
+            succ = self.successors[p].address
+            for g in PROVIDERS:
+                m = self.moved.get((p, g))
+                live = m is not None and bool(m[3]) and at < m[2] and g not in self.suspended
+                for u in PURPOSES:
+                    want = consent_id(succ, self.acct[g].address, m[0]) if live and m and m[1] & (1 << u) else 0
+                    assert tuple(self.consent.canAccess(succ, self.acct[g], CATEGORY, u)) == (want != 0, want)
+
+    @invariant()
     def suspended_participants_are_inactive(self) -> None:
         for who, role in ROLE.items():
             assert self.directory.isActive(self.acct[who], int(role)) is (who not in self.suspended), who
@@ -661,6 +781,7 @@ INVARIANTS = (
     "custody_matches_model",
     "suspended_participants_are_inactive",
     "pool_identity_and_claims_match_model",
+    "recovery_matches_model",
 )
 
 
@@ -672,8 +793,9 @@ def _attach(project, admin, acct, patients) -> None:
 
 
 @pytest.fixture
-def cast(insurer, clinic, lab, manufacturer, distributor, pharmacy, regulator):
+def cast(insurer, clinic, lab, manufacturer, distributor, pharmacy, regulator, relayer):
     return {
+        "relayer": relayer,
         "insurer": insurer,
         "clinic": clinic,
         "lab": lab,
@@ -747,6 +869,23 @@ def test_named_interleavings_agree_with_model(project, admin, cast, patient, pat
     step("rotate_key", "manufacturer")
     step("authority", "quarantine")
     step("grant", 0, "lab", 1 << int(Purpose.TREAT), 600)  # resumed: allowed again
+    # A lost key: the guardians start a hostile recovery, the real key cancels it; then the
+    # honest one runs (the pause does not stop it), the old key's grants never allow access, and
+    # the successor moves the consent (refused while paused).
+    step("start_recovery", 1, True)
+    step("cancel_recovery", 1)
+    step("grant", 1, "lab", 1 << int(Purpose.TREAT), 4 * 86_400)  # outlives the recovery's delay
+    step("start_recovery", 1, False)
+    step("toggle_pause", "consent")
+    step("execute_recovery", 1)
+    step("move_consent", 1, "lab")  # refused: paused
+    step("toggle_pause", "consent")
+    step("record_access", 1, "lab", int(Purpose.TREAT))  # refused: the pseudonym is retired
+    step("move_consent", 1, "lab")
+    step("move_consent", 1, "lab")  # nothing left to move
+    step("grant", 1, "clinic", 1 << int(Purpose.TREAT), 600)  # the old key grants: inert
+    step("cancel_recovery", 1)  # refused: retired
+    assert m.retired == {1: m.successors[1].address} and (1, "lab") in m.moved
     assert m.t >= m.expires_at
     assert [c[0] for c in m.claim_state.values()].count(ClaimStatus.PAID) == 2
 

@@ -22,3 +22,6 @@ def test_ape_run_deploy_writes_deployments_file(tmp_path):
     assert record["block"] >= 1
     assert record["abiHash"].startswith("0x")
     assert "deployed on chain 1337" in proc.stdout
+    # the recovery module the registry's constructor deployed is recorded with it
+    recovery, registry = data["contracts"]["ConsentRecovery"], data["contracts"]["ConsentRegistry"]
+    assert recovery["block"] == registry["block"] and recovery["address"] != registry["address"]

@@ -224,6 +224,54 @@ def _consent(w: Walk) -> None:
     )  # fmt: skip
 
 
+def _recovery(w: Walk) -> None:
+    """`consent recovery ...`: the patient's pseudonym for the lab, guarded by two devnet persons'
+    pseudonyms for it, recovered to a new seed's pseudonym (the chain moves on by the delay)."""
+    from careledger.accounts import DEV_MNEMONIC, PersonIdentity, dev_person
+
+    lab = dev_account("lab").address
+    ward = dev_person("patient").address_for(lab)
+    plan = w.folder / "recovery-plan.json"
+    guardians = []
+    for person in ("patient2", "patient"):  # patient guards its own pseudonym only in this walk
+        guardians.append(w.cli("consent", "recovery", "guardian-address", ward, "--person", person)["guardian"])
+    w.cli("consent", "recovery", "guardian-address", ward, "--person", "clinic", code=2)
+    setup = ("consent", "recovery", "set-guardians", "lab", "--guardian", guardians[0], "--guardian", guardians[1],
+             "--delay-days", "2", "--plan", str(plan), "--person", "patient")  # fmt: skip
+    w.cli(*setup, "--threshold", "1", code=2)
+    w.cli(*setup, "--threshold", "2")
+    w.files.append(plan)
+    new = PersonIdentity(DEV_MNEMONIC, 900)
+    successor = new.address_for(lab)
+    deadline = str(int(w.env.w3.eth.get_block("latest")["timestamp"]) + 3600)
+    files = []
+    for i, person in enumerate(("patient2", "patient")):
+        approval = w.cli("consent", "recovery", "approve", ward, successor, "--deadline", deadline, "--person", person)
+        files.append(w.folder / f"approval-{i}.json")
+        files[-1].write_text(json.dumps(approval))
+    w.cli("consent", "recovery", "approve", ward, "0x12", "--deadline", deadline, "--person", "patient2", code=2)
+    start = ("consent", "recovery", "start", "lab", "--plan", str(plan))
+    w.cli(*start, "--approval", str(files[0]), code=2)  # one approval: the set needs two
+    w.cli(*start, "--approval", str(files[0]), "--approval", str(files[1]))
+    w.cli("consent", "recovery", "status", ward)
+    w.cli("consent", "recovery", "status", "0x12", code=2)
+    w.cli("consent", "recovery", "execute", ward, code=1)  # RecoveryNotReady
+    w.cli("consent", "recovery", "cancel", "lab", "--person", "patient")
+    w.cli("consent", "recovery", "cancel", "0x12", "--person", "patient", code=2)
+    for i, person in enumerate(("patient2", "patient")):
+        approval = w.cli("consent", "recovery", "approve", ward, successor, "--deadline", deadline, "--person", person)
+        files[i].write_text(json.dumps(approval))
+    w.cli(*start, "--approval", str(files[0]), "--approval", str(files[1]))
+    w.env.w3.provider.make_request("evm_increaseTime", [2 * 86_400])
+    w.env.w3.provider.make_request("evm_mine", [])
+    w.cli("consent", "recovery", "execute", ward)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CARELEDGER_NEW_MNEMONIC", DEV_MNEMONIC)
+        mp.setenv("CARELEDGER_NEW_IDENTITY", "900")
+        w.cli("consent", "recovery", "move", "lab", "--plan", str(plan))
+        w.cli("consent", "recovery", "move", "lab", "--plan", str(w.folder / "no-plan.json"), code=2)
+
+
 def _claims(w: Walk) -> None:
     # The member is the person's plan pseudonym (what sign-enrolment signs as; its payment
     # consent to the clinic is the `--plan insurer` grant above).
@@ -331,7 +379,7 @@ def _directory(w: Walk) -> None:
     # The newcomer moves to a new key: proposed by the registrar, accepted by the new key.
     new_key = "0x" + keccak(text="careledger json walk rotated key").hex()
     new_address = Account.from_key(new_key).address
-    w.env.w3.provider.make_request("anvil_setBalance", [new_address, hex(10**18)])  # type: ignore[arg-type]
+    w.env.w3.provider.make_request("anvil_setBalance", [new_address, hex(10**18)])
     w.cli("directory", "propose-rotation", newcomer, new_address, account="admin")
     w.cli("directory", "propose-rotation", newcomer, "0x12", account="admin", code=2)
     w.cli("directory", "accept-key", newcomer, account="clinic", code=1)  # not the proposed key
@@ -452,8 +500,8 @@ def _devnet_and_deploy(w: Walk) -> None:
 
 
 def _travel(w: Walk, seconds: int) -> None:
-    w.env.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
-    w.env.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    w.env.w3.provider.make_request("evm_increaseTime", [seconds])
+    w.env.w3.provider.make_request("evm_mine", [])
 
 
 def _gateway(w: Walk) -> None:
@@ -558,6 +606,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
             w = Walk(env, folder)
             for part in (
                 _consent,
+                _recovery,
                 _claims,
                 _directory,
                 _drugs,

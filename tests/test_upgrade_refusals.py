@@ -21,19 +21,20 @@ def _word(n: int) -> bytes:
 def pair(project, directory, admin):
     v1 = project.ConsentRegistry.deploy(directory, sender=admin)
     v2 = project.ConsentRegistryV2.deploy(directory, v1, sender=admin)
-    return v1, v2
+    # The import runs in the successor's MigrationModule, through its fallback: IMigratable's ABI.
+    return v1, v2, project.IMigratable.at(v2.address)
 
 
 def test_successor_starts_paused_naming_its_older_predecessor(pair):
-    v1, v2 = pair
+    v1, v2, mig = pair
     assert (v1.version(), v2.version()) == (1, 2)
     assert v2.paused() and not v1.paused()
-    assert v2.predecessor() == v1.address
-    assert v2.importStatus() == (False, 0, b"\0" * 32)
+    assert mig.predecessor() == v1.address
+    assert mig.importStatus() == (False, 0, b"\0" * 32)
 
 
 def test_predecessor_must_be_an_older_version(project, directory, admin, pair):
-    _, v2 = pair
+    _, v2, mig = pair
     with ape.reverts(project.ConsentRegistryV2.BadPredecessor, predecessor=v2.address, predecessorVersion=2, version=2):
         project.ConsentRegistryV2.deploy(directory, v2, sender=admin)
     with ape.reverts(project.ConsentRegistryV2.BadPredecessor, predecessor=ZERO, predecessorVersion=0, version=2):
@@ -41,65 +42,65 @@ def test_predecessor_must_be_an_older_version(project, directory, admin, pair):
 
 
 def test_only_the_directory_admin_imports(pair, outsider, clinic):
-    _, v2 = pair
+    _, v2, mig = pair
     for who in (outsider, clinic):
-        with ape.reverts(v2.NotImporter, account=who.address):
-            v2.importState([_word(7)], [_word(1)], sender=who)
-        with ape.reverts(v2.NotImporter, account=who.address):
-            v2.sealImport(0, sender=who)
+        with ape.reverts(mig.NotImporter, account=who.address):
+            mig.importState([_word(7)], [_word(1)], sender=who)
+        with ape.reverts(mig.NotImporter, account=who.address):
+            mig.sealImport(0, sender=who)
 
 
 def test_import_batches_fold_into_the_digest_and_nothing_after_the_seal(chain, pair, admin):
-    _, v2 = pair
-    tx = v2.importState([_word(1000), _word(1001)], [_word(5), _word(6)], sender=admin)
-    sealed, count, digest = v2.importStatus()
+    _, v2, mig = pair
+    tx = mig.importState([_word(1000), _word(1001)], [_word(5), _word(6)], sender=admin)
+    sealed, count, digest = mig.importStatus()
     assert (sealed, count) == (False, 2)
     assert tx.events[0].slotCount == 2 and bytes(tx.events[0].digest) == bytes(digest)
-    with ape.reverts(v2.BadSnapshotBlock, snapshotBlock=chain.blocks.head.number + 1):
-        v2.sealImport(chain.blocks.head.number + 1, sender=admin)
+    with ape.reverts(mig.BadSnapshotBlock, snapshotBlock=chain.blocks.head.number + 1):
+        mig.sealImport(chain.blocks.head.number + 1, sender=admin)
     snapshot = chain.blocks.head.number - 1
-    tx = v2.sealImport(snapshot, sender=admin)
+    tx = mig.sealImport(snapshot, sender=admin)
     ev = tx.events[0]
-    assert (ev.predecessor, ev.snapshotBlock, ev.slotCount) == (v2.predecessor(), snapshot, 2)
-    assert v2.importStatus()[0]
-    with ape.reverts(v2.ImportAlreadySealed):
-        v2.importState([_word(1002)], [_word(7)], sender=admin)
-    with ape.reverts(v2.ImportAlreadySealed):
-        v2.sealImport(snapshot, sender=admin)
+    assert (ev.predecessor, ev.snapshotBlock, ev.slotCount) == (mig.predecessor(), snapshot, 2)
+    assert mig.importStatus()[0]
+    with ape.reverts(mig.ImportAlreadySealed):
+        mig.importState([_word(1002)], [_word(7)], sender=admin)
+    with ape.reverts(mig.ImportAlreadySealed):
+        mig.sealImport(snapshot, sender=admin)
 
 
 def test_successor_cannot_resume_before_its_seal(chain, pair, admin):
-    _, v2 = pair
+    _, v2, mig = pair
     with ape.reverts(v2.ImportNotSealed):
         v2.unpause(sender=admin)
-    v2.sealImport(chain.blocks.head.number - 1, sender=admin)
+    mig.sealImport(chain.blocks.head.number - 1, sender=admin)
     v2.unpause(sender=admin)
     assert not v2.paused()
 
 
 def test_bad_batches_refused(pair, admin):
-    _, v2 = pair
-    with ape.reverts(v2.BadImportBatch, slots=0, values=0):
-        v2.importState([], [], sender=admin)
-    with ape.reverts(v2.BadImportBatch, slots=2, values=1):
-        v2.importState([_word(1), _word(2)], [_word(1)], sender=admin)
-    with ape.reverts(v2.BadImportBatch, slots=257, values=257):
-        v2.importState([_word(i) for i in range(257)], [_word(1)] * 257, sender=admin)
+    _, v2, mig = pair
+    with ape.reverts(mig.BadImportBatch, slots=0, values=0):
+        mig.importState([], [], sender=admin)
+    with ape.reverts(mig.BadImportBatch, slots=2, values=1):
+        mig.importState([_word(1), _word(2)], [_word(1)], sender=admin)
+    with ape.reverts(mig.BadImportBatch, slots=257, values=257):
+        mig.importState([_word(i) for i in range(257)], [_word(1)] * 257, sender=admin)
     for slot in (MIGRATION_SLOT, MIGRATION_SLOT + 1):
-        with ape.reverts(v2.ReservedSlot, slot=_word(slot)):
-            v2.importState([_word(slot)], [_word(1)], sender=admin)
+        with ape.reverts(mig.ReservedSlot, slot=_word(slot)):
+            mig.importState([_word(slot)], [_word(1)], sender=admin)
 
 
 def test_a_batch_that_would_resume_the_successor_is_refused(chain, pair, admin):
-    _, v2 = pair
+    _, v2, mig = pair
     # The pause flag's slot: the low slot holding 1 on the paused successor (OZ Pausable's bool).
     flag = next(s for s in range(16) if int.from_bytes(chain.provider.get_storage(v2.address, s), "big") == 1)
-    with ape.reverts(v2.ImportUnpaused):
-        v2.importState([_word(flag)], [_word(0)], sender=admin)
+    with ape.reverts(mig.ImportUnpaused):
+        mig.importState([_word(flag)], [_word(0)], sender=admin)
 
 
 def test_a_first_deployment_imports_nothing(project, directory, admin, pair):
-    v1, _ = pair
+    v1, _, _ = pair
     token = project.DevnetTestUSD.deploy(sender=admin)
     claims = project.ClaimSettlement.deploy(directory, v1, ZERO, token, sender=admin)
     via = project.IPoolHandOver.at(claims.address)
@@ -110,7 +111,7 @@ def test_a_first_deployment_imports_nothing(project, directory, admin, pair):
 
 @pytest.fixture
 def claims_pair(project, directory, admin, pair):
-    v1, _ = pair
+    v1, _, _ = pair
     token = project.DevnetTestUSD.deploy(sender=admin)
     old = project.ClaimSettlement.deploy(directory, v1, ZERO, token, sender=admin)
     new = project.ClaimSettlementV2.deploy(directory, v1, ZERO, token, old, sender=admin)

@@ -695,3 +695,12 @@ def study_close_cmd(app: AppContext, study_address: str) -> None:
 def study_reopen_cmd(app: AppContext, study_address: str) -> None:
     """Reopen a closed STUDY_ADDRESS (a registrar or a regulator, as --account)."""
     _set_study(app, study_address, 1)
+
+
+def _add_recovery() -> None:
+    from careledger.consent.recovery_cli import recovery
+
+    consent.add_command(recovery)
+
+
+_add_recovery()

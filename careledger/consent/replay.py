@@ -1,16 +1,25 @@
 """Rebuilds the consent registry from its events alone (see :mod:`careledger.indexer`): every
 (patient, grantee) consent slot, patient-wide denies, delegates, break-glass windows and studies,
-then compares them with the registry's reads."""
+and, from the recovery module's events, each pseudonym's guardian commitment, pending recovery,
+recovery nonce and successor; then compares them with the contracts' reads."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from careledger.codes import Category, Purpose
 from careledger.indexer import DecodedEvent, Reads
 
 _BREAK_GLASS_WINDOW = 4 * 3600  # ConsentRegistry.BREAK_GLASS_WINDOW
 
-CONTRACTS = ("ConsentRegistry",)
+CONTRACTS = ("ConsentRegistry", "ConsentRecovery")
+# A deployments file written before the recovery module existed lacks it (its registry has none).
+OPTIONAL_CONTRACTS = ("ConsentRecovery",)
+
+RECOVERY_EVENTS = ("GuardiansSet", "RecoveryStarted", "RecoveryCancelled", "RecoveryExecuted")
+_ALL_DENY = ((1 << len(Category)) - 1, (1 << len(Purpose)) - 1)  # a retired pseudonym's deny
+_ZERO = "0x" + "00" * 20
+_NO_GUARDIANS = (bytes(32), 0, 0)
 
 CONSENT_FIELDS = (
     "id",
@@ -93,6 +102,30 @@ def reduce(state: dict[str, Any], event: DecodedEvent) -> None:
         studies[a["study"]] = (old_study[0], old_study[1], a["status"], old_study[3])
     elif name == "AccessRecorded":
         state["accesses"] = state.get("accesses", 0) + 1
+    elif name == "PatientRetired":
+        deny[a["patient"]] = _ALL_DENY
+        state.setdefault("successors", {})[a["patient"]] = a["successor"]
+    elif name in RECOVERY_EVENTS:
+        _reduce_recovery(state, event)
+
+
+def _reduce_recovery(state: dict[str, Any], event: DecodedEvent) -> None:
+    """ConsentRecovery: {patient: {"guardians": (hash, threshold, delay), "pending": (successor,
+    executableAt), "nonce": recoveryNonce}}."""
+    a, name = event.args, event.name
+    rec = state.setdefault("recovery", {}).setdefault(
+        a["patient"], {"guardians": _NO_GUARDIANS, "pending": (_ZERO, 0), "nonce": 0}
+    )
+    if name == "GuardiansSet":
+        rec["guardians"] = (_b(a["guardiansHash"]), a["threshold"], a["delay"])
+        rec["nonce"] += 1
+    elif name == "RecoveryStarted":
+        rec["pending"] = (a["successor"], a["executableAt"])
+    elif name == "RecoveryCancelled":
+        rec["pending"] = (_ZERO, 0)
+        rec["nonce"] = a["recoveryNonce"] + 1
+    elif name == "RecoveryExecuted":
+        rec.update(guardians=_NO_GUARDIANS, pending=(_ZERO, 0), nonce=rec["nonce"] + 1)
 
 
 def _b(value: Any) -> bytes:
@@ -127,4 +160,14 @@ def verify(state: dict[str, Any], reads: Reads) -> list[str]:
     for s, want in state.get("studies", {}).items():
         got = tuple(registry.studyOf(s).call())
         compare(f"studyOf({s})", want, (got[0], got[1], got[2], _b(got[3])))
+    for p, successor in state.get("successors", {}).items():
+        compare(f"successorOf({p})", successor, registry.successorOf(p).call())
+    recoveries = state.get("recovery", {})
+    if recoveries:
+        module = reads.contract("ConsentRecovery").functions
+        for p, rec in recoveries.items():
+            g = tuple(module.guardiansOf(p).call())
+            compare(f"guardiansOf({p})", rec["guardians"], (_b(g[0]), g[1], g[2]))
+            compare(f"pendingRecoveryOf({p})", rec["pending"], tuple(module.pendingRecoveryOf(p).call()))
+            compare(f"recoveryNonce({p})", rec["nonce"], module.recoveryNonce(p).call())
     return diffs

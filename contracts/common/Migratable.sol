@@ -2,18 +2,21 @@
 pragma solidity ^0.8.24;
 
 import {EmergencyPausable} from "./EmergencyPausable.sol";
-import {IMigratable, IVersioned} from "./IMigratable.sol";
+import {IVersioned} from "./IMigratable.sol";
 import {Migration} from "./Migration.sol";
+import {MigrationModule} from "./MigrationModule.sol";
 
 /// @title Migratable
 /// @notice {IMigratable} for a successor version of an {EmergencyPausable} domain contract. The
 ///         successor's constructor calls {_startAsSuccessor}; a first deployment does not and
-///         refuses every import ({IMigratable-NotASuccessor}).
+///         refuses every import ({IMigratable-NotASuccessor}). The import functions run in a
+///         {MigrationModule} this contract deploys, through its fallback (call them with the
+///         {IMigratable} ABI), so they take no room in the successor's runtime code.
 /// @dev    The successor inherits its predecessor's contract, so its layout only appends to it
 ///         (docs/upgrades.md); this contract's own state is namespaced ({Migration}).
-abstract contract Migratable is IMigratable, EmergencyPausable {
-    /// @notice The most slots one {importState} call writes.
-    uint256 public constant MAX_IMPORT_BATCH = Migration.MAX_IMPORT_BATCH;
+abstract contract Migratable is IVersioned, EmergencyPausable {
+    /// @notice The module that runs {IMigratable}'s functions on this contract's storage.
+    address public immutable migrationModule = address(new MigrationModule());
 
     /// @dev For the successor's constructor: name the predecessor (an older version) and start
     ///      paused, so nothing runs on the successor before its import is sealed and the
@@ -23,25 +26,21 @@ abstract contract Migratable is IMigratable, EmergencyPausable {
         _pause();
     }
 
-    /// @inheritdoc IMigratable
-    function predecessor() external view returns (address) {
-        return Migration.state().predecessor;
-    }
-
-    /// @inheritdoc IMigratable
-    function importStatus() external view returns (bool isSealed, uint256 slotCount, bytes32 digest) {
-        return Migration.status();
-    }
-
-    /// @inheritdoc IMigratable
-    function importState(bytes32[] calldata slots, bytes32[] calldata values) external whenPaused {
-        Migration.write(_pauseAuthority(), slots, values);
-        if (!paused()) revert ImportUnpaused();
-    }
-
-    /// @inheritdoc IMigratable
-    function sealImport(uint256 snapshotBlock) external {
-        Migration.seal(_pauseAuthority(), snapshotBlock);
+    /// @dev {IMigratable}'s functions (and nothing else: the module refuses other selectors by
+    ///      having no fallback) run in the module on this contract's storage.
+    fallback() external {
+        address module = migrationModule;
+        // Forwarding the whole call and its whole answer is what assembly is for here.
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) {
+                revert(0, returndatasize())
+            }
+            return(0, returndatasize())
+        }
     }
 
     function _beforeUnpause() internal view virtual override {

@@ -15,6 +15,7 @@ import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {Roles} from "../common/Roles.sol";
 import {Category, Purpose} from "../common/CareTypes.sol";
 import {IConsentRegistry} from "./IConsentRegistry.sol";
+import {ConsentRecovery} from "./ConsentRecovery.sol";
 import {PackedConsent, PackedConsentLib} from "./PackedConsent.sol";
 
 /// @title ConsentRegistry
@@ -101,7 +102,10 @@ contract ConsentRegistry is IConsentRegistry, IVersioned, EIP712, Nonces, Emerge
     /// @dev No global id counter: a consent's id is keccak256(patient, grantee, seq) with `seq`
     ///      kept in the pair's own slot, so a grant writes exactly one slot (docs/consent.md).
     mapping(address patient => mapping(address grantee => PackedConsent)) private _consents;
-    /// @dev Patient-wide deny: categories (low 32 bits) and purposes (bits 32..47).
+    /// @dev Patient-wide deny: categories (low 32 bits) and purposes (bits 32..47); a retired
+    ///      pseudonym also holds its successor in bits 48..207 (then the masks are all ones, and
+    ///      {_setPatientDeny} refuses to change the word). {_evaluate} reads only the masks, so
+    ///      retirement costs the access paths nothing.
     mapping(address patient => uint256 packedDeny) private _patientDeny;
     /// @dev kind (bits 0..7) | scope categories (8..39) | scope purposes (40..55); 0: none.
     mapping(address patient => mapping(address delegate => uint256 packedDelegate)) private _delegates;
@@ -111,9 +115,14 @@ contract ConsentRegistry is IConsentRegistry, IVersioned, EIP712, Nonces, Emerge
     mapping(uint256 breakGlassId => bool) private _reviewed;
     mapping(address study => Study) private _studies;
 
+    /// @inheritdoc IConsentRegistry
+    address public immutable recovery;
+
     constructor(IParticipantDirectory directory_) EIP712("CareLedger Consent", "2") {
         if (address(directory_) == address(0)) revert ZeroAddress();
         _directory = directory_;
+        // The registry deploys its recovery module itself: no admin can name or swap it.
+        recovery = address(new ConsentRecovery(this, directory_));
     }
 
     // ================================================================== PATIENT ACTIONS
@@ -450,6 +459,101 @@ contract ConsentRegistry is IConsentRegistry, IVersioned, EIP712, Nonces, Emerge
         emit StudyStatusSet(study, status, msg.sender);
     }
 
+    // ================================================================== RECOVERY (module only)
+
+    /// @inheritdoc IConsentRegistry
+    function retirePatient(address lost, address successor) external {
+        if (msg.sender != recovery) revert NotRecoveryModule(msg.sender);
+        if (successor == address(0) || successor == lost || _patientDeny[successor] >> 48 != 0) {
+            revert InvalidSuccessor(lost, successor);
+        }
+        uint256 old = _patientDeny[lost];
+        if (old >> 48 != 0) revert PatientIsRetired(lost, address(uint160(old >> 48)));
+        // Works while paused: it only takes access away.
+        _patientDeny[lost] =
+            uint256(_ALL_CATEGORIES) |
+            (uint256(_ALL_PURPOSES) << 32) |
+            (uint256(uint160(successor)) << 48);
+        emit PatientRetired(lost, successor);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function moveConsent(
+        address lost,
+        address grantee,
+        uint256 expectedNonce
+    ) external whenNotPaused returns (uint256 id) {
+        // Raw bit operations, not the PackedConsentLib helpers or _consentId: a third caller of
+        // those would stop the optimizer inlining them into grant, revoke and the access checks.
+        if (msg.sender != recovery) revert NotRecoveryModule(msg.sender);
+        address successor = address(uint160(_patientDeny[lost] >> 48));
+        if (successor == address(0)) revert InvalidSuccessor(lost, successor);
+        uint256 c = PackedConsent.unwrap(_consents[lost][grantee]);
+        uint256 until = uint40(c >> 200);
+        if (until == 0) revert NoActiveConsent(lost, grantee);
+        uint256 oldId = uint256(keccak256(abi.encode(lost, grantee, uint32(c))));
+        // What the successor reviewed is what moves: any later action of the old key on the
+        // pair (a thief widening it) advanced the counter.
+        uint256 counter = uint32(c >> 32);
+        if (counter != expectedNonce) revert ConsentChanged(lost, grantee, expectedNonce, counter);
+        if (until <= block.timestamp) revert ConsentExpired(oldId, uint40(until));
+        uint256 old = PackedConsent.unwrap(_consents[successor][grantee]);
+        uint256 seq = uint32(old) + 1;
+        if (uint40(old >> 200) > block.timestamp && old >> 240 == c >> 240) {
+            revert ConsentAlreadyActive(
+                successor,
+                grantee,
+                uint256(keccak256(abi.encode(successor, grantee, seq - 1)))
+            );
+        }
+        id = uint256(keccak256(abi.encode(successor, grantee, seq)));
+        // Same terms, period and form version; the successor pair's own seq and counter (checked:
+        // 2^32 consents of one pair cannot happen, and would revert rather than wrap).
+        _consents[successor][grantee] = PackedConsent.wrap(
+            (c & ~uint256(type(uint64).max)) | seq | (uint256(uint32(uint32(old >> 32) + 1)) << 32)
+        );
+        // The old pair keeps only its seq and counter, as after a revoke.
+        _consents[lost][grantee] = PackedConsent.wrap(uint32(c) | ((counter + 1) << 32));
+        _emitMoved(c, oldId, id, lost, successor, grantee);
+    }
+
+    /// @dev {ConsentRevoked} of the old consent (actor: the successor), then {ConsentGranted} of
+    ///      the moved one (actor: `lost`; document: the moved consent's id). Encoded by hand: the
+    ///      compiler's shared encoder for a second `emit ConsentGranted` would no longer be
+    ///      inlined into {grant}, which would then pay about 70 gas more.
+    function _emitMoved(
+        uint256 c,
+        uint256 oldId,
+        uint256 id,
+        address lost,
+        address successor,
+        address grantee
+    ) private {
+        bytes32 revoked = ConsentRevoked.selector;
+        bytes32 granted = ConsentGranted.selector;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, successor)
+            log4(p, 0x20, revoked, oldId, lost, grantee)
+            mstore(p, and(shr(64, c), 0xffffffff))
+            mstore(add(p, 0x20), and(shr(96, c), 0xffff))
+            mstore(add(p, 0x40), and(shr(112, c), 0xffffffff))
+            mstore(add(p, 0x60), and(shr(144, c), 0xffff))
+            mstore(add(p, 0x80), and(shr(160, c), 0xffffffffff))
+            mstore(add(p, 0xa0), and(shr(200, c), 0xffffffffff))
+            mstore(add(p, 0xc0), shr(240, c))
+            mstore(add(p, 0xe0), oldId)
+            mstore(add(p, 0x100), lost)
+            log4(p, 0x120, granted, id, successor, grantee)
+        }
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function successorOf(address patient) external view returns (address) {
+        return address(uint160(_patientDeny[patient] >> 48));
+    }
+
     // ================================================================== READS
 
     /// @inheritdoc IConsentCheck
@@ -729,6 +833,8 @@ contract ConsentRegistry is IConsentRegistry, IVersioned, EIP712, Nonces, Emerge
     ) private {
         _checkDeny(categories, purposes);
         uint256 old = _patientDeny[patient];
+        // A retired pseudonym's deny is final: no key, the lost one included, reopens it.
+        if (old >> 48 != 0) revert PatientIsRetired(patient, address(uint160(old >> 48)));
         // Adding to the deny works while paused (a patient can always say no); clearing any of it
         // widens access, which a pause stops.
         if ((uint32(old) & ~categories) != 0 || (uint16(old >> 32) & ~purposes) != 0) _requireNotPaused();

@@ -184,6 +184,17 @@ interface IConsentRegistry is ICareErrors, IConsentCheck {
     error StudyNotRegistered(address study);
     /// @notice Only the study's `sponsor` may amend it.
     error NotStudySponsor(address study, address caller);
+    /// @notice `patient` was retired by a recovery in favour of `successor`: its patient-wide
+    ///         deny (everything) is final, and it cannot be retired again.
+    error PatientIsRetired(address patient, address successor);
+    /// @notice `successor` cannot take over `lost` (zero, `lost` itself, or retired itself); or
+    ///         (`successor` zero) `lost` was never retired, so it has no consent to move.
+    error InvalidSuccessor(address lost, address successor);
+    /// @notice Only the recovery module ({recovery}) may call this; `caller` is not it.
+    error NotRecoveryModule(address caller);
+    /// @notice The pair (lost, grantee) was acted on since the successor reviewed it: its action
+    ///         counter is `nonce`, not `expectedNonce`.
+    error ConsentChanged(address lost, address grantee, uint256 expectedNonce, uint256 nonce);
 
     // ================================================================== EVENTS
 
@@ -281,6 +292,11 @@ interface IConsentRegistry is ICareErrors, IConsentCheck {
     /// @notice `study` amended its protocol: form `version` is now current; consents to older
     ///         versions no longer allow access.
     event StudyAmended(address indexed study, uint16 version, bytes32 form);
+
+    /// @notice A guardian recovery retired pseudonym `patient` (its key was lost): its patient-wide
+    ///         deny is now every category x every purpose for good, and `successor` (the person's
+    ///         new pseudonym for the same counterparty) may move its consents ({moveConsent}).
+    event PatientRetired(address indexed patient, address indexed successor);
 
     // ================================================================== PATIENT ACTIONS
 
@@ -445,6 +461,32 @@ interface IConsentRegistry is ICareErrors, IConsentCheck {
 
     /// @notice Publishes a new consent form version of `study` (caller: its sponsor).
     function amendStudy(address study, bytes32 form) external returns (uint16 version);
+
+    // ================================================================== RECOVERY
+    // Called only by the recovery module the registry deployed itself ({recovery}), which checks
+    // the guardians' approvals, the delay and the successor's own authorisation.
+
+    /// @notice Retires pseudonym `lost` in favour of `successor`: sets its patient-wide deny to
+    ///         every category x every purpose, for good (no access is allowed on `lost` again,
+    ///         whatever its key grants later), and records {successorOf}. Emits {PatientRetired}.
+    ///         Works while paused (it only takes access away). Break-glass windows, which
+    ///         override every deny, stay possible on `lost` (docs/consent.md).
+    function retirePatient(address lost, address successor) external;
+
+    /// @notice Moves the current consent of (lost, grantee) to (successorOf(lost), grantee):
+    ///         same categories, purposes, deny, period and form version under a new id; the old
+    ///         one is revoked. Emits {ConsentRevoked} (actor: the successor) then
+    ///         {ConsentGranted} (actor: `lost`, `document`: the moved consent's id). Refused
+    ///         while paused, and with {ConsentChanged} unless the pair's action counter is still
+    ///         `expectedNonce` (what the successor reviewed). Delegates are not moved.
+    /// @return consentId the successor's new consent id.
+    function moveConsent(address lost, address grantee, uint256 expectedNonce) external returns (uint256 consentId);
+
+    /// @notice The pseudonym that took over retired `patient` (zero: not retired).
+    function successorOf(address patient) external view returns (address);
+
+    /// @notice The recovery module (ConsentRecovery), deployed by this registry's constructor.
+    function recovery() external view returns (address);
 
     // ================================================================== READS
 
