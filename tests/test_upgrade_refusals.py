@@ -34,7 +34,7 @@ def test_successor_starts_paused_naming_its_older_predecessor(pair):
 
 
 def test_predecessor_must_be_an_older_version(project, directory, admin, pair):
-    _, v2, mig = pair
+    _, v2, _ = pair
     with ape.reverts(project.ConsentRegistryV2.BadPredecessor, predecessor=v2.address, predecessorVersion=2, version=2):
         project.ConsentRegistryV2.deploy(directory, v2, sender=admin)
     with ape.reverts(project.ConsentRegistryV2.BadPredecessor, predecessor=ZERO, predecessorVersion=0, version=2):
@@ -42,7 +42,7 @@ def test_predecessor_must_be_an_older_version(project, directory, admin, pair):
 
 
 def test_only_the_directory_admin_imports(pair, outsider, clinic):
-    _, v2, mig = pair
+    _, _, mig = pair
     for who in (outsider, clinic):
         with ape.reverts(mig.NotImporter, account=who.address):
             mig.importState([_word(7)], [_word(1)], sender=who)
@@ -51,7 +51,7 @@ def test_only_the_directory_admin_imports(pair, outsider, clinic):
 
 
 def test_import_batches_fold_into_the_digest_and_nothing_after_the_seal(chain, pair, admin):
-    _, v2, mig = pair
+    _, _, mig = pair
     tx = mig.importState([_word(1000), _word(1001)], [_word(5), _word(6)], sender=admin)
     sealed, count, digest = mig.importStatus()
     assert (sealed, count) == (False, 2)
@@ -79,7 +79,7 @@ def test_successor_cannot_resume_before_its_seal(chain, pair, admin):
 
 
 def test_bad_batches_refused(pair, admin):
-    _, v2, mig = pair
+    _, _, mig = pair
     with ape.reverts(mig.BadImportBatch, slots=0, values=0):
         mig.importState([], [], sender=admin)
     with ape.reverts(mig.BadImportBatch, slots=2, values=1):

@@ -63,12 +63,6 @@ def _client(app: AppContext) -> Any:
     return RecoveryClient(app.signer(default="relayer"), app.deployment())
 
 
-def _addr(app: AppContext, value: str, what: str) -> str:
-    from careledger.consent.cli import _addr as resolve
-
-    return resolve(app, value, what)
-
-
 def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text())
@@ -104,7 +98,7 @@ def guardian_address_cmd(app: AppContext, ward: str, person: str | None) -> None
     from careledger.consent.recovery import guardian_address
 
     me = _identity(app, person, "CARELEDGER_PATIENT_MNEMONIC")
-    w = _addr(app, ward, "ward")
+    w = app.address(ward, "ward")
     app.emit({"ward": w, "guardian": guardian_address(me, w)})
 
 
@@ -130,8 +124,8 @@ def set_guardians_cmd(
     from careledger.consent.recovery import GuardianSet, RecoveryPlan
 
     me = _identity(app, person, "CARELEDGER_PATIENT_MNEMONIC")
-    cp = _addr(app, counterparty, "counterparty")
-    gset = GuardianSet.of([_addr(app, g, "guardian") for g in guardians], threshold, round(delay_days * DAY))
+    cp = app.address(counterparty, "counterparty")
+    gset = GuardianSet.of([app.address(g, "guardian") for g in guardians], threshold, round(delay_days * DAY))
     key = me.pseudonym(cp)
     client = _client(app)
     msg, sig = client.sign_set_guardians(key, gset)
@@ -151,7 +145,7 @@ def set_guardians_cmd(
 def approve_cmd(app: AppContext, ward: str, successor: str, deadline: int, person: str | None) -> None:
     """As a guardian of WARD, approve its recovery to SUCCESSOR (prints the approval to pass on)."""
     me = _identity(app, person, "CARELEDGER_PATIENT_MNEMONIC")
-    w, s = _addr(app, ward, "ward"), _addr(app, successor, "successor")
+    w, s = app.address(ward, "ward"), app.address(successor, "successor")
     approval = _client(app).approval(me.pseudonym(w), w, s, deadline)
     app.emit(approval.to_json())
 
@@ -172,7 +166,7 @@ def start_cmd(app: AppContext, counterparty: str, approval_files: tuple[Path, ..
     """Start the recovery of your pseudonym for COUNTERPARTY with the guardians' approvals."""
     from careledger.consent.recovery import Approval
 
-    cp = _addr(app, counterparty, "counterparty")
+    cp = app.address(counterparty, "counterparty")
     lost, gset = _entry(_load_plan(plan_path), cp)
     approvals = [Approval.from_json(_read_json(p, "approval")) for p in approval_files]
     if any(a.patient != lost for a in approvals):
@@ -200,7 +194,7 @@ def start_cmd(app: AppContext, counterparty: str, approval_files: tuple[Path, ..
 def cancel_cmd(app: AppContext, counterparty: str, person: str | None) -> None:
     """With the real key: cancel a recovery of your pseudonym for COUNTERPARTY (approvals void)."""
     me = _identity(app, person, "CARELEDGER_PATIENT_MNEMONIC")
-    key = me.pseudonym(_addr(app, counterparty, "counterparty"))
+    key = me.pseudonym(app.address(counterparty, "counterparty"))
     client = _client(app)
     msg, sig = client.sign_cancel(key)
     tx = client.cancel(msg, sig)["transactionHash"].to_0x_hex()
@@ -213,7 +207,7 @@ def cancel_cmd(app: AppContext, counterparty: str, person: str | None) -> None:
 def execute_cmd(app: AppContext, patient: str) -> None:
     """Execute the pending recovery of PATIENT once its delay is over (anyone may)."""
     client = _client(app)
-    p = _addr(app, patient, "patient")
+    p = app.address(patient, "patient")
     tx = client.execute(p)["transactionHash"].to_0x_hex()
     app.emit({"patient": p, "successor": client.successor_of(p), "tx": tx})
 
@@ -238,7 +232,7 @@ def move_cmd(
     plan = _load_plan(plan_path)
     client = _client(app)
     if counterparty is not None:
-        cp = _addr(app, counterparty, "counterparty")
+        cp = app.address(counterparty, "counterparty")
         todo = [(cp, _entry(plan, cp)[0])]
     else:
         todo = [(c, lost) for c, lost, _ in plan.entries if client.successor_of(lost) == new.address_for(c)]
@@ -260,4 +254,4 @@ def status_cmd(app: AppContext, patient: str) -> None:
     from careledger.consent.recovery import RecoveryClient
 
     client = RecoveryClient(app.chain(), app.deployment())
-    app.emit(client.status(_addr(app, patient, "patient")))
+    app.emit(client.status(app.address(patient, "patient")))
