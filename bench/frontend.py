@@ -17,8 +17,8 @@ import statistics
 from bench.harness import BenchEnv, BenchResult, Throughput
 from careledger.accounts import dev_account
 from careledger.deploy import suite_chain
-from careledger.web import WebApp, build_webapp, run_script
-from careledger.web.seed import seed_drugs
+from tools.webapp import WebApp, build_webapp, run_script
+from tools.webapp.seed import seed_drugs
 
 VERDICT_BUDGET_MS = 300.0
 FIRST_LOAD_BUDGET_KB = 500.0

@@ -52,8 +52,8 @@ TRANSPORT = {
     "careledger.rpc",
     "careledger.sender",
 }
-# Faces by name: command-line modules, demo stories, servers, the browser-test harness.
-FACE_PACKAGES = ("careledger.cli", "careledger.demo", "careledger.web")
+# Faces by name: command-line modules, demo stories, servers.
+FACE_PACKAGES = ("careledger.cli", "careledger.demo")
 FACE_MODULES = {"careledger.consent.relay", "careledger.index.api", "careledger.gateway.app"}
 FACE_SUFFIXES = (".cli", "_cli", ".demo", ".__main__")
 

@@ -22,7 +22,7 @@ from bench.harness import fresh_suite
 from careledger._paths import project_root
 from careledger.accounts import dev_account
 from careledger.chain import Chain
-from careledger.web import WebApp, build_webapp, ensure_chromium, free_port, run_script
+from tools.webapp import WebApp, build_webapp, ensure_chromium, free_port, run_script
 
 SCREENSHOTS = project_root() / "docs" / "screenshots"
 
@@ -103,7 +103,7 @@ def drugs(suite: Suite) -> dict[str, str]:
     Lot LOT-A (1,000 units) went manufacturer -> distributor -> pharmacy; lot LOT-R went to the
     distributor and was recalled by the regulator. Their serial trees are in the provenance store.
     """
-    from careledger.web.seed import seed_drugs
+    from tools.webapp.seed import seed_drugs
 
     return seed_drugs(suite.admin, suite.folder / "provenance")
 
@@ -140,7 +140,7 @@ def consents(suite: Suite) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def relayer(suite: Suite, relayer_url: str) -> Iterator[str]:
     """``careledger relay serve`` (the consent domain's relayer) on the proxied port."""
-    from careledger.web.relay import serve_relayer
+    from tools.webapp.relay import serve_relayer
 
     with serve_relayer(suite.rpc, relayer_url) as url:
         yield url
@@ -151,7 +151,7 @@ def index_api(suite: Suite, index_url: str, tmp_path: Path) -> Iterator[str]:
     """``careledger index serve`` on the proxied port, over an index synced just now (the
     history panels read it; without it they fall back to the chain's logs)."""
     from careledger.cli.main import run
-    from careledger.web.relay import serve_index
+    from tools.webapp.relay import serve_index
 
     db = str(tmp_path / "index.sqlite")
     assert run(["--rpc", suite.rpc, "index", "sync", "--db", db]) == 0
@@ -161,8 +161,8 @@ def index_api(suite: Suite, index_url: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def claims(suite: Suite, consents: dict[str, Any]) -> dict[str, Any]:
-    """A funded plan with patient2 enrolled and consenting to payment (see careledger.web.seed)."""
-    from careledger.web.seed import seed_claims
+    """A funded plan with patient2 enrolled and consenting to payment (see tools.webapp.seed)."""
+    from tools.webapp.seed import seed_claims
 
     return seed_claims(suite.admin)
 
@@ -170,7 +170,7 @@ def claims(suite: Suite, consents: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def dispensed(suite: Suite, drugs: dict[str, str]) -> str:
     """A unit of LOT-A the pharmacy dispensed (with the SDK), for its claim."""
-    from careledger.web.seed import dispense_unit, scan
+    from tools.webapp.seed import dispense_unit, scan
 
     unit = scan("LOT-A", "SN00010", drugs["expiry"])
     dispense_unit(suite.admin, suite.folder / "provenance", unit)

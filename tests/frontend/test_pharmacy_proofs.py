@@ -15,7 +15,7 @@ from careledger.deployments import load_deployment
 from careledger.provenance.ids import batch_id, leaf_hash
 from careledger.provenance.merkle import process_proof
 from careledger.provenance.proofs import fetch_proof, sign_proof_request
-from careledger.web.seed import GTIN
+from tools.webapp.seed import GTIN
 
 pytestmark = pytest.mark.browser
 
@@ -93,7 +93,7 @@ def test_whole_trees_are_not_served(suite, webapp, drugs):
 def test_each_partner_is_rate_limited(suite, webapp, drugs):
     """A second server with a limit of 3 proofs a minute: the 4th signed request of one partner
     is refused (429), another partner is still served."""
-    from careledger.web import WebApp
+    from tools.webapp import WebApp
 
     registry = load_deployment(suite.w3).address("ProvenanceRegistry")
     lot, serial, _ = _parts(drugs["good"])
