@@ -135,13 +135,12 @@ def storage_layouts(artifacts: Artifacts, names: Sequence[str]) -> dict[str, Lay
 
 
 def _compile_layouts(artifacts: Artifacts, names: Sequence[str]) -> dict[str, Layout]:
+    from careledger._extras import needs_extra
     from careledger._paths import project_root
     from careledger.errors import EnvironmentProblem
 
-    try:
+    with needs_extra("upgrade", "reading the storage layouts of an upgrade"):
         import solcx  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - the build environment has it
-        raise EnvironmentProblem("py-solc-x is needed to read storage layouts; run 'make setup'") from None
     root = project_root()
     sources = sorted({artifacts[n].source_id for n in names})
     settings = {

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from bench.harness import fresh_suite
+from careledger.abi import ErrorDecoder
 from careledger.accounts import dev_account
+from careledger.chain import Chain
 from careledger.directory.client import DirectoryClient
 from careledger.index.derived import check_index, derive
 from careledger.index.follower import Follower
@@ -29,6 +31,16 @@ def suite(tmp_path_factory: pytest.TempPathFactory):
         yield env
 
 
+def admin_on(suite, journal: Path) -> DirectoryClient:
+    """The registrar sending through a journal of its own. Each branch of a played reorg gets one,
+    so the sends of a branch the test reverts go with it: through one journal, the sender would
+    re-send a mined transaction the chain lost once the branch is gone (its rule for reorgs,
+    careledger/sender.py), and the abandoned branch's suspension would land on the new one."""
+    decoder = ErrorDecoder.from_abis(suite.artifacts.all_abis())
+    chain = Chain(suite.w3, decoder, journal=journal).with_account(dev_account("admin").account)
+    return DirectoryClient(chain, suite.deployment)
+
+
 def suspended(svc: IndexService) -> list[str]:
     return [i["account"] for i in regulator_view(svc).items if i["kind"] == "ParticipantSuspended"]
 
@@ -36,7 +48,6 @@ def suspended(svc: IndexService) -> list[str]:
 @pytest.mark.parametrize(("old_blocks", "new_blocks"), [(3, 5), (3, 3), (4, 2)], ids=["longer", "same", "shorter"])
 def test_reorg_rolls_back_to_the_common_ancestor(suite, tmp_path: Path, old_blocks: int, new_blocks: int):
     rpc = RpcClient(suite.rpc)
-    directory = DirectoryClient(suite.signer("admin"), suite.deployment)
     store = open_store(tmp_path / "reorg.sqlite")
     follower = Follower(rpc, store, suite.deployment, suite.artifacts, max_range=2)
     svc = IndexService(store, suite.deployment, suite.artifacts, rpc)
@@ -47,13 +58,13 @@ def test_reorg_rolls_back_to_the_common_ancestor(suite, tmp_path: Path, old_bloc
     snapshot = rpc.call("evm_snapshot")
     try:
         old, new = dev_account("clinic").address, dev_account("lab").address
-        directory.suspend(old, "OLD-BRANCH")
+        admin_on(suite, tmp_path / "old-branch.sqlite").suspend(old, "OLD-BRANCH")
         for _ in range(old_blocks - 1):
             rpc.call("evm_mine")
         follower.sync()
         assert suspended(svc) == [old]
         assert rpc.call("evm_revert", [snapshot])
-        directory.suspend(new, "NEW-BRANCH")
+        admin_on(suite, tmp_path / "new-branch.sqlite").suspend(new, "NEW-BRANCH")
         for _ in range(new_blocks - 1):
             rpc.call("evm_mine")
         # Before any sync: the answer must not include the block the chain no longer has.
@@ -73,14 +84,13 @@ def test_reorg_rolls_back_to_the_common_ancestor(suite, tmp_path: Path, old_bloc
 
 def test_a_reorg_under_a_derived_snapshot_drops_the_snapshot(suite, tmp_path: Path):
     rpc = RpcClient(suite.rpc)
-    directory = DirectoryClient(suite.signer("admin"), suite.deployment)
     store = open_store(tmp_path / "snap.sqlite")
     follower = Follower(rpc, store, suite.deployment, suite.artifacts)
     follower.sync()
     outer = rpc.call("evm_snapshot")  # a revert uses its snapshot up: this one restores the suite
     snapshot = rpc.call("evm_snapshot")
     try:
-        directory.suspend(dev_account("clinic").address, "GONE")
+        admin_on(suite, tmp_path / "gone-branch.sqlite").suspend(dev_account("clinic").address, "GONE")
         follower.sync()
         top = store.cursor()
         assert top is not None
