@@ -18,15 +18,20 @@ def registry(project, directory, admin):
     return project.ConsentRegistry.deploy(directory, sender=admin)
 
 
-@pytest.fixture(scope="session")
-def study(accounts, admin):
-    """A research study's address: outside the directory, funded so it can record accesses."""
+@pytest.fixture
+def study(accounts, admin, directory):
+    """A research study's address: outside the directory, funded so it can record accesses.
+    Generated per test, and never an address some other fixture registered in the directory
+    (generated test accounts follow one sequence; key-rotation and recovery fixtures register
+    some of them, and a study address may not be a participant)."""
     acct = accounts.generate_test_account()
+    while directory.participant(acct).roles != 0:
+        acct = accounts.generate_test_account()
     admin.transfer(acct, 10**19)
     return acct
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def registered_study(chain, registry, study, clinic):
     register_study(registry, chain, study, FORM_V1, clinic)
     return study
