@@ -68,16 +68,13 @@ def _relay_grants(env: BenchEnv) -> tuple[Throughput, str]:
     pseudonym) by ``RELAY_CLIENTS`` concurrent HTTP clients; beside it, one client posting
     grants one after another (the naive path: each waits for its receipt). Signed action in,
     receipt and consent id out; latency per grant as each client sees it."""
-    import os
-    import signal
-    import subprocess
-    import sys
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from bench.harness import fresh_suite
     from careledger.consent.client import SignedAction
     from careledger.devnet import free_port
+    from tools.webapp.relay import serve_relayer
 
     orgs = ("clinic", "lab", "er", "pharmacy")
     per_org = 60 if env.quick else 150
@@ -85,25 +82,8 @@ def _relay_grants(env: BenchEnv) -> tuple[Throughput, str]:
     with fresh_suite(env.workdir / "relay", quick=env.quick, anvil_args=f"--block-time {RELAY_BLOCK_TIME:g}") as renv:
         client = ConsentClient(renv.signer("relayer"), renv.deployment)
         port = free_port()
-        cmd = [
-            sys.executable, "-c", "from careledger.cli.main import main; main()", "--rpc", renv.rpc,
-            "--account", "relayer", "relay", "serve", "--port", str(port), "--rate", "1000", "--trust-forwarded-for",
-        ]  # fmt: skip
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"relay serve exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-                try:
-                    if requests.get(f"{url}/health", timeout=0.5).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("relay serve did not start within 30 s")
-                time.sleep(0.1)
+        # --trust-forwarded-for: every simulated client comes from its own address (X-Forwarded-For).
+        with serve_relayer(renv.rpc, f"http://127.0.0.1:{port}", extra=["--trust-forwarded-for"]) as url:
             now = client.chain_time()
 
             def grant(org: str) -> SignedAction:
@@ -141,9 +121,6 @@ def _relay_grants(env: BenchEnv) -> tuple[Throughput, str]:
                 post(i, body, "10.3.0.1")
             naive_elapsed = time.perf_counter() - t0
             sequential = sorted(latencies)
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
     if failed:
         raise RuntimeError(f"relay bench: {len(failed)} grants not served (HTTP {sorted(set(failed))})")
 

@@ -9,6 +9,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 
 import {Category, Purpose} from "../common/CareTypes.sol";
 import {IConsentCheck} from "../common/IConsentCheck.sol";
+import {DelegateForward} from "../common/DelegateForward.sol";
 import {EmergencyPausable} from "../common/EmergencyPausable.sol";
 import {IVersioned} from "../common/IMigratable.sol";
 import {Migration} from "../common/Migration.sol";
@@ -190,18 +191,7 @@ contract ClaimSettlement is IClaimSettlement, IVersioned, ClaimStorage, Reentran
     /// @dev Runs the call in {ClaimAdmin} on this contract's storage and returns (or reverts)
     ///      with exactly what it returned.
     function _delegateToAdmin() private {
-        address module = address(_admin);
-        // Forwarding the whole call and its whole answer is what assembly is for here.
-        // solhint-disable-next-line no-inline-assembly
-        assembly ("memory-safe") {
-            calldatacopy(0, 0, calldatasize())
-            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
-            returndatacopy(0, 0, returndatasize())
-            if iszero(ok) {
-                revert(0, returndatasize())
-            }
-            return(0, returndatasize())
-        }
+        DelegateForward.forward(address(_admin));
     }
 
     // ================================================================== pool

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {DelegateForward} from "./DelegateForward.sol";
 import {EmergencyPausable} from "./EmergencyPausable.sol";
 import {IVersioned} from "./IMigratable.sol";
 import {Migration} from "./Migration.sol";
@@ -29,18 +30,7 @@ abstract contract Migratable is IVersioned, EmergencyPausable {
     /// @dev {IMigratable}'s functions (and nothing else: the module refuses other selectors by
     ///      having no fallback) run in the module on this contract's storage.
     fallback() external {
-        address module = migrationModule;
-        // Forwarding the whole call and its whole answer is what assembly is for here.
-        // solhint-disable-next-line no-inline-assembly
-        assembly ("memory-safe") {
-            calldatacopy(0, 0, calldatasize())
-            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
-            returndatacopy(0, 0, returndatasize())
-            if iszero(ok) {
-                revert(0, returndatasize())
-            }
-            return(0, returndatasize())
-        }
+        DelegateForward.forward(migrationModule);
     }
 
     function _beforeUnpause() internal view virtual override {

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 
+import {BoundedSignature} from "../common/BoundedSignature.sol";
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {Roles} from "../common/Roles.sol";
 import {IConsentRecovery} from "./IConsentRecovery.sol";
@@ -263,25 +262,11 @@ contract ConsentRecovery is IConsentRecovery, EIP712, Nonces {
         _directory.requireActive(msg.sender, Roles.RELAYER);
     }
 
-    /// @dev OZ ECDSA for an EOA (high-s and malformed refused); for a contract signer an
-    ///      ERC-1271 static call limited to {ERC1271_GAS_LIMIT} gas reading one return word.
+    /// @dev {BoundedSignature}, as the registry: ECDSA for an EOA, a gas-limited ERC-1271 call
+    ///      for a contract signer ({ERC1271_GAS_LIMIT}).
     function _verify(address signer, bytes32 structHash, bytes calldata signature) private view {
-        bytes32 digest = _hashTypedDataV4(structHash);
-        bool ok;
-        if (signer.code.length == 0) {
-            (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, signature);
-            ok = err == ECDSA.RecoverError.NoError && recovered == signer;
-        } else {
-            bytes memory data = abi.encodeCall(IERC1271.isValidSignature, (digest, signature));
-            bytes4 magic = IERC1271.isValidSignature.selector;
-            uint256 gasLimit = ERC1271_GAS_LIMIT;
-            // solhint-disable-next-line no-inline-assembly
-            assembly ("memory-safe") {
-                mstore(0x00, 0)
-                let success := staticcall(gasLimit, signer, add(data, 0x20), mload(data), 0x00, 0x20)
-                ok := and(success, and(gt(returndatasize(), 0x1f), eq(mload(0x00), magic)))
-            }
+        if (!BoundedSignature.isValid(signer, _hashTypedDataV4(structHash), signature, ERC1271_GAS_LIMIT)) {
+            revert InvalidSignature(signer);
         }
-        if (!ok) revert InvalidSignature(signer);
     }
 }

@@ -2,8 +2,6 @@
 pragma solidity ^0.8.24;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
-import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 
@@ -11,6 +9,7 @@ import {EmergencyPausable} from "../common/EmergencyPausable.sol";
 import {IVersioned} from "../common/IMigratable.sol";
 
 import {IConsentCheck} from "../common/IConsentCheck.sol";
+import {BoundedSignature} from "../common/BoundedSignature.sol";
 import {IParticipantDirectory} from "../common/IParticipantDirectory.sol";
 import {Roles} from "../common/Roles.sol";
 import {Category, Purpose} from "../common/CareTypes.sol";
@@ -1033,34 +1032,11 @@ contract ConsentRegistry is IConsentRegistry, IVersioned, EIP712, Nonces, Emerge
         _directory.requireActive(msg.sender, Roles.RELAYER);
     }
 
-    /// @dev OpenZeppelin ECDSA for an EOA (rejects high-s and malformed signatures); for a
-    ///      contract signer an ERC-1271 `isValidSignature` static call limited to
-    ///      {ERC1271_GAS_LIMIT} gas that reads at most one return word, so a wallet cannot burn
-    ///      the submitter's gas or memory (OZ SignatureChecker forwards all gas).
+    /// @dev {BoundedSignature}: OpenZeppelin ECDSA for an EOA, a gas-limited ERC-1271 call for a
+    ///      contract signer ({ERC1271_GAS_LIMIT}).
     function _verify(address signer, bytes32 structHash, bytes calldata signature) private view {
-        bytes32 digest = _hashTypedDataV4(structHash);
-        bool ok;
-        if (signer.code.length == 0) {
-            (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, signature);
-            ok = err == ECDSA.RecoverError.NoError && recovered == signer;
-        } else {
-            ok = _isValidERC1271(signer, digest, signature);
-        }
-        if (!ok) revert InvalidSignature(signer);
-    }
-
-    function _isValidERC1271(address wallet, bytes32 digest, bytes calldata signature) private view returns (bool ok) {
-        bytes memory data = abi.encodeCall(IERC1271.isValidSignature, (digest, signature));
-        bytes4 magic = IERC1271.isValidSignature.selector;
-        uint256 gasLimit = ERC1271_GAS_LIMIT;
-        // Assembly, not `wallet.staticcall{gas: ...}(data)`: Solidity would copy ALL return data
-        // into memory, so a wallet returning megabytes would still burn the submitter's gas; here
-        // at most one word is read (the scratch space 0x00-0x1f).
-        // solhint-disable-next-line no-inline-assembly
-        assembly ("memory-safe") {
-            mstore(0x00, 0)
-            let success := staticcall(gasLimit, wallet, add(data, 0x20), mload(data), 0x00, 0x20)
-            ok := and(success, and(gt(returndatasize(), 0x1f), eq(mload(0x00), magic)))
+        if (!BoundedSignature.isValid(signer, _hashTypedDataV4(structHash), signature, ERC1271_GAS_LIMIT)) {
+            revert InvalidSignature(signer);
         }
     }
 

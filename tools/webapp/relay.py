@@ -1,5 +1,5 @@
 """Running the consent relayer (``careledger relay serve``) and the index API (``careledger index
-serve``) for the browser tests: real processes, on a free port of 127.0.0.1, stopped when the
+serve``) for the browser tests and the relayer bench: real processes, on a free port of 127.0.0.1, stopped when the
 ``with`` block ends."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import requests
@@ -20,12 +20,13 @@ __all__ = ["serve_index", "serve_relayer"]
 
 
 @contextmanager
-def serve_relayer(rpc: str, url: str, timeout: float = 30.0) -> Iterator[str]:
-    """``careledger --rpc RPC relay serve --port PORT`` signing as the devnet relayer; yields ``url``.
+def serve_relayer(rpc: str, url: str, timeout: float = 30.0, extra: Sequence[str] = ()) -> Iterator[str]:
+    """``careledger --rpc RPC relay serve --port PORT`` signing as the devnet relayer (plus
+    ``extra`` options); yields ``url``.
 
     The deployments folder comes from the environment (``CARELEDGER_DEPLOYMENTS_DIR``)."""
     port = url.rsplit(":", 1)[1]
-    args = ["--rpc", rpc, "--account", "relayer", "relay", "serve", "--port", port, "--rate", "1000"]
+    args = ["--rpc", rpc, "--account", "relayer", "relay", "serve", "--port", port, "--rate", "1000", *extra]
     with _serve(args, url, "careledger relay serve", timeout) as served:
         yield served
 
